@@ -1,0 +1,294 @@
+//! The resolved configuration every other module works from.
+//!
+//! This file owns the *validated* types. Parsing the TOML file (serde, unknown keys rejected,
+//! errors with file/line/column/key/hint) lives in `config/load.rs`; secrets in
+//! `config/secret.rs`. Nothing here talks to the network or prints.
+
+mod load;
+mod secret;
+
+pub use load::{default_config_path, load_file, load_str, ConfigError, DEFAULT_CONFIG_TOML};
+pub use secret::Secret;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything redops knows about what to watch and how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub console: Console,
+    pub groups: Vec<Group>,
+    /// The file this came from, if any (ad-hoc `--node` targets have none).
+    pub source: Option<PathBuf>,
+}
+
+/// `[console]`: how the console polls and behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Console {
+    pub poll_interval: Duration,
+    pub connect_timeout: Duration,
+    /// Read timeout applied to every command.
+    pub timeout: Duration,
+    pub theme: String,
+    pub read_only: bool,
+    pub audit_log: PathBuf,
+    pub backups_dir: PathBuf,
+    /// Samples kept per node in the history ring buffers.
+    pub history_len: usize,
+}
+
+impl Default for Console {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            timeout: Duration::from_secs(1),
+            theme: "dark".to_string(),
+            read_only: false,
+            audit_log: data_dir().join("audit.jsonl"),
+            backups_dir: data_dir().join("backups"),
+            history_len: 600,
+        }
+    }
+}
+
+/// Where redops keeps its audit log and backups unless told otherwise (XDG data home).
+#[must_use]
+pub fn data_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("redops");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".local/share/redops");
+    }
+    PathBuf::from(".redops")
+}
+
+/// One replication group: a primary and its replicas, as the operator thinks of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub name: String,
+    /// Free-form environment label; `"production"` is drawn unmistakably.
+    pub env: Option<String>,
+    /// Actions on this group are refused by the engine.
+    pub read_only: bool,
+    /// Name of the node that should normally be primary (the failback target).
+    pub preferred_primary: Option<String>,
+    pub lag: LagThresholds,
+    pub sentinel: Option<Sentinel>,
+    pub cluster: bool,
+    pub nodes: Vec<Node>,
+}
+
+impl Group {
+    /// True when the group is labelled production.
+    #[must_use]
+    pub fn is_production(&self) -> bool {
+        self.env
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case("production") || e.eq_ignore_ascii_case("prod"))
+    }
+}
+
+/// Lag levels at which a replica is drawn as warning or critical.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LagThresholds {
+    pub warn_bytes: u64,
+    pub crit_bytes: u64,
+    pub warn_seconds: f64,
+    pub crit_seconds: f64,
+}
+
+impl Default for LagThresholds {
+    fn default() -> Self {
+        Self {
+            warn_bytes: 1_048_576,
+            crit_bytes: 16 * 1_048_576,
+            warn_seconds: 5.0,
+            crit_seconds: 30.0,
+        }
+    }
+}
+
+/// Sentinel deployment watching a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sentinel {
+    pub addrs: Vec<Addr>,
+    pub master_name: String,
+}
+
+/// One Redis or Valkey server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub name: String,
+    pub addr: Addr,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub tls: Option<Tls>,
+}
+
+/// TLS settings for a node (`rediss`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Tls {
+    /// CA bundle used to verify the server certificate; the system roots when absent.
+    pub ca_file: Option<PathBuf>,
+}
+
+/// `host:port` exactly as the operator wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Addr {
+    pub host: String,
+    pub port: u16,
+}
+
+impl Addr {
+    /// Parses `host:port`, `[v6]:port` or a bare host (port 6379).
+    ///
+    /// # Errors
+    /// A message naming what is wrong with the address.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("the address is empty".to_string());
+        }
+        if s.contains("://") {
+            return Err(format!("'{s}' looks like a URL; give host:port"));
+        }
+        let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+            let (h, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("'{s}' has '[' without a closing ']'"))?;
+            let port = match after {
+                "" => None,
+                p => Some(
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("'{s}': expected ':' after ']'"))?,
+                ),
+            };
+            (h.to_string(), port)
+        } else if s.matches(':').count() > 1 {
+            return Err(format!("'{s}': write an IPv6 address as [addr]:port"));
+        } else {
+            match s.split_once(':') {
+                Some((h, p)) => (h.to_string(), Some(p)),
+                None => (s.to_string(), None),
+            }
+        };
+        if host.is_empty() {
+            return Err(format!("'{s}' has no host"));
+        }
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c == '/' || c == '@')
+        {
+            return Err(format!("'{s}': '{host}' is not a valid host name"));
+        }
+        let port = match port {
+            None => 6379,
+            Some(p) => match p.parse::<u16>() {
+                Ok(0) | Err(_) => {
+                    return Err(format!("'{s}': port '{p}' is not a number from 1 to 65535"))
+                }
+                Ok(n) => n,
+            },
+        };
+        Ok(Self { host, port })
+    }
+
+    /// True for loopback hosts (127.0.0.0/8, ::1, localhost).
+    #[must_use]
+    pub fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self.host == "::1"
+            || self
+                .host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// Parses durations written as `"1s"`, `"500ms"`, `"2m"`, `"1.5s"`.
+///
+/// # Errors
+/// A message saying which forms are accepted.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let value: f64 = num.parse().map_err(|_| {
+        format!("'{s}' is not a duration; write it like \"500ms\", \"1s\" or \"2m\"")
+    })?;
+    let secs = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        "" => {
+            return Err(format!(
+                "'{s}' has no unit; write it like \"500ms\", \"1s\" or \"2m\""
+            ))
+        }
+        other => return Err(format!("'{s}': unknown unit '{other}' (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 * 365.0 {
+        return Err(format!("'{s}' is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+/// Formats a duration the way the config accepts it back.
+#[must_use]
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addr_forms() {
+        assert_eq!(
+            Addr::parse("10.0.0.1:6380").map(|a| a.to_string()),
+            Ok("10.0.0.1:6380".into())
+        );
+        assert_eq!(Addr::parse("cache-a").map(|a| a.port), Ok(6379));
+        assert_eq!(
+            Addr::parse("[::1]:7000").map(|a| a.to_string()),
+            Ok("[::1]:7000".into())
+        );
+        assert!(Addr::parse("host:0").is_err());
+        assert!(Addr::parse("host:99999").is_err());
+        assert!(Addr::parse("redis://x:1").is_err());
+        assert!(Addr::parse("::1:7000").is_err());
+        assert!(Addr::parse(":7000").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("fast").is_err());
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    }
+}

@@ -1,0 +1,35 @@
+//! redops: a terminal operations console for Redis and Valkey replication.
+//!
+//! Module map (data flows top to bottom):
+//!
+//! ```text
+//! config      TOML schema, defaults, validation, secrets            (core)
+//! targets     config file | --node | --discover  ->  Config          (core)
+//! node        connections with timeouts, AUTH/ACL, TLS, errors       (core)
+//! info        the INFO parser: typed, total, keeps unknown fields    (core)
+//! observe     Observation, NodeId, NodeState, FleetState             (core)
+//! poller      one task per node -> bounded channel of Observations   (core)
+//! history     ring buffers per node, explicit gaps                   (core)
+//! topology    pure: observations + history -> groups, edges, lag, anomalies (core)
+//! ops         plans, pre-checks, the action engine, snapshots, RDB download (core)
+//! audit       JSON Lines audit log                                   (core)
+//! sandbox     local redis-server / valkey-server topologies          (core)
+//! tui         the ratatui console (front-end)
+//! cli         clap commands, text and JSON output (front-end; the only place that prints)
+//! ```
+//!
+//! The core modules never import ratatui, crossterm or clap.
+
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod history;
+pub mod info;
+pub mod node;
+pub mod observe;
+pub mod ops;
+pub mod poller;
+pub mod sandbox;
+pub mod targets;
+pub mod topology;
+pub mod tui;

@@ -1,0 +1,301 @@
+//! Talking to one Redis/Valkey server: one reused async connection, a connect timeout and a
+//! read timeout on every command, AUTH (ACL user + password), TLS with a CA file, and errors
+//! classified for the operator ([`NodeError`]).
+//!
+//! A node that accepts TCP and never answers costs its caller one timeout and nothing else:
+//! the connection is dropped after any timeout or I/O error and re-made on the next call.
+
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+
+use crate::config::{Console, Node};
+use crate::info::{self, Info};
+use crate::observe::NodeError;
+
+/// Connect and read timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub read: Duration,
+}
+
+impl From<&Console> for Timeouts {
+    fn from(c: &Console) -> Self {
+        Self {
+            connect: c.connect_timeout,
+            read: c.timeout,
+        }
+    }
+}
+
+/// The longest INFO reply accepted (a node with thousands of databases prints ~700 KB).
+pub const MAX_INFO_BYTES: usize = 4 * 1024 * 1024;
+
+/// A client for one node. Not shared between tasks: each poller task owns one.
+pub struct NodeClient {
+    node: Node,
+    client: Client,
+    timeouts: Timeouts,
+    client_name: String,
+    conn: Option<MultiplexedConnection>,
+}
+
+impl std::fmt::Debug for NodeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeClient")
+            .field("node", &self.node.name)
+            .field("addr", &self.node.addr.to_string())
+            .field("connected", &self.conn.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeClient {
+    /// Prepares a client; nothing is sent until the first command.
+    ///
+    /// # Errors
+    /// [`NodeError::Tls`] when the CA file cannot be read, [`NodeError::Other`] for a client
+    /// configuration the driver refuses.
+    pub fn new(node: &Node, timeouts: Timeouts, client_name: &str) -> Result<Self, NodeError> {
+        let host = node.addr.host.clone();
+        let port = node.addr.port;
+        let addr = match &node.tls {
+            None => ConnectionAddr::Tcp(host, port),
+            Some(_) => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure: false,
+                tls_params: None,
+            },
+        };
+        let mut redis_info = redis::RedisConnectionInfo::default().set_skip_set_lib_name();
+        if let Some(user) = &node.username {
+            redis_info = redis_info.set_username(user);
+        }
+        if let Some(pw) = &node.password {
+            redis_info = redis_info.set_password(pw.expose());
+        }
+        let info: ConnectionInfo = addr
+            .into_connection_info()
+            .map_err(|e| NodeError::Other(e.to_string()))?
+            .set_redis_settings(redis_info);
+        let client = match &node.tls {
+            None => Client::open(info),
+            Some(tls) => {
+                let root_cert = match &tls.ca_file {
+                    Some(path) => Some(std::fs::read(path).map_err(|e| {
+                        NodeError::Tls(format!("cannot read CA file '{}': {e}", path.display()))
+                    })?),
+                    None => None,
+                };
+                Client::build_with_tls(
+                    info,
+                    redis::TlsCertificates {
+                        client_tls: None,
+                        root_cert,
+                    },
+                )
+            }
+        }
+        .map_err(|e| classify(&e, timeouts.read))?;
+        Ok(Self {
+            node: node.clone(),
+            client,
+            timeouts,
+            client_name: client_name.to_string(),
+            conn: None,
+        })
+    }
+
+    /// The node this client talks to.
+    #[must_use]
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// The timeouts in force.
+    #[must_use]
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
+    /// Drops the connection; the next command reconnects.
+    pub fn disconnect(&mut self) {
+        self.conn = None;
+    }
+
+    async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
+        if let Some(c) = &self.conn {
+            return Ok(c.clone());
+        }
+        let cfg = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.timeouts.connect))
+            .set_response_timeout(Some(self.timeouts.read));
+        // The handshake (AUTH) is a round trip too: bound the whole thing.
+        let budget = self.timeouts.connect + self.timeouts.read;
+        let mut conn = match tokio::time::timeout(
+            budget,
+            self.client
+                .get_multiplexed_async_connection_with_config(&cfg),
+        )
+        .await
+        {
+            Err(_) => return Err(NodeError::Unresponsive(self.timeouts.connect)),
+            Ok(Err(e)) => return Err(classify(&e, self.timeouts.connect)),
+            Ok(Ok(c)) => c,
+        };
+        // Visible in CLIENT LIST; a user without +client|setname still polls fine.
+        let name_cmd = redis::cmd("CLIENT")
+            .arg("SETNAME")
+            .arg(&self.client_name)
+            .clone();
+        match tokio::time::timeout(self.timeouts.read, name_cmd.query_async::<()>(&mut conn)).await
+        {
+            Err(_) => return Err(NodeError::Unresponsive(self.timeouts.read)),
+            Ok(Err(e)) if is_fatal_to_connection(&e) => {
+                return Err(classify(&e, self.timeouts.read))
+            }
+            Ok(_) => {}
+        }
+        self.conn = Some(conn.clone());
+        Ok(conn)
+    }
+
+    /// Runs one command with the read timeout. Any timeout or I/O error drops the
+    /// connection so a late reply can never be taken for the next command's.
+    ///
+    /// # Errors
+    /// The classified failure.
+    pub async fn query<T: redis::FromRedisValue>(
+        &mut self,
+        cmd: &redis::Cmd,
+    ) -> Result<T, NodeError> {
+        self.query_with_timeout(cmd, self.timeouts.read).await
+    }
+
+    /// As [`query`](Self::query) with a specific read timeout (for commands known to be slow).
+    ///
+    /// # Errors
+    /// The classified failure.
+    pub async fn query_with_timeout<T: redis::FromRedisValue>(
+        &mut self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<T, NodeError> {
+        let mut conn = self.connection().await?;
+        match tokio::time::timeout(timeout, cmd.query_async::<T>(&mut conn)).await {
+            Err(_) => {
+                self.conn = None;
+                Err(NodeError::Unresponsive(timeout))
+            }
+            Ok(Err(e)) => {
+                if is_fatal_to_connection(&e) {
+                    self.conn = None;
+                }
+                Err(classify(&e, timeout))
+            }
+            Ok(Ok(v)) => Ok(v),
+        }
+    }
+
+    /// `INFO` (default sections), parsed. Returns the round-trip time too.
+    ///
+    /// # Errors
+    /// The classified failure, or [`NodeError::Other`] for an oversized reply.
+    pub async fn info(&mut self) -> Result<(Info, Duration), NodeError> {
+        let start = Instant::now();
+        let text: String = self.query(&redis::cmd("INFO")).await?;
+        let rtt = start.elapsed();
+        if text.len() > MAX_INFO_BYTES {
+            return Err(NodeError::Other(format!(
+                "INFO reply of {} bytes is over the {} byte limit",
+                text.len(),
+                MAX_INFO_BYTES
+            )));
+        }
+        Ok((info::parse(&text), rtt))
+    }
+}
+
+fn is_fatal_to_connection(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()
+}
+
+/// Maps a driver error to what the operator needs to know.
+#[must_use]
+pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
+    let text = e.to_string();
+    if e.is_timeout() {
+        return NodeError::Unresponsive(timeout);
+    }
+    if let Some(code) = e.code() {
+        match code {
+            "NOAUTH" | "WRONGPASS" => return NodeError::Auth(first_line(&text)),
+            "NOPERM" => return NodeError::NoPerm(noperm_command(&text)),
+            "LOADING" => return NodeError::Loading,
+            "BUSY" => return NodeError::Busy,
+            "MASTERDOWN" => return NodeError::Stale,
+            _ => {}
+        }
+    }
+    if e.kind() == redis::ErrorKind::AuthenticationFailed
+        || text.contains("WRONGPASS")
+        || text.contains("NOAUTH")
+        || text.contains("invalid password")
+    {
+        return NodeError::Auth(first_line(&text));
+    }
+    if e.is_connection_refusal() || text.contains("Connection refused") {
+        return NodeError::Refused(first_line(&text));
+    }
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("ssl")
+        || lower.contains("handshake")
+    {
+        return NodeError::Tls(first_line(&text));
+    }
+    if lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+        || lower.contains("no such host")
+    {
+        return NodeError::Resolve(first_line(&text));
+    }
+    if lower.contains("timed out") {
+        return NodeError::Unresponsive(timeout);
+    }
+    if lower.contains("connection reset") || lower.contains("broken pipe") {
+        return NodeError::Refused(format!(
+            "{} (a plaintext client on a TLS port is reset like this)",
+            first_line(&text)
+        ));
+    }
+    NodeError::Other(first_line(&text))
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or_default().trim().to_string()
+}
+
+/// `NOPERM this user has no permissions to run the 'config|get' command` → `config|get`.
+fn noperm_command(text: &str) -> String {
+    text.split('\'')
+        .nth(1)
+        .map_or_else(|| first_line(text), ToString::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::noperm_command;
+
+    #[test]
+    fn noperm_names_the_command() {
+        assert_eq!(
+            noperm_command("NOPERM this user has no permissions to run the 'config|get' command"),
+            "config|get"
+        );
+    }
+}

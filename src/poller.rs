@@ -1,0 +1,1 @@
+//! Pollers. (Placeholder: being written.)

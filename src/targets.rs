@@ -1,0 +1,1 @@
+//! Targets. (Placeholder: being written.)

@@ -1,0 +1,258 @@
+//! The replication topology, derived afresh from the latest observations on every cycle.
+//!
+//! [`build`] is a pure function: config + fleet state + history + "now" in, groups with their
+//! tree of nodes, per-replica link and lag, and anomalies out. Nothing is remembered between
+//! cycles except what the history holds explicitly (DESIGN invariant 8).
+
+mod anomaly;
+mod build;
+
+pub use build::build;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::info::Info;
+use crate::observe::{NodeError, NodeId, NodeState};
+
+/// The whole fleet as of one cycle.
+#[derive(Debug, Clone, Default)]
+pub struct Topology {
+    pub at: Option<SystemTime>,
+    pub groups: Vec<GroupTopology>,
+}
+
+impl Topology {
+    /// True when no group has an anomaly.
+    #[must_use]
+    pub fn healthy(&self) -> bool {
+        self.groups.iter().all(|g| g.anomalies.is_empty())
+    }
+
+    /// The view of a configured node.
+    #[must_use]
+    pub fn node(&self, id: NodeId) -> Option<&NodeView> {
+        self.groups
+            .get(id.group)?
+            .nodes
+            .iter()
+            .find(|n| n.id == Some(id))
+    }
+}
+
+/// One group: its nodes in tree order and what is wrong with it.
+#[derive(Debug, Clone, Default)]
+pub struct GroupTopology {
+    pub index: usize,
+    pub name: String,
+    /// Tree order: each primary followed by its replicas (depth-first), then nodes that hang
+    /// from nothing we know (orphans, unknown-primary replicas, unreachable nodes).
+    pub nodes: Vec<NodeView>,
+    /// Worst first.
+    pub anomalies: Vec<Anomaly>,
+}
+
+impl GroupTopology {
+    /// Indices (into `nodes`) of the nodes that say they are primaries.
+    #[must_use]
+    pub fn primaries(&self) -> Vec<usize> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.role == Role::Primary && !n.unmanaged)
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// A node by configured name.
+    #[must_use]
+    pub fn by_name(&self, name: &str) -> Option<&NodeView> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+/// Our word for a node's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Primary,
+    Replica,
+    Unknown,
+}
+
+impl Role {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Primary => "primary",
+            Self::Replica => "replica",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// The upstream a replica follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    /// The known node's configured `host:port`, or `master_host:master_port` as reported.
+    pub addr: String,
+    /// Index into `GroupTopology::nodes` when it is a node we know.
+    pub index: Option<usize>,
+}
+
+/// Replication link state, from the replica's side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Link {
+    Up,
+    /// Down; `since` is `master_link_down_since_seconds` (`None` when the link was never up).
+    Down {
+        since: Option<Duration>,
+    },
+}
+
+/// How a replica's lag compares with the group's thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LagLevel {
+    Ok,
+    Warn,
+    Critical,
+    Unknown,
+}
+
+/// One node as drawn.
+#[derive(Debug, Clone)]
+pub struct NodeView {
+    /// `None` for a replica seen only in a primary's `slaveN` list (unmanaged).
+    pub id: Option<NodeId>,
+    pub name: String,
+    /// As configured (or as reported, for unmanaged replicas).
+    pub addr: String,
+    pub role: Role,
+    pub state: NodeState,
+    /// 0 for roots; replicas are one deeper than their upstream.
+    pub depth: usize,
+    pub upstream: Option<Upstream>,
+    pub link: Option<Link>,
+    pub sync_in_progress: bool,
+    /// Replica's applied offset vs its root primary's `master_repl_offset` (same replid only).
+    pub lag_bytes: Option<u64>,
+    /// Age of the oldest write not yet applied, estimated from the primary's offset history.
+    pub lag_seconds: Option<f64>,
+    pub lag_level: LagLevel,
+    /// `master_repl_offset` for primaries, `slave_repl_offset` for replicas.
+    pub offset: Option<u64>,
+    pub replid: Option<String>,
+    pub version: Option<String>,
+    /// Last poll round trip.
+    pub rtt: Option<Duration>,
+    /// When the last successful poll happened.
+    pub last_ok: Option<SystemTime>,
+    /// `info` is from an earlier successful poll, not the latest one.
+    pub stale_info: bool,
+    pub info: Option<Arc<Info>>,
+    pub error: Option<NodeError>,
+    /// Seen by a primary, not configured.
+    pub unmanaged: bool,
+}
+
+impl NodeView {
+    /// A blank view for a configured node that has no observation yet.
+    #[must_use]
+    pub fn new(id: Option<NodeId>, name: &str, addr: &str) -> Self {
+        Self {
+            id,
+            name: name.to_string(),
+            addr: addr.to_string(),
+            role: Role::Unknown,
+            state: NodeState::Unknown,
+            depth: 0,
+            upstream: None,
+            link: None,
+            sync_in_progress: false,
+            lag_bytes: None,
+            lag_seconds: None,
+            lag_level: LagLevel::Unknown,
+            offset: None,
+            replid: None,
+            version: None,
+            rtt: None,
+            last_ok: None,
+            stale_info: false,
+            info: None,
+            error: None,
+            unmanaged: false,
+        }
+    }
+}
+
+/// How bad an anomaly is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+}
+
+/// Kinds of trouble the topology detects structurally.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AnomalyKind {
+    NodeDown,
+    NodeUnresponsive,
+    NodeError,
+    NoPrimary,
+    SplitBrain,
+    ReplicationLoop,
+    StalePrimary,
+    LinkDown,
+    FullSync,
+    UnknownPrimary,
+    BgsaveFailed,
+    NoPersistence,
+    LagHigh,
+    FailoverInProgress,
+    UnmanagedReplica,
+}
+
+impl AnomalyKind {
+    /// The snake_case word used in JSON.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NodeDown => "node_down",
+            Self::NodeUnresponsive => "node_unresponsive",
+            Self::NodeError => "node_error",
+            Self::NoPrimary => "no_primary",
+            Self::SplitBrain => "split_brain",
+            Self::ReplicationLoop => "replication_loop",
+            Self::StalePrimary => "stale_primary",
+            Self::LinkDown => "link_down",
+            Self::FullSync => "full_sync",
+            Self::UnknownPrimary => "unknown_primary",
+            Self::BgsaveFailed => "bgsave_failed",
+            Self::NoPersistence => "no_persistence",
+            Self::LagHigh => "lag_high",
+            Self::FailoverInProgress => "failover_in_progress",
+            Self::UnmanagedReplica => "unmanaged_replica",
+        }
+    }
+}
+
+/// Something wrong, in plain words.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Anomaly {
+    pub kind: AnomalyKind,
+    pub severity: Severity,
+    /// Names of the nodes concerned.
+    pub nodes: Vec<String>,
+    pub message: String,
+}
