@@ -1,7 +1,223 @@
-//! CLI. (Placeholder: being written.)
+//! The command line: argument parsing (clap) and dispatch to the front-ends.
+//!
+//! This module and its children are the only places that print. Exit codes are the contract
+//! with scripts: 0 done/healthy, 1 anomaly or failed action, 2 usage or config error,
+//! 3 action refused by its pre-checks.
 
-/// Entry point of the binary.
+pub mod actions;
+pub mod check_config;
+pub mod demo;
+pub mod output;
+pub mod sandbox;
+pub mod status;
+pub mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit code: everything is fine.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: an anomaly was found, or an action failed.
+pub const EXIT_PROBLEM: u8 = 1;
+/// Exit code: bad usage or configuration.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: an action was refused by its pre-checks.
+pub const EXIT_REFUSED: u8 = 3;
+
+/// redops: see and operate Redis/Valkey replication from the terminal.
+#[derive(Debug, Parser)]
+#[command(name = "redops", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+
+    /// Theme for the console (dark, light, high-contrast, solarized, or a file path).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+
+    /// Refuse every action (enforced by the engine).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Which nodes to work on: a config file, or nodes given on the command line.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TargetArgs {
+    /// Config file (default: $XDG_CONFIG_HOME/redops/config.toml).
+    #[arg(
+        long,
+        short = 'c',
+        global = true,
+        value_name = "FILE",
+        env = "REDOPS_CONFIG"
+    )]
+    pub config: Option<PathBuf>,
+
+    /// A node to watch, host:port (repeatable); forms one ad-hoc group, no config needed.
+    #[arg(long = "node", short = 'n', global = true, value_name = "ADDR")]
+    pub nodes: Vec<String>,
+
+    /// Discover a group from one seed node by walking its replication links.
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub discover: Option<String>,
+
+    /// Only this group (by name) from the config.
+    #[arg(long, short = 'g', global = true, value_name = "NAME")]
+    pub group: Option<String>,
+
+    /// ACL user for ad-hoc nodes.
+    #[arg(long, global = true, value_name = "USER")]
+    pub user: Option<String>,
+
+    /// Environment variable holding the password for ad-hoc nodes.
+    #[arg(long, global = true, value_name = "VAR")]
+    pub password_env: Option<String>,
+
+    /// Use TLS for ad-hoc nodes.
+    #[arg(long, global = true)]
+    pub tls: bool,
+
+    /// CA file for TLS on ad-hoc nodes.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Read timeout for ad-hoc targets (e.g. 500ms, 2s).
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
+/// Subcommands. Without one, the console opens.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the console on a local sandbox (a primary, two replicas, a chained replica) with a
+    /// gentle writer; everything is cleaned up on exit.
+    Demo(demo::DemoArgs),
+    /// Print the topology once (tree, lag, anomalies). Exit 0 healthy, 1 anomaly, 2 usage.
+    Status(status::StatusArgs),
+    /// Stream one line per change (role flips, links, anomalies) with timestamps.
+    Watch(watch::WatchArgs),
+    /// Validate a config file and exit (0 valid, 2 invalid).
+    CheckConfig,
+    /// Start a local sandbox of real redis-server processes and keep it up until Ctrl-C.
+    Sandbox(sandbox::SandboxArgs),
+    /// Take a verified snapshot (BGSAVE) of a node, optionally downloading the RDB.
+    Snapshot(actions::SnapshotArgs),
+    /// Planned switchover of the primary to a replica, with zero acknowledged writes lost.
+    Switchover(actions::SwitchoverArgs),
+    /// Switch back to the group's preferred primary once it is an in-sync replica.
+    Failback(actions::FailbackArgs),
+    /// Promote a replica when the primary is down.
+    Promote(actions::PromoteArgs),
+    /// Make a node replicate from another, behind the wipe guard.
+    Repoint(actions::RepointArgs),
+    /// Bring a restarted old primary back as a replica of the current primary.
+    Rejoin(actions::RejoinArgs),
+}
+
+/// Parses the arguments and runs the chosen front-end.
 #[must_use]
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version to stdout with exit 0; usage errors to stderr with 2.
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let _ = color_eyre::install();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(&format!("cannot start the async runtime: {e}"), None);
+            return ExitCode::from(EXIT_PROBLEM);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    // Pollers may be blocked on unresponsive nodes: do not wait for them.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> u8 {
+    let Cli {
+        targets,
+        theme,
+        read_only,
+        command,
+    } = cli;
+    let global = Global { theme, read_only };
+    match command {
+        None => crate::tui::launch(&targets, &global).await,
+        Some(Command::Demo(args)) => demo::run(args, &global).await,
+        Some(Command::Status(args)) => status::run(&targets, args).await,
+        Some(Command::Watch(args)) => watch::run(&targets, args).await,
+        Some(Command::CheckConfig) => check_config::run(&targets),
+        Some(Command::Sandbox(args)) => sandbox::run(args).await,
+        Some(Command::Snapshot(args)) => actions::snapshot(&targets, &global, args).await,
+        Some(Command::Switchover(args)) => actions::switchover(&targets, &global, args).await,
+        Some(Command::Failback(args)) => actions::failback(&targets, &global, args).await,
+        Some(Command::Promote(args)) => actions::promote(&targets, &global, args).await,
+        Some(Command::Repoint(args)) => actions::repoint(&targets, &global, args).await,
+        Some(Command::Rejoin(args)) => actions::rejoin(&targets, &global, args).await,
+    }
+}
+
+/// Options that apply to every front-end.
+#[derive(Debug, Clone, Default)]
+pub struct Global {
+    pub theme: Option<String>,
+    pub read_only: bool,
+}
+
+impl TargetArgs {
+    /// The core's view of these flags.
+    ///
+    /// # Errors
+    /// A bad `--timeout` value, as a message with a hint.
+    pub fn to_request(&self) -> Result<crate::targets::Request, crate::targets::TargetError> {
+        let timeout =
+            match &self.timeout {
+                None => None,
+                Some(t) => Some(crate::config::parse_duration(t).map_err(|e| {
+                    crate::targets::TargetError {
+                        message: format!("invalid --timeout: {e}"),
+                        hint: Some("for example --timeout 500ms".to_string()),
+                    }
+                })?),
+            };
+        Ok(crate::targets::Request {
+            config: self.config.clone(),
+            nodes: self.nodes.clone(),
+            discover: self.discover.clone(),
+            group: self.group.clone(),
+            username: self.user.clone(),
+            password_env: self.password_env.clone(),
+            tls: self.tls,
+            ca_file: self.ca_file.clone(),
+            timeout,
+        })
+    }
+
+    /// Resolves the targets, printing the error (exit code 2) when they cannot be.
+    pub async fn resolve_or_report(&self) -> Result<crate::config::Config, u8> {
+        let resolved = match self.to_request() {
+            Ok(req) => crate::targets::resolve(&req).await,
+            Err(e) => Err(e),
+        };
+        resolved.map_err(|e| {
+            output::error(&e.message, e.hint.as_deref());
+            EXIT_USAGE
+        })
+    }
 }
