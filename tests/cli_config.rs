@@ -12,6 +12,8 @@
 //! `redops check-config --config FILE` must exit 2 and print the file, line:column, key and a
 //! hint for each of them, and exit 0 for every file in `sample-configs/`.
 
+#![allow(clippy::unwrap_used)]
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 

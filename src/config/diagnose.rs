@@ -37,8 +37,10 @@ pub(super) fn syntax_error(err: &toml::de::Error) -> ConfigError {
 /// A serde error while mapping a parsed document onto the schema (unknown key, wrong type).
 pub(super) fn schema_error(err: &toml::de::Error, root: &Spanned<DeTable<'_>>) -> ConfigError {
     let msg = err.message();
-    let span = err.span().unwrap_or(0..0);
-    let path = path_at(root, span.start);
+    let span = err.span();
+    let path = span
+        .as_ref()
+        .map_or_else(Vec::new, |s| path_at(root, s.start));
     let key = format_path(&path);
     let table = table_of(&path);
 
@@ -76,7 +78,10 @@ pub(super) fn schema_error(err: &toml::de::Error, root: &Spanned<DeTable<'_>>) -
             .with_hint(example_hint(&path))
     };
     let e = if key.is_empty() { e } else { e.with_key(key) };
-    e.with_span(span)
+    match span {
+        Some(span) => e.with_span(span),
+        None => e,
+    }
 }
 
 /// One step of a key path.

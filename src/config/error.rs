@@ -41,7 +41,9 @@ pub enum ErrorKind {
 /// A 1-based line and column (columns count characters, not bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Location {
+    /// Line number, from 1.
     pub line: usize,
+    /// Column in characters, from 1.
     pub column: usize,
 }
 
