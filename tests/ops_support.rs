@@ -372,10 +372,11 @@ impl WriterHandle {
             .unwrap_or_default()
     }
 
-    /// Waits until at least `n` more writes are acknowledged (10 s at most).
+    /// Waits until at least `n` more writes are acknowledged (30 s at most: a write pause
+    /// left by a killed console takes up to its timeout to expire).
     pub async fn wait_more(&self, n: usize) {
         let start = self.count();
-        let end = Instant::now() + Duration::from_secs(15);
+        let end = Instant::now() + Duration::from_secs(30);
         while self.count() < start + n {
             assert!(
                 Instant::now() < end,
