@@ -40,6 +40,8 @@ pub struct NodeClient {
     timeouts: Timeouts,
     client_name: String,
     conn: Option<MultiplexedConnection>,
+    /// `CONFIG GET save`, fetched once per connection (`Some(None)`: not allowed or unknown).
+    save_config: Option<Option<String>>,
 }
 
 impl std::fmt::Debug for NodeClient {
@@ -106,6 +108,7 @@ impl NodeClient {
             timeouts,
             client_name: client_name.to_string(),
             conn: None,
+            save_config: None,
         })
     }
 
@@ -124,6 +127,7 @@ impl NodeClient {
     /// Drops the connection; the next command reconnects.
     pub fn disconnect(&mut self) {
         self.conn = None;
+        self.save_config = None;
     }
 
     async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
@@ -160,6 +164,7 @@ impl NodeClient {
             Ok(_) => {}
         }
         self.conn = Some(conn.clone());
+        self.save_config = None;
         Ok(conn)
     }
 
@@ -215,7 +220,19 @@ impl NodeClient {
                 MAX_INFO_BYTES
             )));
         }
-        Ok((info::parse(&text), rtt))
+        let mut info = info::parse(&text);
+        if self.save_config.is_none() {
+            let cmd = redis::cmd("CONFIG").arg("GET").arg("save").clone();
+            let got: Result<Vec<String>, NodeError> = self.query(&cmd).await;
+            self.save_config = Some(match got {
+                Ok(v) => v.get(1).cloned(),
+                // Timeouts count as failures of this poll; refusals mean "unknown".
+                Err(e @ NodeError::Unresponsive(_)) => return Err(e),
+                Err(_) => None,
+            });
+        }
+        info.persistence.save_config = self.save_config.clone().flatten();
+        Ok((info, rtt))
     }
 }
 
@@ -248,7 +265,7 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
         return NodeError::Auth(first_line(&text));
     }
     if e.is_connection_refusal() || text.contains("Connection refused") {
-        return NodeError::Refused(first_line(&text));
+        return NodeError::Refused("connection refused".to_string());
     }
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate")
@@ -268,10 +285,10 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
         return NodeError::Unresponsive(timeout);
     }
     if lower.contains("connection reset") || lower.contains("broken pipe") {
-        return NodeError::Refused(format!(
-            "{} (a plaintext client on a TLS port is reset like this)",
-            first_line(&text)
-        ));
+        return NodeError::Refused(
+            "connection reset by peer (a plaintext client on a TLS port is reset like this)"
+                .to_string(),
+        );
     }
     NodeError::Other(first_line(&text))
 }
