@@ -99,6 +99,11 @@ async fn primary_replicas_and_chain_are_linked() {
     assert_eq!(addrs, expected);
     assert!(cfg.console.audit_log.starts_with(sb.dir()));
     assert!(cfg.console.backups_dir.starts_with(sb.dir()));
+    // The TOML file loads back into the same config.
+    let loaded = redops::config::load_str(&sb.config_toml(), None)
+        .unwrap_or_else(|e| panic!("the sandbox config must load: {e}\n{}", sb.config_toml()));
+    assert_eq!(loaded.console, cfg.console);
+    assert_eq!(loaded.groups, cfg.groups);
     let path = sb.write_config().expect("write config");
     assert_eq!(path, sb.dir().join("redops.toml"));
     let text = std::fs::read_to_string(&path).expect("read back");
