@@ -26,14 +26,13 @@ impl Drop for Server {
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+        .and_then(|l| l.local_addr())
+        .expect("no free port on 127.0.0.1")
         .port()
 }
 
 fn start(extra: &[&str]) -> Server {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("cannot create a temp dir");
     let port = free_port();
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
