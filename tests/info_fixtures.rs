@@ -63,6 +63,8 @@ const RECORDED: &[&str] = &[
     "redis-7.0-replica-full-sync.txt",
     "redis-7.0-replica-loading.txt",
     "redis-7.0-keyspace.txt",
+    "valkey-9.1-primary.txt",
+    "valkey-9.1-replica.txt",
 ];
 
 const CONSTRUCTED: &[&str] = &[
@@ -595,4 +597,81 @@ fn valkey_9_1_listeners_and_volatile_items() {
         r.replid.as_deref(),
         Some("b41ee459fe10541df697a82727d4f7d6afba1cb6")
     );
+}
+
+#[test]
+fn recorded_valkey_9_1_primary_and_replica() {
+    let i = load("valkey-9.1-primary.txt");
+    let s = &i.server;
+    assert_eq!(s.product, Product::Valkey);
+    assert_eq!(s.version.as_deref(), Some("9.1.2"));
+    assert_eq!(s.version_triple(), Some((9, 1, 2)));
+    assert!(s.at_least(7, 0));
+    assert_eq!(s.mode.as_deref(), Some("standalone"));
+    assert_eq!(i.field("server", "redis_version"), Some("7.2.4"));
+    assert_eq!(
+        s.run_id.as_deref(),
+        Some("a922c63cc2aad720790beae190753d35cbce06f3")
+    );
+    assert_eq!(s.tcp_port, Some(34017));
+    assert_eq!(s.process_id, Some(31376));
+    assert_eq!(
+        i.field("server", "listener0"),
+        Some("name=tcp,bind=127.0.0.1,port=34017")
+    );
+    assert_eq!(i.field("server", "availability_zone"), Some(""));
+    let r = &i.replication;
+    assert_eq!(r.role, Some(InfoRole::Primary));
+    assert_eq!(r.connected_replicas, 1);
+    assert_eq!(
+        r.replicas,
+        vec![ReplicaLine {
+            kind: Some("replica".into()),
+            ..line("127.0.0.1", 50819, "online", Some(243), Some(1))
+        }]
+    );
+    assert_eq!(
+        r.replid.as_deref(),
+        Some("2ae59851dd13fbc57cdc2271adc05c5d03805a6b")
+    );
+    assert_eq!(r.offset, Some(243));
+    assert_eq!(r.backlog_size, Some(10_485_760));
+    assert_eq!(dbs(&i), vec![(0, 3, 1)]);
+    assert_eq!(i.keyspace[0].avg_ttl, Some(999_436));
+    assert_eq!(i.keyspace[0].volatile_items, Some(1));
+    assert_eq!(i.stats.sync_full, Some(1));
+    assert_eq!(i.persistence.last_bgsave_ok, Some(true));
+    assert_eq!(
+        i.field("persistence", "slot_migration_fork_in_progress"),
+        Some("0")
+    );
+
+    let i = load("valkey-9.1-replica.txt");
+    assert_eq!(i.server.product, Product::Valkey);
+    assert_eq!(
+        i.server.run_id.as_deref(),
+        Some("68d32ac4ffceb02e5152b5b52ba063d85dbe4ba4")
+    );
+    let r = &i.replication;
+    assert_eq!(r.role, Some(InfoRole::Replica));
+    assert_eq!(
+        (r.master_host.as_deref(), r.master_port),
+        (Some("127.0.0.1"), Some(34017))
+    );
+    assert_eq!(r.link_up, Some(true));
+    assert_eq!(r.last_io_seconds_ago, Some(2));
+    assert_eq!(
+        (r.replica_offset, r.replica_read_offset),
+        (Some(243), Some(243))
+    );
+    assert_eq!(r.announced, Some(true));
+    assert_eq!(
+        r.replid.as_deref(),
+        Some("2ae59851dd13fbc57cdc2271adc05c5d03805a6b")
+    );
+    assert_eq!(
+        i.field("replication", "replicas_repl_buffer_size"),
+        Some("0")
+    );
+    assert_eq!(dbs(&i), vec![(0, 3, 1)]);
 }
