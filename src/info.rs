@@ -1,4 +1,4 @@
-//! Typed view of the `INFO` reply, for every version from 2.8 to 7.x and Valkey.
+//! Typed view of the `INFO` reply, for every version from 2.6 to 7.x and Valkey 7.2 to 9.x.
 //!
 //! The parser (`info/parse.rs`) is total: any input gives an `Info`, never a panic. Fields that
 //! are absent are `None`; unknown fields are kept in `raw`. Redis's words (`master`, `slave`)

@@ -91,3 +91,61 @@ impl ProductHints {
             .filter(|m| !m.is_empty());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::info::InfoRole;
+
+    #[test]
+    fn splits_on_the_first_colon_only() {
+        let i = parse("master_host:::1\r\nmaster_port:6379\r\nrole:slave\r\n");
+        assert_eq!(i.replication.master_host.as_deref(), Some("::1"));
+        assert_eq!(i.replication.master_port, Some(6379));
+        assert_eq!(i.field("", "master_host"), Some("::1"));
+    }
+
+    #[test]
+    fn sections_are_lowercased_and_headerless_lines_kept_under_empty_name() {
+        let i = parse("role:master\n# RePlication \nconnected_slaves:3\n#\nx:1\nno colon here\n");
+        assert_eq!(i.replication.role, Some(InfoRole::Primary));
+        assert_eq!(i.replication.connected_replicas, 3);
+        assert_eq!(i.field("", "role"), Some("master"));
+        assert_eq!(i.field("replication", "connected_slaves"), Some("3"));
+        assert_eq!(i.field("", "x"), Some("1"));
+        assert_eq!(i.raw.values().map(Vec::len).sum::<usize>(), 3);
+    }
+
+    #[test]
+    fn last_duplicate_wins_and_raw_keeps_both() {
+        let i = parse("master_repl_offset:5\r\nmaster_repl_offset:9\r\n");
+        assert_eq!(i.replication.offset, Some(9));
+        assert_eq!(i.raw[""].len(), 2);
+    }
+
+    #[test]
+    fn garbage_values_become_none() {
+        let i = parse(
+            "master_repl_offset:-3\nmaster_port:70000\nmaster_link_status:maybe\n\
+             loading_loaded_perc:NaN\nmaster_sync_perc:inf\nrdb_last_bgsave_status:\n\
+             slave_read_only:yes\nrole:sentinel\nconnected_slaves:x\nrun_id:\n",
+        );
+        let r = &i.replication;
+        assert_eq!((r.offset, r.master_port, r.link_up), (None, None, None));
+        assert_eq!((r.sync_perc, r.read_only, r.role), (None, None, None));
+        assert_eq!(r.connected_replicas, 0);
+        assert_eq!(i.persistence.loading_perc, None);
+        assert_eq!(i.persistence.last_bgsave_ok, None);
+        assert_eq!(i.server.run_id, None);
+    }
+
+    #[test]
+    fn replica_spelling_and_product_in_any_order() {
+        let i = parse("role:replica\nvalkey_version:8.0.1\nserver_mode:cluster\nserver_name:valkey\nredis_version:7.2.4\n");
+        assert_eq!(i.replication.role, Some(InfoRole::Replica));
+        assert_eq!(i.server.product, Product::Valkey);
+        assert_eq!(i.server.version.as_deref(), Some("8.0.1"));
+        assert_eq!(i.server.mode.as_deref(), Some("cluster"));
+        assert_eq!(parse("").server.version, None);
+    }
+}
