@@ -104,8 +104,12 @@ impl Server {
         );
     }
 
+    /// The PID of the running process.
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("the server was killed already")
     }
 
     pub fn addr(&self) -> Addr {
@@ -117,9 +121,11 @@ impl Server {
 
     /// Sends a signal by PID (STOP, CONT, KILL).
     pub fn signal(&self, sig: &str) {
+        // Once reaped there is no PID; a PID of 0 would signal the whole process group.
+        let Some(c) = &self.child else { return };
         let _ = Proc::new("kill")
             .arg(format!("-{sig}"))
-            .arg(self.pid().to_string())
+            .arg(c.id().to_string())
             .status();
     }
 
