@@ -120,7 +120,7 @@ impl History {
                 (s.replid.as_deref() == Some(replid)).then_some((p.at, s.offset?))
             })
         };
-        let (_, latest) = on_replid().last()?;
+        let (_, latest) = on_replid().next_back()?;
         if offset >= latest {
             return Some(0.0);
         }

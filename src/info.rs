@@ -175,6 +175,9 @@ pub struct Persistence {
     pub module_fork_in_progress: bool,
     pub keys_processed: Option<u64>,
     pub keys_total: Option<u64>,
+    /// The `save` setting from `CONFIG GET save` (not part of INFO; filled by the poller when
+    /// the ACL allows it). `Some("")` means no save points.
+    pub save_config: Option<String>,
 }
 
 /// `# Memory` (the fields the console shows).

@@ -42,6 +42,8 @@ pub struct NodeClient {
     timeouts: Timeouts,
     client_name: String,
     conn: Option<MultiplexedConnection>,
+    /// `CONFIG GET save`, fetched once per connection (`Some(None)`: not allowed or unknown).
+    save_config: Option<Option<String>>,
 }
 
 impl std::fmt::Debug for NodeClient {
@@ -108,6 +110,7 @@ impl NodeClient {
             timeouts,
             client_name: client_name.to_string(),
             conn: None,
+            save_config: None,
         })
     }
 
@@ -126,6 +129,7 @@ impl NodeClient {
     /// Drops the connection; the next command reconnects.
     pub fn disconnect(&mut self) {
         self.conn = None;
+        self.save_config = None;
     }
 
     async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
@@ -162,6 +166,7 @@ impl NodeClient {
             Ok(_) => {}
         }
         self.conn = Some(conn.clone());
+        self.save_config = None;
         Ok(conn)
     }
 
@@ -217,7 +222,19 @@ impl NodeClient {
                 MAX_INFO_BYTES
             )));
         }
-        Ok((info::parse(&text), rtt))
+        let mut info = info::parse(&text);
+        if self.save_config.is_none() {
+            let cmd = redis::cmd("CONFIG").arg("GET").arg("save").clone();
+            let got: Result<Vec<String>, NodeError> = self.query(&cmd).await;
+            self.save_config = Some(match got {
+                Ok(v) => v.get(1).cloned(),
+                // Timeouts count as failures of this poll; refusals mean "unknown".
+                Err(e @ NodeError::Unresponsive(_)) => return Err(e),
+                Err(_) => None,
+            });
+        }
+        info.persistence.save_config = self.save_config.clone().flatten();
+        Ok((info, rtt))
     }
 }
 

@@ -6,8 +6,11 @@
 
 mod anomaly;
 mod build;
+mod changes;
 
-pub use build::build;
+pub use anomaly::{human_bytes, human_secs};
+pub use build::{build, lag_level};
+pub use changes::{changes, Change, ChangeKind};
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -255,4 +258,56 @@ pub struct Anomaly {
     /// Names of the nodes concerned.
     pub nodes: Vec<String>,
     pub message: String,
+}
+
+/// Tree-drawing prefixes (`├ `, `└ `, `│ `) for rows given in depth-first order with their
+/// depths. Used by every front-end so the tree reads the same everywhere.
+#[must_use]
+pub fn tree_prefixes(depths: &[usize]) -> Vec<String> {
+    let is_last = |i: usize| -> bool {
+        let d = depths[i];
+        for &dj in &depths[i + 1..] {
+            if dj < d {
+                return true;
+            }
+            if dj == d {
+                return false;
+            }
+        }
+        true
+    };
+    let mut out = Vec::with_capacity(depths.len());
+    // open[k]: an ancestor at depth k+1 still has siblings below.
+    let mut open: Vec<bool> = Vec::new();
+    for (i, &d) in depths.iter().enumerate() {
+        if d == 0 {
+            open.clear();
+            out.push(String::new());
+            continue;
+        }
+        open.truncate(d - 1);
+        while open.len() < d - 1 {
+            open.push(false);
+        }
+        let mut s = String::new();
+        for &o in &open {
+            s.push_str(if o { "│ " } else { "  " });
+        }
+        let last = is_last(i);
+        s.push_str(if last { "└ " } else { "├ " });
+        open.push(!last);
+        out.push(s);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tree_prefixes;
+
+    #[test]
+    fn prefixes_draw_a_tree() {
+        let p = tree_prefixes(&[0, 1, 2, 1, 0]);
+        assert_eq!(p, vec!["", "├ ", "│ └ ", "└ ", ""]);
+    }
 }

@@ -1,8 +1,19 @@
-//! `redops watch`. (Placeholder: being written.)
+//! `redops watch`: poll continuously and print one line per change (role flips, links,
+//! nodes down/up, anomalies raised/cleared), timestamped, as text or JSON lines, until
+//! Ctrl-C / SIGTERM.
+
+use std::time::{Duration, SystemTime};
 
 use clap::Args;
+use serde_json::json;
+use tokio::signal::unix::{signal, SignalKind};
 
-use super::{TargetArgs, EXIT_USAGE};
+use super::output::{self, Paint};
+use super::status::rfc3339;
+use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
+use crate::history::History;
+use crate::observe::FleetState;
+use crate::topology::{self, Change, Severity};
 
 /// `redops watch` options.
 #[derive(Debug, Clone, Default, Args)]
@@ -12,7 +23,99 @@ pub struct WatchArgs {
     pub json: bool,
 }
 
+/// One change as a text line.
+#[must_use]
+pub fn text_line(c: &Change, p: Paint) -> String {
+    let sev = match c.severity {
+        Severity::Critical => p.red("CRIT"),
+        Severity::Warning => p.yellow("WARN"),
+        Severity::Info => p.dim("info"),
+    };
+    format!(
+        "{} {sev} {} {} {}: {}",
+        rfc3339(c.at),
+        c.group,
+        c.node.as_deref().unwrap_or("-"),
+        c.kind.as_str(),
+        c.message
+    )
+}
+
+/// One change as a JSON line.
+#[must_use]
+pub fn json_line(c: &Change) -> String {
+    json!({
+        "at": rfc3339(c.at),
+        "group": c.group,
+        "node": c.node,
+        "kind": c.kind.as_str(),
+        "severity": c.severity.as_str(),
+        "message": c.message,
+    })
+    .to_string()
+}
+
 /// Streams changes until interrupted.
-pub async fn run(_targets: &TargetArgs, _args: WatchArgs) -> u8 {
-    EXIT_USAGE
+pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
+    let config = match targets.resolve_or_report().await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        output::error("cannot install signal handlers", None);
+        return EXIT_PROBLEM;
+    };
+    let paint = Paint::new(output::color_enabled());
+    let nodes: usize = config.groups.iter().map(|g| g.nodes.len()).sum();
+    output::note(&format!(
+        "watching {nodes} node(s) in {} group(s) every {}; Ctrl-C to stop",
+        config.groups.len(),
+        crate::config::format_duration(config.console.poll_interval)
+    ));
+    let (mut pollers, mut rx) = crate::poller::spawn(&config);
+    let mut fleet = FleetState::new(&config);
+    let mut history = History::new(config.console.history_len);
+    let mut prev = topology::build(&config, &fleet, &history, SystemTime::now());
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut dirty = false;
+    // Hold changes back until every node has answered once, so start-up is not noise.
+    let mut settled = false;
+    loop {
+        tokio::select! {
+            _ = int.recv() => break,
+            _ = term.recv() => break,
+            _ = hup.recv() => break,
+            obs = rx.recv() => {
+                let Some(obs) = obs else { break };
+                history.record(&obs);
+                fleet.apply(obs);
+                dirty = true;
+            }
+            _ = tick.tick() => {
+                if !dirty {
+                    continue;
+                }
+                if !settled {
+                    settled = fleet.groups.iter().flatten().all(|s| s.polls > 0);
+                    if !settled {
+                        continue;
+                    }
+                }
+                dirty = false;
+                let now = SystemTime::now();
+                let next = topology::build(&config, &fleet, &history, now);
+                history.record_lag(&next);
+                for c in topology::changes(&prev, &next, now) {
+                    output::line(&if args.json { json_line(&c) } else { text_line(&c, paint) });
+                }
+                prev = next;
+            }
+        }
+    }
+    pollers.stop();
+    EXIT_OK
 }

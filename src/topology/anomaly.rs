@@ -1,1 +1,506 @@
-//! Anomaly detection. (Placeholder: being written.)
+//! Anomalies, detected structurally from one cycle's node views (never from "link up" alone),
+//! each explained in plain words for a tired operator.
+
+use std::fmt::Write as _;
+use std::time::SystemTime;
+
+use super::{Anomaly, AnomalyKind, LagLevel, Link, NodeView, Role, Severity};
+use crate::config::Group;
+use crate::observe::NodeState;
+
+/// All anomalies of a group, worst first.
+#[must_use]
+pub fn detect(group: &Group, nodes: &[NodeView], now: SystemTime) -> Vec<Anomaly> {
+    let mut out = Vec::new();
+    for n in nodes.iter().filter(|n| !n.unmanaged) {
+        node_health(n, now, &mut out);
+        replica_link(n, nodes, &mut out);
+        persistence(n, &mut out);
+    }
+    primaries(nodes, &mut out);
+    loops(nodes, &mut out);
+    unmanaged(nodes, &mut out);
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
+    let _ = group;
+    out
+}
+
+fn push(
+    out: &mut Vec<Anomaly>,
+    kind: AnomalyKind,
+    severity: Severity,
+    nodes: &[&str],
+    msg: String,
+) {
+    out.push(Anomaly {
+        kind,
+        severity,
+        nodes: nodes.iter().map(|s| (*s).to_string()).collect(),
+        message: msg,
+    });
+}
+
+fn ago(now: SystemTime, t: Option<SystemTime>) -> String {
+    match t.and_then(|t| now.duration_since(t).ok()) {
+        Some(d) => human_secs(d.as_secs_f64()),
+        None => "a while".to_string(),
+    }
+}
+
+/// `42 s`, `3 min`, `2.5 h`.
+#[must_use]
+pub fn human_secs(s: f64) -> String {
+    if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.0} min", s / 60.0)
+    } else {
+        format!("{:.1} h", s / 3600.0)
+    }
+}
+
+/// `812 B`, `3.2 KB`, `14.0 MB`.
+#[must_use]
+pub fn human_bytes(b: u64) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let f = b as f64;
+    if b < 1024 {
+        format!("{b} B")
+    } else if f < 1024.0 * 1024.0 {
+        format!("{:.1} KB", f / 1024.0)
+    } else if f < 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.1} MB", f / 1_048_576.0)
+    } else {
+        format!("{:.1} GB", f / 1_073_741_824.0)
+    }
+}
+
+fn last_role_words(n: &NodeView) -> String {
+    let Some(info) = &n.info else {
+        return String::new();
+    };
+    let r = &info.replication;
+    match (r.role, r.offset, r.replica_offset) {
+        (Some(crate::info::InfoRole::Primary), Some(o), _) => {
+            format!("; it was the primary, last offset {o}")
+        }
+        (Some(crate::info::InfoRole::Replica), _, Some(o)) => {
+            format!("; it was a replica, last applied offset {o}")
+        }
+        _ => String::new(),
+    }
+}
+
+fn node_health(n: &NodeView, now: SystemTime, out: &mut Vec<Anomaly>) {
+    let name = n.name.as_str();
+    let was_primary = n
+        .info
+        .as_ref()
+        .is_some_and(|i| i.replication.role == Some(crate::info::InfoRole::Primary));
+    let err = n
+        .error
+        .as_ref()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match n.state {
+        NodeState::Down => push(
+            out,
+            AnomalyKind::NodeDown,
+            if was_primary {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
+            &[name],
+            format!(
+                "{name} ({}) is down: {err}; last answered {} ago{}",
+                n.addr,
+                ago(now, n.last_ok),
+                last_role_words(n)
+            ),
+        ),
+        NodeState::Unresponsive => push(
+            out,
+            AnomalyKind::NodeUnresponsive,
+            if was_primary {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
+            &[name],
+            format!(
+                "{name} ({}) accepts connections but does not answer ({err}): frozen, swapping \
+                 or black-holed; last answered {} ago{}",
+                n.addr,
+                ago(now, n.last_ok),
+                last_role_words(n)
+            ),
+        ),
+        NodeState::Loading => {
+            let perc = n
+                .info
+                .as_ref()
+                .and_then(|i| i.persistence.loading_perc)
+                .map(|p| format!(" ({p:.0}% done)"))
+                .unwrap_or_default();
+            push(
+                out,
+                AnomalyKind::NodeError,
+                Severity::Warning,
+                &[name],
+                format!("{name} is loading its dataset{perc}: it answers INFO but not reads"),
+            );
+        }
+        NodeState::AuthError
+        | NodeState::NoPerm
+        | NodeState::TlsError
+        | NodeState::Busy
+        | NodeState::Stale
+        | NodeState::Error => {
+            let hint = match n.state {
+                NodeState::AuthError => ": check the username and password for this node",
+                NodeState::NoPerm => ": the ACL user needs +info (and +client|setname)",
+                NodeState::TlsError => ": check tls and ca_file for this node",
+                NodeState::Busy => {
+                    ": a script is running; only SCRIPT KILL or SHUTDOWN NOSAVE work"
+                }
+                _ => "",
+            };
+            push(
+                out,
+                AnomalyKind::NodeError,
+                Severity::Warning,
+                &[name],
+                format!("{name} ({}) cannot be read: {err}{hint}", n.addr),
+            );
+        }
+        NodeState::Unknown | NodeState::Up => {}
+    }
+}
+
+fn replica_link(n: &NodeView, nodes: &[NodeView], out: &mut Vec<Anomaly>) {
+    if n.role != Role::Replica || n.stale_info {
+        return;
+    }
+    let name = n.name.as_str();
+    let up_name = n
+        .upstream
+        .as_ref()
+        .map(|u| u.index.map_or(u.addr.clone(), |j| nodes[j].name.clone()))
+        .unwrap_or_else(|| "its primary".to_string());
+    if let Some(u) = &n.upstream {
+        if u.index.is_none() {
+            push(
+                out,
+                AnomalyKind::UnknownPrimary,
+                Severity::Warning,
+                &[name],
+                format!(
+                    "{name} replicates from {}, which is not a node of this group",
+                    u.addr
+                ),
+            );
+        }
+    }
+    if n.sync_in_progress {
+        let read = n
+            .info
+            .as_ref()
+            .and_then(|i| i.replication.sync_read_bytes)
+            .and_then(|b| u64::try_from(b).ok())
+            .map(|b| format!(", {} received so far", human_bytes(b)))
+            .unwrap_or_default();
+        push(
+            out,
+            AnomalyKind::FullSync,
+            Severity::Warning,
+            &[name],
+            format!(
+                "{name} is receiving a full sync from {up_name}{read}: its old data is being \
+                 replaced; keep it out of promotions until it finishes"
+            ),
+        );
+    } else if let Some(Link::Down { since }) = n.link {
+        let msg = match since {
+            Some(d) => format!(
+                "{name}'s replication link to {up_name} has been down for {}",
+                human_secs(d.as_secs_f64())
+            ),
+            None => format!(
+                "{name}'s replication link to {up_name} has never come up since it was pointed \
+                 there: check that {up_name} is reachable from {name}, and masterauth/masteruser/TLS"
+            ),
+        };
+        push(out, AnomalyKind::LinkDown, Severity::Warning, &[name], msg);
+    }
+    if let (Some(bytes), LagLevel::Warn | LagLevel::Critical) = (n.lag_bytes, n.lag_level) {
+        let secs = n
+            .lag_seconds
+            .map(|s| format!(" (about {s:.1} s)"))
+            .unwrap_or_default();
+        push(
+            out,
+            AnomalyKind::LagHigh,
+            if n.lag_level == LagLevel::Critical {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            },
+            &[name],
+            format!("{name} is {} behind its primary{secs}", human_bytes(bytes)),
+        );
+    }
+}
+
+fn persistence(n: &NodeView, out: &mut Vec<Anomaly>) {
+    if n.stale_info || !n.state.is_reachable() {
+        return;
+    }
+    let Some(info) = &n.info else { return };
+    let name = n.name.as_str();
+    let p = &info.persistence;
+    if p.last_bgsave_ok == Some(false) {
+        push(
+            out,
+            AnomalyKind::BgsaveFailed,
+            Severity::Critical,
+            &[name],
+            format!(
+                "the last BGSAVE on {name} failed: with save points set and \
+                 stop-writes-on-bgsave-error yes (the default) it refuses writes with MISCONF \
+                 until a save succeeds; check its log and disk"
+            ),
+        );
+    }
+    if p.aof_last_write_ok == Some(false) {
+        push(
+            out,
+            AnomalyKind::BgsaveFailed,
+            Severity::Critical,
+            &[name],
+            format!("{name} cannot write its AOF: it refuses writes with MISCONF; check its disk"),
+        );
+    }
+    if n.role == Role::Primary && p.save_config.as_deref() == Some("") && !p.aof_enabled {
+        let replicas = info.replication.connected_replicas;
+        push(
+            out,
+            AnomalyKind::NoPersistence,
+            Severity::Warning,
+            &[name],
+            format!(
+                "{name} is a primary with no persistence (no save points, no AOF): if it \
+                 restarts it comes back empty{}",
+                if replicas > 0 {
+                    format!(" and its {replicas} replica(s) will copy the empty dataset")
+                } else {
+                    String::new()
+                }
+            ),
+        );
+    }
+    if let Some(state) = info
+        .replication
+        .failover_state
+        .as_deref()
+        .filter(|s| *s != "no-failover")
+    {
+        push(
+            out,
+            AnomalyKind::FailoverInProgress,
+            Severity::Warning,
+            &[name],
+            format!(
+                "{name} is in a FAILOVER ({state}): writes to it are paused or refused until it \
+                 completes or is aborted (FAILOVER ABORT)"
+            ),
+        );
+    }
+}
+
+/// Replicas hanging (directly or through a chain) below node `p`.
+fn subtree_size(p: usize, nodes: &[NodeView]) -> usize {
+    (0..nodes.len())
+        .filter(|&j| j != p)
+        .filter(|&j| {
+            let mut cur = j;
+            for _ in 0..nodes.len() {
+                match nodes[cur].upstream.as_ref().and_then(|u| u.index) {
+                    Some(u) if u == p => return true,
+                    Some(u) => cur = u,
+                    None => return false,
+                }
+            }
+            false
+        })
+        .count()
+}
+
+fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
+    let prim: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].role == Role::Primary && !nodes[i].unmanaged && !nodes[i].stale_info)
+        .collect();
+    let reachable = nodes.iter().any(|n| !n.unmanaged && n.state.is_reachable());
+    if prim.is_empty() {
+        if reachable {
+            push(
+                out,
+                AnomalyKind::NoPrimary,
+                Severity::Critical,
+                &[],
+                "no reachable node is a primary: writes have nowhere to go".to_string(),
+            );
+        }
+        return;
+    }
+    if prim.len() < 2 {
+        return;
+    }
+    // The main primary: most replicas below it, then the highest offset.
+    let main = prim
+        .iter()
+        .copied()
+        .max_by_key(|&i| (subtree_size(i, nodes), nodes[i].offset.unwrap_or(0)))
+        .unwrap_or(prim[0]);
+    let names: Vec<&str> = prim.iter().map(|&i| nodes[i].name.as_str()).collect();
+    let mut msg = format!(
+        "{} nodes are primaries at once ({}): each accepts writes, and writes to one are missing \
+         from the other",
+        prim.len(),
+        names.join(", ")
+    );
+    let m = &nodes[main];
+    let repl = |i: usize| nodes[i].info.as_ref().map(|x| x.replication.clone());
+    for &x in prim.iter().filter(|&&x| x != main) {
+        let (Some(mr), Some(xr)) = (repl(main), repl(x)) else {
+            continue;
+        };
+        let n = &nodes[x];
+        if xr.replid2.is_some() && xr.replid2 == mr.replid {
+            let fork = xr.second_offset.map_or(0, |s| s - 1);
+            let _ = write!(
+                msg,
+                "; {} was promoted from {}'s history at offset {fork}",
+                n.name, m.name
+            );
+        } else if mr.replid2.is_some() && mr.replid2 == xr.replid {
+            let fork = mr.second_offset.map_or(0, |s| s - 1);
+            let _ = write!(
+                msg,
+                "; {} was promoted from {}'s history at offset {fork}",
+                m.name, n.name
+            );
+            if let (Some(xo), true) = (xr.offset, fork > 0) {
+                let fork = u64::try_from(fork).unwrap_or(0);
+                if xo > fork {
+                    let _ = write!(
+                        msg,
+                        "; {} holds {} of writes {} never saw",
+                        n.name,
+                        human_bytes(xo - fork),
+                        m.name
+                    );
+                }
+            }
+        }
+        // A restarted old primary: shares an ancestor history, has no replicas, is behind.
+        let shares_history = (xr.replid2.is_some() && xr.replid2 == mr.replid2)
+            || (xr.replid2.is_some() && xr.replid2 == mr.replid)
+            || (mr.replid2.is_some() && mr.replid2 == xr.replid);
+        let restarted_recently = n
+            .info
+            .as_ref()
+            .and_then(|i| i.server.uptime_seconds)
+            .is_some_and(|u| u < 3600);
+        if subtree_size(x, nodes) == 0
+            && shares_history
+            && restarted_recently
+            && xr.offset.unwrap_or(0) < mr.offset.unwrap_or(0)
+        {
+            push(
+                out,
+                AnomalyKind::StalePrimary,
+                Severity::Critical,
+                &[n.name.as_str(), m.name.as_str()],
+                format!(
+                    "{} came back as a primary with old data (offset {} against {} on {}): \
+                     clients that reach it read stale data and their writes will be lost; \
+                     rejoin it as a replica of {} (its snapshot is downloaded first)",
+                    n.name,
+                    xr.offset.unwrap_or(0),
+                    mr.offset.unwrap_or(0),
+                    m.name,
+                    m.name
+                ),
+            );
+        }
+    }
+    push(
+        out,
+        AnomalyKind::SplitBrain,
+        Severity::Critical,
+        &names,
+        msg,
+    );
+}
+
+fn loops(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
+    let mut reported: Vec<Vec<usize>> = Vec::new();
+    for start in 0..nodes.len() {
+        let mut path = vec![start];
+        let mut cur = start;
+        for _ in 0..nodes.len() {
+            let Some(next) = nodes[cur].upstream.as_ref().and_then(|u| u.index) else {
+                break;
+            };
+            if let Some(pos) = path.iter().position(|&p| p == next) {
+                let mut cycle: Vec<usize> = path[pos..].to_vec();
+                cycle.sort_unstable();
+                if !reported.contains(&cycle) {
+                    let chain: Vec<&str> = path[pos..]
+                        .iter()
+                        .chain(std::iter::once(&next))
+                        .map(|&i| nodes[i].name.as_str())
+                        .collect();
+                    let names: Vec<&str> = cycle.iter().map(|&i| nodes[i].name.as_str()).collect();
+                    push(
+                        out,
+                        AnomalyKind::ReplicationLoop,
+                        Severity::Critical,
+                        &names,
+                        format!(
+                            "replication loop {}: none of these nodes accepts writes, even if \
+                             their links show up; promote one of them (REPLICAOF NO ONE)",
+                            chain.join(" -> ")
+                        ),
+                    );
+                    reported.push(cycle);
+                }
+                break;
+            }
+            path.push(next);
+            cur = next;
+        }
+    }
+}
+
+fn unmanaged(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
+    for n in nodes.iter().filter(|n| n.unmanaged) {
+        let up = n
+            .upstream
+            .as_ref()
+            .and_then(|u| u.index)
+            .map_or("a primary", |j| nodes[j].name.as_str());
+        push(
+            out,
+            AnomalyKind::UnmanagedReplica,
+            Severity::Info,
+            &[n.name.as_str()],
+            format!(
+                "{up} has a replica at {} that is not configured here (or announces another \
+                 address)",
+                n.addr
+            ),
+        );
+    }
+}

@@ -1,19 +1,378 @@
-//! Building the topology. (Placeholder: being written.)
+//! Building one cycle's topology: node views, edges matched from both sides, tree order, lag.
+//!
+//! Edges come from the replica's side (`master_host:master_port`, authoritative); a primary's
+//! `slaveN` lines only add replicas we were not told about. Lag in bytes compares a replica's
+//! own applied offset with its root primary's offset, on the same replid only (REDIS.md 1.5).
 
-use std::time::SystemTime;
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime};
 
-use super::Topology;
-use crate::config::Config;
+use super::{anomaly, GroupTopology, LagLevel, Link, NodeView, Role, Topology, Upstream};
+use crate::config::{Config, Group, LagThresholds};
 use crate::history::History;
-use crate::observe::FleetState;
+use crate::info::InfoRole;
+use crate::observe::{FleetState, NodeId, NodeState};
 
-/// Builds the topology from the latest observations.
+/// Builds the topology from the latest observations. Pure: same inputs, same output.
 #[must_use]
-pub fn build(
-    _config: &Config,
-    _fleet: &FleetState,
-    _history: &History,
-    _now: SystemTime,
-) -> Topology {
-    Topology::default()
+pub fn build(config: &Config, fleet: &FleetState, history: &History, now: SystemTime) -> Topology {
+    let groups = config
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| build_group(gi, g, fleet, history, now))
+        .collect();
+    Topology {
+        at: Some(now),
+        groups,
+    }
+}
+
+fn build_group(
+    gi: usize,
+    group: &Group,
+    fleet: &FleetState,
+    history: &History,
+    now: SystemTime,
+) -> GroupTopology {
+    let mut nodes: Vec<NodeView> = group
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(ni, cfg)| {
+            let id = NodeId {
+                group: gi,
+                node: ni,
+            };
+            let mut v = NodeView::new(Some(id), &cfg.name, &cfg.addr.to_string());
+            if let Some(status) = fleet.get(id) {
+                fill_from_status(&mut v, status);
+            }
+            v
+        })
+        .collect();
+
+    // Replica -> upstream edges, matched against the configured addresses.
+    for i in 0..nodes.len() {
+        let Some(info) = current_info(&nodes[i]) else {
+            continue;
+        };
+        let r = &info.replication;
+        if r.role != Some(InfoRole::Replica) {
+            continue;
+        }
+        let (Some(host), Some(port)) = (r.master_host.clone(), r.master_port) else {
+            continue;
+        };
+        let index = match_addr(group, &nodes, &host, port).filter(|&j| j != i);
+        let addr = index.map_or_else(|| join_host_port(&host, port), |j| nodes[j].addr.clone());
+        nodes[i].upstream = Some(Upstream { addr, index });
+    }
+
+    add_unmanaged(group, &mut nodes);
+
+    // Lag needs the root primary of each replica.
+    for i in 0..nodes.len() {
+        compute_lag(i, &mut nodes, history, &group.lag, now);
+    }
+
+    let order = tree_order(&nodes);
+    let mut remap = vec![0usize; nodes.len()];
+    for (new, &(old, _)) in order.iter().enumerate() {
+        remap[old] = new;
+    }
+    let mut ordered: Vec<NodeView> = order
+        .iter()
+        .map(|&(old, depth)| {
+            let mut v = nodes[old].clone();
+            v.depth = depth;
+            if let Some(u) = &mut v.upstream {
+                u.index = u.index.map(|j| remap[j]);
+            }
+            v
+        })
+        .collect();
+    ordered.shrink_to_fit();
+
+    let anomalies = anomaly::detect(group, &ordered, now);
+    GroupTopology {
+        index: gi,
+        name: group.name.clone(),
+        nodes: ordered,
+        anomalies,
+    }
+}
+
+fn fill_from_status(v: &mut NodeView, status: &crate::observe::NodeStatus) {
+    v.state = status.state();
+    v.error = status.error().cloned();
+    v.rtt = status.latest.as_ref().map(|o| o.rtt);
+    v.last_ok = status.last_good.as_ref().map(|o| o.at);
+    if let Some(info) = status.info() {
+        v.info = Some(info.clone());
+        v.stale_info = false;
+        let r = &info.replication;
+        v.role = match r.role {
+            Some(InfoRole::Primary) => Role::Primary,
+            Some(InfoRole::Replica) => Role::Replica,
+            None => Role::Unknown,
+        };
+        v.offset = match r.role {
+            Some(InfoRole::Replica) => r.replica_offset,
+            _ => r.offset,
+        };
+        v.replid = r.replid.clone();
+        v.version = info.server.version.clone();
+        if v.role == Role::Replica {
+            v.sync_in_progress = r.sync_in_progress;
+            v.link = Some(match r.link_up {
+                Some(true) => Link::Up,
+                _ => Link::Down {
+                    since: r
+                        .link_down_since_seconds
+                        .and_then(|s| u64::try_from(s).ok())
+                        .map(Duration::from_secs),
+                },
+            });
+        }
+        if v.role == Role::Primary {
+            v.lag_level = LagLevel::Ok;
+        }
+    } else if let Some(info) = status.last_info() {
+        // Keep the last known facts (offsets matter for a lossless promotion) but say so.
+        v.info = Some(info.clone());
+        v.stale_info = true;
+        v.version = info.server.version.clone();
+        v.replid = info.replication.replid.clone();
+        v.offset = match info.replication.role {
+            Some(InfoRole::Replica) => info.replication.replica_offset,
+            _ => info.replication.offset,
+        };
+    }
+}
+
+/// The INFO of a node when it is current (not a stale copy).
+fn current_info(v: &NodeView) -> Option<&std::sync::Arc<crate::info::Info>> {
+    if v.stale_info || !v.state.is_reachable() {
+        return None;
+    }
+    v.info.as_ref()
+}
+
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+fn is_loopback_host(h: &str) -> bool {
+    h == "localhost" || h == "::1" || h.starts_with("127.")
+}
+
+fn same_host(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || (is_loopback_host(a) && is_loopback_host(b))
+}
+
+/// Finds the node a `host:port` (as a replica or primary reports it) refers to: the exact
+/// configured address, then a loopback alias, then a node whose own `tcp_port` is `port` on an
+/// equivalent host.
+fn match_addr(group: &Group, nodes: &[NodeView], host: &str, port: u16) -> Option<usize> {
+    let by_config = group
+        .nodes
+        .iter()
+        .position(|n| n.addr.port == port && same_host(&n.addr.host, host));
+    by_config.or_else(|| {
+        let hits: Vec<usize> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.unmanaged)
+            .filter(|(_, v)| {
+                v.info
+                    .as_ref()
+                    .and_then(|i| i.server.tcp_port)
+                    .is_some_and(|p| p == port)
+            })
+            .filter(|(j, _)| {
+                group
+                    .nodes
+                    .get(*j)
+                    .is_some_and(|n| same_host(&n.addr.host, host))
+            })
+            .map(|(j, _)| j)
+            .collect();
+        (hits.len() == 1).then(|| hits[0])
+    })
+}
+
+/// Adds replicas that a primary lists in `slaveN` but that no configured node accounts for.
+fn add_unmanaged(group: &Group, nodes: &mut Vec<NodeView>) {
+    let configured = nodes.len();
+    for m in 0..configured {
+        let Some(info) = current_info(&nodes[m]).cloned() else {
+            continue;
+        };
+        for line in &info.replication.replicas {
+            let known = nodes[..configured].iter().enumerate().any(|(j, v)| {
+                let points_here = v.upstream.as_ref().and_then(|u| u.index) == Some(m);
+                let port_matches = v
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.server.tcp_port)
+                    .is_some_and(|p| p == line.port)
+                    || v.addr.ends_with(&format!(":{}", line.port));
+                let same_addr = group
+                    .nodes
+                    .get(j)
+                    .is_some_and(|n| n.addr.port == line.port && same_host(&n.addr.host, &line.ip));
+                (points_here && port_matches) || (j != m && same_addr)
+            });
+            if known {
+                continue;
+            }
+            let addr = join_host_port(&line.ip, line.port);
+            let mut v = NodeView::new(None, &addr, &addr);
+            v.unmanaged = true;
+            v.role = Role::Replica;
+            v.state = NodeState::Unknown;
+            v.offset = line.offset;
+            v.sync_in_progress = line.state != "online";
+            v.upstream = Some(Upstream {
+                addr: nodes[m].addr.clone(),
+                index: Some(m),
+            });
+            nodes.push(v);
+        }
+    }
+}
+
+/// Follows upstream links to the root; `None` on a loop or a missing upstream.
+fn root_of(i: usize, nodes: &[NodeView]) -> Option<usize> {
+    let mut cur = i;
+    for _ in 0..=nodes.len() {
+        match nodes[cur].upstream.as_ref() {
+            None => return Some(cur),
+            Some(u) => cur = u.index?,
+        }
+    }
+    None
+}
+
+fn compute_lag(
+    i: usize,
+    nodes: &mut [NodeView],
+    history: &History,
+    limits: &LagThresholds,
+    now: SystemTime,
+) {
+    if nodes[i].role != Role::Replica || nodes[i].unmanaged {
+        return;
+    }
+    let Some(root) = root_of(i, nodes).filter(|&r| r != i) else {
+        return;
+    };
+    let (Some(r_info), Some(p_info)) = (current_info(&nodes[i]), current_info(&nodes[root])) else {
+        return;
+    };
+    let (r, p) = (&r_info.replication, &p_info.replication);
+    let usable = r.link_up == Some(true)
+        && p.role == Some(InfoRole::Primary)
+        && r.replid.is_some()
+        && r.replid == p.replid;
+    let (Some(r_off), Some(p_off)) = (r.replica_offset, p.offset) else {
+        return;
+    };
+    if !usable {
+        return;
+    }
+    let bytes = p_off.saturating_sub(r_off);
+    let seconds = match (nodes[root].id, p.replid.as_deref()) {
+        (Some(pid), Some(replid)) if bytes > 0 => history.lag_seconds(pid, replid, r_off, now),
+        _ => Some(0.0),
+    };
+    nodes[i].lag_bytes = Some(bytes);
+    nodes[i].lag_seconds = seconds;
+    nodes[i].lag_level = lag_level(bytes, seconds, limits);
+}
+
+/// The worse of the byte level and the seconds level.
+#[must_use]
+pub fn lag_level(bytes: u64, seconds: Option<f64>, t: &LagThresholds) -> LagLevel {
+    let by_bytes = if bytes >= t.crit_bytes {
+        LagLevel::Critical
+    } else if bytes >= t.warn_bytes {
+        LagLevel::Warn
+    } else {
+        LagLevel::Ok
+    };
+    let by_secs = match seconds {
+        Some(s) if s >= t.crit_seconds => LagLevel::Critical,
+        Some(s) if s >= t.warn_seconds => LagLevel::Warn,
+        _ => LagLevel::Ok,
+    };
+    by_bytes.max(by_secs)
+}
+
+/// Depth-first order: primaries first (then other roots), each followed by its replicas.
+/// Nodes caught in a loop are reached from the loop's lowest index so none is lost.
+fn tree_order(nodes: &[NodeView]) -> Vec<(usize, usize)> {
+    let children = |p: usize| -> Vec<usize> {
+        let mut c: Vec<usize> = (0..nodes.len())
+            .filter(|&j| nodes[j].upstream.as_ref().and_then(|u| u.index) == Some(p) && j != p)
+            .collect();
+        c.sort_by_key(|&j| (nodes[j].unmanaged, j));
+        c
+    };
+    let rank = |i: usize| -> u8 {
+        let has_children = !children(i).is_empty();
+        match (nodes[i].role, has_children) {
+            (Role::Primary, _) => 0,
+            (Role::Unknown, true) => 1,
+            (_, true) => 2,
+            _ => 3,
+        }
+    };
+    let mut roots: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].upstream.as_ref().and_then(|u| u.index).is_none())
+        .collect();
+    // Among primaries, the one with most replicas below it leads (the real one in a split).
+    let descendants = |i: usize| -> usize {
+        let mut n = 0;
+        let mut frontier = vec![i];
+        let mut seen = BTreeSet::from([i]);
+        while let Some(x) = frontier.pop() {
+            for c in children(x) {
+                if seen.insert(c) {
+                    n += 1;
+                    frontier.push(c);
+                }
+            }
+        }
+        n
+    };
+    roots.sort_by_key(|&i| (rank(i), std::cmp::Reverse(descendants(i)), i));
+    let mut out = Vec::with_capacity(nodes.len());
+    let mut seen = BTreeSet::new();
+    let visit = |start: usize, out: &mut Vec<(usize, usize)>, seen: &mut BTreeSet<usize>| {
+        let mut stack = vec![(start, 0usize)];
+        while let Some((i, d)) = stack.pop() {
+            if !seen.insert(i) {
+                continue;
+            }
+            out.push((i, d));
+            for c in children(i).into_iter().rev() {
+                stack.push((c, d + 1));
+            }
+        }
+    };
+    for r in roots {
+        visit(r, &mut out, &mut seen);
+    }
+    for i in 0..nodes.len() {
+        if !seen.contains(&i) {
+            visit(i, &mut out, &mut seen);
+        }
+    }
+    out
 }
