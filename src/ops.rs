@@ -1,1 +1,4 @@
 //! (Placeholder: being written.)
+
+pub mod promote;
+pub mod repoint;
