@@ -121,6 +121,32 @@ pub struct Backup {
     pub check: RdbCheck,
 }
 
+impl Backup {
+    /// One line for logs: `path (N bytes, RDB v, crc ok, replid abcd1234 offset O, K keys)`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let m = &self.manifest;
+        let mut s = format!(
+            "{} ({} bytes, RDB {}, crc {}",
+            self.rdb.display(),
+            m.bytes,
+            m.rdb_version,
+            m.crc_status
+        );
+        if let (Some(id), Some(o)) = (&m.aux_repl_id, m.aux_repl_offset) {
+            s.push_str(&format!(
+                ", replid {} offset {o}",
+                id.get(..8).unwrap_or(id)
+            ));
+        }
+        if let Some(i) = &m.info {
+            s.push_str(&format!(", {} keys before", i.total_keys));
+        }
+        s.push(')');
+        s
+    }
+}
+
 /// `<backups_dir>/<group>/<node>`, with names made safe as path components.
 #[must_use]
 pub fn backup_dir(backups_dir: &Path, group: &str, node: &str) -> PathBuf {
