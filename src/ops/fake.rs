@@ -395,6 +395,7 @@ impl World {
                 state: "online".to_string(),
                 offset: Some(o.offset),
                 lag: Some(0),
+                kind: None,
             })
             .collect();
         info.replication.connected_replicas = lines.len() as u64;
