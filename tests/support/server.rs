@@ -54,8 +54,23 @@ impl Server {
             extra: extra.iter().map(ToString::to_string).collect(),
             tls: false,
         };
-        s.spawn();
+        s.spawn_on_a_free_port();
         s
+    }
+
+    /// Spawns; when the process exits at once (its port was taken meanwhile), tries another.
+    fn spawn_on_a_free_port(&mut self) {
+        for _ in 0..5 {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.spawn())) {
+                Ok(()) => return,
+                Err(_) if self.log().contains("Address already in use") => {
+                    let _ = std::fs::remove_file(self.dir.path().join("redis.log"));
+                    self.port = free_port();
+                }
+                Err(e) => std::panic::resume_unwind(e),
+            }
+        }
+        panic!("no free port found for redis-server after 5 tries");
     }
 
     /// A TLS-only server (no plaintext port) with a fresh CA and a certificate for
@@ -70,7 +85,7 @@ impl Server {
             extra: extra.iter().map(ToString::to_string).collect(),
             tls: true,
         };
-        s.spawn();
+        s.spawn_on_a_free_port();
         s
     }
 
@@ -102,25 +117,44 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         self.child = Some(cmd.spawn().expect("spawn redis-server"));
-        self.wait_ready();
+        if !self.wait_ready() {
+            let log = self.log();
+            self.child = None;
+            panic!(
+                "redis-server on port {} exited at start; log:\n{log}",
+                self.port
+            );
+        }
     }
 
-    fn wait_ready(&self) {
+    /// Waits until *this* process answers (its `process_id` in INFO), so that a port taken
+    /// by another test's server in the meantime is never mistaken for ours.
+    fn wait_ready(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
+        let pid = self.pid();
         while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return false;
+                }
+            }
             if self.tls {
                 if self.log().contains("Ready to accept connections") {
-                    return;
+                    return true;
                 }
             } else if let Ok(mut c) = self.try_conn() {
-                if redis::cmd("PING").query::<String>(&mut c).is_ok() {
-                    return;
+                let info: redis::RedisResult<String> =
+                    redis::cmd("INFO").arg("server").query(&mut c);
+                if let Ok(text) = info {
+                    if text.contains(&format!("process_id:{pid}\r")) {
+                        return true;
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!(
-            "redis-server on port {} did not answer PING within 10 s; log:\n{}",
+            "redis-server on port {} did not answer within 10 s; log:\n{}",
             self.port,
             self.log()
         );
@@ -164,9 +198,33 @@ impl Server {
     }
 
     /// Makes this server a replica of `primary` and waits until the link is up and synced.
+    /// Also proves the command stream flows: right after a diskless sync the primary holds
+    /// the stream back until the replica's first ACK, so a write is made (and undone) on the
+    /// primary and its offset awaited on the replica.
     pub fn replicate(&self, primary: &Server) {
         let _: String = self.cmd(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]);
         self.wait_link_up();
+        let _: () = primary.cmd(&["SET", "__test_stream_probe", "1"]);
+        let _: u64 = primary.cmd(&["DEL", "__test_stream_probe"]);
+        let target: u64 = primary
+            .info_field("master_repl_offset")
+            .and_then(|o| o.parse().ok())
+            .expect("primary offset");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let got: Option<u64> = self
+                .info_field("slave_repl_offset")
+                .and_then(|o| o.parse().ok());
+            if got.is_some_and(|g| g >= target) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "replica {} never received the stream; log:\n{}",
+            self.port,
+            self.log()
+        );
     }
 
     pub fn wait_link_up(&self) {

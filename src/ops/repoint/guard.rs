@@ -511,7 +511,7 @@ mod tests {
             i.keyspace.push(DbKeys {
                 db: 0,
                 keys: n.keys,
-                expires: 0,
+                ..DbKeys::default()
             });
         }
         if n.role == InfoRole::Replica {
