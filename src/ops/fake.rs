@@ -310,6 +310,7 @@ impl World {
         format!("{:040}", self.ids)
     }
 
+    #[allow(clippy::field_reassign_with_default)] // ReplicaLine may gain fields.
     fn info(&mut self, i: usize) -> Info {
         // Background children progress on each read of the node.
         let now_secs = BASE_SECS + i64::try_from(self.clock / 1000).unwrap_or(0);
@@ -388,14 +389,16 @@ impl World {
             .iter()
             .filter(|o| o.master.as_ref() == Some(&n.addr) && !o.down)
             .enumerate()
-            .map(|(k, o)| ReplicaLine {
-                index: u32::try_from(k).unwrap_or(0),
-                ip: o.addr.host.clone(),
-                port: o.addr.port,
-                state: "online".to_string(),
-                offset: Some(o.offset),
-                lag: Some(0),
-                kind: None,
+            .map(|(k, o)| {
+                // Built field by field: the parser may add fields to ReplicaLine.
+                let mut l = ReplicaLine::default();
+                l.index = u32::try_from(k).unwrap_or(0);
+                l.ip.clone_from(&o.addr.host);
+                l.port = o.addr.port;
+                l.state = "online".to_string();
+                l.offset = Some(o.offset);
+                l.lag = Some(0);
+                l
             })
             .collect();
         info.replication.connected_replicas = lines.len() as u64;

@@ -148,3 +148,44 @@ pub fn advise(run: &InterruptedRun, group: &GroupTopology) -> Advice {
         }
     }
 }
+
+/// Interrupted runs in the audit log at `path`, each with advice for its group as it is now.
+/// Runs of a process that is still alive on this host are left out (they are running).
+///
+/// # Errors
+/// The audit log exists but cannot be read.
+pub fn check_interrupted(
+    path: &std::path::Path,
+    topology: &crate::topology::Topology,
+) -> std::io::Result<Vec<(InterruptedRun, Advice)>> {
+    let me = crate::audit::Who::current();
+    let runs = crate::audit::interrupted_runs(path)?;
+    Ok(runs
+        .into_iter()
+        .filter(|r| !(r.host == me.host && r.pid != me.pid && process_alive(r.pid)))
+        .filter(|r| r.pid != me.pid)
+        .map(|r| {
+            let group = topology
+                .groups
+                .iter()
+                .find(|g| g.name == r.group)
+                .cloned()
+                .unwrap_or_default();
+            let advice = if group.nodes.is_empty() {
+                Advice {
+                    state: Vec::new(),
+                    next_step: format!("group '{}' is not among the current targets: look at it with `redops status`", r.group),
+                    settled: false,
+                }
+            } else {
+                advise(&r, &group)
+            };
+            (r, advice)
+        })
+        .collect())
+}
+
+/// True when a process with this id exists on this machine.
+fn process_alive(pid: u32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
