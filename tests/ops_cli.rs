@@ -37,11 +37,17 @@ async fn exit_codes_refusals_and_a_cli_switchover() {
 
     let (code, out, _) = redops(&["-c", cfg, "switchover", "--to", "r1", "--dry-run"]).await;
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("CLIENT PAUSE") && out.contains("dry run: nothing was changed"), "{out}");
+    assert!(
+        out.contains("CLIENT PAUSE") && out.contains("dry run: nothing was changed"),
+        "{out}"
+    );
 
     let (code, _, err) = redops(&["-c", cfg, "switchover", "--to", "r1"]).await;
     assert_eq!(code, 2, "no terminal and no --yes: {err}");
-    assert!(err.contains("not a terminal") && err.contains("--yes"), "{err}");
+    assert!(
+        err.contains("not a terminal") && err.contains("--yes"),
+        "{err}"
+    );
 
     let (code, _, err) = redops(&["-c", cfg, "switchover", "--to", "r1", "--yes", "--force"]).await;
     assert_eq!(code, 2);
@@ -49,9 +55,21 @@ async fn exit_codes_refusals_and_a_cli_switchover() {
 
     let (code, _, err) = redops(&["-c", cfg, "switchover", "--to", "nosuch", "--yes"]).await;
     assert_eq!(code, 2);
-    assert!(err.contains("no node named 'nosuch'") && err.contains("hint"), "{err}");
+    assert!(
+        err.contains("no node named 'nosuch'") && err.contains("hint"),
+        "{err}"
+    );
 
-    let (code, out, _) = redops(&["-c", cfg, "--read-only", "switchover", "--to", "r1", "--yes"]).await;
+    let (code, out, _) = redops(&[
+        "-c",
+        cfg,
+        "--read-only",
+        "switchover",
+        "--to",
+        "r1",
+        "--yes",
+    ])
+    .await;
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("read-only"), "{out}");
 
@@ -65,10 +83,12 @@ async fn exit_codes_refusals_and_a_cli_switchover() {
     assert!(out.contains("verified"), "{out}");
 
     let addr = format!("127.0.0.1:{}", c.port("r1"));
-    let (code, out, err) = redops(&["-c", cfg, "switchover", "--to", &addr, "--yes", "--json"]).await;
+    let (code, out, err) =
+        redops(&["-c", cfg, "switchover", "--to", &addr, "--yes", "--json"]).await;
     assert_eq!(code, 0, "{out}{err}");
     for line in out.lines() {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(v.get("event").is_some(), "{line}");
     }
     assert!(out.contains("\"StepVerified\""), "{out}");
@@ -79,7 +99,10 @@ async fn exit_codes_refusals_and_a_cli_switchover() {
     assert_eq!(c.primaries().await, vec![c.port("r0")]);
     let audit = std::fs::read_to_string(c.dir.path().join("audit.jsonl")).unwrap();
     assert!(audit.lines().count() > 10);
-    assert!(audit.contains("FAILOVER TO") && audit.contains("\"user\""), "{audit}");
+    assert!(
+        audit.contains("FAILOVER TO") && audit.contains("\"user\""),
+        "{audit}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,7 +148,10 @@ async fn console_killed_mid_run_is_found_and_explained_at_the_next_start() {
 
     let (code, out, err) = redops(&["-c", &cfg, "switchover", "--to", "r1", "--dry-run"]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(err.contains("warning: an earlier run did not finish: switchover on group 'g'"), "{err}");
+    assert!(
+        err.contains("warning: an earlier run did not finish: switchover on group 'g'"),
+        "{err}"
+    );
     assert!(err.contains("step 2"), "it names where it stopped: {err}");
     assert!(err.contains("nothing is left to finish"), "{err}");
     // Settled runs are acknowledged: the next start is quiet.
@@ -134,5 +160,9 @@ async fn console_killed_mid_run_is_found_and_explained_at_the_next_start() {
 
     let acked = writer.stop().await;
     let missing = missing_keys(c.port("r0"), &acked).await;
-    assert!(missing.is_empty(), "{} acknowledged writes lost", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged writes lost",
+        missing.len()
+    );
 }

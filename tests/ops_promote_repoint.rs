@@ -2,7 +2,8 @@
 //! `RealOps`: the wipe guard refuses a primary with data pointed at an empty node (data intact),
 //! and with `--force` downloads its snapshot first; promotion after the primary is killed with
 //! a writer running keeps every acknowledged write when the offsets prove it; a restarted old
-//! primary (stale, with old data) is rejoined with its snapshot downloaded first.
+//! primary (sandbox restart: stale, with old data) is rejoined with its snapshot downloaded
+//! first.
 
 #![allow(clippy::unwrap_used)]
 
@@ -24,6 +25,7 @@ use redops::ops::promote::{self, plan_promote, Loss, PromoteRequest};
 use redops::ops::redis_ops::action_client_name;
 use redops::ops::repoint::{plan_rejoin, plan_repoint, RepointRequest};
 use redops::ops::{self, Approval, Budgets, Plan, RealOps, RunOutcome, RunStatus};
+use redops::sandbox::{Sandbox, Spec};
 use redops::topology::{self, AnomalyKind, Topology};
 use support::Server;
 
@@ -37,6 +39,18 @@ struct Console_ {
 }
 
 impl Console_ {
+    /// A console for a sandbox's config (its audit log and backups live in the sandbox dir).
+    fn from_config(mut config: Config) -> Self {
+        config.console.timeout = Duration::from_secs(2);
+        let fleet = FleetState::new(&config);
+        Self {
+            config,
+            fleet,
+            history: History::new(100),
+            _dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
     fn new(nodes: Vec<Node>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut console = Console::with_data_dir(dir.path());
@@ -215,9 +229,60 @@ fn writer(port: u16, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<u64>>
     })
 }
 
-/// Every acknowledged key is on `s`.
-fn all_present(s: &Server, acked: &[u64]) {
-    let mut c = s.conn();
+/// A connection to a loopback port.
+fn conn(port: u16) -> redis::Connection {
+    let c = redis::Client::open(format!("redis://127.0.0.1:{port}/")).unwrap();
+    let c = c
+        .get_connection_with_timeout(Duration::from_secs(2))
+        .unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c
+}
+
+fn field(port: u16, name: &str) -> Option<String> {
+    let text: String = redis::cmd("INFO")
+        .arg("everything")
+        .query(&mut conn(port))
+        .unwrap();
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{name}:"))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+fn dbsize(port: u16) -> u64 {
+    redis::cmd("DBSIZE").query(&mut conn(port)).unwrap()
+}
+
+/// Right after a diskless sync a primary holds the command stream back until the replica's
+/// first ACK: make a write (undone) and wait until every replica has it.
+fn stream_flows(primary: u16, replicas: &[u16]) {
+    let mut c = conn(primary);
+    let _: () = redis::cmd("SET")
+        .arg("__probe")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    let _: u64 = redis::cmd("DEL").arg("__probe").query(&mut c).unwrap();
+    let target: u64 = field(primary, "master_repl_offset")
+        .unwrap()
+        .parse()
+        .unwrap();
+    for &r in replicas {
+        let end = Instant::now() + Duration::from_secs(20);
+        while field(r, "slave_repl_offset").and_then(|o| o.parse::<u64>().ok()) < Some(target) {
+            assert!(
+                Instant::now() < end,
+                "replica {r} never received the stream"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Every acknowledged key is on the server at `port`.
+fn all_present(port: u16, acked: &[u64]) {
+    let mut c = conn(port);
     for chunk in acked.chunks(1000) {
         let mut p = redis::pipe();
         for i in chunk {
@@ -239,28 +304,41 @@ fn all_present(s: &Server, acked: &[u64]) {
 
 #[tokio::test]
 async fn promote_after_the_primary_dies_keeps_every_acknowledged_write_then_rejoin() {
-    let mut p = Server::start(&[]);
-    let r1 = Server::start(&[]);
-    let r2 = Server::start(&[]);
-    r1.replicate(&p);
-    r2.replicate(&p);
-    let mut c = Console_::new(vec![p.node("p"), r1.node("r1"), r2.node("r2")]);
+    let mut sb = Sandbox::start(&Spec {
+        replicas: 2,
+        group: "g".into(),
+        ..Spec::default()
+    })
+    .await
+    .unwrap();
+    let port = |n: &str| sb.node(n).unwrap().port;
+    let (p, r1, r2) = (port("n1"), port("n2"), port("n3"));
+    stream_flows(p, &[r1, r2]);
+    let mut c = Console_::from_config(sb.config());
 
     // A writer runs; the primary's dataset is saved once midway (what it restarts with).
     let stop = Arc::new(AtomicBool::new(false));
-    let w = writer(p.port, stop.clone());
+    let w = writer(p, stop.clone());
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let _: String = p.cmd(&["CLIENT", "PAUSE", "5000", "WRITE"]);
-    let _: String = p.cmd(&["SAVE"]);
-    let saved_keys = p.dbsize();
-    let _: String = p.cmd(&["CLIENT", "UNPAUSE"]);
+    let mut pc = conn(p);
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "5000", "WRITE"][..])
+        .query(&mut pc)
+        .unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut pc).unwrap();
+    let saved_keys = dbsize(p);
+    let _: () = redis::cmd("CLIENT").arg("UNPAUSE").query(&mut pc).unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     // The primary freezes its writers (as a switchover's pause would), the console sees its
     // final offset, then it dies: the writer's pending command is never acknowledged.
-    let _: String = p.cmd(&["CLIENT", "PAUSE", "20000", "WRITE"]);
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "20000", "WRITE"][..])
+        .query(&mut pc)
+        .unwrap();
+    drop(pc);
     tokio::time::sleep(Duration::from_millis(200)).await;
     c.observe().await;
-    p.kill();
+    sb.kill("n1").unwrap();
     stop.store(true, Ordering::Relaxed);
     let acked = w.join().unwrap();
     assert!(acked.len() > 100, "the writer made too little progress");
@@ -287,26 +365,24 @@ async fn promote_after_the_primary_dies_keeps_every_acknowledged_write_then_rejo
     let chosen = pp.chosen.clone().unwrap();
     let out = c.run(&pp.plan, &approve(&chosen)).await;
     assert_eq!(out.status, RunStatus::Done, "{out:#?}");
-    let (new, other) = if chosen == "r1" {
-        (&r1, &r2)
-    } else {
-        (&r2, &r1)
-    };
-    assert_eq!(new.info_field("role").as_deref(), Some("master"));
+    let (new, other) = if chosen == "n2" { (r1, r2) } else { (r2, r1) };
+    assert_eq!(field(new, "role").as_deref(), Some("master"));
     all_present(new, &acked);
-    assert_eq!(other.info_field("master_port"), Some(new.port.to_string()));
-    assert_eq!(
-        other.info_field("master_link_status").as_deref(),
-        Some("up")
-    );
+    assert_eq!(field(other, "master_port"), Some(new.to_string()));
+    assert_eq!(field(other, "master_link_status").as_deref(), Some("up"));
     let marks_file = promote::marks_path(&c.config.console.audit_log);
     pp.mark_old_primary(&out, &marks_file).unwrap();
 
-    // New writes on the new primary, then the old primary restarts with its old dump.
-    let _: String = new.cmd(&["SET", "after-promotion", "1"]);
-    p.restart(&[]);
-    assert_eq!(p.dbsize(), saved_keys);
-    assert_eq!(p.info_field("role").as_deref(), Some("master"));
+    // New writes on the new primary, then the old primary restarts with its old dump: a
+    // stale primary, flagged by the topology and by its rejoin mark.
+    let _: () = redis::cmd("SET")
+        .arg("after-promotion")
+        .arg(1)
+        .query(&mut conn(new))
+        .unwrap();
+    sb.restart("n1").await.unwrap();
+    assert_eq!(dbsize(p), saved_keys);
+    assert_eq!(field(p, "role").as_deref(), Some("master"));
     let topo = c.observe().await;
     let g = &topo.groups[0];
     assert!(
@@ -319,7 +395,7 @@ async fn promote_after_the_primary_dies_keeps_every_acknowledged_write_then_rejo
     let marks = promote::load_marks(&marks_file).unwrap();
     let flags = promote::flags(&marks, g);
     assert!(
-        flags.iter().any(|f| f.node == "p" && f.stale_primary),
+        flags.iter().any(|f| f.node == "n1" && f.stale_primary),
         "{flags:?}"
     );
 
@@ -327,7 +403,7 @@ async fn promote_after_the_primary_dies_keeps_every_acknowledged_write_then_rejo
     let rp = plan_rejoin(
         &c.config,
         &topo,
-        "p",
+        "n1",
         &marks,
         budgets(),
         c.backups().to_path_buf(),
@@ -336,18 +412,18 @@ async fn promote_after_the_primary_dies_keeps_every_acknowledged_write_then_rejo
     .unwrap();
     assert_eq!(rp.plan.nodes[1].name, chosen);
     assert_eq!(rp.plan.downloads, vec![0], "{}", rp.plan);
-    let out = c.run(&rp.plan, &approve("p")).await;
+    let out = c.run(&rp.plan, &approve("n1")).await;
     assert_eq!(out.status, RunStatus::Done, "{out:#?}\n{}", rp.plan);
-    let files = rdb_files(c.backups(), "p");
+    let files = rdb_files(c.backups(), "n1");
     assert_eq!(files.len(), 1);
     assert!(rdb::verify(&files[0]).unwrap().crc.is_verified());
     let manifest = rdb::read_manifest(&rdb::manifest_path(&files[0])).unwrap();
     assert_eq!(manifest.info.as_ref().unwrap().total_keys, saved_keys);
-    assert_eq!(p.info_field("role").as_deref(), Some("slave"));
-    assert_eq!(p.info_field("master_port"), Some(new.port.to_string()));
-    assert_eq!(p.dbsize(), new.dbsize());
-    all_present(&p, &acked);
-    assert!(promote::marks::clear(&marks_file, "g", "p").unwrap());
+    assert_eq!(field(p, "role").as_deref(), Some("slave"));
+    assert_eq!(field(p, "master_port"), Some(new.to_string()));
+    assert_eq!(dbsize(p), dbsize(new));
+    all_present(p, &acked);
+    assert!(promote::marks::clear(&marks_file, "g", "n1").unwrap());
 }
 
 #[tokio::test]
@@ -385,7 +461,7 @@ async fn promote_after_a_kill_under_load_states_the_loss_honestly() {
     let out = c.run(&pp.plan, &approve("r1")).await;
     assert_eq!(out.status, RunStatus::Done, "{out:#?}");
     match &loss {
-        Loss::NoneProven { .. } => all_present(&r1, &acked),
+        Loss::NoneProven { .. } => all_present(r1.port, &acked),
         Loss::AtLeast { bytes } => assert!(*bytes > 0),
         Loss::Unknown { why } => assert!(why.contains("after p's last poll"), "{why}"),
     }

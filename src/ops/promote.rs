@@ -25,6 +25,11 @@ use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepK
 use super::redis_ops::{Command, InfoSection};
 use super::{find_node, group_topology};
 
+/// Sentinel's default `down-after-milliseconds` (30 s) times 10 would be 300 s; redops is
+/// stricter by default: a replica whose link was down a minute longer than the primary's
+/// outage is too stale to promote without a reason.
+pub const DEFAULT_MAX_EXTRA_LINK_DOWN: Duration = Duration::from_secs(60);
+
 /// What the operator asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromoteRequest {

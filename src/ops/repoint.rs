@@ -24,6 +24,10 @@ use super::promote::RejoinMark;
 use super::redis_ops::{Command, InfoSection};
 use super::{find_node, group_topology, NodeRef};
 
+/// How long a repoint waits for the link and the sync by default (a full sync of a large
+/// dataset takes minutes).
+pub const DEFAULT_SYNC_DEADLINE: Duration = Duration::from_secs(300);
+
 /// What the operator asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RepointRequest {
