@@ -5,6 +5,8 @@
 //! A node that accepts TCP and never answers costs its caller one timeout and nothing else:
 //! the connection is dropped after any timeout or I/O error and re-made on the next call.
 
+pub mod rdb;
+
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;

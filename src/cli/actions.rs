@@ -229,6 +229,22 @@ fn usage(message: &str) -> u8 {
 
 /// Prints the plan, asks for confirmation, runs it, prints the outcome; returns the exit code.
 pub async fn execute(ctx: &ActionContext, plan: &Plan, flags: &ActionFlags) -> u8 {
+    match run_plan(ctx, plan, flags).await {
+        Ok(outcome) => outcome.exit_code(),
+        Err(code) => code,
+    }
+}
+
+/// As [`execute`], returning the run's outcome when the engine ran (`Err(exit code)` for a
+/// dry run, a missing confirmation or a usage problem).
+///
+/// # Errors
+/// The exit code when no run took place.
+pub async fn run_plan(
+    ctx: &ActionContext,
+    plan: &Plan,
+    flags: &ActionFlags,
+) -> Result<RunOutcome, u8> {
     if ctx.json {
         output::line(&serde_json::json!({"event": "Plan", "plan": plan}).to_string());
     } else {
@@ -248,14 +264,14 @@ pub async fn execute(ctx: &ActionContext, plan: &Plan, flags: &ActionFlags) -> u
         } else {
             "dry run: nothing was changed"
         });
-        return if blocked { EXIT_REFUSED } else { EXIT_OK };
+        return Err(if blocked { EXIT_REFUSED } else { EXIT_OK });
     }
     let confirmation = if blocked {
         None // The engine refuses and records why; asking would be pointless.
     } else {
         match confirm(&plan.confirm, flags.yes) {
             Ok(c) => Some(c),
-            Err(code) => return code,
+            Err(code) => return Err(code),
         }
     };
     let approval = Approval {
@@ -280,7 +296,7 @@ pub async fn execute(ctx: &ActionContext, plan: &Plan, flags: &ActionFlags) -> u
                 &format!("cannot open the audit log '{}': {e}", path.display()),
                 Some("set console.audit_log to a writable file; no action runs without an audit trail"),
             );
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
     };
     let who = log.who().clone();
@@ -289,7 +305,7 @@ pub async fn execute(ctx: &ActionContext, plan: &Plan, flags: &ActionFlags) -> u
         Ok(o) => o,
         Err(e) => {
             output::error(&format!("cannot prepare the connections: {e}"), None);
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
     };
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -303,7 +319,7 @@ pub async fn execute(ctx: &ActionContext, plan: &Plan, flags: &ActionFlags) -> u
     drop(tx);
     let _ = printer.await;
     print_outcome(&outcome, json);
-    outcome.exit_code()
+    Ok(outcome)
 }
 
 /// Asks on the terminal. `--yes` answers for the operator.
@@ -493,20 +509,101 @@ pub async fn failback(targets: &TargetArgs, global: &Global, args: FailbackArgs)
     }
 }
 
-fn not_yet(what: &str) -> u8 {
-    output::error(&format!("'{what}' is not available in this build"), None);
-    EXIT_USAGE
+/// `redops promote [REPLICA]`: the candidates table, the loss statement, the run; the old
+/// primary is then marked for rejoin.
+pub async fn promote(targets: &TargetArgs, global: &Global, args: PromoteArgs) -> u8 {
+    let ctx = match ActionContext::load(targets, global, &args.flags).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = ops::promote::PromoteRequest {
+        node: args.node.clone(),
+        budgets: ctx.budgets,
+        max_extra_link_down: ops::promote::DEFAULT_MAX_EXTRA_LINK_DOWN,
+        now: std::time::SystemTime::now(),
+    };
+    let pp = match ops::promote::plan_promote(&ctx.config, &ctx.topology, &req) {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
+    };
+    let outcome = match run_plan(&ctx, &pp.plan, &args.flags).await {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let marks = ops::promote::marks_path(&ctx.config.console.audit_log);
+    match pp.mark_old_primary(&outcome, &marks) {
+        Ok(Some(m)) if !ctx.json => output::line(&format!(
+            "  {} is marked for rejoin ({}): when it is back, run `redops rejoin {}`",
+            m.node,
+            marks.display(),
+            m.node
+        )),
+        Ok(_) => {}
+        Err(e) => output::note(&format!(
+            "warning: the old primary could not be marked: {e}"
+        )),
+    }
+    outcome.exit_code()
 }
 
-/// `redops promote`.
-pub async fn promote(_t: &TargetArgs, _g: &Global, _a: PromoteArgs) -> u8 {
-    not_yet("promote")
+/// `redops repoint NODE --to SOURCE`, behind the wipe guard.
+pub async fn repoint(targets: &TargetArgs, global: &Global, args: RepointArgs) -> u8 {
+    let ctx = match ActionContext::load(targets, global, &args.flags).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let req = ops::repoint::RepointRequest {
+        node: args.node.clone(),
+        to: args.to.clone(),
+        budgets: ctx.budgets,
+        backups_dir: ctx.config.console.backups_dir.clone(),
+        sync_deadline: ops::repoint::DEFAULT_SYNC_DEADLINE,
+    };
+    match ops::repoint::plan_repoint(&ctx.config, &ctx.topology, &req) {
+        Ok(rp) => execute(&ctx, &rp.plan, &args.flags).await,
+        Err(e) => usage(&e),
+    }
 }
-/// `redops repoint`.
-pub async fn repoint(_t: &TargetArgs, _g: &Global, _a: RepointArgs) -> u8 {
-    not_yet("repoint")
-}
-/// `redops rejoin`.
-pub async fn rejoin(_t: &TargetArgs, _g: &Global, _a: RejoinArgs) -> u8 {
-    not_yet("rejoin")
+
+/// `redops rejoin OLD_PRIMARY`: a repoint to the current primary; clears its rejoin mark.
+pub async fn rejoin(targets: &TargetArgs, global: &Global, args: RejoinArgs) -> u8 {
+    let ctx = match ActionContext::load(targets, global, &args.flags).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let marks_file = ops::promote::marks_path(&ctx.config.console.audit_log);
+    let marks = ops::promote::load_marks(&marks_file).unwrap_or_else(|e| {
+        output::note(&format!("warning: {e}"));
+        Vec::new()
+    });
+    let rp = match ops::repoint::plan_rejoin(
+        &ctx.config,
+        &ctx.topology,
+        &args.node,
+        &marks,
+        ctx.budgets,
+        ctx.config.console.backups_dir.clone(),
+        ops::repoint::DEFAULT_SYNC_DEADLINE,
+    ) {
+        Ok(rp) => rp,
+        Err(e) => return usage(&e),
+    };
+    let outcome = match run_plan(&ctx, &rp.plan, &args.flags).await {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    if outcome.status == ops::RunStatus::Done {
+        let node = rp
+            .plan
+            .nodes
+            .first()
+            .map(|n| n.name.clone())
+            .unwrap_or_default();
+        if let Err(e) = ops::promote::marks::clear(&marks_file, &rp.plan.group, &node) {
+            output::note(&format!(
+                "warning: the rejoin mark could not be cleared: {e}"
+            ));
+        }
+    }
+    outcome.exit_code()
 }

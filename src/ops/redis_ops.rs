@@ -236,6 +236,8 @@ pub fn action_client_name(user: &str, host: &str, pid: u32) -> String {
 pub struct RealOps {
     clients: HashMap<String, tokio::sync::Mutex<NodeClient>>,
     name: String,
+    /// The group's name: downloads land in `<dest>/<group>/<node>/`.
+    group: String,
 }
 
 impl fmt::Debug for RealOps {
@@ -269,6 +271,11 @@ impl RealOps {
         Ok(Self {
             clients,
             name: client_name.to_string(),
+            group: config
+                .groups
+                .get(group)
+                .map(|g| g.name.clone())
+                .unwrap_or_default(),
         })
     }
 
@@ -319,12 +326,25 @@ impl RedisOps for RealOps {
     }
 
     async fn download_rdb(&self, node: &PlanNode, dest: &Path) -> Result<DownloadSummary, String> {
-        let Some(cfg) = self.node_config(node).await else {
+        let (Some(cfg), Some(client)) =
+            (self.node_config(node).await, self.clients.get(&node.name))
+        else {
             return Err(format!("node '{}' is not part of this group", node.name));
         };
-        let _ = (cfg, dest);
-        // Hook for the RDB download module (replication-protocol transfer + CRC64 check).
-        Err("RDB download is not available in this build".to_string())
+        let timeouts = client.lock().await.timeouts();
+        let budget = crate::node::rdb::DEFAULT_BUDGET;
+        match crate::node::rdb::backup(&cfg, &self.group, timeouts, dest, budget).await {
+            Ok(b) => Ok(DownloadSummary {
+                path: b.rdb.clone(),
+                bytes: b.manifest.bytes,
+                crc_ok: b.check.crc.is_verified(),
+                detail: b.summary(),
+            }),
+            Err(e) => Err(match e.hint() {
+                Some(h) => format!("{e}. hint: {h}"),
+                None => e.to_string(),
+            }),
+        }
     }
 
     fn client_name(&self) -> &str {
