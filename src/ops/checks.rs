@@ -153,13 +153,17 @@ pub fn target_ready(
     for o in others {
         let ov = o.info.as_ref().and_then(|i| i.server.version_triple());
         if let (Some(tv), Some(ov)) = (tv, ov) {
-            if tv < ov {
+            // The new primary's replicas must be able to load its RDB: an older server
+            // cannot load a newer format (after it has already flushed its data).
+            if (tv.0, tv.1) > (ov.0, ov.1) {
                 out.push(Check::fail_overridable(format!(
-                    "{} runs {} but {} runs {}: an older server cannot load a newer RDB if a full sync happens",
+                    "{} runs {} but {} runs {}: if a full sync happens, {} cannot load {}'s newer RDB",
                     t.name,
                     t.version.as_deref().unwrap_or("?"),
                     o.name,
-                    o.version.as_deref().unwrap_or("?")
+                    o.version.as_deref().unwrap_or("?"),
+                    o.name,
+                    t.name
                 )));
             }
         }

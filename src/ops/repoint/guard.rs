@@ -4,7 +4,7 @@
 //! Refused unless forced with a reason: an empty or smaller source over a node with data (full
 //! sync), a node that is a primary with replicas, a loop, a source in another history or one
 //! missing writes the node holds. Refused outright: a node or source that is down or loading, a
-//! source that cannot serve a sync, a source running an older version. Pure: it reads node
+//! source that cannot serve a sync, a source running a newer version (full sync). Pure: it reads node
 //! views, never the network; the plan builder (`repoint.rs`) turns findings into checks.
 
 use crate::info::{Info, InfoRole, Product};
@@ -399,11 +399,13 @@ fn versions(
         return;
     }
     match (ni.server.version_triple(), si.server.version_triple()) {
+        // A newer replica loads an older RDB fine (the rolling-upgrade order); only the
+        // reverse fails, after the flush.
         (Some(nv), Some(sv)) if sv < nv => report(
-            Verdict::Refuse,
+            Verdict::Warn,
             format!(
-                "{s} runs {} but {n} runs {}: redops does not put a node under an older server; \
-                 upgrade {s} first",
+                "{s} runs {} and {n} runs {}: {n} can load the older RDB, but promoting {n} \
+                 later would put {s} under a newer server",
                 word(si),
                 word(ni)
             ),
