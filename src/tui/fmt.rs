@@ -156,21 +156,64 @@ pub fn lag_mark(l: LagLevel) -> &'static str {
     }
 }
 
+/// Word-wraps `text` to lines of at most `width` characters (long words are cut).
+#[must_use]
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split_whitespace() {
+        let mut word = word.to_string();
+        loop {
+            let need = cur.chars().count() + usize::from(!cur.is_empty()) + word.chars().count();
+            if need <= width {
+                if !cur.is_empty() {
+                    cur.push(' ');
+                }
+                cur.push_str(&word);
+                break;
+            }
+            if !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+                continue;
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            lines.push(head);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
 /// Bars for sparklines, lowest first.
 pub const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// What a sparkline draws for a failed poll: a gap, never a zero.
 pub const GAP: char = '×';
+/// What a sparkline draws where the poll worked but gave no figure (`NaN`), e.g. lag on
+/// another replication id.
+pub const NO_FIGURE: char = '·';
 
-/// A sparkline of the last `width` values; `None` is a gap.
+/// A sparkline of the last `width` values; `None` is a gap, `NaN` a sample without a figure.
 #[must_use]
 pub fn sparkline(values: &[Option<f64>], width: usize) -> String {
     let start = values.len().saturating_sub(width);
     let window = &values[start..];
-    let max = window.iter().flatten().fold(0.0f64, |m, v| m.max(*v));
+    let max = window
+        .iter()
+        .flatten()
+        .filter(|v| !v.is_nan())
+        .fold(0.0f64, |m, v| m.max(*v));
     let mut out: String = window
         .iter()
         .map(|v| match v {
             None => GAP,
+            Some(x) if x.is_nan() => NO_FIGURE,
             Some(x) if max <= 0.0 || *x <= 0.0 => BARS[0],
             Some(x) => {
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -206,6 +249,14 @@ mod tests {
         let s = sparkline(&[Some(0.0), Some(10.0), None, Some(5.0)], 6);
         assert_eq!(s, "  ▁█×▅");
         assert_eq!(sparkline(&[], 3), "   ");
+        assert_eq!(sparkline(&[Some(f64::NAN), Some(1.0)], 2), "·█");
+    }
+
+    #[test]
+    fn wraps_words() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
+        assert_eq!(wrap("", 3), vec![""]);
     }
 
     #[test]

@@ -53,10 +53,16 @@ pub struct Areas {
     pub status: Rect,
 }
 
-/// Lines the banner takes for `n` anomalies on a screen `height` rows high.
-fn banner_lines(n: usize, height: u16) -> u16 {
-    let max: usize = if height < 32 { 2 } else { 4 };
-    u16::try_from(n.min(max)).unwrap_or(0)
+/// Lines the banner takes: its wrapped messages, at most 2 (short screens) or 4.
+fn banner_lines(app: &App, area: Rect) -> u16 {
+    let max: usize = if area.height < 32 { 2 } else { 4 };
+    let n = app.banner().len();
+    let want = if n == 0 {
+        0
+    } else {
+        banner::wanted_lines(app, area.width).max(n)
+    };
+    u16::try_from(want.min(max)).unwrap_or(0)
 }
 
 /// Computes the layout for `app` on `area`.
@@ -68,17 +74,19 @@ pub fn layout(app: &App, area: Rect) -> Areas {
             ..Areas::default()
         };
     }
-    let banner_h = banner_lines(app.banner().len(), area.height);
-    let bottom_h = if area.height <= 30 {
-        10
-    } else {
-        (area.height * 2 / 5).min(20)
-    };
+    let banner_h = banner_lines(app, area);
+    // The tree takes what its rows need (at least 5 lines), the panes below the rest.
+    let min_bottom = if area.height <= 30 { 10 } else { 14 };
+    let room = area.height.saturating_sub(2 + banner_h + min_bottom);
+    let want = u16::try_from(app.visible().len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(3);
+    let tree_h = want.clamp(5.min(room), room.max(5));
     let [header, banner, tree, bottom, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(banner_h),
-        Constraint::Min(5),
-        Constraint::Length(bottom_h),
+        Constraint::Length(tree_h),
+        Constraint::Min(0),
         Constraint::Length(1),
     ])
     .areas(area);

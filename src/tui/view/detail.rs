@@ -43,8 +43,12 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     };
     let fields_w = (inner.width * 9 / 20).max(36).min(inner.width);
-    let [left, right] =
-        Layout::horizontal([Constraint::Length(fields_w), Constraint::Min(0)]).areas(inner);
+    let [left, _, right] = Layout::horizontal([
+        Constraint::Length(fields_w),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
     let lines = fields(t, app.now, n);
     frame.render_widget(
         Paragraph::new(lines)
@@ -271,9 +275,9 @@ fn segments(points: &[(f64, Option<f64>)]) -> (Vec<Vec<(f64, f64)>>, usize) {
     let mut gaps = 0;
     for (x, y) in points {
         match y {
-            Some(y) => segs.last_mut().map_or((), |s| s.push((*x, *y))),
-            None => {
-                gaps += 1;
+            Some(y) if !y.is_nan() => segs.last_mut().map_or((), |s| s.push((*x, *y))),
+            _ => {
+                gaps += usize::from(y.is_none());
                 if segs.last().is_some_and(|s| !s.is_empty()) {
                     segs.push(Vec::new());
                 }
@@ -312,14 +316,18 @@ fn charts(t: &Theme, now: SystemTime, h: &History, n: &NodeView, frame: &mut Fra
                 })
                 .collect(),
             h.points(id)
-                .map(|p| (x(p.at), p.sample.as_ref().and_then(|s| s.lag_seconds)))
+                .map(|p| {
+                    let v = p.sample.as_ref().map(|s| s.lag_seconds.unwrap_or(f64::NAN));
+                    (x(p.at), v)
+                })
                 .collect(),
         )
     } else {
-        let xs: Vec<f64> = h.points(id).map(|p| x(p.at)).collect();
-        let rate = tree::trend(h, n);
         (
-            xs.iter().copied().zip(rate).collect(),
+            tree::trend(h, n)
+                .into_iter()
+                .map(|(at, v)| (x(at), v))
+                .collect(),
             h.points(id)
                 .map(|p| (x(p.at), p.sample.as_ref().map(|s| s.rtt_ms)))
                 .collect(),
@@ -371,7 +379,8 @@ fn chart(
     let last = points
         .last()
         .and_then(|p| p.1)
-        .map_or_else(|| "no sample".to_string(), label);
+        .filter(|v| !v.is_nan())
+        .map_or_else(|| "no figure".to_string(), label);
     let mut title = vec![
         Span::styled(format!("{name} "), t.s(Ui::Title)),
         Span::styled(last, t.s(role)),

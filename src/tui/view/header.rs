@@ -82,14 +82,25 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             ));
         }
     }
+    let narrow = area.width < 100;
+    let poll = format_duration(app.config.console.poll_interval);
     right.push(Span::styled(
-        format!(
-            "poll {} ",
-            format_duration(app.config.console.poll_interval)
-        ),
+        if narrow {
+            format!("{poll} ")
+        } else {
+            format!("poll {poll} ")
+        },
         base.patch(t.s(Ui::Muted)),
     ));
-    right.push(Span::styled(format!("{} UTC ", fmt::clock(app.now)), base));
+    let clock = fmt::clock(app.now);
+    right.push(Span::styled(
+        if narrow {
+            format!("{clock}Z ")
+        } else {
+            format!("{clock} UTC ")
+        },
+        base,
+    ));
 
     frame.render_widget(Paragraph::new("").style(base), area);
     let right = Line::from(right);

@@ -46,26 +46,51 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let rows = usize::from(inner.height);
+    let width = usize::from(inner.width);
+    let many_groups = app.config.groups.len() > 1;
     let end = held.saturating_sub(app.log_scroll);
-    let start = end.saturating_sub(rows);
-    let lines: Vec<Line> = app
-        .log
-        .iter()
-        .skip(start)
-        .take(end - start)
-        .map(|e| {
-            let role = match e.severity {
-                Severity::Critical => Ui::Danger,
-                Severity::Warning => Ui::Warning,
-                Severity::Info => Ui::Info,
-            };
-            Line::from(vec![
-                Span::styled(format!("{} ", fmt::clock(e.at)), t.s(Ui::Muted)),
-                Span::styled(format!("{} ", fmt::severity(e.severity)), t.s(role)),
-                Span::styled(e.message.clone(), t.s(Ui::Text)),
-            ])
-        })
-        .collect();
+    // Walk back from the newest entry shown, wrapping each, until the pane is full.
+    let mut lines: Vec<Line> = Vec::new();
+    for e in app.log.iter().take(end).rev() {
+        let role = match e.severity {
+            Severity::Critical => Ui::Danger,
+            Severity::Warning => Ui::Warning,
+            Severity::Info => Ui::Info,
+        };
+        let stamp = format!("{} ", fmt::clock(e.at));
+        let mark = format!("{} ", fmt::severity(e.severity));
+        let msg = if many_groups {
+            format!("{}: {}", e.group, e.message)
+        } else {
+            e.message.clone()
+        };
+        let indent = stamp.chars().count() + mark.chars().count();
+        let parts = fmt::wrap(&msg, width.saturating_sub(indent).max(10));
+        let mut entry: Vec<Line> = Vec::with_capacity(parts.len());
+        for (k, part) in parts.into_iter().enumerate() {
+            if k == 0 {
+                entry.push(Line::from(vec![
+                    Span::styled(stamp.clone(), t.s(Ui::Muted)),
+                    Span::styled(mark.clone(), t.s(role)),
+                    Span::styled(part, t.s(Ui::Text)),
+                ]));
+            } else {
+                entry.push(Line::from(vec![
+                    Span::raw(" ".repeat(indent)),
+                    Span::styled(part, t.s(Ui::Text)),
+                ]));
+            }
+        }
+        for l in entry.into_iter().rev() {
+            lines.push(l);
+        }
+        if lines.len() >= rows {
+            break;
+        }
+    }
+    lines.reverse();
+    let skip = lines.len().saturating_sub(rows);
+    let lines: Vec<Line> = lines.into_iter().skip(skip).collect();
     if lines.is_empty() {
         frame.render_widget(
             Paragraph::new("nothing has changed yet").style(t.s(Ui::Muted)),

@@ -38,107 +38,42 @@ struct Col {
 
 const SPARK_WIDTH: u16 = 10;
 
-fn columns(name_w: u16, addr_w: u16) -> [Col; 15] {
+const fn col(title: &'static str, width: u16, prio: u8, cell: CellFn) -> Col {
+    Col {
+        title,
+        width,
+        prio,
+        cell,
+    }
+}
+
+/// The columns in screen order (sync progress shares the link column: a syncing replica's
+/// link is not up anyway; loading progress shows in the state column).
+fn columns(name_w: u16, addr_w: u16) -> [Col; 14] {
     [
-        Col {
-            title: "NAME",
-            width: name_w,
-            prio: 0,
-            cell: c_name,
-        },
-        Col {
-            title: "ADDRESS",
-            width: addr_w,
-            prio: 4,
-            cell: c_addr,
-        },
-        Col {
-            title: "ROLE",
-            width: 7,
-            prio: 1,
-            cell: c_role,
-        },
-        Col {
-            title: "STATE",
-            width: 14,
-            prio: 0,
-            cell: c_state,
-        },
-        Col {
-            title: "LINK",
-            width: 8,
-            prio: 2,
-            cell: c_link,
-        },
-        Col {
-            title: "LAG",
-            width: 13,
-            prio: 1,
-            cell: c_lag,
-        },
-        Col {
-            title: "TREND",
-            width: SPARK_WIDTH,
-            prio: 3,
-            cell: c_spark,
-        },
-        Col {
-            title: "OFFSET",
-            width: 11,
-            prio: 5,
-            cell: c_offset,
-        },
-        Col {
-            title: "IO",
-            width: 4,
-            prio: 7,
-            cell: c_io,
-        },
-        Col {
-            title: "SYNC",
-            width: 9,
-            prio: 2,
-            cell: c_sync,
-        },
-        Col {
-            title: "BGSAVE",
-            width: 8,
-            prio: 6,
-            cell: c_bgsave,
-        },
-        Col {
-            title: "MEM",
-            width: 6,
-            prio: 8,
-            cell: c_mem,
-        },
-        Col {
-            title: "KEYS",
-            width: 6,
-            prio: 8,
-            cell: c_keys,
-        },
-        Col {
-            title: "CLI",
-            width: 4,
-            prio: 9,
-            cell: c_clients,
-        },
-        Col {
-            title: "VERSION",
-            width: 8,
-            prio: 10,
-            cell: c_version,
-        },
+        col("NAME", name_w, 0, c_name),
+        col("ADDRESS", addr_w, 4, c_addr),
+        col("ROLE", 8, 1, c_role),
+        col("STATE", 14, 0, c_state),
+        col("LINK/SYNC", 9, 2, c_link),
+        col("LAG", 13, 1, c_lag),
+        col("TREND", SPARK_WIDTH, 3, c_spark),
+        col("OFFSET", 11, 6, c_offset),
+        col("IO", 4, 7, c_io),
+        col("BGSAVE", 8, 5, c_bgsave),
+        col("MEM", 6, 8, c_mem),
+        col("KEYS", 6, 8, c_keys),
+        col("CLI", 4, 9, c_clients),
+        col("VERSION", 8, 10, c_version),
     ]
 }
 
 /// Picks the columns that fit `width`, by priority, kept in screen order.
-fn fit(cols: [Col; 15], width: u16) -> Vec<Col> {
+fn fit(cols: [Col; 14], width: u16) -> Vec<Col> {
     let mut order: Vec<usize> = (0..cols.len()).collect();
     order.sort_by_key(|&i| (cols[i].prio, i));
     let mut used = 0u16;
-    let mut keep = [false; 15];
+    let mut keep = [false; 14];
     for i in order {
         let w = cols[i].width + 1;
         if used + w <= width {
@@ -312,13 +247,30 @@ fn c_addr(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
     Line::styled(n.addr.clone(), ctx.t.s(Ui::Muted))
 }
 
+/// The role, or the last known one (from stale INFO) when the node does not answer.
+pub(crate) fn role_of(n: &NodeView) -> (Role, bool) {
+    if n.role != Role::Unknown {
+        return (n.role, false);
+    }
+    let last = n.info.as_ref().and_then(|i| i.replication.role);
+    match last {
+        Some(crate::info::InfoRole::Primary) => (Role::Primary, true),
+        Some(crate::info::InfoRole::Replica) => (Role::Replica, true),
+        None => (Role::Unknown, false),
+    }
+}
+
 fn c_role(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
-    let (word, role) = match n.role {
+    let (role, last_known) = role_of(n);
+    let (word, style) = match role {
         Role::Primary => ("primary", Ui::Primary),
         Role::Replica => ("replica", Ui::Replica),
         Role::Unknown => ("?", Ui::Muted),
     };
-    Line::styled(word, stale(ctx, n, role))
+    if last_known {
+        return Line::styled(format!("{word}?"), ctx.t.s(Ui::Muted));
+    }
+    Line::styled(word, stale(ctx, n, style))
 }
 
 /// Style of a node state, shared with the detail pane.
@@ -336,6 +288,9 @@ pub(crate) fn state_role(s: crate::observe::NodeState) -> Ui {
 fn c_state(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
     let (sym, word) = fmt::state(n.state);
     let mut text = format!("{sym} {word}");
+    if let Some(p) = progress(n).filter(|p| p.starts_with("load")) {
+        text = format!("{sym} {p}");
+    }
     if n.unmanaged {
         text = "  unmanaged".to_string();
     }
@@ -343,8 +298,10 @@ fn c_state(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
 }
 
 fn c_link(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    if let Some(p) = progress(n).filter(|p| p.starts_with("sync")) {
+        return Line::styled(p, ctx.t.s(Ui::Warning));
+    }
     match (n.role, n.link) {
-        (_, Some(Link::Up)) if n.sync_in_progress => Line::styled("sync", ctx.t.s(Ui::Warning)),
         (_, Some(Link::Up)) => Line::styled("up", stale(ctx, n, Ui::Up)),
         (_, Some(Link::Down { since })) => {
             let s = since.map_or_else(|| "down".to_string(), |d| format!("down {}", fmt::dur(d)));
@@ -378,45 +335,55 @@ fn c_lag(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
     lag_text(ctx.t, n).map_or_else(Line::default, |(s, st)| Line::styled(s, st))
 }
 
-/// Lag bytes (replicas) or bytes written per second (primaries), `None` for missed polls.
-pub(crate) fn trend(history: &History, n: &NodeView) -> Vec<Option<f64>> {
+/// Lag bytes (replicas) or bytes written per second (primaries) per poll, with its time:
+/// `None` for a missed poll, `NaN` for a poll that gave no figure (lag on another replid).
+pub(crate) fn trend(history: &History, n: &NodeView) -> Vec<(SystemTime, Option<f64>)> {
     let Some(id) = n.id else { return Vec::new() };
     #[allow(clippy::cast_precision_loss)]
-    if n.role == Role::Replica {
+    if role_of(n).0 == Role::Replica {
         history
             .points(id)
             .map(|p| {
-                p.sample
+                let v = p
+                    .sample
                     .as_ref()
-                    .and_then(|s| s.lag_bytes)
-                    .map(|b| b as f64)
+                    .map(|s| s.lag_bytes.map_or(f64::NAN, |b| b as f64));
+                (p.at, v)
             })
             .collect()
     } else {
+        // A rate needs two samples: the first is skipped, and across a gap the rate is the
+        // average since the last good sample (the gap itself stays a gap).
         let mut prev: Option<(SystemTime, u64)> = None;
-        history
-            .points(id)
-            .map(|p| {
-                let cur = p.sample.as_ref().and_then(|s| s.offset).map(|o| (p.at, o));
-                let v = match (prev, cur) {
-                    (Some((t0, o0)), Some((t1, o1))) => {
-                        let dt = t1
-                            .duration_since(t0)
-                            .unwrap_or(Duration::ZERO)
-                            .as_secs_f64();
-                        (dt > 0.0).then(|| o1.saturating_sub(o0) as f64 / dt)
-                    }
-                    _ => None,
-                };
+        let mut out = Vec::new();
+        for p in history.points(id) {
+            let cur = p.sample.as_ref().and_then(|s| s.offset).map(|o| (p.at, o));
+            match (prev, cur) {
+                (Some((t0, o0)), Some((t1, o1))) => {
+                    let dt = t1
+                        .duration_since(t0)
+                        .unwrap_or(Duration::ZERO)
+                        .as_secs_f64();
+                    let v = if dt > 0.0 {
+                        o1.saturating_sub(o0) as f64 / dt
+                    } else {
+                        f64::NAN
+                    };
+                    out.push((p.at, Some(v)));
+                }
+                (Some(_), None) => out.push((p.at, p.sample.as_ref().map(|_| f64::NAN))),
+                (None, _) => {}
+            }
+            if cur.is_some() {
                 prev = cur;
-                v
-            })
-            .collect()
+            }
+        }
+        out
     }
 }
 
 fn c_spark(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
-    let values = trend(ctx.history, n);
+    let values: Vec<Option<f64>> = trend(ctx.history, n).into_iter().map(|(_, v)| v).collect();
     if values.is_empty() {
         return Line::default();
     }
@@ -474,10 +441,6 @@ pub(crate) fn progress(n: &NodeView) -> Option<String> {
         return Some(perc.map_or("sync".into(), |x| format!("sync {x:.0}%")));
     }
     None
-}
-
-fn c_sync(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
-    progress(n).map_or_else(Line::default, |s| Line::styled(s, ctx.t.s(Ui::Warning)))
 }
 
 /// Last BGSAVE result and age (from `rdb_last_save_time`), shared with the detail pane.
@@ -547,6 +510,6 @@ mod tests {
         assert!(titles.contains(&"STATE") && titles.contains(&"LAG"));
         assert!(!titles.contains(&"VERSION"));
         let all = fit(columns(12, 15), 200);
-        assert_eq!(all.len(), 15);
+        assert_eq!(all.len(), 14);
     }
 }
