@@ -1,17 +1,28 @@
 //! The resolved configuration every other module works from.
 //!
-//! This file owns the *validated* types. Parsing the TOML file (serde, unknown keys rejected,
-//! errors with file/line/column/key/hint) lives in `config/load.rs`; secrets in
-//! `config/secret.rs`. Nothing here talks to the network or prints.
+//! This file owns the *validated* types. Reading the TOML file lives in `config/load.rs`
+//! (pipeline), `config/raw.rs` (serde schema, unknown keys rejected), `config/diagnose.rs`
+//! (TOML and serde errors), `config/validate.rs` (values, defaults, passwords) and
+//! `config/error.rs` (errors with file/line/column/key/hint); secrets in `config/secret.rs`.
+//! Nothing here talks to the network or prints.
 
+mod diagnose;
+mod error;
 mod load;
+mod raw;
 mod secret;
+mod validate;
 
-pub use load::{default_config_path, load_file, load_str, ConfigError, DEFAULT_CONFIG_TOML};
+pub use error::{ConfigError, ErrorKind, Location};
+pub use load::{
+    default_config_path, expand_tilde, load_file, load_file_with_env, load_str, load_str_with_env,
+    DEFAULT_CONFIG_TOML,
+};
 pub use secret::Secret;
 
+use std::ffi::OsString;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Everything redops knows about what to watch and how.
@@ -40,14 +51,22 @@ pub struct Console {
 
 impl Default for Console {
     fn default() -> Self {
+        Self::with_data_dir(&data_dir())
+    }
+}
+
+impl Console {
+    /// The defaults, with the audit log and backups under `data_dir`.
+    #[must_use]
+    pub fn with_data_dir(data_dir: &Path) -> Self {
         Self {
             poll_interval: Duration::from_secs(1),
             connect_timeout: Duration::from_secs(1),
             timeout: Duration::from_secs(1),
             theme: "dark".to_string(),
             read_only: false,
-            audit_log: data_dir().join("audit.jsonl"),
-            backups_dir: data_dir().join("backups"),
+            audit_log: data_dir.join("audit.jsonl"),
+            backups_dir: data_dir.join("backups"),
             history_len: 600,
         }
     }
@@ -56,10 +75,16 @@ impl Default for Console {
 /// Where redops keeps its audit log and backups unless told otherwise (XDG data home).
 #[must_use]
 pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
+    data_dir_from(&|name| std::env::var_os(name))
+}
+
+/// [`data_dir`] with the environment looked up through `env`.
+#[must_use]
+pub fn data_dir_from(env: &dyn Fn(&str) -> Option<OsString>) -> PathBuf {
+    if let Some(dir) = env("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("redops");
     }
-    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+    if let Some(home) = env("HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(home).join(".local/share/redops");
     }
     PathBuf::from(".redops")

@@ -265,7 +265,7 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
         return NodeError::Auth(first_line(&text));
     }
     if e.is_connection_refusal() || text.contains("Connection refused") {
-        return NodeError::Refused(first_line(&text));
+        return NodeError::Refused("connection refused".to_string());
     }
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate")
@@ -285,10 +285,10 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
         return NodeError::Unresponsive(timeout);
     }
     if lower.contains("connection reset") || lower.contains("broken pipe") {
-        return NodeError::Refused(format!(
-            "{} (a plaintext client on a TLS port is reset like this)",
-            first_line(&text)
-        ));
+        return NodeError::Refused(
+            "connection reset by peer (a plaintext client on a TLS port is reset like this)"
+                .to_string(),
+        );
     }
     NodeError::Other(first_line(&text))
 }

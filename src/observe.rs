@@ -19,8 +19,8 @@ pub struct NodeId {
 /// Why a node could not be read, classified for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeError {
-    /// TCP connection refused or reset: the process is not there.
-    #[error("connection refused: {0}")]
+    /// TCP connection refused or reset: the process is not there. Holds the whole description.
+    #[error("{0}")]
     Refused(String),
     /// Connect or read timed out: frozen, swapping or black-holed.
     #[error("no answer within {0:?}")]

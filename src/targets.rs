@@ -49,8 +49,10 @@ impl TargetError {
 
 impl From<config::ConfigError> for TargetError {
     fn from(e: config::ConfigError) -> Self {
+        // The Display already carries "error: ", the location and the hint.
+        let text = e.to_string();
         Self {
-            message: e.to_string(),
+            message: text.strip_prefix("error: ").unwrap_or(&text).to_string(),
             hint: None,
         }
     }

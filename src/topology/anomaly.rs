@@ -40,10 +40,13 @@ fn push(
     });
 }
 
-fn ago(now: SystemTime, t: Option<SystemTime>) -> String {
-    match t.and_then(|t| now.duration_since(t).ok()) {
-        Some(d) => human_secs(d.as_secs_f64()),
-        None => "a while".to_string(),
+fn last_answered(now: SystemTime, t: Option<SystemTime>) -> String {
+    match t {
+        Some(t) => format!(
+            "last answered {} ago",
+            human_secs(now.duration_since(t).unwrap_or_default().as_secs_f64())
+        ),
+        None => "no answer since redops started".to_string(),
     }
 }
 
@@ -113,9 +116,9 @@ fn node_health(n: &NodeView, now: SystemTime, out: &mut Vec<Anomaly>) {
             },
             &[name],
             format!(
-                "{name} ({}) is down: {err}; last answered {} ago{}",
+                "{name} ({}) is down: {err}; {}{}",
                 n.addr,
-                ago(now, n.last_ok),
+                last_answered(now, n.last_ok),
                 last_role_words(n)
             ),
         ),
@@ -130,9 +133,9 @@ fn node_health(n: &NodeView, now: SystemTime, out: &mut Vec<Anomaly>) {
             &[name],
             format!(
                 "{name} ({}) accepts connections but does not answer ({err}): frozen, swapping \
-                 or black-holed; last answered {} ago{}",
+                 or black-holed; {}{}",
                 n.addr,
-                ago(now, n.last_ok),
+                last_answered(now, n.last_ok),
                 last_role_words(n)
             ),
         ),
