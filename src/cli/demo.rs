@@ -1,5 +1,7 @@
 //! `redops demo`. (Placeholder: being written.)
 
+pub mod writer;
+
 use clap::Args;
 
 use super::{output, Global, EXIT_USAGE};

@@ -27,7 +27,14 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let title = match node {
         Some(n) => Line::from(vec![
             Span::styled(format!(" {} ", n.name), t.s(Ui::Title)),
-            Span::styled(format!("{} ", n.addr), t.s(Ui::Muted)),
+            Span::styled(
+                if n.addr == n.name {
+                    String::new()
+                } else {
+                    format!("{} ", n.addr)
+                },
+                t.s(Ui::Muted),
+            ),
             Span::styled(hint(app), t.s(Ui::Muted)),
         ]),
         None => Line::from(Span::styled(" detail ", t.s(Ui::Title))),
@@ -338,10 +345,11 @@ fn charts(t: &Theme, now: SystemTime, h: &History, n: &NodeView, frame: &mut Fra
     } else {
         ("writes/s", "poll ms", fmt_rate, fmt_ms)
     };
+    let xmin = h.points(id).next().map_or(-60.0, |p| x(p.at)).min(-10.0);
     let [top, bottom] =
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(area);
-    chart(t, frame, top, t1, &first, Ui::ChartBytes, f1);
-    chart(t, frame, bottom, t2, &second, Ui::ChartSeconds, f2);
+    chart(t, frame, top, (t1, xmin), &first, Ui::ChartBytes, f1);
+    chart(t, frame, bottom, (t2, xmin), &second, Ui::ChartSeconds, f2);
 }
 
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -363,13 +371,12 @@ fn chart(
     t: &Theme,
     frame: &mut Frame,
     area: Rect,
-    name: &str,
+    (name, xmin): (&str, f64),
     points: &[(f64, Option<f64>)],
     role: Ui,
     label: Label,
 ) {
     let (segs, gaps) = segments(points);
-    let xmin = points.first().map_or(-60.0, |p| p.0).min(-10.0);
     let ymax = segs
         .iter()
         .flatten()
