@@ -1,9 +1,12 @@
-//! Typed view of the `INFO` reply, for every version from 2.8 to 7.x and Valkey.
+//! Typed view of the `INFO` reply, for every version from 2.6 to 7.x and Valkey 7.2 to 9.x.
 //!
 //! The parser (`info/parse.rs`) is total: any input gives an `Info`, never a panic. Fields that
 //! are absent are `None`; unknown fields are kept in `raw`. Redis's words (`master`, `slave`)
-//! stop here: the rest of redops speaks of primaries and replicas.
+//! stop here: the rest of redops speaks of primaries and replicas. This file holds only the
+//! types and small questions about them; it does no I/O and no parsing.
 
+mod fields;
+mod lists;
 mod parse;
 
 pub use parse::parse;
@@ -20,7 +23,9 @@ pub struct Info {
     pub clients: Clients,
     pub stats: Stats,
     pub keyspace: Vec<DbKeys>,
-    /// Every `field:value` of every section, unknown ones included, by lowercase section name.
+    /// Every `field:value` of every section, unknown ones included, by lowercase section name
+    /// (`"replication"`, `"keyspace"`, …), in reply order. Lines before any `# Section` header
+    /// are kept under the empty name `""`.
     pub raw: BTreeMap<String, Vec<(String, String)>>,
 }
 
@@ -125,8 +130,12 @@ pub struct Replication {
     pub sync_left_bytes: Option<i64>,
     pub sync_perc: Option<f64>,
     pub sync_last_io_seconds_ago: Option<i64>,
+    /// `replica_announced` (6.2.2+): false hides the replica from `SENTINEL REPLICAS`.
+    pub announced: Option<bool>,
     // Primary side (also printed by replicas for their own sub-replicas).
     pub connected_replicas: u64,
+    /// `min_slaves_good_slaves`: printed only when both `min-replicas-*` settings are non-zero.
+    pub good_replicas: Option<u64>,
     pub replicas: Vec<ReplicaLine>,
     pub failover_state: Option<String>,
     pub replid: Option<String>,
@@ -138,6 +147,23 @@ pub struct Replication {
     pub backlog_size: Option<u64>,
     pub backlog_first_byte_offset: Option<u64>,
     pub backlog_histlen: Option<u64>,
+}
+
+impl Replication {
+    /// True when `role:` said `slave` (a chained replica with replicas of its own included).
+    #[must_use]
+    pub fn is_replica(&self) -> bool {
+        self.role == Some(InfoRole::Replica)
+    }
+
+    /// `master_replid2` when it names a real previous history (valid up to
+    /// `second_repl_offset - 1`); `None` when absent or all zeros (no previous history).
+    #[must_use]
+    pub fn previous_replid(&self) -> Option<&str> {
+        self.replid2
+            .as_deref()
+            .filter(|id| !id.is_empty() && id.bytes().any(|b| b != b'0'))
+    }
 }
 
 /// One `slaveN:` line on a primary: the replica as the primary sees it.
@@ -152,6 +178,8 @@ pub struct ReplicaLine {
     pub offset: Option<u64>,
     /// Seconds since the last ACK.
     pub lag: Option<i64>,
+    /// Valkey 8+ `type=`: `replica`, `rdb-channel` or `main-channel`; `None` before.
+    pub kind: Option<String>,
 }
 
 /// `# Persistence`.
@@ -167,17 +195,39 @@ pub struct Persistence {
     /// `rdb_last_bgsave_status:ok`.
     pub last_bgsave_ok: Option<bool>,
     pub last_bgsave_time_sec: Option<i64>,
+    /// `rdb_current_bgsave_time_sec`: age of the running RDB child, -1 when none.
+    pub current_bgsave_time_sec: Option<i64>,
+    /// `rdb_saves` (7.0+): counts save attempts, not successes.
     pub saves: Option<u64>,
     pub aof_enabled: bool,
     pub aof_rewrite_in_progress: bool,
     pub aof_rewrite_scheduled: bool,
     pub aof_last_write_ok: Option<bool>,
+    /// `aof_last_bgrewrite_status:ok`.
+    pub aof_last_bgrewrite_ok: Option<bool>,
     pub module_fork_in_progress: bool,
+    /// `current_save_keys_processed` (6.2+): progress of the running child.
     pub keys_processed: Option<u64>,
+    /// `current_save_keys_total` (6.2+).
     pub keys_total: Option<u64>,
     /// The `save` setting from `CONFIG GET save` (not part of INFO; filled by the poller when
     /// the ACL allows it). `Some("")` means no save points.
     pub save_config: Option<String>,
+}
+
+impl Persistence {
+    /// True when the last BGSAVE failed (`rdb_last_bgsave_status:err`). `LASTSAVE` does not move
+    /// on a failure, so this is the only signal; with `stop-writes-on-bgsave-error` writes are down.
+    #[must_use]
+    pub fn bgsave_failed(&self) -> bool {
+        self.last_bgsave_ok == Some(false)
+    }
+
+    /// True while any fork child runs (RDB, AOF rewrite or module): a new BGSAVE would be refused.
+    #[must_use]
+    pub fn child_active(&self) -> bool {
+        self.bgsave_in_progress || self.aof_rewrite_in_progress || self.module_fork_in_progress
+    }
 }
 
 /// `# Memory` (the fields the console shows).
@@ -212,4 +262,10 @@ pub struct DbKeys {
     pub db: u32,
     pub keys: u64,
     pub expires: u64,
+    /// `avg_ttl` in milliseconds (0 when no key has a TTL).
+    pub avg_ttl: Option<u64>,
+    /// Redis 7.4+ `subexpiry`: keys with hash-field expirations.
+    pub subexpiry: Option<u64>,
+    /// Valkey 9+ `keys_with_volatile_items`.
+    pub volatile_items: Option<u64>,
 }

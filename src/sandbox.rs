@@ -1,1 +1,385 @@
-//! (Placeholder: being written.)
+//! Local sandboxes of real `redis-server` / `valkey-server` processes on free 127.0.0.1 ports
+//! in a temp dir: a primary `n1`, replicas `n2..`, optionally one replica chained under `n2`;
+//! fault injection (kill, freeze/thaw, restart with old data) and the config describing them.
+//!
+//! Used by `redops sandbox`, `redops demo`, the drills, the benchmarks and every integration
+//! test. Every process is killed by PID and reaped on [`Sandbox::stop`], on drop and so on
+//! panic. It never talks to anything but loopback and never prints (the CLI does).
+
+mod blackhole;
+mod config_file;
+mod process;
+mod ready;
+
+pub use blackhole::Blackhole;
+pub use process::{
+    find_server_binary, free_port, log_tail, require_server_binary, ServerProcess, SERVER_BIN_ENV,
+};
+pub use ready::{probe, ReplState, SANDBOX_CLIENT_NAME};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use crate::config::Config;
+use process::Launch;
+
+/// How long [`Sandbox::start`] waits for every replica to be in sync.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// What to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// Replicas of the primary (`n2..`).
+    pub replicas: usize,
+    /// One more replica, replicating from `n2` (needs at least one replica).
+    pub chain: bool,
+    /// The server binary; found by [`find_server_binary`] when `None`.
+    pub server_bin: Option<PathBuf>,
+    /// Appended to every server's command line (e.g. `--requirepass`, `--repl-timeout 5`).
+    pub extra_args: Vec<String>,
+    /// Name of the config group.
+    pub group: String,
+}
+
+impl Default for Spec {
+    fn default() -> Self {
+        Self {
+            replicas: 2,
+            chain: false,
+            server_bin: None,
+            extra_args: Vec::new(),
+            group: "sandbox".to_string(),
+        }
+    }
+}
+
+/// A sandbox problem, with a hint where one helps.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// No server binary to run.
+    #[error("{message}\n  hint: {hint}")]
+    NoServer { message: String, hint: String },
+    /// A server could not be started; `log_tail` is the end of its log.
+    #[error("cannot start '{node}': {message}{}", tail_suffix(log_tail))]
+    Spawn {
+        node: String,
+        message: String,
+        log_tail: String,
+    },
+    /// A server started but its replication did not come up in time.
+    #[error("'{node}' is not in sync after {}s (last seen: {last_state})\n  hint: see its log in the sandbox dir", READY_TIMEOUT.as_secs())]
+    NotReady { node: String, last_state: String },
+    /// No node of that name.
+    #[error("no node '{0}' in this sandbox\n  hint: nodes are named n1, n2, … in start order")]
+    UnknownNode(String),
+    /// The node's process is not running (killed, or exited).
+    #[error("'{node}' is not running\n  hint: restart it first")]
+    NotRunning { node: String },
+    /// The spec asks for something impossible.
+    #[error("{0}")]
+    InvalidSpec(String),
+    /// A file or directory could not be made or written.
+    #[error("cannot write '{path}': {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn tail_suffix(tail: &str) -> String {
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\nlast lines of its log:\n{}", tail.trim_end())
+    }
+}
+
+impl SandboxError {
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The hint, for front-ends that print message and hint separately.
+    #[must_use]
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            Self::NoServer { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
+
+    /// The message without a [`hint`](Self::hint) that is returned separately.
+    #[must_use]
+    pub fn message(&self) -> String {
+        match self {
+            Self::NoServer { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
+    fn is_port_in_use(&self) -> bool {
+        matches!(self, Self::Spawn { log_tail, .. } if log_tail.contains("Address already in use"))
+    }
+}
+
+/// A running sandbox. Owns its temp dir and every process in it.
+#[derive(Debug)]
+pub struct Sandbox {
+    // Declared first: the processes are killed (by `Drop`) before the dir is removed.
+    nodes: Vec<ServerProcess>,
+    spec: Spec,
+    bin: PathBuf,
+    version: Option<(String, String)>,
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    /// Starts the primary `n1`, replicas `n2..=n(1+replicas)`, and with `chain` one more
+    /// replica of `n2`; waits (at most [`READY_TIMEOUT`]) until every replica reports its link
+    /// up and no sync in progress. Whatever was started is stopped again on error.
+    ///
+    /// # Errors
+    /// No binary, a spawn failure (with the log tail), or replication not ready in time.
+    pub async fn start(spec: &Spec) -> Result<Self, SandboxError> {
+        if spec.chain && spec.replicas == 0 {
+            return Err(SandboxError::InvalidSpec(
+                "a chained replica needs at least one replica to hang from\n  hint: use --replicas 1 or more with --chain".into(),
+            ));
+        }
+        let bin = find_server_binary(spec.server_bin.as_deref())?;
+        let version = process::server_version(&bin);
+        let dir = tempfile::Builder::new()
+            .prefix("redops-sandbox-")
+            .tempdir()
+            .map_err(|e| SandboxError::io(&std::env::temp_dir(), e))?;
+        let mut sb = Self {
+            nodes: Vec::new(),
+            spec: spec.clone(),
+            bin,
+            version,
+            dir,
+        };
+        sb.spawn_node("n1", None, &[]).await?;
+        for i in 0..spec.replicas {
+            sb.spawn_node(&format!("n{}", i + 2), Some("n1"), &[])
+                .await?;
+        }
+        if spec.chain {
+            sb.spawn_node(&format!("n{}", spec.replicas + 2), Some("n2"), &[])
+                .await?;
+        }
+        for node in &sb.nodes {
+            if node.replica_of.is_some() {
+                ready::wait_synced(&node.name, &node.addr(), READY_TIMEOUT)
+                    .await
+                    .map_err(|last_state| SandboxError::NotReady {
+                        node: node.name.clone(),
+                        last_state,
+                    })?;
+            }
+        }
+        Ok(sb)
+    }
+
+    async fn spawn_node(
+        &mut self,
+        name: &str,
+        upstream: Option<&str>,
+        extra: &[&str],
+    ) -> Result<&ServerProcess, SandboxError> {
+        if self.node(name).is_some() {
+            return Err(SandboxError::InvalidSpec(format!(
+                "a node named '{name}' already exists"
+            )));
+        }
+        let upstream_port = match upstream {
+            Some(up) => Some(
+                self.node(up)
+                    .ok_or_else(|| SandboxError::UnknownNode(up.to_string()))?
+                    .port,
+            ),
+            None => None,
+        };
+        let mut extra_args = self.spec.extra_args.clone();
+        extra_args.extend(extra.iter().map(|s| (*s).to_string()));
+        let launch = Launch {
+            bin: self.bin.clone(),
+            dir: self.dir.path().join(name),
+            upstream_port,
+            debug_command: self.has_debug_command_option(),
+            extra_args,
+        };
+        let p = ServerProcess::spawn(name, launch, upstream.map(str::to_string)).await?;
+        self.nodes.push(p);
+        Ok(self.nodes.last().expect("just pushed"))
+    }
+
+    /// `--enable-debug-command` exists from Redis 7.0 (and in every Valkey); earlier versions
+    /// refuse the unknown option but allow DEBUG anyway.
+    fn has_debug_command_option(&self) -> bool {
+        match &self.version {
+            Some((product, v)) if product.eq_ignore_ascii_case("redis") => v
+                .split('.')
+                .next()
+                .and_then(|m| m.parse::<u32>().ok())
+                .is_none_or(|major| major >= 7),
+            _ => true,
+        }
+    }
+
+    /// Every node, in start order (`add_node` ones last).
+    #[must_use]
+    pub fn nodes(&self) -> &[ServerProcess] {
+        &self.nodes
+    }
+
+    /// A node by name.
+    #[must_use]
+    pub fn node(&self, name: &str) -> Option<&ServerProcess> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    fn get(&self, name: &str) -> Result<&ServerProcess, SandboxError> {
+        self.node(name)
+            .ok_or_else(|| SandboxError::UnknownNode(name.to_string()))
+    }
+
+    /// The temp dir holding every node's directory and the config file.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The server binary in use.
+    #[must_use]
+    pub fn server_bin(&self) -> &Path {
+        &self.bin
+    }
+
+    /// `"Redis 7.0.15"`, from `--version`, when it could be read.
+    #[must_use]
+    pub fn server_version(&self) -> Option<String> {
+        self.version.as_ref().map(|(p, v)| format!("{p} {v}"))
+    }
+
+    /// One group named after the spec, every node (added ones too) as `127.0.0.1:PORT`,
+    /// console defaults with the audit log and backups inside the sandbox dir.
+    #[must_use]
+    pub fn config(&self) -> Config {
+        config_file::build(
+            &self.spec.group,
+            self.nodes.iter().map(ServerProcess::node).collect(),
+            self.dir(),
+        )
+    }
+
+    /// [`config`](Self::config) as a TOML file.
+    #[must_use]
+    pub fn config_toml(&self) -> String {
+        let header = format!(
+            "redops sandbox: {} local server(s) in {}.\nUse it with: redops --config <this file>",
+            self.nodes.len(),
+            self.dir().display()
+        );
+        config_file::to_toml(&self.config(), &header)
+    }
+
+    /// Writes [`config_toml`](Self::config_toml) to `<dir>/redops.toml`.
+    ///
+    /// # Errors
+    /// When the file cannot be written.
+    pub fn write_config(&self) -> Result<PathBuf, SandboxError> {
+        let path = self.dir().join("redops.toml");
+        std::fs::write(&path, self.config_toml()).map_err(|e| SandboxError::io(&path, e))?;
+        Ok(path)
+    }
+
+    /// SIGKILL (after SIGCONT if frozen), then reap. Killing a node that is not running is
+    /// not an error.
+    ///
+    /// # Errors
+    /// An unknown name.
+    pub fn kill(&mut self, name: &str) -> Result<(), SandboxError> {
+        self.get(name)?.kill();
+        Ok(())
+    }
+
+    /// SIGSTOP: the port still accepts connections but nothing answers.
+    ///
+    /// # Errors
+    /// An unknown name, or a node that is not running.
+    pub fn freeze(&self, name: &str) -> Result<(), SandboxError> {
+        self.get(name)?.signal(Signal::SIGSTOP)
+    }
+
+    /// SIGCONT.
+    ///
+    /// # Errors
+    /// An unknown name, or a node that is not running.
+    pub fn thaw(&self, name: &str) -> Result<(), SandboxError> {
+        self.get(name)?.signal(Signal::SIGCONT)
+    }
+
+    /// Starts a node again on the same port, in the same dir, with the same arguments (killing
+    /// it first if it still runs). A killed primary comes back as a primary with its old
+    /// `dump.rdb`: the "stale old master" drill. Waits until it answers `INFO` and has loaded
+    /// its data (not until a replica is in sync: see [`wait_synced`](Self::wait_synced)).
+    ///
+    /// # Errors
+    /// An unknown name, or a spawn failure (with the log tail).
+    pub async fn restart(&mut self, name: &str) -> Result<(), SandboxError> {
+        let node = self
+            .nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .ok_or_else(|| SandboxError::UnknownNode(name.to_string()))?;
+        node.restart().await
+    }
+
+    /// Waits (bounded) until a node is a replica with its link up and no sync in progress.
+    ///
+    /// # Errors
+    /// An unknown name, or [`SandboxError::NotReady`] with the last state seen.
+    pub async fn wait_synced(&self, name: &str, timeout: Duration) -> Result<(), SandboxError> {
+        let node = self.get(name)?;
+        ready::wait_synced(name, &node.addr(), timeout)
+            .await
+            .map_err(|last_state| SandboxError::NotReady {
+                node: name.to_string(),
+                last_state,
+            })
+    }
+
+    /// Starts one more standalone server (a primary of nothing) in the sandbox dir, with the
+    /// spec's extra args plus `extra_args`; it is part of [`config`](Self::config) from then on.
+    ///
+    /// # Errors
+    /// A name already in use, or a spawn failure.
+    pub async fn add_node(
+        &mut self,
+        name: &str,
+        extra_args: &[&str],
+    ) -> Result<&ServerProcess, SandboxError> {
+        self.spawn_node(name, None, extra_args).await
+    }
+
+    /// Kills every process (SIGCONT first if frozen, then SIGKILL) and reaps it. Idempotent;
+    /// also run on drop.
+    pub fn stop(&mut self) {
+        for n in &self.nodes {
+            n.kill();
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

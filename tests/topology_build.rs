@@ -65,6 +65,7 @@ fn primary(port: u16, offset: u64, replicas: &[u16]) -> Info {
             state: "online".into(),
             offset: Some(offset),
             lag: Some(0),
+            kind: None,
         })
         .collect();
     i

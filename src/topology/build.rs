@@ -213,7 +213,13 @@ fn add_unmanaged(group: &Group, nodes: &mut Vec<NodeView>) {
         let Some(info) = current_info(&nodes[m]).cloned() else {
             continue;
         };
-        for line in &info.replication.replicas {
+        // Valkey dual-channel sync lists one replica twice; the rdb channel is not a replica.
+        for line in info
+            .replication
+            .replicas
+            .iter()
+            .filter(|l| l.kind.as_deref() != Some("rdb-channel"))
+        {
             let known = nodes[..configured].iter().enumerate().any(|(j, v)| {
                 let points_here = v.upstream.as_ref().and_then(|u| u.index) == Some(m);
                 let port_matches = v

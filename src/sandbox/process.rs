@@ -1,0 +1,482 @@
+//! One local `redis-server` / `valkey-server` process: finding the binary, choosing a free
+//! loopback port, spawning it in its own directory, waiting until it answers, and signalling or
+//! killing it by PID.
+//!
+//! Every process is owned by a [`ServerProcess`] holding its `Child`, so it is only ever
+//! signalled while it is not yet reaped (its PID cannot have been reused), and it is killed and
+//! reaped on drop. This file never talks to anything but 127.0.0.1.
+
+use std::fs::File;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{self, Signal};
+use nix::unistd::Pid;
+use rand::Rng;
+
+use super::ready;
+use super::SandboxError;
+use crate::config::{Addr, Node};
+
+/// Environment variable naming the server binary when none is given explicitly.
+pub const SERVER_BIN_ENV: &str = "REDOPS_SERVER_BIN";
+
+/// How long a spawned server gets to answer `INFO` (not loading) before it counts as failed.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many fresh ports a spawn tries when the chosen one turns out to be taken.
+const PORT_ATTEMPTS: usize = 5;
+
+/// What to tell someone who has no server binary.
+const INSTALL_HINT: &str = "install one: `apt-get install redis-server` (Debian/Ubuntu) or \
+     `brew install redis` (macOS), or pass --server-bin PATH to a redis-server or valkey-server \
+     binary";
+
+/// A running (or killed, awaiting restart) local server.
+#[derive(Debug)]
+pub struct ServerProcess {
+    /// Node name in the sandbox config (`n1`, `n2`, …).
+    pub name: String,
+    /// Loopback port it listens on (kept across restarts).
+    pub port: u16,
+    /// PID of the current process (of the last one, once killed).
+    pub pid: u32,
+    /// Its working directory: `dump.rdb`, `redis.log`, `stderr.log`.
+    pub dir: PathBuf,
+    /// The node it was started as a replica of, if any (roles may change later).
+    pub replica_of: Option<String>,
+    launch: Launch,
+    child: Mutex<Option<Child>>,
+    frozen: AtomicBool,
+}
+
+/// Everything needed to start (and restart) one server except its port.
+#[derive(Debug, Clone)]
+pub(super) struct Launch {
+    pub bin: PathBuf,
+    pub dir: PathBuf,
+    /// Port of the upstream this server replicates from at start.
+    pub upstream_port: Option<u16>,
+    /// `--enable-debug-command local` (7.0+ only; earlier versions allow DEBUG anyway).
+    pub debug_command: bool,
+    pub extra_args: Vec<String>,
+}
+
+impl Launch {
+    /// The full command line for this server on `port`.
+    pub fn args(&self, port: u16) -> Vec<String> {
+        let dir = self.dir.to_string_lossy().into_owned();
+        let mut a: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir.clone(),
+            "--daemonize".into(),
+            "no".into(),
+            "--logfile".into(),
+            format!("{dir}/redis.log"),
+        ];
+        if self.debug_command {
+            a.extend(["--enable-debug-command".into(), "local".into()]);
+        }
+        a.extend([
+            "--repl-diskless-sync-delay".into(),
+            "0".into(),
+            // Keep save points: a primary without persistence is flagged as an anomaly.
+            "--save".into(),
+            "3600 1 300 100 60 10000".into(),
+        ]);
+        if let Some(up) = self.upstream_port {
+            a.extend(["--replicaof".into(), "127.0.0.1".into(), up.to_string()]);
+        }
+        a.extend(self.extra_args.iter().cloned());
+        a
+    }
+}
+
+impl ServerProcess {
+    /// Starts a server on a free port (retrying with fresh ports when one is taken) and waits
+    /// until it answers `INFO` and has loaded its data.
+    pub(super) async fn spawn(
+        name: &str,
+        launch: Launch,
+        replica_of: Option<String>,
+    ) -> Result<Self, SandboxError> {
+        std::fs::create_dir_all(&launch.dir).map_err(|e| SandboxError::io(&launch.dir, e))?;
+        let mut last_err = None;
+        for _ in 0..PORT_ATTEMPTS {
+            let port = free_port();
+            match start_child(name, &launch, port).await {
+                Ok(child) => {
+                    return Ok(Self {
+                        name: name.to_string(),
+                        port,
+                        pid: child.id(),
+                        dir: launch.dir.clone(),
+                        replica_of,
+                        launch,
+                        child: Mutex::new(Some(child)),
+                        frozen: AtomicBool::new(false),
+                    })
+                }
+                Err(e) if e.is_port_in_use() => last_err = Some(e),
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| SandboxError::Spawn {
+            node: name.to_string(),
+            message: "no free port found".into(),
+            log_tail: String::new(),
+        }))
+    }
+
+    /// Starts the server again on the same port, in the same directory, with the same
+    /// arguments (a killed primary comes back with its old `dump.rdb`). A process still
+    /// running is killed first. Waits until the server answers.
+    pub(super) async fn restart(&mut self) -> Result<(), SandboxError> {
+        self.kill();
+        let child = start_child(&self.name, &self.launch, self.port).await?;
+        self.pid = child.id();
+        self.frozen.store(false, Ordering::SeqCst);
+        *self.lock() = Some(child);
+        Ok(())
+    }
+
+    /// `127.0.0.1:PORT`.
+    #[must_use]
+    pub fn addr(&self) -> Addr {
+        Addr {
+            host: "127.0.0.1".into(),
+            port: self.port,
+        }
+    }
+
+    /// This server as a config node (no auth, no TLS).
+    #[must_use]
+    pub fn node(&self) -> Node {
+        Node {
+            name: self.name.clone(),
+            addr: self.addr(),
+            username: None,
+            password: None,
+            tls: None,
+        }
+    }
+
+    /// Path of its log file.
+    #[must_use]
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("redis.log")
+    }
+
+    /// The command-line arguments it was started with.
+    #[must_use]
+    pub fn args(&self) -> Vec<String> {
+        self.launch.args(self.port)
+    }
+
+    /// True while the process has not exited (a frozen process is running).
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        let mut guard = self.lock();
+        match guard.as_mut() {
+            None => false,
+            Some(child) => {
+                if matches!(child.try_wait(), Ok(None)) {
+                    true
+                } else {
+                    *guard = None;
+                    false
+                }
+            }
+        }
+    }
+
+    /// True after [`freeze`](super::Sandbox::freeze) until thawed or killed.
+    #[must_use]
+    pub fn is_frozen(&self) -> bool {
+        self.frozen.load(Ordering::SeqCst)
+    }
+
+    /// Sends a signal while the process is known to be ours and unreaped.
+    pub(super) fn signal(&self, sig: Signal) -> Result<(), SandboxError> {
+        let mut guard = self.lock();
+        let alive = match guard.as_mut() {
+            Some(child) => matches!(child.try_wait(), Ok(None)),
+            None => false,
+        };
+        if !alive {
+            *guard = None;
+            return Err(SandboxError::NotRunning {
+                node: self.name.clone(),
+            });
+        }
+        send(self.pid, sig).map_err(|e| SandboxError::Spawn {
+            node: self.name.clone(),
+            message: format!("cannot send {sig} to pid {}: {e}", self.pid),
+            log_tail: String::new(),
+        })?;
+        match sig {
+            Signal::SIGSTOP => self.frozen.store(true, Ordering::SeqCst),
+            Signal::SIGCONT => self.frozen.store(false, Ordering::SeqCst),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// SIGCONT if frozen, then SIGKILL, then reap. Idempotent.
+    pub fn kill(&self) {
+        let mut guard = self.lock();
+        if let Some(mut child) = guard.take() {
+            if self.frozen.swap(false, Ordering::SeqCst) {
+                let _ = send(self.pid, Signal::SIGCONT);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Option<Child>> {
+        self.child.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn send(pid: u32, sig: Signal) -> nix::Result<()> {
+    let raw = i32::try_from(pid).map_err(|_| nix::errno::Errno::ESRCH)?;
+    signal::kill(Pid::from_raw(raw), sig)
+}
+
+/// Spawns the process and waits until it answers; kills it again on failure.
+async fn start_child(name: &str, launch: &Launch, port: u16) -> Result<Child, SandboxError> {
+    let stderr_path = launch.dir.join("stderr.log");
+    let stderr = File::create(&stderr_path).map_err(|e| SandboxError::io(&stderr_path, e))?;
+    let mut cmd = Command::new(&launch.bin);
+    cmd.args(launch.args(port))
+        .current_dir(&launch.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(stderr));
+    // Own process group: a Ctrl-C in the terminal reaches redops, which then stops the
+    // servers in order, instead of reaching every server at once.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let child = cmd.spawn().map_err(|e| SandboxError::Spawn {
+        node: name.to_string(),
+        message: format!("cannot run '{}': {e}", launch.bin.display()),
+        log_tail: String::new(),
+    })?;
+    // Killed on any early return and if this future is dropped mid-wait (cancelled start).
+    let mut guard = ChildGuard(Some(child));
+    let addr = Addr {
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    let mut last_state = String::from("not polled yet");
+    loop {
+        if let Some(status) = guard.exited() {
+            return Err(SandboxError::Spawn {
+                node: name.to_string(),
+                message: format!("the server exited at start ({status})"),
+                log_tail: log_tail(&launch.dir),
+            });
+        }
+        match ready::probe(name, &addr).await {
+            Ok(state) if !state.loading => {
+                if let Some(child) = guard.0.take() {
+                    return Ok(child);
+                }
+            }
+            Ok(_) => last_state = "loading its data".into(),
+            Err(e) => last_state = e.to_string(),
+        }
+        if Instant::now() >= deadline {
+            drop(guard);
+            return Err(SandboxError::Spawn {
+                node: name.to_string(),
+                message: format!(
+                    "no answer on port {port} within {}s (last: {last_state})",
+                    START_TIMEOUT.as_secs()
+                ),
+                log_tail: log_tail(&launch.dir),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Owns a just-spawned child until it is known to be up; kills and reaps it otherwise.
+struct ChildGuard(Option<Child>);
+
+impl ChildGuard {
+    /// The exit status if the child has exited (it is then reaped).
+    fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.0.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// The last lines of a node's `redis.log` and `stderr.log` (configuration errors are printed
+/// on stderr before the log file is opened).
+#[must_use]
+pub fn log_tail(dir: &Path) -> String {
+    let mut out = String::new();
+    for file in ["stderr.log", "redis.log"] {
+        let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        for l in &lines[lines.len().saturating_sub(12)..] {
+            out.push_str(l.trim_end());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it, release it).
+/// Another process may take it before the server binds; spawning retries on that.
+#[must_use]
+pub fn free_port() -> u16 {
+    for _ in 0..20 {
+        if let Ok(port) = TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+        {
+            return port;
+        }
+    }
+    // Binding to port 0 does not fail on a working loopback; a random port is a last resort
+    // that the spawn retries cover.
+    rand::rng().random_range(20_000..30_000)
+}
+
+/// Finds the server binary: `explicit` if given, else `$REDOPS_SERVER_BIN`, else
+/// `redis-server`, then `valkey-server` on `PATH`.
+///
+/// # Errors
+/// [`SandboxError::NoServer`] with the install hint.
+pub fn find_server_binary(explicit: Option<&Path>) -> Result<PathBuf, SandboxError> {
+    let from_env = std::env::var_os(SERVER_BIN_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    if let Some(path) = explicit.map(Path::to_path_buf).or(from_env) {
+        return if is_executable(&path) {
+            Ok(path)
+        } else {
+            Err(SandboxError::NoServer {
+                message: format!(
+                    "server binary '{}' does not exist or is not executable",
+                    path.display()
+                ),
+                hint: INSTALL_HINT.into(),
+            })
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["redis-server", "valkey-server"] {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if is_executable(&candidate) {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(SandboxError::NoServer {
+        message: "no redis-server or valkey-server found on PATH".into(),
+        hint: INSTALL_HINT.into(),
+    })
+}
+
+/// For tests: the server binary, or a panic with the install hint (tests must fail, not skip,
+/// when no server is installed).
+///
+/// # Panics
+/// When no server binary is found.
+#[must_use]
+pub fn require_server_binary() -> PathBuf {
+    match find_server_binary(None) {
+        Ok(p) => p,
+        Err(e) => panic!("these tests need a real redis-server: {e}"),
+    }
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// `redis-server --version` → (product, version), e.g. `("Redis", "7.0.15")`.
+pub(super) fn server_version(bin: &Path) -> Option<(String, String)> {
+    let out = Command::new(bin)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let product = text.split_whitespace().next()?.to_string();
+    let version = text
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("v="))?
+        .to_string();
+    Some((product, version))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_line_has_the_required_options() {
+        let launch = Launch {
+            bin: PathBuf::from("redis-server"),
+            dir: PathBuf::from("/tmp/x/n2"),
+            upstream_port: Some(7001),
+            debug_command: true,
+            extra_args: vec!["--maxmemory".into(), "10mb".into()],
+        };
+        let a = launch.args(7002).join(" ");
+        assert!(a.starts_with("--port 7002 --bind 127.0.0.1 --dir /tmp/x/n2 --daemonize no"));
+        assert!(a.contains("--logfile /tmp/x/n2/redis.log"));
+        assert!(a.contains("--enable-debug-command local"));
+        assert!(a.contains("--save 3600 1 300 100 60 10000"));
+        assert!(a.contains("--replicaof 127.0.0.1 7001"));
+        assert!(a.ends_with("--maxmemory 10mb"));
+    }
+
+    #[test]
+    fn explicit_missing_binary_gives_the_install_hint() {
+        let e = find_server_binary(Some(Path::new("/nonexistent/redis-server")))
+            .expect_err("a missing path is an error");
+        let text = e.to_string();
+        assert!(text.contains("'/nonexistent/redis-server'"), "{text}");
+        assert!(text.contains("apt-get install redis-server"), "{text}");
+        assert!(text.contains("--server-bin"), "{text}");
+    }
+
+    #[test]
+    fn free_ports_are_bindable() {
+        let p = free_port();
+        assert!(TcpListener::bind(("127.0.0.1", p)).is_ok());
+    }
+}
