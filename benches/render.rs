@@ -9,6 +9,8 @@
 //!
 //! Run: `cargo bench --bench render` (release).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -47,6 +49,7 @@ fn info(i: usize, offset: u64) -> Info {
         db: 0,
         keys: 10_000,
         expires: 0,
+        ..DbKeys::default()
     }];
     info.persistence.last_bgsave_ok = Some(true);
     info.persistence.last_save_time = Some(1_700_000_000);

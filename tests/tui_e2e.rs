@@ -3,6 +3,8 @@
 //! a bounded wait, presses `q`, and checks the exit code and that the terminal was restored
 //! (the alternate screen was left: `ESC[?1049l`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;

@@ -3,6 +3,8 @@
 //! History -> `topology::build` -> `topology::changes`), at fixed times so every frame is
 //! reproducible. The theme tests snapshot a style summary (runs of fg/bg/modifiers) too.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -90,6 +92,7 @@ fn base_info(port: u16, sec: u64) -> Info {
         db: 0,
         keys: 12_345,
         expires: 0,
+        ..DbKeys::default()
     }];
     i.persistence.last_bgsave_ok = Some(true);
     i.persistence.last_save_time = i64::try_from(T0 + sec).ok().map(|t| t - 180);
@@ -117,6 +120,7 @@ fn primary(port: u16, sec: u64, offset: u64, replicas: &[(u16, u64)]) -> Info {
             state: "online".into(),
             offset: Some(*off),
             lag: Some(0),
+            kind: None,
         })
         .collect();
     r.backlog_size = Some(1_048_576);

@@ -113,6 +113,8 @@ pub struct App {
     /// When each current anomaly was first seen (banner: newest first within a severity).
     pub anomaly_since: HashMap<String, SystemTime>,
     pub command_history: Vec<String>,
+    /// When the console started (for the warm-up).
+    pub started: SystemTime,
     pub quit: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
@@ -147,6 +149,7 @@ impl App {
             size: (80, 24),
             anomaly_since: HashMap::new(),
             command_history: Vec::new(),
+            started: now,
             quit: false,
             dirty: true,
         }
@@ -200,10 +203,34 @@ impl App {
         self.set_topology(next);
     }
 
+    /// Nodes polled at least once, and all nodes: until every node has answered or failed
+    /// once, the topology is partial (a replica seen before its primary is not a "no primary").
+    #[must_use]
+    pub fn polled(&self) -> (usize, usize) {
+        let all = self.fleet.groups.iter().flatten();
+        let total = all.clone().count();
+        (all.filter(|s| s.polls > 0).count(), total)
+    }
+
+    /// True once every node has been polled (or after twice the poll interval + timeout).
+    #[must_use]
+    pub fn warm(&self) -> bool {
+        let (done, total) = self.polled();
+        let c = &self.config.console;
+        let patience = (c.poll_interval + c.timeout + c.connect_timeout) * 2;
+        done >= total
+            || self
+                .now
+                .duration_since(self.started)
+                .is_ok_and(|d| d >= patience)
+    }
+
     /// Replaces the live topology, logging what changed (also used by tests and benches).
     pub fn set_topology(&mut self, next: Topology) {
-        let changes = topology::changes(&self.topology, &next, self.now);
-        self.log.extend(changes);
+        if self.warm() {
+            let changes = topology::changes(&self.topology, &next, self.now);
+            self.log.extend(changes);
+        }
         let mut seen = HashMap::new();
         for g in &next.groups {
             for a in &g.anomalies {
@@ -280,6 +307,9 @@ impl App {
         let Some(g) = self.shown_group() else {
             return Vec::new();
         };
+        if !self.warm() {
+            return Vec::new();
+        }
         let mut v: Vec<(&Anomaly, SystemTime)> = g
             .anomalies
             .iter()
@@ -299,6 +329,9 @@ impl App {
     /// Worst severity of a group's anomalies.
     #[must_use]
     pub fn group_health(&self, index: usize) -> Option<Severity> {
+        if !self.warm() {
+            return None;
+        }
         self.shown()
             .groups
             .get(index)?

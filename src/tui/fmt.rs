@@ -200,15 +200,17 @@ pub const GAP: char = '×';
 pub const NO_FIGURE: char = '·';
 
 /// A sparkline of the last `width` values; `None` is a gap, `NaN` a sample without a figure.
+/// Bars are scaled to the window's largest value, but never to less than `floor`, so noise
+/// of a few bytes does not draw as full bars.
 #[must_use]
-pub fn sparkline(values: &[Option<f64>], width: usize) -> String {
+pub fn sparkline(values: &[Option<f64>], width: usize, floor: f64) -> String {
     let start = values.len().saturating_sub(width);
     let window = &values[start..];
     let max = window
         .iter()
         .flatten()
         .filter(|v| !v.is_nan())
-        .fold(0.0f64, |m, v| m.max(*v));
+        .fold(floor, |m, v| m.max(*v));
     let mut out: String = window
         .iter()
         .map(|v| match v {
@@ -246,10 +248,11 @@ mod tests {
 
     #[test]
     fn sparkline_shows_gaps_not_zeros() {
-        let s = sparkline(&[Some(0.0), Some(10.0), None, Some(5.0)], 6);
+        let s = sparkline(&[Some(0.0), Some(10.0), None, Some(5.0)], 6, 0.0);
         assert_eq!(s, "  ▁█×▅");
-        assert_eq!(sparkline(&[], 3), "   ");
-        assert_eq!(sparkline(&[Some(f64::NAN), Some(1.0)], 2), "·█");
+        assert_eq!(sparkline(&[], 3, 0.0), "   ");
+        assert_eq!(sparkline(&[Some(1.0), Some(50.0)], 2, 1024.0), "▁▁");
+        assert_eq!(sparkline(&[Some(f64::NAN), Some(1.0)], 2, 0.0), "·█");
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    let fields_w = (inner.width * 9 / 20).max(36).min(inner.width);
+    let fields_w = (inner.width * 9 / 20).max(38).min(inner.width);
     let [left, _, right] = Layout::horizontal([
         Constraint::Length(fields_w),
         Constraint::Length(1),
@@ -158,7 +158,7 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
         if r.role == Some(crate::info::InfoRole::Primary) || r.connected_replicas > 0 {
             out.push(kv(t, "replicas", r.connected_replicas.to_string(), text));
             for l in &r.replicas {
-                let lag = l.lag.map(|x| format!(" lag {x}s")).unwrap_or_default();
+                let lag = l.lag.map(|x| format!(" {x}s")).unwrap_or_default();
                 out.push(kv(
                     t,
                     "",

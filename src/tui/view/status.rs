@@ -60,6 +60,13 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let mut left: Vec<Span> = Vec::new();
+    if !app.warm() {
+        let (done, total) = app.polled();
+        left.push(Span::styled(
+            format!(" first poll: {done}/{total} nodes so far "),
+            t.s(Ui::Info),
+        ));
+    }
     if !app.filter.is_empty() {
         left.push(Span::styled(
             format!(" filter: {} ", app.filter),

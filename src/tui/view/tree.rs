@@ -387,7 +387,8 @@ fn c_spark(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
     if values.is_empty() {
         return Line::default();
     }
-    let s = fmt::sparkline(&values, ctx.spark_width);
+    // Lag under 1 KiB, or writes under 1 KiB/s, stay flat.
+    let s = fmt::sparkline(&values, ctx.spark_width, 1024.0);
     let spans: Vec<Span<'static>> = s
         .chars()
         .map(|c| {
