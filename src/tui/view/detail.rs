@@ -394,7 +394,7 @@ fn chart(
     ];
     if gaps > 0 {
         title.push(Span::styled(
-            format!("  × {gaps} missed poll{}", if gaps == 1 { "" } else { "s" }),
+            format!("  ×{gaps} missed"),
             t.s(Ui::Gap),
         ));
     }
