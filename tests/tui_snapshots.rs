@@ -546,3 +546,28 @@ fn mouse_click_selects_a_row() {
     }));
     assert_eq!(app.selected.as_deref(), Some("r3"));
 }
+
+#[test]
+fn a_partial_first_cycle_is_not_logged_as_changes() {
+    let mut app = App::new(config(), dark(), Options::default(), at(0));
+    app.update(Msg::Resize(120, 35));
+    // Only a replica has answered: no primary yet, but that is not news.
+    app.update(Msg::Observed(vec![ok(
+        0,
+        1,
+        0,
+        replica(7002, 0, 7001, 10_000),
+    )]));
+    assert!(
+        app.banner().is_empty(),
+        "no banner before every node was polled"
+    );
+    let t = text(&draw(&app));
+    assert!(t.contains("first poll: 1/6 nodes so far"), "{t}");
+    script(&mut app, Fault::None);
+    let log = app.log.export_text();
+    assert!(
+        !log.contains("no primary") && !log.contains("no reachable"),
+        "{log}"
+    );
+}

@@ -115,6 +115,8 @@ pub struct App {
     pub command_history: Vec<String>,
     /// When the console started (for the warm-up).
     pub started: SystemTime,
+    /// The shown topology was built after the warm-up.
+    pub was_warm: bool,
     pub quit: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
@@ -150,6 +152,7 @@ impl App {
             anomaly_since: HashMap::new(),
             command_history: Vec::new(),
             started: now,
+            was_warm: false,
             quit: false,
             dirty: true,
         }
@@ -227,10 +230,13 @@ impl App {
 
     /// Replaces the live topology, logging what changed (also used by tests and benches).
     pub fn set_topology(&mut self, next: Topology) {
-        if self.warm() {
+        // Log only between two complete cycles: a partial first cycle is not a change.
+        let warm = self.warm();
+        if warm && self.was_warm {
             let changes = topology::changes(&self.topology, &next, self.now);
             self.log.extend(changes);
         }
+        self.was_warm = warm;
         let mut seen = HashMap::new();
         for g in &next.groups {
             for a in &g.anomalies {

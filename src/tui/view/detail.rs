@@ -393,10 +393,7 @@ fn chart(
         Span::styled(last, t.s(role)),
     ];
     if gaps > 0 {
-        title.push(Span::styled(
-            format!("  ×{gaps} missed"),
-            t.s(Ui::Gap),
-        ));
+        title.push(Span::styled(format!("  ×{gaps} missed"), t.s(Ui::Gap)));
     }
     let datasets: Vec<Dataset> = segs
         .iter()

@@ -324,7 +324,13 @@ pub(crate) fn lag_text(t: &Theme, n: &NodeView) -> Option<(String, Style)> {
         LagLevel::Unknown => t.s(Ui::Muted),
     };
     let bytes = n.lag_bytes.map_or_else(|| "?".to_string(), fmt::bytes);
-    let secs = n.lag_seconds.map_or_else(|| "?".to_string(), fmt::lag_secs);
+    // Lag in seconds is estimated from the primary's offsets at each poll: under one second
+    // with bytes outstanding it is "<1s", not a false zero.
+    let secs = match (n.lag_seconds, n.lag_bytes) {
+        (None, _) => "?".to_string(),
+        (Some(s), Some(b)) if b > 0 && s < 1.0 => "<1s".to_string(),
+        (Some(s), _) => fmt::lag_secs(s),
+    };
     Some((
         format!("{bytes} {secs}{}", fmt::lag_mark(n.lag_level)),
         style,
