@@ -29,6 +29,10 @@ use super::view;
 pub const FRAME: Duration = Duration::from_millis(33);
 /// Most queued items taken in one wake-up, so a flood cannot starve the keyboard.
 const DRAIN_MAX: usize = 4096;
+/// Observations are gathered this long before the model takes them in: pollers' cycles drift
+/// apart, and one rebuild and one frame per arrival would cost a frame per node per second.
+/// Keys are not delayed.
+pub const GATHER: Duration = Duration::from_millis(200);
 
 /// Runs the console until the operator quits; returns the exit code.
 pub async fn run(config: Config, theme: Theme, opts: Options) -> u8 {
@@ -96,6 +100,8 @@ async fn event_loop(
     let mut sighup = signal(SignalKind::hangup())?;
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut last_draw: Option<Instant> = None;
+    let mut gathered: Vec<Observation> = Vec::new();
+    let mut flush_at: Option<Instant> = None;
     let mut input_open = true;
     let mut polls_open = true;
 
@@ -126,19 +132,23 @@ async fn event_loop(
                 Some(Err(e)) => return Err(e),
                 None => input_open = false,
             },
-            obs = rx.recv(), if polls_open => match obs {
+            obs = rx.recv(), if polls_open && gathered.len() < DRAIN_MAX => match obs {
                 Some(o) => {
-                    let mut batch = vec![o];
-                    while batch.len() < DRAIN_MAX {
+                    gathered.push(o);
+                    while gathered.len() < DRAIN_MAX {
                         match rx.try_recv() {
-                            Ok(o) => batch.push(o),
+                            Ok(o) => gathered.push(o),
                             Err(_) => break,
                         }
                     }
-                    msgs.push(Msg::Tick(SystemTime::now()));
-                    msgs.push(Msg::Observed(batch));
+                    flush_at.get_or_insert_with(|| Instant::now() + GATHER);
                 }
                 None => polls_open = false,
+            },
+            () = sleep_until(flush_at), if flush_at.is_some() => {
+                flush_at = None;
+                msgs.push(Msg::Tick(SystemTime::now()));
+                msgs.push(Msg::Observed(std::mem::take(&mut gathered)));
             },
             Some(m) = fx_rx.recv() => msgs.push(m),
             _ = tick.tick() => msgs.push(Msg::Tick(SystemTime::now())),
