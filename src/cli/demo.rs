@@ -5,6 +5,8 @@
 
 pub mod writer;
 
+use std::io::Write as _;
+
 use clap::Args;
 
 use super::{output, Global, EXIT_PROBLEM};
@@ -53,6 +55,10 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
     let code = crate::tui::runtime::run(config, theme, opts).await;
     writer.stop();
     sandbox.stop();
-    output::note("redops demo: sandbox stopped, temporary files removed");
+    // Not `output::note`: after a hang-up stderr is gone and printing must not panic.
+    let _ = writeln!(
+        std::io::stderr(),
+        "redops demo: sandbox stopped, temporary files removed"
+    );
     code
 }

@@ -7,7 +7,7 @@
 //! (ratatui's hook, installed after color-eyre's) and on signals; nothing here calls
 //! `process::exit`.
 
-use std::io::{self, stdout};
+use std::io::{self, stdout, Write};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::{FutureExt, StreamExt};
@@ -17,7 +17,7 @@ use ratatui::crossterm::execute;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::cli::{output, EXIT_OK, EXIT_PROBLEM};
+use crate::cli::{EXIT_OK, EXIT_PROBLEM};
 use crate::config::Config;
 use crate::observe::Observation;
 
@@ -50,7 +50,8 @@ pub async fn run(config: Config, theme: Theme, opts: Options) -> u8 {
     match result {
         Ok(()) => EXIT_OK,
         Err(e) => {
-            output::error(&format!("the console failed: {e}"), None);
+            // stderr may be gone too (hang-up): report without panicking.
+            let _ = writeln!(io::stderr(), "error: the console failed: {e}");
             EXIT_PROBLEM
         }
     }
@@ -58,7 +59,8 @@ pub async fn run(config: Config, theme: Theme, opts: Options) -> u8 {
 
 /// The terminal in raw mode on the alternate screen with mouse capture; restored on drop.
 struct Terminal {
-    inner: ratatui::DefaultTerminal,
+    /// Always `Some` until dropped.
+    inner: Option<ratatui::DefaultTerminal>,
 }
 
 impl Terminal {
@@ -74,14 +76,25 @@ impl Terminal {
             ratatui::restore();
             return Err(e);
         }
-        Ok(Self { inner })
+        Ok(Self { inner: Some(inner) })
     }
 }
 
 impl Drop for Terminal {
     fn drop(&mut self) {
+        // Never panic here: after a hang-up the terminal is gone and every write fails.
+        // ratatui's own `Drop` prints (and so panics) when it cannot show the cursor, and that
+        // panic would abort the process before the demo's servers are stopped: so the cursor
+        // is shown here, and if the terminal is gone the value (only buffers) is forgotten.
+        if let Some(mut t) = self.inner.take() {
+            if t.show_cursor().is_ok() {
+                drop(t);
+            } else {
+                std::mem::forget(t);
+            }
+        }
         let _ = execute!(stdout(), DisableMouseCapture, Show);
-        ratatui::restore();
+        let _ = ratatui::try_restore();
     }
 }
 
@@ -90,7 +103,10 @@ async fn event_loop(
     mut app: App,
     mut rx: mpsc::Receiver<Observation>,
 ) -> io::Result<()> {
-    let size = term.inner.size()?;
+    let Some(inner) = term.inner.as_mut() else {
+        return Ok(());
+    };
+    let size = inner.size()?;
     app.update(Msg::Resize(size.width, size.height));
     let mut events = EventStream::new();
     let (fx_tx, mut fx_rx) = mpsc::unbounded_channel::<Msg>();
@@ -107,7 +123,7 @@ async fn event_loop(
 
     loop {
         if app.dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
-            term.inner.draw(|f| view::render(&app, f))?;
+            inner.draw(|f| view::render(&app, f))?;
             app.dirty = false;
             last_draw = Some(Instant::now());
         }
