@@ -160,9 +160,19 @@ async fn primary_killed_after_the_pause_is_explained_and_loses_nothing() {
     let plan = plan_to(&config, "r1", Strategy::Manual).await;
     let ops = Hooked::new(ops_for(&config));
     let pid = c.server("r0").pid();
+    let (p0, p1) = (c.port("r0"), c.port("r1"));
     ops.hook("r0", "CLIENT PAUSE", true, move || {
-        // Let the paused primary flush its replication stream, then kill it.
-        std::thread::sleep(Duration::from_millis(50));
+        // Writes acknowledged before the pause but not yet replicated would be lost by the
+        // crash itself, whatever the console does: kill r0 only once r1 has applied all of
+        // its stream (REDIS.md 3d, "master dies mid-switchover"), bounded in time.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let primary = info_field(p0, "master_repl_offset");
+            if primary.is_some() && primary == info_field(p1, "slave_repl_offset") {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let _ = std::process::Command::new("kill")
             .args(["-KILL", &pid.to_string()])
             .status();
@@ -262,4 +272,29 @@ async fn sibling_down_is_planned_around_and_sibling_lost_mid_run_is_reported() {
     assert!(demote < unpause);
     assert_eq!(c.primaries().await, vec![c.port("r1")]);
     assert_no_loss(&c, writer).await;
+}
+
+/// One field of `INFO replication`, read with a blocking socket (the hook runs synchronously).
+fn info_field(port: u16, field: &str) -> Option<u64> {
+    use std::io::{Read, Write};
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    sock.set_read_timeout(Some(Duration::from_millis(500)))
+        .ok()?;
+    sock.write_all(b"*2\r\n$4\r\nINFO\r\n$11\r\nreplication\r\n")
+        .ok()?;
+    let mut buf = vec![0u8; 8192];
+    let mut text = String::new();
+    for _ in 0..20 {
+        let n = sock.read(&mut buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if text.contains("repl_backlog_histlen") {
+            break;
+        }
+    }
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.trim().parse().ok())
 }

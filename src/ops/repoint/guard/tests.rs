@@ -156,7 +156,11 @@ fn loading_source_is_refused_and_older_source_only_warned() {
         |_| {},
     );
     let g = assess(&node, &older, &group(vec![]), false);
-    assert!(!g.refused(), "a newer node loads an older RDB: {:?}", g.findings);
+    assert!(
+        !g.refused(),
+        "a newer node loads an older RDB: {:?}",
+        g.findings
+    );
     assert!(
         verdicts(&g, Verdict::Warn)
             .iter()
