@@ -6,9 +6,13 @@
 //! tui/runtime     the event loop: terminal, crossterm events, observations, ticks, signals,
 //!                 effects; draws only when something changed, at most ~30 frames a second
 //! tui/app         model + `update(Msg) -> Vec<Effect>` (no I/O)
+//! tui/actions     the action keys: availability, requests, dialogs, runbook, start-up findings
+//! tui/prepare     request -> the engine's plan (pure), scoped to one group like `--group`
+//! tui/run         a confirmed plan run on a task (audit log, connections, engine, marks)
+//! tui/runbook     the running action's steps, states and timings, from the engine's events
 //! tui/view        `render(&App, &mut Frame)` (pure) and its panes
 //! tui/keymap      the binding table (keys, help and footer from one place)
-//! tui/modal       the modal stack: help, prompts, plan and typed-confirmation dialogs
+//! tui/modal       the modal stack: help, prompts, plan, confirmation, picker, notice
 //! tui/command     `:` commands and completion
 //! tui/events      the event log and its export
 //! tui/theme       TOML themes: palette + semantic roles, embedded defaults, user overlay
@@ -17,12 +21,16 @@
 //!
 //! Polls never run on the UI task: the poller's tasks send observations on a channel.
 
+mod actions;
 pub mod app;
 pub mod command;
 pub mod events;
 pub mod fmt;
 pub mod keymap;
 pub mod modal;
+pub mod prepare;
+pub mod run;
+pub mod runbook;
 pub mod runtime;
 pub mod theme;
 pub mod view;

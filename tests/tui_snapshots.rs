@@ -518,18 +518,24 @@ fn freeze_holds_the_view_while_polls_go_on() {
 }
 
 #[test]
-fn reserved_action_keys_do_nothing_but_say_so() {
+fn action_keys_open_a_plan_or_say_why() {
     let mut app = app_with(dark(), 120, 35, Fault::None);
-    let before = app.topology.groups[0].nodes.len();
+    // m1 (the primary) is selected: a switchover needs the replica to promote.
     key(&mut app, KeyCode::Char('S'));
     let flash = app.flash.clone().unwrap();
     assert!(
-        flash.text.contains("switchover is reserved"),
+        flash.error && flash.text.contains("select the replica"),
         "{}",
         flash.text
     );
     assert!(app.modals.is_empty());
-    assert_eq!(app.topology.groups[0].nodes.len(), before);
+    key(&mut app, KeyCode::Down); // r1
+    key(&mut app, KeyCode::Char('S'));
+    let t = text(&draw(&app));
+    assert!(t.contains("switchover to r1 · group cache-main"), "{t}");
+    assert!(t.contains("[ Cancel ]"), "{t}");
+    key(&mut app, KeyCode::Esc);
+    assert!(app.modals.is_empty() && app.run.is_none());
 }
 
 #[test]

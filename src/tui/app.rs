@@ -1,9 +1,11 @@
 //! The console's model and its update function.
 //!
-//! `App::update(Msg) -> Vec<Effect>` is synchronous and does no I/O: keys, mouse, polls and
-//! ticks come in as [`Msg`]s, anything slow (reading a theme file, writing an export) goes out
-//! as an [`Effect`] that the runtime carries out on a task and answers with another `Msg`.
+//! `App::update(Msg) -> Vec<Effect>` is synchronous and does no I/O: keys, mouse, polls,
+//! ticks and the action engine's events come in as [`Msg`]s, anything slow (reading a theme
+//! file, writing an export, running an action, reading the audit log) goes out as an
+//! [`Effect`] that the runtime carries out on a task and answers with another `Msg`.
 //! Rebuilding the topology from observations happens here because it is pure and cheap.
+//! The action side (keys, dialogs, runbook, start-up findings) is `actions.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
@@ -13,15 +15,21 @@ use std::time::{Duration, SystemTime};
 use ratatui::crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
 use ratatui::layout::{Position, Rect};
 
+use crate::audit::InterruptedRun;
 use crate::config::Config;
 use crate::history::History;
 use crate::observe::{FleetState, Observation};
+use crate::ops::promote::RejoinMark;
+use crate::ops::recovery::Advice;
+use crate::ops::RunEvent;
 use crate::topology::{self, Anomaly, GroupTopology, NodeView, Severity, Topology};
 
 use super::command::{self, Command};
 use super::events::EventLog;
-use super::keymap::{self, ActionKey, Intent};
+use super::keymap::{self, Intent};
 use super::modal::{Modal, Outcome, Prompt, PromptKind};
+use super::run::{RunEnd, RunJob};
+use super::runbook::Runbook;
 use super::theme::{self, Theme, ThemeError};
 use super::view;
 
@@ -43,13 +51,42 @@ pub enum Msg {
     Exported(Result<PathBuf, String>),
     /// SIGTERM or SIGHUP: leave like `q`.
     Quit,
+    /// An event of the running action, stamped when the runtime received it.
+    Run {
+        at: SystemTime,
+        event: RunEvent,
+    },
+    /// The running action ended (after its last `Run` event).
+    RunEnded(RunEnd),
+    /// Runs in the audit log that never finished, with advice.
+    Interrupted(Result<Vec<(InterruptedRun, Advice)>, String>),
+    /// The rejoin marks beside the audit log.
+    Marks(Result<Vec<RejoinMark>, String>),
 }
 
 /// Slow work for the runtime.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Effect {
-    LoadTheme { name: String, no_color: bool },
-    Export { path: PathBuf, text: String },
+    LoadTheme {
+        name: String,
+        no_color: bool,
+    },
+    Export {
+        path: PathBuf,
+        text: String,
+    },
+    /// Run a confirmed action (the engine, on a task), answering with `Msg::Run` events and
+    /// one `Msg::RunEnded`.
+    RunAction(Box<RunJob>),
+    /// Look for unfinished runs in the audit log (acknowledging settled ones).
+    CheckInterrupted {
+        audit_log: PathBuf,
+        topology: Box<Topology>,
+    },
+    /// Read the rejoin marks kept beside the audit log.
+    LoadMarks {
+        audit_log: PathBuf,
+    },
 }
 
 /// Which pane has the keys.
@@ -117,6 +154,18 @@ pub struct App {
     pub started: SystemTime,
     /// The shown topology was built after the warm-up.
     pub was_warm: bool,
+    /// The runbook of the running (or last, until closed) action.
+    pub run: Option<Runbook>,
+    /// Old primaries waiting to be rejoined (the marks file).
+    pub marks: Vec<RejoinMark>,
+    /// Unfinished runs found in the audit log whose group is not settled.
+    pub interrupted: Vec<(InterruptedRun, Advice)>,
+    /// Run ids already shown in a dialog.
+    pub interrupted_seen: Vec<String>,
+    /// The start-up reads (audit log, marks) were asked for.
+    pub started_up: bool,
+    /// `q` was pressed once while an action runs; a second `q` quits.
+    pub quit_armed: bool,
     pub quit: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
@@ -153,6 +202,12 @@ impl App {
             command_history: Vec::new(),
             started: now,
             was_warm: false,
+            run: None,
+            marks: Vec::new(),
+            interrupted: Vec::new(),
+            interrupted_seen: Vec::new(),
+            started_up: false,
+            quit_armed: false,
             quit: false,
             dirty: true,
         }
@@ -168,7 +223,7 @@ impl App {
                 self.size = (w, h);
                 self.keep_selection_visible();
             }
-            Msg::Observed(batch) => self.observed(batch),
+            Msg::Observed(batch) => return self.observed(batch),
             Msg::Tick(now) => {
                 self.now = now;
                 if self.flash.as_ref().is_some_and(|f| f.until <= now) {
@@ -189,11 +244,15 @@ impl App {
             }
             Msg::Exported(Err(e)) => self.flash_error(&e),
             Msg::Quit => self.quit = true,
+            Msg::Run { at, event } => self.run_event(at, &event),
+            Msg::RunEnded(end) => return self.run_ended(end),
+            Msg::Interrupted(r) => self.interrupted_found(r),
+            Msg::Marks(r) => self.marks_loaded(r),
         }
         Vec::new()
     }
 
-    fn observed(&mut self, batch: Vec<Observation>) {
+    fn observed(&mut self, batch: Vec<Observation>) -> Vec<Effect> {
         for obs in batch {
             if obs.at > self.now {
                 self.now = obs.at;
@@ -204,6 +263,11 @@ impl App {
         let next = topology::build(&self.config, &self.fleet, &self.history, self.now);
         self.history.record_lag(&next);
         self.set_topology(next);
+        if !self.started_up && self.warm() {
+            self.started_up = true;
+            return self.startup_effects();
+        }
+        Vec::new()
     }
 
     /// Nodes polled at least once, and all nodes: until every node has answered or failed
@@ -388,7 +452,10 @@ impl App {
                 .push(Modal::Prompt(Prompt::new(PromptKind::Command, ""))),
             Intent::Freeze => self.toggle_freeze(),
             Intent::Back => {
-                if !self.filter.is_empty() {
+                if self.run.as_ref().is_some_and(|r| !r.running()) {
+                    self.run = None;
+                    self.flash_info("runbook closed");
+                } else if !self.filter.is_empty() {
                     self.filter.clear();
                     self.flash_info("filter cleared");
                 } else if self.frozen.is_some() {
@@ -397,28 +464,20 @@ impl App {
                     self.flash_info("press q to quit");
                 }
             }
-            Intent::Quit => self.quit = true,
-            Intent::Action(a) => self.reserved(a),
+            Intent::Quit => {
+                if self.run.as_ref().is_some_and(Runbook::running) && !self.quit_armed {
+                    self.quit_armed = true;
+                    self.flash_error(
+                        "an action is running: quitting now leaves it half done (a write pause \
+                         expires by itself); q again quits anyway",
+                    );
+                } else {
+                    self.quit = true;
+                }
+            }
+            Intent::Action(a) => return self.action_key(a),
         }
         Vec::new()
-    }
-
-    fn reserved(&mut self, a: ActionKey) {
-        let read_only = self.opts.read_only
-            || self.config.console.read_only
-            || self
-                .config
-                .groups
-                .get(self.group)
-                .is_some_and(|g| g.read_only);
-        if read_only {
-            self.flash_error(&format!("read-only: {} is disabled", a.name()));
-        } else {
-            self.flash_info(&format!(
-                "{} is reserved: actions arrive with the action engine",
-                a.name()
-            ));
-        }
     }
 
     fn modal_outcome(&mut self, outcome: Outcome) -> Vec<Effect> {
@@ -446,16 +505,17 @@ impl App {
             }
             Outcome::Complete { back } => self.complete(back),
             Outcome::History { older } => self.history_step(older),
-            Outcome::PlanAccepted(plan) => {
+            Outcome::Replan(req) | Outcome::Picked(req) | Outcome::Offer(req) => {
                 self.modals.pop();
-                self.modals.push(Modal::Confirm(plan.confirmation()));
+                self.open_plan(&req);
             }
-            Outcome::Confirmed(p) => {
+            Outcome::PlanAccepted(armed) => {
                 self.modals.pop();
-                self.flash_info(&format!(
-                    "{} confirmed; the action engine is not part of this build",
-                    p.action.name()
-                ));
+                return self.plan_accepted(armed);
+            }
+            Outcome::Confirmed { armed, typed } => {
+                self.modals.pop();
+                return self.start_run(*armed, typed);
             }
         }
         Vec::new()

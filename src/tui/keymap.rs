@@ -27,7 +27,7 @@ pub enum Intent {
     Action(ActionKey),
 }
 
-/// The guarded actions. Their keys are reserved now and wired by the action engine.
+/// The guarded actions (run by the engine after a plan dialog and a confirmation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ActionKey {
     Snapshot,
@@ -68,7 +68,7 @@ impl Section {
         match self {
             Self::Move => "Move",
             Self::View => "View",
-            Self::Actions => "Actions (reserved: arrive with the action engine)",
+            Self::Actions => "Actions (a plan is shown first; nothing runs before you confirm)",
         }
     }
 }
@@ -239,19 +239,19 @@ pub const BINDINGS: &[Binding] = &[
         &[ch('p')],
         "p",
         ActionKey::Promote,
-        "promote the selected replica (primary down)",
+        "promote the selected replica, else the best (primary down)",
     ),
     action(
         &[ch('r')],
         "r",
         ActionKey::Repoint,
-        "repoint the selected node to another upstream",
+        "repoint the selected node (the source from a list)",
     ),
     action(
         &[ch('J')],
         "J",
         ActionKey::Rejoin,
-        "rejoin an old primary as a replica",
+        "rejoin the selected or flagged stale primary",
     ),
 ];
 
@@ -301,6 +301,22 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
         ":group NAME  :theme NAME  :export FILE  :filter TEXT",
     ),
     ("", ":freeze  :help  :quit"),
+    (
+        "plan",
+        "Cancel is focused: ←/→ choose · Enter · Esc cancels · ↑/↓ scroll",
+    ),
+    (
+        "",
+        "o override failed checks with a reason (recorded) · t strategy · d download",
+    ),
+    (
+        "confirm",
+        "type the target node's name, Enter runs · Esc cancels",
+    ),
+    (
+        "runbook",
+        "shown in the detail pane while an action runs · Esc closes it when done",
+    ),
 ];
 
 /// The intent bound to a key in the main view.

@@ -1,14 +1,19 @@
 //! The modal stack: popups and prompts that take the keys while they are open.
 //!
 //! The top of `App::modals` gets every key; what it decides comes back as a [`Outcome`] that
-//! `App::update` acts on, so focus routing is plain code. A destructive intent is data: the
-//! action engine will push a [`Modal::Plan`] holding its request; proceeding replaces it with a
-//! [`Modal::Confirm`] that needs the exact word typed, and only that returns
-//! [`Outcome::Confirmed`]. No I/O here.
+//! `App::update` acts on, so focus routing is plain code. A destructive intent is data: an
+//! action key pushes a [`Modal::Plan`] holding the prepared plan (Cancel focused); proceeding
+//! returns [`Outcome::PlanAccepted`], and a role change then needs the target's name typed in
+//! a [`Modal::Confirm`], which alone returns [`Outcome::Confirmed`]. The action dialogs live in
+//! `modal/dialogs.rs`. No I/O here.
+
+mod dialogs;
+
+pub use dialogs::{Armed, Button, ConfirmDialog, NoticeDialog, PickItem, Picker, PlanDialog};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::keymap::ActionKey;
+use super::prepare::Request;
 
 /// One open popup or prompt.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +22,8 @@ pub enum Modal {
     Prompt(Prompt),
     Plan(PlanDialog),
     Confirm(ConfirmDialog),
+    Pick(Picker),
+    Notice(NoticeDialog),
 }
 
 /// What the top modal decided about a key.
@@ -36,10 +43,17 @@ pub enum Outcome {
     Complete { back: bool },
     /// Step through the command history.
     History { older: bool },
-    /// The plan was accepted: ask for the typed confirmation next.
-    PlanAccepted(PlanDialog),
+    /// Build the plan again for this request (another strategy, download on or off).
+    Replan(Request),
+    /// The plan was accepted (Proceed chosen): a plain confirm for a snapshot; a role change
+    /// asks for the typed confirmation next.
+    PlanAccepted(Box<Armed>),
     /// The operator typed the confirmation word.
-    Confirmed(Pending),
+    Confirmed { armed: Box<Armed>, typed: String },
+    /// A choice from a picker: plan this request.
+    Picked(Request),
+    /// The action a notice offers: plan this request.
+    Offer(Request),
 }
 
 /// A single-line text input with a cursor (in characters).
@@ -159,36 +173,6 @@ impl Prompt {
     }
 }
 
-/// What a dialog is about; the action engine will carry its own request here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pending {
-    pub action: ActionKey,
-    pub group: String,
-    pub node: Option<String>,
-}
-
-/// A plan shown before anything runs: its steps and pre-check results, Enter to go on.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PlanDialog {
-    pub title: String,
-    pub lines: Vec<String>,
-    /// False when a pre-check failed: Enter is refused.
-    pub can_proceed: bool,
-    /// The word the confirmation will ask for (e.g. the target node's name).
-    pub confirm_word: String,
-    pub pending: Pending,
-    pub scroll: u16,
-}
-
-/// Typed confirmation: the exact word, then Enter.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConfirmDialog {
-    pub title: String,
-    pub expected: String,
-    pub input: LineInput,
-    pub pending: Pending,
-}
-
 impl Modal {
     /// Routes a key to this modal.
     pub fn key(&mut self, key: &KeyEvent) -> Outcome {
@@ -206,45 +190,10 @@ impl Modal {
                 _ => Outcome::Keep,
             },
             Self::Prompt(p) => p.key(key),
-            Self::Plan(plan) => match key.code {
-                KeyCode::Esc | KeyCode::Char('q' | 'n') => Outcome::Close,
-                KeyCode::Enter | KeyCode::Char('y') if plan.can_proceed => {
-                    Outcome::PlanAccepted(plan.clone())
-                }
-                KeyCode::Down | KeyCode::Char('j') => {
-                    plan.scroll = plan.scroll.saturating_add(1);
-                    Outcome::Keep
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    plan.scroll = plan.scroll.saturating_sub(1);
-                    Outcome::Keep
-                }
-                _ => Outcome::Keep,
-            },
-            Self::Confirm(c) => match key.code {
-                KeyCode::Esc => Outcome::Close,
-                KeyCode::Enter if c.input.text == c.expected => {
-                    Outcome::Confirmed(c.pending.clone())
-                }
-                KeyCode::Enter => Outcome::Keep,
-                _ => {
-                    c.input.edit(key);
-                    Outcome::Keep
-                }
-            },
-        }
-    }
-}
-
-impl PlanDialog {
-    /// The typed confirmation that follows this plan.
-    #[must_use]
-    pub fn confirmation(&self) -> ConfirmDialog {
-        ConfirmDialog {
-            title: self.title.clone(),
-            expected: self.confirm_word.clone(),
-            input: LineInput::default(),
-            pending: self.pending.clone(),
+            Self::Plan(d) => d.key(key),
+            Self::Confirm(c) => c.key(key),
+            Self::Pick(p) => p.key(key),
+            Self::Notice(n) => n.key(key),
         }
     }
 }
@@ -257,27 +206,6 @@ mod tests {
         KeyEvent::new(c, KeyModifiers::NONE)
     }
 
-    fn typed(m: &mut Modal, s: &str) {
-        for c in s.chars() {
-            m.key(&key(KeyCode::Char(c)));
-        }
-    }
-
-    fn plan(ok: bool) -> PlanDialog {
-        PlanDialog {
-            title: "switchover to r1".into(),
-            lines: vec!["1. pause writes".into()],
-            can_proceed: ok,
-            confirm_word: "r1".into(),
-            pending: Pending {
-                action: ActionKey::Switchover,
-                group: "g".into(),
-                node: Some("r1".into()),
-            },
-            scroll: 0,
-        }
-    }
-
     #[test]
     fn line_editing() {
         let mut i = LineInput::with("grup");
@@ -287,27 +215,6 @@ mod tests {
         assert_eq!(i.text, "group");
         i.edit(&KeyEvent::new(KeyCode::Char('w'), KeyModifiers::CONTROL));
         assert_eq!((i.text.as_str(), i.cursor), ("up", 0));
-    }
-
-    #[test]
-    fn plan_then_typed_confirmation() {
-        let mut m = Modal::Plan(plan(true));
-        let Outcome::PlanAccepted(p) = m.key(&key(KeyCode::Enter)) else {
-            panic!("enter accepts a plan whose checks passed");
-        };
-        let mut c = Modal::Confirm(p.confirmation());
-        typed(&mut c, "r2");
-        assert_eq!(c.key(&key(KeyCode::Enter)), Outcome::Keep, "wrong word");
-        c.key(&key(KeyCode::Backspace));
-        typed(&mut c, "1");
-        assert!(matches!(c.key(&key(KeyCode::Enter)), Outcome::Confirmed(_)));
-    }
-
-    #[test]
-    fn failed_plan_cannot_proceed() {
-        let mut m = Modal::Plan(plan(false));
-        assert_eq!(m.key(&key(KeyCode::Enter)), Outcome::Keep);
-        assert_eq!(m.key(&key(KeyCode::Esc)), Outcome::Close);
     }
 
     #[test]

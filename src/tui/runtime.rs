@@ -22,6 +22,7 @@ use crate::config::Config;
 use crate::observe::Observation;
 
 use super::app::{App, Effect, Msg, Options};
+use super::run;
 use super::theme::{self, Theme};
 use super::view;
 
@@ -215,6 +216,22 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                     .map(|()| path.clone())
                     .map_err(|e| format!("cannot write '{}': {e}", path.display()));
                 let _ = tx.send(Msg::Exported(r));
+            });
+        }
+        Effect::RunAction(job) => run::spawn(*job, tx),
+        Effect::CheckInterrupted {
+            audit_log,
+            topology,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::Interrupted(run::check_interrupted(
+                    &audit_log, &topology,
+                )));
+            });
+        }
+        Effect::LoadMarks { audit_log } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::Marks(run::load_marks(&audit_log)));
             });
         }
     }

@@ -10,6 +10,7 @@
 //! ┌ detail (selected node) ───────────────────┐┌ events ──────────────────────────────┐
 //! │ fields                │ lag charts (gaps) ││ 12:00:01 ✖ m1 is down ...            │
 //! └───────────────────────────────────────────┘└──────────────────────────────────────┘
+//!   (while an action runs, and until Esc after it ends, the runbook takes the detail pane)
 //!   status line: flash message, prompt, or key hints (action keys greyed)
 //! ```
 //! Below 120 columns the detail and event panes share one place (Tab switches); below 80x24
@@ -20,6 +21,8 @@ mod detail;
 mod header;
 mod log;
 mod overlay;
+mod plan;
+mod runbook;
 mod status;
 mod tree;
 
@@ -56,7 +59,7 @@ pub struct Areas {
 /// Lines the banner takes: its wrapped messages, at most 2 (short screens) or 4.
 fn banner_lines(app: &App, area: Rect) -> u16 {
     let max: usize = if area.height < 32 { 2 } else { 4 };
-    let n = app.banner().len();
+    let n = banner::count(app);
     let want = if n == 0 {
         0
     } else {
@@ -135,7 +138,10 @@ pub fn render(app: &App, frame: &mut Frame) {
     banner::render(app, frame, a.banner);
     tree::render(app, frame, a.tree, a.tree_rows);
     if let Some(r) = a.detail {
-        detail::render(app, frame, r);
+        match &app.run {
+            Some(rb) => runbook::render(app, rb, frame, r),
+            None => detail::render(app, frame, r),
+        }
     }
     if let Some(r) = a.log {
         log::render(app, frame, r);

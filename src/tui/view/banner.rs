@@ -1,5 +1,6 @@
-//! The anomaly banner: the shown group's anomalies in plain words, worst and newest first,
-//! each with a symbol and a severity word, and how long it has been going on.
+//! The anomaly banner: the console's notices (an unfinished run and its safe next step, an
+//! old primary back and the key that rejoins it), then the shown group's anomalies in plain
+//! words, worst and newest first, each with a symbol and a severity word, and its age.
 
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
@@ -7,31 +8,69 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use crate::topology::Severity;
+use crate::topology::{AnomalyKind, Severity};
 
 use super::super::app::App;
 use super::super::fmt;
+use super::super::keymap::ActionKey;
 use super::super::theme::Ui;
 
-/// The label before an anomaly's message.
-fn label(app: &App, a: &crate::topology::Anomaly, since: std::time::SystemTime) -> String {
-    format!(
-        " {} {} {} ",
-        fmt::severity(a.severity),
-        a.severity.as_str().to_uppercase(),
-        fmt::age(app.now, since)
-    )
+/// One entry of the banner.
+struct Item {
+    severity: Severity,
+    label: String,
+    message: String,
 }
 
-/// Lines the banner would like at `width`: every anomaly's message wrapped.
+/// The console's notices (unfinished runs, old primaries back), then the anomalies. A stale
+/// primary's line says which key rejoins it.
+fn items(app: &App) -> Vec<Item> {
+    let mut out: Vec<Item> = app
+        .notices()
+        .into_iter()
+        .map(|(severity, message)| Item {
+            label: format!(" {} ACTION ", fmt::severity(severity)),
+            severity,
+            message,
+        })
+        .collect();
+    let rejoin = app.action_blocked(ActionKey::Rejoin).is_none();
+    for (a, since) in app.banner() {
+        let mut message = a.message.clone();
+        if rejoin && a.kind == AnomalyKind::StalePrimary {
+            if let Some(n) = a.nodes.first() {
+                message.push_str(&format!(" [J: rejoin {n}]"));
+            }
+        }
+        out.push(Item {
+            severity: a.severity,
+            label: format!(
+                " {} {} {} ",
+                fmt::severity(a.severity),
+                a.severity.as_str().to_uppercase(),
+                fmt::age(app.now, since)
+            ),
+            message,
+        });
+    }
+    out
+}
+
+/// Entries the banner has (each takes at least a line).
+#[must_use]
+pub fn count(app: &App) -> usize {
+    items(app).len()
+}
+
+/// Lines the banner would like at `width`: every entry's message wrapped.
 #[must_use]
 pub fn wanted_lines(app: &App, width: u16) -> usize {
-    app.banner()
+    items(app)
         .iter()
-        .map(|(a, since)| {
-            let indent = label(app, a, *since).chars().count() + 1;
+        .map(|i| {
+            let indent = i.label.chars().count() + 1;
             fmt::wrap(
-                &a.message,
+                &i.message,
                 usize::from(width).saturating_sub(indent).max(10),
             )
             .len()
@@ -45,7 +84,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         return;
     }
     let t = &app.theme;
-    let items = app.banner();
+    let items = items(app);
     let rows = usize::from(area.height);
     let width = usize::from(area.width);
     // One line per anomaly; spare lines let the first ones wrap (the words matter).
@@ -53,11 +92,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     let mut spare = rows.saturating_sub(budget.len());
     let mut lines = Vec::with_capacity(rows);
     let mut wrapped = Vec::new();
-    for (i, (a, since)) in items.iter().enumerate().take(rows) {
-        let label = label(app, a, *since);
+    for (i, item) in items.iter().enumerate().take(rows) {
+        let label = item.label.clone();
         let indent = label.chars().count() + 1;
         let more = items.len().saturating_sub(rows);
-        let mut msg = a.message.clone();
+        let mut msg = item.message.clone();
         if i + 1 == rows && more > 0 {
             msg.push_str(&format!("  (+{more} more in the events pane)"));
         }
@@ -65,7 +104,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         let extra = (parts.len() - 1).min(spare);
         spare -= extra;
         budget[i] += extra;
-        wrapped.push((a.severity, label, parts));
+        wrapped.push((item.severity, label, parts));
     }
     for ((severity, label, parts), n) in wrapped.into_iter().zip(budget) {
         let role = match severity {

@@ -1,113 +1,64 @@
 //! Popups drawn over the screen from the modal stack: the help overlay (every binding of the
-//! main view, from the keymap table), and the plan and typed-confirmation dialogs the action
-//! engine will push.
+//! main view, from the keymap table, action keys greyed with the reason when unavailable);
+//! the action dialogs are drawn by `plan.rs`.
 
-use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph};
 use ratatui::Frame;
 
 use super::super::app::App;
-use super::super::keymap::{Section, BINDINGS, MODAL_BINDINGS};
+use super::super::keymap::{Intent, Section, BINDINGS, MODAL_BINDINGS};
 use super::super::modal::Modal;
-use super::super::theme::{Theme, Ui};
+use super::super::theme::Ui;
+use super::plan::{self, centered};
 
 /// Draws every popup of the stack, bottom to top (prompts live in the status line).
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     for m in &app.modals {
         match m {
             Modal::Help { scroll } => help(app, frame, area, *scroll),
-            Modal::Plan(p) => {
-                let mut lines: Vec<Line> = p.lines.iter().map(|l| Line::from(l.clone())).collect();
-                lines.push(Line::default());
-                lines.push(if p.can_proceed {
-                    Line::styled(
-                        "Enter: continue to confirmation · Esc: abort",
-                        app.theme.s(Ui::Key),
-                    )
-                } else {
-                    Line::styled(
-                        "a pre-check failed: this plan cannot run · Esc: close",
-                        app.theme.s(Ui::Danger),
-                    )
-                });
-                dialog(&app.theme, frame, area, &p.title, lines, p.scroll);
-            }
-            Modal::Confirm(c) => {
-                let t = &app.theme;
-                let lines = vec![
-                    Line::from(vec![
-                        Span::raw("type "),
-                        Span::styled(c.expected.clone(), t.s(Ui::Danger)),
-                        Span::raw(" and press Enter to run it; Esc aborts"),
-                    ]),
-                    Line::default(),
-                    Line::from(vec![
-                        Span::styled("> ", t.s(Ui::Key)),
-                        Span::styled(format!("{} ", c.input.text), t.s(Ui::Input)),
-                    ]),
-                ];
-                dialog(t, frame, area, &format!("confirm: {}", c.title), lines, 0);
-            }
+            Modal::Plan(d) => plan::plan(app, frame, area, d),
+            Modal::Confirm(c) => plan::confirm(app, frame, area, c),
+            Modal::Pick(p) => plan::pick(app, frame, area, p),
+            Modal::Notice(n) => plan::notice(app, frame, area, n),
             Modal::Prompt(_) => {}
         }
     }
 }
 
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
-        .flex(Flex::Center)
-        .areas(area);
-    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
-        .flex(Flex::Center)
-        .areas(v);
-    r
-}
-
-fn dialog(t: &Theme, frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line>, scroll: u16) {
-    let h = u16::try_from(lines.len()).unwrap_or(20).saturating_add(2);
-    let r = centered(area, 72, h.max(5));
-    frame.render_widget(Clear, r);
-    let block = Block::bordered()
-        .border_type(BorderType::Double)
-        .border_style(t.s(Ui::Danger))
-        .title(Span::styled(format!(" {title} "), t.s(Ui::Title)));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .style(t.s(Ui::Background))
-            .wrap(Wrap { trim: false })
-            .scroll((scroll, 0)),
-        r,
-    );
-}
-
 fn help(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     let t = &app.theme;
-    let read_only = app.opts.read_only || app.config.console.read_only;
     let mut lines: Vec<Line> = Vec::new();
+    let mut reasons: Vec<String> = Vec::new();
     for section in [Section::Move, Section::View, Section::Actions] {
         lines.push(Line::styled(section.title(), t.s(Ui::Title)));
         for b in BINDINGS.iter().filter(|b| b.section == section) {
-            let (key_style, what) = if section == Section::Actions {
-                let note = if read_only {
-                    "disabled: read-only"
-                } else {
-                    "reserved"
-                };
-                (t.s(Ui::KeyReserved), format!("{} ({note})", b.what))
-            } else {
-                (t.s(Ui::Key), b.what.to_string())
+            let blocked = match b.intent {
+                Intent::Action(a) => app.action_blocked(a),
+                _ => None,
             };
-            let what_style = if section == Section::Actions {
-                t.s(Ui::KeyReserved)
-            } else {
-                t.s(Ui::Text)
+            let (key_style, what_style) = match &blocked {
+                Some(why) => {
+                    if !reasons.contains(why) {
+                        reasons.push(why.clone());
+                    }
+                    (t.s(Ui::KeyReserved), t.s(Ui::KeyReserved))
+                }
+                None => (t.s(Ui::Key), t.s(Ui::Text)),
             };
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<10}", b.label), key_style),
-                Span::styled(what, what_style),
+                Span::styled(b.what, what_style),
             ]));
+        }
+        if section == Section::Actions {
+            for why in &reasons {
+                lines.push(Line::styled(
+                    format!("  greyed: unavailable: {why}"),
+                    t.s(Ui::Warning),
+                ));
+            }
         }
         lines.push(Line::default());
     }

@@ -1,5 +1,5 @@
 //! The status line: the open prompt (`:` or `/`), else a flash message, else key hints with
-//! the reserved action keys greyed out.
+//! the action keys greyed out when unavailable (read-only, HA-managed group, a run going on).
 
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
@@ -7,9 +7,9 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::super::app::App;
-use super::super::keymap::{Section, BINDINGS};
+use super::super::keymap::{Intent, BINDINGS};
 use super::super::modal::{Modal, PromptKind};
-use super::super::theme::{Theme, Ui};
+use super::super::theme::Ui;
 
 /// Draws the status line (and places the cursor when a prompt is open).
 pub fn render(app: &App, frame: &mut Frame, area: Rect) {
@@ -86,7 +86,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
     }
     let used: usize = left.iter().map(Span::width).sum();
     let width = usize::from(area.width).saturating_sub(used);
-    left.extend(hints(t, width));
+    left.extend(hints(app, width));
     frame.render_widget(Paragraph::new(Line::from(left)), area);
 }
 
@@ -94,19 +94,25 @@ fn byte_at(s: &str, chars: usize) -> usize {
     s.char_indices().nth(chars).map_or(s.len(), |(b, _)| b)
 }
 
-/// Key hints that fit `width`: the main keys, then the reserved action keys (greyed), with
-/// their words when there is room.
-fn hints(t: &Theme, width: usize) -> Vec<Span<'static>> {
+/// Key hints that fit `width`: the main keys, then the action keys (greyed when unavailable),
+/// with their words when there is room.
+fn hints(app: &App, width: usize) -> Vec<Span<'static>> {
+    let t = &app.theme;
     let mut main = Vec::new();
     let mut actions_long = vec![Span::styled("│ ", t.s(Ui::Muted))];
     let mut actions_short = vec![Span::styled("│ ", t.s(Ui::Muted))];
     for b in BINDINGS {
         let Some(word) = b.footer else { continue };
         let key = b.label.split(' ').next().unwrap_or(b.label);
-        if b.section == Section::Actions {
-            actions_long.push(Span::styled(key.to_string(), t.s(Ui::KeyReserved)));
-            actions_long.push(Span::styled(format!(" {word} "), t.s(Ui::KeyReserved)));
-            actions_short.push(Span::styled(format!("{key} "), t.s(Ui::KeyReserved)));
+        if let Intent::Action(a) = b.intent {
+            let (k, w) = if app.action_blocked(a).is_some() {
+                (t.s(Ui::KeyReserved), t.s(Ui::KeyReserved))
+            } else {
+                (t.s(Ui::Key), t.s(Ui::Muted))
+            };
+            actions_long.push(Span::styled(key.to_string(), k));
+            actions_long.push(Span::styled(format!(" {word} "), w));
+            actions_short.push(Span::styled(format!("{key} "), k));
         } else {
             main.push(Span::styled(key.to_string(), t.s(Ui::Key)));
             main.push(Span::styled(format!(" {word}  "), t.s(Ui::Muted)));
@@ -117,10 +123,6 @@ fn hints(t: &Theme, width: usize) -> Vec<Span<'static>> {
     if w(&out) + w(&actions_long) <= width {
         out.extend(actions_long);
     } else if w(&out) + w(&actions_short) <= width {
-        actions_short.push(Span::styled("(reserved)", t.s(Ui::KeyReserved)));
-        if w(&out) + w(&actions_short) > width {
-            actions_short.pop();
-        }
         out.extend(actions_short);
     }
     out
