@@ -5,7 +5,7 @@
 //! tui.rs          launch: resolve targets, pick the theme, run the console
 //! tui/runtime     the event loop: terminal, crossterm events, observations, ticks, signals,
 //!                 effects; draws only when something changed, at most ~30 frames a second
-//! tui/app         model + `update(Msg) -> Vec<Effect>` (no I/O)
+//! tui/app         model + `update(Msg) -> Vec<Effect>` (no I/O); app/navigate, app/prompt
 //! tui/actions     the action keys: availability, requests, dialogs, runbook, start-up findings
 //! tui/prepare     request -> the engine's plan (pure), scoped to one group like `--group`
 //! tui/run         a confirmed plan run on a task (audit log, connections, engine, marks)

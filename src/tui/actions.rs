@@ -458,10 +458,7 @@ impl App {
             } else {
                 Severity::Warning
             };
-            out.push((
-                sev,
-                format!("{} (here: select {}, press J)", f.message, f.node),
-            ));
+            out.push((sev, format!("J rejoins {}: {}", f.node, f.message)));
         }
         out
     }

@@ -5,15 +5,17 @@
 //! file, writing an export, running an action, reading the audit log) goes out as an
 //! [`Effect`] that the runtime carries out on a task and answers with another `Msg`.
 //! Rebuilding the topology from observations happens here because it is pure and cheap.
-//! The action side (keys, dialogs, runbook, start-up findings) is `actions.rs`.
+//! The action side (keys, dialogs, runbook, start-up findings) is `actions.rs`; moving
+//! around (focus, scroll, selection, mouse) is `app/navigate.rs`; the `:` command line is
+//! `app/prompt.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use ratatui::crossterm::event::{KeyEvent, MouseEvent, MouseEventKind};
-use ratatui::layout::{Position, Rect};
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
 
 use crate::audit::InterruptedRun;
 use crate::config::Config;
@@ -24,14 +26,16 @@ use crate::ops::recovery::Advice;
 use crate::ops::RunEvent;
 use crate::topology::{self, Anomaly, GroupTopology, NodeView, Severity, Topology};
 
-use super::command::{self, Command};
 use super::events::EventLog;
 use super::keymap::{self, Intent};
 use super::modal::{Modal, Outcome, Prompt, PromptKind};
 use super::run::{RunEnd, RunJob};
 use super::runbook::Runbook;
-use super::theme::{self, Theme, ThemeError};
+use super::theme::{Theme, ThemeError};
 use super::view;
+
+mod navigate;
+mod prompt;
 
 /// How long a flash message stays in the status line.
 pub const FLASH_FOR: Duration = Duration::from_secs(5);
@@ -521,95 +525,6 @@ impl App {
         Vec::new()
     }
 
-    fn run_command(&mut self, line: &str) -> Vec<Effect> {
-        match command::parse(line) {
-            Err(e) => self.flash_error(&e),
-            Ok(Command::Quit) => self.quit = true,
-            Ok(Command::Help) => self.modals.push(Modal::Help { scroll: 0 }),
-            Ok(Command::Freeze) => self.toggle_freeze(),
-            Ok(Command::Filter(f)) => {
-                self.filter = f.unwrap_or_default();
-                self.keep_selection_visible();
-            }
-            Ok(Command::Group(name)) => {
-                match self.config.groups.iter().position(|g| g.name == name) {
-                    Some(i) => self.switch_group(i),
-                    None => self.flash_error(&format!(
-                        "no group '{name}'; groups: {}",
-                        self.group_names().join(", ")
-                    )),
-                }
-            }
-            Ok(Command::Theme(name)) => {
-                return vec![Effect::LoadTheme {
-                    name,
-                    no_color: !self.theme.colored,
-                }]
-            }
-            Ok(Command::Export(path)) => {
-                return vec![Effect::Export {
-                    path,
-                    text: self.log.export_text(),
-                }]
-            }
-        }
-        Vec::new()
-    }
-
-    fn group_names(&self) -> Vec<String> {
-        self.config.groups.iter().map(|g| g.name.clone()).collect()
-    }
-
-    fn complete(&mut self, back: bool) {
-        let groups = self.group_names();
-        let themes: Vec<String> = theme::builtin_names()
-            .into_iter()
-            .map(String::from)
-            .collect();
-        let Some(Modal::Prompt(p)) = self.modals.last_mut() else {
-            return;
-        };
-        if p.candidates.is_empty() {
-            p.candidates = command::complete(&p.input.text, &groups, &themes);
-            p.chosen = None;
-        }
-        let n = p.candidates.len();
-        if n == 0 {
-            return;
-        }
-        let next = match (p.chosen, back) {
-            (None, false) => 0,
-            (None, true) => n - 1,
-            (Some(i), false) => (i + 1) % n,
-            (Some(i), true) => (i + n - 1) % n,
-        };
-        p.chosen = Some(next);
-        p.input = super::modal::LineInput::with(&p.candidates[next]);
-        if n == 1 {
-            p.candidates.clear();
-            p.chosen = None;
-        }
-    }
-
-    fn history_step(&mut self, older: bool) {
-        let hist = self.command_history.clone();
-        let Some(Modal::Prompt(p)) = self.modals.last_mut() else {
-            return;
-        };
-        if hist.is_empty() {
-            return;
-        }
-        let pos = match (p.history_pos, older) {
-            (None, true) => Some(hist.len() - 1),
-            (None, false) => None,
-            (Some(i), true) => Some(i.saturating_sub(1)),
-            (Some(i), false) if i + 1 < hist.len() => Some(i + 1),
-            (Some(_), false) => None,
-        };
-        p.history_pos = pos;
-        p.input = super::modal::LineInput::with(pos.map_or("", |i| hist[i].as_str()));
-    }
-
     fn switch_group(&mut self, i: usize) {
         if i != self.group {
             self.group = i;
@@ -633,106 +548,6 @@ impl App {
                 log_total: self.log.total,
             });
             self.flash_info("frozen: polling goes on; f or Esc resumes");
-        }
-    }
-
-    fn cycle_focus(&mut self, forward: bool) {
-        self.focus = match (self.focus, forward) {
-            (Pane::Tree, true) | (Pane::Log, false) => Pane::Detail,
-            (Pane::Detail, true) | (Pane::Tree, false) => Pane::Log,
-            (Pane::Log, true) | (Pane::Detail, false) => Pane::Tree,
-        };
-    }
-
-    fn scroll(&mut self, by: isize) {
-        match self.focus {
-            Pane::Tree => {
-                let visible = self.visible();
-                let Some(row) = self.selected_row(&visible) else {
-                    return;
-                };
-                let max = visible.len() - 1;
-                let next = row.saturating_add_signed(by).min(max);
-                self.select_row(&visible, next);
-            }
-            Pane::Detail => {
-                let by = i16::try_from(by.clamp(-1000, 1000)).unwrap_or(0);
-                self.detail_scroll = self.detail_scroll.saturating_add_signed(by);
-            }
-            Pane::Log => {
-                // Up goes back in time.
-                let max = self.log.len().saturating_sub(1);
-                self.log_scroll = self.log_scroll.saturating_add_signed(-by).min(max);
-            }
-        }
-    }
-
-    fn select_row(&mut self, visible: &[usize], row: usize) {
-        let name = self
-            .shown_group()
-            .and_then(|g| g.nodes.get(visible[row]))
-            .map(|n| n.name.clone());
-        if name != self.selected {
-            self.detail_scroll = 0;
-        }
-        self.selected = name;
-        self.keep_selection_visible();
-    }
-
-    /// Scrolls the tree so the selected row is on screen.
-    fn keep_selection_visible(&mut self) {
-        let visible = self.visible();
-        let rows = usize::from(view::layout(self, self.area()).tree_rows.max(1));
-        let row = self.selected_row(&visible).unwrap_or(0);
-        if row < self.tree_offset {
-            self.tree_offset = row;
-        } else if row >= self.tree_offset + rows {
-            self.tree_offset = row + 1 - rows;
-        }
-        self.tree_offset = self
-            .tree_offset
-            .min(visible.len().saturating_sub(rows))
-            .min(row);
-    }
-
-    fn mouse(&mut self, m: &MouseEvent) {
-        let areas = view::layout(self, self.area());
-        let at = Position::new(m.column, m.row);
-        let pane = if areas.tree.contains(at) {
-            Some(Pane::Tree)
-        } else if areas.detail.is_some_and(|r| r.contains(at)) {
-            Some(Pane::Detail)
-        } else if areas.log.is_some_and(|r| r.contains(at)) {
-            Some(Pane::Log)
-        } else {
-            None
-        };
-        match m.kind {
-            MouseEventKind::Down(_) => {
-                let Some(pane) = pane else { return };
-                self.focus = pane;
-                if pane == Pane::Tree && m.row >= areas.tree_first_row {
-                    let row = usize::from(m.row - areas.tree_first_row) + self.tree_offset;
-                    let visible = self.visible();
-                    if row < visible.len() {
-                        self.select_row(&visible, row);
-                    }
-                }
-            }
-            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
-                let Some(pane) = pane else { return };
-                let prev = self.focus;
-                self.focus = pane;
-                self.scroll(if m.kind == MouseEventKind::ScrollDown {
-                    1
-                } else {
-                    -1
-                });
-                if pane != Pane::Tree {
-                    self.focus = prev;
-                }
-            }
-            _ => self.dirty = false,
         }
     }
 

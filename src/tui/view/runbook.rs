@@ -26,9 +26,11 @@ use super::super::fmt;
 use super::super::runbook::{Prechecks, Row, Runbook, StepState};
 use super::super::theme::{Theme, Ui};
 
-/// `812ms`, `3.4s`, `2m`.
+/// `<1ms`, `812ms`, `3.4s`, `2m`.
 fn took(ms: u64) -> String {
-    if ms < 1000 {
+    if ms == 0 {
+        "<1ms".to_string()
+    } else if ms < 1000 {
         format!("{ms}ms")
     } else if ms < 100_000 {
         #[allow(clippy::cast_precision_loss)]
@@ -92,8 +94,8 @@ impl Out<'_> {
             StepState::Skipped(_) => ("–", Ui::Warning, "skipped".to_string()),
             StepState::NotRun => ("–", Ui::Muted, "not run".to_string()),
         };
-        let num = num.map_or_else(String::new, |n| format!("{n:>2} "));
-        let mut text = format!("{num}{}", r.title);
+        let label = num.map_or_else(String::new, |n| format!("{n:>2} "));
+        let mut text = format!("{label}{}", r.title);
         if !r.commands.is_empty() && !r.commands.iter().all(|c| c.starts_with("INFO")) {
             text.push_str(&format!(" · {}", r.commands.join("; ")));
         }
@@ -124,6 +126,11 @@ impl Out<'_> {
                 self.wrapped("     ", error, t.s(role));
             }
             StepState::Skipped(why) => self.wrapped("     ", why, t.s(Ui::Warning)),
+            // The gate's proof (last save time, file and size) is worth a line; a step's
+            // verification is in the audit log.
+            StepState::Verified { detail, .. } if num.is_none() => {
+                self.wrapped("     ", detail, t.s(Ui::Muted));
+            }
             _ => {}
         }
     }
@@ -176,7 +183,7 @@ pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
             &e.detail,
             t.s(role).add_modifier(Modifier::BOLD),
         );
-        if let Some(p) = e.pause_ms {
+        if let Some(p) = e.pause_ms.filter(|_| !e.detail.contains("paused")) {
             o.wrapped(
                 "  ",
                 &format!("writes were paused {}", took(p)),
@@ -188,9 +195,6 @@ pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
         }
         if let Some(n) = &e.next_step {
             o.wrapped("  next: ", n, t.s(Ui::Warning));
-        }
-        for w in &e.warnings {
-            o.wrapped("  warning: ", w, t.s(Ui::Warning));
         }
         for n in &e.notes {
             o.wrapped("  · ", n, t.s(Ui::Info));
@@ -230,6 +234,9 @@ pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
     for what in &rb.rollbacks {
         focus_line = o.lines.len();
         o.wrapped("↶ rolled back: ", what, t.s(Ui::Warning));
+    }
+    for w in rb.ending.iter().flat_map(|e| &e.warnings) {
+        o.wrapped("! ", w, t.s(Ui::Warning));
     }
     let rows = usize::from(inner.height);
     let auto = if rb.ending.is_none() {
