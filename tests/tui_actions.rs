@@ -570,6 +570,19 @@ async fn promote_shows_candidates_and_marks_the_old_primary() {
     let marks = run::load_marks(&dir.path().join("audit.jsonl")).unwrap();
     assert_eq!(marks.len(), 1);
     assert_eq!(marks[0].node, "m1");
+
+    // m1 comes back as a primary with its old data: the banner names it and J is offered,
+    // whatever node is selected.
+    app.update(Msg::Marks(Ok(marks)));
+    press(&mut app, KeyCode::Esc);
+    fake.node("m1", |n| n.down = false);
+    repoll(&mut app, &fake);
+    let t = screen(&app);
+    assert!(t.contains("J rejoins m1"), "{t}");
+    select(&mut app, &chosen);
+    press(&mut app, KeyCode::Char('J'));
+    let t = screen(&app);
+    assert!(t.contains("rejoin m1 · group demo"), "{t}");
 }
 
 #[test]
@@ -619,6 +632,24 @@ fn an_interrupted_run_is_shown_at_start_up_with_the_next_step() {
     press(&mut app, KeyCode::Esc);
     let t = screen(&app);
     assert!(t.contains("did not finish"), "the banner keeps it:\n{t}");
+    // The dialog again (a second start-up read does not repeat it), then its offer.
+    app.update(Msg::Interrupted(run::check_interrupted(
+        &log,
+        &app.topology,
+    )));
+    assert!(app.modals.is_empty(), "shown once per run");
+    app.interrupted_seen.clear();
+    app.update(Msg::Interrupted(run::check_interrupted(
+        &log,
+        &app.topology,
+    )));
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Enter);
+    let t = screen(&app);
+    assert!(
+        t.contains("rejoin m1 · group demo"),
+        "the offer plans the rejoin:\n{t}"
+    );
 }
 
 #[test]

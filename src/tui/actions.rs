@@ -25,6 +25,16 @@ use super::run::{RunEnd, RunJob};
 use super::runbook::Runbook;
 
 impl App {
+    /// The live (not frozen) topology of group `gi`, empty when it has none yet.
+    fn live_group(&self, gi: usize) -> &GroupTopology {
+        static EMPTY: std::sync::OnceLock<GroupTopology> = std::sync::OnceLock::new();
+        self.topology
+            .groups
+            .iter()
+            .find(|g| g.index == gi)
+            .unwrap_or_else(|| EMPTY.get_or_init(GroupTopology::default))
+    }
+
     /// Read-only from the command line or the console config (the engine is told too).
     #[must_use]
     pub fn read_only(&self) -> bool {
@@ -46,11 +56,7 @@ impl App {
             self.group,
             Budgets::default(),
         );
-        ops::checks::group_guard(
-            &mut probe,
-            g,
-            &ops::group_topology(&self.topology, self.group),
-        );
+        ops::checks::group_guard(&mut probe, g, &self.live_group(self.group));
         if probe.read_only.is_some() {
             return Some(format!("group '{}' is read-only in the config", g.name));
         }
@@ -158,14 +164,14 @@ impl App {
     /// marked old primaries that are back.
     #[must_use]
     pub fn rejoin_candidates(&self, gi: usize) -> Vec<String> {
-        let live = ops::group_topology(&self.topology, gi);
+        let live = self.live_group(gi);
         let mut out: Vec<String> = live
             .anomalies
             .iter()
             .filter(|a| a.kind == AnomalyKind::StalePrimary)
             .filter_map(|a| a.nodes.first().cloned())
             .collect();
-        for f in promote::flags(&self.marks, &live) {
+        for f in promote::flags(&self.marks, live) {
             if !out.contains(&f.node) {
                 out.push(f.node);
             }
@@ -451,8 +457,7 @@ impl App {
                 )
             })
             .collect();
-        let live = ops::group_topology(&self.topology, self.group);
-        for f in promote::flags(&self.marks, &live) {
+        for f in promote::flags(&self.marks, self.live_group(self.group)) {
             let sev = if f.stale_primary {
                 Severity::Critical
             } else {

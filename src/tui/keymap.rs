@@ -303,11 +303,11 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
     ("", ":freeze  :help  :quit"),
     (
         "plan",
-        "Cancel is focused: ←/→ choose · Enter · Esc cancels · ↑/↓ scroll",
+        "Cancel focused · ←/→ choose · Enter · Esc cancels · ↑/↓ scroll",
     ),
     (
         "",
-        "o override failed checks with a reason (recorded) · t strategy · d download",
+        "o override (with a reason, recorded) · t strategy · d download",
     ),
     (
         "confirm",
@@ -315,7 +315,7 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
     ),
     (
         "runbook",
-        "shown in the detail pane while an action runs · Esc closes it when done",
+        "in the detail pane while an action runs; Esc closes it after",
     ),
 ];
 
