@@ -56,7 +56,7 @@ impl App {
             self.group,
             Budgets::default(),
         );
-        ops::checks::group_guard(&mut probe, g, &self.live_group(self.group));
+        ops::checks::group_guard(&mut probe, g, self.live_group(self.group));
         if probe.read_only.is_some() {
             return Some(format!("group '{}' is read-only in the config", g.name));
         }
