@@ -287,8 +287,10 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
         return NodeError::Unresponsive(timeout);
     }
     if lower.contains("connection reset") || lower.contains("broken pipe") {
+        // An open connection to a killed server is reset; so is a plaintext hello to a TLS
+        // port, which is why the hint names both.
         return NodeError::Refused(
-            "connection reset by peer (a plaintext client on a TLS port is reset like this)"
+            "connection reset by peer (the server went away; on a TLS port, check tls = true)"
                 .to_string(),
         );
     }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use redops::audit::AuditLog;
-use redops::config::{Config, Console, Group, LagThresholds, Node};
+use redops::config::{Config, Console, Group, Node};
 use redops::history::History;
 use redops::node::rdb;
 use redops::node::NodeClient;
@@ -57,16 +57,7 @@ impl Console_ {
         console.timeout = Duration::from_secs(2);
         let config = Config {
             console,
-            groups: vec![Group {
-                name: "g".into(),
-                env: None,
-                read_only: false,
-                preferred_primary: None,
-                lag: LagThresholds::default(),
-                sentinel: None,
-                cluster: false,
-                nodes,
-            }],
+            groups: vec![Group::new("g", nodes)],
             source: None,
         };
         let fleet = FleetState::new(&config);

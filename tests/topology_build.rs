@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use redops::config::{Addr, Config, Console, Group, LagThresholds, Node};
+use redops::config::{Addr, Config, Console, Group, Node};
 use redops::history::History;
 use redops::info::{Info, InfoRole, ReplicaLine};
 use redops::observe::{FleetState, NodeError, NodeId, NodeState, Observation};
@@ -29,16 +29,7 @@ fn config(n: usize) -> Config {
         .collect();
     Config {
         console: Console::default(),
-        groups: vec![Group {
-            name: "g".into(),
-            env: None,
-            read_only: false,
-            preferred_primary: None,
-            lag: LagThresholds::default(),
-            sentinel: None,
-            cluster: false,
-            nodes,
-        }],
+        groups: vec![Group::new("g", nodes)],
         source: None,
     }
 }

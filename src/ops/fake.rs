@@ -635,7 +635,7 @@ impl FakeOps {
         &self,
         group: &str,
     ) -> (crate::config::Config, crate::topology::Topology) {
-        use crate::config::{Config, Console, Group, LagThresholds, Node};
+        use crate::config::{Config, Console, Group, Node};
         use crate::observe::{NodeId, NodeState};
         use crate::topology::{GroupTopology, LagLevel, Link, NodeView, Role, Topology, Upstream};
         let infos: Vec<(FakeNode, Option<Info>)> = self.with(|w| {
@@ -659,16 +659,7 @@ impl FakeOps {
             .collect();
         let config = Config {
             console: Console::default(),
-            groups: vec![Group {
-                name: group.to_string(),
-                env: None,
-                read_only: false,
-                preferred_primary: None,
-                lag: LagThresholds::default(),
-                sentinel: None,
-                cluster: false,
-                nodes,
-            }],
+            groups: vec![Group::new(group.to_string(), nodes)],
             source: None,
         };
         let primary_offset = infos.iter().find(|(n, _)| n.primary).map(|(n, _)| n.offset);
