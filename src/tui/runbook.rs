@@ -351,3 +351,64 @@ fn elapsed(state: &StepState, at: SystemTime) -> Option<u64> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::fake::FakeOps;
+    use crate::tui::keymap::ActionKey;
+    use crate::tui::prepare::{prepare, Request};
+    use std::time::Duration;
+
+    fn t(ms: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+    }
+
+    #[test]
+    fn gate_then_end_states() {
+        let fake = FakeOps::group(&["m1", "r1"]);
+        let (config, topology) = fake.config_and_topology("g");
+        let mut req = Request::new(ActionKey::Snapshot, 0, Some("m1".into()));
+        req.download = true;
+        let p = prepare(&config, &topology, &[], &req, t(0)).unwrap();
+        let mut rb = Runbook::new(&p.plan, &p.title(), t(0));
+        assert_eq!(rb.gate.len(), 2, "a snapshot and a download");
+        rb.apply(&RunEvent::PrecheckPassed { overridden: vec![] }, t(1));
+        assert!(
+            rb.gate.iter().all(|r| r.state.is_pending()),
+            "snapshot first"
+        );
+        rb.apply(&RunEvent::SnapshotStarted { node: "m1".into() }, t(2));
+        rb.apply(
+            &RunEvent::SnapshotVerified {
+                node: "m1".into(),
+                last_save: 7,
+            },
+            t(102),
+        );
+        assert_eq!(
+            rb.gate[0].state,
+            StepState::Verified {
+                ms: Some(100),
+                detail: "status ok, rdb_last_save_time 7".into()
+            }
+        );
+        assert!(
+            matches!(rb.gate[1].state, StepState::Running { since, .. } if since == t(102)),
+            "the download starts when the snapshot is through: {:?}",
+            rb.gate[1].state
+        );
+        // The download fails: the engine refuses and finishes; what ran is failed.
+        rb.apply(
+            &RunEvent::RunFinished {
+                outcome: "refused".into(),
+                detail: "the RDB download of m1 failed".into(),
+                state: vec![],
+                next_step: None,
+            },
+            t(300),
+        );
+        assert!(!rb.running());
+        assert!(matches!(rb.gate[1].state, StepState::Failed { .. }));
+    }
+}
