@@ -343,3 +343,56 @@ fn changes_report_role_flips_links_and_anomalies() {
     assert!(back.iter().any(|c| c.kind == K::AnomalyCleared));
     assert!(back.iter().any(|c| c.kind == K::NodeUp));
 }
+
+#[test]
+fn straddling_cycle_is_held_back_until_the_nodes_are_polled_again() {
+    let mut s = Scene::new(2);
+    let mut promoted = primary(7002, 100, &[]);
+    promoted.replication.replid2 = Some(REPLID.into());
+    s.observe(0, 0, Ok(primary(7001, 100, &[7002])));
+    s.observe(1, 0, Ok(promoted.clone()));
+    let mut confirm = topology::Confirm::new();
+    let at = |sec: u64| s.t0 + Duration::from_secs(sec);
+    let mut t = s.build(0);
+    assert!(
+        kinds(&t).contains(&AnomalyKind::SplitBrain),
+        "the raw picture has it"
+    );
+    confirm.apply(&mut t, at(0));
+    assert!(
+        !kinds(&t).contains(&AnomalyKind::SplitBrain),
+        "held back for now"
+    );
+
+    // Only n1 polled again: still held.
+    s.observe(0, 1, Ok(primary(7001, 100, &[7002])));
+    let mut t = s.build(1);
+    confirm.apply(&mut t, at(1));
+    assert!(!kinds(&t).contains(&AnomalyKind::SplitBrain));
+
+    // Both polled again and still two primaries: a real split brain.
+    s.observe(1, 2, Ok(promoted));
+    let mut t = s.build(2);
+    confirm.apply(&mut t, at(2));
+    assert!(kinds(&t).contains(&AnomalyKind::SplitBrain));
+
+    // A transient picture that resolves is never shown.
+    let mut s = Scene::new(2);
+    let mut confirm = topology::Confirm::new();
+    s.observe(0, 0, Ok(replica(7001, 7002, 100, true)));
+    s.observe(1, 0, Ok(replica(7002, 7001, 100, true)));
+    let mut t = s.build(0);
+    confirm.apply(&mut t, s.t0);
+    assert!(t.groups[0]
+        .anomalies
+        .iter()
+        .all(|a| a.kind != AnomalyKind::ReplicationLoop));
+    s.observe(1, 1, Ok(primary(7002, 100, &[7001])));
+    let mut t = s.build(1);
+    confirm.apply(&mut t, s.t0 + Duration::from_secs(1));
+    assert!(
+        t.groups[0].anomalies.is_empty(),
+        "{:?}",
+        t.groups[0].anomalies
+    );
+}

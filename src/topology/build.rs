@@ -219,6 +219,8 @@ fn add_unmanaged(group: &Group, nodes: &mut Vec<NodeView>) {
             .replicas
             .iter()
             .filter(|l| l.kind.as_deref() != Some("rdb-channel"))
+            // An RDB download (SYNC without REPLCONF listening-port) is listed with port 0.
+            .filter(|l| l.port != 0)
         {
             let known = nodes[..configured].iter().enumerate().any(|(j, v)| {
                 let points_here = v.upstream.as_ref().and_then(|u| u.index) == Some(m);

@@ -135,6 +135,8 @@ pub struct App {
     pub fleet: FleetState,
     pub history: History,
     pub topology: Topology,
+    /// Holds back split brain / loop / no primary until re-polled (see `topology::Confirm`).
+    pub confirm: topology::Confirm,
     pub frozen: Option<Frozen>,
     /// Index of the group shown.
     pub group: usize,
@@ -189,6 +191,7 @@ impl App {
             fleet,
             history,
             topology,
+            confirm: topology::Confirm::new(),
             frozen: None,
             group: 0,
             selected: None,
@@ -264,8 +267,9 @@ impl App {
             self.history.record(&obs);
             self.fleet.apply(obs);
         }
-        let next = topology::build(&self.config, &self.fleet, &self.history, self.now);
+        let mut next = topology::build(&self.config, &self.fleet, &self.history, self.now);
         self.history.record_lag(&next);
+        self.confirm.apply(&mut next, self.now);
         self.set_topology(next);
         if !self.started_up && self.warm() {
             self.started_up = true;
