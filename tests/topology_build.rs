@@ -352,7 +352,8 @@ fn straddling_cycle_is_held_back_until_the_nodes_are_polled_again() {
     s.observe(0, 0, Ok(primary(7001, 100, &[7002])));
     s.observe(1, 0, Ok(promoted.clone()));
     let mut confirm = topology::Confirm::new();
-    let at = |sec: u64| s.t0 + Duration::from_secs(sec);
+    let t0 = s.t0;
+    let at = move |sec: u64| t0 + Duration::from_secs(sec);
     let mut t = s.build(0);
     assert!(
         kinds(&t).contains(&AnomalyKind::SplitBrain),
