@@ -69,8 +69,6 @@ fn confirmed(g: &GroupTopology, names: &[String], since: SystemTime) -> bool {
             .filter(|n| !n.unmanaged && n.state.is_reachable())
             .all(fresh)
     } else {
-        names
-            .iter()
-            .all(|name| g.by_name(name).is_some_and(&fresh))
+        names.iter().all(|name| g.by_name(name).is_some_and(&fresh))
     }
 }
