@@ -31,7 +31,21 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 const STEADY: Duration = Duration::from_secs(15);
 const CYCLES: usize = 5;
 
+#[path = "poll/micro.rs"]
+mod micro;
+
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "micro") {
+        micro::run(args.iter().any(|a| a == "quick"));
+        return;
+    }
+    if let [mode, n] = args.as_slice() {
+        if mode == "holes" {
+            hold_blackholes(n.parse().unwrap_or(0));
+            return;
+        }
+    }
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -83,6 +97,7 @@ struct Row {
     cpu_pct: f64,
     rss_before_mb: f64,
     rss_mb: f64,
+    rss_full_mb: f64,
     obs_per_sec: f64,
     max_gap: Duration,
     build_max: Duration,
@@ -97,11 +112,9 @@ async fn run_size(bin: &Path, n: usize) -> Row {
     let upstreams: Vec<Option<u16>> = primaries.iter().flat_map(|&p| [Some(p), Some(p)]).collect();
     let replicas = fleet.start_all(&upstreams).await;
     wait_synced(&replicas).await;
-    let blackholes: Vec<Blackhole> = (0..holes)
-        .map(|_| Blackhole::start().expect("blackhole"))
-        .collect();
+    let blackholes = Holes::start(holes);
     let start_secs = t0.elapsed().as_secs_f64();
-    let config = config(&primaries, &replicas, &blackholes);
+    let config = config(&primaries, &replicas, &blackholes.ports);
 
     let mut cycles = Vec::with_capacity(CYCLES);
     let mut answered_min = usize::MAX;
@@ -130,6 +143,7 @@ async fn run_size(bin: &Path, n: usize) -> Row {
         cpu_pct: steady.cpu_pct,
         rss_before_mb: steady.rss_before_mb,
         rss_mb: steady.rss_mb,
+        rss_full_mb: steady.rss_full_mb,
         obs_per_sec: steady.obs_per_sec,
         max_gap: steady.max_gap,
         build_max: steady.build_max,
@@ -140,9 +154,36 @@ struct Steady {
     cpu_pct: f64,
     rss_before_mb: f64,
     rss_mb: f64,
+    rss_full_mb: f64,
     obs_per_sec: f64,
     max_gap: Duration,
     build_max: Duration,
+}
+
+/// Fills every node's history to `history_len` points by recording its latest observation
+/// again (as the console would after `history_len` polls), builds the topology once, and
+/// returns the RSS then: the steady-state memory with full buffers.
+fn fill_history(config: &Config, fleet: &FleetState, history: &mut History) -> f64 {
+    let cap = config.console.history_len;
+    for (gi, g) in fleet.groups.iter().enumerate() {
+        for (ni, status) in g.iter().enumerate() {
+            let id = NodeId {
+                group: gi,
+                node: ni,
+            };
+            let Some(latest) = &status.latest else {
+                continue;
+            };
+            let mut obs = latest.clone();
+            while history.len(id) < cap {
+                obs.at += INTERVAL;
+                history.record(&obs);
+            }
+        }
+    }
+    let topo = redops::topology::build(config, fleet, history, SystemTime::now());
+    history.record_lag(&topo);
+    rss_mb()
 }
 
 /// Runs the pollers for [`STEADY`] and consumes like the console.
@@ -162,10 +203,14 @@ async fn steady_state(config: &Config) -> Steady {
         fleet.apply(obs);
     }
     let cpu0 = cpu_seconds();
+    let csw0 = context_switches();
     let wall0 = Instant::now();
     let end = wall0 + STEADY;
     let mut tick = tokio::time::interval(INTERVAL);
     let mut received = 0u64;
+    let mut gaps_real: Vec<Duration> = Vec::new();
+    let mut gaps_hole: Vec<Duration> = Vec::new();
+    let mut errs: HashMap<String, u64> = HashMap::new();
     loop {
         tokio::select! {
             () = tokio::time::sleep_until(end.into()) => break,
@@ -179,7 +224,12 @@ async fn steady_state(config: &Config) -> Steady {
                 let Some(obs) = obs else { break };
                 received += 1;
                 if let Some(prev) = last_seen.insert(obs.id, obs.at) {
-                    max_gap = max_gap.max(obs.at.duration_since(prev).unwrap_or_default());
+                    let g = obs.at.duration_since(prev).unwrap_or_default();
+                    max_gap = max_gap.max(g);
+                    if obs.id.node >= 3 { gaps_hole.push(g) } else { gaps_real.push(g) }
+                }
+                if let Err(e) = &obs.result {
+                    *errs.entry(format!("{}{}", if obs.id.node >= 3 {"hole "} else {"real "}, e.state().as_str())).or_default() += 1;
                 }
                 history.record(&obs);
                 fleet.apply(obs);
@@ -187,20 +237,36 @@ async fn steady_state(config: &Config) -> Steady {
         }
     }
     let wall = wall0.elapsed().as_secs_f64();
+    gaps_real.sort();
+    gaps_hole.sort();
+    let pct = |v: &Vec<Duration>, p: f64| {
+        v.get(((v.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    println!("DIAG real gaps n={} p50={:?} p99={:?} max={:?}; hole gaps n={} p50={:?} p99={:?} max={:?}; errs {:?}",
+        gaps_real.len(), pct(&gaps_real, 0.5), pct(&gaps_real, 0.99), gaps_real.last(),
+        gaps_hole.len(), pct(&gaps_hole, 0.5), pct(&gaps_hole, 0.99), gaps_hole.last(), errs);
     let cpu = cpu_seconds() - cpu0;
+    println!(
+        "DIAG context switches/s: {:.0}",
+        (context_switches() - csw0) as f64 / wall0.elapsed().as_secs_f64()
+    );
     let rss = rss_mb();
     drop(pollers);
+    let rss_full_mb = fill_history(config, &fleet, &mut history);
     Steady {
         cpu_pct: 100.0 * cpu / wall,
         rss_before_mb,
         rss_mb: rss,
+        rss_full_mb,
         obs_per_sec: received as f64 / wall,
         max_gap,
         build_max,
     }
 }
 
-fn config(primaries: &[u16], replicas: &[u16], holes: &[Blackhole]) -> Config {
+fn config(primaries: &[u16], replicas: &[u16], holes: &[u16]) -> Config {
     let node = |name: String, port: u16| Node {
         name,
         addr: Addr {
@@ -230,10 +296,10 @@ fn config(primaries: &[u16], replicas: &[u16], holes: &[Blackhole]) -> Config {
         })
         .collect();
     let count = groups.len().max(1);
-    for (i, h) in holes.iter().enumerate() {
+    for (i, &port) in holes.iter().enumerate() {
         let g = &mut groups[i % count];
         let name = format!("dead{i}");
-        g.nodes.push(node(name, h.port));
+        g.nodes.push(node(name, port));
     }
     Config {
         console: Console {
@@ -245,6 +311,56 @@ fn config(primaries: &[u16], replicas: &[u16], holes: &[Blackhole]) -> Config {
         groups,
         source: None,
     }
+}
+
+/// Black holes in a child process (this program in `holes` mode), so their accept threads are
+/// not counted in the CPU of the process under measurement. Killed by PID on drop.
+struct Holes {
+    child: Child,
+    ports: Vec<u16>,
+}
+
+impl Holes {
+    fn start(n: usize) -> Self {
+        let exe = std::env::current_exe().expect("own path");
+        let mut child = Command::new(exe)
+            .args(["holes", &n.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("black hole process");
+        let out = child.stdout.take().expect("piped stdout");
+        let ports: Vec<u16> = std::io::BufRead::lines(std::io::BufReader::new(out))
+            .take(n)
+            .map(|l| l.expect("port line").trim().parse().expect("port"))
+            .collect();
+        assert_eq!(ports.len(), n, "black hole process gave too few ports");
+        Self { child, ports }
+    }
+}
+
+impl Drop for Holes {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `holes N` mode: N black holes, their ports on stdout, held until stdin closes (the parent
+/// exited or dropped us) or their lifetime ends.
+fn hold_blackholes(n: usize) {
+    use std::io::{Read, Write};
+    let holes: Vec<Blackhole> = (0..n)
+        .map(|_| Blackhole::start().expect("blackhole"))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for h in &holes {
+        writeln!(out, "{}", h.port).expect("write port");
+    }
+    out.flush().expect("flush");
+    let _ = std::io::stdin().read(&mut [0u8; 1]);
+    drop(holes);
 }
 
 /// Lean servers (no persistence, no debug command) owned by PID; killed on drop.
@@ -407,6 +523,12 @@ fn cpu_seconds() -> f64 {
     tv(u.user_time()) + tv(u.system_time())
 }
 
+/// Voluntary and involuntary context switches of every thread of this process so far.
+fn context_switches() -> i64 {
+    let u = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
+    u.voluntary_context_switches() + u.involuntary_context_switches()
+}
+
 fn rss_mb() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -441,7 +563,7 @@ fn print_table(rows: &[Row]) {
     let budget = INTERVAL + TIMEOUT;
     println!();
     println!(
-        "{:>5} {:>7} {:>5} {:>7} | {:>8} {:>10} {:>9} | {:>6} {:>13} {:>7} {:>9} {:>9} {:>7}",
+        "{:>5} {:>7} {:>5} {:>7} | {:>8} {:>10} {:>9} | {:>6} {:>13} {:>8} {:>7} {:>9} {:>9} {:>7}",
         "nodes",
         "servers",
         "holes",
@@ -451,6 +573,7 @@ fn print_table(rows: &[Row]) {
         "cycle_max",
         "cpu%",
         "rss_mb",
+        "rss_full",
         "obs/s",
         "max_gap",
         "build_max",
@@ -459,7 +582,7 @@ fn print_table(rows: &[Row]) {
     for r in rows {
         let within = r.cycle_max <= budget && r.max_gap <= budget;
         println!(
-            "{:>5} {:>7} {:>5} {:>7.1} | {:>8} {:>8}ms {:>7}ms | {:>6.1} {:>6.1}->{:<6.1} {:>7.1} {:>7}ms {:>7}ms {:>7}",
+            "{:>5} {:>7} {:>5} {:>7.1} | {:>8} {:>8}ms {:>7}ms | {:>6.1} {:>6.1}->{:<6.1} {:>8.1} {:>7.1} {:>7}ms {:>7}ms {:>7}",
             r.nodes,
             r.servers,
             r.blackholes,
@@ -470,6 +593,7 @@ fn print_table(rows: &[Row]) {
             r.cpu_pct,
             r.rss_before_mb,
             r.rss_mb,
+            r.rss_full_mb,
             r.obs_per_sec,
             ms(r.max_gap),
             ms(r.build_max),
@@ -480,10 +604,11 @@ fn print_table(rows: &[Row]) {
     println!("answered: fewest nodes answering INFO in one poll_once cycle (should be = servers)");
     println!("cycle_med/max: one full poll_once over every node ({CYCLES} runs)");
     println!(
-        "cpu%: this process (pollers + consumer + black holes), user+sys over {}s, % of one core",
+        "cpu%: this process (pollers + consumer; black holes run in a child), user+sys over {}s, % of one core",
         STEADY.as_secs()
     );
     println!("rss_mb: before the pollers started -> after the steady-state run");
+    println!("rss_full: after filling every node's history to history_len points (steady state)");
     println!("max_gap: longest time between two observations of one node in steady state");
     println!("build_max: slowest topology::build of the run");
     println!(

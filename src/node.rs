@@ -220,7 +220,7 @@ impl NodeClient {
                 MAX_INFO_BYTES
             )));
         }
-        let mut info = info::parse(&text);
+        let mut info = info::parse_owned(text);
         if self.save_config.is_none() {
             let cmd = redis::cmd("CONFIG").arg("GET").arg("save").clone();
             let got: Result<Vec<String>, NodeError> = self.query(&cmd).await;
