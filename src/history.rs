@@ -3,8 +3,13 @@
 //! Each poll of a node appends one [`Point`]: a [`Sample`] when the poll succeeded, a gap
 //! (`sample: None`) when it failed, so a chart never draws a false zero. The primary's offset
 //! history is also what lag in seconds is estimated from. Pure data, no I/O.
+//!
+//! Memory is bounded and paid up front: each node's ring is allocated once at its full capacity
+//! (a growing `VecDeque` would round 600 up to 1024), and the 40-character replid every point
+//! carries is one shared `Arc<str>` per node, not a string per point.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::observe::{NodeId, Observation};
@@ -15,7 +20,8 @@ use crate::topology::Topology;
 pub struct Sample {
     /// `master_repl_offset` (primary) or `slave_repl_offset` (replica).
     pub offset: Option<u64>,
-    pub replid: Option<String>,
+    /// `master_replid`; consecutive points of a node share one allocation.
+    pub replid: Option<Arc<str>>,
     /// Filled in after the topology of that cycle is built.
     pub lag_bytes: Option<u64>,
     pub lag_seconds: Option<f64>,
@@ -33,7 +39,14 @@ pub struct Point {
 #[derive(Debug, Clone)]
 pub struct History {
     cap: usize,
-    nodes: HashMap<NodeId, VecDeque<Point>>,
+    nodes: HashMap<NodeId, Ring>,
+}
+
+/// One node's points, and the replid they share.
+#[derive(Debug, Clone)]
+struct Ring {
+    points: VecDeque<Point>,
+    replid: Option<Arc<str>>,
 }
 
 impl History {
@@ -48,25 +61,32 @@ impl History {
 
     /// Appends the point for one observation.
     pub fn record(&mut self, obs: &Observation) {
+        let cap = self.cap;
+        let ring = self.nodes.entry(obs.id).or_insert_with(|| Ring {
+            points: VecDeque::with_capacity(cap),
+            replid: None,
+        });
         let sample = obs.result.as_ref().ok().map(|info| {
             let r = &info.replication;
             let offset = match r.role {
                 Some(crate::info::InfoRole::Replica) => r.replica_offset,
                 _ => r.offset,
             };
+            if ring.replid.as_deref() != r.replid.as_deref() {
+                ring.replid = r.replid.as_deref().map(Arc::from);
+            }
             Sample {
                 offset,
-                replid: r.replid.clone(),
+                replid: ring.replid.clone(),
                 lag_bytes: None,
                 lag_seconds: None,
                 rtt_ms: obs.rtt.as_secs_f64() * 1000.0,
             }
         });
-        let buf = self.nodes.entry(obs.id).or_default();
-        if buf.len() == self.cap {
-            buf.pop_front();
+        if ring.points.len() >= cap {
+            ring.points.pop_front();
         }
-        buf.push_back(Point { at: obs.at, sample });
+        ring.points.push_back(Point { at: obs.at, sample });
     }
 
     /// Writes the lag the topology computed into each node's latest sample.
@@ -75,7 +95,7 @@ impl History {
             let Some(id) = node.id else { continue };
             let Some(Point {
                 sample: Some(s), ..
-            }) = self.nodes.get_mut(&id).and_then(|b| b.back_mut())
+            }) = self.nodes.get_mut(&id).and_then(|r| r.points.back_mut())
             else {
                 continue;
             };
@@ -86,19 +106,19 @@ impl History {
 
     /// All points of a node, oldest first.
     pub fn points(&self, id: NodeId) -> impl Iterator<Item = &Point> + '_ {
-        self.nodes.get(&id).into_iter().flatten()
+        self.nodes.get(&id).into_iter().flat_map(|r| &r.points)
     }
 
     /// Number of points held for a node.
     #[must_use]
     pub fn len(&self, id: NodeId) -> usize {
-        self.nodes.get(&id).map_or(0, VecDeque::len)
+        self.nodes.get(&id).map_or(0, |r| r.points.len())
     }
 
     /// True when nothing has been recorded.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.nodes.values().all(VecDeque::is_empty)
+        self.nodes.values().all(|r| r.points.is_empty())
     }
 
     /// Estimated age of the oldest write a replica at `offset` has not applied, from the
@@ -113,7 +133,7 @@ impl History {
         offset: u64,
         now: SystemTime,
     ) -> Option<f64> {
-        let buf = self.nodes.get(&primary)?;
+        let buf = &self.nodes.get(&primary)?.points;
         let on_replid = || {
             buf.iter().filter_map(|p| {
                 let s = p.sample.as_ref()?;
@@ -177,6 +197,22 @@ mod tests {
             "the failed poll is a gap, not a zero"
         );
         assert_eq!(pts[2].sample.as_ref().and_then(|s| s.offset), Some(40));
+    }
+
+    #[test]
+    fn points_of_one_replid_share_one_string() {
+        let id = NodeId { group: 0, node: 0 };
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut h = History::new(10);
+        for i in 0..3u64 {
+            h.record(&obs(id, t0 + Duration::from_secs(i), Some(i)));
+        }
+        let ids: Vec<Arc<str>> = h
+            .points(id)
+            .filter_map(|p| p.sample.as_ref()?.replid.clone())
+            .collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|r| Arc::ptr_eq(r, &ids[0]) && &**r == "r1"));
     }
 
     #[test]
