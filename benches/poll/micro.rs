@@ -39,19 +39,10 @@ pub fn run(quick: bool) {
         );
     }
 
-    let fleet = SyntheticFleet::new(150, 50, &primary, &replica);
+    let fleet = SyntheticFleet::new(150, 2, 50, &primary, &replica);
     let points = if quick { 20 } else { 600 };
     let before = super::rss_mb();
-    let mut history = History::new(points);
-    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-    for k in 0..points {
-        let at = t0 + Duration::from_secs(k as u64);
-        for obs in &fleet.observations {
-            let mut o = obs.clone();
-            o.at = at;
-            history.record(&o);
-        }
-    }
+    let history = fill(&fleet, points);
     let after = super::rss_mb();
     let held = fleet.observations.len() * points;
     println!(
@@ -60,31 +51,69 @@ pub fn run(quick: bool) {
         after - before,
         (after - before) * 1024.0 * 1024.0 / held as f64
     );
+    time_build(
+        "150 groups of 3 + 50 unresponsive",
+        &fleet,
+        &history,
+        points,
+        builds,
+    );
+    let wide = SyntheticFleet::new(1, 199, 0, &primary, &replica);
+    let history = fill(&wide, points.min(60));
+    time_build(
+        "1 group of 1 primary + 199 replicas",
+        &wide,
+        &history,
+        points.min(60),
+        builds,
+    );
+}
 
+fn fill(fleet: &SyntheticFleet, points: usize) -> History {
+    let mut history = History::new(points);
+    for k in 0..points {
+        let at = T0 + Duration::from_secs(k as u64);
+        for obs in &fleet.observations {
+            let mut o = obs.clone();
+            o.at = at;
+            history.record(&o);
+        }
+    }
+    history
+}
+
+fn time_build(what: &str, fleet: &SyntheticFleet, history: &History, points: usize, builds: u32) {
     let mut state = FleetState::new(&fleet.config);
     for o in &fleet.observations {
         state.apply(o.clone());
     }
-    let now = t0 + Duration::from_secs(points as u64);
-    let mut times = Vec::with_capacity(builds);
+    let now = T0 + Duration::from_secs(points as u64);
+    let mut times = Vec::new();
     for _ in 0..builds {
         let t = Instant::now();
-        let topo = redops::topology::build(&fleet.config, &state, &history, now);
+        let topo = redops::topology::build(&fleet.config, &state, history, now);
         times.push(t.elapsed());
         black_box(topo);
     }
     times.sort();
-    let topo = redops::topology::build(&fleet.config, &state, &history, now);
+    let topo = redops::topology::build(&fleet.config, &state, history, now);
     let anomalies: usize = topo.groups.iter().map(|g| g.anomalies.len()).sum();
+    // A digest of the whole output, to check that a faster build gives the same topology.
+    let mut h = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(&format!("{topo:?}"), &mut h);
     println!(
-        "topology::build of {} nodes: median {:.2} ms, max {:.2} ms ({anomalies} anomalies)",
+        "topology::build, {what} ({} nodes): median {:.3} ms, max {:.3} ms ({anomalies} anomalies, \
+         digest {:016x})",
         fleet.observations.len(),
-        times[builds / 2].as_secs_f64() * 1e3,
-        times[builds - 1].as_secs_f64() * 1e3
+        times[times.len() / 2].as_secs_f64() * 1e3,
+        times[times.len() - 1].as_secs_f64() * 1e3,
+        std::hash::Hasher::finish(&h)
     );
 }
 
-/// Groups of a primary and two replicas (INFO from the recorded 7.0 replies, ports rewritten
+const T0: SystemTime = SystemTime::UNIX_EPOCH;
+
+/// Groups of a primary and its replicas (INFO from the recorded 7.0 replies, ports rewritten
 /// to match the config), plus unresponsive nodes spread over the groups.
 struct SyntheticFleet {
     config: Config,
@@ -92,7 +121,7 @@ struct SyntheticFleet {
 }
 
 impl SyntheticFleet {
-    fn new(groups: usize, dead: usize, primary: &str, replica: &str) -> Self {
+    fn new(groups: usize, replicas: usize, dead: usize, primary: &str, replica: &str) -> Self {
         let node = |name: String, port: u16| Node {
             name,
             addr: Addr {
@@ -103,31 +132,40 @@ impl SyntheticFleet {
             password: None,
             tls: None,
         };
-        let at = SystemTime::now();
+        let at = T0;
         let mut observations = Vec::new();
         let mut cfg_groups = Vec::new();
         for g in 0..groups {
-            let base = u16::try_from(10_000 + 4 * g).expect("port");
-            let (p, r1, r2) = (base, base + 1, base + 2);
-            let mut nodes = vec![
-                node("p".into(), p),
-                node("r1".into(), r1),
-                node("r2".into(), r2),
-            ];
+            let stride = replicas + 1 + dead.div_ceil(groups);
+            let base = u16::try_from(10_000 + stride * g).expect("port");
+            let mut nodes = vec![node("p".into(), base)];
             // Replicas a little behind so lag in seconds is looked up in the history.
             let offset = 1_000_000 + g as u64;
-            let infos = [
-                primary
-                    .replace("tcp_port:34307", &format!("tcp_port:{p}"))
-                    .replace("port=53655", &format!("port={r1}"))
-                    .replace("port=42537", &format!("port={r2}"))
-                    .replace(
-                        "master_repl_offset:180",
-                        &format!("master_repl_offset:{offset}"),
-                    ),
-                replica_text(replica, r1, p, offset - 10),
-                replica_text(replica, r2, p, offset),
-            ];
+            let mut lines = format!("connected_slaves:{replicas}\r\n");
+            let mut infos = Vec::new();
+            for r in 0..replicas {
+                let port = base + 1 + u16::try_from(r).expect("port");
+                nodes.push(node(format!("r{}", r + 1), port));
+                lines.push_str(&format!(
+                    "slave{r}:ip=127.0.0.1,port={port},state=online,offset={offset},lag=0\r\n"
+                ));
+                infos.push(replica_text(
+                    replica,
+                    port,
+                    base,
+                    offset - (r as u64 % 2) * 10,
+                ));
+            }
+            let primary = primary
+                .replace("tcp_port:34307", &format!("tcp_port:{base}"))
+                .replace(
+                    "connected_slaves:2\r\nmin_slaves_good_slaves:2\r\nslave0:ip=127.0.0.1,port=53655,state=online,offset=180,lag=0\r\n\
+                     slave1:ip=127.0.0.1,port=42537,state=online,offset=180,lag=0\r\n",
+                    &lines,
+                )
+                .replace("master_repl_offset:180", &format!("master_repl_offset:{offset}"));
+            assert!(primary.contains(&lines), "fixture changed");
+            infos.insert(0, primary);
             for (ni, text) in infos.iter().enumerate() {
                 observations.push(Observation {
                     id: NodeId { group: g, node: ni },
@@ -138,11 +176,12 @@ impl SyntheticFleet {
             }
             let extra = dead / groups + usize::from(g < dead % groups);
             for d in 0..extra {
-                nodes.push(node(format!("dead{d}"), base + 3));
+                let port = base + 1 + u16::try_from(replicas + d).expect("port");
+                nodes.push(node(format!("dead{d}"), port));
                 observations.push(Observation {
                     id: NodeId {
                         group: g,
-                        node: 3 + d,
+                        node: 1 + replicas + d,
                     },
                     at,
                     rtt: Duration::from_millis(500),
