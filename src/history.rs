@@ -5,12 +5,17 @@
 //! history is also what lag in seconds is estimated from. Pure data, no I/O.
 //!
 //! Memory is bounded and paid up front: each node's ring is allocated once at its full capacity
-//! (a growing `VecDeque` would round 600 up to 1024), and the 40-character replid every point
-//! carries is one shared `Arc<str>` per node, not a string per point.
+//! (a growing `VecDeque` would round 600 up to 1024), and points are stored compactly
+//! (`history/ring.rs`: 48 bytes each, the replid shared); [`History::points`] hands out
+//! [`Point`] values built from them.
 
-use std::collections::{HashMap, VecDeque};
+mod ring;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
+
+use ring::Ring;
 
 use crate::observe::{NodeId, Observation};
 use crate::topology::Topology;
@@ -20,7 +25,7 @@ use crate::topology::Topology;
 pub struct Sample {
     /// `master_repl_offset` (primary) or `slave_repl_offset` (replica).
     pub offset: Option<u64>,
-    /// `master_replid`; consecutive points of a node share one allocation.
+    /// `master_replid`; the points of a node on one replid share one allocation.
     pub replid: Option<Arc<str>>,
     /// Filled in after the topology of that cycle is built.
     pub lag_bytes: Option<u64>,
@@ -42,13 +47,6 @@ pub struct History {
     nodes: HashMap<NodeId, Ring>,
 }
 
-/// One node's points, and the replid they share.
-#[derive(Debug, Clone)]
-struct Ring {
-    points: VecDeque<Point>,
-    replid: Option<Arc<str>>,
-}
-
 impl History {
     /// Keeps at most `cap` points per node (at least 2).
     #[must_use]
@@ -62,63 +60,43 @@ impl History {
     /// Appends the point for one observation.
     pub fn record(&mut self, obs: &Observation) {
         let cap = self.cap;
-        let ring = self.nodes.entry(obs.id).or_insert_with(|| Ring {
-            points: VecDeque::with_capacity(cap),
-            replid: None,
-        });
+        let ring = self.nodes.entry(obs.id).or_insert_with(|| Ring::new(cap));
         let sample = obs.result.as_ref().ok().map(|info| {
             let r = &info.replication;
             let offset = match r.role {
                 Some(crate::info::InfoRole::Replica) => r.replica_offset,
                 _ => r.offset,
             };
-            if ring.replid.as_deref() != r.replid.as_deref() {
-                ring.replid = r.replid.as_deref().map(Arc::from);
-            }
-            Sample {
-                offset,
-                replid: ring.replid.clone(),
-                lag_bytes: None,
-                lag_seconds: None,
-                rtt_ms: obs.rtt.as_secs_f64() * 1000.0,
-            }
+            (offset, r.replid.as_deref(), obs.rtt.as_secs_f64() * 1000.0)
         });
-        if ring.points.len() >= cap {
-            ring.points.pop_front();
-        }
-        ring.points.push_back(Point { at: obs.at, sample });
+        ring.push(obs.at, sample);
     }
 
     /// Writes the lag the topology computed into each node's latest sample.
     pub fn record_lag(&mut self, topology: &Topology) {
         for node in topology.groups.iter().flat_map(|g| &g.nodes) {
-            let Some(id) = node.id else { continue };
-            let Some(Point {
-                sample: Some(s), ..
-            }) = self.nodes.get_mut(&id).and_then(|r| r.points.back_mut())
-            else {
+            let Some(ring) = node.id.and_then(|id| self.nodes.get_mut(&id)) else {
                 continue;
             };
-            s.lag_bytes = node.lag_bytes;
-            s.lag_seconds = node.lag_seconds;
+            ring.set_last_lag(node.lag_bytes, node.lag_seconds);
         }
     }
 
-    /// All points of a node, oldest first.
-    pub fn points(&self, id: NodeId) -> impl Iterator<Item = &Point> + '_ {
-        self.nodes.get(&id).into_iter().flat_map(|r| &r.points)
+    /// All points of a node, oldest first (built from the compact store, so by value).
+    pub fn points(&self, id: NodeId) -> impl DoubleEndedIterator<Item = Point> + '_ {
+        self.nodes.get(&id).into_iter().flat_map(Ring::points)
     }
 
     /// Number of points held for a node.
     #[must_use]
     pub fn len(&self, id: NodeId) -> usize {
-        self.nodes.get(&id).map_or(0, |r| r.points.len())
+        self.nodes.get(&id).map_or(0, Ring::len)
     }
 
     /// True when nothing has been recorded.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.nodes.values().all(|r| r.points.is_empty())
+        self.nodes.values().all(|r| r.len() == 0)
     }
 
     /// Estimated age of the oldest write a replica at `offset` has not applied, from the
@@ -133,13 +111,8 @@ impl History {
         offset: u64,
         now: SystemTime,
     ) -> Option<f64> {
-        let buf = &self.nodes.get(&primary)?.points;
-        let on_replid = || {
-            buf.iter().filter_map(|p| {
-                let s = p.sample.as_ref()?;
-                (s.replid.as_deref() == Some(replid)).then_some((p.at, s.offset?))
-            })
-        };
+        let ring = self.nodes.get(&primary)?;
+        let on_replid = || ring.offsets_on(replid);
         let (_, latest) = on_replid().next_back()?;
         if offset >= latest {
             return Some(0.0);
@@ -207,10 +180,7 @@ mod tests {
         for i in 0..3u64 {
             h.record(&obs(id, t0 + Duration::from_secs(i), Some(i)));
         }
-        let ids: Vec<Arc<str>> = h
-            .points(id)
-            .filter_map(|p| p.sample.as_ref()?.replid.clone())
-            .collect();
+        let ids: Vec<Arc<str>> = h.points(id).filter_map(|p| p.sample?.replid).collect();
         assert_eq!(ids.len(), 3);
         assert!(ids.iter().all(|r| Arc::ptr_eq(r, &ids[0]) && &**r == "r1"));
     }
