@@ -229,9 +229,11 @@ async fn steady_state(config: &Config) -> Steady {
     let end = wall0 + STEADY;
     let mut tick = tokio::time::interval(INTERVAL);
     let mut received = 0u64;
+    let stop = tokio::time::sleep_until(end.into());
+    tokio::pin!(stop);
     loop {
         tokio::select! {
-            () = tokio::time::sleep_until(end.into()) => break,
+            () = &mut stop => break,
             _ = tick.tick() => {
                 let t = Instant::now();
                 let topo = redops::topology::build(config, &fleet, &history, SystemTime::now());
