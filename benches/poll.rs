@@ -1,10 +1,10 @@
 //! Poll benchmark: how the poller and the console's per-second work scale with fleet size.
 //!
 //! For each size (default 60, 200 and 500 nodes; give others as arguments:
-//! `cargo bench --bench poll -- 60 200`) a fresh process (this program in `size N` mode)
-//! gets a fleet from a child (`fleet.rs`: real `redis-server` processes on loopback in groups
-//! of three, a primary and two replicas in sync, plus 10% black-holed ports that accept and
-//! never answer), then measures, in this order:
+//! `cargo bench --bench poll -- 60 200`; `holes=50` for 50% dead nodes) a fresh process (this
+//! program in `size N` mode) gets a fleet from a child (`fleet.rs`: real `redis-server`
+//! processes on loopback in groups of three, a primary and two replicas in sync, plus 10%
+//! black-holed ports that accept and never answer), then measures, in this order:
 //! - steady state with `poller::spawn` at a 1 s interval for 15 s, consumed the way the console
 //!   does (FleetState::apply, History::record, topology::build once a second): CPU of the
 //!   process as % of one core (getrusage, user+sys), context switches, RSS, observations per
@@ -14,6 +14,7 @@
 //!   after ten minutes), by recording each node's latest observation again;
 //! - one full `poller::poll_once` cycle, 5 times (median and max).
 //!
+//! `workers=W` sets the tokio worker threads of the measured process (default 2).
 //! `micro` runs the server-less micro-benchmarks instead (`micro.rs`).
 
 #![allow(clippy::print_stdout, clippy::cast_precision_loss)]
@@ -50,9 +51,22 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("micro") => return micro::run(args.iter().any(|a| a == "quick")),
         Some("fleet") => return fleet::serve(&require_server_binary(), num(1), num(2)),
-        Some("size") => return measure_one(num(1)),
+        Some("size") => return measure_one(num(1), num(2), num(3)),
         _ => {}
     }
+    // `holes=P`: P% of the nodes are black holes (default 10).
+    let holes_pct = args
+        .iter()
+        .find_map(|a| a.strip_prefix("holes=")?.parse::<usize>().ok())
+        .unwrap_or(10)
+        .min(90);
+    // `workers=W`: tokio worker threads of the measured process (default 2, as the console
+    // gets on this 2-core machine).
+    let workers = args
+        .iter()
+        .find_map(|a| a.strip_prefix("workers=")?.parse::<usize>().ok())
+        .unwrap_or(2)
+        .max(1);
     let sizes: Vec<usize> = args
         .iter()
         .filter_map(|a| a.parse().ok())
@@ -77,7 +91,12 @@ fn main() {
     for &n in &sizes {
         let started = Instant::now();
         let out = Command::new(&exe)
-            .args(["size", &n.to_string()])
+            .args([
+                "size",
+                &n.to_string(),
+                &holes_pct.to_string(),
+                &workers.to_string(),
+            ])
             .stderr(std::process::Stdio::inherit())
             .output()
             .expect("run one size");
@@ -120,15 +139,15 @@ struct Row {
 }
 
 /// `size N` mode: one size in this fresh process; prints the row as `ROW <json>`.
-fn measure_one(n: usize) {
+fn measure_one(n: usize, holes_pct: usize, workers: usize) {
     assert!(n >= 4, "size must be at least 4");
     raise_open_files();
-    let groups = (n - n / 10) / 3;
+    let groups = ((n - n * holes_pct / 100) / 3).max(1);
     let holes = n - 3 * groups;
     let fleet = fleet::FleetProcess::start(groups, holes);
     let config = config(&fleet.primaries, &fleet.replicas, &fleet.holes);
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(workers.max(1))
         .enable_all()
         .build()
         .expect("tokio runtime");
