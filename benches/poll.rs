@@ -127,6 +127,8 @@ struct Row {
     cycle_median: Duration,
     cycle_max: Duration,
     cpu_pct: f64,
+    /// The system (kernel) part of `cpu_pct`.
+    sys_pct: f64,
     csw_per_sec: f64,
     rss_before_mb: f64,
     rss_mb: f64,
@@ -173,6 +175,7 @@ fn measure_one(n: usize, holes_pct: usize, workers: usize) {
         cycle_median: cycles[CYCLES / 2],
         cycle_max: cycles[CYCLES - 1],
         cpu_pct: steady.cpu_pct,
+        sys_pct: steady.sys_pct,
         csw_per_sec: steady.csw_per_sec,
         rss_before_mb: steady.rss_before_mb,
         rss_mb: steady.rss_mb,
@@ -188,6 +191,7 @@ fn measure_one(n: usize, holes_pct: usize, workers: usize) {
 
 struct Steady {
     cpu_pct: f64,
+    sys_pct: f64,
     csw_per_sec: f64,
     rss_before_mb: f64,
     rss_mb: f64,
@@ -274,13 +278,15 @@ async fn steady_state(config: &Config) -> Steady {
         }
     }
     let wall = wall0.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
+    let cpu1 = cpu_seconds();
+    let (user, sys) = (cpu1.0 - cpu0.0, cpu1.1 - cpu0.1);
     let csw = context_switches() - csw0;
     let rss = rss_mb();
     drop(pollers);
     let rss_full_mb = fill_history(config, &fleet, &mut history);
     Steady {
-        cpu_pct: 100.0 * cpu / wall,
+        cpu_pct: 100.0 * (user + sys) / wall,
+        sys_pct: 100.0 * sys / wall,
         csw_per_sec: csw as f64 / wall,
         rss_before_mb,
         rss_mb: rss,
@@ -349,10 +355,11 @@ fn raise_open_files() {
     }
 }
 
-fn cpu_seconds() -> f64 {
+/// User and system CPU seconds of this process so far.
+fn cpu_seconds() -> (f64, f64) {
     let u = getrusage(UsageWho::RUSAGE_SELF).expect("getrusage");
     let tv = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
-    tv(u.user_time()) + tv(u.system_time())
+    (tv(u.user_time()), tv(u.system_time()))
 }
 
 /// Voluntary and involuntary context switches of every thread of this process so far.
@@ -395,19 +402,20 @@ fn print_table(rows: &[Row]) {
     let budget = INTERVAL + TIMEOUT;
     println!();
     println!(
-        "{:>5} {:>7} {:>5} | {:>6} {:>6} | {:>7} {:>8} {:>8} | {:>6} {:>8} {:>8} {:>9} | {:>9} {:>9} {:>8} | {:>6}",
-        "nodes", "servers", "holes", "cpu%", "csw/s", "rss_mb", "rss_stdy", "rss_full", "obs/s",
+        "{:>5} {:>7} {:>5} | {:>6} {:>5} {:>6} | {:>7} {:>8} {:>8} | {:>6} {:>8} {:>8} {:>9} | {:>9} {:>9} {:>8} | {:>6}",
+        "nodes", "servers", "holes", "cpu%", "sys%", "csw/s", "rss_mb", "rss_stdy", "rss_full", "obs/s",
         "gap_srv", "gap_hole", "build_max", "cycle_med", "cycle_max", "answered", "within"
     );
     for r in rows {
         let gap = r.max_gap_server.max(r.max_gap_hole);
         let within = r.cycle_max <= budget && gap <= budget;
         println!(
-            "{:>5} {:>7} {:>5} | {:>6.1} {:>6.0} | {:>7.1} {:>8.1} {:>8.1} | {:>6.1} {:>6}ms {:>6}ms {:>7}ms | {:>7}ms {:>7}ms {:>8} | {:>6}",
+            "{:>5} {:>7} {:>5} | {:>6.1} {:>5.1} {:>6.0} | {:>7.1} {:>8.1} {:>8.1} | {:>6.1} {:>6}ms {:>6}ms {:>7}ms | {:>7}ms {:>7}ms {:>8} | {:>6}",
             r.nodes,
             r.servers,
             r.blackholes,
             r.cpu_pct,
+            r.sys_pct,
             r.csw_per_sec,
             r.rss_before_mb,
             r.rss_mb,
@@ -428,6 +436,7 @@ fn print_table(rows: &[Row]) {
          child), user+sys over {}s of steady state, % of one core",
         STEADY.as_secs()
     );
+    println!("sys%: the kernel's part of cpu% (TCP, epoll, timers, context switches)");
     println!("csw/s: its context switches (voluntary + involuntary) per second, same window");
     println!("rss_mb: before the pollers started; rss_stdy: after the steady-state run");
     println!("rss_full: after filling every node's history to history_len points (steady state)");
