@@ -3,9 +3,19 @@
 //! Each poll of a node appends one [`Point`]: a [`Sample`] when the poll succeeded, a gap
 //! (`sample: None`) when it failed, so a chart never draws a false zero. The primary's offset
 //! history is also what lag in seconds is estimated from. Pure data, no I/O.
+//!
+//! Memory is bounded and paid up front: each node's ring is allocated once at its full capacity
+//! (a growing `VecDeque` would round 600 up to 1024), and points are stored compactly
+//! (`history/ring.rs`: 48 bytes each, the replid shared); [`History::points`] hands out
+//! [`Point`] values built from them.
 
-use std::collections::{HashMap, VecDeque};
+mod ring;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
+
+use ring::Ring;
 
 use crate::observe::{NodeId, Observation};
 use crate::topology::Topology;
@@ -15,7 +25,8 @@ use crate::topology::Topology;
 pub struct Sample {
     /// `master_repl_offset` (primary) or `slave_repl_offset` (replica).
     pub offset: Option<u64>,
-    pub replid: Option<String>,
+    /// `master_replid`; the points of a node on one replid share one allocation.
+    pub replid: Option<Arc<str>>,
     /// Filled in after the topology of that cycle is built.
     pub lag_bytes: Option<u64>,
     pub lag_seconds: Option<f64>,
@@ -33,7 +44,7 @@ pub struct Point {
 #[derive(Debug, Clone)]
 pub struct History {
     cap: usize,
-    nodes: HashMap<NodeId, VecDeque<Point>>,
+    nodes: HashMap<NodeId, Ring>,
 }
 
 impl History {
@@ -48,57 +59,44 @@ impl History {
 
     /// Appends the point for one observation.
     pub fn record(&mut self, obs: &Observation) {
+        let cap = self.cap;
+        let ring = self.nodes.entry(obs.id).or_insert_with(|| Ring::new(cap));
         let sample = obs.result.as_ref().ok().map(|info| {
             let r = &info.replication;
             let offset = match r.role {
                 Some(crate::info::InfoRole::Replica) => r.replica_offset,
                 _ => r.offset,
             };
-            Sample {
-                offset,
-                replid: r.replid.clone(),
-                lag_bytes: None,
-                lag_seconds: None,
-                rtt_ms: obs.rtt.as_secs_f64() * 1000.0,
-            }
+            (offset, r.replid.as_deref(), obs.rtt.as_secs_f64() * 1000.0)
         });
-        let buf = self.nodes.entry(obs.id).or_default();
-        if buf.len() == self.cap {
-            buf.pop_front();
-        }
-        buf.push_back(Point { at: obs.at, sample });
+        ring.push(obs.at, sample);
     }
 
     /// Writes the lag the topology computed into each node's latest sample.
     pub fn record_lag(&mut self, topology: &Topology) {
         for node in topology.groups.iter().flat_map(|g| &g.nodes) {
-            let Some(id) = node.id else { continue };
-            let Some(Point {
-                sample: Some(s), ..
-            }) = self.nodes.get_mut(&id).and_then(|b| b.back_mut())
-            else {
+            let Some(ring) = node.id.and_then(|id| self.nodes.get_mut(&id)) else {
                 continue;
             };
-            s.lag_bytes = node.lag_bytes;
-            s.lag_seconds = node.lag_seconds;
+            ring.set_last_lag(node.lag_bytes, node.lag_seconds);
         }
     }
 
-    /// All points of a node, oldest first.
-    pub fn points(&self, id: NodeId) -> impl Iterator<Item = &Point> + '_ {
-        self.nodes.get(&id).into_iter().flatten()
+    /// All points of a node, oldest first (built from the compact store, so by value).
+    pub fn points(&self, id: NodeId) -> impl DoubleEndedIterator<Item = Point> + '_ {
+        self.nodes.get(&id).into_iter().flat_map(Ring::points)
     }
 
     /// Number of points held for a node.
     #[must_use]
     pub fn len(&self, id: NodeId) -> usize {
-        self.nodes.get(&id).map_or(0, VecDeque::len)
+        self.nodes.get(&id).map_or(0, Ring::len)
     }
 
     /// True when nothing has been recorded.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.nodes.values().all(VecDeque::is_empty)
+        self.nodes.values().all(|r| r.len() == 0)
     }
 
     /// Estimated age of the oldest write a replica at `offset` has not applied, from the
@@ -113,13 +111,8 @@ impl History {
         offset: u64,
         now: SystemTime,
     ) -> Option<f64> {
-        let buf = self.nodes.get(&primary)?;
-        let on_replid = || {
-            buf.iter().filter_map(|p| {
-                let s = p.sample.as_ref()?;
-                (s.replid.as_deref() == Some(replid)).then_some((p.at, s.offset?))
-            })
-        };
+        let ring = self.nodes.get(&primary)?;
+        let on_replid = || ring.offsets_on(replid);
         let (_, latest) = on_replid().next_back()?;
         if offset >= latest {
             return Some(0.0);
@@ -177,6 +170,19 @@ mod tests {
             "the failed poll is a gap, not a zero"
         );
         assert_eq!(pts[2].sample.as_ref().and_then(|s| s.offset), Some(40));
+    }
+
+    #[test]
+    fn points_of_one_replid_share_one_string() {
+        let id = NodeId { group: 0, node: 0 };
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1000);
+        let mut h = History::new(10);
+        for i in 0..3u64 {
+            h.record(&obs(id, t0 + Duration::from_secs(i), Some(i)));
+        }
+        let ids: Vec<Arc<str>> = h.points(id).filter_map(|p| p.sample?.replid).collect();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|r| Arc::ptr_eq(r, &ids[0]) && &**r == "r1"));
     }
 
     #[test]

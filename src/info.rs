@@ -8,10 +8,10 @@
 mod fields;
 mod lists;
 mod parse;
+mod raw;
 
-pub use parse::parse;
-
-use std::collections::BTreeMap;
+pub use parse::{parse, parse_owned};
+pub use raw::RawInfo;
 
 /// Everything redops reads from one `INFO` reply.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,8 +25,8 @@ pub struct Info {
     pub keyspace: Vec<DbKeys>,
     /// Every `field:value` of every section, unknown ones included, by lowercase section name
     /// (`"replication"`, `"keyspace"`, …), in reply order. Lines before any `# Section` header
-    /// are kept under the empty name `""`.
-    pub raw: BTreeMap<String, Vec<(String, String)>>,
+    /// are kept under the empty name `""`. Held as the reply text (see [`RawInfo`]).
+    pub raw: RawInfo,
 }
 
 impl Info {
@@ -39,11 +39,7 @@ impl Info {
     /// A raw field by section and name.
     #[must_use]
     pub fn field(&self, section: &str, name: &str) -> Option<&str> {
-        self.raw
-            .get(section)?
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.raw.get(section, name)
     }
 }
 

@@ -35,6 +35,18 @@ impl From<&Console> for Timeouts {
 /// The longest INFO reply accepted (a node with thousands of databases prints ~700 KB).
 pub const MAX_INFO_BYTES: usize = 4 * 1024 * 1024;
 
+/// The sections redops reads, asked by name once the server is known to be 7.0+ (several
+/// sections per call only work from 7.0, REDIS.md §1.1); before that, plain `INFO`.
+const INFO_SECTIONS: [&str; 7] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "keyspace",
+];
+
 /// A client for one node. Not shared between tasks: each poller task owns one.
 pub struct NodeClient {
     node: Node,
@@ -44,6 +56,8 @@ pub struct NodeClient {
     conn: Option<MultiplexedConnection>,
     /// `CONFIG GET save`, fetched once per connection (`Some(None)`: not allowed or unknown).
     save_config: Option<Option<String>>,
+    /// Ask `INFO` by section: a reply on this connection showed 7.0+.
+    info_by_section: bool,
 }
 
 impl std::fmt::Debug for NodeClient {
@@ -111,6 +125,7 @@ impl NodeClient {
             client_name: client_name.to_string(),
             conn: None,
             save_config: None,
+            info_by_section: false,
         })
     }
 
@@ -130,6 +145,7 @@ impl NodeClient {
     pub fn disconnect(&mut self) {
         self.conn = None;
         self.save_config = None;
+        self.info_by_section = false;
     }
 
     async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
@@ -166,7 +182,9 @@ impl NodeClient {
             Ok(_) => {}
         }
         self.conn = Some(conn.clone());
+        // A new connection may be a restarted (upgraded or downgraded) server.
         self.save_config = None;
+        self.info_by_section = false;
         Ok(conn)
     }
 
@@ -207,13 +225,24 @@ impl NodeClient {
         }
     }
 
-    /// `INFO` (default sections), parsed. Returns the round-trip time too.
+    /// `INFO`, parsed. Returns the round-trip time too. The first call on a connection sends
+    /// plain `INFO` (default sections); once that shows Redis 7.0+ or Valkey, later calls ask
+    /// only the sections redops reads (server, clients, memory, persistence, stats,
+    /// replication, keyspace), so `Info::raw` then holds those.
     ///
     /// # Errors
     /// The classified failure, or [`NodeError::Other`] for an oversized reply.
     pub async fn info(&mut self) -> Result<(Info, Duration), NodeError> {
+        // Connect first: a new connection forgets what the old one learnt about the server.
+        self.connection().await?;
+        let mut cmd = redis::cmd("INFO");
+        if self.info_by_section {
+            for section in INFO_SECTIONS {
+                cmd.arg(section);
+            }
+        }
         let start = Instant::now();
-        let text: String = self.query(&redis::cmd("INFO")).await?;
+        let text: String = self.query(&cmd).await?;
         let rtt = start.elapsed();
         if text.len() > MAX_INFO_BYTES {
             return Err(NodeError::Other(format!(
@@ -222,7 +251,8 @@ impl NodeClient {
                 MAX_INFO_BYTES
             )));
         }
-        let mut info = info::parse(&text);
+        let mut info = info::parse_owned(text);
+        self.info_by_section = info.server.at_least(7, 0);
         if self.save_config.is_none() {
             let cmd = redis::cmd("CONFIG").arg("GET").arg("save").clone();
             let got: Result<Vec<String>, NodeError> = self.query(&cmd).await;
@@ -310,7 +340,55 @@ fn noperm_command(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::noperm_command;
+    use super::{noperm_command, NodeClient, Timeouts};
+    use crate::sandbox::{Sandbox, Spec};
+    use std::time::Duration;
+
+    /// Against the installed server (7.0+ here): the first INFO on a connection is plain, the
+    /// next ones ask only redops's sections, and a new connection starts plain again.
+    #[tokio::test]
+    async fn info_asks_by_section_once_the_server_is_known() {
+        let sb = Sandbox::start(&Spec {
+            replicas: 0,
+            ..Spec::default()
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+        let node = sb.nodes()[0].node();
+        let t = Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_secs(5),
+        };
+        let mut c = NodeClient::new(&node, t, "redops-test").unwrap();
+        let (first, _) = c.info().await.unwrap();
+        assert!(
+            first.server.at_least(7, 0),
+            "this test needs redis-server 7.0+"
+        );
+        assert!(first.raw.contains_section("cpu"), "first INFO is plain");
+        let (second, _) = c.info().await.unwrap();
+        assert!(
+            !second.raw.contains_section("cpu"),
+            "{:?}",
+            second.raw.section_names()
+        );
+        for s in super::INFO_SECTIONS {
+            assert!(second.raw.contains_section(s), "section {s} missing");
+        }
+        assert_eq!(second.server.version, first.server.version);
+        assert_eq!(second.replication.replid, first.replication.replid);
+        assert_eq!(
+            second.persistence.save_config,
+            first.persistence.save_config
+        );
+        assert!(second.persistence.save_config.is_some());
+        c.disconnect();
+        let (third, _) = c.info().await.unwrap();
+        assert!(
+            third.raw.contains_section("cpu"),
+            "a new connection starts plain"
+        );
+    }
 
     #[test]
     fn noperm_names_the_command() {

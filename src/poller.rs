@@ -3,6 +3,11 @@
 //!
 //! A node that never answers costs only its own task a timeout: no lock, no shared connection,
 //! so every other node keeps its cadence (DESIGN invariant 6).
+//!
+//! Cost: after the first poll, every task's wake-ups are rounded to a grid common to all tasks
+//! (`grid`, 1/20 of the interval, at most 50 ms), so the pollers due in the same slot run in one
+//! wake-up of a worker thread and their replies are read together, instead of hundreds of
+//! scattered wake-ups a second (each a context switch). Jitter still spreads nodes over slots.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -64,6 +69,7 @@ pub fn spawn(config: &Config) -> (Pollers, mpsc::Receiver<Observation>) {
     let n: usize = config.groups.iter().map(|g| g.nodes.len()).sum();
     let (tx, rx) = mpsc::channel(channel_capacity(n));
     let mut tasks = Vec::with_capacity(n);
+    let origin = Instant::now();
     for (gi, g) in config.groups.iter().enumerate() {
         for (ni, node) in g.nodes.iter().enumerate() {
             let id = NodeId {
@@ -75,6 +81,7 @@ pub fn spawn(config: &Config) -> (Pollers, mpsc::Receiver<Observation>) {
                 node.clone(),
                 config.console.clone(),
                 tx.clone(),
+                origin,
             )));
         }
     }
@@ -90,11 +97,35 @@ pub fn next_delay(interval: Duration, consecutive_refusals: u32, jitter: f64) ->
     interval.mul_f64(factor * (1.0 + jitter))
 }
 
-async fn poll_loop(id: NodeId, node: Node, console: Console, tx: mpsc::Sender<Observation>) {
+/// The wake-up grid for an interval: 1/20 of it, between 1 ms and 50 ms.
+#[must_use]
+pub fn grid(interval: Duration) -> Duration {
+    (interval / 20).clamp(Duration::from_millis(1), Duration::from_millis(50))
+}
+
+/// `at` rounded up to the next multiple of `grid` after `origin` (`at` itself when on it).
+#[must_use]
+pub fn align(at: Instant, origin: Instant, grid: Duration) -> Instant {
+    let since = at.saturating_duration_since(origin).as_nanos();
+    let step = grid.as_nanos().max(1);
+    let slots = since.div_ceil(step);
+    let offset = u64::try_from(slots.saturating_mul(step)).unwrap_or(u64::MAX);
+    origin + Duration::from_nanos(offset)
+}
+
+async fn poll_loop(
+    id: NodeId,
+    node: Node,
+    console: Console,
+    tx: mpsc::Sender<Observation>,
+    origin: Instant,
+) {
     let timeouts = Timeouts::from(&console);
+    let grid = grid(console.poll_interval);
     let mut client = NodeClient::new(&node, timeouts, POLLER_CLIENT_NAME);
     let mut refusals = 0u32;
-    // Spread the first polls so hundreds of nodes do not connect in the same millisecond.
+    // Spread the first polls (connection set-up is the costly part) over a tenth of the
+    // interval, off the grid, so hundreds of nodes do not connect in the same millisecond.
     let first = rand::rng().random_range(0.0..0.1);
     tokio::time::sleep(console.poll_interval.mul_f64(first)).await;
     loop {
@@ -126,7 +157,11 @@ async fn poll_loop(id: NodeId, node: Node, console: Console, tx: mpsc::Sender<Ob
         }
         let jitter = rand::rng().random_range(-0.1..0.1);
         let delay = next_delay(console.poll_interval, refusals.saturating_sub(1), jitter);
-        tokio::time::sleep(delay.saturating_sub(started.elapsed().min(delay / 2))).await;
+        // The nearest slot keeps the mean cadence at the interval; never sooner than half of it.
+        let target = started + delay;
+        let nearest = align(target.checked_sub(grid / 2).unwrap_or(target), origin, grid);
+        let soonest = align(Instant::now() + delay / 2, origin, grid);
+        tokio::time::sleep_until(nearest.max(soonest).into()).await;
     }
 }
 
@@ -181,8 +216,22 @@ pub async fn poll_one(id: NodeId, node: &Node, timeouts: Timeouts) -> Observatio
 
 #[cfg(test)]
 mod tests {
-    use super::next_delay;
-    use std::time::Duration;
+    use super::{align, grid, next_delay};
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn wake_ups_round_up_to_the_grid() {
+        assert_eq!(grid(Duration::from_secs(1)), Duration::from_millis(50));
+        assert_eq!(grid(Duration::from_millis(200)), Duration::from_millis(10));
+        assert_eq!(grid(Duration::from_millis(5)), Duration::from_millis(1));
+        let o = Instant::now();
+        let g = Duration::from_millis(50);
+        let ms = Duration::from_millis;
+        assert_eq!(align(o, o, g), o);
+        assert_eq!(align(o + ms(1), o, g), o + ms(50));
+        assert_eq!(align(o + ms(50), o, g), o + ms(50));
+        assert_eq!(align(o + ms(1049), o, g), o + ms(1050));
+    }
 
     #[test]
     fn backoff_is_capped() {

@@ -194,7 +194,7 @@ fn recorded_primary_with_two_replicas() {
     // Unknown fields stay in `raw`, by lowercase section.
     assert_eq!(i.field("memory", "mem_allocator"), Some("jemalloc-5.3.0"));
     assert_eq!(i.field("replication", "role"), Some("master"));
-    assert!(i.raw.contains_key("cpu") && i.raw.contains_key("keyspace"));
+    assert!(i.raw.contains_section("cpu") && i.raw.contains_section("keyspace"));
 }
 
 #[test]

@@ -119,7 +119,7 @@ fn live_primary_and_replica_parse_consistently() {
         );
         assert_eq!(i.server.mode.as_deref(), Some("standalone"));
         assert_eq!(i.server.run_id.as_ref().map(String::len), Some(40));
-        assert!(i.raw.contains_key("server") && i.raw.contains_key("replication"));
+        assert!(i.raw.contains_section("server") && i.raw.contains_section("replication"));
     }
     assert_eq!(m.server.tcp_port, Some(primary.port));
     assert_eq!(m.server.process_id, Some(primary.child.id()));

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::time::SystemTime;
 
+use super::build::{children, descendants};
 use super::{Anomaly, AnomalyKind, LagLevel, Link, NodeView, Role, Severity};
 use crate::config::Group;
 use crate::observe::NodeState;
@@ -321,24 +322,6 @@ fn persistence(n: &NodeView, out: &mut Vec<Anomaly>) {
     }
 }
 
-/// Replicas hanging (directly or through a chain) below node `p`.
-fn subtree_size(p: usize, nodes: &[NodeView]) -> usize {
-    (0..nodes.len())
-        .filter(|&j| j != p)
-        .filter(|&j| {
-            let mut cur = j;
-            for _ in 0..nodes.len() {
-                match nodes[cur].upstream.as_ref().and_then(|u| u.index) {
-                    Some(u) if u == p => return true,
-                    Some(u) => cur = u,
-                    None => return false,
-                }
-            }
-            false
-        })
-        .count()
-}
-
 fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
     let prim: Vec<usize> = (0..nodes.len())
         .filter(|&i| nodes[i].role == Role::Primary && !nodes[i].unmanaged && !nodes[i].stale_info)
@@ -359,11 +342,14 @@ fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
     if prim.len() < 2 {
         return;
     }
+    // Replicas hanging (directly or through a chain) below each primary.
+    let children = children(nodes);
+    let subtree_size = |p: usize| descendants(p, &children);
     // The main primary: most replicas below it, then the highest offset.
     let main = prim
         .iter()
         .copied()
-        .max_by_key(|&i| (subtree_size(i, nodes), nodes[i].offset.unwrap_or(0)))
+        .max_by_key(|&i| (subtree_size(i), nodes[i].offset.unwrap_or(0)))
         .unwrap_or(prim[0]);
     let names: Vec<&str> = prim.iter().map(|&i| nodes[i].name.as_str()).collect();
     let mut msg = format!(
@@ -373,7 +359,7 @@ fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
         names.join(", ")
     );
     let m = &nodes[main];
-    let repl = |i: usize| nodes[i].info.as_ref().map(|x| x.replication.clone());
+    let repl = |i: usize| nodes[i].info.as_ref().map(|x| &x.replication);
     for &x in prim.iter().filter(|&&x| x != main) {
         let (Some(mr), Some(xr)) = (repl(main), repl(x)) else {
             continue;
@@ -415,7 +401,7 @@ fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
             .as_ref()
             .and_then(|i| i.server.uptime_seconds)
             .is_some_and(|u| u < 3600);
-        if subtree_size(x, nodes) == 0
+        if subtree_size(x) == 0
             && shares_history
             && restarted_recently
             && xr.offset.unwrap_or(0) < mr.offset.unwrap_or(0)

@@ -81,15 +81,17 @@ fn build_group(
     for (new, &(old, _)) in order.iter().enumerate() {
         remap[old] = new;
     }
+    // Every index appears once in `order`: move each view instead of cloning it.
+    let mut slots: Vec<Option<NodeView>> = nodes.into_iter().map(Some).collect();
     let mut ordered: Vec<NodeView> = order
         .iter()
-        .map(|&(old, depth)| {
-            let mut v = nodes[old].clone();
+        .filter_map(|&(old, depth)| {
+            let mut v = slots.get_mut(old)?.take()?;
             v.depth = depth;
             if let Some(u) = &mut v.upstream {
                 u.index = u.index.map(|j| remap[j]);
             }
-            v
+            Some(v)
         })
         .collect();
     ordered.shrink_to_fit();
@@ -222,6 +224,7 @@ fn add_unmanaged(group: &Group, nodes: &mut Vec<NodeView>) {
             // An RDB download (SYNC without REPLCONF listening-port) is listed with port 0.
             .filter(|l| l.port != 0)
         {
+            let port_suffix = format!(":{}", line.port);
             let known = nodes[..configured].iter().enumerate().any(|(j, v)| {
                 let points_here = v.upstream.as_ref().and_then(|u| u.index) == Some(m);
                 let port_matches = v
@@ -229,7 +232,7 @@ fn add_unmanaged(group: &Group, nodes: &mut Vec<NodeView>) {
                     .as_ref()
                     .and_then(|i| i.server.tcp_port)
                     .is_some_and(|p| p == line.port)
-                    || v.addr.ends_with(&format!(":{}", line.port));
+                    || v.addr.ends_with(&port_suffix);
                 let same_addr = group
                     .nodes
                     .get(j)
@@ -325,15 +328,9 @@ pub fn lag_level(bytes: u64, seconds: Option<f64>, t: &LagThresholds) -> LagLeve
 /// Depth-first order: primaries first (then other roots), each followed by its replicas.
 /// Nodes caught in a loop are reached from the loop's lowest index so none is lost.
 fn tree_order(nodes: &[NodeView]) -> Vec<(usize, usize)> {
-    let children = |p: usize| -> Vec<usize> {
-        let mut c: Vec<usize> = (0..nodes.len())
-            .filter(|&j| nodes[j].upstream.as_ref().and_then(|u| u.index) == Some(p) && j != p)
-            .collect();
-        c.sort_by_key(|&j| (nodes[j].unmanaged, j));
-        c
-    };
+    let children = children(nodes);
     let rank = |i: usize| -> u8 {
-        let has_children = !children(i).is_empty();
+        let has_children = !children[i].is_empty();
         match (nodes[i].role, has_children) {
             (Role::Primary, _) => 0,
             (Role::Unknown, true) => 1,
@@ -345,31 +342,17 @@ fn tree_order(nodes: &[NodeView]) -> Vec<(usize, usize)> {
         .filter(|&i| nodes[i].upstream.as_ref().and_then(|u| u.index).is_none())
         .collect();
     // Among primaries, the one with most replicas below it leads (the real one in a split).
-    let descendants = |i: usize| -> usize {
-        let mut n = 0;
-        let mut frontier = vec![i];
-        let mut seen = BTreeSet::from([i]);
-        while let Some(x) = frontier.pop() {
-            for c in children(x) {
-                if seen.insert(c) {
-                    n += 1;
-                    frontier.push(c);
-                }
-            }
-        }
-        n
-    };
-    roots.sort_by_key(|&i| (rank(i), std::cmp::Reverse(descendants(i)), i));
+    roots.sort_by_cached_key(|&i| (rank(i), std::cmp::Reverse(descendants(i, &children)), i));
     let mut out = Vec::with_capacity(nodes.len());
-    let mut seen = BTreeSet::new();
-    let visit = |start: usize, out: &mut Vec<(usize, usize)>, seen: &mut BTreeSet<usize>| {
+    let mut seen = vec![false; nodes.len()];
+    let visit = |start: usize, out: &mut Vec<(usize, usize)>, seen: &mut [bool]| {
         let mut stack = vec![(start, 0usize)];
         while let Some((i, d)) = stack.pop() {
-            if !seen.insert(i) {
+            if std::mem::replace(&mut seen[i], true) {
                 continue;
             }
             out.push((i, d));
-            for c in children(i).into_iter().rev() {
+            for &c in children[i].iter().rev() {
                 stack.push((c, d + 1));
             }
         }
@@ -378,9 +361,44 @@ fn tree_order(nodes: &[NodeView]) -> Vec<(usize, usize)> {
         visit(r, &mut out, &mut seen);
     }
     for i in 0..nodes.len() {
-        if !seen.contains(&i) {
+        if !seen[i] {
             visit(i, &mut out, &mut seen);
         }
     }
     out
+}
+
+/// For each node, the nodes whose upstream it is (itself excluded), configured ones first,
+/// then by index. Computed once per group: every walk of the tree uses it.
+pub(super) fn children(nodes: &[NodeView]) -> Vec<Vec<usize>> {
+    let mut children = vec![Vec::new(); nodes.len()];
+    for (j, v) in nodes.iter().enumerate() {
+        if let Some(p) = v.upstream.as_ref().and_then(|u| u.index) {
+            if p != j {
+                if let Some(c) = children.get_mut(p) {
+                    c.push(j);
+                }
+            }
+        }
+    }
+    for c in &mut children {
+        c.sort_by_key(|&j| (nodes[j].unmanaged, j));
+    }
+    children
+}
+
+/// Number of nodes below `i` (directly or through a chain), each counted once.
+pub(super) fn descendants(i: usize, children: &[Vec<usize>]) -> usize {
+    let mut n = 0;
+    let mut frontier = vec![i];
+    let mut seen = BTreeSet::from([i]);
+    while let Some(x) = frontier.pop() {
+        for &c in children.get(x).into_iter().flatten() {
+            if seen.insert(c) {
+                n += 1;
+                frontier.push(c);
+            }
+        }
+    }
+    n
 }
