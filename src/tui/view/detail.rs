@@ -343,7 +343,7 @@ fn charts(t: &Theme, now: SystemTime, h: &History, n: &NodeView, frame: &mut Fra
     let (t1, t2, f1, f2): (&str, &str, Label, Label) = if n.role == Role::Replica {
         ("lag bytes", "lag seconds", fmt_bytes, fmt_secs)
     } else {
-        ("writes/s", "poll ms", fmt_rate, fmt_ms)
+        ("repl stream B/s", "poll ms", fmt_rate, fmt_ms)
     };
     let xmin = h.points(id).next().map_or(-60.0, |p| x(p.at)).min(-10.0);
     let [top, bottom] =
