@@ -184,3 +184,27 @@ pub(crate) fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
         .border_style(if t.colored { border } else { Style::default() })
         .title(title)
 }
+
+/// Appends `text` wrapped to `width`: the first line after `lead`, the others indented as far,
+/// all in `style` (the plan dialog and the runbook share this).
+pub(super) fn push_wrapped(
+    lines: &mut Vec<Line<'static>>,
+    width: usize,
+    lead: &str,
+    text: &str,
+    style: Style,
+) {
+    let indent = " ".repeat(lead.chars().count());
+    let room = width.saturating_sub(indent.len()).max(10);
+    for (i, part) in super::fmt::wrap(text, room).into_iter().enumerate() {
+        let head = if i == 0 {
+            lead.to_string()
+        } else {
+            indent.clone()
+        };
+        lines.push(Line::from(vec![
+            ratatui::text::Span::styled(head, style),
+            ratatui::text::Span::styled(part, style),
+        ]));
+    }
+}

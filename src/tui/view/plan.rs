@@ -25,7 +25,6 @@ use ratatui::Frame;
 use crate::ops::{CheckStatus, Confirm};
 
 use super::super::app::App;
-use super::super::fmt;
 use super::super::modal::{Button, ConfirmDialog, NoticeDialog, Picker, PlanDialog};
 use super::super::theme::{Theme, Ui};
 
@@ -39,19 +38,7 @@ struct Body<'a> {
 impl Body<'_> {
     /// `text` wrapped after `lead` (first line) and `indent` (the rest), in `style`.
     fn push(&mut self, lead: &str, text: &str, style: Style) {
-        let indent = " ".repeat(lead.chars().count());
-        let room = self.width.saturating_sub(indent.len()).max(10);
-        for (i, part) in fmt::wrap(text, room).into_iter().enumerate() {
-            let head = if i == 0 {
-                lead.to_string()
-            } else {
-                indent.clone()
-            };
-            self.lines.push(Line::from(vec![
-                Span::styled(head, style),
-                Span::styled(part, style),
-            ]));
-        }
+        super::push_wrapped(&mut self.lines, self.width, lead, text, style);
     }
 
     fn title(&mut self, text: &str) {

@@ -64,17 +64,7 @@ struct Out<'a> {
 
 impl Out<'_> {
     fn wrapped(&mut self, lead: &str, text: &str, style: Style) {
-        let indent = " ".repeat(lead.chars().count());
-        let room = self.width.saturating_sub(indent.len()).max(10);
-        for (i, part) in fmt::wrap(text, room).into_iter().enumerate() {
-            let head = if i == 0 {
-                lead.to_string()
-            } else {
-                indent.clone()
-            };
-            self.lines
-                .push(Line::styled(format!("{head}{part}"), style));
-        }
+        super::push_wrapped(&mut self.lines, self.width, lead, text, style);
     }
 
     /// One row: symbol, number, title and commands, time at the right; an error or the
