@@ -107,6 +107,22 @@ pub struct Group {
 }
 
 impl Group {
+    /// A group with these nodes and every other setting at its default (ad-hoc targets,
+    /// sandboxes, tests).
+    #[must_use]
+    pub fn new(name: impl Into<String>, nodes: Vec<Node>) -> Self {
+        Self {
+            name: name.into(),
+            env: None,
+            read_only: false,
+            preferred_primary: None,
+            lag: LagThresholds::default(),
+            sentinel: None,
+            cluster: false,
+            nodes,
+        }
+    }
+
     /// True when the group is labelled production.
     #[must_use]
     pub fn is_production(&self) -> bool {

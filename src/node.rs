@@ -5,6 +5,8 @@
 //! A node that accepts TCP and never answers costs its caller one timeout and nothing else:
 //! the connection is dropped after any timeout or I/O error and re-made on the next call.
 
+pub mod rdb;
+
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
@@ -315,8 +317,10 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
         return NodeError::Unresponsive(timeout);
     }
     if lower.contains("connection reset") || lower.contains("broken pipe") {
+        // An open connection to a killed server is reset; so is a plaintext hello to a TLS
+        // port, which is why the hint names both.
         return NodeError::Refused(
-            "connection reset by peer (a plaintext client on a TLS port is reset like this)"
+            "connection reset by peer (the server went away; on a TLS port, check tls = true)"
                 .to_string(),
         );
     }

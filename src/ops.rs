@@ -1,1 +1,122 @@
-//! (Placeholder: being written.)
+//! Guarded actions: plans, pre-checks, the engine that runs them, the snapshot gate, and the
+//! actions themselves (snapshot, switchover, failback; promote and repoint/rejoin build on the
+//! same framework).
+//!
+//! An action is a module with a pure function that turns the live topology and a request into a
+//! [`Plan`]. The [`engine`] runs any plan through [`RedisOps`] and enforces every safety rule
+//! (read-only, pre-checks or recorded overrides, confirmation, snapshot gate, HA managers, the
+//! one-console lock) whatever the front-end. Nothing here prints or imports a UI crate.
+
+pub mod checks;
+pub mod engine;
+pub mod fake;
+pub mod lock;
+pub mod plan;
+pub mod promote;
+pub mod recovery;
+pub mod redis_ops;
+pub mod repoint;
+pub mod snapshot;
+pub mod summary;
+pub mod switchover;
+
+pub use engine::{run, Approval, RunEvent, RunOutcome, RunStatus};
+pub use plan::{
+    ActionKind, Budgets, Check, CheckStatus, Confirm, Plan, PlanNode, Step, StepKind, Strategy,
+};
+pub use redis_ops::{Command, RealOps, RedisOps, Reply};
+
+use crate::config::{Addr, Config, Group, Node};
+use crate::observe::NodeId;
+use crate::topology::{GroupTopology, NodeView, Topology};
+
+/// A configured node together with what the latest poll saw of it.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeRef<'a> {
+    pub group_name: &'a str,
+    pub group_index: usize,
+    pub id: NodeId,
+    pub cfg: &'a Node,
+    pub view: Option<&'a NodeView>,
+}
+
+/// True when `query` names `node`: its configured name, its address as written, or the same
+/// host and port.
+#[must_use]
+pub fn matches_node(node: &Node, query: &str) -> bool {
+    let q = query.trim();
+    node.name == q || node.addr.to_string() == q || Addr::parse(q).is_ok_and(|a| a == node.addr)
+}
+
+/// Finds a node by name or address in any group.
+///
+/// # Errors
+/// No node matches, or several in different groups do (the message lists them).
+pub fn find_node<'a>(
+    config: &'a Config,
+    topology: &'a Topology,
+    query: &str,
+) -> Result<NodeRef<'a>, String> {
+    let mut found = Vec::new();
+    for (gi, g) in config.groups.iter().enumerate() {
+        for (ni, n) in g.nodes.iter().enumerate() {
+            if matches_node(n, query) {
+                found.push(node_ref(
+                    config,
+                    topology,
+                    NodeId {
+                        group: gi,
+                        node: ni,
+                    },
+                ));
+            }
+        }
+    }
+    match found.len() {
+        0 => {
+            let known: Vec<String> = config
+                .groups
+                .iter()
+                .flat_map(|g| g.nodes.iter().map(|n| format!("{} ({})", n.name, n.addr)))
+                .collect();
+            Err(format!(
+                "no node named '{query}'\n  hint: known nodes are: {}",
+                known.join(", ")
+            ))
+        }
+        1 => found
+            .pop()
+            .flatten()
+            .ok_or_else(|| format!("no node named '{query}'")),
+        _ => Err(format!(
+            "'{query}' names nodes in several groups\n  hint: add --group NAME"
+        )),
+    }
+}
+
+/// The [`NodeRef`] of a configured node id.
+#[must_use]
+pub fn node_ref<'a>(config: &'a Config, topology: &'a Topology, id: NodeId) -> Option<NodeRef<'a>> {
+    let g: &Group = config.groups.get(id.group)?;
+    Some(NodeRef {
+        group_name: &g.name,
+        group_index: id.group,
+        id,
+        cfg: g.nodes.get(id.node)?,
+        view: topology.node(id),
+    })
+}
+
+/// The topology of a configured group (an empty one when the topology lacks it).
+#[must_use]
+pub fn group_topology(topology: &Topology, index: usize) -> GroupTopology {
+    topology
+        .groups
+        .iter()
+        .find(|g| g.index == index)
+        .cloned()
+        .unwrap_or_else(|| GroupTopology {
+            index,
+            ..GroupTopology::default()
+        })
+}

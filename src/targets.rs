@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::config::{self, Addr, Config, Console, Group, LagThresholds, Node, Secret, Tls};
+use crate::config::{self, Addr, Config, Console, Group, Node, Secret, Tls};
 use crate::node::{NodeClient, Timeouts};
 
 /// The most nodes discovery will add.
@@ -109,16 +109,7 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
             .collect();
         Config {
             console,
-            groups: vec![Group {
-                name,
-                env: None,
-                read_only: false,
-                preferred_primary: None,
-                lag: LagThresholds::default(),
-                sentinel: None,
-                cluster: false,
-                nodes,
-            }],
+            groups: vec![Group::new(name, nodes)],
             source: None,
         }
     } else {

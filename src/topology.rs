@@ -7,10 +7,12 @@
 mod anomaly;
 mod build;
 mod changes;
+mod confirm;
 
 pub use anomaly::{human_bytes, human_secs};
 pub use build::{build, lag_level};
 pub use changes::{changes, Change, ChangeKind};
+pub use confirm::Confirm;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

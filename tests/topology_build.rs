@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use redops::config::{Addr, Config, Console, Group, LagThresholds, Node};
+use redops::config::{Addr, Config, Console, Group, Node};
 use redops::history::History;
 use redops::info::{Info, InfoRole, ReplicaLine};
 use redops::observe::{FleetState, NodeError, NodeId, NodeState, Observation};
@@ -29,16 +29,7 @@ fn config(n: usize) -> Config {
         .collect();
     Config {
         console: Console::default(),
-        groups: vec![Group {
-            name: "g".into(),
-            env: None,
-            read_only: false,
-            preferred_primary: None,
-            lag: LagThresholds::default(),
-            sentinel: None,
-            cluster: false,
-            nodes,
-        }],
+        groups: vec![Group::new("g", nodes)],
         source: None,
     }
 }
@@ -351,4 +342,58 @@ fn changes_report_role_flips_links_and_anomalies() {
     let back = topology::changes(&after, &before, s.t0);
     assert!(back.iter().any(|c| c.kind == K::AnomalyCleared));
     assert!(back.iter().any(|c| c.kind == K::NodeUp));
+}
+
+#[test]
+fn straddling_cycle_is_held_back_until_the_nodes_are_polled_again() {
+    let mut s = Scene::new(2);
+    let mut promoted = primary(7002, 100, &[]);
+    promoted.replication.replid2 = Some(REPLID.into());
+    s.observe(0, 0, Ok(primary(7001, 100, &[7002])));
+    s.observe(1, 0, Ok(promoted.clone()));
+    let mut confirm = topology::Confirm::new();
+    let t0 = s.t0;
+    let at = move |sec: u64| t0 + Duration::from_secs(sec);
+    let mut t = s.build(0);
+    assert!(
+        kinds(&t).contains(&AnomalyKind::SplitBrain),
+        "the raw picture has it"
+    );
+    confirm.apply(&mut t, at(0));
+    assert!(
+        !kinds(&t).contains(&AnomalyKind::SplitBrain),
+        "held back for now"
+    );
+
+    // Only n1 polled again: still held.
+    s.observe(0, 1, Ok(primary(7001, 100, &[7002])));
+    let mut t = s.build(1);
+    confirm.apply(&mut t, at(1));
+    assert!(!kinds(&t).contains(&AnomalyKind::SplitBrain));
+
+    // Both polled again and still two primaries: a real split brain.
+    s.observe(1, 2, Ok(promoted));
+    let mut t = s.build(2);
+    confirm.apply(&mut t, at(2));
+    assert!(kinds(&t).contains(&AnomalyKind::SplitBrain));
+
+    // A transient picture that resolves is never shown.
+    let mut s = Scene::new(2);
+    let mut confirm = topology::Confirm::new();
+    s.observe(0, 0, Ok(replica(7001, 7002, 100, true)));
+    s.observe(1, 0, Ok(replica(7002, 7001, 100, true)));
+    let mut t = s.build(0);
+    confirm.apply(&mut t, s.t0);
+    assert!(t.groups[0]
+        .anomalies
+        .iter()
+        .all(|a| a.kind != AnomalyKind::ReplicationLoop));
+    s.observe(1, 1, Ok(primary(7002, 100, &[7001])));
+    let mut t = s.build(1);
+    confirm.apply(&mut t, s.t0 + Duration::from_secs(1));
+    assert!(
+        t.groups[0].anomalies.is_empty(),
+        "{:?}",
+        t.groups[0].anomalies
+    );
 }

@@ -80,6 +80,7 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     let mut fleet = FleetState::new(&config);
     let mut history = History::new(config.console.history_len);
     let mut prev = topology::build(&config, &fleet, &history, SystemTime::now());
+    let mut confirm = topology::Confirm::new();
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut dirty = false;
     // Hold changes back until every node has answered once, so start-up is not noise.
@@ -107,8 +108,9 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                 }
                 dirty = false;
                 let now = SystemTime::now();
-                let next = topology::build(&config, &fleet, &history, now);
+                let mut next = topology::build(&config, &fleet, &history, now);
                 history.record_lag(&next);
+                confirm.apply(&mut next, now);
                 for c in topology::changes(&prev, &next, now) {
                     output::line(&if args.json { json_line(&c) } else { text_line(&c, paint) });
                 }

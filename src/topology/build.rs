@@ -221,6 +221,8 @@ fn add_unmanaged(group: &Group, nodes: &mut Vec<NodeView>) {
             .replicas
             .iter()
             .filter(|l| l.kind.as_deref() != Some("rdb-channel"))
+            // An RDB download (SYNC without REPLCONF listening-port) is listed with port 0.
+            .filter(|l| l.port != 0)
         {
             let port_suffix = format!(":{}", line.port);
             let known = nodes[..configured].iter().enumerate().any(|(j, v)| {

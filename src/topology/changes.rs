@@ -202,11 +202,15 @@ fn anomaly_changes(pg: &GroupTopology, g: &GroupTopology, at: SystemTime, out: &
             node: a.nodes.first().cloned(),
             kind: ChangeKind::AnomalyCleared,
             severity: Severity::Info,
-            message: format!(
-                "cleared: {} ({})",
-                a.kind.as_str().replace('_', " "),
-                a.nodes.join(", ")
-            ),
+            message: if a.nodes.is_empty() {
+                format!("cleared: {}", a.kind.as_str().replace('_', " "))
+            } else {
+                format!(
+                    "cleared: {} ({})",
+                    a.kind.as_str().replace('_', " "),
+                    a.nodes.join(", ")
+                )
+            },
         });
     }
 }

@@ -1,0 +1,354 @@
+//! A backup = a downloaded, verified RDB plus a small JSON manifest beside it
+//! (`<backups_dir>/<group>/<node>/<timestamp>.rdb` and `<timestamp>.rdb.json`): which node,
+//! when, which replication history and offset (from the file's AUX fields and from `INFO`
+//! taken just before), keys per database, size, RDB version, checksum status.
+//!
+//! This file owns the layout and the manifest format. It never holds a password: the manifest
+//! is built from names, addresses and INFO numbers only.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::{download, verify, Downloaded, Framing, RdbCheck, RdbError, RdbFormat};
+use crate::config::Node;
+use crate::info::{Info, InfoRole};
+use crate::node::{NodeClient, Timeouts};
+
+/// Bumped when a field changes meaning.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// The JSON written beside each RDB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub group: String,
+    pub node: String,
+    pub addr: String,
+    /// When the download finished, RFC 3339 UTC.
+    pub taken_at: String,
+    pub taken_at_unix_ms: u64,
+    /// File name of the RDB (in the same directory).
+    pub file: String,
+    pub bytes: u64,
+    pub framing: Framing,
+    pub duration_ms: u64,
+    pub rdb_format: RdbFormat,
+    pub rdb_version: u32,
+    /// `verified`, `disabled` (the server runs with `rdbchecksum no`) or `absent` (RDB < 5).
+    pub crc_status: String,
+    /// The CRC-64 as 16 hex digits, when verified.
+    pub crc64: Option<String>,
+    /// From the RDB's AUX fields: the history and offset the snapshot belongs to.
+    pub aux_repl_id: Option<String>,
+    pub aux_repl_offset: Option<i64>,
+    pub aux_server_version: Option<String>,
+    pub aux_ctime: Option<i64>,
+    /// From `INFO` taken just before the download (absent when INFO failed: see `info_error`).
+    pub info: Option<InfoBefore>,
+    pub info_error: Option<String>,
+    /// Optional handshake steps the server refused (older servers).
+    pub notes: Vec<String>,
+}
+
+/// What `INFO` said just before the download.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InfoBefore {
+    /// `primary` or `replica`.
+    pub role: Option<String>,
+    pub server_version: Option<String>,
+    pub run_id: Option<String>,
+    pub replid: Option<String>,
+    pub replid2: Option<String>,
+    /// `master_repl_offset`.
+    pub offset: Option<u64>,
+    /// `slave_repl_offset` on a replica.
+    pub replica_offset: Option<u64>,
+    pub keys: Vec<DbCount>,
+    pub total_keys: u64,
+    pub used_memory: Option<u64>,
+}
+
+/// Keys in one database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DbCount {
+    pub db: u32,
+    pub keys: u64,
+    pub expires: u64,
+}
+
+impl InfoBefore {
+    /// The manifest's view of an INFO reply.
+    #[must_use]
+    pub fn from_info(info: &Info) -> Self {
+        let r = &info.replication;
+        Self {
+            role: r.role.map(|role| {
+                match role {
+                    InfoRole::Primary => "primary",
+                    InfoRole::Replica => "replica",
+                }
+                .to_string()
+            }),
+            server_version: info.server.version.clone(),
+            run_id: info.server.run_id.clone(),
+            replid: r.replid.clone(),
+            replid2: r.replid2.clone(),
+            offset: r.offset,
+            replica_offset: r.replica_offset,
+            keys: info
+                .keyspace
+                .iter()
+                .map(|d| DbCount {
+                    db: d.db,
+                    keys: d.keys,
+                    expires: d.expires,
+                })
+                .collect(),
+            total_keys: info.total_keys(),
+            used_memory: info.memory.used_memory,
+        }
+    }
+}
+
+/// A finished backup: the verified RDB and its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub rdb: PathBuf,
+    pub manifest_path: PathBuf,
+    pub manifest: Manifest,
+    pub check: RdbCheck,
+}
+
+impl Backup {
+    /// One line for logs: `path (N bytes, RDB v, crc ok, replid abcd1234 offset O, K keys)`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let m = &self.manifest;
+        let mut s = format!(
+            "{} ({} bytes, RDB {}, crc {}",
+            self.rdb.display(),
+            m.bytes,
+            m.rdb_version,
+            m.crc_status
+        );
+        if let (Some(id), Some(o)) = (&m.aux_repl_id, m.aux_repl_offset) {
+            s.push_str(&format!(
+                ", replid {} offset {o}",
+                id.get(..8).unwrap_or(id)
+            ));
+        }
+        if let Some(i) = &m.info {
+            s.push_str(&format!(", {} keys before", i.total_keys));
+        }
+        s.push(')');
+        s
+    }
+}
+
+/// `<backups_dir>/<group>/<node>`, with names made safe as path components.
+#[must_use]
+pub fn backup_dir(backups_dir: &Path, group: &str, node: &str) -> PathBuf {
+    backups_dir
+        .join(safe_component(group))
+        .join(safe_component(node))
+}
+
+/// The manifest path for an RDB path: the same name with `.json` appended.
+#[must_use]
+pub fn manifest_path(rdb: &Path) -> PathBuf {
+    let mut s = rdb.as_os_str().to_os_string();
+    s.push(".json");
+    PathBuf::from(s)
+}
+
+/// Reads a manifest back.
+///
+/// # Errors
+/// [`RdbError::File`] when it cannot be read or parsed.
+pub fn read_manifest(path: &Path) -> Result<Manifest, RdbError> {
+    let text = std::fs::read_to_string(path).map_err(|e| RdbError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    serde_json::from_str(&text).map_err(|e| RdbError::File {
+        path: path.to_path_buf(),
+        message: format!("not a redops manifest: {e}"),
+    })
+}
+
+fn safe_component(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.chars().all(|c| c == '.') {
+        "_".to_string()
+    } else {
+        s
+    }
+}
+
+/// `20250102T030405.678Z`: sortable, no characters a shell or a filesystem dislikes.
+pub(super) fn file_stamp(at: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(at);
+    let fmt = time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+fn rfc3339(at: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(at);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+/// Takes a backup of `node`: `INFO` (keys, replid, offset), download into
+/// [`backup_dir`], verify, write the manifest. The whole of it ends within `budget`.
+///
+/// A file that fails verification is renamed `*.rdb.corrupt` (kept for inspection, never
+/// mistaken for a backup) and the error returned. A failed `INFO` is recorded in the manifest,
+/// not fatal: a backup-only ACL user may lack `+info`.
+///
+/// # Errors
+/// Any [`RdbError`] from the download or the check; [`RdbError::File`] for the manifest.
+pub async fn backup(
+    node: &Node,
+    group: &str,
+    timeouts: Timeouts,
+    backups_dir: &Path,
+    budget: Duration,
+) -> Result<Backup, RdbError> {
+    let started = Instant::now();
+    let (info, info_error) = match info_before(node, timeouts).await {
+        Ok(info) => (Some(InfoBefore::from_info(&info)), None),
+        Err(e) => (None, Some(e)),
+    };
+    let dir = backup_dir(backups_dir, group, &node.name);
+    let left = budget.saturating_sub(started.elapsed());
+    let got = download(node, timeouts, &dir, left).await?;
+    let check = match verify(&got.path) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut bad = got.path.as_os_str().to_os_string();
+            bad.push(".corrupt");
+            let _ = std::fs::rename(&got.path, &bad);
+            return Err(e);
+        }
+    };
+    let manifest = build_manifest(group, node, &got, &check, info, info_error);
+    let manifest_path = manifest_path(&got.path);
+    write_json(&manifest_path, &manifest)?;
+    Ok(Backup {
+        rdb: got.path,
+        manifest_path,
+        manifest,
+        check,
+    })
+}
+
+async fn info_before(node: &Node, timeouts: Timeouts) -> Result<Info, String> {
+    let mut client =
+        NodeClient::new(node, timeouts, super::CLIENT_NAME).map_err(|e| e.to_string())?;
+    let (info, _) = client.info().await.map_err(|e| e.to_string())?;
+    Ok(info)
+}
+
+fn build_manifest(
+    group: &str,
+    node: &Node,
+    got: &Downloaded,
+    check: &RdbCheck,
+    info: Option<InfoBefore>,
+    info_error: Option<String>,
+) -> Manifest {
+    let now = SystemTime::now();
+    let (crc_status, crc64) = match check.crc {
+        super::CrcStatus::Verified(c) => ("verified", Some(format!("{c:016x}"))),
+        super::CrcStatus::Disabled => ("disabled", None),
+        super::CrcStatus::Absent => ("absent", None),
+    };
+    Manifest {
+        manifest_version: MANIFEST_VERSION,
+        group: group.to_string(),
+        node: node.name.clone(),
+        addr: node.addr.to_string(),
+        taken_at: rfc3339(now),
+        taken_at_unix_ms: now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        file: got
+            .path
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        bytes: got.bytes,
+        framing: got.framing,
+        duration_ms: u64::try_from(got.elapsed.as_millis()).unwrap_or(u64::MAX),
+        rdb_format: check.format,
+        rdb_version: check.version,
+        crc_status: crc_status.to_string(),
+        crc64,
+        aux_repl_id: check.aux.repl_id.clone(),
+        aux_repl_offset: check.aux.repl_offset,
+        aux_server_version: check.aux.server_version.clone(),
+        aux_ctime: check.aux.ctime,
+        info,
+        info_error,
+        notes: got.notes.clone(),
+    }
+}
+
+/// Writes JSON through a temp file and a rename, so a reader never sees half a manifest.
+fn write_json(path: &Path, manifest: &Manifest) -> Result<(), RdbError> {
+    let err = |e: String| RdbError::File {
+        path: path.to_path_buf(),
+        message: e,
+    };
+    let text = serde_json::to_string_pretty(manifest).map_err(|e| err(e.to_string()))?;
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(e.to_string()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| err(e.to_string()))?;
+    tmp.as_file().sync_all().map_err(|e| err(e.to_string()))?;
+    tmp.persist(path).map_err(|e| err(e.error.to_string()))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_components_are_made_safe() {
+        let d = backup_dir(Path::new("/b"), "../etc", "n1:6379/x");
+        assert_eq!(d, PathBuf::from("/b/.._etc/n1_6379_x"));
+        assert_eq!(
+            backup_dir(Path::new("/b"), "..", "").to_string_lossy(),
+            "/b/_/_"
+        );
+    }
+
+    #[test]
+    fn stamp_sorts_and_is_plain() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+        assert_eq!(file_stamp(t), "20231114T221320.123Z");
+        assert_eq!(rfc3339(t), "2023-11-14T22:13:20.123Z");
+    }
+
+    #[test]
+    fn manifest_path_appends_json() {
+        assert_eq!(
+            manifest_path(Path::new("/b/g/n/20231114T221320.123Z.rdb")),
+            PathBuf::from("/b/g/n/20231114T221320.123Z.rdb.json")
+        );
+    }
+}

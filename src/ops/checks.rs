@@ -1,0 +1,187 @@
+//! Reusable pre-checks: the group guard (read-only, Sentinel, cluster) and the facts every
+//! role change needs about a node (reachable, role, link, sync, lag, version, latency).
+//!
+//! Pure functions over the topology and the config; each returns [`Check`]s whose messages
+//! name the node and the number that failed.
+
+use std::time::Duration;
+
+use crate::config::Group;
+use crate::info::InfoRole;
+use crate::observe::NodeState;
+use crate::topology::{GroupTopology, Link, NodeView};
+
+use super::plan::{Check, Plan};
+use super::summary::bytes;
+
+/// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report.
+pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
+    if group.read_only {
+        plan.read_only = Some(format!(
+            "group '{}' is read-only in the config: redops takes no action on it",
+            group.name
+        ));
+    }
+    if let Some(s) = &group.sentinel {
+        plan.ha_manager = Some(format!(
+            "group '{}' is watched by Sentinel (master name '{}'): a manual role change would be undone \
+             or fought by Sentinel. hint: switch over through Sentinel (SENTINEL FAILOVER with writes \
+             paused), not by hand",
+            group.name, s.master_name
+        ));
+    }
+    let cluster_node = topo.nodes.iter().find(|n| {
+        n.info
+            .as_ref()
+            .and_then(|i| i.server.mode.as_deref())
+            .is_some_and(|m| m == "cluster")
+    });
+    if group.cluster || cluster_node.is_some() {
+        plan.ha_manager = Some(format!(
+            "group '{}' runs in cluster mode: REPLICAOF and FAILOVER are refused there. hint: use \
+             CLUSTER FAILOVER on the replica",
+            group.name
+        ));
+    }
+}
+
+/// The node is reachable, answers INFO and is not loading.
+#[must_use]
+pub fn reachable(v: &NodeView) -> Check {
+    match v.state {
+        NodeState::Up if !v.stale_info => Check::pass(format!("{} is reachable", v.name)),
+        NodeState::Loading => Check::fail(format!("{} is loading its dataset", v.name)),
+        state => Check::fail(format!(
+            "{} is {}{}",
+            v.name,
+            state.as_str(),
+            v.error
+                .as_ref()
+                .map_or_else(String::new, |e| format!(": {e}"))
+        )),
+    }
+}
+
+/// How long a replica's link has been down, in words.
+#[must_use]
+pub fn link_down_words(link: Option<Link>) -> String {
+    match link {
+        Some(Link::Down { since: Some(d) }) => {
+            format!("its link has been down for {} s", d.as_secs())
+        }
+        Some(Link::Down { since: None }) => "its link has never come up".to_string(),
+        Some(Link::Up) => "its link is up".to_string(),
+        None => "its link state is unknown".to_string(),
+    }
+}
+
+/// Checks that `t` can take over from `primary` now: a direct replica, link up, not syncing
+/// or loading, same replid, within the lag limit (overridable), version at least the others'.
+#[must_use]
+pub fn target_ready(
+    t: &NodeView,
+    primary: &NodeView,
+    others: &[&NodeView],
+    lag_limit: u64,
+) -> Vec<Check> {
+    let mut out = vec![reachable(t)];
+    let Some(info) = t.info.as_ref() else {
+        return out;
+    };
+    let r = &info.replication;
+    let reported = match (&r.master_host, r.master_port) {
+        (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+        _ => None,
+    };
+    let upstream = t.upstream.as_ref().map(|u| u.addr.clone()).or(reported);
+    let follows_primary = upstream.as_deref() == Some(primary.addr.as_str());
+    out.push(Check::require(
+        r.role == Some(InfoRole::Replica) && follows_primary,
+        format!("{} is a replica of {}", t.name, primary.name),
+        format!(
+            "{} cannot be the target: it is not a direct replica of the primary {} (it {})",
+            t.name,
+            primary.name,
+            match (r.role, &t.upstream) {
+                (Some(InfoRole::Primary), _) => "is a primary".to_string(),
+                (_, Some(u)) => format!("replicates from {}", u.addr),
+                _ => "has no upstream".to_string(),
+            }
+        ),
+    ));
+    out.push(Check::require(
+        r.link_up == Some(true),
+        format!("{}'s link to {} is up", t.name, primary.name),
+        format!(
+            "{} cannot be the target: {}",
+            t.name,
+            link_down_words(t.link)
+        ),
+    ));
+    out.push(Check::require(
+        !r.sync_in_progress && !info.persistence.loading,
+        format!("{} is not syncing or loading", t.name),
+        format!(
+            "{} cannot be the target: a full sync or load is in progress",
+            t.name
+        ),
+    ));
+    let primary_replid = primary
+        .info
+        .as_ref()
+        .and_then(|i| i.replication.replid.as_deref());
+    let same_replid = r.replid.is_some() && r.replid.as_deref() == primary_replid;
+    out.push(Check::require(
+        same_replid,
+        format!("{} shares {}'s replication id", t.name, primary.name),
+        format!(
+            "{} is on another replication history than {} (replid differs): its offsets cannot be compared",
+            t.name, primary.name
+        ),
+    ));
+    match t.lag_bytes {
+        Some(l) if l > lag_limit => out.push(Check::fail_overridable(format!(
+            "{} is {} behind, over the {} limit",
+            t.name,
+            bytes(l),
+            bytes(lag_limit)
+        ))),
+        Some(l) => out.push(Check::pass(format!("{} is {} behind", t.name, bytes(l)))),
+        None => out.push(Check::warn(format!("{}'s lag is unknown", t.name))),
+    }
+    let tv = info.server.version_triple();
+    for o in others {
+        let ov = o.info.as_ref().and_then(|i| i.server.version_triple());
+        if let (Some(tv), Some(ov)) = (tv, ov) {
+            // The new primary's replicas must be able to load its RDB: an older server
+            // cannot load a newer format (after it has already flushed its data).
+            if (tv.0, tv.1) > (ov.0, ov.1) {
+                out.push(Check::fail_overridable(format!(
+                    "{} runs {} but {} runs {}: if a full sync happens, {} cannot load {}'s newer RDB",
+                    t.name,
+                    t.version.as_deref().unwrap_or("?"),
+                    o.name,
+                    o.version.as_deref().unwrap_or("?"),
+                    o.name,
+                    t.name
+                )));
+            }
+        }
+    }
+    out
+}
+
+/// The node's last poll was quick enough to act on within the action's budget.
+#[must_use]
+pub fn latency(v: &NodeView, max: Duration) -> Check {
+    match v.rtt {
+        Some(rtt) if rtt > max => Check::fail_overridable(format!(
+            "{}'s last poll took {} ms, over the {} ms an action allows",
+            v.name,
+            rtt.as_millis(),
+            max.as_millis()
+        )),
+        Some(rtt) => Check::pass(format!("{} answers in {} ms", v.name, rtt.as_millis())),
+        None => Check::warn(format!("{}'s poll latency is unknown", v.name)),
+    }
+}

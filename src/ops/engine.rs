@@ -1,0 +1,627 @@
+//! The action engine: runs any [`Plan`] through [`RedisOps`], streams [`RunEvent`]s (named as
+//! past facts) and writes one audit record per transition.
+//!
+//! Every guard is enforced here, not in a front-end (DESIGN invariant 1): read-only mode, HA
+//! managers, failed pre-checks without a recorded override, a missing confirmation, another
+//! redops action on the group (the lock), the plan being out of date, and the snapshot gate.
+//! Step execution and rollback live in `engine/steps.rs`.
+
+mod steps;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::time::Instant;
+
+use crate::audit::{AuditLog, Record, RUN_FINISHED, RUN_STARTED};
+use crate::info::{Info, InfoRole};
+
+use super::lock::parse_client_list;
+use super::plan::{CheckStatus, Confirm, Plan};
+use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
+use super::snapshot::run_gate;
+use super::summary::info_line;
+
+/// What the operator gave for this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Approval {
+    /// Read-only mode from the command line or the console config.
+    pub read_only: bool,
+    /// `Some("yes")` for a plain yes, or the typed node name for role changes.
+    pub confirmation: Option<String>,
+    /// Reason for overriding failed (overridable) pre-checks.
+    pub force_reason: Option<String>,
+    /// Reason for skipping the snapshot gate.
+    pub skip_snapshot_reason: Option<String>,
+}
+
+/// Progress of a run, as past facts.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event")]
+pub enum RunEvent {
+    RunStarted {
+        run_id: String,
+        action: String,
+        group: String,
+        summary: String,
+    },
+    PrecheckFailed {
+        reason: String,
+    },
+    PrecheckPassed {
+        overridden: Vec<String>,
+    },
+    SnapshotStarted {
+        node: String,
+    },
+    SnapshotProgress {
+        node: String,
+        detail: String,
+    },
+    SnapshotVerified {
+        node: String,
+        last_save: i64,
+    },
+    SnapshotSkipped {
+        reason: String,
+    },
+    DownloadVerified {
+        node: String,
+        path: String,
+        bytes: u64,
+    },
+    StepStarted {
+        index: usize,
+        title: String,
+        node: String,
+        commands: Vec<String>,
+    },
+    StepVerified {
+        index: usize,
+        title: String,
+        detail: String,
+        elapsed_ms: u64,
+    },
+    StepFailed {
+        index: usize,
+        title: String,
+        error: String,
+        critical: bool,
+    },
+    RolledBack {
+        what: String,
+    },
+    RunFinished {
+        outcome: String,
+        detail: String,
+        state: Vec<String>,
+        next_step: Option<String>,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every step verified.
+    Done,
+    /// A guard or pre-check refused it; nothing was changed.
+    Refused,
+    /// It started changing things and stopped; `RunOutcome` explains the state.
+    Failed,
+}
+
+/// The end of a run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunOutcome {
+    pub run_id: String,
+    pub status: RunStatus,
+    /// Why it was refused or failed, or what was done.
+    pub detail: String,
+    /// One line per node, read after the run (failed runs).
+    pub state: Vec<String>,
+    pub next_step: Option<String>,
+    /// Non-fatal problems (a sibling not repointed, no config file to rewrite ...).
+    pub warnings: Vec<String>,
+    pub elapsed_ms: u64,
+    /// From `CLIENT PAUSE` sent to `CLIENT UNPAUSE` acknowledged (manual strategy).
+    pub pause_ms: Option<u64>,
+}
+
+impl RunOutcome {
+    /// The CLI exit code: 0 done, 1 failed, 3 refused.
+    #[must_use]
+    pub fn exit_code(&self) -> u8 {
+        match self.status {
+            RunStatus::Done => 0,
+            RunStatus::Failed => 1,
+            RunStatus::Refused => 3,
+        }
+    }
+}
+
+/// A fresh run id: time plus randomness, sortable.
+#[must_use]
+pub fn new_run_id() -> String {
+    let (_, ts) = crate::audit::now_stamp();
+    let r: u32 = rand::random();
+    format!("{:x}-{r:08x}", (ts * 1000.0) as u64)
+}
+
+/// Mutable state of a run: what has changed so far, for rollback.
+#[derive(Debug, Default)]
+pub(crate) struct RunState {
+    paused: Option<usize>,
+    paused_at: Option<Instant>,
+    pause_ms: Option<u64>,
+    promoted: Option<usize>,
+    demoted: bool,
+    failover_started: Option<usize>,
+    failover_done: bool,
+    captured_offset: Option<u64>,
+    /// INFO read before the first step, per plan node.
+    pre: HashMap<usize, Info>,
+    /// The node to keep paused when unpausing would make two writable primaries.
+    keep_paused: bool,
+}
+
+pub(crate) struct Run<'a, O: RedisOps> {
+    plan: &'a Plan,
+    ops: &'a O,
+    audit: &'a mut AuditLog,
+    events: &'a UnboundedSender<RunEvent>,
+    run_id: String,
+    seq: u32,
+    started: Instant,
+    st: RunState,
+    warnings: Vec<String>,
+    exchanges: Vec<(String, String)>,
+    audit_errors: u32,
+    /// The plan's old primary (first `Expect` that is a primary).
+    old_primary: Option<usize>,
+}
+
+/// Runs a plan. Never panics; every error ends in an explained [`RunOutcome`].
+///
+/// Events go to `events` (unbounded, so a slow front-end never holds the engine while writes
+/// are paused); a dropped receiver is fine.
+pub async fn run<O: RedisOps>(
+    plan: &Plan,
+    approval: &Approval,
+    ops: &O,
+    audit: &mut AuditLog,
+    events: &UnboundedSender<RunEvent>,
+) -> RunOutcome {
+    let mut r = Run {
+        plan,
+        ops,
+        audit,
+        events,
+        run_id: new_run_id(),
+        seq: 0,
+        started: Instant::now(),
+        st: RunState::default(),
+        warnings: Vec::new(),
+        exchanges: Vec::new(),
+        audit_errors: 0,
+        old_primary: plan.expects.iter().find(|e| e.primary).map(|e| e.node),
+    };
+    r.emit(RunEvent::RunStarted {
+        run_id: r.run_id.clone(),
+        action: plan.action.as_str().to_string(),
+        group: plan.group.clone(),
+        summary: plan.summary.clone(),
+    });
+    let started = r.record(Record {
+        event: RUN_STARTED.to_string(),
+        detail: Some(plan.summary.clone()),
+        reason: approval.force_reason.clone(),
+        ..Record::default()
+    });
+    if let Err(e) = started {
+        return r.refuse(format!(
+            "cannot write the audit log: {e}. hint: fix the audit_log path or its permissions; no action \
+             runs without an audit trail"
+        ));
+    }
+    if let Err(reason) = guards(plan, approval) {
+        return r.refuse(reason);
+    }
+    if let Err(reason) = r.live_prechecks().await {
+        return r.refuse(reason);
+    }
+    let overridden: Vec<String> = plan
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .map(|c| c.message.clone())
+        .collect();
+    r.emit(RunEvent::PrecheckPassed {
+        overridden: overridden.clone(),
+    });
+    let _ = r.record(Record {
+        event: "PrecheckPassed".to_string(),
+        reason: (!overridden.is_empty()).then(|| {
+            format!(
+                "overridden: {}; reason: {}",
+                overridden.join("; "),
+                approval.force_reason.clone().unwrap_or_default()
+            )
+        }),
+        state: Some(r.pre_state()),
+        ..Record::default()
+    });
+    if let Err(reason) = r.snapshot_gate(approval).await {
+        return r.refuse(reason);
+    }
+    r.run_steps().await
+}
+
+/// The guards that need no network: read-only, HA manager, checks, confirmation, gate skip.
+fn guards(plan: &Plan, approval: &Approval) -> Result<(), String> {
+    if approval.read_only {
+        return Err(
+            "read-only mode: redops takes no action (--read-only or console.read_only)".to_string(),
+        );
+    }
+    if let Some(r) = &plan.read_only {
+        return Err(r.clone());
+    }
+    if plan.changes_roles() {
+        if let Some(r) = &plan.ha_manager {
+            return Err(r.clone());
+        }
+    }
+    let hard: Vec<&str> = plan
+        .failures()
+        .filter(|c| !c.overridable)
+        .map(|c| c.message.as_str())
+        .collect();
+    if !hard.is_empty() {
+        return Err(format!("pre-checks failed: {}", hard.join("; ")));
+    }
+    let soft: Vec<&str> = plan.failures().map(|c| c.message.as_str()).collect();
+    let has_reason = approval
+        .force_reason
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty());
+    if !soft.is_empty() && !has_reason {
+        return Err(format!(
+            "pre-checks failed: {}. hint: --force --reason TEXT overrides these (recorded)",
+            soft.join("; ")
+        ));
+    }
+    let confirmed = match (&plan.confirm, approval.confirmation.as_deref()) {
+        (_, None) => false,
+        (Confirm::Yes, Some(_)) => true,
+        (Confirm::TypeName(name), Some(typed)) => typed.trim() == name,
+    };
+    if !confirmed {
+        return Err(match &plan.confirm {
+            Confirm::Yes => "not confirmed".to_string(),
+            Confirm::TypeName(n) => format!("not confirmed: the target's name '{n}' was not typed"),
+        });
+    }
+    if let Some(r) = &approval.skip_snapshot_reason {
+        if r.trim().is_empty() {
+            return Err("skipping the snapshot gate needs a reason".to_string());
+        }
+    }
+    Ok(())
+}
+
+impl<O: RedisOps> Run<'_, O> {
+    fn emit(&self, e: RunEvent) {
+        let _ = self.events.send(e);
+    }
+
+    fn nodes_desc(&self) -> Vec<String> {
+        self.plan
+            .nodes
+            .iter()
+            .map(|n| format!("{}={}", n.name, n.addr))
+            .collect()
+    }
+
+    /// Writes one audit record (run id, group, action, nodes, exchanges filled in).
+    fn record(&mut self, mut rec: Record) -> std::io::Result<()> {
+        rec.run_id.clone_from(&self.run_id);
+        rec.seq = self.seq;
+        self.seq += 1;
+        rec.group.clone_from(&self.plan.group);
+        rec.action = self.plan.action.as_str().to_string();
+        rec.nodes = self.nodes_desc();
+        for (c, reply) in self.exchanges.drain(..) {
+            rec.commands.push(c);
+            rec.replies.push(reply);
+        }
+        let r = self.audit.write(rec);
+        if r.is_err() {
+            self.audit_errors += 1;
+        }
+        r
+    }
+
+    /// Sends a command, keeping it (not INFO reads) for the next audit record.
+    async fn send(
+        &mut self,
+        node: usize,
+        cmd: Command,
+    ) -> Result<Reply, crate::observe::NodeError> {
+        let n = &self.plan.nodes[node];
+        let r = self.ops.send(n, &cmd).await;
+        if !matches!(cmd, Command::Info(_)) {
+            let shown = match &r {
+                Ok(reply) => reply.summary(),
+                Err(e) => format!("error: {e}"),
+            };
+            self.exchanges.push((format!("{}: {cmd}", n.name), shown));
+        }
+        r
+    }
+
+    /// INFO on a node, parsed.
+    async fn info(&mut self, node: usize, section: InfoSection) -> Result<Info, String> {
+        match self.send(node, Command::Info(section)).await {
+            Ok(Reply::Info(i)) => Ok(*i),
+            Ok(other) => Err(format!("unexpected INFO reply: {}", other.summary())),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn refuse(&mut self, reason: String) -> RunOutcome {
+        self.emit(RunEvent::PrecheckFailed {
+            reason: reason.clone(),
+        });
+        self.finish(super::RunStatus::Refused, reason, Vec::new(), None)
+    }
+
+    fn finish(
+        &mut self,
+        status: RunStatus,
+        detail: String,
+        state: Vec<String>,
+        next_step: Option<String>,
+    ) -> RunOutcome {
+        let outcome = match status {
+            RunStatus::Done => "done",
+            RunStatus::Refused => "refused",
+            RunStatus::Failed => "failed",
+        };
+        if self.audit_errors > 0 {
+            self.warnings.push(format!(
+                "{} audit record(s) could not be written",
+                self.audit_errors
+            ));
+        }
+        self.emit(RunEvent::RunFinished {
+            outcome: outcome.to_string(),
+            detail: detail.clone(),
+            state: state.clone(),
+            next_step: next_step.clone(),
+        });
+        let _ = self.record(Record {
+            event: RUN_FINISHED.to_string(),
+            outcome: Some(outcome.to_string()),
+            detail: Some(detail.clone()),
+            state: (!state.is_empty()).then(|| state.join(" | ")),
+            reason: next_step.clone(),
+            ..Record::default()
+        });
+        RunOutcome {
+            run_id: self.run_id.clone(),
+            status,
+            detail,
+            state,
+            next_step,
+            warnings: std::mem::take(&mut self.warnings),
+            elapsed_ms: ms(self.started.elapsed()),
+            pause_ms: self.st.pause_ms,
+        }
+    }
+
+    /// The lock, Sentinel's connections, and the plan's expectations, read live.
+    async fn live_prechecks(&mut self) -> Result<(), String> {
+        let own = self.ops.client_name().to_string();
+        for &n in &self.plan.lock_nodes {
+            let name = self.plan.name(n).to_string();
+            match self.send(n, Command::ClientList).await {
+                Ok(reply) => {
+                    let actors = parse_client_list(reply.text().unwrap_or_default(), &own);
+                    if let Some(h) = actors.redops.first() {
+                        return Err(format!(
+                            "another redops action is running on {name}: {}. hint: wait for it to finish, or \
+                             ask its operator",
+                            h.describe()
+                        ));
+                    }
+                    if self.plan.changes_roles() {
+                        if let Some(s) = actors.sentinels.first() {
+                            return Err(format!(
+                                "Sentinel is connected to {name} ({}): it would undo or fight a manual role \
+                                 change. hint: switch over through Sentinel instead",
+                                s.describe()
+                            ));
+                        }
+                    }
+                }
+                Err(crate::observe::NodeError::NoPerm(cmd)) => self.warnings.push(format!(
+                    "the lock could not be checked on {name}: no permission to run '{cmd}'"
+                )),
+                Err(e) => return Err(format!("cannot read {name}: {e}")),
+            }
+        }
+        for e in &self.plan.expects.clone() {
+            let name = self.plan.name(e.node).to_string();
+            let info = self
+                .info(e.node, InfoSection::Default)
+                .await
+                .map_err(|err| format!("cannot read {name}: {err}"))?;
+            let r = &info.replication;
+            if e.primary && r.role != Some(InfoRole::Primary) {
+                return Err(format!(
+                    "the topology changed since the plan was made: {name} is no longer a primary ({}). hint: \
+                     look again and re-plan",
+                    info_line(&info)
+                ));
+            }
+            if let Some(up) = e.upstream {
+                let a = &self.plan.nodes[up].addr;
+                let follows = r.role == Some(InfoRole::Replica)
+                    && r.master_port == Some(a.port)
+                    && r.master_host
+                        .as_deref()
+                        .is_some_and(|h| same_host(h, &a.host));
+                if !follows {
+                    return Err(format!(
+                        "the topology changed since the plan was made: {name} no longer replicates from {} ({}). \
+                         hint: look again and re-plan",
+                        self.plan.name(up),
+                        info_line(&info)
+                    ));
+                }
+            }
+            self.st.pre.insert(e.node, info);
+        }
+        Ok(())
+    }
+
+    fn pre_state(&self) -> String {
+        let mut v: Vec<_> = self.st.pre.iter().collect();
+        v.sort_by_key(|(k, _)| **k);
+        v.iter()
+            .map(|(k, i)| format!("{}: {}", self.plan.name(**k), info_line(i)))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    async fn snapshot_gate(&mut self, approval: &Approval) -> Result<(), String> {
+        if self.plan.snapshots.is_empty() && self.plan.downloads.is_empty() {
+            return Ok(());
+        }
+        if let Some(reason) = &approval.skip_snapshot_reason {
+            self.emit(RunEvent::SnapshotSkipped {
+                reason: reason.clone(),
+            });
+            let _ = self.record(Record {
+                event: "SnapshotSkipped".to_string(),
+                reason: Some(reason.clone()),
+                ..Record::default()
+            });
+            return Ok(());
+        }
+        for &n in &self.plan.snapshots.clone() {
+            let node = self.plan.nodes[n].clone();
+            self.emit(RunEvent::SnapshotStarted {
+                node: node.name.clone(),
+            });
+            let _ = self.record(Record {
+                event: "SnapshotStarted".to_string(),
+                title: Some(format!("BGSAVE on {}", node.name)),
+                ..Record::default()
+            });
+            let events = self.events.clone();
+            let name = node.name.clone();
+            let mut progress = move |d: String| {
+                let _ = events.send(RunEvent::SnapshotProgress {
+                    node: name.clone(),
+                    detail: d,
+                });
+            };
+            let result = run_gate(self.ops, &node, self.plan.budgets.snapshot, &mut progress).await;
+            match result {
+                Ok(g) => {
+                    self.exchanges.extend(
+                        g.exchanges
+                            .iter()
+                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
+                    );
+                    self.emit(RunEvent::SnapshotVerified {
+                        node: node.name.clone(),
+                        last_save: g.last_save,
+                    });
+                    let _ = self.record(Record {
+                        event: "SnapshotVerified".to_string(),
+                        detail: Some(format!(
+                            "rdb_last_save_time {} >= requested at {}",
+                            g.last_save, g.t0
+                        )),
+                        ..Record::default()
+                    });
+                }
+                Err(e) => {
+                    self.exchanges.extend(
+                        e.exchanges
+                            .iter()
+                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
+                    );
+                    let _ = self.record(Record {
+                        event: "SnapshotFailed".to_string(),
+                        detail: Some(e.message.clone()),
+                        ..Record::default()
+                    });
+                    return Err(format!(
+                        "snapshot gate failed, nothing was changed: {}",
+                        e.message
+                    ));
+                }
+            }
+        }
+        for &n in &self.plan.downloads.clone() {
+            let node = self.plan.nodes[n].clone();
+            let Some(dir) = self.plan.download_dir.clone() else {
+                return Err("a download was planned without a directory".to_string());
+            };
+            match self.ops.download_rdb(&node, &dir).await {
+                Ok(d) => {
+                    self.emit(RunEvent::DownloadVerified {
+                        node: node.name.clone(),
+                        path: d.path.display().to_string(),
+                        bytes: d.bytes,
+                    });
+                    let _ = self.record(Record {
+                        event: "DownloadVerified".to_string(),
+                        detail: Some(format!(
+                            "{} ({} bytes, crc ok: {}) {}",
+                            d.path.display(),
+                            d.bytes,
+                            d.crc_ok,
+                            d.detail
+                        )),
+                        ..Record::default()
+                    });
+                }
+                Err(e) => {
+                    let _ = self.record(Record {
+                        event: "DownloadFailed".to_string(),
+                        detail: Some(e.clone()),
+                        ..Record::default()
+                    });
+                    return Err(format!(
+                        "the RDB download of {} failed, nothing was changed: {e}",
+                        node.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `localhost` and `127.0.0.1` name the same host; otherwise hosts compare as written.
+pub(crate) fn same_host(a: &str, b: &str) -> bool {
+    let norm = |h: &str| {
+        if h == "localhost" {
+            "127.0.0.1".to_string()
+        } else {
+            h.to_string()
+        }
+    };
+    norm(a) == norm(b)
+}
+
+pub(crate) fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,636 @@
+//! Running the steps of a plan, and undoing what is safe to undo when one fails.
+//!
+//! Rollback rules (DESIGN invariant 3): a FAILOVER that has not completed is aborted; a target
+//! promoted before the old primary was demoted goes back to being a replica (it has accepted no
+//! write: the old primary is paused) unless the old primary is gone; and every pause is lifted,
+//! except when lifting it would leave two writable primaries.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::audit::Record;
+use crate::info::{Info, InfoRole};
+
+use super::super::plan::{Step, StepKind};
+use super::super::redis_ops::{Command, InfoSection, RedisOps};
+use super::super::summary::info_line;
+use super::{ms, same_host, Run, RunEvent, RunOutcome, RunStatus};
+
+/// Pause between polls while waiting for a catch-up (INFO replication is ~350 bytes).
+const CATCH_UP_POLL: Duration = Duration::from_millis(2);
+/// Pause between polls for slower waits (links, failover, verify).
+const WAIT_POLL: Duration = Duration::from_millis(50);
+
+impl<O: RedisOps> Run<'_, O> {
+    pub(super) async fn run_steps(&mut self) -> RunOutcome {
+        let plan = self.plan;
+        for (i, step) in plan.steps.iter().enumerate() {
+            let commands: Vec<String> = step.commands.iter().map(ToString::to_string).collect();
+            self.emit(RunEvent::StepStarted {
+                index: i,
+                title: step.title.clone(),
+                node: plan.name(step.node).to_string(),
+                commands: commands.clone(),
+            });
+            let _ = self.record(Record {
+                event: "StepStarted".to_string(),
+                step: Some(i),
+                title: Some(step.title.clone()),
+                ..Record::default()
+            });
+            let t = Instant::now();
+            match self.exec(step).await {
+                Ok(detail) => {
+                    self.emit(RunEvent::StepVerified {
+                        index: i,
+                        title: step.title.clone(),
+                        detail: detail.clone(),
+                        elapsed_ms: ms(t.elapsed()),
+                    });
+                    let _ = self.record(Record {
+                        event: "StepVerified".to_string(),
+                        step: Some(i),
+                        title: Some(step.title.clone()),
+                        detail: Some(detail),
+                        ..Record::default()
+                    });
+                }
+                Err(error) => {
+                    self.emit(RunEvent::StepFailed {
+                        index: i,
+                        title: step.title.clone(),
+                        error: error.clone(),
+                        critical: step.critical,
+                    });
+                    let _ = self.record(Record {
+                        event: "StepFailed".to_string(),
+                        step: Some(i),
+                        title: Some(step.title.clone()),
+                        detail: Some(error.clone()),
+                        ..Record::default()
+                    });
+                    if step.critical {
+                        return self.fail(i, &error).await;
+                    }
+                    self.warnings.push(format!("{}: {error}", step.title));
+                }
+            }
+        }
+        let mut detail = format!("{}: done", self.plan.summary);
+        if let Some(p) = self.st.pause_ms {
+            detail.push_str(&format!(" (writes paused {p} ms)"));
+        }
+        self.finish(RunStatus::Done, detail, Vec::new(), None)
+    }
+
+    async fn exec(&mut self, step: &Step) -> Result<String, String> {
+        let node = step.node;
+        let name = self.plan.name(node).to_string();
+        match &step.kind {
+            StepKind::PauseWrites { ms: pause } => {
+                let sent = Instant::now();
+                self.expect_ok(
+                    node,
+                    Command::ClientPause {
+                        ms: *pause,
+                        write: true,
+                    },
+                )
+                .await?;
+                self.st.paused = Some(node);
+                self.st.paused_at = Some(sent);
+                Ok(format!("writes on {name} paused for at most {pause} ms"))
+            }
+            StepKind::WaitCaughtUp { primary, target } => {
+                self.wait_caught_up(
+                    *primary,
+                    *target,
+                    step.deadline.unwrap_or(self.plan.budgets.catch_up),
+                )
+                .await
+            }
+            StepKind::Promote => {
+                self.expect_ok(node, Command::ReplicaOf(None)).await?;
+                self.st.promoted = Some(node);
+                Ok(format!("{name} is a primary"))
+            }
+            StepKind::ReplicaOf { to } => {
+                let addr = self.plan.nodes[*to].addr.clone();
+                self.expect_ok(node, Command::ReplicaOf(Some(addr))).await?;
+                if Some(node) == self.old_primary {
+                    self.st.demoted = true;
+                }
+                Ok(format!("{name} replicates from {}", self.plan.name(*to)))
+            }
+            StepKind::WaitLinkUp { to } => {
+                self.wait_link_up(node, *to, step.deadline.unwrap_or(self.plan.budgets.verify))
+                    .await
+            }
+            StepKind::Unpause => {
+                self.expect_ok(node, Command::ClientUnpause).await?;
+                self.st.paused = None;
+                if let Some(at) = self.st.paused_at.take() {
+                    self.st.pause_ms = Some(ms(at.elapsed()));
+                }
+                Ok(format!("writes on {name} resumed"))
+            }
+            StepKind::Failover {
+                target,
+                to,
+                timeout_ms,
+            } => {
+                self.failover(node, *target, to.clone(), *timeout_ms, step.deadline)
+                    .await
+            }
+            StepKind::Verify { primary, replicas } => {
+                self.verify(
+                    *primary,
+                    replicas,
+                    step.deadline.unwrap_or(self.plan.budgets.verify),
+                )
+                .await
+            }
+            StepKind::ConfigRewrite { nodes } => self.config_rewrite(nodes).await,
+        }
+    }
+
+    async fn expect_ok(&mut self, node: usize, cmd: Command) -> Result<(), String> {
+        let shown = cmd.to_string();
+        match self.send(node, cmd).await {
+            Ok(r) if r.is_ok() => Ok(()),
+            Ok(r) => Err(format!(
+                "{shown} on {} answered '{}'",
+                self.plan.name(node),
+                r.summary()
+            )),
+            Err(e) => Err(format!("{shown} on {} failed: {e}", self.plan.name(node))),
+        }
+    }
+
+    /// Reads primary, target, primary until the three offsets are equal on one replid.
+    async fn wait_caught_up(
+        &mut self,
+        p: usize,
+        t: usize,
+        deadline: Duration,
+    ) -> Result<String, String> {
+        let (pn, tn) = (self.plan.name(p).to_string(), self.plan.name(t).to_string());
+        let end = Instant::now() + deadline;
+        let mut last: String;
+        let mut polls = 0u32;
+        let slack = self.plan.budgets.command;
+        loop {
+            polls += 1;
+            let reads = async {
+                let p1 = self
+                    .info(p, InfoSection::Replication)
+                    .await
+                    .map_err(|e| format!("{pn}: {e}"))?;
+                let t1 = self
+                    .info(t, InfoSection::Replication)
+                    .await
+                    .map_err(|e| format!("{tn}: {e}"))?;
+                let p2 = self
+                    .info(p, InfoSection::Replication)
+                    .await
+                    .map_err(|e| format!("{pn}: {e}"))?;
+                Ok::<_, String>((p1, t1, p2))
+            };
+            let reads =
+                tokio::time::timeout(end.saturating_duration_since(Instant::now()) + slack, reads)
+                    .await;
+            match reads {
+                Ok(Ok((p1, t1, p2))) => {
+                    let (a, b) = (&p1.replication, &p2.replication);
+                    let tr = &t1.replication;
+                    let same_id =
+                        a.replid.is_some() && a.replid == b.replid && a.replid == tr.replid;
+                    if a.role == Some(InfoRole::Primary)
+                        && tr.role == Some(InfoRole::Replica)
+                        && tr.link_up == Some(true)
+                        && same_id
+                        && a.offset.is_some()
+                        && a.offset == b.offset
+                        && a.offset == tr.replica_offset
+                    {
+                        let off = a.offset.unwrap_or_default();
+                        self.st.captured_offset = Some(off);
+                        return Ok(format!(
+                            "{tn} applied offset {off} = {pn}'s master_repl_offset (poll {polls})"
+                        ));
+                    }
+                    last = format!(
+                        "{pn} offset {:?}, {tn} offset {:?} (link {}), replid {}",
+                        a.offset,
+                        tr.replica_offset,
+                        if tr.link_up == Some(true) {
+                            "up"
+                        } else {
+                            "down"
+                        },
+                        if same_id { "same" } else { "differs" }
+                    );
+                    if a.role != Some(InfoRole::Primary) {
+                        return Err(format!("{pn} is no longer a primary: {}", info_line(&p1)));
+                    }
+                }
+                Ok(Err(e)) => last = e,
+                Err(_) => last = "reads timed out".to_string(),
+            }
+            if Instant::now() >= end {
+                return Err(format!(
+                    "{tn} did not catch up with {pn} within {} ms: {last}",
+                    deadline.as_millis()
+                ));
+            }
+            tokio::time::sleep(CATCH_UP_POLL).await;
+        }
+    }
+
+    async fn wait_link_up(
+        &mut self,
+        node: usize,
+        to: usize,
+        deadline: Duration,
+    ) -> Result<String, String> {
+        let (n, tn) = (
+            self.plan.name(node).to_string(),
+            self.plan.name(to).to_string(),
+        );
+        let a = self.plan.nodes[to].addr.clone();
+        let end = Instant::now() + deadline;
+        let mut last: String;
+        loop {
+            match self.info(node, InfoSection::Replication).await {
+                Ok(i) => {
+                    let r = &i.replication;
+                    if follows(&i, &a) && r.link_up == Some(true) && !r.sync_in_progress {
+                        return Ok(format!("{n} replicates from {tn}, link up"));
+                    }
+                    last = info_line(&i);
+                }
+                Err(e) => last = e,
+            }
+            if Instant::now() >= end {
+                return Err(format!("{n}'s link to {tn} did not come up: {last}"));
+            }
+            tokio::time::sleep(WAIT_POLL).await;
+        }
+    }
+
+    async fn failover(
+        &mut self,
+        p: usize,
+        t: usize,
+        to: crate::config::Addr,
+        timeout_ms: u64,
+        deadline: Option<Duration>,
+    ) -> Result<String, String> {
+        let (pn, tn) = (self.plan.name(p).to_string(), self.plan.name(t).to_string());
+        self.expect_ok(
+            p,
+            Command::Failover {
+                to,
+                timeout_ms,
+                force: false,
+            },
+        )
+        .await?;
+        self.st.failover_started = Some(p);
+        let end = Instant::now()
+            + deadline.unwrap_or(Duration::from_millis(timeout_ms) + Duration::from_secs(3));
+        let t_addr = self.plan.nodes[t].addr.clone();
+        let mut last: String;
+        loop {
+            tokio::time::sleep(WAIT_POLL).await;
+            match self.info(p, InfoSection::Replication).await {
+                Ok(i) => {
+                    let r = &i.replication;
+                    let idle = r
+                        .failover_state
+                        .as_deref()
+                        .is_none_or(|s| s == "no-failover");
+                    if idle && follows(&i, &t_addr) {
+                        self.st.failover_done = true;
+                        self.st.promoted = Some(t);
+                        self.st.demoted = true;
+                        return Ok(format!("{tn} promoted itself; {pn} replicates from it"));
+                    }
+                    if idle && r.role == Some(InfoRole::Primary) {
+                        self.st.failover_started = None;
+                        return Err(format!(
+                            "{pn} ended the failover and is still primary (the target did not catch up in time, \
+                             or refused): nothing changed"
+                        ));
+                    }
+                    last = info_line(&i);
+                }
+                Err(e) => last = e,
+            }
+            if Instant::now() >= end {
+                return Err(format!(
+                    "the failover did not complete in time: {pn}: {last}"
+                ));
+            }
+        }
+    }
+
+    async fn verify(
+        &mut self,
+        primary: usize,
+        replicas: &[usize],
+        deadline: Duration,
+    ) -> Result<String, String> {
+        let pa = self.plan.nodes[primary].addr.clone();
+        let pn = self.plan.name(primary).to_string();
+        let end = Instant::now() + deadline;
+        loop {
+            let mut problems = Vec::new();
+            let p = self.info(primary, InfoSection::Default).await;
+            let replid = match &p {
+                Ok(i) if i.replication.role == Some(InfoRole::Primary) => {
+                    i.replication.replid.clone()
+                }
+                Ok(i) => {
+                    problems.push(format!("{pn} is not a primary: {}", info_line(i)));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("{pn}: {e}"));
+                    None
+                }
+            };
+            for &r in replicas {
+                let rn = self.plan.name(r).to_string();
+                match self.info(r, InfoSection::Replication).await {
+                    Ok(i) => {
+                        let rr = &i.replication;
+                        if !follows(&i, &pa)
+                            || rr.link_up != Some(true)
+                            || rr.replid != replid
+                            || replid.is_none()
+                        {
+                            problems.push(format!("{rn}: {}", info_line(&i)));
+                        }
+                    }
+                    Err(e) => problems.push(format!("{rn}: {e}")),
+                }
+            }
+            if problems.is_empty() {
+                let mut detail = format!(
+                    "{pn} is the only primary; {} replica(s) follow it, link up, same replid",
+                    replicas.len()
+                );
+                if let (Ok(after), Some(before)) = (&p, self.st.pre.get(&primary)) {
+                    if let (Some(a), Some(b)) = (after.stats.sync_full, before.stats.sync_full) {
+                        if a > b {
+                            let w = format!("{pn} served {} full resync(s) during the switchover (sync_full {b} -> {a})", a - b);
+                            self.warnings.push(w.clone());
+                            detail.push_str(&format!("; {w}"));
+                        } else {
+                            detail.push_str("; partial resyncs only (sync_full unchanged)");
+                        }
+                    }
+                }
+                return Ok(detail);
+            }
+            if Instant::now() >= end {
+                return Err(format!(
+                    "not settled after {} ms: {}",
+                    deadline.as_millis(),
+                    problems.join("; ")
+                ));
+            }
+            tokio::time::sleep(WAIT_POLL).await;
+        }
+    }
+
+    async fn config_rewrite(&mut self, nodes: &[usize]) -> Result<String, String> {
+        let mut done = Vec::new();
+        let mut errors = Vec::new();
+        for &n in nodes {
+            let name = self.plan.name(n).to_string();
+            let has_file = self
+                .st
+                .pre
+                .get(&n)
+                .and_then(|i| i.server.config_file.as_deref())
+                .is_some_and(|f| !f.is_empty());
+            if !has_file {
+                self.warnings.push(format!(
+                    "{name} runs without a config file: a restart brings back its old role from its command line"
+                ));
+                continue;
+            }
+            match self.expect_ok(n, Command::ConfigRewrite).await {
+                Ok(()) => done.push(name),
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(if done.is_empty() {
+                "no node has a config file: nothing to rewrite".to_string()
+            } else {
+                format!("rewritten on {}", done.join(", "))
+            })
+        } else {
+            Err(errors.join("; "))
+        }
+    }
+
+    /// A critical step failed: undo what is safe, read the state, explain it.
+    async fn fail(&mut self, step: usize, error: &str) -> RunOutcome {
+        let mut undone = Vec::new();
+        if let (Some(p), false) = (self.st.failover_started, self.st.failover_done) {
+            match self.send(p, Command::FailoverAbort).await {
+                Ok(r) => undone.push(format!(
+                    "FAILOVER ABORT on {}: {}",
+                    self.plan.name(p),
+                    r.summary()
+                )),
+                Err(e) => undone.push(format!(
+                    "FAILOVER ABORT on {} failed: {e}",
+                    self.plan.name(p)
+                )),
+            }
+        }
+        if let (Some(t), false) = (self.st.promoted, self.st.demoted) {
+            undone.extend(self.undo_promotion(t).await);
+        }
+        if let (Some(p), false) = (self.st.paused, self.st.keep_paused) {
+            let name = self.plan.name(p).to_string();
+            let mut lifted = false;
+            for _ in 0..3 {
+                if let Ok(r) = self.send(p, Command::ClientUnpause).await {
+                    if r.is_ok() {
+                        lifted = true;
+                        break;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if lifted {
+                self.st.paused = None;
+                if let Some(at) = self.st.paused_at.take() {
+                    self.st.pause_ms = Some(ms(at.elapsed()));
+                }
+                undone.push(format!("writes on {name} unpaused"));
+            } else {
+                undone.push(format!(
+                    "CLIENT UNPAUSE on {name} failed: the pause expires by itself"
+                ));
+            }
+        }
+        for u in &undone {
+            self.emit(RunEvent::RolledBack { what: u.clone() });
+        }
+        if !undone.is_empty() {
+            let _ = self.record(Record {
+                event: "RolledBack".to_string(),
+                step: Some(step),
+                detail: Some(undone.join("; ")),
+                ..Record::default()
+            });
+        }
+        let (state, infos) = self.read_state().await;
+        let next = self.next_step(&infos);
+        let title = &self.plan.steps[step].title;
+        self.finish(
+            RunStatus::Failed,
+            format!("step {} ({title}) failed: {error}", step + 1),
+            state,
+            Some(next),
+        )
+    }
+
+    /// The target was promoted, the old primary not demoted: put the target back if it has
+    /// accepted no write and the old primary is still there; retry the demotion otherwise.
+    async fn undo_promotion(&mut self, t: usize) -> Vec<String> {
+        let Some(p) = self.old_primary else {
+            return Vec::new();
+        };
+        let (pn, tn) = (self.plan.name(p).to_string(), self.plan.name(t).to_string());
+        let p_alive = matches!(self.info(p, InfoSection::Replication).await, Ok(ref i) if i.replication.role == Some(InfoRole::Primary));
+        if !p_alive {
+            self.st.keep_paused = true;
+            return vec![format!(
+                "{pn} cannot be read: {tn} stays primary; {pn} must not come back as a primary"
+            )];
+        }
+        let t_offset = self
+            .info(t, InfoSection::Replication)
+            .await
+            .ok()
+            .and_then(|i| i.replication.offset);
+        if t_offset.is_some() && t_offset == self.st.captured_offset {
+            let addr = self.plan.nodes[p].addr.clone();
+            if self
+                .expect_ok(t, Command::ReplicaOf(Some(addr)))
+                .await
+                .is_ok()
+            {
+                self.st.promoted = None;
+                return vec![format!(
+                    "{tn} returned to being a replica of {pn} (it had accepted no write)"
+                )];
+            }
+        }
+        // The target may have taken writes, or refused: demote the old primary instead.
+        let addr = self.plan.nodes[t].addr.clone();
+        if self
+            .expect_ok(p, Command::ReplicaOf(Some(addr)))
+            .await
+            .is_ok()
+        {
+            self.st.demoted = true;
+            return vec![format!(
+                "{pn} demoted to replicate from {tn} on a second attempt"
+            )];
+        }
+        self.st.keep_paused = true;
+        vec![format!(
+            "{tn} is primary and {pn} could not be demoted: {pn} is left paused (it expires) to avoid two writable primaries"
+        )]
+    }
+
+    /// One line per plan node, read now, and the raw infos.
+    async fn read_state(&mut self) -> (Vec<String>, Vec<(usize, Option<Info>)>) {
+        let mut lines = Vec::new();
+        let mut infos = Vec::new();
+        for n in 0..self.plan.nodes.len() {
+            let name = self.plan.name(n).to_string();
+            match self.info(n, InfoSection::Replication).await {
+                Ok(i) => {
+                    lines.push(format!("{name}: {}", info_line(&i)));
+                    infos.push((n, Some(i)));
+                }
+                Err(e) => {
+                    lines.push(format!("{name}: unreachable ({e})"));
+                    infos.push((n, None));
+                }
+            }
+        }
+        (lines, infos)
+    }
+
+    fn next_step(&self, infos: &[(usize, Option<Info>)]) -> String {
+        let primaries: Vec<&str> = infos
+            .iter()
+            .filter(|(_, i)| {
+                i.as_ref()
+                    .is_some_and(|i| i.replication.role == Some(InfoRole::Primary))
+            })
+            .map(|(n, _)| self.plan.name(*n))
+            .collect();
+        let down: Vec<&str> = infos
+            .iter()
+            .filter(|(_, i)| i.is_none())
+            .map(|(n, _)| self.plan.name(*n))
+            .collect();
+        let old = self.old_primary.map(|p| self.plan.name(p));
+        match (primaries.as_slice(), old) {
+            ([p], Some(o)) if *p == o && down.is_empty() => format!(
+                "nothing was changed: {o} is still the primary and writes resumed; fix the cause above and run it again"
+            ),
+            ([], Some(o)) if down.contains(&o) => {
+                let proof = match self.st.captured_offset {
+                    Some(off) => {
+                        let equal = infos.iter().filter_map(|(_, i)| i.as_ref()).all(|i| {
+                            i.replication.role != Some(InfoRole::Replica) || i.replication.replica_offset == Some(off)
+                        });
+                        if equal {
+                            format!("every reachable replica is at the captured offset {off}: promoting one loses no acknowledged write")
+                        } else {
+                            format!("the captured offset was {off}: promote the replica that reached it")
+                        }
+                    }
+                    None => "no offset was captured after the pause: the loss bound is unknown".to_string(),
+                };
+                format!("{o} is down with writes paused; {proof}. run `redops promote`, and rejoin {o} as a replica when it is back")
+            }
+            ([p], Some(o)) if *p != o => format!(
+                "{p} is the primary now; bring the remaining nodes to it (`redops repoint NODE --to {p}`){}",
+                if down.is_empty() { String::new() } else { format!("; unreachable: {}", down.join(", ")) }
+            ),
+            (many, _) if many.len() > 1 => format!(
+                "more than one primary ({}): demote the one that is not the new primary (`redops rejoin NODE`)",
+                many.join(", ")
+            ),
+            _ => format!(
+                "look at the state above{}",
+                if down.is_empty() { String::new() } else { format!("; unreachable: {}", down.join(", ")) }
+            ),
+        }
+    }
+}
+
+/// True when `info` says it replicates from `addr`.
+fn follows(info: &Info, addr: &crate::config::Addr) -> bool {
+    let r = &info.replication;
+    r.role == Some(InfoRole::Replica)
+        && r.master_port == Some(addr.port)
+        && r.master_host
+            .as_deref()
+            .is_some_and(|h| same_host(h, &addr.host))
+}

@@ -1,0 +1,460 @@
+//! What an action will do, as data: the [`Plan`] with its pre-check results, snapshot list,
+//! ordered steps (exact commands, waits with deadlines, verification, rollback) and the live
+//! facts the engine re-reads before acting.
+//!
+//! Plans are built by pure functions (`ops::switchover`, `ops::snapshot`, ...) and only
+//! displayed here; running them is the engine's job. Nothing in this file does I/O.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::Addr;
+use crate::observe::NodeId;
+
+use super::redis_ops::Command;
+
+/// The actions redops can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Snapshot,
+    Switchover,
+    Failback,
+    Promote,
+    Repoint,
+    Rejoin,
+}
+
+impl ActionKind {
+    /// The word used in the CLI, JSON and the audit log.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Snapshot => "snapshot",
+            Self::Switchover => "switchover",
+            Self::Failback => "failback",
+            Self::Promote => "promote",
+            Self::Repoint => "repoint",
+            Self::Rejoin => "rejoin",
+        }
+    }
+}
+
+/// How a switchover is carried out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Pause writes, prove catch-up, promote, demote, repoint, unpause (REDIS.md 3d).
+    Manual,
+    /// The server's `FAILOVER TO ... TIMEOUT`, then repoint the siblings it leaves chained.
+    Native,
+}
+
+impl Strategy {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Manual => "manual",
+            Self::Native => "native",
+        }
+    }
+}
+
+/// A node the plan touches. Steps refer to nodes by their index in [`Plan::nodes`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlanNode {
+    pub name: String,
+    #[serde(serialize_with = "ser_display")]
+    pub addr: Addr,
+    #[serde(skip)]
+    pub id: NodeId,
+}
+
+fn ser_display<S: serde::Serializer, T: fmt::Display>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
+fn ser_opt_duration<S: serde::Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        None => s.serialize_none(),
+    }
+}
+
+/// Outcome of one pre-check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Pass,
+    /// Worth knowing; does not block.
+    Warn,
+    Fail,
+}
+
+/// One pre-check, with its plain reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Check {
+    pub status: CheckStatus,
+    pub message: String,
+    /// A failure may be overridden (`--force --reason`) because doing so cannot lose data
+    /// by itself; the override is recorded.
+    pub overridable: bool,
+}
+
+impl Check {
+    #[must_use]
+    pub fn pass(message: impl Into<String>) -> Self {
+        Self {
+            status: CheckStatus::Pass,
+            message: message.into(),
+            overridable: false,
+        }
+    }
+    #[must_use]
+    pub fn warn(message: impl Into<String>) -> Self {
+        Self {
+            status: CheckStatus::Warn,
+            message: message.into(),
+            overridable: false,
+        }
+    }
+    /// A failure that no flag overrides.
+    #[must_use]
+    pub fn fail(message: impl Into<String>) -> Self {
+        Self {
+            status: CheckStatus::Fail,
+            message: message.into(),
+            overridable: false,
+        }
+    }
+    /// A failure `--force --reason` may override.
+    #[must_use]
+    pub fn fail_overridable(message: impl Into<String>) -> Self {
+        Self {
+            status: CheckStatus::Fail,
+            message: message.into(),
+            overridable: true,
+        }
+    }
+    /// `pass(ok)` when `cond`, else `fail(bad)`.
+    #[must_use]
+    pub fn require(cond: bool, ok: impl Into<String>, bad: impl Into<String>) -> Self {
+        if cond {
+            Self::pass(ok)
+        } else {
+            Self::fail(bad)
+        }
+    }
+}
+
+/// What a step does; the engine knows how to run, wait for and verify each kind.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StepKind {
+    /// `CLIENT PAUSE ms WRITE` on the step's node.
+    PauseWrites { ms: u64 },
+    /// Read primary, target, primary until all offsets are equal on one replid.
+    WaitCaughtUp { primary: usize, target: usize },
+    /// `REPLICAOF NO ONE` on the step's node.
+    Promote,
+    /// `REPLICAOF <to>` on the step's node (demotion of the old primary, or a repoint).
+    ReplicaOf { to: usize },
+    /// Wait until the step's node replicates from `to` with the link up and no sync running.
+    WaitLinkUp { to: usize },
+    /// `CLIENT UNPAUSE` on the step's node.
+    Unpause,
+    /// `FAILOVER TO <to> TIMEOUT ms` on the step's node (the primary), then wait for it.
+    Failover {
+        target: usize,
+        #[serde(serialize_with = "ser_display")]
+        to: Addr,
+        timeout_ms: u64,
+    },
+    /// Poll until `primary` is the only primary and every replica follows it, link up, same replid.
+    Verify {
+        primary: usize,
+        replicas: Vec<usize>,
+    },
+    /// `CONFIG REWRITE` on each of the nodes that has a config file.
+    ConfigRewrite { nodes: Vec<usize> },
+}
+
+/// One step of a plan.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    pub title: String,
+    /// Index into [`Plan::nodes`] of the node the commands go to.
+    pub node: usize,
+    pub kind: StepKind,
+    /// The exact commands, for display (the engine sends exactly these, plus INFO reads).
+    pub commands: Vec<Command>,
+    /// What it waits for, if anything.
+    pub waits_for: Option<String>,
+    /// How long it may wait.
+    #[serde(serialize_with = "ser_opt_duration")]
+    pub deadline: Option<Duration>,
+    /// How success is established.
+    pub verify: String,
+    /// What is done if this or a later step fails.
+    pub rollback: String,
+    /// A failure here stops the run (and rolls back); otherwise it is recorded and the run goes on.
+    pub critical: bool,
+}
+
+/// A live fact the engine re-reads before acting; a mismatch means the plan is out of date.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expect {
+    pub node: usize,
+    /// `true`: the node must be a primary; `false`: a replica of `upstream`.
+    pub primary: bool,
+    pub upstream: Option<usize>,
+}
+
+/// What the operator must give before the engine runs a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "token", rename_all = "snake_case")]
+pub enum Confirm {
+    /// A plain yes.
+    Yes,
+    /// The operator types this (the target node's name) for role changes.
+    TypeName(String),
+}
+
+/// Time budgets of an action.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Budgets {
+    /// Lower bound of the `CLIENT PAUSE` timeout (the plan may use more, never less).
+    #[serde(serialize_with = "ser_ms")]
+    pub pause: Duration,
+    #[serde(serialize_with = "ser_ms")]
+    pub catch_up: Duration,
+    #[serde(serialize_with = "ser_ms")]
+    pub failover: Duration,
+    #[serde(serialize_with = "ser_ms")]
+    pub verify: Duration,
+    #[serde(serialize_with = "ser_ms")]
+    pub snapshot: Duration,
+    /// The read timeout of one command (from the console config).
+    #[serde(serialize_with = "ser_ms")]
+    pub command: Duration,
+    /// Nodes whose last poll took longer than this are not acted on.
+    #[serde(serialize_with = "ser_ms")]
+    pub max_rtt: Duration,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Self {
+            pause: Duration::from_secs(10),
+            catch_up: Duration::from_secs(5),
+            failover: Duration::from_secs(5),
+            verify: Duration::from_secs(10),
+            snapshot: Duration::from_secs(600),
+            command: Duration::from_secs(1),
+            max_rtt: Duration::from_millis(500),
+        }
+    }
+}
+
+/// An action, fully described before anything runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    pub action: ActionKind,
+    pub group: String,
+    /// Index of the group in the config.
+    pub group_index: usize,
+    /// One line: what this does.
+    pub summary: String,
+    pub strategy: Option<Strategy>,
+    /// Why this strategy.
+    pub strategy_reason: Option<String>,
+    pub nodes: Vec<PlanNode>,
+    pub checks: Vec<Check>,
+    /// Nodes to BGSAVE (and verify) before any step; the gate runs before any pause.
+    pub snapshots: Vec<usize>,
+    /// Nodes whose RDB is downloaded (and CRC-checked) into `download_dir` before any step.
+    pub downloads: Vec<usize>,
+    pub download_dir: Option<PathBuf>,
+    pub steps: Vec<Step>,
+    pub expects: Vec<Expect>,
+    /// Nodes whose `CLIENT LIST` is checked for another redops action or Sentinel.
+    pub lock_nodes: Vec<usize>,
+    pub confirm: Confirm,
+    /// Set when the group is read-only by config: the engine refuses.
+    pub read_only: Option<String>,
+    /// Set when an HA manager (Sentinel, cluster) owns the group: the engine refuses.
+    pub ha_manager: Option<String>,
+    pub budgets: Budgets,
+    /// Things the operator should know (what is left alone, what to do afterwards).
+    pub notes: Vec<String>,
+}
+
+impl Plan {
+    /// An empty plan for a group; builders fill it in.
+    #[must_use]
+    pub fn new(action: ActionKind, group: &str, group_index: usize, budgets: Budgets) -> Self {
+        Self {
+            action,
+            group: group.to_string(),
+            group_index,
+            summary: String::new(),
+            strategy: None,
+            strategy_reason: None,
+            nodes: Vec::new(),
+            checks: Vec::new(),
+            snapshots: Vec::new(),
+            downloads: Vec::new(),
+            download_dir: None,
+            steps: Vec::new(),
+            expects: Vec::new(),
+            lock_nodes: Vec::new(),
+            confirm: Confirm::Yes,
+            read_only: None,
+            ha_manager: None,
+            budgets,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Adds a node (once) and returns its index.
+    pub fn add_node(&mut self, name: &str, addr: &Addr, id: NodeId) -> usize {
+        if let Some(i) = self.nodes.iter().position(|n| n.name == name) {
+            return i;
+        }
+        self.nodes.push(PlanNode {
+            name: name.to_string(),
+            addr: addr.clone(),
+            id,
+        });
+        self.nodes.len() - 1
+    }
+
+    /// The name of a plan node (or `?` for a bad index).
+    #[must_use]
+    pub fn name(&self, i: usize) -> &str {
+        self.nodes.get(i).map_or("?", |n| n.name.as_str())
+    }
+
+    /// Failed checks.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.status == CheckStatus::Fail)
+    }
+
+    /// True when some failed check cannot be overridden.
+    #[must_use]
+    pub fn has_hard_failure(&self) -> bool {
+        self.failures().any(|c| !c.overridable)
+    }
+
+    /// True when the checks pass without any override.
+    #[must_use]
+    pub fn checks_pass(&self) -> bool {
+        self.failures().next().is_none()
+    }
+
+    /// True when a step changes a role or pauses writes.
+    #[must_use]
+    pub fn changes_roles(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| s.commands.iter().any(Command::is_role_change))
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} on group '{}': {}",
+            self.action.as_str(),
+            self.group,
+            self.summary
+        )?;
+        if let Some(s) = self.strategy {
+            write!(f, "strategy: {}", s.as_str())?;
+            if let Some(why) = &self.strategy_reason {
+                write!(f, " ({why})")?;
+            }
+            writeln!(f)?;
+        }
+        if let Some(r) = &self.ha_manager {
+            writeln!(f, "REFUSED: {r}")?;
+        }
+        if let Some(r) = &self.read_only {
+            writeln!(f, "READ-ONLY: {r}")?;
+        }
+        writeln!(f, "pre-checks:")?;
+        for c in &self.checks {
+            let word = match (c.status, c.overridable) {
+                (CheckStatus::Pass, _) => "ok  ",
+                (CheckStatus::Warn, _) => "warn",
+                (CheckStatus::Fail, false) => "FAIL",
+                (CheckStatus::Fail, true) => "fail",
+            };
+            let tail = if c.status == CheckStatus::Fail && c.overridable {
+                "  (may be overridden with --force --reason)"
+            } else {
+                ""
+            };
+            writeln!(f, "  {word}  {}{tail}", c.message)?;
+        }
+        if self.snapshots.is_empty() && self.downloads.is_empty() {
+            writeln!(f, "snapshot gate: none")?;
+        } else {
+            let names = |v: &[usize]| {
+                v.iter()
+                    .map(|&i| self.name(i).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            if !self.snapshots.is_empty() {
+                writeln!(
+                    f,
+                    "snapshot gate: BGSAVE on {} (done when finished, status ok, lastsave >= request time)",
+                    names(&self.snapshots)
+                )?;
+            }
+            if !self.downloads.is_empty() {
+                let dir = self
+                    .download_dir
+                    .as_ref()
+                    .map_or_else(|| "?".to_string(), |d| d.display().to_string());
+                writeln!(
+                    f,
+                    "download: RDB of {} into {dir} (CRC64 verified)",
+                    names(&self.downloads)
+                )?;
+            }
+        }
+        if !self.steps.is_empty() {
+            writeln!(f, "steps:")?;
+        }
+        for (i, s) in self.steps.iter().enumerate() {
+            let cmds: Vec<String> = s.commands.iter().map(ToString::to_string).collect();
+            write!(f, "  {}. {} [{}]", i + 1, s.title, self.name(s.node))?;
+            if !cmds.is_empty() {
+                write!(f, ": {}", cmds.join("; "))?;
+            }
+            writeln!(f)?;
+            if let Some(w) = &s.waits_for {
+                let d = s.deadline.map_or_else(String::new, |d| {
+                    format!(" (deadline {})", crate::config::format_duration(d))
+                });
+                writeln!(f, "     waits for: {w}{d}")?;
+            }
+            writeln!(f, "     verified by: {}", s.verify)?;
+            writeln!(f, "     if it fails: {}", s.rollback)?;
+        }
+        for n in &self.notes {
+            writeln!(f, "note: {n}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,403 @@
+//! Unplanned promotion, when the primary is down: pick the replica (Sentinel's eligibility
+//! rules, a reason for every excluded one), say what the offsets prove about lost writes,
+//! snapshot it, `REPLICAOF NO ONE`, repoint its siblings, and mark the old primary so that it
+//! is flagged for rejoin when it comes back.
+//!
+//! Plan building is pure; the engine runs the plan. [`PromotePlan::mark_old_primary`] writes
+//! the rejoin mark once a run has started changing roles.
+
+pub mod candidates;
+pub mod marks;
+
+pub use candidates::{assess, describe_loss, Candidate, Candidates, Loss, OldPrimary, Reason};
+pub use marks::{flags, load as load_marks, marks_path, Flag, RejoinMark};
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::config::Config;
+use crate::observe::NodeState;
+use crate::topology::{Role, Topology};
+
+use super::checks::{group_guard, latency};
+use super::engine::{RunOutcome, RunStatus};
+use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepKind};
+use super::redis_ops::{Command, InfoSection};
+use super::{find_node, group_topology};
+
+/// Sentinel's default `down-after-milliseconds` (30 s) times 10 would be 300 s; redops is
+/// stricter by default: a replica whose link was down a minute longer than the primary's
+/// outage is too stale to promote without a reason.
+pub const DEFAULT_MAX_EXTRA_LINK_DOWN: Duration = Duration::from_secs(60);
+
+/// What the operator asked for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromoteRequest {
+    /// The replica to promote; the best candidate when `None`.
+    pub node: Option<String>,
+    pub budgets: Budgets,
+    /// How much longer than the primary's outage a replica's link may have been down
+    /// (Sentinel allows 10 x down-after-milliseconds).
+    pub max_extra_link_down: Duration,
+    pub now: SystemTime,
+}
+
+/// The plan, the table it was chosen from, and who is promoted in whose place.
+#[derive(Debug, Clone)]
+pub struct PromotePlan {
+    pub plan: Plan,
+    pub candidates: Candidates,
+    /// The chosen replica, when there is one.
+    pub chosen: Option<String>,
+    /// What the offsets prove for the chosen replica.
+    pub loss: Option<Loss>,
+}
+
+/// One line of the candidates table.
+#[must_use]
+pub fn table_line(c: &Candidate) -> String {
+    let rank = c.rank.map_or_else(|| "-".to_string(), |r| format!("#{r}"));
+    let mut s = format!(
+        "{rank:>3} {:<12} priority {:>3}  offset {:>12}  link {}",
+        c.name,
+        c.priority
+            .map_or_else(|| "?".to_string(), |p| p.to_string()),
+        c.offset.map_or_else(|| "?".to_string(), |o| o.to_string()),
+        c.link
+    );
+    for r in &c.reasons {
+        s.push_str(&format!("\n      not eligible: {}", r.text));
+    }
+    for w in &c.warnings {
+        s.push_str(&format!("\n      note: {w}"));
+    }
+    s
+}
+
+/// Builds the plan of `promote [REPLICA]`.
+///
+/// # Errors
+/// The named replica is unknown, is not a candidate, or no group can be chosen.
+#[allow(clippy::too_many_lines)]
+pub fn plan_promote(
+    config: &Config,
+    topology: &Topology,
+    req: &PromoteRequest,
+) -> Result<PromotePlan, String> {
+    let gi = match &req.node {
+        Some(n) => find_node(config, topology, n)?.group_index,
+        None => match config.groups.len() {
+            1 => 0,
+            0 => return Err("no group to promote in".to_string()),
+            _ => {
+                return Err(
+                    "several groups are configured: say which one\n  hint: add --group NAME, or name the replica"
+                        .to_string(),
+                )
+            }
+        },
+    };
+    let group = &config.groups[gi];
+    let gt = group_topology(topology, gi);
+    let cands = assess(&gt, req.now, req.max_extra_link_down);
+    let mut plan = Plan::new(ActionKind::Promote, &group.name, gi, req.budgets);
+    group_guard(&mut plan, group, &gt);
+    plan.notes.push(
+        "candidates (Sentinel's rules: reachable, not syncing or loading, priority > 0, \
+                     link not down too long; ranked by priority, then offset):"
+            .to_string(),
+    );
+    plan.notes.extend(cands.rows.iter().map(table_line));
+
+    for p in &cands.live_primaries {
+        plan.checks.push(Check::fail(format!(
+            "{p} is up and a primary: promoting another node would make two primaries. hint: use \
+             `redops switchover` while the primary is healthy"
+        )));
+    }
+    let old = cands.old_primary.clone();
+    match &old {
+        Some(p) if p.state == NodeState::Unresponsive => plan.checks.push(Check::fail_overridable(format!(
+            "{} does not answer but may be frozen, not dead: if it wakes up it is a second primary until it \
+             is rejoined",
+            p.name
+        ))),
+        Some(p) => plan.checks.push(Check::pass(format!(
+            "{} is {} (last seen {})",
+            p.name,
+            p.state.as_str(),
+            p.last_seen
+                .and_then(|t| req.now.duration_since(t).ok())
+                .map_or_else(|| "never by this console".to_string(), |d| format!("{} s ago", d.as_secs()))
+        ))),
+        None if cands.live_primaries.is_empty() => plan.checks.push(Check::warn(
+            "no old primary could be identified (no replica points to a down node)".to_string(),
+        )),
+        None => {}
+    }
+
+    let chosen = match &req.node {
+        Some(n) => {
+            let want = find_node(config, topology, n)?;
+            match cands.get(&want.cfg.name) {
+                Some(c) => Some(c.clone()),
+                None => {
+                    return Err(format!(
+                        "'{}' is not a promotion candidate (it is the old primary, or not a managed replica)",
+                        want.cfg.name
+                    ))
+                }
+            }
+        }
+        None => cands.best().cloned(),
+    };
+    let Some(cand) = chosen else {
+        plan.summary = format!("promote a replica of group '{}'", group.name);
+        plan.checks.push(Check::fail(
+            "no replica is eligible for promotion (see the candidates table)".to_string(),
+        ));
+        return Ok(PromotePlan {
+            plan,
+            candidates: cands,
+            chosen: None,
+            loss: None,
+        });
+    };
+    let old_name = old
+        .as_ref()
+        .map_or("the old primary", |p| p.name.as_str())
+        .to_string();
+    plan.summary = format!("promote {} in place of {old_name}", cand.name);
+    plan.confirm = Confirm::TypeName(cand.name.clone());
+
+    for r in &cand.reasons {
+        let msg = format!("{} is not eligible: {}", cand.name, r.text);
+        plan.checks.push(if r.hard {
+            Check::fail(msg)
+        } else {
+            Check::fail_overridable(msg)
+        });
+    }
+    if cand.eligible() {
+        plan.checks.push(Check::pass(format!(
+            "{} is eligible (rank {} of {})",
+            cand.name,
+            cand.rank.unwrap_or(0),
+            cands.rows.iter().filter(|c| c.eligible()).count()
+        )));
+    }
+    for w in &cand.warnings {
+        plan.checks.push(Check::warn(format!("{}: {w}", cand.name)));
+    }
+    // A more advanced replica on the same history.
+    if let (Some(mine), Some(id)) = (cand.offset, cand.replid.as_deref()) {
+        if let Some(better) = cands
+            .rows
+            .iter()
+            .filter(|c| c.name != cand.name && !c.hard_blocked())
+            .filter(|c| c.replid.as_deref() == Some(id))
+            .filter(|c| c.offset.is_some_and(|o| o > mine))
+            .max_by_key(|c| c.offset)
+        {
+            plan.checks.push(Check::fail_overridable(format!(
+                "{} has {} bytes more of the stream than {}: promoting {} loses them",
+                better.name,
+                better.offset.unwrap_or(0) - mine,
+                cand.name,
+                cand.name
+            )));
+        }
+    }
+    let loss = cands.loss(&cand);
+    let loss_text = describe_loss(&loss, &cand.name, &old_name);
+    plan.checks.push(match loss {
+        Loss::NoneProven { .. } => Check::pass(loss_text),
+        _ => Check::warn(loss_text),
+    });
+
+    let Some(cv) = gt.nodes.get(cand.index) else {
+        return Ok(PromotePlan {
+            plan,
+            candidates: cands,
+            chosen: Some(cand.name.clone()),
+            loss: Some(loss),
+        });
+    };
+    plan.checks.push(latency(cv, req.budgets.max_rtt));
+    let Some(c_id) = cv.id else {
+        plan.checks.push(Check::fail(format!(
+            "{} is not a configured node",
+            cand.name
+        )));
+        return Ok(PromotePlan {
+            plan,
+            candidates: cands,
+            chosen: Some(cand.name.clone()),
+            loss: Some(loss),
+        });
+    };
+    let c_cfg = &group.nodes[c_id.node];
+    let ci = plan.add_node(&c_cfg.name, &c_cfg.addr, c_id);
+    let oi = old.as_ref().and_then(|p| {
+        let id = gt.nodes.get(p.index)?.id?;
+        let cfg = group.nodes.get(id.node)?;
+        Some(plan.add_node(&cfg.name, &cfg.addr, id))
+    });
+    plan.expects.push(Expect {
+        node: ci,
+        primary: false,
+        upstream: oi,
+    });
+
+    // Siblings: reachable direct replicas of the old primary. Chained ones follow their upstream.
+    let mut siblings = Vec::new();
+    for (k, v) in gt.nodes.iter().enumerate() {
+        if v.unmanaged || k == cand.index || old.as_ref().is_some_and(|p| p.index == k) {
+            continue;
+        }
+        let direct = old
+            .as_ref()
+            .is_some_and(|p| v.upstream.as_ref().and_then(|u| u.index) == Some(p.index));
+        if !direct {
+            if v.role == Role::Replica {
+                plan.notes.push(format!(
+                    "{} replicates from {} (chained): left as it is",
+                    v.name,
+                    v.upstream.as_ref().map_or("?", |u| u.addr.as_str())
+                ));
+            }
+            continue;
+        }
+        let Some(id) = v.id else { continue };
+        if !v.state.is_reachable() || v.stale_info {
+            plan.checks.push(Check::warn(format!(
+                "{} is {}: it is not repointed now; when it comes back, repoint it to {}",
+                v.name,
+                v.state.as_str(),
+                cand.name
+            )));
+            continue;
+        }
+        let cfg = &group.nodes[id.node];
+        let si = plan.add_node(&cfg.name, &cfg.addr, id);
+        plan.expects.push(Expect {
+            node: si,
+            primary: false,
+            upstream: oi,
+        });
+        siblings.push(si);
+    }
+    plan.lock_nodes.push(ci);
+    plan.snapshots.push(ci);
+    plan.notes.push(format!(
+        "{}'s data is the data that survives: it is saved (BGSAVE) before the promotion",
+        cand.name
+    ));
+
+    let c_name = cand.name.clone();
+    plan.steps.push(Step {
+        title: format!("promote {c_name}"),
+        node: ci,
+        kind: StepKind::Promote,
+        commands: vec![Command::ReplicaOf(None)],
+        waits_for: None,
+        deadline: None,
+        verify: "+OK".to_string(),
+        rollback: format!(
+            "none once clients write to {c_name}; before that, REPLICAOF the old primary on {c_name}"
+        ),
+        critical: true,
+    });
+    for &s in &siblings {
+        let s_name = plan.name(s).to_string();
+        plan.steps.push(Step {
+            title: format!("repoint {s_name} to {c_name}"),
+            node: s,
+            kind: StepKind::ReplicaOf { to: ci },
+            commands: vec![Command::ReplicaOf(Some(c_cfg.addr.clone()))],
+            waits_for: None,
+            deadline: None,
+            verify: "+OK (partial resync expected: same history)".to_string(),
+            rollback: format!(
+                "none needed: {s_name} keeps waiting for the old primary; repoint it later"
+            ),
+            critical: false,
+        });
+    }
+    plan.steps.push(Step {
+        title: format!("verify {c_name} is primary and its replicas follow it"),
+        node: ci,
+        kind: StepKind::Verify {
+            primary: ci,
+            replicas: siblings.clone(),
+        },
+        commands: vec![Command::Info(InfoSection::Default)],
+        waits_for: Some("role, link up, one replid on every node".to_string()),
+        deadline: Some(req.budgets.verify),
+        verify: "all conditions hold in one round of reads".to_string(),
+        rollback: "none: the report says what is left".to_string(),
+        critical: true,
+    });
+    let mut persist = vec![ci];
+    persist.extend(&siblings);
+    plan.steps.push(Step {
+        title: "persist the new roles (CONFIG REWRITE where a config file is used)".to_string(),
+        node: ci,
+        kind: StepKind::ConfigRewrite { nodes: persist },
+        commands: vec![Command::ConfigRewrite],
+        waits_for: None,
+        deadline: None,
+        verify: "+OK on each node that has a config file".to_string(),
+        rollback: "none".to_string(),
+        critical: false,
+    });
+    plan.notes.push(format!(
+        "{old_name} is marked for rejoin: if it restarts, it comes back as a primary with its old data; \
+         `redops rejoin {old_name}` makes it a replica of {c_name} (its snapshot is downloaded first)"
+    ));
+    Ok(PromotePlan {
+        plan,
+        chosen: Some(c_name),
+        candidates: cands,
+        loss: Some(loss),
+    })
+}
+
+impl PromotePlan {
+    /// After a run that changed roles (done, or failed after starting), records the old primary
+    /// in the rejoin marks file. A refused run records nothing. Returns the mark written.
+    ///
+    /// # Errors
+    /// The marks file cannot be written.
+    pub fn mark_old_primary(
+        &self,
+        outcome: &RunOutcome,
+        marks_file: &Path,
+    ) -> Result<Option<RejoinMark>, String> {
+        if outcome.status == RunStatus::Refused {
+            return Ok(None);
+        }
+        let (Some(old), Some(chosen)) = (&self.candidates.old_primary, &self.chosen) else {
+            return Ok(None);
+        };
+        let addr = self
+            .plan
+            .nodes
+            .iter()
+            .find(|n| n.name == old.name)
+            .map(|n| n.addr.to_string())
+            .unwrap_or_default();
+        let mark = RejoinMark {
+            group: self.plan.group.clone(),
+            node: old.name.clone(),
+            addr,
+            promoted: chosen.clone(),
+            last_replid: old.last_replid.clone(),
+            last_offset: old.last_offset,
+            marked_at: crate::audit::now_stamp().0,
+            run_id: outcome.run_id.clone(),
+        };
+        marks::add(marks_file, mark.clone())?;
+        Ok(Some(mark))
+    }
+}

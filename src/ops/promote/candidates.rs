@@ -1,0 +1,535 @@
+//! Choosing the replica to promote when the primary is down: the candidates table with
+//! Sentinel's eligibility rules (reachable, not loading or syncing, `replica-priority` not 0,
+//! link not down for too long, a direct replica of the old primary on its history), ranked by
+//! priority then offset, and what the offsets say about writes that may be lost.
+//!
+//! Pure: node views in, a table out. The plan builder (`promote.rs`) turns it into checks.
+
+use std::time::{Duration, SystemTime};
+
+use crate::info::InfoRole;
+use crate::observe::NodeState;
+use crate::topology::{GroupTopology, Link, NodeView, Role};
+
+/// `replica-priority` when a server does not report one (Redis's default).
+const DEFAULT_PRIORITY: u64 = 100;
+
+/// Why a replica is not eligible. `hard` reasons cannot be overridden, even by naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub text: String,
+    pub hard: bool,
+}
+
+/// One row of the candidates table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub name: String,
+    /// Index into the group topology's `nodes`.
+    pub index: usize,
+    pub priority: Option<u64>,
+    pub offset: Option<u64>,
+    pub replid: Option<String>,
+    /// Link to the old primary, in words.
+    pub link: String,
+    /// Empty when eligible.
+    pub reasons: Vec<Reason>,
+    /// Worth knowing, not disqualifying.
+    pub warnings: Vec<String>,
+    /// 1 = best; `None` when ineligible.
+    pub rank: Option<usize>,
+}
+
+impl Candidate {
+    #[must_use]
+    pub fn eligible(&self) -> bool {
+        self.reasons.is_empty()
+    }
+
+    /// True when some reason cannot be overridden.
+    #[must_use]
+    pub fn hard_blocked(&self) -> bool {
+        self.reasons.iter().any(|r| r.hard)
+    }
+}
+
+/// What is known of the primary that went down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OldPrimary {
+    pub name: String,
+    pub index: usize,
+    pub state: NodeState,
+    /// From its last successful poll.
+    pub last_offset: Option<u64>,
+    pub last_replid: Option<String>,
+    pub last_seen: Option<SystemTime>,
+}
+
+/// What the offsets prove about acknowledged writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Loss {
+    /// The candidate applied exactly what the old primary had written at its last observation.
+    NoneProven { offset: u64 },
+    /// The candidate misses at least `bytes` the old primary had written.
+    AtLeast { bytes: u64 },
+    /// The offsets cannot bound it.
+    Unknown { why: String },
+}
+
+/// The table, ranked, with the old primary it replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidates {
+    pub old_primary: Option<OldPrimary>,
+    /// Reachable primaries: a promotion next to one of them makes a split brain.
+    pub live_primaries: Vec<String>,
+    /// Eligible rows by rank, then the others by name.
+    pub rows: Vec<Candidate>,
+}
+
+impl Candidates {
+    /// The best eligible candidate.
+    #[must_use]
+    pub fn best(&self) -> Option<&Candidate> {
+        self.rows.iter().find(|c| c.rank == Some(1))
+    }
+
+    /// A row by node name.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&Candidate> {
+        self.rows.iter().find(|c| c.name == name)
+    }
+
+    /// What the offsets prove for `cand` (see [`Loss`]).
+    #[must_use]
+    pub fn loss(&self, cand: &Candidate) -> Loss {
+        let Some(p) = &self.old_primary else {
+            return Loss::Unknown {
+                why: "no old primary is known for this group".to_string(),
+            };
+        };
+        let (Some(p_off), Some(p_id)) = (p.last_offset, p.last_replid.as_deref()) else {
+            return Loss::Unknown {
+                why: format!(
+                    "{} was not seen up by this console: its last offset is unknown",
+                    p.name
+                ),
+            };
+        };
+        let Some(c_off) = cand.offset else {
+            return Loss::Unknown {
+                why: format!("{}'s offset is unknown", cand.name),
+            };
+        };
+        if cand.replid.as_deref() != Some(p_id) {
+            return Loss::Unknown {
+                why: format!(
+                    "{} is on another replication history than {}'s last known one: offsets cannot be compared",
+                    cand.name, p.name
+                ),
+            };
+        }
+        match c_off.cmp(&p_off) {
+            std::cmp::Ordering::Equal => Loss::NoneProven { offset: c_off },
+            std::cmp::Ordering::Less => Loss::AtLeast {
+                bytes: p_off - c_off,
+            },
+            std::cmp::Ordering::Greater => Loss::Unknown {
+                why: format!(
+                    "{} received {} bytes after {}'s last poll (offset {p_off}): {} kept writing, and \
+                     whether it acknowledged writes it never sent is unknown",
+                    cand.name,
+                    c_off - p_off,
+                    p.name,
+                    p.name
+                ),
+            },
+        }
+    }
+}
+
+/// Plain words for a [`Loss`].
+#[must_use]
+pub fn describe_loss(loss: &Loss, cand: &str, old: &str) -> String {
+    match loss {
+        Loss::NoneProven { offset } => format!(
+            "no acknowledged write can be lost: {cand} has applied everything {old} had written at its last \
+             poll (offset {offset}, same history)"
+        ),
+        Loss::AtLeast { bytes } => format!(
+            "{bytes} bytes of writes {old} acknowledged are missing on {cand} (at least: {old} may have \
+             written more after its last poll)"
+        ),
+        Loss::Unknown { why } => format!("writes may be lost, how many is unknown: {why}"),
+    }
+}
+
+fn current(v: &NodeView) -> Option<&crate::info::Info> {
+    if v.stale_info || !v.state.is_reachable() {
+        return None;
+    }
+    v.info.as_deref()
+}
+
+/// Builds the ranked table for `group`. `max_extra_link_down` is how much longer than the old
+/// primary has been down a replica's link may have been down (Sentinel: 10 x down-after).
+#[must_use]
+pub fn assess(group: &GroupTopology, now: SystemTime, max_extra_link_down: Duration) -> Candidates {
+    let live_primaries: Vec<String> = group
+        .nodes
+        .iter()
+        .filter(|v| !v.unmanaged && v.role == Role::Primary && current(v).is_some())
+        .map(|v| v.name.clone())
+        .collect();
+    let old = old_primary(group);
+    let down_for = old
+        .as_ref()
+        .and_then(|p| p.last_seen)
+        .and_then(|t| now.duration_since(t).ok())
+        .unwrap_or_default();
+
+    let mut rows: Vec<Candidate> = group
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, v)| !v.unmanaged && old.as_ref().is_none_or(|p| p.index != *i))
+        .map(|(i, v)| row(i, v, old.as_ref(), down_for, max_extra_link_down))
+        .collect();
+
+    // Siblings that could not load the candidate's RDB after a full sync.
+    let versions: Vec<(String, (u32, u32, u32))> = rows
+        .iter()
+        .filter_map(|c| {
+            let v = group.nodes.get(c.index)?.info.as_deref()?;
+            Some((c.name.clone(), v.server.version_triple()?))
+        })
+        .collect();
+    for c in &mut rows {
+        let Some(mine) = versions.iter().find(|(n, _)| n == &c.name).map(|x| x.1) else {
+            continue;
+        };
+        if let Some((other, _)) = versions.iter().find(|(_, v)| *v > mine) {
+            c.warnings.push(format!(
+                "runs an older version than {other}: after a full sync {other} could not load its RDB"
+            ));
+        }
+    }
+
+    let mut eligible: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].eligible()).collect();
+    eligible.sort_by(|&a, &b| {
+        let (x, y) = (&rows[a], &rows[b]);
+        x.priority
+            .unwrap_or(DEFAULT_PRIORITY)
+            .cmp(&y.priority.unwrap_or(DEFAULT_PRIORITY))
+            .then(y.offset.unwrap_or(0).cmp(&x.offset.unwrap_or(0)))
+            .then(x.name.cmp(&y.name))
+    });
+    for (rank, &i) in eligible.iter().enumerate() {
+        rows[i].rank = Some(rank + 1);
+    }
+    rows.sort_by(|a, b| match (a.rank, b.rank) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.name.cmp(&b.name),
+    });
+    Candidates {
+        old_primary: old,
+        live_primaries,
+        rows,
+    }
+}
+
+/// The primary that went down: the unreachable node most replicas still point to, else an
+/// unreachable node whose last INFO said primary.
+fn old_primary(group: &GroupTopology) -> Option<OldPrimary> {
+    let down = |v: &NodeView| !v.unmanaged && current(v).is_none();
+    let mut votes: Vec<(usize, usize)> = Vec::new();
+    for v in &group.nodes {
+        if let Some(i) = v.upstream.as_ref().and_then(|u| u.index) {
+            if group.nodes.get(i).is_some_and(down) {
+                match votes.iter_mut().find(|(j, _)| *j == i) {
+                    Some(e) => e.1 += 1,
+                    None => votes.push((i, 1)),
+                }
+            }
+        }
+    }
+    votes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let index = votes.first().map(|v| v.0).or_else(|| {
+        group.nodes.iter().position(|v| {
+            down(v)
+                && v.info
+                    .as_ref()
+                    .is_some_and(|i| i.replication.role == Some(InfoRole::Primary))
+        })
+    })?;
+    let v = group.nodes.get(index)?;
+    let last = v
+        .info
+        .as_ref()
+        .filter(|i| i.replication.role == Some(InfoRole::Primary));
+    Some(OldPrimary {
+        name: v.name.clone(),
+        index,
+        state: v.state,
+        last_offset: last.and_then(|i| i.replication.offset),
+        last_replid: last.and_then(|i| i.replication.replid.clone()),
+        last_seen: v.last_ok,
+    })
+}
+
+fn row(
+    index: usize,
+    v: &NodeView,
+    old: Option<&OldPrimary>,
+    down_for: Duration,
+    max_extra: Duration,
+) -> Candidate {
+    let mut reasons = Vec::new();
+    let mut hard = |text: String| reasons.push(Reason { text, hard: true });
+    let info = current(v);
+    let mut c = Candidate {
+        name: v.name.clone(),
+        index,
+        priority: info.and_then(|i| i.replication.priority),
+        offset: info.and_then(|i| i.replication.offset),
+        replid: info.and_then(|i| i.replication.replid.clone()),
+        link: link_words(v.link),
+        reasons: Vec::new(),
+        warnings: Vec::new(),
+        rank: None,
+    };
+    let Some(info) = info else {
+        let why = v
+            .error
+            .as_ref()
+            .map_or_else(|| v.state.as_str().to_string(), ToString::to_string);
+        hard(format!("unreachable: {why}"));
+        c.reasons = reasons;
+        return c;
+    };
+    let r = &info.replication;
+    if r.role != Some(InfoRole::Replica) {
+        hard("it is a primary, not a replica".to_string());
+    }
+    if info.persistence.loading {
+        hard("it is loading its dataset".to_string());
+    }
+    if r.sync_in_progress {
+        hard("a full sync is in progress: its data is being replaced".to_string());
+    }
+    let mut soft = |text: String| reasons.push(Reason { text, hard: false });
+    if r.priority == Some(0) {
+        soft("replica-priority is 0: it is configured never to be promoted".to_string());
+    }
+    if let Some(p) = old {
+        let follows = v.upstream.as_ref().and_then(|u| u.index) == Some(p.index);
+        if r.role == Some(InfoRole::Replica) && !follows {
+            soft(format!(
+                "it replicates from {}, not from {} (chained or elsewhere)",
+                v.upstream
+                    .as_ref()
+                    .map_or("nothing known", |u| u.addr.as_str()),
+                p.name
+            ));
+        }
+        if let (Some(mine), Some(theirs)) = (r.replid.as_deref(), p.last_replid.as_deref()) {
+            if mine != theirs {
+                soft(format!(
+                    "it is on another replication history (replid {}) than {} was ({})",
+                    super::super::repoint::short(mine),
+                    p.name,
+                    super::super::repoint::short(theirs)
+                ));
+            }
+        }
+    }
+    match v.link {
+        Some(Link::Down { since: None }) => {
+            soft("its link never came up: it may hold no data".to_string());
+        }
+        Some(Link::Down { since: Some(d) }) if d > down_for + max_extra => soft(format!(
+            "its link has been down for {} s, more than the primary's {} s outage plus {} s: its data is too old",
+            d.as_secs(),
+            down_for.as_secs(),
+            max_extra.as_secs()
+        )),
+        _ => {}
+    }
+    c.reasons = reasons;
+    c
+}
+
+fn link_words(link: Option<Link>) -> String {
+    match link {
+        Some(Link::Up) => "up".to_string(),
+        Some(Link::Down { since: Some(d) }) => format!("down {} s", d.as_secs()),
+        Some(Link::Down { since: None }) => "never up".to_string(),
+        None => "-".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::info::Info;
+    use crate::topology::Upstream;
+    use std::sync::Arc;
+
+    const NOW: u64 = 1_800_000_000;
+
+    fn at(secs_ago: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(NOW - secs_ago)
+    }
+
+    fn primary_down(offset: u64) -> NodeView {
+        let mut v = NodeView::new(None, "p1", "127.0.0.1:7000");
+        let mut i = Info::default();
+        i.replication.role = Some(InfoRole::Primary);
+        i.replication.replid = Some("hist-a".into());
+        i.replication.offset = Some(offset);
+        v.info = Some(Arc::new(i));
+        v.stale_info = true;
+        v.state = NodeState::Down;
+        v.last_ok = Some(at(5));
+        v
+    }
+
+    fn replica(name: &str, offset: u64, priority: u64, link_down: u64) -> NodeView {
+        let mut v = NodeView::new(None, name, "127.0.0.1:7001");
+        let mut i = Info::default();
+        i.replication.role = Some(InfoRole::Replica);
+        i.replication.replid = Some("hist-a".into());
+        i.replication.offset = Some(offset);
+        i.replication.priority = Some(priority);
+        i.server.version = Some("7.0.15".into());
+        v.info = Some(Arc::new(i));
+        v.state = NodeState::Up;
+        v.role = Role::Replica;
+        v.link = Some(Link::Down {
+            since: Some(Duration::from_secs(link_down)),
+        });
+        v.upstream = Some(Upstream {
+            addr: "127.0.0.1:7000".into(),
+            index: Some(0),
+        });
+        v
+    }
+
+    fn group(nodes: Vec<NodeView>) -> GroupTopology {
+        GroupTopology {
+            nodes,
+            ..GroupTopology::default()
+        }
+    }
+
+    fn with_info(mut v: NodeView, f: impl FnOnce(&mut Info)) -> NodeView {
+        let mut i = (*v.info.take().unwrap()).clone();
+        f(&mut i);
+        v.info = Some(Arc::new(i));
+        v
+    }
+
+    #[test]
+    fn ranks_by_priority_then_offset_with_reasons() {
+        let g = group(vec![
+            primary_down(1000),
+            replica("r1", 990, 100, 5),
+            replica("r2", 1000, 100, 5),
+            replica("r3", 1000, 50, 5),
+            replica("r4", 1000, 0, 5),
+            replica("r5", 1000, 100, 600),
+            with_info(replica("r6", 1000, 100, 5), |i| {
+                i.replication.sync_in_progress = true;
+            }),
+            with_info(replica("r7", 1000, 100, 5), |i| {
+                i.replication.replid = Some("hist-b".into());
+            }),
+        ]);
+        let c = assess(&g, at(0), Duration::from_secs(60));
+        assert_eq!(c.old_primary.as_ref().map(|p| p.name.as_str()), Some("p1"));
+        let ranked: Vec<(&str, Option<usize>)> =
+            c.rows.iter().map(|r| (r.name.as_str(), r.rank)).collect();
+        assert_eq!(
+            ranked,
+            vec![
+                ("r3", Some(1)),
+                ("r2", Some(2)),
+                ("r1", Some(3)),
+                ("r4", None),
+                ("r5", None),
+                ("r6", None),
+                ("r7", None),
+            ]
+        );
+        let why = |n: &str| c.get(n).unwrap().reasons[0].text.clone();
+        assert!(why("r4").contains("replica-priority is 0"));
+        assert!(why("r5").contains("down for 600 s"), "{}", why("r5"));
+        assert!(why("r6").contains("full sync is in progress"));
+        assert!(c.get("r6").unwrap().hard_blocked());
+        assert!(why("r7").contains("another replication history"));
+        assert!(!c.get("r7").unwrap().hard_blocked());
+    }
+
+    #[test]
+    fn loss_statements() {
+        let g = group(vec![
+            primary_down(1000),
+            replica("r1", 1000, 100, 5),
+            replica("r2", 990, 100, 5),
+            replica("r3", 1010, 100, 5),
+        ]);
+        let c = assess(&g, at(0), Duration::from_secs(60));
+        assert_eq!(c.best().unwrap().name, "r3");
+        assert_eq!(
+            c.loss(c.get("r1").unwrap()),
+            Loss::NoneProven { offset: 1000 }
+        );
+        assert_eq!(c.loss(c.get("r2").unwrap()), Loss::AtLeast { bytes: 10 });
+        assert!(matches!(c.loss(c.get("r3").unwrap()), Loss::Unknown { .. }));
+        let text = describe_loss(&c.loss(c.get("r1").unwrap()), "r1", "p1");
+        assert!(
+            text.starts_with("no acknowledged write can be lost"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn primary_never_seen_gives_unknown_loss() {
+        let mut p = primary_down(0);
+        p.info = None;
+        p.last_ok = None;
+        let g = group(vec![p, replica("r1", 1000, 100, 5)]);
+        let c = assess(&g, at(0), Duration::from_secs(60));
+        assert_eq!(c.old_primary.as_ref().map(|p| p.name.as_str()), Some("p1"));
+        match c.loss(c.best().unwrap()) {
+            Loss::Unknown { why } => assert!(why.contains("not seen up"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_live_primary_is_reported() {
+        let mut p = primary_down(1000);
+        p.stale_info = false;
+        p.state = NodeState::Up;
+        p.role = Role::Primary;
+        let mut r = replica("r1", 1000, 100, 0);
+        r.link = Some(Link::Up);
+        let c = assess(&group(vec![p, r]), at(0), Duration::from_secs(60));
+        assert_eq!(c.live_primaries, vec!["p1".to_string()]);
+    }
+
+    #[test]
+    fn unreachable_replica_is_hard_blocked() {
+        let mut r = replica("r1", 1000, 100, 5);
+        r.state = NodeState::Unresponsive;
+        let c = assess(
+            &group(vec![primary_down(1000), r]),
+            at(0),
+            Duration::from_secs(60),
+        );
+        assert!(c.best().is_none());
+        assert!(c.get("r1").unwrap().hard_blocked());
+    }
+}

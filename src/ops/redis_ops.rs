@@ -1,0 +1,353 @@
+//! The action engine's only door to servers: the typed [`Command`]s it may send, the
+//! [`RedisOps`] trait, and [`RealOps`], its implementation over [`NodeClient`].
+//!
+//! Unit tests drive the engine through a fake implementation (`ops::fake`); nothing else in
+//! `ops` talks to the network. A command's `Display` is the exact text sent, and no command
+//! carries a secret, so it can go to the audit log as is.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::{Addr, Config, Node};
+use crate::info::{self, Info};
+use crate::node::{NodeClient, Timeouts};
+use crate::observe::NodeError;
+
+use super::plan::PlanNode;
+
+/// The prefix of every action connection's client name; another console's run is detected
+/// by it in `CLIENT LIST`.
+pub const ACTION_CLIENT_PREFIX: &str = "redops-action";
+
+/// Which part of `INFO` to ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum InfoSection {
+    /// `INFO` (default sections: server, persistence, stats, replication, keyspace, ...).
+    Default,
+    Replication,
+    Persistence,
+}
+
+/// A command the engine may send. `Display` is the exact text sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Info(InfoSection),
+    /// `BGSAVE`, or `BGSAVE SCHEDULE` while an AOF rewrite runs.
+    BgSave {
+        schedule: bool,
+    },
+    LastSave,
+    /// `REPLICAOF host port`, or `REPLICAOF NO ONE` for `None`.
+    ReplicaOf(Option<Addr>),
+    /// `CLIENT PAUSE ms [WRITE]`.
+    ClientPause {
+        ms: u64,
+        write: bool,
+    },
+    ClientUnpause,
+    /// `FAILOVER TO host port TIMEOUT ms [FORCE]` (on the primary).
+    Failover {
+        to: Addr,
+        timeout_ms: u64,
+        force: bool,
+    },
+    FailoverAbort,
+    ConfigRewrite,
+    ClientList,
+}
+
+impl Command {
+    /// The command as arguments, ready to send.
+    #[must_use]
+    pub fn args(&self) -> Vec<String> {
+        let s = |x: &str| x.to_string();
+        match self {
+            Self::Info(InfoSection::Default) => vec![s("INFO")],
+            Self::Info(InfoSection::Replication) => vec![s("INFO"), s("replication")],
+            Self::Info(InfoSection::Persistence) => vec![s("INFO"), s("persistence")],
+            Self::BgSave { schedule: false } => vec![s("BGSAVE")],
+            Self::BgSave { schedule: true } => vec![s("BGSAVE"), s("SCHEDULE")],
+            Self::LastSave => vec![s("LASTSAVE")],
+            Self::ReplicaOf(None) => vec![s("REPLICAOF"), s("NO"), s("ONE")],
+            Self::ReplicaOf(Some(a)) => vec![s("REPLICAOF"), a.host.clone(), a.port.to_string()],
+            Self::ClientPause { ms, write } => {
+                let mut v = vec![s("CLIENT"), s("PAUSE"), ms.to_string()];
+                if *write {
+                    v.push(s("WRITE"));
+                }
+                v
+            }
+            Self::ClientUnpause => vec![s("CLIENT"), s("UNPAUSE")],
+            Self::Failover {
+                to,
+                timeout_ms,
+                force,
+            } => {
+                let mut v = vec![s("FAILOVER"), s("TO"), to.host.clone(), to.port.to_string()];
+                if *force {
+                    v.push(s("FORCE"));
+                }
+                v.push(s("TIMEOUT"));
+                v.push(timeout_ms.to_string());
+                v
+            }
+            Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
+            Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
+            Self::ClientList => vec![s("CLIENT"), s("LIST")],
+        }
+    }
+
+    /// True for commands that change a role or pause writes (DESIGN invariant 1).
+    #[must_use]
+    pub fn is_role_change(&self) -> bool {
+        matches!(
+            self,
+            Self::ReplicaOf(_)
+                | Self::ClientPause { .. }
+                | Self::Failover { .. }
+                | Self::FailoverAbort
+        )
+    }
+}
+
+impl fmt::Display for Command {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.args().join(" "))
+    }
+}
+
+impl Serialize for Command {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+/// What a server answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// A status or bulk text (`OK`, `Background saving started`, `CLIENT LIST` text ...).
+    Text(String),
+    Int(i64),
+    Nil,
+    /// A parsed `INFO` reply.
+    Info(Box<Info>),
+}
+
+impl Reply {
+    /// The text, for status and bulk replies.
+    #[must_use]
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Self::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    /// True when the reply is `OK` (or starts with it, like `OK Already connected ...`).
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.text().is_some_and(|t| t.starts_with("OK"))
+    }
+
+    /// The parsed INFO, for `INFO` replies.
+    #[must_use]
+    pub fn info(&self) -> Option<&Info> {
+        match self {
+            Self::Info(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// A one-line summary for the audit log (INFO replies are summarised, not copied).
+    #[must_use]
+    pub fn summary(&self) -> String {
+        match self {
+            Self::Text(t) => super::summary::clip(t, 200),
+            Self::Int(i) => i.to_string(),
+            Self::Nil => "(nil)".to_string(),
+            Self::Info(i) => super::summary::info_line(i),
+        }
+    }
+}
+
+/// What an RDB download produced (filled by the RDB download module).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DownloadSummary {
+    pub path: PathBuf,
+    pub bytes: u64,
+    /// CRC64 verified (false only when the file says `rdbchecksum no`).
+    pub crc_ok: bool,
+    pub detail: String,
+}
+
+/// The engine's only way to reach servers.
+///
+/// Implementations must bound every call by a timeout and never block the caller longer.
+pub trait RedisOps: Sync {
+    /// Sends one command to one node.
+    fn send(
+        &self,
+        node: &PlanNode,
+        cmd: &Command,
+    ) -> impl Future<Output = Result<Reply, NodeError>> + Send;
+
+    /// Downloads the node's RDB over the replication protocol into `dest` and verifies it.
+    /// The hook the engine calls before a node holding data is `REPLICAOF`'d.
+    fn download_rdb(
+        &self,
+        node: &PlanNode,
+        dest: &Path,
+    ) -> impl Future<Output = Result<DownloadSummary, String>> + Send {
+        let _ = (node, dest);
+        async { Err("RDB download is not available in this build".to_string()) }
+    }
+
+    /// The client name this implementation's connections carry (excluded from the lock check).
+    fn client_name(&self) -> &str;
+}
+
+/// `redops-action:<user>@<host>:<pid>`, with anything a client name cannot hold replaced.
+#[must_use]
+pub fn action_client_name(user: &str, host: &str, pid: u32) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "{ACTION_CLIENT_PREFIX}:{}@{}:{pid}",
+        clean(user),
+        clean(host)
+    )
+}
+
+/// [`RedisOps`] over real connections: one [`NodeClient`] per node, named
+/// [`action_client_name`], with the console's connect and read timeouts.
+pub struct RealOps {
+    clients: HashMap<String, tokio::sync::Mutex<NodeClient>>,
+    name: String,
+    /// The group's name: downloads land in `<dest>/<group>/<node>/`.
+    group: String,
+}
+
+impl fmt::Debug for RealOps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RealOps")
+            .field("nodes", &self.clients.keys().collect::<Vec<_>>())
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl RealOps {
+    /// Clients for every node of group `group` (nothing is connected until first use).
+    ///
+    /// # Errors
+    /// A node whose client cannot be prepared (unreadable CA file ...).
+    pub fn new(config: &Config, group: usize, client_name: &str) -> Result<Self, NodeError> {
+        let timeouts = Timeouts::from(&config.console);
+        let mut clients = HashMap::new();
+        for node in config
+            .groups
+            .get(group)
+            .map(|g| g.nodes.as_slice())
+            .unwrap_or_default()
+        {
+            clients.insert(
+                node.name.clone(),
+                tokio::sync::Mutex::new(NodeClient::new(node, timeouts, client_name)?),
+            );
+        }
+        Ok(Self {
+            clients,
+            name: client_name.to_string(),
+            group: config
+                .groups
+                .get(group)
+                .map(|g| g.name.clone())
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The configured node behind a plan node.
+    async fn node_config(&self, node: &PlanNode) -> Option<Node> {
+        let c = self.clients.get(&node.name)?;
+        Some(c.lock().await.node().clone())
+    }
+}
+
+fn to_reply(v: redis::Value) -> Reply {
+    match v {
+        redis::Value::Nil => Reply::Nil,
+        redis::Value::Int(i) => Reply::Int(i),
+        redis::Value::Okay => Reply::Text("OK".to_string()),
+        redis::Value::SimpleString(s) => Reply::Text(s),
+        redis::Value::BulkString(b) => Reply::Text(String::from_utf8_lossy(&b).into_owned()),
+        redis::Value::VerbatimString { text, .. } => Reply::Text(text),
+        other => Reply::Text(format!("{other:?}")),
+    }
+}
+
+impl RedisOps for RealOps {
+    async fn send(&self, node: &PlanNode, cmd: &Command) -> Result<Reply, NodeError> {
+        let Some(client) = self.clients.get(&node.name) else {
+            return Err(NodeError::Other(format!(
+                "node '{}' is not part of this group",
+                node.name
+            )));
+        };
+        let mut rcmd = redis::Cmd::new();
+        for a in cmd.args() {
+            rcmd.arg(a);
+        }
+        let mut client = client.lock().await;
+        if let Command::Info(_) = cmd {
+            let text: String = client.query(&rcmd).await?;
+            if text.len() > crate::node::MAX_INFO_BYTES {
+                return Err(NodeError::Other(format!(
+                    "INFO reply of {} bytes is over the limit",
+                    text.len()
+                )));
+            }
+            return Ok(Reply::Info(Box::new(info::parse(&text))));
+        }
+        let v: redis::Value = client.query(&rcmd).await?;
+        Ok(to_reply(v))
+    }
+
+    async fn download_rdb(&self, node: &PlanNode, dest: &Path) -> Result<DownloadSummary, String> {
+        let (Some(cfg), Some(client)) =
+            (self.node_config(node).await, self.clients.get(&node.name))
+        else {
+            return Err(format!("node '{}' is not part of this group", node.name));
+        };
+        let timeouts = client.lock().await.timeouts();
+        let budget = crate::node::rdb::DEFAULT_BUDGET;
+        match crate::node::rdb::backup(&cfg, &self.group, timeouts, dest, budget).await {
+            Ok(b) => Ok(DownloadSummary {
+                path: b.rdb.clone(),
+                bytes: b.manifest.bytes,
+                crc_ok: b.check.crc.is_verified(),
+                detail: b.summary(),
+            }),
+            Err(e) => Err(match e.hint() {
+                Some(h) => format!("{e}. hint: {h}"),
+                None => e.to_string(),
+            }),
+        }
+    }
+
+    fn client_name(&self) -> &str {
+        &self.name
+    }
+}

@@ -1,0 +1,487 @@
+//! The wipe guard (REDIS.md 3c, guards 1-6): everything that must be known before
+//! `REPLICAOF SOURCE` runs on a node, as findings with plain reasons.
+//!
+//! Refused unless forced with a reason: an empty or smaller source over a node with data (full
+//! sync), a node that is a primary with replicas, a loop, a source in another history or one
+//! missing writes the node holds. Refused outright: a node or source that is down or loading, a
+//! source that cannot serve a sync, a source running a newer version (full sync). Pure: it reads node
+//! views, never the network; the plan builder (`repoint.rs`) turns findings into checks.
+
+use crate::info::{Info, InfoRole, Product};
+use crate::observe::NodeState;
+use crate::topology::{human_bytes, GroupTopology, NodeView};
+
+use super::lineage::{compare, predict, short, Comparison, History, Lineage, Resync};
+
+/// How a finding weighs on the decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// Worth knowing; does not block.
+    Warn,
+    /// Blocks unless the operator forces it with a reason (recorded).
+    RefuseUnlessForced,
+    /// Blocks; no flag overrides it.
+    Refuse,
+}
+
+/// One line of the guard's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub verdict: Verdict,
+    pub message: String,
+}
+
+impl Finding {
+    fn new(verdict: Verdict, message: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a node holds, as shown before its data may be replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Holdings {
+    pub name: String,
+    pub role: Option<InfoRole>,
+    pub keys: u64,
+    pub used_memory: Option<u64>,
+    /// `rdb_last_save_time` (Unix seconds).
+    pub last_save: Option<i64>,
+    /// Writes since that save (`rdb_changes_since_last_save`).
+    pub changes_since_save: Option<u64>,
+    pub replicas: u64,
+    pub replid: Option<String>,
+    pub offset: Option<u64>,
+    pub version: Option<String>,
+}
+
+impl Holdings {
+    /// From a node view's INFO (an empty record when it has none).
+    #[must_use]
+    pub fn of(view: &NodeView) -> Self {
+        let Some(info) = view.info.as_deref() else {
+            return Self {
+                name: view.name.clone(),
+                ..Self::default()
+            };
+        };
+        Self {
+            name: view.name.clone(),
+            role: info.replication.role,
+            keys: info.total_keys(),
+            used_memory: info.memory.used_memory,
+            last_save: info.persistence.last_save_time,
+            changes_since_save: info.persistence.changes_since_last_save,
+            replicas: info.replication.connected_replicas,
+            replid: info.replication.replid.clone(),
+            offset: info.replication.offset,
+            version: info.server.version.clone(),
+        }
+    }
+
+    /// `r1: primary, 3,000 keys, 1.2 MB, 0 replicas, replid 1a2b3c4d offset 5000, last save
+    /// 1700000000 (12 writes since)`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let role = match self.role {
+            Some(InfoRole::Primary) => "primary",
+            Some(InfoRole::Replica) => "replica",
+            None => "role unknown",
+        };
+        let mut s = format!("{}: {role}, {} keys", self.name, self.keys);
+        if let Some(m) = self.used_memory {
+            s.push_str(&format!(", {} used", human_bytes(m)));
+        }
+        if self.role == Some(InfoRole::Primary) {
+            s.push_str(&format!(", {} replica(s)", self.replicas));
+        }
+        if let (Some(id), Some(o)) = (&self.replid, self.offset) {
+            s.push_str(&format!(", replid {} offset {o}", short(id)));
+        }
+        match (self.last_save, self.changes_since_save) {
+            (Some(t), Some(c)) => s.push_str(&format!(", last save at {t} ({c} writes since)")),
+            (Some(t), None) => s.push_str(&format!(", last save at {t}")),
+            _ => {}
+        }
+        s
+    }
+}
+
+/// Whether the node's data must be downloaded before `REPLICAOF`, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadNeed {
+    pub needed: bool,
+    pub why: String,
+}
+
+/// The guard's full report for `REPLICAOF source` on `node`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WipeGuard {
+    pub node: Holdings,
+    pub source: Holdings,
+    pub resync: Option<Resync>,
+    pub comparison: Option<Comparison>,
+    pub findings: Vec<Finding>,
+    pub download: DownloadNeed,
+}
+
+impl WipeGuard {
+    /// True when a finding refuses outright.
+    #[must_use]
+    pub fn refused(&self) -> bool {
+        self.findings.iter().any(|f| f.verdict == Verdict::Refuse)
+    }
+
+    /// True when a finding refuses unless forced.
+    #[must_use]
+    pub fn needs_force(&self) -> bool {
+        self.findings
+            .iter()
+            .any(|f| f.verdict == Verdict::RefuseUnlessForced)
+    }
+}
+
+fn current(view: &NodeView) -> Option<&Info> {
+    if view.stale_info || view.state != NodeState::Up {
+        return None;
+    }
+    view.info.as_deref()
+}
+
+/// Assesses `REPLICAOF <source>` on `node`. `group` is used to find loops; `source_has_password`
+/// says the config gives the source a password (the node then needs `masterauth`).
+#[must_use]
+pub fn assess(
+    node: &NodeView,
+    source: &NodeView,
+    group: &GroupTopology,
+    source_has_password: bool,
+) -> WipeGuard {
+    let mut f = Vec::new();
+    let (n, s) = (node.name.as_str(), source.name.as_str());
+    let node_h = Holdings::of(node);
+    let source_h = Holdings::of(source);
+    let mut report = |v: Verdict, m: String| f.push(Finding::new(v, m));
+
+    if node.name == source.name {
+        report(Verdict::Refuse, format!("{n} cannot replicate from itself"));
+    }
+    let node_info = reachable(node, "node", &mut report);
+    let source_info = reachable(source, "source", &mut report);
+    let (Some(ni), Some(si)) = (node_info, source_info) else {
+        return WipeGuard {
+            download: DownloadNeed {
+                needed: false,
+                why: "not assessed: a node is not reachable".to_string(),
+            },
+            node: node_h,
+            source: source_h,
+            resync: None,
+            comparison: None,
+            findings: f,
+        };
+    };
+    let sr = &si.replication;
+
+    // Guard 1: the source can serve a sync, and its RDB can be loaded by the node.
+    if sr.role == Some(InfoRole::Replica) {
+        if sr.link_up != Some(true) || sr.sync_in_progress {
+            report(
+                Verdict::Refuse,
+                format!(
+                    "{s} is a replica whose own link is down or still syncing: it cannot serve a sync \
+                     (NOMASTERLINK)"
+                ),
+            );
+        } else {
+            report(
+                Verdict::Warn,
+                format!("{s} is itself a replica: {n} will be a chained replica"),
+            );
+        }
+    }
+
+    // Loop: the source follows the node, directly or through others.
+    if let Some(path) = follows_path(group, source, node) {
+        report(
+            Verdict::RefuseUnlessForced,
+            format!("replication loop: {s} already replicates from {n} ({path})"),
+        );
+    }
+
+    // A primary with replicas: they lose their upstream's history and resync in cascade.
+    let nr = &ni.replication;
+    if nr.role == Some(InfoRole::Primary) && nr.connected_replicas > 0 {
+        report(
+            Verdict::RefuseUnlessForced,
+            format!(
+                "{n} is a primary with {} replica(s): they follow it into the change, with full resyncs \
+                 if its history changes",
+                nr.connected_replicas
+            ),
+        );
+    }
+
+    // History and resync prediction (guard 2) and direction sanity (guard 3).
+    let (nh, sh) = (History::from_info(nr), History::from_info(sr));
+    let (resync, comparison) = match (&nh, &sh) {
+        (Some(nh), Some(sh)) => (Some(predict(nh, nr.role, sh)), Some(compare(nh, sh))),
+        _ => {
+            report(
+                Verdict::Warn,
+                "replication ids or offsets are missing: the resync cannot be predicted, a full sync is \
+                 assumed"
+                    .to_string(),
+            );
+            (None, None)
+        }
+    };
+    let full = !resync.as_ref().is_some_and(Resync::is_partial);
+    versions(ni, si, n, s, full, &mut report);
+    match &resync {
+        Some(Resync::Partial { bytes, .. }) => report(
+            Verdict::Pass,
+            format!("partial resync predicted: {n} keeps its data and receives {bytes} bytes from {s}"),
+        ),
+        Some(Resync::Full { why }) => report(
+            Verdict::Warn,
+            format!(
+                "full sync predicted ({why}): {n}'s {} keys and its dump.rdb will be replaced by {s}'s {} keys",
+                node_h.keys, source_h.keys
+            ),
+        ),
+        None => {}
+    }
+    if full && node_h.keys > 0 {
+        if source_h.keys == 0 {
+            report(
+                Verdict::RefuseUnlessForced,
+                format!(
+                    "{s} is empty and {n} holds {} keys: a full sync would wipe them",
+                    node_h.keys
+                ),
+            );
+        } else if source_h.keys < node_h.keys {
+            report(
+                Verdict::RefuseUnlessForced,
+                format!(
+                    "{s} holds fewer keys ({}) than {n} ({}): a full sync would drop {} keys",
+                    source_h.keys,
+                    node_h.keys,
+                    node_h.keys - source_h.keys
+                ),
+            );
+        }
+    }
+    if let Some(c) = &comparison {
+        match (c.lineage, c.node_only) {
+            (Lineage::Unrelated, _) if node_h.keys > 0 => report(
+                Verdict::RefuseUnlessForced,
+                format!(
+                    "{s} is in another replication history than {n} (replid {} vs {}): {n}'s data is not \
+                     part of {s}'s",
+                    short(sr.replid.as_deref().unwrap_or("?")),
+                    short(nr.replid.as_deref().unwrap_or("?"))
+                ),
+            ),
+            (Lineage::Unrelated, _) => report(
+                Verdict::Pass,
+                format!("{n} holds no keys: another history is harmless"),
+            ),
+            (lineage, Some(d)) if d > 0 => report(
+                Verdict::RefuseUnlessForced,
+                format!(
+                    "{n} holds {d} bytes of writes {s} never saw ({}; common up to offset {}): a full \
+                     sync discards them",
+                    lineage.describe(),
+                    c.common.unwrap_or(0)
+                ),
+            ),
+            (lineage, _) => report(
+                Verdict::Pass,
+                format!("{s} holds everything {n} holds ({})", lineage.describe()),
+            ),
+        }
+    }
+
+    // Guard 5: persistence of the change. Guard 6: authentication on the link.
+    match ni.server.config_file.as_deref() {
+        Some(file) if !file.is_empty() => report(
+            Verdict::Pass,
+            format!("{n} has a config file: CONFIG REWRITE persists the change"),
+        ),
+        _ => report(
+            Verdict::Warn,
+            format!(
+                "{n} runs without a config file: a restart brings back its old role (change its startup \
+                 arguments too)"
+            ),
+        ),
+    }
+    if source_has_password {
+        report(
+            Verdict::Warn,
+            format!(
+                "{s} requires a password: {n} needs masteruser/masterauth set, or its link stays down \
+                 (the wait below would time out)"
+            ),
+        );
+    }
+
+    let download = download_need(&node_h, ni, resync.as_ref());
+    WipeGuard {
+        node: node_h,
+        source: source_h,
+        resync,
+        comparison,
+        findings: f,
+        download,
+    }
+}
+
+/// Reachable and not loading, else an outright refusal.
+fn reachable<'a>(
+    view: &'a NodeView,
+    what: &str,
+    report: &mut impl FnMut(Verdict, String),
+) -> Option<&'a Info> {
+    let Some(info) = current(view) else {
+        let why = view
+            .error
+            .as_ref()
+            .map_or_else(|| view.state.as_str().to_string(), ToString::to_string);
+        report(
+            Verdict::Refuse,
+            format!("the {what} {} is not reachable: {why}", view.name),
+        );
+        return None;
+    };
+    if info.persistence.loading {
+        report(
+            Verdict::Refuse,
+            format!("the {what} {} is loading its dataset", view.name),
+        );
+        return None;
+    }
+    Some(info)
+}
+
+fn versions(
+    ni: &Info,
+    si: &Info,
+    n: &str,
+    s: &str,
+    full: bool,
+    report: &mut impl FnMut(Verdict, String),
+) {
+    let word = |i: &Info| {
+        format!(
+            "{} {}",
+            match i.server.product {
+                Product::Redis => "Redis",
+                Product::Valkey => "Valkey",
+            },
+            i.server.version.as_deref().unwrap_or("?")
+        )
+    };
+    if ni.server.product != si.server.product {
+        report(
+            Verdict::Warn,
+            format!(
+                "{n} runs {} and {s} runs {}: check that {n} can load {s}'s RDB",
+                word(ni),
+                word(si)
+            ),
+        );
+        return;
+    }
+    match (ni.server.version_triple(), si.server.version_triple()) {
+        // A newer replica loads an older RDB fine (the rolling-upgrade order); only the
+        // reverse fails, after the flush.
+        (Some(nv), Some(sv)) if sv < nv => report(
+            Verdict::Warn,
+            format!(
+                "{s} runs {} and {n} runs {}: {n} can load the older RDB, but promoting {n} \
+                 later would put {s} under a newer server",
+                word(si),
+                word(ni)
+            ),
+        ),
+        (Some(nv), Some(sv)) if full && (sv.0, sv.1) > (nv.0, nv.1) => report(
+            Verdict::RefuseUnlessForced,
+            format!(
+                "{s} runs {} and {n} runs {}: in a full sync {n} flushes its data, then may fail to load \
+                 the newer RDB (\"Can't handle RDB format version\")",
+                word(si),
+                word(ni)
+            ),
+        ),
+        (Some(_), Some(_)) => report(
+            Verdict::Pass,
+            format!("{s} runs {} ({n}: {})", word(si), word(ni)),
+        ),
+        _ => report(Verdict::Warn, "a server version is unknown".to_string()),
+    }
+}
+
+/// `Some("a -> b -> node")` when `source` reaches `node` by following upstream links.
+fn follows_path(group: &GroupTopology, source: &NodeView, node: &NodeView) -> Option<String> {
+    let mut path = vec![source.name.clone()];
+    let mut cur = source;
+    for _ in 0..=group.nodes.len() {
+        let up = cur.upstream.as_ref()?;
+        let next = match up.index {
+            Some(i) => group.nodes.get(i)?,
+            None => group.nodes.iter().find(|v| v.addr == up.addr)?,
+        };
+        path.push(next.name.clone());
+        if next.name == node.name {
+            return Some(path.join(" -> "));
+        }
+        cur = next;
+    }
+    None
+}
+
+/// Download before `REPLICAOF` when the node holds data, unless it is a replica predicted to
+/// continue by partial resync (its data stays; a replica's offset cannot run away by itself).
+fn download_need(node: &Holdings, info: &Info, resync: Option<&Resync>) -> DownloadNeed {
+    let n = &node.name;
+    if node.keys == 0 {
+        return DownloadNeed {
+            needed: false,
+            why: format!("{n} holds no keys: nothing to save"),
+        };
+    }
+    let partial = resync.is_some_and(Resync::is_partial);
+    if partial && info.replication.role == Some(InfoRole::Replica) {
+        return DownloadNeed {
+            needed: false,
+            why: format!(
+                "{n} is a replica and a partial resync is predicted: its {} keys stay (no download)",
+                node.keys
+            ),
+        };
+    }
+    DownloadNeed {
+        needed: true,
+        why: if partial {
+            format!(
+                "{n} is a primary: it may take writes until the change, which would turn the predicted partial \
+                 resync into a full one; its {} keys are downloaded first",
+                node.keys
+            )
+        } else {
+            format!(
+                "a full sync replaces {n}'s {} keys and its dump.rdb: they are downloaded first",
+                node.keys
+            )
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

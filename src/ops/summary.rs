@@ -1,0 +1,102 @@
+//! One-line descriptions of a node's state, for the audit log, events and failure reports.
+//! Pure text formatting; no I/O.
+
+use crate::info::{Info, InfoRole};
+
+/// `s` cut to at most `max` bytes (on a character boundary), marked when cut.
+#[must_use]
+pub fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut i = max;
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    format!("{} ... ({} bytes)", &s[..i], s.len())
+}
+
+/// The replication facts of one INFO reply in one line:
+/// `role=replica of 127.0.0.1:7000 link=up offset=1234 replid=0d1d37..` .
+#[must_use]
+pub fn info_line(i: &Info) -> String {
+    let r = &i.replication;
+    let p = &i.persistence;
+    let mut out = match r.role {
+        Some(InfoRole::Primary) => format!(
+            "role=primary offset={} replicas={}",
+            opt(r.offset),
+            r.connected_replicas
+        ),
+        Some(InfoRole::Replica) => format!(
+            "role=replica of {}:{} link={} offset={}{}",
+            r.master_host.as_deref().unwrap_or("?"),
+            r.master_port
+                .map_or_else(|| "?".to_string(), |p| p.to_string()),
+            match r.link_up {
+                Some(true) => "up",
+                Some(false) => "down",
+                None => "?",
+            },
+            opt(r.replica_offset),
+            if r.sync_in_progress { " syncing" } else { "" }
+        ),
+        None => "role=?".to_string(),
+    };
+    if let Some(id) = &r.replid {
+        out.push_str(&format!(" replid={}", short(id)));
+    }
+    if let Some(st) = r.failover_state.as_deref().filter(|s| *s != "no-failover") {
+        out.push_str(&format!(" failover={st}"));
+    }
+    if p.bgsave_in_progress {
+        out.push_str(" bgsave=running");
+    }
+    if p.last_bgsave_ok == Some(false) {
+        out.push_str(" bgsave_status=err");
+    }
+    if p.loading {
+        out.push_str(" loading");
+    }
+    out
+}
+
+/// The first 8 characters of a replication id.
+#[must_use]
+pub fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+fn opt(v: Option<u64>) -> String {
+    v.map_or_else(|| "?".to_string(), |v| v.to_string())
+}
+
+/// Bytes for humans: `812 B`, `3.2 MB`.
+#[must_use]
+#[allow(clippy::cast_precision_loss)]
+pub fn bytes(n: u64) -> String {
+    const K: f64 = 1024.0;
+    let f = n as f64;
+    if f < K {
+        format!("{n} B")
+    } else if f < K * K {
+        format!("{:.1} KB", f / K)
+    } else if f < K * K * K {
+        format!("{:.1} MB", f / K / K)
+    } else {
+        format!("{:.1} GB", f / K / K / K)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_and_bytes() {
+        assert_eq!(clip("abc", 5), "abc");
+        assert!(clip("abcdef", 3).starts_with("abc ..."));
+        assert_eq!(bytes(812), "812 B");
+        assert_eq!(bytes(3_355_443), "3.2 MB");
+    }
+}

@@ -1,0 +1,482 @@
+//! The console's side of the guarded actions, as `impl App`: which action keys are live (and
+//! why not), what each key asks for (the selected node, a source picked from a list), the
+//! plan dialog, the confirmation, the run as an [`Effect`], the runbook fed by the engine's
+//! events, and what the start-up finds (interrupted runs, rejoin marks, stale primaries).
+//!
+//! Synchronous and free of I/O like the rest of `update`: plans come from the engine's pure
+//! builders (`prepare.rs`), the run and the file reads are effects carried out by the runtime.
+
+use std::time::SystemTime;
+
+use crate::audit::InterruptedRun;
+use crate::ops::promote::{self, RejoinMark};
+use crate::ops::recovery::Advice;
+use crate::ops::{self, ActionKind, Approval, Budgets, Plan, RunEvent};
+use crate::topology::{AnomalyKind, GroupTopology, Link, Role, Severity};
+
+use super::app::{App, Effect, Pane};
+use super::events::LogEntry;
+use super::keymap::ActionKey;
+use super::modal::{
+    Armed, Button, ConfirmDialog, Modal, NoticeDialog, PickItem, Picker, PlanDialog,
+};
+use super::prepare::{prepare, Request};
+use super::run::{RunEnd, RunJob};
+use super::runbook::Runbook;
+
+impl App {
+    /// The live (not frozen) topology of group `gi`, empty when it has none yet.
+    fn live_group(&self, gi: usize) -> &GroupTopology {
+        static EMPTY: std::sync::OnceLock<GroupTopology> = std::sync::OnceLock::new();
+        self.topology
+            .groups
+            .iter()
+            .find(|g| g.index == gi)
+            .unwrap_or_else(|| EMPTY.get_or_init(GroupTopology::default))
+    }
+
+    /// Read-only from the command line or the console config (the engine is told too).
+    #[must_use]
+    pub fn read_only(&self) -> bool {
+        self.opts.read_only || self.config.console.read_only
+    }
+
+    /// Why action `a` is not available in the shown group right now (greyed, refused with
+    /// this reason), or `None`. Node-specific problems are the plan's checks.
+    #[must_use]
+    pub fn action_blocked(&self, a: ActionKey) -> Option<String> {
+        if self.read_only() {
+            return Some("read-only mode".to_string());
+        }
+        let g = self.config.groups.get(self.group)?;
+        // The engine's own guard, for its detection of read-only and HA-managed groups.
+        let mut probe = Plan::new(
+            ActionKind::Snapshot,
+            &g.name,
+            self.group,
+            Budgets::default(),
+        );
+        ops::checks::group_guard(&mut probe, g, self.live_group(self.group));
+        if probe.read_only.is_some() {
+            return Some(format!("group '{}' is read-only in the config", g.name));
+        }
+        if a != ActionKey::Snapshot && probe.ha_manager.is_some() {
+            return Some(if g.sentinel.is_some() {
+                "watched by Sentinel: switch over through Sentinel, not by hand".to_string()
+            } else {
+                "cluster mode: use CLUSTER FAILOVER on the replica".to_string()
+            });
+        }
+        if self.run.as_ref().is_some_and(Runbook::running) {
+            return Some("an action is running: wait for it to end".to_string());
+        }
+        if !self.warm() {
+            return Some("waiting for the first poll of every node".to_string());
+        }
+        None
+    }
+
+    /// An action key was pressed.
+    pub(super) fn action_key(&mut self, a: ActionKey) -> Vec<Effect> {
+        if let Some(why) = self.action_blocked(a) {
+            self.flash_error(&format!("{}: {why}", a.name()));
+            return Vec::new();
+        }
+        match self.request_for(a) {
+            Ok(Some(req)) => self.open_plan(&req),
+            Ok(None) => {}
+            Err(why) => self.flash_error(&format!("{}: {why}", a.name())),
+        }
+        Vec::new()
+    }
+
+    /// The request a key makes from the selection; `None` when a picker was opened instead.
+    fn request_for(&mut self, a: ActionKey) -> Result<Option<Request>, String> {
+        let gi = self.group;
+        let live = ops::group_topology(&self.topology, gi);
+        let sel = self.selected_node().map(|n| n.name.clone());
+        let role = |n: &str| live.by_name(n).map(|v| v.role);
+        let need = || sel.clone().ok_or_else(|| "select a node first".to_string());
+        let req = match a {
+            ActionKey::Snapshot => Request::new(a, gi, Some(need()?)),
+            ActionKey::Switchover => {
+                let n = need()?;
+                if role(&n) == Some(Role::Primary) {
+                    return Err(format!("{n} is a primary: select the replica to promote"));
+                }
+                Request::new(a, gi, Some(n))
+            }
+            ActionKey::Failback => Request::new(a, gi, None),
+            ActionKey::Promote => {
+                let n = sel.filter(|n| role(n) == Some(Role::Replica));
+                Request::new(a, gi, n)
+            }
+            ActionKey::Repoint => {
+                let n = need()?;
+                self.pick_source(Request::new(a, gi, Some(n.clone())), &live, &n);
+                return Ok(None);
+            }
+            ActionKey::Rejoin => {
+                let flagged = self.rejoin_candidates(gi);
+                let n = match sel {
+                    Some(s) if flagged.contains(&s) => s,
+                    _ if flagged.len() == 1 => flagged[0].clone(),
+                    s => s.ok_or_else(|| "select the old primary to rejoin".to_string())?,
+                };
+                Request::new(a, gi, Some(n))
+            }
+        };
+        Ok(Some(req))
+    }
+
+    fn pick_source(&mut self, req: Request, live: &GroupTopology, node: &str) {
+        let items: Vec<PickItem> = live
+            .nodes
+            .iter()
+            .filter(|v| v.name != node && !v.unmanaged)
+            .map(|v| PickItem {
+                name: v.name.clone(),
+                about: format!(
+                    "{} · {} · {}{}",
+                    v.addr,
+                    v.role.as_str(),
+                    super::fmt::state(v.state).1,
+                    v.offset
+                        .map_or_else(String::new, |o| format!(" · offset {o}"))
+                ),
+            })
+            .collect();
+        let chosen = live
+            .nodes
+            .iter()
+            .filter(|v| v.name != node && !v.unmanaged)
+            .position(|v| v.role == Role::Primary && v.state.is_reachable())
+            .unwrap_or(0);
+        self.modals.push(Modal::Pick(Picker {
+            title: format!("repoint {node}: replicate from which node?"),
+            items,
+            chosen,
+            request: req,
+        }));
+    }
+
+    /// Nodes of group `gi` to offer a rejoin for: stale primaries the topology flags, and
+    /// marked old primaries that are back.
+    #[must_use]
+    pub fn rejoin_candidates(&self, gi: usize) -> Vec<String> {
+        let live = self.live_group(gi);
+        let mut out: Vec<String> = live
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::StalePrimary)
+            .filter_map(|a| a.nodes.first().cloned())
+            .collect();
+        for f in promote::flags(&self.marks, live) {
+            if !out.contains(&f.node) {
+                out.push(f.node);
+            }
+        }
+        out
+    }
+
+    /// Builds the plan of `req` from the live topology and opens its dialog.
+    pub(super) fn open_plan(&mut self, req: &Request) {
+        match prepare(&self.config, &self.topology, &self.marks, req, self.now) {
+            Ok(p) => {
+                if self.frozen.is_some() {
+                    self.flash_info("the view is frozen; the plan is built from live data");
+                }
+                let ro = self.read_only();
+                self.modals.push(Modal::Plan(PlanDialog::new(p, ro)));
+            }
+            Err(e) => {
+                let text = e.replace("\n  hint: ", " (hint: ");
+                let close = if text.len() == e.len() { "" } else { ")" };
+                self.flash_error(&format!("{}: {text}{close}", req.action.name()));
+            }
+        }
+    }
+
+    /// Proceed was chosen in the plan dialog: a plain confirm runs it; a role change asks
+    /// for the target's name.
+    pub(super) fn plan_accepted(&mut self, armed: Box<Armed>) -> Vec<Effect> {
+        match armed.prepared.confirm_word().map(str::to_string) {
+            Some(word) => {
+                self.modals
+                    .push(Modal::Confirm(ConfirmDialog::new(armed, &word)));
+                Vec::new()
+            }
+            None => self.start_run(*armed, "yes".to_string()),
+        }
+    }
+
+    /// Confirmed: the runbook opens and the run is handed to the runtime.
+    pub(super) fn start_run(&mut self, armed: Armed, confirmation: String) -> Vec<Effect> {
+        if self.run.as_ref().is_some_and(Runbook::running) {
+            self.flash_error("an action is already running");
+            return Vec::new();
+        }
+        let title = armed.prepared.title();
+        let plan = &armed.prepared.plan;
+        self.run = Some(Runbook::new(plan, &title, self.now));
+        self.detail_scroll = 0;
+        if self.focus == Pane::Log && self.size.0 < super::view::WIDE {
+            self.focus = Pane::Detail;
+        }
+        let why = armed
+            .override_reason
+            .as_ref()
+            .map_or_else(String::new, |r| format!(" (failed checks overridden: {r})"));
+        self.note(
+            Severity::Info,
+            &plan.group,
+            None,
+            format!("{title}: started{why}"),
+        );
+        self.flash_info(&format!("{title}: running (the runbook shows each step)"));
+        let approval = Approval {
+            read_only: self.read_only(),
+            confirmation: Some(confirmation),
+            force_reason: armed.override_reason,
+            skip_snapshot_reason: None,
+        };
+        vec![Effect::RunAction(Box::new(RunJob {
+            prepared: armed.prepared,
+            approval,
+        }))]
+    }
+
+    /// One engine event, stamped by the runtime.
+    pub(super) fn run_event(&mut self, at: SystemTime, event: &RunEvent) {
+        if at > self.now {
+            self.now = at;
+        }
+        let Some(rb) = &mut self.run else { return };
+        rb.apply(event, at);
+        let (group, title) = (rb.group.clone(), rb.title.clone());
+        match event {
+            RunEvent::StepFailed {
+                title: t, error, ..
+            } => {
+                self.note(
+                    Severity::Critical,
+                    &group,
+                    None,
+                    format!("{title}: {t} failed: {error}"),
+                );
+            }
+            RunEvent::RolledBack { what } => {
+                self.note(
+                    Severity::Warning,
+                    &group,
+                    None,
+                    format!("{title}: rolled back: {what}"),
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// The run is over: the outcome into the runbook and the log; marks and interrupted runs
+    /// are read again.
+    pub(super) fn run_ended(&mut self, end: RunEnd) -> Vec<Effect> {
+        let at = self.now;
+        let Some(rb) = &mut self.run else {
+            return Vec::new();
+        };
+        rb.ended(end.outcome.as_ref().map_err(String::as_str), &end.notes, at);
+        let (group, title) = (rb.group.clone(), rb.title.clone());
+        let (word, detail) = rb
+            .ending
+            .as_ref()
+            .map(|e| (e.outcome.clone(), e.detail.clone()))
+            .unwrap_or_default();
+        let severity = if word == "done" {
+            Severity::Info
+        } else {
+            Severity::Critical
+        };
+        self.note(severity, &group, None, format!("{title}: {word}: {detail}"));
+        for n in &end.notes {
+            self.note(Severity::Info, &group, None, n.clone());
+        }
+        if word == "done" {
+            self.flash_info(&format!("{title}: done · Esc closes the runbook"));
+        } else {
+            self.flash_error(&format!(
+                "{title}: {word} · the runbook says why and what next"
+            ));
+        }
+        self.quit_armed = false;
+        self.startup_effects()
+    }
+
+    /// Reads done at start-up (once every node was polled) and after each run.
+    pub(super) fn startup_effects(&self) -> Vec<Effect> {
+        let path = self.config.console.audit_log.clone();
+        vec![
+            Effect::LoadMarks {
+                audit_log: path.clone(),
+            },
+            Effect::CheckInterrupted {
+                audit_log: path,
+                topology: Box::new(self.topology.clone()),
+            },
+        ]
+    }
+
+    /// The rejoin marks were read.
+    pub(super) fn marks_loaded(&mut self, r: Result<Vec<RejoinMark>, String>) {
+        match r {
+            Ok(m) => self.marks = m,
+            Err(e) => self.flash_error(&format!("warning: {e}")),
+        }
+    }
+
+    /// The audit log was searched for runs that never finished.
+    pub(super) fn interrupted_found(&mut self, r: Result<Vec<(InterruptedRun, Advice)>, String>) {
+        let list = match r {
+            Ok(l) => l,
+            Err(e) => {
+                self.flash_error(&format!("warning: {e}"));
+                return;
+            }
+        };
+        for (run, advice) in &list {
+            let (sev, what) = if advice.settled {
+                (Severity::Info, "settled since, acknowledged")
+            } else {
+                (Severity::Critical, "next")
+            };
+            self.note(
+                sev,
+                &run.group,
+                None,
+                format!("{}; {what}: {}", run.describe(), advice.next_step),
+            );
+        }
+        self.interrupted = list.into_iter().filter(|(_, a)| !a.settled).collect();
+        let fresh: Vec<(InterruptedRun, Advice)> = self
+            .interrupted
+            .iter()
+            .filter(|(r, _)| !self.interrupted_seen.contains(&r.run_id))
+            .cloned()
+            .collect();
+        for (run, advice) in fresh {
+            self.interrupted_seen.push(run.run_id.clone());
+            let mut lines = vec![run.describe(), String::new(), "the group now:".to_string()];
+            lines.extend(advice.state.iter().map(|s| format!("  {s}")));
+            lines.push(String::new());
+            lines.push(format!("safe next step: {}", advice.next_step));
+            let gi = self.config.groups.iter().position(|g| g.name == run.group);
+            let offer = gi.and_then(|gi| self.safe_next(gi));
+            self.modals.push(Modal::Notice(NoticeDialog {
+                title: format!("an earlier {} did not finish", run.action),
+                lines,
+                offer,
+                focus: Button::Cancel,
+                scroll: 0,
+            }));
+        }
+    }
+
+    /// The action the console can offer to bring group `gi` back to one primary with every
+    /// replica following it: rejoin a stale primary, promote when no primary answers, or
+    /// repoint a replica that does not follow the primary. `None` when actions are blocked.
+    #[must_use]
+    pub fn safe_next(&self, gi: usize) -> Option<(String, Request)> {
+        if self.read_only() {
+            return None;
+        }
+        if let Some(n) = self.rejoin_candidates(gi).first() {
+            return Some((
+                format!("plan the rejoin of {n}"),
+                Request::new(ActionKey::Rejoin, gi, Some(n.clone())),
+            ));
+        }
+        let live = ops::group_topology(&self.topology, gi);
+        let current = |v: &&crate::topology::NodeView| {
+            !v.unmanaged && v.state.is_reachable() && !v.stale_info
+        };
+        let primaries: Vec<_> = live
+            .nodes
+            .iter()
+            .filter(current)
+            .filter(|v| v.role == Role::Primary)
+            .collect();
+        match primaries.as_slice() {
+            [] if live.nodes.iter().any(|v| v.role == Role::Replica) => Some((
+                "plan a promotion (best candidate)".to_string(),
+                Request::new(ActionKey::Promote, gi, None),
+            )),
+            [p] => {
+                let stray = live.nodes.iter().filter(current).find(|v| {
+                    v.role == Role::Replica && (v.link != Some(Link::Up) || v.replid != p.replid)
+                })?;
+                let mut r = Request::new(ActionKey::Repoint, gi, Some(stray.name.clone()));
+                r.source = Some(p.name.clone());
+                Some((
+                    format!("plan the repoint of {} to {}", stray.name, p.name),
+                    r,
+                ))
+            }
+            many => {
+                // The promoted one carries the old primary's history as its replid2.
+                let id2 = |v: &crate::topology::NodeView| {
+                    v.info.as_ref().and_then(|i| i.replication.replid2.clone())
+                };
+                let new = many
+                    .iter()
+                    .find(|b| id2(b).is_some() && many.iter().any(|a| a.replid == id2(b)))?;
+                let old = many.iter().find(|o| o.name != new.name)?;
+                Some((
+                    format!("plan the rejoin of {} (to {})", old.name, new.name),
+                    Request::new(ActionKey::Rejoin, gi, Some(old.name.clone())),
+                ))
+            }
+        }
+    }
+
+    /// Lines for the banner besides the anomalies: unfinished runs and old primaries back.
+    #[must_use]
+    pub fn notices(&self) -> Vec<(Severity, String)> {
+        let Some(g) = self.config.groups.get(self.group) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(Severity, String)> = self
+            .interrupted
+            .iter()
+            .filter(|(r, _)| r.group == g.name)
+            .map(|(r, a)| {
+                (
+                    Severity::Critical,
+                    format!(
+                        "an earlier {} (run {}, {}@{}) did not finish: {}",
+                        r.action, r.run_id, r.user, r.host, a.next_step
+                    ),
+                )
+            })
+            .collect();
+        for f in promote::flags(&self.marks, self.live_group(self.group)) {
+            let sev = if f.stale_primary {
+                Severity::Critical
+            } else {
+                Severity::Warning
+            };
+            out.push((sev, format!("J rejoins {}: {}", f.node, f.message)));
+        }
+        out
+    }
+
+    /// Adds the console's own line to the event log.
+    fn note(&mut self, severity: Severity, group: &str, node: Option<String>, message: String) {
+        self.log.push(LogEntry {
+            at: self.now,
+            severity,
+            group: group.to_string(),
+            node,
+            kind: "action",
+            message,
+        });
+    }
+}

@@ -1,0 +1,592 @@
+//! The console's model and its update function.
+//!
+//! `App::update(Msg) -> Vec<Effect>` is synchronous and does no I/O: keys, mouse, polls,
+//! ticks and the action engine's events come in as [`Msg`]s, anything slow (reading a theme
+//! file, writing an export, running an action, reading the audit log) goes out as an
+//! [`Effect`] that the runtime carries out on a task and answers with another `Msg`.
+//! Rebuilding the topology from observations happens here because it is pure and cheap.
+//! The action side (keys, dialogs, runbook, start-up findings) is `actions.rs`; moving
+//! around (focus, scroll, selection, mouse) is `app/navigate.rs`; the `:` command line is
+//! `app/prompt.rs`.
+//! Drawing is `view::render(&App, &mut Frame)`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use ratatui::crossterm::event::{KeyEvent, MouseEvent};
+use ratatui::layout::Rect;
+
+use crate::audit::InterruptedRun;
+use crate::config::Config;
+use crate::history::History;
+use crate::observe::{FleetState, Observation};
+use crate::ops::promote::RejoinMark;
+use crate::ops::recovery::Advice;
+use crate::ops::RunEvent;
+use crate::topology::{self, Anomaly, GroupTopology, NodeView, Severity, Topology};
+
+use super::events::EventLog;
+use super::keymap::{self, Intent};
+use super::modal::{Modal, Outcome, Prompt, PromptKind};
+use super::run::{RunEnd, RunJob};
+use super::runbook::Runbook;
+use super::theme::{Theme, ThemeError};
+use super::view;
+
+mod navigate;
+mod prompt;
+
+/// How long a flash message stays in the status line.
+pub const FLASH_FOR: Duration = Duration::from_secs(5);
+
+/// Something that happened, for the model to take in.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    /// A batch of observations drained from the pollers' channel.
+    Observed(Vec<Observation>),
+    /// The clock moved (ages and the header clock).
+    Tick(SystemTime),
+    ThemeLoaded(Result<Theme, ThemeError>),
+    /// An export finished: the path written, or the error.
+    Exported(Result<PathBuf, String>),
+    /// SIGTERM or SIGHUP: leave like `q`.
+    Quit,
+    /// An event of the running action, stamped when the runtime received it.
+    Run {
+        at: SystemTime,
+        event: RunEvent,
+    },
+    /// The running action ended (after its last `Run` event).
+    RunEnded(RunEnd),
+    /// Runs in the audit log that never finished, with advice.
+    Interrupted(Result<Vec<(InterruptedRun, Advice)>, String>),
+    /// The rejoin marks beside the audit log.
+    Marks(Result<Vec<RejoinMark>, String>),
+}
+
+/// Slow work for the runtime.
+#[derive(Debug, Clone)]
+pub enum Effect {
+    LoadTheme {
+        name: String,
+        no_color: bool,
+    },
+    Export {
+        path: PathBuf,
+        text: String,
+    },
+    /// Run a confirmed action (the engine, on a task), answering with `Msg::Run` events and
+    /// one `Msg::RunEnded`.
+    RunAction(Box<RunJob>),
+    /// Look for unfinished runs in the audit log (acknowledging settled ones).
+    CheckInterrupted {
+        audit_log: PathBuf,
+        topology: Box<Topology>,
+    },
+    /// Read the rejoin marks kept beside the audit log.
+    LoadMarks {
+        audit_log: PathBuf,
+    },
+}
+
+/// Which pane has the keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Tree,
+    Detail,
+    Log,
+}
+
+/// A short message in the status line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+    pub until: SystemTime,
+}
+
+/// The view as it was when frozen; polling keeps updating the live state underneath.
+#[derive(Debug, Clone)]
+pub struct Frozen {
+    pub topology: Topology,
+    pub history: History,
+    pub at: SystemTime,
+    pub log_total: u64,
+}
+
+/// Options the front-end starts the console with.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub read_only: bool,
+    /// Shown in the header (e.g. `demo`).
+    pub label: Option<String>,
+}
+
+/// Everything the console knows and shows.
+#[derive(Debug)]
+pub struct App {
+    pub config: Config,
+    pub theme: Theme,
+    pub opts: Options,
+    pub fleet: FleetState,
+    pub history: History,
+    pub topology: Topology,
+    /// Holds back split brain / loop / no primary until re-polled (see `topology::Confirm`).
+    pub confirm: topology::Confirm,
+    pub frozen: Option<Frozen>,
+    /// Index of the group shown.
+    pub group: usize,
+    /// Selected node, by name, in the shown group.
+    pub selected: Option<String>,
+    pub tree_offset: usize,
+    pub focus: Pane,
+    pub filter: String,
+    pub modals: Vec<Modal>,
+    pub log: EventLog,
+    /// Lines scrolled back from the newest entry (0 follows the newest).
+    pub log_scroll: usize,
+    pub detail_scroll: u16,
+    pub flash: Option<Flash>,
+    pub now: SystemTime,
+    pub size: (u16, u16),
+    /// When each current anomaly was first seen (banner: newest first within a severity).
+    pub anomaly_since: HashMap<String, SystemTime>,
+    pub command_history: Vec<String>,
+    /// When the console started (for the warm-up).
+    pub started: SystemTime,
+    /// The shown topology was built after the warm-up.
+    pub was_warm: bool,
+    /// The runbook of the running (or last, until closed) action.
+    pub run: Option<Runbook>,
+    /// Old primaries waiting to be rejoined (the marks file).
+    pub marks: Vec<RejoinMark>,
+    /// Unfinished runs found in the audit log whose group is not settled.
+    pub interrupted: Vec<(InterruptedRun, Advice)>,
+    /// Run ids already shown in a dialog.
+    pub interrupted_seen: Vec<String>,
+    /// The start-up reads (audit log, marks) were asked for.
+    pub started_up: bool,
+    /// `q` was pressed once while an action runs; a second `q` quits.
+    pub quit_armed: bool,
+    pub quit: bool,
+    /// Something changed since the last frame.
+    pub dirty: bool,
+}
+
+impl App {
+    /// A console on `config`, nothing polled yet.
+    #[must_use]
+    pub fn new(config: Config, theme: Theme, opts: Options, now: SystemTime) -> Self {
+        let fleet = FleetState::new(&config);
+        let history = History::new(config.console.history_len);
+        let topology = topology::build(&config, &fleet, &history, now);
+        Self {
+            config,
+            theme,
+            opts,
+            fleet,
+            history,
+            topology,
+            confirm: topology::Confirm::new(),
+            frozen: None,
+            group: 0,
+            selected: None,
+            tree_offset: 0,
+            focus: Pane::Tree,
+            filter: String::new(),
+            modals: Vec::new(),
+            log: EventLog::default(),
+            log_scroll: 0,
+            detail_scroll: 0,
+            flash: None,
+            now,
+            size: (80, 24),
+            anomaly_since: HashMap::new(),
+            command_history: Vec::new(),
+            started: now,
+            was_warm: false,
+            run: None,
+            marks: Vec::new(),
+            interrupted: Vec::new(),
+            interrupted_seen: Vec::new(),
+            started_up: false,
+            quit_armed: false,
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// Takes in one message.
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        self.dirty = true;
+        match msg {
+            Msg::Key(k) => return self.key(&k),
+            Msg::Mouse(m) => self.mouse(&m),
+            Msg::Resize(w, h) => {
+                self.size = (w, h);
+                self.keep_selection_visible();
+            }
+            Msg::Observed(batch) => return self.observed(batch),
+            Msg::Tick(now) => {
+                self.now = now;
+                if self.flash.as_ref().is_some_and(|f| f.until <= now) {
+                    self.flash = None;
+                }
+            }
+            Msg::ThemeLoaded(Ok(t)) => {
+                self.flash_info(&format!("theme {}", t.name));
+                self.theme = t;
+            }
+            Msg::ThemeLoaded(Err(e)) => self.flash_error(&format!("{e} (hint: {})", e.hint)),
+            Msg::Exported(Ok(p)) => {
+                self.flash_info(&format!(
+                    "wrote {} events to {}",
+                    self.log.len(),
+                    p.display()
+                ));
+            }
+            Msg::Exported(Err(e)) => self.flash_error(&e),
+            Msg::Quit => self.quit = true,
+            Msg::Run { at, event } => self.run_event(at, &event),
+            Msg::RunEnded(end) => return self.run_ended(end),
+            Msg::Interrupted(r) => self.interrupted_found(r),
+            Msg::Marks(r) => self.marks_loaded(r),
+        }
+        Vec::new()
+    }
+
+    fn observed(&mut self, batch: Vec<Observation>) -> Vec<Effect> {
+        for obs in batch {
+            if obs.at > self.now {
+                self.now = obs.at;
+            }
+            self.history.record(&obs);
+            self.fleet.apply(obs);
+        }
+        let mut next = topology::build(&self.config, &self.fleet, &self.history, self.now);
+        self.history.record_lag(&next);
+        self.confirm.apply(&mut next, self.now);
+        self.set_topology(next);
+        if !self.started_up && self.warm() {
+            self.started_up = true;
+            return self.startup_effects();
+        }
+        Vec::new()
+    }
+
+    /// Nodes polled at least once, and all nodes: until every node has answered or failed
+    /// once, the topology is partial (a replica seen before its primary is not a "no primary").
+    #[must_use]
+    pub fn polled(&self) -> (usize, usize) {
+        let all = self.fleet.groups.iter().flatten();
+        let total = all.clone().count();
+        (all.filter(|s| s.polls > 0).count(), total)
+    }
+
+    /// True once every node has been polled (or after twice the poll interval + timeout).
+    #[must_use]
+    pub fn warm(&self) -> bool {
+        let (done, total) = self.polled();
+        let c = &self.config.console;
+        let patience = (c.poll_interval + c.timeout + c.connect_timeout) * 2;
+        done >= total
+            || self
+                .now
+                .duration_since(self.started)
+                .is_ok_and(|d| d >= patience)
+    }
+
+    /// Replaces the live topology, logging what changed (also used by tests and benches).
+    pub fn set_topology(&mut self, next: Topology) {
+        // Log only between two complete cycles: a partial first cycle is not a change.
+        let warm = self.warm();
+        if warm && self.was_warm {
+            let changes = topology::changes(&self.topology, &next, self.now);
+            self.log.extend(changes);
+        }
+        self.was_warm = warm;
+        let mut seen = HashMap::new();
+        for g in &next.groups {
+            for a in &g.anomalies {
+                let key = anomaly_key(&g.name, a);
+                let since = self.anomaly_since.get(&key).copied().unwrap_or(self.now);
+                seen.insert(key, since);
+            }
+        }
+        self.anomaly_since = seen;
+        self.topology = next;
+        self.keep_selection_visible();
+    }
+
+    /// The topology on screen: the frozen one, or the live one.
+    #[must_use]
+    pub fn shown(&self) -> &Topology {
+        self.frozen.as_ref().map_or(&self.topology, |f| &f.topology)
+    }
+
+    /// The history on screen.
+    #[must_use]
+    pub fn shown_history(&self) -> &History {
+        self.frozen.as_ref().map_or(&self.history, |f| &f.history)
+    }
+
+    /// The group on screen.
+    #[must_use]
+    pub fn shown_group(&self) -> Option<&GroupTopology> {
+        self.shown().groups.get(self.group)
+    }
+
+    /// Indices into the shown group's nodes that pass the filter, in tree order.
+    #[must_use]
+    pub fn visible(&self) -> Vec<usize> {
+        let Some(g) = self.shown_group() else {
+            return Vec::new();
+        };
+        let f = self.filter.to_lowercase();
+        g.nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| f.is_empty() || matches_filter(n, &f))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Position of the selection in [`App::visible`] (the first row when none).
+    #[must_use]
+    pub fn selected_row(&self, visible: &[usize]) -> Option<usize> {
+        if visible.is_empty() {
+            return None;
+        }
+        let g = self.shown_group()?;
+        let pos = self.selected.as_ref().and_then(|name| {
+            visible
+                .iter()
+                .position(|&i| g.nodes.get(i).is_some_and(|n| &n.name == name))
+        });
+        Some(pos.unwrap_or(0))
+    }
+
+    /// The selected node, if any row is visible.
+    #[must_use]
+    pub fn selected_node(&self) -> Option<&NodeView> {
+        let visible = self.visible();
+        let row = self.selected_row(&visible)?;
+        self.shown_group()?.nodes.get(visible[row])
+    }
+
+    /// The shown group's anomalies, worst first and newest first within a severity, with
+    /// when each was first seen.
+    #[must_use]
+    pub fn banner(&self) -> Vec<(&Anomaly, SystemTime)> {
+        let Some(g) = self.shown_group() else {
+            return Vec::new();
+        };
+        if !self.warm() {
+            return Vec::new();
+        }
+        let mut v: Vec<(&Anomaly, SystemTime)> = g
+            .anomalies
+            .iter()
+            .map(|a| {
+                let since = self
+                    .anomaly_since
+                    .get(&anomaly_key(&g.name, a))
+                    .copied()
+                    .unwrap_or(self.now);
+                (a, since)
+            })
+            .collect();
+        v.sort_by(|(a, sa), (b, sb)| b.severity.cmp(&a.severity).then(sb.cmp(sa)));
+        v
+    }
+
+    /// Worst severity of a group's anomalies.
+    #[must_use]
+    pub fn group_health(&self, index: usize) -> Option<Severity> {
+        if !self.warm() {
+            return None;
+        }
+        self.shown()
+            .groups
+            .get(index)?
+            .anomalies
+            .iter()
+            .map(|a| a.severity)
+            .max()
+    }
+
+    /// The area of the terminal.
+    #[must_use]
+    pub fn area(&self) -> Rect {
+        Rect::new(0, 0, self.size.0, self.size.1)
+    }
+
+    fn key(&mut self, k: &KeyEvent) -> Vec<Effect> {
+        if let Some(top) = self.modals.last_mut() {
+            let outcome = top.key(k);
+            return self.modal_outcome(outcome);
+        }
+        match keymap::lookup(k) {
+            Some(i) => self.intent(i),
+            None => Vec::new(),
+        }
+    }
+
+    fn intent(&mut self, i: Intent) -> Vec<Effect> {
+        let page = usize::from(view::layout(self, self.area()).tree_rows.max(1));
+        match i {
+            Intent::Up => self.scroll(-1),
+            Intent::Down => self.scroll(1),
+            Intent::PageUp => self.scroll(-isize::try_from(page).unwrap_or(10)),
+            Intent::PageDown => self.scroll(isize::try_from(page).unwrap_or(10)),
+            Intent::Top => self.scroll(isize::MIN / 2),
+            Intent::Bottom => self.scroll(isize::MAX / 2),
+            Intent::NextPane => self.cycle_focus(true),
+            Intent::PrevPane => self.cycle_focus(false),
+            Intent::NextGroup => {
+                let n = self.config.groups.len().max(1);
+                self.switch_group((self.group + 1) % n);
+            }
+            Intent::Help => self.modals.push(Modal::Help { scroll: 0 }),
+            Intent::Filter => self
+                .modals
+                .push(Modal::Prompt(Prompt::new(PromptKind::Filter, &self.filter))),
+            Intent::Command => self
+                .modals
+                .push(Modal::Prompt(Prompt::new(PromptKind::Command, ""))),
+            Intent::Freeze => self.toggle_freeze(),
+            Intent::Back => {
+                if self.run.as_ref().is_some_and(|r| !r.running()) {
+                    self.run = None;
+                    self.flash_info("runbook closed");
+                } else if !self.filter.is_empty() {
+                    self.filter.clear();
+                    self.flash_info("filter cleared");
+                } else if self.frozen.is_some() {
+                    self.toggle_freeze();
+                } else {
+                    self.flash_info("press q to quit");
+                }
+            }
+            Intent::Quit => {
+                if self.run.as_ref().is_some_and(Runbook::running) && !self.quit_armed {
+                    self.quit_armed = true;
+                    self.flash_error(
+                        "an action is running: quitting now leaves it half done (a write pause \
+                         expires by itself); q again quits anyway",
+                    );
+                } else {
+                    self.quit = true;
+                }
+            }
+            Intent::Action(a) => return self.action_key(a),
+        }
+        Vec::new()
+    }
+
+    fn modal_outcome(&mut self, outcome: Outcome) -> Vec<Effect> {
+        match outcome {
+            Outcome::Keep => {}
+            Outcome::Close => {
+                self.modals.pop();
+            }
+            Outcome::FilterChanged(f) => {
+                self.filter = f;
+                self.keep_selection_visible();
+            }
+            Outcome::FilterDone(f) => {
+                self.modals.pop();
+                self.filter = f.unwrap_or_default();
+                self.keep_selection_visible();
+            }
+            Outcome::Run(line) => {
+                self.modals.pop();
+                let line = line.trim().to_string();
+                if !line.is_empty() && self.command_history.last() != Some(&line) {
+                    self.command_history.push(line.clone());
+                }
+                return self.run_command(&line);
+            }
+            Outcome::Complete { back } => self.complete(back),
+            Outcome::History { older } => self.history_step(older),
+            Outcome::Replan(req) | Outcome::Picked(req) | Outcome::Offer(req) => {
+                self.modals.pop();
+                self.open_plan(&req);
+            }
+            Outcome::PlanAccepted(armed) => {
+                self.modals.pop();
+                return self.plan_accepted(armed);
+            }
+            Outcome::Confirmed { armed, typed } => {
+                self.modals.pop();
+                return self.start_run(*armed, typed);
+            }
+        }
+        Vec::new()
+    }
+
+    fn switch_group(&mut self, i: usize) {
+        if i != self.group {
+            self.group = i;
+            self.selected = None;
+            self.tree_offset = 0;
+            self.detail_scroll = 0;
+        }
+        let name = self.config.groups.get(i).map_or("", |g| g.name.as_str());
+        let msg = format!("group {name}");
+        self.flash_info(&msg);
+    }
+
+    fn toggle_freeze(&mut self) {
+        if self.frozen.take().is_some() {
+            self.flash_info("resumed: showing live data");
+        } else {
+            self.frozen = Some(Frozen {
+                topology: self.topology.clone(),
+                history: self.history.clone(),
+                at: self.now,
+                log_total: self.log.total,
+            });
+            self.flash_info("frozen: polling goes on; f or Esc resumes");
+        }
+    }
+
+    /// Shows an informational message in the status line.
+    pub fn flash_info(&mut self, text: &str) {
+        self.flash = Some(Flash {
+            text: text.to_string(),
+            error: false,
+            until: self.now + FLASH_FOR,
+        });
+    }
+
+    /// Shows an error in the status line (longer than an informational flash).
+    pub fn flash_error(&mut self, text: &str) {
+        self.flash = Some(Flash {
+            text: text.to_string(),
+            error: true,
+            until: self.now + FLASH_FOR * 2,
+        });
+    }
+}
+
+fn anomaly_key(group: &str, a: &Anomaly) -> String {
+    format!("{group}|{}|{}", a.kind.as_str(), a.nodes.join(","))
+}
+
+fn matches_filter(n: &NodeView, f: &str) -> bool {
+    let (_, word) = super::fmt::state(n.state);
+    [
+        n.name.as_str(),
+        n.addr.as_str(),
+        n.role.as_str(),
+        word,
+        n.state.as_str(),
+    ]
+    .iter()
+    .any(|s| s.to_lowercase().contains(f))
+}

@@ -1,0 +1,363 @@
+//! The action dialogs: the plan (Cancel focused; an override only with a typed reason and
+//! only where every failed check allows one), the typed confirmation, the picker (a repoint's
+//! source) and the notice (an interrupted run, with the safe next step offered).
+//!
+//! Keys in, [`Outcome`]s out; no I/O, and no safety rule of its own beyond what to offer:
+//! the engine enforces them all again.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use crate::ops::Strategy;
+
+use super::super::prepare::{Prepared, Request};
+use super::{LineInput, Outcome};
+
+/// Which button has the focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Button {
+    Cancel,
+    Proceed,
+}
+
+/// A plan the operator chose to go on with, and the override reason given (if any).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Armed {
+    pub prepared: Prepared,
+    pub override_reason: Option<String>,
+}
+
+/// The plan dialog: what will happen, the checks, what is at risk; Cancel focused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanDialog {
+    pub prepared: Box<Prepared>,
+    /// The console's read-only mode (nothing is offered).
+    pub read_only: bool,
+    pub focus: Button,
+    /// The reason recorded for overriding failed checks.
+    pub override_reason: Option<String>,
+    /// The reason being typed (after `o`).
+    pub reason_input: Option<LineInput>,
+    pub scroll: u16,
+}
+
+impl PlanDialog {
+    /// A dialog on `prepared`, Cancel focused.
+    #[must_use]
+    pub fn new(prepared: Prepared, read_only: bool) -> Self {
+        Self {
+            prepared: Box::new(prepared),
+            read_only,
+            focus: Button::Cancel,
+            override_reason: None,
+            reason_input: None,
+            scroll: 0,
+        }
+    }
+
+    /// Why nothing can be offered (read-only, HA manager, a failure no override covers).
+    #[must_use]
+    pub fn blocked(&self) -> Option<String> {
+        self.prepared.blocked(self.read_only)
+    }
+
+    /// True when failed checks may be overridden (each of them allows it).
+    #[must_use]
+    pub fn can_override(&self) -> bool {
+        self.blocked().is_none() && self.prepared.needs_override()
+    }
+
+    /// True when Proceed is offered.
+    #[must_use]
+    pub fn can_proceed(&self) -> bool {
+        self.blocked().is_none()
+            && (!self.prepared.needs_override() || self.override_reason.is_some())
+    }
+
+    pub(super) fn key(&mut self, key: &KeyEvent) -> Outcome {
+        if let Some(input) = &mut self.reason_input {
+            match key.code {
+                KeyCode::Esc => self.reason_input = None,
+                KeyCode::Enter => {
+                    let r = input.text.trim();
+                    if !r.is_empty() {
+                        self.override_reason = Some(r.to_string());
+                        self.reason_input = None;
+                    }
+                }
+                _ => {
+                    input.edit(key);
+                }
+            }
+            return Outcome::Keep;
+        }
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q' | 'n') => Outcome::Close,
+            KeyCode::Tab
+            | KeyCode::BackTab
+            | KeyCode::Left
+            | KeyCode::Right
+            | KeyCode::Char('h' | 'l') => {
+                self.focus = match self.focus {
+                    Button::Cancel if self.can_proceed() => Button::Proceed,
+                    _ => Button::Cancel,
+                };
+                Outcome::Keep
+            }
+            KeyCode::Enter => match self.focus {
+                Button::Proceed if self.can_proceed() => Outcome::PlanAccepted(Box::new(Armed {
+                    prepared: (*self.prepared).clone(),
+                    override_reason: self.override_reason.clone(),
+                })),
+                Button::Proceed => Outcome::Keep,
+                Button::Cancel => Outcome::Close,
+            },
+            KeyCode::Char('o') if self.can_override() => {
+                self.reason_input = Some(LineInput::with(
+                    self.override_reason.as_deref().unwrap_or_default(),
+                ));
+                Outcome::Keep
+            }
+            KeyCode::Char('t') if self.prepared.request.has_strategy() => {
+                let mut r = self.prepared.request.clone();
+                r.strategy = match r.strategy {
+                    Strategy::Manual => Strategy::Native,
+                    Strategy::Native => Strategy::Manual,
+                };
+                Outcome::Replan(r)
+            }
+            KeyCode::Char('d') if self.prepared.request.has_download() => {
+                let mut r = self.prepared.request.clone();
+                r.download = !r.download;
+                Outcome::Replan(r)
+            }
+            _ => {
+                self.scroll = scrolled(self.scroll, key);
+                Outcome::Keep
+            }
+        }
+    }
+}
+
+fn scrolled(at: u16, key: &KeyEvent) -> u16 {
+    match key.code {
+        KeyCode::Down | KeyCode::Char('j') => at.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => at.saturating_sub(1),
+        KeyCode::PageDown => at.saturating_add(10),
+        KeyCode::PageUp => at.saturating_sub(10),
+        KeyCode::Home => 0,
+        _ => at,
+    }
+}
+
+/// Typed confirmation of a role change: the exact name, then Enter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfirmDialog {
+    pub armed: Box<Armed>,
+    pub expected: String,
+    pub input: LineInput,
+}
+
+impl ConfirmDialog {
+    /// Asks for `expected` before running `armed`.
+    #[must_use]
+    pub fn new(armed: Box<Armed>, expected: &str) -> Self {
+        Self {
+            armed,
+            expected: expected.to_string(),
+            input: LineInput::default(),
+        }
+    }
+
+    pub(super) fn key(&mut self, key: &KeyEvent) -> Outcome {
+        match key.code {
+            KeyCode::Esc => Outcome::Close,
+            KeyCode::Enter if self.input.text == self.expected => Outcome::Confirmed {
+                armed: self.armed.clone(),
+                typed: self.input.text.clone(),
+            },
+            KeyCode::Enter => Outcome::Keep,
+            _ => {
+                self.input.edit(key);
+                Outcome::Keep
+            }
+        }
+    }
+}
+
+/// One choice in a picker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PickItem {
+    pub name: String,
+    /// Role, state, lag: what helps choose.
+    pub about: String,
+}
+
+/// Choose one node (a repoint's source); Enter plans `request` with it as the source.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Picker {
+    pub title: String,
+    pub items: Vec<PickItem>,
+    pub chosen: usize,
+    pub request: Request,
+}
+
+impl Picker {
+    pub(super) fn key(&mut self, key: &KeyEvent) -> Outcome {
+        let n = self.items.len();
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => Outcome::Close,
+            KeyCode::Down | KeyCode::Char('j') | KeyCode::Tab if n > 0 => {
+                self.chosen = (self.chosen + 1) % n;
+                Outcome::Keep
+            }
+            KeyCode::Up | KeyCode::Char('k') | KeyCode::BackTab if n > 0 => {
+                self.chosen = (self.chosen + n - 1) % n;
+                Outcome::Keep
+            }
+            KeyCode::Enter => match self.items.get(self.chosen) {
+                Some(item) => {
+                    let mut r = self.request.clone();
+                    r.source = Some(item.name.clone());
+                    Outcome::Picked(r)
+                }
+                None => Outcome::Close,
+            },
+            _ => Outcome::Keep,
+        }
+    }
+}
+
+/// Something the operator must see (an interrupted run), with an action it may offer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoticeDialog {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// The button's words and the request it plans.
+    pub offer: Option<(String, Request)>,
+    pub focus: Button,
+    pub scroll: u16,
+}
+
+impl NoticeDialog {
+    pub(super) fn key(&mut self, key: &KeyEvent) -> Outcome {
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('q') => Outcome::Close,
+            KeyCode::Tab
+            | KeyCode::BackTab
+            | KeyCode::Left
+            | KeyCode::Right
+            | KeyCode::Char('h' | 'l') => {
+                self.focus = match self.focus {
+                    Button::Cancel if self.offer.is_some() => Button::Proceed,
+                    _ => Button::Cancel,
+                };
+                Outcome::Keep
+            }
+            KeyCode::Enter => match (&self.offer, self.focus) {
+                (Some((_, r)), Button::Proceed) => Outcome::Offer(r.clone()),
+                _ => Outcome::Close,
+            },
+            _ => {
+                self.scroll = scrolled(self.scroll, key);
+                Outcome::Keep
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Modal;
+    use super::*;
+    use crate::ops::fake::FakeOps;
+    use crate::tui::keymap::ActionKey;
+    use crate::tui::prepare::prepare;
+    use ratatui::crossterm::event::KeyModifiers;
+    use std::time::SystemTime;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    fn typed(m: &mut Modal, s: &str) {
+        for c in s.chars() {
+            m.key(&key(KeyCode::Char(c)));
+        }
+    }
+
+    /// A switchover plan to r1 on the simulated group.
+    fn plan(fake: &FakeOps) -> PlanDialog {
+        let (config, topology) = fake.config_and_topology("g");
+        let req = Request::new(ActionKey::Switchover, 0, Some("r1".into()));
+        let p = prepare(&config, &topology, &[], &req, SystemTime::now()).unwrap();
+        PlanDialog::new(p, false)
+    }
+
+    #[test]
+    fn cancel_is_focused_then_typed_confirmation() {
+        let fake = FakeOps::group(&["p", "r1", "r2"]);
+        let mut m = Modal::Plan(plan(&fake));
+        assert_eq!(m.key(&key(KeyCode::Enter)), Outcome::Close, "Enter cancels");
+        let mut m = Modal::Plan(plan(&fake));
+        m.key(&key(KeyCode::Right));
+        let Outcome::PlanAccepted(armed) = m.key(&key(KeyCode::Enter)) else {
+            panic!("Proceed accepts a plan whose checks passed");
+        };
+        let mut c = Modal::Confirm(ConfirmDialog::new(armed, "r1"));
+        typed(&mut c, "r2");
+        assert_eq!(c.key(&key(KeyCode::Enter)), Outcome::Keep, "wrong word");
+        c.key(&key(KeyCode::Backspace));
+        typed(&mut c, "1");
+        assert!(matches!(
+            c.key(&key(KeyCode::Enter)),
+            Outcome::Confirmed { typed, .. } if typed == "r1"
+        ));
+    }
+
+    #[test]
+    fn a_failed_overridable_check_needs_a_typed_reason() {
+        let fake = FakeOps::group(&["p", "r1", "r2"]);
+        // A newer target than its siblings: an overridable failure (RDB format).
+        fake.node("r1", |n| n.version = "7.2.4".into());
+        let mut d = plan(&fake);
+        assert!(d.prepared.needs_override(), "{:?}", d.prepared.plan.checks);
+        assert!(d.blocked().is_none() && !d.can_proceed());
+        d.key(&key(KeyCode::Right));
+        assert_eq!(d.focus, Button::Cancel, "Proceed is not offered yet");
+        d.key(&key(KeyCode::Char('o')));
+        d.key(&key(KeyCode::Enter));
+        assert!(d.override_reason.is_none(), "an empty reason is no reason");
+        for c in "lag is a stale poll".chars() {
+            d.key(&key(KeyCode::Char(c)));
+        }
+        d.key(&key(KeyCode::Enter));
+        assert_eq!(d.override_reason.as_deref(), Some("lag is a stale poll"));
+        d.key(&key(KeyCode::Right));
+        let Outcome::PlanAccepted(a) = d.key(&key(KeyCode::Enter)) else {
+            panic!("overridden plan proceeds");
+        };
+        assert_eq!(a.override_reason.as_deref(), Some("lag is a stale poll"));
+    }
+
+    #[test]
+    fn a_hard_failure_offers_nothing() {
+        let fake = FakeOps::group(&["p", "r1", "r2"]);
+        fake.node("r1", |n| n.down = true);
+        let mut d = plan(&fake);
+        assert!(d.blocked().is_some());
+        d.key(&key(KeyCode::Char('o')));
+        assert!(d.reason_input.is_none(), "no override of a hard failure");
+        d.key(&key(KeyCode::Right));
+        assert_eq!(d.key(&key(KeyCode::Enter)), Outcome::Close);
+    }
+
+    #[test]
+    fn strategy_toggle_replans() {
+        let fake = FakeOps::group(&["p", "r1"]);
+        let mut d = plan(&fake);
+        match d.key(&key(KeyCode::Char('t'))) {
+            Outcome::Replan(r) => assert_eq!(r.strategy, Strategy::Native),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The console's event loop: the only place that touches the terminal.
+//!
+//! `tokio::select!` over crossterm's `EventStream`, the pollers' observation channel, effect
+//! results, a one-second tick and SIGTERM/SIGHUP/SIGINT. Each wake-up drains everything already
+//! queued (yazi-style), feeds it to `App::update`, and the frame is drawn only when the model
+//! changed and at most every [`FRAME`]. The terminal is restored on quit, on error, on panic
+//! (ratatui's hook, installed after color-eyre's) and on signals; nothing here calls
+//! `process::exit`.
+
+use std::io::{self, stdout, Write};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::{FutureExt, StreamExt};
+use ratatui::crossterm::cursor::Show;
+use ratatui::crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
+use ratatui::crossterm::execute;
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
+
+use crate::cli::{EXIT_OK, EXIT_PROBLEM};
+use crate::config::Config;
+use crate::observe::Observation;
+
+use super::app::{App, Effect, Msg, Options};
+use super::run;
+use super::theme::{self, Theme};
+use super::view;
+
+/// Shortest time between two frames (~30 fps).
+pub const FRAME: Duration = Duration::from_millis(33);
+/// Most queued items taken in one wake-up, so a flood cannot starve the keyboard.
+const DRAIN_MAX: usize = 4096;
+/// Observations are gathered this long before the model takes them in: pollers' cycles drift
+/// apart, and one rebuild and one frame per arrival would cost a frame per node per second.
+/// Keys are not delayed.
+pub const GATHER: Duration = Duration::from_millis(200);
+
+/// Runs the console until the operator quits; returns the exit code.
+pub async fn run(config: Config, theme: Theme, opts: Options) -> u8 {
+    let (mut pollers, rx) = crate::poller::spawn(&config);
+    let app = App::new(config, theme, opts, SystemTime::now());
+    let result = match Terminal::enter() {
+        Ok(mut term) => {
+            let r = event_loop(&mut term, app, rx).await;
+            drop(term);
+            r
+        }
+        Err(e) => Err(e),
+    };
+    pollers.stop();
+    match result {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            // stderr may be gone too (hang-up): report without panicking.
+            let _ = writeln!(io::stderr(), "error: the console failed: {e}");
+            EXIT_PROBLEM
+        }
+    }
+}
+
+/// The terminal in raw mode on the alternate screen with mouse capture; restored on drop.
+struct Terminal {
+    /// Always `Some` until dropped.
+    inner: Option<ratatui::DefaultTerminal>,
+}
+
+impl Terminal {
+    fn enter() -> io::Result<Self> {
+        // Installs the panic hook that restores the terminal (after color-eyre's).
+        let inner = ratatui::try_init()?;
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = execute!(stdout(), DisableMouseCapture, Show);
+            prev(info);
+        }));
+        if let Err(e) = execute!(stdout(), EnableMouseCapture) {
+            ratatui::restore();
+            return Err(e);
+        }
+        Ok(Self { inner: Some(inner) })
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        // Never panic here: after a hang-up the terminal is gone and every write fails.
+        // ratatui's own `Drop` prints (and so panics) when it cannot show the cursor, and that
+        // panic would abort the process before the demo's servers are stopped: so the cursor
+        // is shown here, and if the terminal is gone the value (only buffers) is forgotten.
+        if let Some(mut t) = self.inner.take() {
+            if t.show_cursor().is_ok() {
+                drop(t);
+            } else {
+                std::mem::forget(t);
+            }
+        }
+        let _ = execute!(stdout(), DisableMouseCapture, Show);
+        let _ = ratatui::try_restore();
+    }
+}
+
+async fn event_loop(
+    term: &mut Terminal,
+    mut app: App,
+    mut rx: mpsc::Receiver<Observation>,
+) -> io::Result<()> {
+    let Some(inner) = term.inner.as_mut() else {
+        return Ok(());
+    };
+    let size = inner.size()?;
+    app.update(Msg::Resize(size.width, size.height));
+    let mut events = EventStream::new();
+    let (fx_tx, mut fx_rx) = mpsc::unbounded_channel::<Msg>();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sighup = signal(SignalKind::hangup())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut last_draw: Option<Instant> = None;
+    let mut gathered: Vec<Observation> = Vec::new();
+    let mut flush_at: Option<Instant> = None;
+    let mut input_open = true;
+    let mut polls_open = true;
+
+    loop {
+        if app.dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
+            inner.draw(|f| view::render(&app, f))?;
+            app.dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        let next_frame = match (app.dirty, last_draw) {
+            (true, Some(t)) => Some(t + FRAME),
+            _ => None,
+        };
+        let mut msgs: Vec<Msg> = Vec::new();
+        tokio::select! {
+            ev = events.next(), if input_open => match ev {
+                Some(Ok(ev)) => {
+                    push_event(&mut msgs, ev);
+                    for _ in 0..DRAIN_MAX {
+                        match events.next().now_or_never() {
+                            Some(Some(Ok(ev))) => push_event(&mut msgs, ev),
+                            Some(Some(Err(e))) => return Err(e),
+                            Some(None) => { input_open = false; break; }
+                            None => break,
+                        }
+                    }
+                }
+                Some(Err(e)) => return Err(e),
+                None => input_open = false,
+            },
+            obs = rx.recv(), if polls_open && gathered.len() < DRAIN_MAX => match obs {
+                Some(o) => {
+                    gathered.push(o);
+                    while gathered.len() < DRAIN_MAX {
+                        match rx.try_recv() {
+                            Ok(o) => gathered.push(o),
+                            Err(_) => break,
+                        }
+                    }
+                    flush_at.get_or_insert_with(|| Instant::now() + GATHER);
+                }
+                None => polls_open = false,
+            },
+            () = sleep_until(flush_at), if flush_at.is_some() => {
+                flush_at = None;
+                msgs.push(Msg::Tick(SystemTime::now()));
+                msgs.push(Msg::Observed(std::mem::take(&mut gathered)));
+            },
+            Some(m) = fx_rx.recv() => msgs.push(m),
+            _ = tick.tick() => msgs.push(Msg::Tick(SystemTime::now())),
+            _ = sigterm.recv() => msgs.push(Msg::Quit),
+            _ = sighup.recv() => msgs.push(Msg::Quit),
+            _ = sigint.recv() => msgs.push(Msg::Quit),
+            () = sleep_until(next_frame), if next_frame.is_some() => {},
+        }
+        for m in msgs {
+            for fx in app.update(m) {
+                spawn_effect(fx, fx_tx.clone());
+            }
+        }
+        if app.quit {
+            return Ok(());
+        }
+    }
+}
+
+async fn sleep_until(t: Option<Instant>) {
+    if let Some(t) = t {
+        tokio::time::sleep_until(t.into()).await;
+    }
+}
+
+fn push_event(msgs: &mut Vec<Msg>, ev: Event) {
+    match ev {
+        Event::Key(k) if k.kind != ratatui::crossterm::event::KeyEventKind::Release => {
+            msgs.push(Msg::Key(k));
+        }
+        Event::Mouse(m) => msgs.push(Msg::Mouse(m)),
+        Event::Resize(w, h) => msgs.push(Msg::Resize(w, h)),
+        _ => {}
+    }
+}
+
+/// Carries out slow work off the UI task and answers with a message.
+fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
+    match fx {
+        Effect::LoadTheme { name, no_color } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::ThemeLoaded(theme::load(&name, no_color)));
+            });
+        }
+        Effect::Export { path, text } => {
+            tokio::task::spawn_blocking(move || {
+                let r = std::fs::write(&path, text)
+                    .map(|()| path.clone())
+                    .map_err(|e| format!("cannot write '{}': {e}", path.display()));
+                let _ = tx.send(Msg::Exported(r));
+            });
+        }
+        Effect::RunAction(job) => run::spawn(*job, tx),
+        Effect::CheckInterrupted {
+            audit_log,
+            topology,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::Interrupted(run::check_interrupted(
+                    &audit_log, &topology,
+                )));
+            });
+        }
+        Effect::LoadMarks { audit_log } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::Marks(run::load_marks(&audit_log)));
+            });
+        }
+    }
+}

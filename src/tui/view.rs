@@ -1,0 +1,186 @@
+//! Drawing: `render(&App, &mut Frame)` is pure, and [`layout`] is shared with `App::update`
+//! (mouse hits and scrolling need the same geometry the frame uses).
+//!
+//! ```text
+//! ┌ header: redops · groups (health) · PRODUCTION · READ-ONLY · FROZEN · poll · clock ┐
+//!   banner: anomalies of the shown group, worst and newest first (absent when healthy)
+//! ┌ tree ─────────────────────────────────────────────────────────────────────────────┐
+//! │ name  address  role  state  link  lag  trend  offset  io  sync  bgsave  mem ...   │
+//! └───────────────────────────────────────────────────────────────────────────────────┘
+//! ┌ detail (selected node) ───────────────────┐┌ events ──────────────────────────────┐
+//! │ fields                │ lag charts (gaps) ││ 12:00:01 ✖ m1 is down ...            │
+//! └───────────────────────────────────────────┘└──────────────────────────────────────┘
+//!   (while an action runs, and until Esc after it ends, the runbook takes the detail pane)
+//!   status line: flash message, prompt, or key hints (action keys greyed)
+//! ```
+//! Below 120 columns the detail and event panes share one place (Tab switches); below 80x24
+//! the screen says so instead of drawing.
+
+mod banner;
+mod detail;
+mod header;
+mod log;
+mod overlay;
+mod plan;
+mod runbook;
+mod status;
+mod tree;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Pane};
+use super::theme::Ui;
+
+/// Smallest screen the console draws on.
+pub const MIN_SIZE: (u16, u16) = (80, 24);
+/// From this width the detail and event panes sit side by side.
+pub const WIDE: u16 = 120;
+
+/// Where everything goes on a screen of a given size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Areas {
+    pub too_small: bool,
+    pub header: Rect,
+    pub banner: Rect,
+    pub tree: Rect,
+    /// Data rows the tree can show.
+    pub tree_rows: u16,
+    /// Screen row of the first data row.
+    pub tree_first_row: u16,
+    pub detail: Option<Rect>,
+    pub log: Option<Rect>,
+    pub status: Rect,
+}
+
+/// Lines the banner takes: its wrapped messages, at most 2 (short screens) or 4.
+fn banner_lines(app: &App, area: Rect) -> u16 {
+    let max: usize = if area.height < 32 { 2 } else { 4 };
+    let n = banner::count(app);
+    let want = if n == 0 {
+        0
+    } else {
+        banner::wanted_lines(app, area.width).max(n)
+    };
+    u16::try_from(want.min(max)).unwrap_or(0)
+}
+
+/// Computes the layout for `app` on `area`.
+#[must_use]
+pub fn layout(app: &App, area: Rect) -> Areas {
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        return Areas {
+            too_small: true,
+            ..Areas::default()
+        };
+    }
+    let banner_h = banner_lines(app, area);
+    // The tree takes what its rows need (at least 5 lines), the panes below the rest.
+    let min_bottom = if area.height <= 30 { 10 } else { 14 };
+    let room = area.height.saturating_sub(2 + banner_h + min_bottom);
+    let want = u16::try_from(app.visible().len())
+        .unwrap_or(u16::MAX)
+        .saturating_add(3);
+    let tree_h = want.clamp(5.min(room), room.max(5));
+    let [header, banner, tree, bottom, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(banner_h),
+        Constraint::Length(tree_h),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let (detail, log) = if area.width >= WIDE {
+        let [d, l] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
+            .areas(bottom);
+        (Some(d), Some(l))
+    } else if app.focus == Pane::Log {
+        (None, Some(bottom))
+    } else {
+        (Some(bottom), None)
+    };
+    Areas {
+        too_small: false,
+        header,
+        banner,
+        tree,
+        tree_rows: tree.height.saturating_sub(3),
+        tree_first_row: tree.y + 2,
+        detail,
+        log,
+        status,
+    }
+}
+
+/// Draws the whole screen.
+pub fn render(app: &App, frame: &mut Frame) {
+    let area = frame.area();
+    let t = &app.theme;
+    frame.render_widget(Block::new().style(t.s(Ui::Background)), area);
+    let a = layout(app, area);
+    if a.too_small {
+        let msg = format!(
+            "redops needs at least {}x{}; this terminal is {}x{}. Enlarge it, or press q to quit.",
+            MIN_SIZE.0, MIN_SIZE.1, area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(msg)
+                .style(t.s(Ui::Warning))
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    }
+    header::render(app, frame, a.header);
+    banner::render(app, frame, a.banner);
+    tree::render(app, frame, a.tree, a.tree_rows);
+    if let Some(r) = a.detail {
+        match &app.run {
+            Some(rb) => runbook::render(app, rb, frame, r),
+            None => detail::render(app, frame, r),
+        }
+    }
+    if let Some(r) = a.log {
+        log::render(app, frame, r);
+    }
+    status::render(app, frame, a.status);
+    overlay::render(app, frame, area);
+}
+
+/// A bordered pane block with a title, focus and production colouring.
+pub(crate) fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
+    let t = &app.theme;
+    let production = app
+        .config
+        .groups
+        .get(app.group)
+        .is_some_and(crate::config::Group::is_production);
+    let border = if production {
+        let p = t.s(Ui::Production);
+        // The production colour is a background for labels; borders take it as foreground.
+        Style::default().fg(p.bg.or(p.fg).unwrap_or_default())
+    } else if focused {
+        t.s(Ui::BorderFocus)
+    } else {
+        t.s(Ui::Border)
+    };
+    let border = if focused {
+        border.add_modifier(ratatui::style::Modifier::BOLD)
+    } else {
+        border
+    };
+    Block::bordered()
+        .border_type(if production {
+            // Unmistakable even without colour.
+            ratatui::widgets::BorderType::Double
+        } else if focused {
+            ratatui::widgets::BorderType::Thick
+        } else {
+            ratatui::widgets::BorderType::Plain
+        })
+        .border_style(if t.colored { border } else { Style::default() })
+        .title(title)
+}

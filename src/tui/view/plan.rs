@@ -1,0 +1,447 @@
+//! The action dialogs drawn over the screen: the plan (summary, strategy, checks one per line
+//! with ✓/!/✗ and whether an override is possible, what is at risk, the snapshot gate, each
+//! step with its exact commands, notes; Cancel focused), the typed confirmation, the source
+//! picker and the interrupted-run notice. Pure drawing from the modal's state.
+//!
+//! ```text
+//! ╔ switchover to r1 · group demo ═════════════════════════════════════╗
+//! ║ promote r1 ... in place of m1                                       ║
+//! ║ Pre-checks                                                          ║
+//! ║  ✓ r1 is a replica of m1                                            ║
+//! ║ Steps                                                               ║
+//! ║  1. pause writes on m1 [m1]                                         ║
+//! ║     › CLIENT PAUSE 12000 WRITE                                      ║
+//! ║─────────────────────────────────────────────────────────────────────║
+//! ║ [ Cancel ]  Continue            ←/→ choose · Enter · Esc · t · d    ║
+//! ╚═════════════════════════════════════════════════════════════════════╝
+//! ```
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+use ratatui::Frame;
+
+use crate::ops::{CheckStatus, Confirm};
+
+use super::super::app::App;
+use super::super::fmt;
+use super::super::modal::{Button, ConfirmDialog, NoticeDialog, Picker, PlanDialog};
+use super::super::theme::{Theme, Ui};
+
+/// Wrapped body lines, built at the dialog's inner width.
+struct Body<'a> {
+    t: &'a Theme,
+    width: usize,
+    lines: Vec<Line<'static>>,
+}
+
+impl Body<'_> {
+    /// `text` wrapped after `lead` (first line) and `indent` (the rest), in `style`.
+    fn push(&mut self, lead: &str, text: &str, style: Style) {
+        let indent = " ".repeat(lead.chars().count());
+        let room = self.width.saturating_sub(indent.len()).max(10);
+        for (i, part) in fmt::wrap(text, room).into_iter().enumerate() {
+            let head = if i == 0 {
+                lead.to_string()
+            } else {
+                indent.clone()
+            };
+            self.lines.push(Line::from(vec![
+                Span::styled(head, style),
+                Span::styled(part, style),
+            ]));
+        }
+    }
+
+    fn title(&mut self, text: &str) {
+        self.lines
+            .push(Line::styled(text.to_string(), self.t.s(Ui::Title)));
+    }
+
+    fn blank(&mut self) {
+        self.lines.push(Line::default());
+    }
+}
+
+/// A centred rectangle of at most `w` x `h`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    r
+}
+
+/// Draws a dialog: a scrolled body and a fixed footer (buttons, hints).
+fn frame_dialog(
+    t: &Theme,
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    body: Vec<Line<'static>>,
+    footer: Vec<Line<'static>>,
+    scroll: u16,
+) {
+    let width = dialog_width(area);
+    let want = body.len() + footer.len() + 3;
+    let h = u16::try_from(want)
+        .unwrap_or(u16::MAX)
+        .min(area.height.saturating_sub(2).max(8));
+    let r = centered(area, width, h);
+    frame.render_widget(Clear, r);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .border_style(t.s(Ui::Danger))
+        .title(Span::styled(format!(" {title} "), t.s(Ui::Title)));
+    let inner = block.inner(r);
+    frame.render_widget(block.style(t.s(Ui::Background)), r);
+    let foot_h = u16::try_from(footer.len() + 1).unwrap_or(3);
+    let [top, sep, bottom] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(foot_h - 1),
+    ])
+    .areas(inner);
+    let rows = usize::from(top.height);
+    let max = body.len().saturating_sub(rows);
+    let scroll = usize::from(scroll).min(max);
+    let more_below = scroll < max;
+    frame.render_widget(
+        Paragraph::new(body).scroll((u16::try_from(scroll).unwrap_or(0), 0)),
+        top,
+    );
+    let rule = if more_below {
+        format!("{:─<w$}", "─ ↓ more (↓/PgDn) ", w = usize::from(sep.width))
+    } else if scroll > 0 {
+        format!("{:─<w$}", "─ ↑ more (↑/PgUp) ", w = usize::from(sep.width))
+    } else {
+        "─".repeat(usize::from(sep.width))
+    };
+    frame.render_widget(Paragraph::new(rule).style(t.s(Ui::Muted)), sep);
+    frame.render_widget(Paragraph::new(footer), bottom);
+}
+
+fn dialog_width(area: Rect) -> u16 {
+    area.width.saturating_sub(4).clamp(40, 104)
+}
+
+fn inner_width(area: Rect) -> usize {
+    usize::from(dialog_width(area).saturating_sub(2))
+}
+
+fn button(t: &Theme, label: &str, focused: bool, enabled: bool) -> Span<'static> {
+    let style = if !enabled {
+        t.s(Ui::KeyReserved)
+    } else if focused {
+        t.s(Ui::Selection).add_modifier(Modifier::BOLD)
+    } else {
+        t.s(Ui::Key)
+    };
+    let text = if focused {
+        format!("[ {label} ]")
+    } else {
+        format!("  {label}  ")
+    };
+    Span::styled(text, style)
+}
+
+/// The plan dialog.
+pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
+    let t = &app.theme;
+    let p = &d.prepared;
+    let plan = &p.plan;
+    let mut b = Body {
+        t,
+        width: inner_width(area),
+        lines: Vec::new(),
+    };
+    b.push(
+        "",
+        &plan.summary,
+        t.s(Ui::Text).add_modifier(Modifier::BOLD),
+    );
+    if let Some(s) = plan.strategy {
+        let why = plan.strategy_reason.as_deref().unwrap_or_default();
+        b.push(
+            "strategy ",
+            &format!("{}: {why} (t switches)", s.as_str()),
+            t.s(Ui::Muted),
+        );
+    }
+    if p.request.has_download() {
+        let dl = match &plan.download_dir {
+            Some(dir) => format!("on, into {} (d turns it off)", dir.display()),
+            None => "off (d downloads the RDB into the backups directory)".to_string(),
+        };
+        b.push("download ", &dl, t.s(Ui::Muted));
+    }
+    for r in [&plan.ha_manager, &plan.read_only].into_iter().flatten() {
+        b.push("REFUSED: ", r, t.s(Ui::Danger));
+    }
+    if d.read_only {
+        b.push(
+            "REFUSED: ",
+            "read-only mode: redops takes no action",
+            t.s(Ui::Danger),
+        );
+    }
+    for s in &p.sections {
+        b.blank();
+        b.title(&s.title);
+        for l in &s.lines {
+            b.push("  ", l, t.s(Ui::Text));
+        }
+    }
+    b.blank();
+    b.title("Pre-checks");
+    for c in &plan.checks {
+        let (lead, role, tail) = match (c.status, c.overridable) {
+            (CheckStatus::Pass, _) => (" ✓ ", Ui::Up, ""),
+            (CheckStatus::Warn, _) => (" ! ", Ui::Warning, ""),
+            (CheckStatus::Fail, true) => (
+                " ✗ ",
+                Ui::Warning,
+                "  (may be overridden: o, with a reason)",
+            ),
+            (CheckStatus::Fail, false) => (" ✗ ", Ui::Danger, "  (cannot be overridden)"),
+        };
+        b.push(lead, &format!("{}{tail}", c.message), t.s(role));
+    }
+    b.blank();
+    b.title("Snapshot gate (before any step)");
+    let names = |v: &[usize]| {
+        v.iter()
+            .map(|&i| plan.name(i).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if plan.snapshots.is_empty() && plan.downloads.is_empty() {
+        b.push("  ", "none", t.s(Ui::Muted));
+    }
+    if !plan.snapshots.is_empty() {
+        b.push(
+            "  ",
+            &format!(
+                "BGSAVE on {}: done only when finished, status ok and rdb_last_save_time at or after the request",
+                names(&plan.snapshots)
+            ),
+            t.s(Ui::Text),
+        );
+    }
+    if !plan.downloads.is_empty() {
+        let dir = plan
+            .download_dir
+            .as_ref()
+            .map_or_else(|| "?".to_string(), |d| d.display().to_string());
+        b.push(
+            "  ",
+            &format!(
+                "download the RDB of {} into {dir} (CRC64 verified)",
+                names(&plan.downloads)
+            ),
+            t.s(Ui::Text),
+        );
+    }
+    if !plan.steps.is_empty() {
+        b.blank();
+        b.title("Steps");
+    }
+    for (i, s) in plan.steps.iter().enumerate() {
+        let lead = format!(" {}. ", i + 1);
+        let pad = " ".repeat(lead.len());
+        b.push(
+            &lead,
+            &format!("{} [{}]", s.title, plan.name(s.node)),
+            t.s(Ui::Text),
+        );
+        for c in &s.commands {
+            b.push(&format!("{pad}› "), &c.to_string(), t.s(Ui::Key));
+        }
+        if let Some(w) = &s.waits_for {
+            let dl = s.deadline.map_or_else(String::new, |d| {
+                format!(" (deadline {})", crate::config::format_duration(d))
+            });
+            b.push(
+                &format!("{pad}waits for: "),
+                &format!("{w}{dl}"),
+                t.s(Ui::Muted),
+            );
+        }
+        if s.critical && s.rollback != "none" {
+            b.push(&format!("{pad}if it fails: "), &s.rollback, t.s(Ui::Muted));
+        }
+    }
+    if !p.notes.is_empty() {
+        b.blank();
+        b.title("Notes");
+        for n in &p.notes {
+            b.push(" · ", n, t.s(Ui::Muted));
+        }
+    }
+    let footer = plan_footer(t, d);
+    let title = format!("{} · group {}", p.title(), plan.group);
+    frame_dialog(t, frame, area, &title, b.lines, footer, d.scroll);
+}
+
+fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
+    if let Some(input) = &d.reason_input {
+        return vec![
+            Line::from(vec![
+                Span::styled("override reason: ", t.s(Ui::Warning)),
+                Span::styled(format!("{}█", input.text), t.s(Ui::Input)),
+            ]),
+            Line::styled(
+                "why the failed checks are safe to ignore; recorded in the audit log · Enter records · Esc cancels",
+                t.s(Ui::Muted),
+            ),
+        ];
+    }
+    let proceed = match d.prepared.plan.confirm {
+        Confirm::Yes => "Run",
+        Confirm::TypeName(_) => "Continue",
+    };
+    let mut row = vec![
+        Span::raw(" "),
+        button(t, "Cancel", d.focus == Button::Cancel, true),
+        Span::raw(" "),
+    ];
+    let mut hints = String::from("←/→ choose · Enter · Esc cancels · ↑/↓ scroll");
+    if let Some(why) = d.blocked() {
+        row.push(Span::styled(format!(" cannot run: {why}"), t.s(Ui::Danger)));
+    } else {
+        row.push(button(
+            t,
+            proceed,
+            d.focus == Button::Proceed,
+            d.can_proceed(),
+        ));
+        match (&d.override_reason, d.can_override()) {
+            (None, true) => row.push(Span::styled(
+                "  checks failed: o overrides them with a reason",
+                t.s(Ui::Warning),
+            )),
+            (Some(r), _) => {
+                row.push(Span::styled(
+                    format!("  OVERRIDE, reason recorded: \"{r}\""),
+                    t.s(Ui::Warning).add_modifier(Modifier::BOLD),
+                ));
+                hints.push_str(" · o edits the reason");
+            }
+            (None, false) => {}
+        }
+    }
+    if d.prepared.request.has_strategy() {
+        hints.push_str(" · t strategy");
+    }
+    if d.prepared.request.has_download() {
+        hints.push_str(" · d download");
+    }
+    vec![Line::from(row), Line::styled(hints, t.s(Ui::Muted))]
+}
+
+/// The typed confirmation.
+pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &ConfirmDialog) {
+    let t = &app.theme;
+    let p = &c.armed.prepared;
+    let mut b = Body {
+        t,
+        width: inner_width(area),
+        lines: Vec::new(),
+    };
+    b.push("", &p.plan.summary, t.s(Ui::Text));
+    if let Some(r) = &c.armed.override_reason {
+        b.push(
+            "override: ",
+            &format!("\"{r}\" (recorded)"),
+            t.s(Ui::Warning),
+        );
+    }
+    b.blank();
+    b.lines.push(Line::from(vec![
+        Span::raw("This changes roles. Type "),
+        Span::styled(
+            c.expected.clone(),
+            t.s(Ui::Danger).add_modifier(Modifier::BOLD),
+        ),
+        Span::raw(" and press Enter to run it; Esc cancels."),
+    ]));
+    let matches = c.input.text == c.expected;
+    let footer = vec![
+        Line::from(vec![
+            Span::styled("> ", t.s(Ui::Key)),
+            Span::styled(format!("{}█", c.input.text), t.s(Ui::Input)),
+        ]),
+        Line::styled(
+            if matches {
+                "Enter runs it"
+            } else {
+                "the exact name, then Enter"
+            },
+            t.s(if matches { Ui::Warning } else { Ui::Muted }),
+        ),
+    ];
+    let title = format!("confirm: {} · group {}", p.title(), p.plan.group);
+    frame_dialog(t, frame, area, &title, b.lines, footer, 0);
+}
+
+/// The source picker.
+pub fn pick(app: &App, frame: &mut Frame, area: Rect, p: &Picker) {
+    let t = &app.theme;
+    let lines: Vec<Line<'static>> = p
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let style = if i == p.chosen {
+                t.s(Ui::Selection)
+            } else {
+                t.s(Ui::Text)
+            };
+            Line::styled(format!(" {:<12} {}", item.name, item.about), style)
+        })
+        .collect();
+    let footer = vec![Line::styled(
+        "↑/↓ choose · Enter shows the plan (nothing runs yet) · Esc cancels",
+        t.s(Ui::Muted),
+    )];
+    let scroll = u16::try_from(p.chosen.saturating_sub(5)).unwrap_or(0);
+    frame_dialog(t, frame, area, &p.title, lines, footer, scroll);
+}
+
+/// A notice (an interrupted run) with the safe next step offered.
+pub fn notice(app: &App, frame: &mut Frame, area: Rect, n: &NoticeDialog) {
+    let t = &app.theme;
+    let mut b = Body {
+        t,
+        width: inner_width(area),
+        lines: Vec::new(),
+    };
+    for l in &n.lines {
+        if l.is_empty() {
+            b.blank();
+        } else if let Some(rest) = l.strip_prefix("safe next step: ") {
+            b.push("safe next step: ", rest, t.s(Ui::Warning));
+        } else {
+            b.push("", l, t.s(Ui::Text));
+        }
+    }
+    let mut row = vec![
+        Span::raw(" "),
+        button(t, "Close", n.focus == Button::Cancel, true),
+        Span::raw(" "),
+    ];
+    if let Some((label, _)) = &n.offer {
+        row.push(button(t, label, n.focus == Button::Proceed, true));
+    }
+    let footer = vec![
+        Line::from(row),
+        Line::styled(
+            "←/→ choose · Enter · Esc closes (the banner keeps it until the group is consistent)",
+            t.s(Ui::Muted),
+        ),
+    ];
+    frame_dialog(t, frame, area, &n.title, b.lines, footer, n.scroll);
+}

@@ -1,0 +1,522 @@
+//! The topology table: one row per node in tree order (primary, its replicas, chained
+//! replicas below them), with columns dropped by priority when the screen is narrow.
+//!
+//! Only the rows on screen are built, so a 500-node group costs what 40 rows cost.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Row, Table};
+use ratatui::Frame;
+
+use crate::history::History;
+use crate::topology::{GroupTopology, LagLevel, Link, NodeView, Role};
+
+use super::super::app::{App, Pane};
+use super::super::fmt;
+use super::super::theme::{Theme, Ui};
+
+/// Everything a cell needs besides its node.
+struct Ctx<'a> {
+    t: &'a Theme,
+    now: SystemTime,
+    history: &'a History,
+    spark_width: usize,
+}
+
+type CellFn = for<'a> fn(&Ctx<'a>, &NodeView) -> Line<'static>;
+
+/// A column: header, width, priority (lower stays longer), and how to draw a cell.
+struct Col {
+    title: &'static str,
+    width: u16,
+    prio: u8,
+    cell: CellFn,
+}
+
+const SPARK_WIDTH: u16 = 10;
+
+const fn col(title: &'static str, width: u16, prio: u8, cell: CellFn) -> Col {
+    Col {
+        title,
+        width,
+        prio,
+        cell,
+    }
+}
+
+/// The columns in screen order (sync progress shares the link column: a syncing replica's
+/// link is not up anyway; loading progress shows in the state column).
+fn columns(name_w: u16, addr_w: u16) -> [Col; 14] {
+    [
+        col("NAME", name_w, 0, c_name),
+        col("ADDRESS", addr_w, 4, c_addr),
+        col("ROLE", 8, 1, c_role),
+        col("STATE", 14, 0, c_state),
+        col("LINK/SYNC", 9, 2, c_link),
+        col("LAG", 13, 1, c_lag),
+        col("TREND", SPARK_WIDTH, 3, c_spark),
+        col("OFFSET", 11, 6, c_offset),
+        col("IO", 4, 7, c_io),
+        col("BGSAVE", 8, 5, c_bgsave),
+        col("MEM", 6, 8, c_mem),
+        col("KEYS", 6, 8, c_keys),
+        col("CLI", 4, 9, c_clients),
+        col("VERSION", 8, 10, c_version),
+    ]
+}
+
+/// Picks the columns that fit `width`, by priority, kept in screen order.
+fn fit(cols: [Col; 14], width: u16) -> Vec<Col> {
+    let mut order: Vec<usize> = (0..cols.len()).collect();
+    order.sort_by_key(|&i| (cols[i].prio, i));
+    let mut used = 0u16;
+    let mut keep = [false; 14];
+    for i in order {
+        let w = cols[i].width + 1;
+        if used + w <= width {
+            used += w;
+            keep[i] = true;
+        }
+    }
+    cols.into_iter()
+        .zip(keep)
+        .filter_map(|(c, k)| k.then_some(c))
+        .collect()
+}
+
+/// Draws the table of the shown group.
+pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
+    let t = &app.theme;
+    let visible = app.visible();
+    let group = app.shown_group();
+    let title = title(app, group, visible.len());
+    let block = super::pane(app, title, app.focus == Pane::Tree);
+    let inner_w = area.width.saturating_sub(2);
+    let Some(g) = group else {
+        frame.render_widget(block, area);
+        return;
+    };
+
+    let start = app.tree_offset.min(visible.len());
+    let end = (start + usize::from(rows)).min(visible.len());
+    let shown = &visible[start..end];
+    let prefixes = tree_prefixes(g);
+    let name_w = shown
+        .iter()
+        .map(|&i| prefixes[i].chars().count() + g.nodes[i].name.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(8, 28);
+    let addr_w = shown
+        .iter()
+        .map(|&i| g.nodes[i].addr.len())
+        .max()
+        .unwrap_or(7)
+        .clamp(9, 24);
+    let cols = fit(
+        columns(
+            u16::try_from(name_w).unwrap_or(28),
+            u16::try_from(addr_w).unwrap_or(24),
+        ),
+        inner_w,
+    );
+    let ctx = Ctx {
+        t,
+        now: app.now,
+        history: app.shown_history(),
+        spark_width: usize::from(SPARK_WIDTH),
+    };
+    let selected = app.selected_row(&visible);
+    let body: Vec<Row> = shown
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let n = &g.nodes[i];
+            let cells = cols.iter().map(|c| {
+                let mut line = (c.cell)(&ctx, n);
+                if c.title == "NAME" {
+                    line.spans
+                        .insert(0, Span::styled(prefixes[i].clone(), t.s(Ui::Muted)));
+                }
+                Cell::from(line)
+            });
+            let row = Row::new(cells);
+            if selected == Some(start + k) {
+                row.style(t.s(Ui::Selection))
+            } else {
+                row
+            }
+        })
+        .collect();
+    let header = Row::new(cols.iter().map(|c| Cell::from(c.title))).style(t.s(Ui::Title));
+    let widths: Vec<Constraint> = cols.iter().map(|c| Constraint::Length(c.width)).collect();
+    let table = Table::new(body, widths)
+        .header(header)
+        .column_spacing(1)
+        .block(block)
+        .style(t.s(Ui::Text));
+    frame.render_widget(table, area);
+    if visible.is_empty() {
+        let msg = if app.filter.is_empty() {
+            "no nodes yet".to_string()
+        } else {
+            format!("no node matches '{}' (Esc clears the filter)", app.filter)
+        };
+        let r = Rect {
+            x: area.x + 2,
+            y: area.y + 2,
+            width: area.width.saturating_sub(4),
+            height: 1.min(area.height.saturating_sub(2)),
+        };
+        frame.render_widget(
+            ratatui::widgets::Paragraph::new(msg).style(t.s(Ui::Muted)),
+            r,
+        );
+    }
+}
+
+fn title<'a>(app: &App, g: Option<&GroupTopology>, shown: usize) -> Line<'a> {
+    let t = &app.theme;
+    let Some(g) = g else {
+        return Line::from(" no group ");
+    };
+    let mut spans = vec![Span::styled(format!(" {} ", g.name), t.s(Ui::Title))];
+    if let Some(cfg) = app.config.groups.get(app.group) {
+        if cfg.is_production() {
+            spans.push(Span::styled(" PRODUCTION ", t.s(Ui::Production)));
+            spans.push(Span::raw(" "));
+        }
+    }
+    let total = g.nodes.len();
+    let count = if app.filter.is_empty() {
+        format!("{total} nodes ")
+    } else {
+        format!("{shown}/{total} nodes · filter '{}' ", app.filter)
+    };
+    spans.push(Span::styled(count, t.s(Ui::Muted)));
+    Line::from(spans)
+}
+
+/// Tree drawing for each node (`├─ `, `└─ `, `│  `), from the depths in tree order.
+fn tree_prefixes(g: &GroupTopology) -> Vec<String> {
+    let n = g.nodes.len();
+    let mut out = vec![String::new(); n];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let d = g.nodes[i].depth;
+        if d == 0 {
+            continue;
+        }
+        // Is there a later sibling (same depth before the subtree ends)?
+        let has_next_at = |depth: usize| {
+            g.nodes[i + 1..]
+                .iter()
+                .take_while(|m| m.depth >= depth)
+                .any(|m| m.depth == depth)
+        };
+        let mut s = String::new();
+        for level in 1..d {
+            s.push_str(if has_next_at(level) { "│ " } else { "  " });
+        }
+        s.push_str(if has_next_at(d) { "├─" } else { "└─" });
+        *slot = s;
+    }
+    out
+}
+
+fn stale(ctx: &Ctx<'_>, n: &NodeView, role: Ui) -> Style {
+    if n.stale_info {
+        ctx.t.s(Ui::Muted)
+    } else {
+        ctx.t.s(role)
+    }
+}
+
+fn c_name(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let style = if n.unmanaged {
+        ctx.t.s(Ui::Muted)
+    } else {
+        ctx.t.s(Ui::Text)
+    };
+    Line::styled(n.name.clone(), style)
+}
+
+fn c_addr(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    Line::styled(n.addr.clone(), ctx.t.s(Ui::Muted))
+}
+
+/// The role, or the last known one (from stale INFO) when the node does not answer.
+pub(crate) fn role_of(n: &NodeView) -> (Role, bool) {
+    if n.role != Role::Unknown {
+        return (n.role, false);
+    }
+    let last = n.info.as_ref().and_then(|i| i.replication.role);
+    match last {
+        Some(crate::info::InfoRole::Primary) => (Role::Primary, true),
+        Some(crate::info::InfoRole::Replica) => (Role::Replica, true),
+        None => (Role::Unknown, false),
+    }
+}
+
+fn c_role(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let (role, last_known) = role_of(n);
+    let (word, style) = match role {
+        Role::Primary => ("primary", Ui::Primary),
+        Role::Replica => ("replica", Ui::Replica),
+        Role::Unknown => ("?", Ui::Muted),
+    };
+    if last_known {
+        return Line::styled(format!("{word}?"), ctx.t.s(Ui::Muted));
+    }
+    Line::styled(word, stale(ctx, n, style))
+}
+
+/// Style of a node state, shared with the detail pane.
+pub(crate) fn state_role(s: crate::observe::NodeState) -> Ui {
+    use crate::observe::NodeState as S;
+    match s {
+        S::Up => Ui::Up,
+        S::Unknown => Ui::Muted,
+        S::Loading | S::Busy | S::Stale => Ui::Degraded,
+        S::Down | S::AuthError | S::NoPerm | S::TlsError | S::Error => Ui::Down,
+        S::Unresponsive => Ui::Unresponsive,
+    }
+}
+
+fn c_state(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let (sym, word) = fmt::state(n.state);
+    let mut text = format!("{sym} {word}");
+    if let Some(p) = progress(n).filter(|p| p.starts_with("load")) {
+        text = format!("{sym} {p}");
+    }
+    if n.unmanaged {
+        text = "  unmanaged".to_string();
+    }
+    Line::styled(text, ctx.t.s(state_role(n.state)))
+}
+
+fn c_link(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    if let Some(p) = progress(n).filter(|p| p.starts_with("sync")) {
+        return Line::styled(p, ctx.t.s(Ui::Warning));
+    }
+    match (n.role, n.link) {
+        (_, Some(Link::Up)) => Line::styled("up", stale(ctx, n, Ui::Up)),
+        (_, Some(Link::Down { since })) => {
+            let s = since.map_or_else(|| "down".to_string(), |d| format!("down {}", fmt::dur(d)));
+            Line::styled(s, ctx.t.s(Ui::Down))
+        }
+        (Role::Replica, None) => Line::styled("?", ctx.t.s(Ui::Muted)),
+        _ => Line::default(),
+    }
+}
+
+/// Lag text and style, shared with the detail pane.
+pub(crate) fn lag_text(t: &Theme, n: &NodeView) -> Option<(String, Style)> {
+    if n.role != Role::Replica {
+        return None;
+    }
+    let style = match n.lag_level {
+        LagLevel::Ok => t.s(Ui::LagOk),
+        LagLevel::Warn => t.s(Ui::LagWarn),
+        LagLevel::Critical => t.s(Ui::LagCritical),
+        LagLevel::Unknown => t.s(Ui::Muted),
+    };
+    let bytes = n.lag_bytes.map_or_else(|| "?".to_string(), fmt::bytes);
+    // Lag in seconds is estimated from the primary's offsets at each poll: under one second
+    // with bytes outstanding it is "<1s", not a false zero.
+    let secs = match (n.lag_seconds, n.lag_bytes) {
+        (None, _) => "?".to_string(),
+        (Some(s), Some(b)) if b > 0 && s < 1.0 => "<1s".to_string(),
+        (Some(s), _) => fmt::lag_secs(s),
+    };
+    Some((
+        format!("{bytes} {secs}{}", fmt::lag_mark(n.lag_level)),
+        style,
+    ))
+}
+
+fn c_lag(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    lag_text(ctx.t, n).map_or_else(Line::default, |(s, st)| Line::styled(s, st))
+}
+
+/// Lag bytes (replicas) or bytes written per second (primaries) per poll, with its time:
+/// `None` for a missed poll, `NaN` for a poll that gave no figure (lag on another replid).
+pub(crate) fn trend(history: &History, n: &NodeView) -> Vec<(SystemTime, Option<f64>)> {
+    let Some(id) = n.id else { return Vec::new() };
+    #[allow(clippy::cast_precision_loss)]
+    if role_of(n).0 == Role::Replica {
+        history
+            .points(id)
+            .map(|p| {
+                let v = p
+                    .sample
+                    .as_ref()
+                    .map(|s| s.lag_bytes.map_or(f64::NAN, |b| b as f64));
+                (p.at, v)
+            })
+            .collect()
+    } else {
+        // A rate needs two samples: the first is skipped, and across a gap the rate is the
+        // average since the last good sample (the gap itself stays a gap).
+        let mut prev: Option<(SystemTime, u64)> = None;
+        let mut out = Vec::new();
+        for p in history.points(id) {
+            let cur = p.sample.as_ref().and_then(|s| s.offset).map(|o| (p.at, o));
+            match (prev, cur) {
+                (Some((t0, o0)), Some((t1, o1))) => {
+                    let dt = t1
+                        .duration_since(t0)
+                        .unwrap_or(Duration::ZERO)
+                        .as_secs_f64();
+                    let v = if dt > 0.0 {
+                        o1.saturating_sub(o0) as f64 / dt
+                    } else {
+                        f64::NAN
+                    };
+                    out.push((p.at, Some(v)));
+                }
+                (Some(_), None) => out.push((p.at, p.sample.as_ref().map(|_| f64::NAN))),
+                (None, _) => {}
+            }
+            if cur.is_some() {
+                prev = cur;
+            }
+        }
+        out
+    }
+}
+
+fn c_spark(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let values: Vec<Option<f64>> = trend(ctx.history, n).into_iter().map(|(_, v)| v).collect();
+    if values.is_empty() {
+        return Line::default();
+    }
+    // Lag under 1 KiB, or writes under 1 KiB/s, stay flat.
+    let s = fmt::sparkline(&values, ctx.spark_width, 1024.0);
+    let spans: Vec<Span<'static>> = s
+        .chars()
+        .map(|c| {
+            let role = if c == fmt::GAP {
+                Ui::Gap
+            } else {
+                Ui::ChartBytes
+            };
+            Span::styled(c.to_string(), ctx.t.s(role))
+        })
+        .collect();
+    Line::from(spans)
+}
+
+fn c_offset(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    Line::styled(
+        n.offset.map(|o| o.to_string()).unwrap_or_default(),
+        stale(ctx, n, Ui::Text),
+    )
+}
+
+fn c_io(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let io = n
+        .info
+        .as_ref()
+        .filter(|_| n.role == Role::Replica)
+        .and_then(|i| i.replication.last_io_seconds_ago)
+        .map(|s| fmt::secs(u64::try_from(s).unwrap_or(0)));
+    Line::styled(io.unwrap_or_default(), stale(ctx, n, Ui::Text))
+}
+
+/// Full-sync or loading progress, shared with the detail pane.
+pub(crate) fn progress(n: &NodeView) -> Option<String> {
+    let info = n.info.as_ref()?;
+    let p = &info.persistence;
+    if p.loading || p.async_loading {
+        return Some(
+            p.loading_perc
+                .map_or("loading".into(), |x| format!("load {x:.0}%")),
+        );
+    }
+    let r = &info.replication;
+    if r.sync_in_progress || n.sync_in_progress {
+        let perc = r
+            .sync_perc
+            .or_else(|| match (r.sync_read_bytes, r.sync_total_bytes) {
+                #[allow(clippy::cast_precision_loss)]
+                (Some(read), Some(total)) if total > 0 => Some(read as f64 * 100.0 / total as f64),
+                _ => None,
+            });
+        return Some(perc.map_or("sync".into(), |x| format!("sync {x:.0}%")));
+    }
+    None
+}
+
+/// Last BGSAVE result and age (from `rdb_last_save_time`), shared with the detail pane.
+pub(crate) fn bgsave(t: &Theme, now: SystemTime, n: &NodeView) -> Option<(String, Style)> {
+    let p = &n.info.as_ref()?.persistence;
+    if p.bgsave_in_progress {
+        return Some(("saving".into(), t.s(Ui::Info)));
+    }
+    let age = p
+        .last_save_time
+        .and_then(|s| u64::try_from(s).ok())
+        .map(|s| fmt::age(now, SystemTime::UNIX_EPOCH + Duration::from_secs(s)))
+        .unwrap_or_default();
+    match p.last_bgsave_ok {
+        Some(true) => Some((format!("ok {age}"), t.s(Ui::Up))),
+        Some(false) => Some((format!("ERR {age}"), t.s(Ui::Danger))),
+        None => None,
+    }
+}
+
+fn c_bgsave(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    bgsave(ctx.t, ctx.now, n).map_or_else(Line::default, |(s, st)| {
+        Line::styled(s, if n.stale_info { ctx.t.s(Ui::Muted) } else { st })
+    })
+}
+
+fn c_mem(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let m = n
+        .info
+        .as_ref()
+        .and_then(|i| i.memory.used_memory)
+        .map(fmt::bytes);
+    Line::styled(m.unwrap_or_default(), stale(ctx, n, Ui::Text))
+}
+
+fn c_keys(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let k = n.info.as_ref().map(|i| fmt::count(i.total_keys()));
+    Line::styled(k.unwrap_or_default(), stale(ctx, n, Ui::Text))
+}
+
+fn c_clients(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let c = n
+        .info
+        .as_ref()
+        .and_then(|i| i.clients.connected)
+        .map(fmt::count);
+    Line::styled(c.unwrap_or_default(), stale(ctx, n, Ui::Text))
+}
+
+fn c_version(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    let v = n
+        .version
+        .clone()
+        .or_else(|| n.info.as_ref().and_then(|i| i.server.version.clone()));
+    Line::styled(v.unwrap_or_default(), ctx.t.s(Ui::Muted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_drop_by_priority_and_keep_order() {
+        let cols = fit(columns(12, 15), 78);
+        let titles: Vec<&str> = cols.iter().map(|c| c.title).collect();
+        assert_eq!(titles[0], "NAME");
+        assert!(titles.contains(&"STATE") && titles.contains(&"LAG"));
+        assert!(!titles.contains(&"VERSION"));
+        let all = fit(columns(12, 15), 200);
+        assert_eq!(all.len(), 14);
+    }
+}
