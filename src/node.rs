@@ -7,6 +7,7 @@
 
 pub mod rdb;
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
@@ -235,14 +236,8 @@ impl NodeClient {
     pub async fn info(&mut self) -> Result<(Info, Duration), NodeError> {
         // Connect first: a new connection forgets what the old one learnt about the server.
         self.connection().await?;
-        let mut cmd = redis::cmd("INFO");
-        if self.info_by_section {
-            for section in INFO_SECTIONS {
-                cmd.arg(section);
-            }
-        }
         let start = Instant::now();
-        let text: String = self.query(&cmd).await?;
+        let text: String = self.query(info_cmd(self.info_by_section)).await?;
         let rtt = start.elapsed();
         if text.len() > MAX_INFO_BYTES {
             return Err(NodeError::Other(format!(
@@ -265,6 +260,24 @@ impl NodeClient {
         }
         info.persistence.save_config = self.save_config.clone().flatten();
         Ok((info, rtt))
+    }
+}
+
+/// `INFO`, plain or by section; built once per process (a poll a second per node would
+/// otherwise grow a fresh command argument by argument every time).
+fn info_cmd(by_section: bool) -> &'static redis::Cmd {
+    static PLAIN: OnceLock<redis::Cmd> = OnceLock::new();
+    static SECTIONS: OnceLock<redis::Cmd> = OnceLock::new();
+    if by_section {
+        SECTIONS.get_or_init(|| {
+            let mut cmd = redis::cmd("INFO");
+            for section in INFO_SECTIONS {
+                cmd.arg(section);
+            }
+            cmd
+        })
+    } else {
+        PLAIN.get_or_init(|| redis::cmd("INFO"))
     }
 }
 

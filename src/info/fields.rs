@@ -104,19 +104,20 @@ fn apply_persistence(info: &mut Info, name: &str, v: &str) -> bool {
 
 /// `# Memory`, `# Clients` and `# Stats`: the few counters the console shows.
 fn apply_counters(info: &mut Info, name: &str, v: &str) -> bool {
-    let n = v.parse::<u64>().ok();
+    // Parsed only for a counter: most names that reach this point are not one.
+    let n = || v.parse::<u64>().ok();
     match name {
-        "used_memory" => info.memory.used_memory = n,
-        "used_memory_rss" => info.memory.used_memory_rss = n,
-        "maxmemory" => info.memory.maxmemory = n,
+        "used_memory" => info.memory.used_memory = n(),
+        "used_memory_rss" => info.memory.used_memory_rss = n(),
+        "maxmemory" => info.memory.maxmemory = n(),
         "maxmemory_policy" => info.memory.maxmemory_policy = text(v),
-        "connected_clients" => info.clients.connected = n,
-        "blocked_clients" => info.clients.blocked = n,
-        "total_commands_processed" => info.stats.total_commands_processed = n,
-        "instantaneous_ops_per_sec" => info.stats.instantaneous_ops_per_sec = n,
-        "sync_full" => info.stats.sync_full = n,
-        "sync_partial_ok" => info.stats.sync_partial_ok = n,
-        "sync_partial_err" => info.stats.sync_partial_err = n,
+        "connected_clients" => info.clients.connected = n(),
+        "blocked_clients" => info.clients.blocked = n(),
+        "total_commands_processed" => info.stats.total_commands_processed = n(),
+        "instantaneous_ops_per_sec" => info.stats.instantaneous_ops_per_sec = n(),
+        "sync_full" => info.stats.sync_full = n(),
+        "sync_partial_ok" => info.stats.sync_partial_ok = n(),
+        "sync_partial_err" => info.stats.sync_partial_err = n(),
         _ => return false,
     }
     true

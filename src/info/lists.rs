@@ -15,6 +15,10 @@ use super::{DbKeys, Info, ReplicaLine};
 
 /// Handles `slaveN` and `dbN`; other names are ignored.
 pub(super) fn apply(info: &mut Info, name: &str, v: &str) {
+    // Every unknown field of a reply ends up here: rule most out on their first letter.
+    if !matches!(name.as_bytes().first(), Some(b's' | b'd')) {
+        return;
+    }
     if let Some(index) = indexed(name, "slave") {
         if let Some(line) = replica_line(index, v) {
             info.replication.replicas.push(line);
