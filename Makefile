@@ -2,7 +2,7 @@
 .PHONY: test fmt lint boundary bench demo
 
 test: fmt lint boundary
-	cargo test
+	cargo test --no-fail-fast
 
 fmt:
 	cargo fmt --all -- --check

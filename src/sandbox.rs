@@ -176,12 +176,7 @@ impl Sandbox {
         }
         for node in &sb.nodes {
             if node.replica_of.is_some() {
-                ready::wait_synced(&node.name, &node.addr(), READY_TIMEOUT)
-                    .await
-                    .map_err(|last_state| SandboxError::NotReady {
-                        node: node.name.clone(),
-                        last_state,
-                    })?;
+                sb.wait_synced(&node.name, READY_TIMEOUT).await?;
             }
         }
         Ok(sb)
@@ -346,14 +341,28 @@ impl Sandbox {
     ///
     /// # Errors
     /// An unknown name, or [`SandboxError::NotReady`] with the last state seen.
+    /// Then waits until its upstream (when it is a sandbox node) has reaped the fork child that produced the replica's RDB,
+    /// so that a `SAVE` right after does not meet "Background save already in progress".
     pub async fn wait_synced(&self, name: &str, timeout: Duration) -> Result<(), SandboxError> {
         let node = self.get(name)?;
-        ready::wait_synced(name, &node.addr(), timeout)
+        let deadline = std::time::Instant::now() + timeout;
+        let not_ready = |node: &str| {
+            let node = node.to_string();
+            move |last_state| SandboxError::NotReady { node, last_state }
+        };
+        let state = ready::wait_synced(name, &node.addr(), timeout)
             .await
-            .map_err(|last_state| SandboxError::NotReady {
-                node: name.to_string(),
-                last_state,
-            })
+            .map_err(not_ready(name))?;
+        let upstream = state
+            .master_port
+            .and_then(|port| self.nodes.iter().find(|n| n.port == port));
+        if let Some(upstream) = upstream {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            ready::wait_no_fork(&upstream.name, &upstream.addr(), left)
+                .await
+                .map_err(not_ready(&upstream.name))?;
+        }
+        Ok(())
     }
 
     /// Starts one more standalone server (a primary of nothing) in the sandbox dir, with the

@@ -23,6 +23,10 @@ pub struct ReplState {
     /// `master_link_status:up` (replicas only).
     pub link_up: bool,
     pub sync_in_progress: bool,
+    /// `rdb_bgsave_in_progress:1`: a fork child (a save, or an RDB for a replica) is running.
+    pub bgsave_in_progress: bool,
+    /// `master_port:` (replicas only): where the replica replicates from now.
+    pub master_port: Option<u16>,
 }
 
 impl ReplState {
@@ -45,6 +49,8 @@ impl ReplState {
                 "loading" => s.loading = v == "1",
                 "master_link_status" => s.link_up = v == "up",
                 "master_sync_in_progress" => s.sync_in_progress = v == "1",
+                "rdb_bgsave_in_progress" => s.bgsave_in_progress = v == "1",
+                "master_port" => s.master_port = v.parse().ok(),
                 _ => {}
             }
         }
@@ -69,6 +75,9 @@ impl ReplState {
         }
         if self.loading {
             s.push_str(" loading=1");
+        }
+        if self.bgsave_in_progress {
+            s.push_str(" bgsave=1");
         }
         s
     }
@@ -97,11 +106,34 @@ pub async fn probe(name: &str, addr: &Addr) -> Result<ReplState, NodeError> {
 
 /// Polls until the node is a replica with its link up and no sync in progress, or the time
 /// is up; returns the last state seen (or the last error) on timeout.
-pub(super) async fn wait_synced(name: &str, addr: &Addr, timeout: Duration) -> Result<(), String> {
+/// Returns the state that satisfied the wait.
+pub(super) async fn wait_synced(
+    name: &str,
+    addr: &Addr,
+    timeout: Duration,
+) -> Result<ReplState, String> {
+    wait_until(name, addr, timeout, ReplState::is_synced_replica).await
+}
+
+/// Polls until the node runs no fork child, or the time is up. A replica can report its link
+/// up a moment before its primary has reaped the child that produced its RDB; a `SAVE` or
+/// `BGSAVE` in that moment fails with "Background save already in progress".
+pub(super) async fn wait_no_fork(name: &str, addr: &Addr, timeout: Duration) -> Result<(), String> {
+    wait_until(name, addr, timeout, |s| !s.bgsave_in_progress)
+        .await
+        .map(drop)
+}
+
+async fn wait_until(
+    name: &str,
+    addr: &Addr,
+    timeout: Duration,
+    done: impl Fn(&ReplState) -> bool,
+) -> Result<ReplState, String> {
     let deadline = Instant::now() + timeout;
     loop {
         let last = match probe(name, addr).await {
-            Ok(state) if state.is_synced_replica() => return Ok(()),
+            Ok(state) if done(&state) => return Ok(state),
             Ok(state) => state.describe(),
             Err(e) => e.to_string(),
         };
@@ -129,5 +161,8 @@ mod tests {
         let s = ReplState::from_info("role:master\r\nloading:1\r\n");
         assert!(!s.is_synced_replica());
         assert_eq!(s.describe(), "role=master loading=1");
+        let s = ReplState::from_info("role:master\r\nrdb_bgsave_in_progress:1\r\n");
+        assert!(s.bgsave_in_progress);
+        assert_eq!(s.describe(), "role=master bgsave=1");
     }
 }
