@@ -47,7 +47,13 @@ pub struct Console {
     pub backups_dir: PathBuf,
     /// Samples kept per node in the history ring buffers.
     pub history_len: usize,
+    /// The longest one RDB download may take, connect to fsync (the snapshot gate before a
+    /// repoint or rejoin, `--download` of snapshot, switchover and failback).
+    pub download_timeout: Duration,
 }
+
+/// The default of `console.download_timeout`: ten minutes, enough for a few GB on a LAN.
+pub const DEFAULT_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 impl Default for Console {
     fn default() -> Self {
@@ -68,6 +74,7 @@ impl Console {
             audit_log: data_dir.join("audit.jsonl"),
             backups_dir: data_dir.join("backups"),
             history_len: 600,
+            download_timeout: DEFAULT_DOWNLOAD_TIMEOUT,
         }
     }
 }

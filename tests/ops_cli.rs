@@ -1,6 +1,7 @@
 //! The action commands through the built binary: exit codes and refusals, a switchover from
-//! the CLI, and the console itself SIGKILLed mid-run (the pause expires; the next start finds
-//! the interrupted run in the audit log and explains it).
+//! the CLI, the console itself SIGKILLed mid-run (the pause expires; the next start finds
+//! the interrupted run in the audit log and explains it), and the RDB download budget from the
+//! config and from `--download-timeout` against a frozen source.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -168,4 +169,114 @@ async fn console_killed_mid_run_is_found_and_explained_at_the_next_start() {
         "{} acknowledged writes lost",
         missing.len()
     );
+}
+
+/// The RDB download budget comes from `console.download_timeout`, and `--download-timeout`
+/// overrides it for one action: a source frozen (SIGSTOP) after its BGSAVE, in the middle of
+/// the download, fails it at that budget, named in the message, and nothing is changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn download_budget_from_the_config_and_the_flag_stops_a_frozen_source() {
+    let c = Cluster::start(&["r0"], &[]).await;
+    let p = c.port("r0");
+    // A slow transfer (100 µs a key: about 2 s), so the freeze lands in the middle of it.
+    raw_cmd(p, &["DEBUG", "POPULATE", "20000", "key", "64"])
+        .await
+        .unwrap();
+    raw_cmd(p, &["CONFIG", "SET", "rdb-key-save-delay", "100"])
+        .await
+        .unwrap();
+    let cfg = c.config_file(None);
+    let text = std::fs::read_to_string(&cfg).unwrap().replacen(
+        "[console]\n",
+        "[console]\ndownload_timeout = \"1500ms\"\n",
+        1,
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let cfg = cfg.to_str().unwrap().to_string();
+    let dir = c.dir.path().join("dl");
+    let dir = dir.to_str().unwrap().to_string();
+
+    for bad in ["0s", "fast"] {
+        let args = [
+            "-c",
+            &cfg,
+            "snapshot",
+            "r0",
+            "--download",
+            &dir,
+            "--download-timeout",
+            bad,
+            "--yes",
+        ];
+        let (code, out, err) = redops(&args).await;
+        assert_eq!(code, 2, "{bad}: {out}{err}");
+        assert!(
+            err.contains("invalid --download-timeout") && err.contains("hint"),
+            "{bad}: {err}"
+        );
+    }
+
+    for (flag, shown, said) in [(None, "1500ms", "1.5s"), (Some("700ms"), "700ms", "700ms")] {
+        let mut args = vec!["-c", &cfg, "snapshot", "r0", "--download", &dir, "--yes"];
+        if let Some(f) = flag {
+            args.extend(["--download-timeout", f]);
+        }
+        let mut child = tokio::process::Command::new(BIN)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut seen = Vec::new();
+        let mut frozen_at = None;
+        let ended = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains("snapshot: r0 verified") {
+                    // The BGSAVE is done; the download has just begun: freeze the source.
+                    c.server("r0").signal("STOP");
+                    frozen_at = Some(std::time::Instant::now());
+                }
+                seen.push(line);
+            }
+            child.wait().await.unwrap()
+        })
+        .await;
+        let took = frozen_at.map(|t| t.elapsed());
+        c.server("r0").signal("CONT");
+        let status = ended.expect("the snapshot did not end within 60 s");
+        let out = seen.join("\n");
+        eprintln!("budget {said}: the download failed {took:?} after the freeze");
+        assert!(took.is_some(), "the snapshot never verified: {out}");
+        assert_eq!(status.code(), Some(3), "{out}");
+        assert!(out.contains(&format!("at most {shown} each")), "{out}");
+        assert!(
+            out.contains(&format!("ran out of its {said} budget"))
+                && out.contains("--download-timeout"),
+            "{out}"
+        );
+        let left: Vec<_> = walk(std::path::Path::new(&dir))
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rdb"))
+            .collect();
+        assert!(left.is_empty(), "a failed download left {left:?}");
+    }
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

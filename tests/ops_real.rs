@@ -1,7 +1,9 @@
 //! Actions against real `redis-server` processes with a writer recording every acknowledged
 //! write: switchover and failback back to back (both strategies), and the faults: target
-//! frozen during the catch-up, primary killed after the pause, BGSAVE failing, a sibling down.
-//! Each ends in an explained state, no acknowledged write lost, never two writable primaries.
+//! frozen during the catch-up, primary killed after the pause, BGSAVE failing, a sibling down,
+//! a sibling frozen (or a node black-holed) before the plan, and a sibling frozen mid-run,
+//! which must never hold the write pause. Each ends in an explained state, no acknowledged
+//! write lost, never two writable primaries.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -26,11 +28,15 @@ fn budgets() -> Budgets {
 }
 
 async fn plan_to(config: &Config, to: &str, strategy: Strategy) -> Plan {
+    plan_with(config, to, strategy, budgets()).await
+}
+
+async fn plan_with(config: &Config, to: &str, strategy: Strategy, budgets: Budgets) -> Plan {
     let topo = redops::cli::status::snapshot(config).await;
     let req = SwitchoverRequest {
         to: to.into(),
         strategy,
-        budgets: budgets(),
+        budgets,
         download_dir: None,
     };
     plan_switchover(config, &topo, &req).unwrap()
@@ -272,6 +278,216 @@ async fn sibling_down_is_planned_around_and_sibling_lost_mid_run_is_reported() {
     assert!(demote < unpause);
     assert_eq!(c.primaries().await, vec![c.port("r1")]);
     assert_no_loss(&c, writer).await;
+}
+
+/// Sends a signal to a PID from a synchronous hook (STOP freezes: the port still accepts
+/// connections and nothing answers).
+fn signal_pid(pid: u32, sig: &str) {
+    let _ = std::process::Command::new("kill")
+        .args([format!("-{sig}"), pid.to_string()])
+        .status();
+}
+
+/// Waits (20 s at most) until `node` replicates from someone with its link up; returns the
+/// upstream's port.
+async fn wait_following(c: &Cluster, node: &str) -> u16 {
+    let port = c.port(node);
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(i) = support::raw_info(port).await {
+            let up = support::info_field(&i, "master_link_status").as_deref() == Some("up");
+            let syncing =
+                support::info_field(&i, "master_sync_in_progress").as_deref() == Some("1");
+            if let (true, false, Some(p)) = (up, syncing, support::info_field(&i, "master_port")) {
+                return p.parse().unwrap();
+            }
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "{node} did not replicate with its link up within 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Repoints `node` to `to` through the engine (the way an operator would after a fault).
+async fn repoint_through_engine(config: &Config, node: &str, to: &str) -> RunOutcome {
+    let topo = redops::cli::status::snapshot(config).await;
+    let req = redops::ops::repoint::RepointRequest {
+        node: node.into(),
+        to: to.into(),
+        budgets: budgets(),
+        backups_dir: config.console.backups_dir.clone(),
+        sync_deadline: Duration::from_secs(30),
+    };
+    let rp = redops::ops::repoint::plan_repoint(config, &topo, &req).unwrap();
+    assert!(rp.plan.checks_pass(), "{}", rp.plan);
+    run_with(config, &rp.plan, &ops_for(config)).await
+}
+
+/// A sibling that is unreachable in the black-hole sense when the plan is made (SIGSTOPped:
+/// it accepts TCP and never answers), and a configured node that is a black hole outright: the
+/// plan leaves both out with a warning, the run never touches them and ends done, and the
+/// frozen sibling, thawed, comes back under the old primary and can be repointed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sibling_frozen_before_the_plan_is_planned_around_both_strategies() {
+    for strategy in [Strategy::Manual, Strategy::Native] {
+        let s = strategy.as_str();
+        let c = Cluster::start(&["r0", "r1", "r2", "r3"], &[]).await;
+        let hole = redops::sandbox::Blackhole::start_for(Duration::from_secs(120)).unwrap();
+        let mut config = c.config(None);
+        config.groups[0].nodes.push(redops::config::Node {
+            name: "bh".into(),
+            addr: redops::config::Addr {
+                host: "127.0.0.1".into(),
+                port: hole.port,
+            },
+            username: None,
+            password: None,
+            tls: None,
+        });
+        let writer = WriterHandle::start(c.ports());
+        writer.wait_more(200).await;
+        c.server("r2").signal("STOP");
+        let plan = plan_to(&config, "r1", strategy).await;
+        for n in ["r2", "bh"] {
+            assert!(
+                plan.checks
+                    .iter()
+                    .any(|k| k.status == redops::ops::CheckStatus::Warn
+                        && k.message.starts_with(&format!(
+                            "{n} is unresponsive: it will not be repointed"
+                        ))),
+                "{s}: {plan}"
+            );
+            assert!(!plan.nodes.iter().any(|p| p.name == n), "{s}: {plan}");
+        }
+        assert!(plan.checks_pass(), "{s}: {plan}");
+        let ops = Hooked::new(ops_for(&config));
+        let t0 = std::time::Instant::now();
+        let out = run_with(&config, &plan, &ops).await;
+        let t1 = std::time::Instant::now();
+        assert_eq!(out.status, RunStatus::Done, "{s}: {out:#?}");
+        let sent = ops.sent();
+        assert!(
+            !sent
+                .iter()
+                .any(|l| l.starts_with("r2:") || l.starts_with("bh:")),
+            "{s}: {sent:#?}"
+        );
+        writer.wait_more(200).await; // writes resumed on r1
+        eprintln!(
+            "{s}, sibling frozen before the plan: write stall {} ms (pause {:?} ms), run {} ms",
+            writer.max_gap(t0, t1).as_millis(),
+            out.pause_ms,
+            out.elapsed_ms
+        );
+        assert_eq!(c.primaries().await, vec![c.port("r1")], "{s}");
+        assert_eq!(wait_following(&c, "r0").await, c.port("r1"), "{s}");
+        assert_eq!(wait_following(&c, "r3").await, c.port("r1"), "{s}");
+        // Thawed, r2 still follows r0 (now a replica of r1): chained, link up, same history.
+        c.server("r2").signal("CONT");
+        assert_eq!(wait_following(&c, "r2").await, c.port("r0"), "{s}");
+        let back = repoint_through_engine(&config, "r2", "r1").await;
+        assert_eq!(back.status, RunStatus::Done, "{s}: {back:#?}");
+        assert_eq!(wait_following(&c, "r2").await, c.port("r1"), "{s}");
+        writer.wait_more(100).await;
+        assert_no_loss(&c, writer).await;
+    }
+}
+
+/// A sibling frozen mid-run: after the pause (manual) or while the FAILOVER runs (native). Its
+/// repoint gets no answer; the write pause is lifted without waiting for it, the old primary
+/// is a replica of the new one, the run fails naming the sibling with the next step, and no
+/// acknowledged write is lost. Thawed, the sibling either ran the REPLICAOF that timed out or
+/// still follows the old primary; either way it ends on the new primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sibling_frozen_mid_run_never_holds_the_pause_both_strategies() {
+    for strategy in [Strategy::Manual, Strategy::Native] {
+        let s = strategy.as_str();
+        let c = Cluster::start(&["r0", "r1", "r2", "r3"], &[]).await;
+        let config = c.config(None);
+        let writer = WriterHandle::start(c.ports());
+        writer.wait_more(200).await;
+        // A short verification budget: the frozen sibling cannot settle before it is thawed.
+        let short = Budgets {
+            verify: Duration::from_secs(3),
+            ..budgets()
+        };
+        let plan = plan_with(&config, "r1", strategy, short).await;
+        assert!(plan.checks_pass(), "{s}: {plan}");
+        let ops = Hooked::new(ops_for(&config));
+        let pid = c.server("r3").pid();
+        let (at, after) = match strategy {
+            Strategy::Manual => ("CLIENT PAUSE", true),
+            Strategy::Native => ("FAILOVER", true),
+        };
+        ops.hook("r0", at, after, move || signal_pid(pid, "STOP"));
+        let t0 = std::time::Instant::now();
+        let out = run_with(&config, &plan, &ops).await;
+        let t1 = std::time::Instant::now();
+        let sent = ops.sent();
+        eprintln!(
+            "{s}, sibling frozen mid-run: write stall {} ms (pause {:?} ms), run {} ms, outcome {:?}",
+            writer.max_gap(t0, t1).as_millis(),
+            out.pause_ms,
+            out.elapsed_ms,
+            out.status
+        );
+        eprintln!(
+            "{s}: {}\n  next: {:?}\n  warnings: {:?}",
+            out.detail, out.next_step, out.warnings
+        );
+        assert_eq!(out.status, RunStatus::Failed, "{s}: {out:#?}");
+        assert!(out.detail.contains("r3"), "{s}: {}", out.detail);
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.contains("repoint r3") && w.contains("may still run it")),
+            "{s}: {:?}",
+            out.warnings
+        );
+        let next = out.next_step.clone().unwrap_or_default();
+        assert!(
+            next.contains("r1 is the primary now") && next.contains("r3"),
+            "{s}: {out:#?}"
+        );
+        if strategy == Strategy::Manual {
+            let pos = |p: &str| sent.iter().position(|l| l.starts_with(p));
+            let unpause = pos("r0: CLIENT UNPAUSE").expect("unpaused");
+            assert!(
+                pos("r0: REPLICAOF").expect("demoted") < unpause,
+                "{sent:#?}"
+            );
+            let r3 = pos("r3: REPLICAOF").expect("r3 repoint tried");
+            assert!(
+                unpause < r3,
+                "the unpause waited for the frozen sibling: {sent:#?}"
+            );
+        }
+        writer.wait_more(200).await; // writes resumed on r1
+        assert_eq!(c.primaries().await, vec![c.port("r1")], "{s}");
+        assert_eq!(wait_following(&c, "r0").await, c.port("r1"), "{s}");
+        assert_eq!(wait_following(&c, "r2").await, c.port("r1"), "{s}");
+        c.server("r3").signal("CONT");
+        let up = wait_following(&c, "r3").await;
+        eprintln!(
+            "{s}: thawed r3 follows {}",
+            if up == c.port("r1") {
+                "r1 (it ran the REPLICAOF that timed out)"
+            } else {
+                "r0 (chained)"
+            }
+        );
+        if up != c.port("r1") {
+            assert_eq!(up, c.port("r0"), "{s}");
+            let back = repoint_through_engine(&config, "r3", "r1").await;
+            assert_eq!(back.status, RunStatus::Done, "{s}: {back:#?}");
+            assert_eq!(wait_following(&c, "r3").await, c.port("r1"), "{s}");
+        }
+        writer.wait_more(100).await;
+        assert_no_loss(&c, writer).await;
+    }
 }
 
 /// One field of `INFO replication`, read with a blocking socket (the hook runs synchronously).

@@ -10,6 +10,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
@@ -43,6 +44,42 @@ pub struct ActionFlags {
     pub json: bool,
 }
 
+/// `--download-timeout`, on the actions that may download an RDB.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DownloadBudget {
+    /// The longest the RDB download may take, e.g. 90s or 10m (overrides
+    /// console.download_timeout for this action).
+    #[arg(long, value_name = "DURATION")]
+    pub download_timeout: Option<String>,
+}
+
+impl DownloadBudget {
+    /// The value given, if any.
+    ///
+    /// # Errors
+    /// Exit code 2 for a value that is not a positive duration (the problem is printed).
+    pub fn parse(&self) -> Result<Option<Duration>, u8> {
+        let Some(v) = &self.download_timeout else {
+            return Ok(None);
+        };
+        let hint = Some("give a positive duration, for example --download-timeout 10m");
+        match crate::config::parse_duration(v) {
+            Ok(d) if !d.is_zero() => Ok(Some(d)),
+            Ok(_) => {
+                output::error(
+                    &format!("invalid --download-timeout '{v}': it must be more than zero"),
+                    hint,
+                );
+                Err(EXIT_USAGE)
+            }
+            Err(e) => {
+                output::error(&format!("invalid --download-timeout: {e}"), hint);
+                Err(EXIT_USAGE)
+            }
+        }
+    }
+}
+
 /// `redops snapshot NODE`.
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotArgs {
@@ -51,6 +88,8 @@ pub struct SnapshotArgs {
     /// Also download the RDB over the replication protocol into this directory.
     #[arg(long, value_name = "DIR")]
     pub download: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
     #[command(flatten)]
     pub flags: ActionFlags,
 }
@@ -77,6 +116,8 @@ pub struct SwitchoverArgs {
     #[arg(long, value_name = "DIR")]
     pub download: Option<PathBuf>,
     #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
     pub flags: ActionFlags,
 }
 
@@ -88,6 +129,8 @@ pub struct FailbackArgs {
     /// Also download the current primary's RDB into this directory before it is demoted.
     #[arg(long, value_name = "DIR")]
     pub download: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
     #[command(flatten)]
     pub flags: ActionFlags,
 }
@@ -110,6 +153,8 @@ pub struct RepointArgs {
     #[arg(long, value_name = "SOURCE")]
     pub to: String,
     #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
     pub flags: ActionFlags,
 }
 
@@ -118,6 +163,8 @@ pub struct RepointArgs {
 pub struct RejoinArgs {
     /// The restarted old primary to bring back as a replica.
     pub node: String,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
     #[command(flatten)]
     pub flags: ActionFlags,
 }
@@ -165,10 +212,7 @@ impl ActionContext {
         needs_reason(flags.skip_snapshot, "--skip-snapshot")?;
         let config = targets.resolve_or_report().await?;
         let topology = super::status::snapshot(&config).await;
-        let budgets = Budgets {
-            command: config.console.timeout,
-            ..Budgets::default()
-        };
+        let budgets = Budgets::for_console(&config.console);
         let ctx = Self {
             read_only: global.read_only || config.console.read_only,
             json: flags.json,
@@ -177,6 +221,25 @@ impl ActionContext {
             budgets,
         };
         ctx.report_interrupted();
+        Ok(ctx)
+    }
+
+    /// As [`load`](Self::load), with `--download-timeout` (checked before anything is polled)
+    /// taking the place of `console.download_timeout`.
+    ///
+    /// # Errors
+    /// The exit code to return (the problem has been printed).
+    pub async fn load_downloading(
+        targets: &TargetArgs,
+        global: &Global,
+        flags: &ActionFlags,
+        budget: &DownloadBudget,
+    ) -> Result<Self, u8> {
+        let over = budget.parse()?;
+        let mut ctx = Self::load(targets, global, flags).await?;
+        if let Some(d) = over {
+            ctx.budgets.download = d;
+        }
         Ok(ctx)
     }
 
@@ -457,10 +520,11 @@ fn print_outcome(o: &RunOutcome, json: bool) {
 
 /// `redops snapshot NODE [--download DIR]`.
 pub async fn snapshot(targets: &TargetArgs, global: &Global, args: SnapshotArgs) -> u8 {
-    let ctx = match ActionContext::load(targets, global, &args.flags).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let ctx =
+        match ActionContext::load_downloading(targets, global, &args.flags, &args.budget).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let node = match ops::find_node(&ctx.config, &ctx.topology, &args.node) {
         Ok(n) => n,
         Err(e) => return usage(&e),
@@ -475,10 +539,11 @@ pub async fn snapshot(targets: &TargetArgs, global: &Global, args: SnapshotArgs)
 
 /// `redops switchover --to NODE [--strategy manual|native]`.
 pub async fn switchover(targets: &TargetArgs, global: &Global, args: SwitchoverArgs) -> u8 {
-    let ctx = match ActionContext::load(targets, global, &args.flags).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let ctx =
+        match ActionContext::load_downloading(targets, global, &args.flags, &args.budget).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let req = ops::switchover::SwitchoverRequest {
         to: args.to.clone(),
         strategy: args.strategy.into(),
@@ -493,10 +558,11 @@ pub async fn switchover(targets: &TargetArgs, global: &Global, args: SwitchoverA
 
 /// `redops failback [--strategy manual|native]`.
 pub async fn failback(targets: &TargetArgs, global: &Global, args: FailbackArgs) -> u8 {
-    let ctx = match ActionContext::load(targets, global, &args.flags).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let ctx =
+        match ActionContext::load_downloading(targets, global, &args.flags, &args.budget).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     match ops::switchover::plan_failback(
         &ctx.config,
         &ctx.topology,
@@ -548,10 +614,11 @@ pub async fn promote(targets: &TargetArgs, global: &Global, args: PromoteArgs) -
 
 /// `redops repoint NODE --to SOURCE`, behind the wipe guard.
 pub async fn repoint(targets: &TargetArgs, global: &Global, args: RepointArgs) -> u8 {
-    let ctx = match ActionContext::load(targets, global, &args.flags).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let ctx =
+        match ActionContext::load_downloading(targets, global, &args.flags, &args.budget).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let req = ops::repoint::RepointRequest {
         node: args.node.clone(),
         to: args.to.clone(),
@@ -567,10 +634,11 @@ pub async fn repoint(targets: &TargetArgs, global: &Global, args: RepointArgs) -
 
 /// `redops rejoin OLD_PRIMARY`: a repoint to the current primary; clears its rejoin mark.
 pub async fn rejoin(targets: &TargetArgs, global: &Global, args: RejoinArgs) -> u8 {
-    let ctx = match ActionContext::load(targets, global, &args.flags).await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
+    let ctx =
+        match ActionContext::load_downloading(targets, global, &args.flags, &args.budget).await {
+            Ok(c) => c,
+            Err(code) => return code,
+        };
     let marks_file = ops::promote::marks_path(&ctx.config.console.audit_log);
     let marks = ops::promote::load_marks(&marks_file).unwrap_or_else(|e| {
         output::note(&format!("warning: {e}"));

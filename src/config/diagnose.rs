@@ -365,6 +365,7 @@ pub(super) fn example(key: &str) -> Option<&'static str> {
         "audit_log" => "audit_log = \"~/.local/share/redops/audit.jsonl\"",
         "backups_dir" => "backups_dir = \"~/.local/share/redops/backups\"",
         "history_len" => "history_len = 600",
+        "download_timeout" => "download_timeout = \"10m\"",
         "name" => "name = \"cache-main\"",
         "env" => "env = \"production\"",
         "preferred_primary" | "preferred_master" => "preferred_primary = \"m1\"",

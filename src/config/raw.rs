@@ -31,6 +31,7 @@ pub(super) struct RawConsole {
     pub backups_dir: Option<S<String>>,
     /// Signed so that a negative number gets our message, not serde's.
     pub history_len: Option<S<i64>>,
+    pub download_timeout: Option<S<String>>,
 }
 
 /// How to reach a server, as written at one level (`[[groups]]` defaults or `[[groups.nodes]]`).
@@ -126,6 +127,7 @@ pub(super) const KEYS_CONSOLE: &[&str] = &[
     "audit_log",
     "backups_dir",
     "history_len",
+    "download_timeout",
 ];
 pub(super) const KEYS_GROUP: &[&str] = &[
     "name",

@@ -104,6 +104,9 @@ fn validate_console(raw: Option<&RawConsole>, ctx: &Ctx<'_>) -> Result<Console> 
         }
         console.history_len = usize::try_from(n).unwrap_or(600);
     }
+    if let Some(v) = &raw.download_timeout {
+        console.download_timeout = validate_timeout(v, "console.download_timeout")?;
+    }
     Ok(console)
 }
 

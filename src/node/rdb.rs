@@ -37,8 +37,8 @@ const MAX_LINE: u64 = 64 * 1024;
 const CHUNK: usize = 256 * 1024;
 /// Length of the diskless end-of-transfer mark.
 const EOF_MARK_LEN: usize = 40;
-/// The budget of a download started by the action engine's snapshot gate.
-pub const DEFAULT_BUDGET: Duration = Duration::from_secs(600);
+/// The default budget of one download: `console.download_timeout` when the config leaves it out.
+pub const DEFAULT_BUDGET: Duration = crate::config::DEFAULT_DOWNLOAD_TIMEOUT;
 /// Name put in CLIENT LIST for the download connection.
 pub const CLIENT_NAME: &str = "redops-rdb";
 

@@ -574,7 +574,8 @@ impl<O: RedisOps> Run<'_, O> {
             let Some(dir) = self.plan.download_dir.clone() else {
                 return Err("a download was planned without a directory".to_string());
             };
-            match self.ops.download_rdb(&node, &dir).await {
+            let budget = self.plan.budgets.download;
+            match self.ops.download_rdb(&node, &dir, budget).await {
                 Ok(d) => {
                     self.emit(RunEvent::DownloadVerified {
                         node: node.name.clone(),

@@ -243,6 +243,9 @@ pub struct Budgets {
     /// Nodes whose last poll took longer than this are not acted on.
     #[serde(serialize_with = "ser_ms")]
     pub max_rtt: Duration,
+    /// The longest one RDB download may take (`console.download_timeout`).
+    #[serde(serialize_with = "ser_ms")]
+    pub download: Duration,
 }
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -259,6 +262,20 @@ impl Default for Budgets {
             snapshot: Duration::from_secs(600),
             command: Duration::from_secs(1),
             max_rtt: Duration::from_millis(500),
+            download: crate::config::DEFAULT_DOWNLOAD_TIMEOUT,
+        }
+    }
+}
+
+impl Budgets {
+    /// The defaults, with what the console config sets: the read timeout of one command and
+    /// the RDB download budget.
+    #[must_use]
+    pub fn for_console(console: &crate::config::Console) -> Self {
+        Self {
+            command: console.timeout,
+            download: console.download_timeout,
+            ..Self::default()
         }
     }
 }
@@ -428,8 +445,9 @@ impl fmt::Display for Plan {
                     .map_or_else(|| "?".to_string(), |d| d.display().to_string());
                 writeln!(
                     f,
-                    "download: RDB of {} into {dir} (CRC64 verified)",
-                    names(&self.downloads)
+                    "download: RDB of {} into {dir} (CRC64 verified; at most {} each)",
+                    names(&self.downloads),
+                    crate::config::format_duration(self.budgets.download)
                 )?;
             }
         }

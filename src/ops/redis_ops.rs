@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -195,14 +196,16 @@ pub trait RedisOps: Sync {
         cmd: &Command,
     ) -> impl Future<Output = Result<Reply, NodeError>> + Send;
 
-    /// Downloads the node's RDB over the replication protocol into `dest` and verifies it.
-    /// The hook the engine calls before a node holding data is `REPLICAOF`'d.
+    /// Downloads the node's RDB over the replication protocol into `dest` and verifies it,
+    /// the transfer ending within `budget`. The hook the engine calls before a node holding
+    /// data is `REPLICAOF`'d.
     fn download_rdb(
         &self,
         node: &PlanNode,
         dest: &Path,
+        budget: Duration,
     ) -> impl Future<Output = Result<DownloadSummary, String>> + Send {
-        let _ = (node, dest);
+        let _ = (node, dest, budget);
         async { Err("RDB download is not available in this build".to_string()) }
     }
 
@@ -325,14 +328,18 @@ impl RedisOps for RealOps {
         Ok(to_reply(v))
     }
 
-    async fn download_rdb(&self, node: &PlanNode, dest: &Path) -> Result<DownloadSummary, String> {
+    async fn download_rdb(
+        &self,
+        node: &PlanNode,
+        dest: &Path,
+        budget: Duration,
+    ) -> Result<DownloadSummary, String> {
         let (Some(cfg), Some(client)) =
             (self.node_config(node).await, self.clients.get(&node.name))
         else {
             return Err(format!("node '{}' is not part of this group", node.name));
         };
         let timeouts = client.lock().await.timeouts();
-        let budget = crate::node::rdb::DEFAULT_BUDGET;
         match crate::node::rdb::backup(&cfg, &self.group, timeouts, dest, budget).await {
             Ok(b) => Ok(DownloadSummary {
                 path: b.rdb.clone(),

@@ -2,9 +2,15 @@
 //!
 //! Manual strategy: pause writes on the primary with a bounded `CLIENT PAUSE <ms> WRITE`, prove
 //! the target caught up on its own `slave_repl_offset`, promote it, demote the old primary
-//! *before* unpausing, repoint the siblings, unpause, verify. Native strategy: the server's
+//! *before* unpausing, unpause, then repoint the siblings, verify. Native strategy: the server's
 //! `FAILOVER TO ... TIMEOUT`, then repoint the siblings it leaves chained. Plan building only:
 //! pure functions of the topology and the request.
+//!
+//! Only the primary and the target are touched while writes are paused. The siblings are
+//! replicas: "at most one writable primary" rests on demoting the old primary before the
+//! unpause, not on them, and until they are repointed they keep replicating through the old
+//! primary (chained). So a frozen or black-holed sibling costs the run its command timeout,
+//! never the writers.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,7 +36,8 @@ pub struct SwitchoverRequest {
 }
 
 /// The `CLIENT PAUSE` timeout: longer than everything that runs while paused (catch-up and
-/// one command per node), at least `budgets.pause`, so a crashed console's pause still expires.
+/// one command per node touched while paused), at least `budgets.pause`, so a crashed
+/// console's pause still expires.
 #[must_use]
 pub fn pause_ms(budgets: &Budgets, nodes_to_touch: usize) -> u64 {
     let n = u32::try_from(nodes_to_touch)
@@ -177,13 +184,22 @@ pub fn plan_switchover(
         let follows_p = v.upstream.as_ref().is_some_and(|u| u.addr == primary.addr);
         let cfg = &group.nodes[id.node];
         if !v.state.is_reachable() {
+            let then = if follows_p {
+                format!(
+                    "if it comes back it still follows {} (then a replica of {}): repoint it then",
+                    primary.name, target.cfg.name
+                )
+            } else {
+                format!(
+                    "its upstream is not known: when it is back, look where it replicates from and \
+                     repoint it to {} if needed",
+                    target.cfg.name
+                )
+            };
             plan.checks.push(Check::warn(format!(
-                "{} is {}: it will not be repointed; if it comes back it still follows {} (then a replica \
-                 of {}): repoint it then",
+                "{} is {}: it will not be repointed; {then}",
                 v.name,
-                v.state.as_str(),
-                primary.name,
-                target.cfg.name
+                v.state.as_str()
             )));
             continue;
         }
@@ -252,7 +268,8 @@ pub fn plan_switchover(
     let b = req.budgets;
     match req.strategy {
         Strategy::Manual => {
-            let ms = pause_ms(&b, siblings.len() + 2);
+            // Paused: the primary and the target only (the siblings come after the unpause).
+            let ms = pause_ms(&b, 2);
             plan.steps.push(Step {
                 title: format!("pause writes on {p_name}"),
                 node: pi,
@@ -306,7 +323,6 @@ pub fn plan_switchover(
                 ),
                 critical: true,
             });
-            push_sibling_steps(&mut plan, &siblings, ti);
             plan.steps.push(Step {
                 title: format!("resume writes on {p_name} (paused writers now get READONLY)"),
                 node: pi,
@@ -318,6 +334,8 @@ pub fn plan_switchover(
                 rollback: format!("none needed: the pause expires by itself after {ms} ms"),
                 critical: false,
             });
+            // After the unpause: a sibling that does not answer must not hold the writers.
+            push_sibling_steps(&mut plan, &siblings, ti);
         }
         Strategy::Native => {
             let listed = listed_addr(primary, t_view);

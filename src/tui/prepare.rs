@@ -187,14 +187,11 @@ pub fn scope(config: &Config, topology: &Topology, gi: usize) -> Option<(Config,
     Some((c, t))
 }
 
-/// The engine's budgets for actions from this console (the CLI's: the read timeout from the
-/// config, the rest defaults).
+/// The engine's budgets for actions from this console (the CLI's: the read timeout and the
+/// download budget from the config, the rest defaults).
 #[must_use]
 pub fn budgets(config: &Config) -> Budgets {
-    Budgets {
-        command: config.console.timeout,
-        ..Budgets::default()
-    }
+    Budgets::for_console(&config.console)
 }
 
 /// Builds the plan of `req` from the live topology with the engine's builders.

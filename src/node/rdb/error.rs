@@ -80,7 +80,9 @@ impl RdbError {
                 "the node may be frozen, swapping or black-holed; try another source".into()
             }
             Self::Budget { .. } => {
-                "give the download a larger budget, or download from a replica".into()
+                "give the download a larger budget (console.download_timeout, or \
+                 --download-timeout for one action), or download from a replica"
+                    .into()
             }
             Self::Tls { .. } => "check tls.ca_file and the names in the server certificate".into(),
             Self::Auth { .. } => "check username and password for this node".into(),

@@ -235,7 +235,17 @@ pub async fn backup(
     };
     let dir = backup_dir(backups_dir, group, &node.name);
     let left = budget.saturating_sub(started.elapsed());
-    let got = download(node, timeouts, &dir, left).await?;
+    let got = download(node, timeouts, &dir, left)
+        .await
+        .map_err(|e| match e {
+            // The operator gave one budget for the whole backup: name that one.
+            RdbError::Budget { node, bytes, .. } => RdbError::Budget {
+                node,
+                budget,
+                bytes,
+            },
+            other => other,
+        })?;
     let check = match verify(&got.path) {
         Ok(c) => c,
         Err(e) => {

@@ -164,6 +164,16 @@ impl<O: RedisOps> Run<'_, O> {
                 self.plan.name(node),
                 r.summary()
             )),
+            // A command that timed out is not a command that did not happen: it may sit in the
+            // node's socket and run when the node answers again (a frozen process).
+            Err(crate::observe::NodeError::Unresponsive(d)) => {
+                let name = self.plan.name(node);
+                Err(format!(
+                    "{shown} on {name} got no answer within {}: {name} may still run it when it \
+                     answers again",
+                    crate::config::format_duration(d)
+                ))
+            }
             Err(e) => Err(format!("{shown} on {} failed: {e}", self.plan.name(node))),
         }
     }

@@ -169,6 +169,22 @@ fn zero_timeouts() {
         2,
         19,
     );
+    let e = err(&format!("[console]\ndownload_timeout = \"0s\"\n{GROUP}"));
+    check(
+        &e,
+        ErrorKind::InvalidValue,
+        Some("console.download_timeout"),
+        2,
+        20,
+    );
+    let e = err(&format!("[console]\ndownload_timeout = \"10\"\n{GROUP}"));
+    check(
+        &e,
+        ErrorKind::InvalidValue,
+        Some("console.download_timeout"),
+        2,
+        20,
+    );
 }
 
 #[test]

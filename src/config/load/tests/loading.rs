@@ -147,6 +147,17 @@ fn console_default_follows_the_data_dir() {
 }
 
 #[test]
+fn download_timeout_is_read() {
+    let c = load(&format!("[console]\ndownload_timeout = \"90s\"\n{GROUP}")).unwrap();
+    assert_eq!(c.console.download_timeout, Duration::from_secs(90));
+    let c = load(GROUP).unwrap();
+    assert_eq!(
+        c.console.download_timeout,
+        crate::config::DEFAULT_DOWNLOAD_TIMEOUT
+    );
+}
+
+#[test]
 fn paths_expand_and_resolve() {
     let text = format!("[console]\naudit_log = \"~/a.jsonl\"\nbackups_dir = \"b\"\n{GROUP}");
     let c = load(&text).unwrap();
