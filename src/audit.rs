@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -136,7 +136,12 @@ impl AuditLog {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(path)?;
+        end_torn_line(&mut file)?;
         Ok(Self {
             sink: Sink::File {
                 file,
@@ -200,11 +205,13 @@ impl AuditLog {
         rec.ssh_client.clone_from(&self.who.ssh_client);
         rec.host.clone_from(&self.who.host);
         rec.pid = self.who.pid;
-        let line = serde_json::to_string(&rec).map_err(io::Error::other)?;
+        let mut line = serde_json::to_string(&rec).map_err(io::Error::other)?;
         match &mut self.sink {
             Sink::File { file, .. } => {
+                // One write of the whole line: a process killed mid-record leaves either the
+                // line or (at worst) a torn line, never a record glued to the next one.
+                line.push('\n');
                 file.write_all(line.as_bytes())?;
-                file.write_all(b"\n")?;
                 file.flush()
             }
             Sink::Memory(v) => {
@@ -213,6 +220,22 @@ impl AuditLog {
             }
         }
     }
+}
+
+/// A log whose last line has no newline was cut by a killed writer: the torn line is ended
+/// so that the next record starts on a line of its own (the torn one is skipped when read).
+fn end_torn_line(file: &mut File) -> io::Result<()> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(());
+    }
+    file.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    file.read_exact(&mut last)?;
+    if last[0] != b'\n' {
+        file.write_all(b"\n")?;
+    }
+    Ok(())
 }
 
 /// Now as (RFC 3339 UTC, seconds since the epoch).
@@ -377,5 +400,32 @@ mod tests {
         assert!(interrupted_runs(&dir.path().join("none"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn a_torn_last_line_does_not_swallow_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut log = AuditLog::open(&path).unwrap();
+        log.write(rec("b", 0, RUN_STARTED)).unwrap();
+        // A writer killed in the middle of its next record.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(br#"{"run_id":"b","seq":1,"event":"StepSta"#)
+            .unwrap();
+        let runs = interrupted_runs(&path).unwrap();
+        assert_eq!(runs.len(), 1);
+        let mut log = AuditLog::open(&path).unwrap();
+        acknowledge(&mut log, &runs[0], "group consistent").unwrap();
+        assert!(
+            interrupted_runs(&path).unwrap().is_empty(),
+            "{}",
+            std::fs::read_to_string(&path).unwrap()
+        );
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.ends_with('\n'));
     }
 }

@@ -4,12 +4,15 @@
 //!
 //! Used by `redops sandbox`, `redops demo`, the drills, the benchmarks and every integration
 //! test. Every process is killed by PID and reaped on [`Sandbox::stop`], on drop and so on
-//! panic. It never talks to anything but loopback and never prints (the CLI does).
+//! panic; and when the owning process dies without running any of that (SIGKILL), a watchdog
+//! child kills the servers it left (see `sandbox/watchdog.rs`). It never talks to anything but
+//! loopback and never prints (the CLI does).
 
 mod blackhole;
 mod config_file;
 mod process;
 mod ready;
+mod watchdog;
 
 pub use blackhole::Blackhole;
 pub use process::{
@@ -18,12 +21,14 @@ pub use process::{
 pub use ready::{probe, ReplState, SANDBOX_CLIENT_NAME};
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
 use crate::config::Config;
 use process::Launch;
+use watchdog::Watchdog;
 
 /// How long [`Sandbox::start`] waits for every replica to be in sync.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -80,6 +85,10 @@ pub enum SandboxError {
     /// The spec asks for something impossible.
     #[error("{0}")]
     InvalidSpec(String),
+    /// The watchdog that kills the servers if this process dies could not be run; no server
+    /// is started without one.
+    #[error("{message}\n  hint: the sandbox runs '/bin/sh' to kill its servers if redops is killed; check that it exists and is executable")]
+    Watchdog { message: String },
     /// A file or directory could not be made or written.
     #[error("cannot write '{path}': {source}")]
     Io {
@@ -133,6 +142,8 @@ impl SandboxError {
 pub struct Sandbox {
     // Declared first: the processes are killed (by `Drop`) before the dir is removed.
     nodes: Vec<ServerProcess>,
+    // After the nodes: closed only once every server is reaped.
+    watchdog: Arc<Watchdog>,
     spec: Spec,
     bin: PathBuf,
     version: Option<(String, String)>,
@@ -144,8 +155,12 @@ impl Sandbox {
     /// replica of `n2`; waits (at most [`READY_TIMEOUT`]) until every replica reports its link
     /// up and no sync in progress. Whatever was started is stopped again on error.
     ///
+    /// First starts the watchdog (a `/bin/sh` child) that kills every server of this sandbox
+    /// if this process dies without stopping them, e.g. by SIGKILL.
+    ///
     /// # Errors
-    /// No binary, a spawn failure (with the log tail), or replication not ready in time.
+    /// No binary, no watchdog, a spawn failure (with the log tail), or replication not ready
+    /// in time.
     pub async fn start(spec: &Spec) -> Result<Self, SandboxError> {
         if spec.chain && spec.replicas == 0 {
             return Err(SandboxError::InvalidSpec(
@@ -158,8 +173,10 @@ impl Sandbox {
             .prefix("redops-sandbox-")
             .tempdir()
             .map_err(|e| SandboxError::io(&std::env::temp_dir(), e))?;
+        let watchdog = Arc::new(Watchdog::start()?);
         let mut sb = Self {
             nodes: Vec::new(),
+            watchdog,
             spec: spec.clone(),
             bin,
             version,
@@ -210,7 +227,13 @@ impl Sandbox {
             debug_command: self.has_debug_command_option(),
             extra_args,
         };
-        let p = ServerProcess::spawn(name, launch, upstream.map(str::to_string)).await?;
+        let p = ServerProcess::spawn(
+            name,
+            launch,
+            upstream.map(str::to_string),
+            Arc::clone(&self.watchdog),
+        )
+        .await?;
         self.nodes.push(p);
         Ok(self.nodes.last().expect("just pushed"))
     }
@@ -249,6 +272,12 @@ impl Sandbox {
     #[must_use]
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// PID of the watchdog process, while one runs (from start until [`stop`](Self::stop)).
+    #[must_use]
+    pub fn watchdog_pid(&self) -> Option<u32> {
+        self.watchdog.pid()
     }
 
     /// The server binary in use.
@@ -378,12 +407,14 @@ impl Sandbox {
         self.spawn_node(name, None, extra_args).await
     }
 
-    /// Kills every process (SIGCONT first if frozen, then SIGKILL) and reaps it. Idempotent;
-    /// also run on drop.
+    /// Kills every process (SIGCONT first if frozen, then SIGKILL) and reaps it, then closes
+    /// and reaps the watchdog. Idempotent; also run on drop. A later restart or `add_node`
+    /// starts a new watchdog.
     pub fn stop(&mut self) {
         for n in &self.nodes {
             n.kill();
         }
+        let _ = self.watchdog.close();
     }
 }
 

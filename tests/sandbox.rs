@@ -1,5 +1,6 @@
 //! The sandbox against real `redis-server` processes: topology and links, fault injection
-//! (kill, freeze/thaw, restart with old data), clean-up on drop and on panic, the black hole.
+//! (kill, freeze/thaw, restart with old data), clean-up on drop and on panic (servers and
+//! watchdog), the black hole. A SIGKILLed owner is in `sandbox_watchdog.rs`.
 //! These tests fail (never skip) when no server binary is installed.
 
 use std::time::Duration;
@@ -214,7 +215,8 @@ async fn drop_and_stop_leave_no_process() {
         .await
         .expect("sandbox starts");
     sb.freeze("n2").expect("freeze");
-    let pids: Vec<u32> = sb.nodes().iter().map(|n| n.pid).collect();
+    let mut pids: Vec<u32> = sb.nodes().iter().map(|n| n.pid).collect();
+    pids.push(sb.watchdog_pid().expect("a watchdog runs"));
     let dir = sb.dir().to_path_buf();
     drop(sb);
     for pid in pids {
@@ -225,7 +227,8 @@ async fn drop_and_stop_leave_no_process() {
     let mut sb = Sandbox::start(&spec(1, false))
         .await
         .expect("sandbox starts");
-    let pids: Vec<u32> = sb.nodes().iter().map(|n| n.pid).collect();
+    let mut pids: Vec<u32> = sb.nodes().iter().map(|n| n.pid).collect();
+    pids.push(sb.watchdog_pid().expect("a watchdog runs"));
     sb.stop();
     sb.stop();
     for pid in pids {
@@ -249,13 +252,14 @@ fn a_panicking_owner_leaves_no_process() {
                 ..Spec::default()
             }))
             .expect("sandbox starts");
-        let pids: Vec<u32> = sb.nodes().iter().map(|n| n.pid).collect();
+        let mut pids: Vec<u32> = sb.nodes().iter().map(|n| n.pid).collect();
+        pids.push(sb.watchdog_pid().expect("a watchdog runs"));
         tx.send(pids).expect("send");
         panic!("deliberate panic with a running sandbox");
     });
     assert!(handle.join().is_err(), "the thread panicked");
     let pids = rx.recv().expect("pids were sent before the panic");
-    assert_eq!(pids.len(), 3);
+    assert_eq!(pids.len(), 4, "three servers and the watchdog");
     for pid in pids {
         assert!(gone(pid), "pid {pid} survived the panic");
     }

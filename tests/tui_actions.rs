@@ -513,6 +513,42 @@ async fn switchover_then_failback_through_the_console() {
 }
 
 #[tokio::test]
+async fn skipping_the_snapshot_gate_takes_a_typed_reason_and_sends_no_bgsave() {
+    let fake = FakeOps::group(&["m1", "r1", "r2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_on(&fake, dir.path(), Options::default(), 120, 35);
+    select(&mut app, "r1");
+    press(&mut app, KeyCode::Char('S'));
+    press(&mut app, KeyCode::Char('x'));
+    typed(&mut app, "fresh backup taken by hand");
+    press(&mut app, KeyCode::Enter);
+    let t = screen(&app);
+    assert!(t.contains("SNAPSHOT GATE SKIPPED"), "{t}");
+    assert!(t.contains("fresh backup taken by hand"), "{t}");
+    let job = confirm(&mut app, Some("r1"));
+    assert_eq!(
+        job.approval.skip_snapshot_reason.as_deref(),
+        Some("fresh backup taken by hand")
+    );
+    assert_eq!(job.approval.force_reason, None);
+    let (names, outcome) = drive(&mut app, &job, &fake).await;
+    assert_eq!(outcome.status, RunStatus::Done, "{outcome:?}");
+    assert!(names.iter().any(|n| n == "SnapshotSkipped"), "{names:?}");
+    assert!(!names.iter().any(|n| n == "SnapshotStarted"), "{names:?}");
+    assert!(
+        !fake.log().iter().any(|l| l.contains("BGSAVE")),
+        "{:?}",
+        fake.log()
+    );
+    assert!(fake.with(|w| w.nodes[1].primary && !w.nodes[0].primary));
+    let events = app.log.export_text();
+    assert!(
+        events.contains("snapshot gate skipped: fresh backup taken by hand"),
+        "{events}"
+    );
+}
+
+#[tokio::test]
 async fn a_failed_switchover_shows_rollback_and_next_step() {
     let fake = FakeOps::group(&["m1", "r1", "r2"]);
     let dir = tempfile::tempdir().unwrap();

@@ -4,14 +4,16 @@
 //!
 //! Every process is owned by a [`ServerProcess`] holding its `Child`, so it is only ever
 //! signalled while it is not yet reaped (its PID cannot have been reused), and it is killed and
-//! reaped on drop. This file never talks to anything but 127.0.0.1.
+//! reaped on drop. Each start and stop is reported to the sandbox's [`Watchdog`] (`del` before
+//! a kill, or right after a reap), which kills what is left if the owner dies without clean-up.
+//! This file never talks to anything but 127.0.0.1.
 
 use std::fs::File;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{self, Signal};
@@ -19,6 +21,7 @@ use nix::unistd::Pid;
 use rand::Rng;
 
 use super::ready;
+use super::watchdog::Watchdog;
 use super::SandboxError;
 use crate::config::{Addr, Node};
 
@@ -52,6 +55,7 @@ pub struct ServerProcess {
     launch: Launch,
     child: Mutex<Option<Child>>,
     frozen: AtomicBool,
+    watchdog: Arc<Watchdog>,
 }
 
 /// Everything needed to start (and restart) one server except its port.
@@ -107,12 +111,13 @@ impl ServerProcess {
         name: &str,
         launch: Launch,
         replica_of: Option<String>,
+        watchdog: Arc<Watchdog>,
     ) -> Result<Self, SandboxError> {
         std::fs::create_dir_all(&launch.dir).map_err(|e| SandboxError::io(&launch.dir, e))?;
         let mut last_err = None;
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
-            match start_child(name, &launch, port).await {
+            match start_child(name, &launch, port, &watchdog).await {
                 Ok(child) => {
                     return Ok(Self {
                         name: name.to_string(),
@@ -123,6 +128,7 @@ impl ServerProcess {
                         launch,
                         child: Mutex::new(Some(child)),
                         frozen: AtomicBool::new(false),
+                        watchdog,
                     })
                 }
                 Err(e) if e.is_port_in_use() => last_err = Some(e),
@@ -141,7 +147,7 @@ impl ServerProcess {
     /// running is killed first. Waits until the server answers.
     pub(super) async fn restart(&mut self) -> Result<(), SandboxError> {
         self.kill();
-        let child = start_child(&self.name, &self.launch, self.port).await?;
+        let child = start_child(&self.name, &self.launch, self.port, &self.watchdog).await?;
         self.pid = child.id();
         self.frozen.store(false, Ordering::SeqCst);
         *self.lock() = Some(child);
@@ -191,7 +197,7 @@ impl ServerProcess {
                 if matches!(child.try_wait(), Ok(None)) {
                     true
                 } else {
-                    *guard = None;
+                    self.forget(&mut guard);
                     false
                 }
             }
@@ -212,7 +218,7 @@ impl ServerProcess {
             None => false,
         };
         if !alive {
-            *guard = None;
+            self.forget(&mut guard);
             return Err(SandboxError::NotRunning {
                 node: self.name.clone(),
             });
@@ -234,11 +240,21 @@ impl ServerProcess {
     pub fn kill(&self) {
         let mut guard = self.lock();
         if let Some(mut child) = guard.take() {
+            // Unlisted while still unreaped: its PID cannot be reused before the watchdog
+            // reads this line.
+            self.watchdog.del(self.pid);
             if self.frozen.swap(false, Ordering::SeqCst) {
                 let _ = send(self.pid, Signal::SIGCONT);
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+
+    /// Drops a child that `try_wait` found exited (and so reaped, or unusable), and unlists it.
+    fn forget(&self, guard: &mut MutexGuard<'_, Option<Child>>) {
+        if guard.take().is_some() {
+            self.watchdog.del(self.pid);
         }
     }
 
@@ -258,8 +274,14 @@ fn send(pid: u32, sig: Signal) -> nix::Result<()> {
     signal::kill(Pid::from_raw(raw), sig)
 }
 
-/// Spawns the process and waits until it answers; kills it again on failure.
-async fn start_child(name: &str, launch: &Launch, port: u16) -> Result<Child, SandboxError> {
+/// Spawns the process, lists it with the watchdog, and waits until it answers; kills it again
+/// on failure.
+async fn start_child(
+    name: &str,
+    launch: &Launch,
+    port: u16,
+    watchdog: &Watchdog,
+) -> Result<Child, SandboxError> {
     let stderr_path = launch.dir.join("stderr.log");
     let stderr = File::create(&stderr_path).map_err(|e| SandboxError::io(&stderr_path, e))?;
     let mut cmd = Command::new(&launch.bin);
@@ -276,8 +298,15 @@ async fn start_child(name: &str, launch: &Launch, port: u16) -> Result<Child, Sa
         message: format!("cannot run '{}': {e}", launch.bin.display()),
         log_tail: String::new(),
     })?;
+    let pid = child.id();
     // Killed on any early return and if this future is dropped mid-wait (cancelled start).
-    let mut guard = ChildGuard(Some(child));
+    let mut guard = ChildGuard {
+        child: Some(child),
+        watchdog,
+    };
+    // Listed at once, not once it answers: the owner may die while it loads. Never run it
+    // unwatched: the guard kills it when no watchdog can be had.
+    watchdog.add(pid)?;
     let addr = Addr {
         host: "127.0.0.1".into(),
         port,
@@ -294,7 +323,7 @@ async fn start_child(name: &str, launch: &Launch, port: u16) -> Result<Child, Sa
         }
         match ready::probe(name, &addr).await {
             Ok(state) if !state.loading => {
-                if let Some(child) = guard.0.take() {
+                if let Some(child) = guard.child.take() {
                     return Ok(child);
                 }
             }
@@ -316,19 +345,28 @@ async fn start_child(name: &str, launch: &Launch, port: u16) -> Result<Child, Sa
     }
 }
 
-/// Owns a just-spawned child until it is known to be up; kills and reaps it otherwise.
-struct ChildGuard(Option<Child>);
+/// Owns a just-spawned child until it is known to be up; unlists, kills and reaps it
+/// otherwise.
+struct ChildGuard<'a> {
+    child: Option<Child>,
+    watchdog: &'a Watchdog,
+}
 
-impl ChildGuard {
-    /// The exit status if the child has exited (it is then reaped).
+impl ChildGuard<'_> {
+    /// The exit status if the child has exited (it is then reaped, and unlisted).
     fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.0.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        let status = self.child.as_mut()?.try_wait().ok().flatten()?;
+        if let Some(c) = self.child.take() {
+            self.watchdog.del(c.id());
+        }
+        Some(status)
     }
 }
 
-impl Drop for ChildGuard {
+impl Drop for ChildGuard<'_> {
     fn drop(&mut self) {
-        if let Some(mut c) = self.0.take() {
+        if let Some(mut c) = self.child.take() {
+            self.watchdog.del(c.id());
             let _ = c.kill();
             let _ = c.wait();
         }

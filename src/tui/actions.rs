@@ -223,10 +223,13 @@ impl App {
         if self.focus == Pane::Log && self.size.0 < super::view::WIDE {
             self.focus = Pane::Detail;
         }
-        let why = armed
+        let mut why = armed
             .override_reason
             .as_ref()
             .map_or_else(String::new, |r| format!(" (failed checks overridden: {r})"));
+        if let Some(r) = &armed.skip_snapshot_reason {
+            why.push_str(&format!(" (snapshot gate skipped: {r})"));
+        }
         self.note(
             Severity::Info,
             &plan.group,
@@ -238,7 +241,7 @@ impl App {
             read_only: self.read_only(),
             confirmation: Some(confirmation),
             force_reason: armed.override_reason,
-            skip_snapshot_reason: None,
+            skip_snapshot_reason: armed.skip_snapshot_reason,
         };
         vec![Effect::RunAction(Box::new(RunJob {
             prepared: armed.prepared,

@@ -309,6 +309,7 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
         "",
         "o override (with a reason, recorded) · t strategy · d download",
     ),
+    ("", "x skip the snapshot gate (with a reason, recorded)"),
     (
         "confirm",
         "type the target node's name, Enter runs · Esc cancels",

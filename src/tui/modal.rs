@@ -9,7 +9,9 @@
 
 mod dialogs;
 
-pub use dialogs::{Armed, Button, ConfirmDialog, NoticeDialog, PickItem, Picker, PlanDialog};
+pub use dialogs::{
+    Armed, Button, ConfirmDialog, NoticeDialog, PickItem, Picker, PlanDialog, ReasonFor,
+};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 

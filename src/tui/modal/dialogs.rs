@@ -7,7 +7,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use crate::ops::Strategy;
+use crate::ops::{ActionKind, Strategy};
 
 use super::super::prepare::{Prepared, Request};
 use super::{LineInput, Outcome};
@@ -19,11 +19,22 @@ pub enum Button {
     Proceed,
 }
 
-/// A plan the operator chose to go on with, and the override reason given (if any).
+/// A plan the operator chose to go on with, and the reasons given (if any) for overriding
+/// failed checks and for skipping the snapshot gate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Armed {
     pub prepared: Prepared,
     pub override_reason: Option<String>,
+    pub skip_snapshot_reason: Option<String>,
+}
+
+/// What a reason being typed in the plan dialog is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonFor {
+    /// Overriding the failed checks (`o`).
+    Override,
+    /// Skipping the snapshot gate (`x`).
+    SkipSnapshot,
 }
 
 /// The plan dialog: what will happen, the checks, what is at risk; Cancel focused.
@@ -35,8 +46,10 @@ pub struct PlanDialog {
     pub focus: Button,
     /// The reason recorded for overriding failed checks.
     pub override_reason: Option<String>,
-    /// The reason being typed (after `o`).
-    pub reason_input: Option<LineInput>,
+    /// The reason recorded for skipping the snapshot gate.
+    pub skip_snapshot_reason: Option<String>,
+    /// The reason being typed (after `o` or `x`), and what it is for.
+    pub reason_input: Option<(ReasonFor, LineInput)>,
     pub scroll: u16,
 }
 
@@ -49,6 +62,7 @@ impl PlanDialog {
             read_only,
             focus: Button::Cancel,
             override_reason: None,
+            skip_snapshot_reason: None,
             reason_input: None,
             scroll: 0,
         }
@@ -66,6 +80,16 @@ impl PlanDialog {
         self.blocked().is_none() && self.prepared.needs_override()
     }
 
+    /// True when the plan has a snapshot gate that may be skipped (with a reason): a role
+    /// change that can run at all. An on-demand snapshot is the gate itself.
+    #[must_use]
+    pub fn can_skip_snapshot(&self) -> bool {
+        let plan = &self.prepared.plan;
+        self.blocked().is_none()
+            && plan.action != ActionKind::Snapshot
+            && !(plan.snapshots.is_empty() && plan.downloads.is_empty())
+    }
+
     /// True when Proceed is offered.
     #[must_use]
     pub fn can_proceed(&self) -> bool {
@@ -74,13 +98,17 @@ impl PlanDialog {
     }
 
     pub(super) fn key(&mut self, key: &KeyEvent) -> Outcome {
-        if let Some(input) = &mut self.reason_input {
+        if let Some((what, input)) = &mut self.reason_input {
             match key.code {
                 KeyCode::Esc => self.reason_input = None,
                 KeyCode::Enter => {
                     let r = input.text.trim();
                     if !r.is_empty() {
-                        self.override_reason = Some(r.to_string());
+                        let r = Some(r.to_string());
+                        match what {
+                            ReasonFor::Override => self.override_reason = r,
+                            ReasonFor::SkipSnapshot => self.skip_snapshot_reason = r,
+                        }
                         self.reason_input = None;
                     }
                 }
@@ -107,14 +135,25 @@ impl PlanDialog {
                 Button::Proceed if self.can_proceed() => Outcome::PlanAccepted(Box::new(Armed {
                     prepared: (*self.prepared).clone(),
                     override_reason: self.override_reason.clone(),
+                    skip_snapshot_reason: self.skip_snapshot_reason.clone(),
                 })),
                 Button::Proceed => Outcome::Keep,
                 Button::Cancel => Outcome::Close,
             },
             KeyCode::Char('o') if self.can_override() => {
-                self.reason_input = Some(LineInput::with(
-                    self.override_reason.as_deref().unwrap_or_default(),
+                self.reason_input = Some((
+                    ReasonFor::Override,
+                    LineInput::with(self.override_reason.as_deref().unwrap_or_default()),
                 ));
+                Outcome::Keep
+            }
+            // A second `x` puts the gate back.
+            KeyCode::Char('x') if self.skip_snapshot_reason.is_some() => {
+                self.skip_snapshot_reason = None;
+                Outcome::Keep
+            }
+            KeyCode::Char('x') if self.can_skip_snapshot() => {
+                self.reason_input = Some((ReasonFor::SkipSnapshot, LineInput::default()));
                 Outcome::Keep
             }
             KeyCode::Char('t') if self.prepared.request.has_strategy() => {
@@ -337,6 +376,70 @@ mod tests {
             panic!("overridden plan proceeds");
         };
         assert_eq!(a.override_reason.as_deref(), Some("lag is a stale poll"));
+    }
+
+    #[test]
+    fn skipping_the_snapshot_gate_needs_a_typed_reason_and_x_undoes_it() {
+        let fake = FakeOps::group(&["p", "r1", "r2"]);
+        let mut d = plan(&fake);
+        assert!(d.can_skip_snapshot(), "a switchover has a gate");
+        d.key(&key(KeyCode::Char('x')));
+        assert!(matches!(d.reason_input, Some((ReasonFor::SkipSnapshot, _))));
+        d.key(&key(KeyCode::Enter));
+        assert!(
+            d.skip_snapshot_reason.is_none(),
+            "an empty reason is no reason"
+        );
+        for c in "disk full, snapshot taken by hand".chars() {
+            d.key(&key(KeyCode::Char(c)));
+        }
+        d.key(&key(KeyCode::Enter));
+        assert!(d.reason_input.is_none());
+        assert_eq!(
+            d.skip_snapshot_reason.as_deref(),
+            Some("disk full, snapshot taken by hand")
+        );
+        assert!(d.override_reason.is_none(), "a skip is not an override");
+        d.key(&key(KeyCode::Right));
+        let Outcome::PlanAccepted(a) = d.key(&key(KeyCode::Enter)) else {
+            panic!("the plan proceeds");
+        };
+        assert_eq!(
+            a.skip_snapshot_reason.as_deref(),
+            Some("disk full, snapshot taken by hand")
+        );
+        assert!(a.override_reason.is_none());
+
+        d.key(&key(KeyCode::Char('x')));
+        assert!(
+            d.skip_snapshot_reason.is_none(),
+            "x again restores the gate"
+        );
+        assert!(d.reason_input.is_none());
+    }
+
+    #[test]
+    fn no_skip_offered_for_a_snapshot_a_blocked_plan_or_read_only() {
+        let fake = FakeOps::group(&["p", "r1", "r2"]);
+        let (config, topology) = fake.config_and_topology("g");
+        let req = Request::new(ActionKey::Snapshot, 0, Some("p".into()));
+        let p = prepare(&config, &topology, &[], &req, SystemTime::now()).unwrap();
+        let mut d = PlanDialog::new(p, false);
+        assert!(!d.can_skip_snapshot(), "a snapshot is the gate itself");
+        d.key(&key(KeyCode::Char('x')));
+        assert!(d.reason_input.is_none());
+
+        let (config, topology) = fake.config_and_topology("g");
+        let req = Request::new(ActionKey::Switchover, 0, Some("r1".into()));
+        let p = prepare(&config, &topology, &[], &req, SystemTime::now()).unwrap();
+        let mut d = PlanDialog::new(p, true);
+        d.key(&key(KeyCode::Char('x')));
+        assert!(d.reason_input.is_none(), "read-only offers nothing");
+
+        fake.node("r1", |n| n.down = true);
+        let mut d = plan(&fake);
+        d.key(&key(KeyCode::Char('x')));
+        assert!(d.reason_input.is_none(), "a refused plan offers nothing");
     }
 
     #[test]

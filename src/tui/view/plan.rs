@@ -25,7 +25,7 @@ use ratatui::Frame;
 use crate::ops::{CheckStatus, Confirm};
 
 use super::super::app::App;
-use super::super::modal::{Button, ConfirmDialog, NoticeDialog, Picker, PlanDialog};
+use super::super::modal::{Button, ConfirmDialog, NoticeDialog, Picker, PlanDialog, ReasonFor};
 use super::super::theme::{Theme, Ui};
 
 /// Wrapped body lines, built at the dialog's inner width.
@@ -208,6 +208,13 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
     if plan.snapshots.is_empty() && plan.downloads.is_empty() {
         b.push("  ", "none", t.s(Ui::Muted));
     }
+    if let Some(r) = &d.skip_snapshot_reason {
+        b.push(
+            "  SKIPPED: ",
+            &format!("no snapshot and no download before the steps; reason recorded: \"{r}\" (x restores the gate)"),
+            t.s(Ui::Danger).add_modifier(Modifier::BOLD),
+        );
+    }
     if !plan.snapshots.is_empty() {
         b.push(
             "  ",
@@ -274,14 +281,24 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
 }
 
 fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
-    if let Some(input) = &d.reason_input {
+    if let Some((what, input)) = &d.reason_input {
+        let (label, why) = match what {
+            ReasonFor::Override => (
+                "override reason: ",
+                "why the failed checks are safe to ignore",
+            ),
+            ReasonFor::SkipSnapshot => (
+                "skip-snapshot reason: ",
+                "why no snapshot is needed before this change",
+            ),
+        };
         return vec![
             Line::from(vec![
-                Span::styled("override reason: ", t.s(Ui::Warning)),
+                Span::styled(label, t.s(Ui::Warning)),
                 Span::styled(format!("{}█", input.text), t.s(Ui::Input)),
             ]),
             Line::styled(
-                "why the failed checks are safe to ignore; recorded in the audit log · Enter records · Esc cancels",
+                format!("{why}; recorded in the audit log · Enter records · Esc cancels"),
                 t.s(Ui::Muted),
             ),
         ];
@@ -326,6 +343,15 @@ fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
     if d.prepared.request.has_download() {
         hints.push_str(" · d download");
     }
+    if d.skip_snapshot_reason.is_some() {
+        row.push(Span::styled(
+            "  SNAPSHOT GATE SKIPPED",
+            t.s(Ui::Danger).add_modifier(Modifier::BOLD),
+        ));
+        hints.push_str(" · x restores the gate");
+    } else if d.can_skip_snapshot() {
+        hints.push_str(" · x skips the snapshot");
+    }
     vec![Line::from(row), Line::styled(hints, t.s(Ui::Muted))]
 }
 
@@ -344,6 +370,13 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &ConfirmDialog) {
             "override: ",
             &format!("\"{r}\" (recorded)"),
             t.s(Ui::Warning),
+        );
+    }
+    if let Some(r) = &c.armed.skip_snapshot_reason {
+        b.push(
+            "NO SNAPSHOT: ",
+            &format!("the gate is skipped, \"{r}\" (recorded)"),
+            t.s(Ui::Danger).add_modifier(Modifier::BOLD),
         );
     }
     b.blank();
