@@ -229,9 +229,14 @@ pub async fn backup(
     budget: Duration,
 ) -> Result<Backup, RdbError> {
     let started = Instant::now();
-    let (info, info_error) = match info_before(node, timeouts).await {
-        Ok(info) => (Some(InfoBefore::from_info(&info)), None),
-        Err(e) => (None, Some(e)),
+    // The INFO before counts against the budget too ("the whole of it ends within budget").
+    let (info, info_error) = match tokio::time::timeout(budget, info_before(node, timeouts)).await {
+        Ok(Ok(info)) => (Some(InfoBefore::from_info(&info)), None),
+        Ok(Err(e)) => (None, Some(e)),
+        Err(_) => (
+            None,
+            Some(format!("no answer within the {budget:?} budget")),
+        ),
     };
     let dir = backup_dir(backups_dir, group, &node.name);
     let left = budget.saturating_sub(started.elapsed());
