@@ -245,6 +245,59 @@ async fn every_error_path_unpauses_and_never_two_writable_primaries() {
 }
 
 #[tokio::test]
+async fn a_silent_target_that_promotes_itself_late_is_put_back_before_the_unpause() {
+    let fake = FakeOps::group(&["p", "t", "s"]);
+    let plan = plan(&fake, "t", Strategy::Manual);
+    // The promotion gets no answer; the target runs it a few fake ms later, while watched.
+    fake.inject("t", "REPLICAOF NO ONE", 0, Effect::Stall(3));
+    let (out, log) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    assert!(out.detail.contains("got no answer"), "{}", out.detail);
+    let rolled_back: Vec<String> = log
+        .records()
+        .into_iter()
+        .filter(|r| r.event == "RolledBack")
+        .filter_map(|r| r.detail)
+        .collect();
+    let cmds = fake.log();
+    let woke = position(&cmds, "t: (woke) REPLICAOF NO ONE");
+    let back = position(&cmds, "t: REPLICAOF 127.0.0.1 7000");
+    let unpause = position(&cmds, "p: CLIENT UNPAUSE");
+    assert!(woke < back && back < unpause, "{cmds:#?}");
+    assert!(
+        rolled_back
+            .iter()
+            .any(|r| r.contains("t answered again as a primary")
+                && r.contains("t returned to being a replica of p")),
+        "{rolled_back:#?}"
+    );
+    fake.with(|w| assert!(w.nodes[0].primary && !w.nodes[1].primary && !w.nodes[2].primary));
+    settled(&fake);
+}
+
+#[tokio::test]
+async fn a_target_silent_through_the_watch_is_named_in_the_next_step() {
+    let fake = FakeOps::group(&["p", "t", "s"]);
+    let plan = plan(&fake, "t", Strategy::Manual);
+    fake.inject("t", "REPLICAOF NO ONE", 0, Effect::Stall(1_000_000));
+    let (out, _) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    let next = out.next_step.clone().unwrap_or_default();
+    assert!(
+        next.contains("t never answered the REPLICAOF NO ONE")
+            && next.contains("redops repoint t --to p"),
+        "{next}"
+    );
+    let cmds = fake.log();
+    assert!(position(&cmds, "p: CLIENT UNPAUSE") > position(&cmds, "t: REPLICAOF NO ONE"));
+    assert!(
+        !cmds.iter().any(|c| c.starts_with("p: REPLICAOF")),
+        "{cmds:#?}"
+    );
+    settled(&fake);
+}
+
+#[tokio::test]
 async fn failed_demotion_returns_the_target_to_replica() {
     let fake = FakeOps::group(&["p", "t"]);
     let plan = plan(&fake, "t", Strategy::Manual);

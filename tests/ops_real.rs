@@ -282,6 +282,72 @@ async fn sibling_down_is_planned_around_and_sibling_lost_mid_run_is_reported() {
 
 /// Sends a signal to a PID from a synchronous hook (STOP freezes: the port still accepts
 /// connections and nothing answers).
+/// The target freezes with `REPLICAOF NO ONE` in its socket and runs it when thawed. Thawed
+/// while the engine watches it (writes still paused), it is put back at once: never two
+/// primaries. Thawed after the watch, the outcome has named it and said how to demote it, and
+/// the console's own repoint does that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn target_frozen_at_its_promotion_is_watched_and_put_back() {
+    for thaw_after_ms in [1500_u64, 6000] {
+        let c = Cluster::start(&["r0", "r1", "r2"], &[]).await;
+        let config = c.config(None);
+        let writer = WriterHandle::start(c.ports());
+        writer.wait_more(200).await;
+        let plan = plan_to(&config, "r1", Strategy::Manual).await;
+        let ops = Hooked::new(ops_for(&config));
+        let pid = c.server("r1").pid();
+        ops.hook("r1", "REPLICAOF NO ONE", false, move || {
+            signal_pid(pid, "STOP");
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(thaw_after_ms));
+                signal_pid(pid, "CONT");
+            });
+        });
+        let out = run_with(&config, &plan, &ops).await;
+        let label = format!("thawed after {thaw_after_ms} ms");
+        assert_eq!(out.status, RunStatus::Failed, "{label}: {out:#?}");
+        assert!(
+            out.detail.contains("got no answer"),
+            "{label}: {}",
+            out.detail
+        );
+        let sent = ops.sent();
+        let unpause = sent.iter().position(|s| s == "r0: CLIENT UNPAUSE");
+        assert!(unpause.is_some(), "{label}: {sent:#?}");
+        assert!(
+            !sent.iter().any(|s| s.starts_with("r0: REPLICAOF")),
+            "{label}: the old primary stays primary: {sent:#?}"
+        );
+        writer.wait_more(200).await; // writes resumed on r0
+        if thaw_after_ms < 2000 {
+            // Woken during the watch: put back before the unpause.
+            let back = sent
+                .iter()
+                .position(|s| s.starts_with("r1: REPLICAOF 127.0.0.1"));
+            assert!(back.is_some() && back < unpause, "{label}: {sent:#?}");
+            assert_eq!(c.primaries().await, vec![c.port("r0")], "{label}");
+        } else {
+            let next = out.next_step.clone().unwrap_or_default();
+            assert!(
+                next.contains("r1 never answered the REPLICAOF NO ONE")
+                    && next.contains("redops repoint r1 --to r0"),
+                "{label}: {next}"
+            );
+            // It wakes, runs the promotion it had received: the outcome said so. The
+            // operator follows the next step.
+            let end = std::time::Instant::now() + Duration::from_secs(15);
+            while c.primaries().await.len() < 2 {
+                assert!(std::time::Instant::now() < end, "{label}: r1 never woke");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let out = repoint_through_engine(&config, "r1", "r0").await;
+            assert_eq!(out.status, RunStatus::Done, "{label}: {out:#?}");
+        }
+        assert_eq!(wait_following(&c, "r1").await, c.port("r0"), "{label}");
+        assert_no_loss(&c, writer).await;
+    }
+}
+
 fn signal_pid(pid: u32, sig: &str) {
     let _ = std::process::Command::new("kill")
         .args([format!("-{sig}"), pid.to_string()])

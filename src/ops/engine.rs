@@ -7,6 +7,7 @@
 //! Step execution and rollback live in `engine/steps.rs`.
 
 mod steps;
+mod unanswered;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -165,6 +166,10 @@ pub(crate) struct RunState {
     pre: HashMap<usize, Info>,
     /// The node to keep paused when unpausing would make two writable primaries.
     keep_paused: bool,
+    /// The target that was sent `REPLICAOF NO ONE` and never answered: it may still run it.
+    promote_unanswered: Option<usize>,
+    /// What the operator must do about a target that stayed silent (leads the next step).
+    unanswered_note: Option<String>,
 }
 
 pub(crate) struct Run<'a, O: RedisOps> {

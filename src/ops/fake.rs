@@ -54,6 +54,9 @@ pub struct FakeNode {
     pub paused_until: Option<u64>,
     /// Answers nothing (SIGSTOP, blackhole).
     pub frozen: bool,
+    /// A frozen node that wakes at this fake time and first runs the commands that reached it
+    /// while frozen (they sat in its socket), with the client name that sent them.
+    pub wakes: Option<(u64, Vec<(Command, String)>)>,
     /// Refuses connections (killed).
     pub down: bool,
     /// A replica that never applies anything more.
@@ -98,6 +101,7 @@ impl FakeNode {
             second_offset: -1,
             paused_until: None,
             frozen: false,
+            wakes: None,
             down: false,
             lagging: false,
             version: "7.0.15".to_string(),
@@ -138,6 +142,9 @@ pub enum Effect {
     Error(String),
     /// The node freezes from now on.
     Freeze,
+    /// The node freezes for this many fake milliseconds; the command is not answered but runs
+    /// when the node wakes (a SIGSTOPped server with the command in its socket).
+    Stall(u64),
     /// The node dies from now on.
     Kill,
 }
@@ -268,6 +275,17 @@ impl World {
     /// Advances the clock: primaries take writes, replicas apply them.
     fn tick(&mut self, what: &str) {
         self.clock += 1;
+        for i in 0..self.nodes.len() {
+            let due = matches!(self.nodes[i].wakes, Some((at, _)) if at <= self.clock);
+            if let Some((_, queued)) = due.then(|| self.nodes[i].wakes.take()).flatten() {
+                self.nodes[i].frozen = false;
+                for (cmd, own) in queued {
+                    self.log
+                        .push(format!("{}: (woke) {cmd}", self.nodes[i].name));
+                    let _ = self.exec(i, &cmd, &own);
+                }
+            }
+        }
         if let Some(i) = self.idx(&self.clients_on.clone()) {
             if self.writable(i) && !self.nodes[i].frozen {
                 self.nodes[i].offset += self.nodes[i].write_rate;
@@ -600,12 +618,19 @@ impl World {
                 return Err(NodeError::Other(e));
             }
             Some(Effect::Freeze) => self.nodes[i].frozen = true,
+            Some(Effect::Stall(ms)) => {
+                self.nodes[i].frozen = true;
+                self.nodes[i].wakes = Some((self.clock + ms, Vec::new()));
+            }
             Some(Effect::Kill) => self.nodes[i].down = true,
             None => {}
         }
         let result = if self.nodes[i].down {
             Err(NodeError::Refused("connection refused".to_string()))
         } else if self.nodes[i].frozen {
+            if let Some((_, queued)) = &mut self.nodes[i].wakes {
+                queued.push((cmd.clone(), own.to_string()));
+            }
             Err(NodeError::Unresponsive(Duration::from_secs(1)))
         } else {
             self.exec(i, cmd, own)

@@ -2,8 +2,9 @@
 //!
 //! Rollback rules (DESIGN invariant 3): a FAILOVER that has not completed is aborted; a target
 //! promoted before the old primary was demoted goes back to being a replica (it has accepted no
-//! write: the old primary is paused) unless the old primary is gone; and every pause is lifted,
-//! except when lifting it would leave two writable primaries.
+//! write: the old primary is paused) unless the old primary is gone; a target that never
+//! answered its promotion is watched before anything is unpaused (`unanswered.rs`); and every
+//! pause is lifted, except when lifting it would leave two writable primaries.
 
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ use super::{ms, same_host, Run, RunEvent, RunOutcome, RunStatus};
 /// Pause between polls while waiting for a catch-up (INFO replication is ~350 bytes).
 const CATCH_UP_POLL: Duration = Duration::from_millis(2);
 /// Pause between polls for slower waits (links, failover, verify).
-const WAIT_POLL: Duration = Duration::from_millis(50);
+pub(super) const WAIT_POLL: Duration = Duration::from_millis(50);
 
 impl<O: RedisOps> Run<'_, O> {
     pub(super) async fn run_steps(&mut self) -> RunOutcome {
@@ -111,7 +112,13 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::Promote => {
-                self.expect_ok(node, Command::ReplicaOf(None)).await?;
+                if let Err((error, unanswered)) = self.try_ok(node, Command::ReplicaOf(None)).await
+                {
+                    if unanswered {
+                        self.st.promote_unanswered = Some(node);
+                    }
+                    return Err(error);
+                }
                 self.st.promoted = Some(node);
                 Ok(format!("{name} is a primary"))
             }
@@ -155,26 +162,46 @@ impl<O: RedisOps> Run<'_, O> {
         }
     }
 
-    async fn expect_ok(&mut self, node: usize, cmd: Command) -> Result<(), String> {
+    pub(super) async fn expect_ok(&mut self, node: usize, cmd: Command) -> Result<(), String> {
+        self.try_ok(node, cmd).await.map_err(|(error, _)| error)
+    }
+
+    /// As [`expect_ok`](Self::expect_ok); the error also says whether the command was sent and
+    /// went unanswered, so that the node may still run it.
+    async fn try_ok(&mut self, node: usize, cmd: Command) -> Result<(), (String, bool)> {
         let shown = cmd.to_string();
         match self.send(node, cmd).await {
             Ok(r) if r.is_ok() => Ok(()),
-            Ok(r) => Err(format!(
-                "{shown} on {} answered '{}'",
-                self.plan.name(node),
-                r.summary()
+            Ok(r) => Err((
+                format!(
+                    "{shown} on {} answered '{}'",
+                    self.plan.name(node),
+                    r.summary()
+                ),
+                false,
             )),
             // A command that timed out is not a command that did not happen: it may sit in the
             // node's socket and run when the node answers again (a frozen process).
             Err(crate::observe::NodeError::Unresponsive(d)) => {
                 let name = self.plan.name(node);
-                Err(format!(
-                    "{shown} on {name} got no answer within {}: {name} may still run it when it \
-                     answers again",
-                    crate::config::format_duration(d)
+                Err((
+                    format!(
+                        "{shown} on {name} got no answer within {}: {name} may still run it when \
+                         it answers again",
+                        crate::config::format_duration(d)
+                    ),
+                    true,
                 ))
             }
-            Err(e) => Err(format!("{shown} on {} failed: {e}", self.plan.name(node))),
+            // Refused, auth, TLS, an error reply: not run. `Other` may be a socket that broke
+            // after the write: counted as possibly run (the safe side: the node is looked at).
+            Err(e) => {
+                let sent = matches!(e, crate::observe::NodeError::Other(_));
+                Err((
+                    format!("{shown} on {} failed: {e}", self.plan.name(node)),
+                    sent,
+                ))
+            }
         }
     }
 
@@ -465,6 +492,10 @@ impl<O: RedisOps> Run<'_, O> {
                 )),
             }
         }
+        if let Some(t) = self.st.promote_unanswered.take() {
+            // May set `promoted`: then the target is put back just below.
+            undone.push(self.settle_unanswered(t).await);
+        }
         if let (Some(t), false) = (self.st.promoted, self.st.demoted) {
             undone.extend(self.undo_promotion(t).await);
         }
@@ -504,7 +535,10 @@ impl<O: RedisOps> Run<'_, O> {
             });
         }
         let (state, infos) = self.read_state().await;
-        let next = self.next_step(&infos);
+        let mut next = self.next_step(&infos);
+        if let Some(note) = &self.st.unanswered_note {
+            next = format!("{note}. {next}");
+        }
         let title = &self.plan.steps[step].title;
         self.finish(
             RunStatus::Failed,
@@ -516,7 +550,7 @@ impl<O: RedisOps> Run<'_, O> {
 
     /// The target was promoted, the old primary not demoted: put the target back if it has
     /// accepted no write and the old primary is still there; retry the demotion otherwise.
-    async fn undo_promotion(&mut self, t: usize) -> Vec<String> {
+    pub(super) async fn undo_promotion(&mut self, t: usize) -> Vec<String> {
         let Some(p) = self.old_primary else {
             return Vec::new();
         };
