@@ -1,0 +1,202 @@
+//! What a run does before its first step, after the guards: the live pre-checks (the lock,
+//! Sentinel's connections, the plan's expectations read again) and the snapshot gate (BGSAVE
+//! verified, RDB downloaded and checked), or its recorded skip.
+
+use crate::audit::Record;
+use crate::info::InfoRole;
+
+use super::super::lock::parse_client_list;
+use super::super::redis_ops::{Command, InfoSection, RedisOps};
+use super::super::snapshot::run_gate;
+use super::super::summary::info_line;
+use super::{same_host, Approval, Run, RunEvent};
+
+impl<O: RedisOps> Run<'_, O> {
+    /// The lock, Sentinel's connections, and the plan's expectations, read live.
+    pub(super) async fn live_prechecks(&mut self) -> Result<(), String> {
+        let own = self.ops.client_name().to_string();
+        for &n in &self.plan.lock_nodes {
+            let name = self.plan.name(n).to_string();
+            match self.send(n, Command::ClientList).await {
+                Ok(reply) => {
+                    let actors = parse_client_list(reply.text().unwrap_or_default(), &own);
+                    if let Some(h) = actors.redops.first() {
+                        return Err(format!(
+                            "another redops action is running on {name}: {}. hint: wait for it to finish, or \
+                             ask its operator",
+                            h.describe()
+                        ));
+                    }
+                    if self.plan.changes_roles() {
+                        if let Some(s) = actors.sentinels.first() {
+                            return Err(format!(
+                                "Sentinel is connected to {name} ({}): it would undo or fight a manual role \
+                                 change. hint: switch over through Sentinel instead",
+                                s.describe()
+                            ));
+                        }
+                    }
+                }
+                Err(crate::observe::NodeError::NoPerm(cmd)) => self.warnings.push(format!(
+                    "the lock could not be checked on {name}: no permission to run '{cmd}'"
+                )),
+                Err(e) => return Err(format!("cannot read {name}: {e}")),
+            }
+        }
+        for e in &self.plan.expects.clone() {
+            let name = self.plan.name(e.node).to_string();
+            let info = self
+                .info(e.node, InfoSection::Default)
+                .await
+                .map_err(|err| format!("cannot read {name}: {err}"))?;
+            let r = &info.replication;
+            if e.primary && r.role != Some(InfoRole::Primary) {
+                return Err(format!(
+                    "the topology changed since the plan was made: {name} is no longer a primary ({}). hint: \
+                     look again and re-plan",
+                    info_line(&info)
+                ));
+            }
+            if let Some(up) = e.upstream {
+                let a = &self.plan.nodes[up].addr;
+                let follows = r.role == Some(InfoRole::Replica)
+                    && r.master_port == Some(a.port)
+                    && r.master_host
+                        .as_deref()
+                        .is_some_and(|h| same_host(h, &a.host));
+                if !follows {
+                    return Err(format!(
+                        "the topology changed since the plan was made: {name} no longer replicates from {} ({}). \
+                         hint: look again and re-plan",
+                        self.plan.name(up),
+                        info_line(&info)
+                    ));
+                }
+            }
+            self.st.pre.insert(e.node, info);
+        }
+        Ok(())
+    }
+
+    pub(super) fn pre_state(&self) -> String {
+        let mut v: Vec<_> = self.st.pre.iter().collect();
+        v.sort_by_key(|(k, _)| **k);
+        v.iter()
+            .map(|(k, i)| format!("{}: {}", self.plan.name(**k), info_line(i)))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    pub(super) async fn snapshot_gate(&mut self, approval: &Approval) -> Result<(), String> {
+        if self.plan.snapshots.is_empty() && self.plan.downloads.is_empty() {
+            return Ok(());
+        }
+        if let Some(reason) = &approval.skip_snapshot_reason {
+            self.emit(RunEvent::SnapshotSkipped {
+                reason: reason.clone(),
+            });
+            let _ = self.record(Record {
+                event: "SnapshotSkipped".to_string(),
+                reason: Some(reason.clone()),
+                ..Record::default()
+            });
+            return Ok(());
+        }
+        for &n in &self.plan.snapshots.clone() {
+            let node = self.plan.nodes[n].clone();
+            self.emit(RunEvent::SnapshotStarted {
+                node: node.name.clone(),
+            });
+            let _ = self.record(Record {
+                event: "SnapshotStarted".to_string(),
+                title: Some(format!("BGSAVE on {}", node.name)),
+                ..Record::default()
+            });
+            let events = self.events.clone();
+            let name = node.name.clone();
+            let mut progress = move |d: String| {
+                let _ = events.send(RunEvent::SnapshotProgress {
+                    node: name.clone(),
+                    detail: d,
+                });
+            };
+            let result = run_gate(self.ops, &node, self.plan.budgets.snapshot, &mut progress).await;
+            match result {
+                Ok(g) => {
+                    self.exchanges.extend(
+                        g.exchanges
+                            .iter()
+                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
+                    );
+                    self.emit(RunEvent::SnapshotVerified {
+                        node: node.name.clone(),
+                        last_save: g.last_save,
+                    });
+                    let _ = self.record(Record {
+                        event: "SnapshotVerified".to_string(),
+                        detail: Some(format!(
+                            "rdb_last_save_time {} >= requested at {}",
+                            g.last_save, g.t0
+                        )),
+                        ..Record::default()
+                    });
+                }
+                Err(e) => {
+                    self.exchanges.extend(
+                        e.exchanges
+                            .iter()
+                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
+                    );
+                    let _ = self.record(Record {
+                        event: "SnapshotFailed".to_string(),
+                        detail: Some(e.message.clone()),
+                        ..Record::default()
+                    });
+                    return Err(format!(
+                        "snapshot gate failed, nothing was changed: {}",
+                        e.message
+                    ));
+                }
+            }
+        }
+        for &n in &self.plan.downloads.clone() {
+            let node = self.plan.nodes[n].clone();
+            let Some(dir) = self.plan.download_dir.clone() else {
+                return Err("a download was planned without a directory".to_string());
+            };
+            let budget = self.plan.budgets.download;
+            match self.ops.download_rdb(&node, &dir, budget).await {
+                Ok(d) => {
+                    self.emit(RunEvent::DownloadVerified {
+                        node: node.name.clone(),
+                        path: d.path.display().to_string(),
+                        bytes: d.bytes,
+                    });
+                    let _ = self.record(Record {
+                        event: "DownloadVerified".to_string(),
+                        detail: Some(format!(
+                            "{} ({} bytes, crc ok: {}) {}",
+                            d.path.display(),
+                            d.bytes,
+                            d.crc_ok,
+                            d.detail
+                        )),
+                        ..Record::default()
+                    });
+                }
+                Err(e) => {
+                    let _ = self.record(Record {
+                        event: "DownloadFailed".to_string(),
+                        detail: Some(e.clone()),
+                        ..Record::default()
+                    });
+                    return Err(format!(
+                        "the RDB download of {} failed, nothing was changed: {e}",
+                        node.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
