@@ -9,7 +9,7 @@
 
 use crate::info::{Info, InfoRole, Product};
 use crate::observe::NodeState;
-use crate::topology::{human_bytes, GroupTopology, NodeView};
+use crate::topology::{human_bytes, GroupTopology, Link, NodeView};
 
 use super::lineage::{compare, predict, short, Comparison, History, Lineage, Resync};
 
@@ -226,7 +226,23 @@ pub fn assess(
     }
 
     // History and resync prediction (guard 2) and direction sanity (guard 3).
-    let (nh, sh) = (History::from_info(nr), History::from_info(sr));
+    let (nh, mut sh) = (History::from_info(nr), History::from_info(sr));
+    if let (Some(nh), Some(sh), Some(path)) = (&nh, &mut sh, live_path(group, node, source)) {
+        // The node holds only what the source sent it, through up links on one history. Read
+        // ahead of the source, the two were read at different instants while writes flowed:
+        // the source is at least where the node is (its backlog runs on with its offset).
+        if nh.replid == sh.replid && nh.offset > sh.offset {
+            let ahead = nh.offset - sh.offset;
+            sh.offset = nh.offset;
+            sh.backlog_histlen = sh.backlog_histlen.saturating_add(ahead);
+            report(
+                Verdict::Pass,
+                format!(
+                    "{n} already follows {s} ({path}) and was read {ahead} bytes ahead of it: read                      while writes flowed, {s} holds at least what {n} holds"
+                ),
+            );
+        }
+    }
     let (resync, comparison) = match (&nh, &sh) {
         (Some(nh), Some(sh)) => (Some(predict(nh, nr.role, sh)), Some(compare(nh, sh))),
         _ => {
@@ -429,16 +445,36 @@ fn versions(
 
 /// `Some("a -> b -> node")` when `source` reaches `node` by following upstream links.
 fn follows_path(group: &GroupTopology, source: &NodeView, node: &NodeView) -> Option<String> {
-    let mut path = vec![source.name.clone()];
-    let mut cur = source;
+    upstream_path(group, source, node, false)
+}
+
+/// `Some("node -> a -> source")` when `node` reaches `source` by following upstream links that
+/// are all up: every byte the node holds came from the source.
+fn live_path(group: &GroupTopology, node: &NodeView, source: &NodeView) -> Option<String> {
+    upstream_path(group, node, source, true)
+}
+
+/// The names from `from` up to `to` by upstream links (bounded by the group's size: a loop
+/// ends it), `None` when `to` is not reached or, with `live`, a link on the way is not up.
+fn upstream_path(
+    group: &GroupTopology,
+    from: &NodeView,
+    to: &NodeView,
+    live: bool,
+) -> Option<String> {
+    let mut path = vec![from.name.clone()];
+    let mut cur = from;
     for _ in 0..=group.nodes.len() {
+        if live && cur.link != Some(Link::Up) {
+            return None;
+        }
         let up = cur.upstream.as_ref()?;
         let next = match up.index {
             Some(i) => group.nodes.get(i)?,
             None => group.nodes.iter().find(|v| v.addr == up.addr)?,
         };
         path.push(next.name.clone());
-        if next.name == node.name {
+        if next.name == to.name {
             return Some(path.join(" -> "));
         }
         cur = next;

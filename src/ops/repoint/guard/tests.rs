@@ -208,3 +208,42 @@ fn old_primary_with_divergent_writes_and_replicas() {
         .any(|m| m.contains("masterauth")));
     assert!(g.download.needed);
 }
+
+#[test]
+fn a_chained_replica_read_ahead_of_its_root_is_not_divergent() {
+    // r2 follows r0 which follows r1, links up, one history; r1 was read before the writes
+    // that r2 had already received when it was read. Seen in a live run: "r2 holds 1332 bytes
+    // of writes r1 never saw" and "r1 holds fewer keys than r2" were read skew.
+    let r1 = view(&n("r1", InfoRole::Primary, 40_065, "h", 1_460_239), |_| {});
+    let mut r0 = view(&n("r0x", InfoRole::Replica, 40_080, "h", 1_460_900), |_| {});
+    let mut r2 = view(
+        &n("r2xx", InfoRole::Replica, 40_101, "h", 1_461_571),
+        |_| {},
+    );
+    r0.upstream = Some(Upstream {
+        addr: r1.addr.clone(),
+        index: Some(0),
+    });
+    r0.link = Some(Link::Up);
+    r2.upstream = Some(Upstream {
+        addr: r0.addr.clone(),
+        index: Some(1),
+    });
+    r2.link = Some(Link::Up);
+    let grp = group(vec![r1.clone(), r0.clone(), r2.clone()]);
+    let g = assess(&r2, &r1, &grp, false);
+    assert!(!g.needs_force() && !g.refused(), "{:#?}", g.findings);
+    assert!(g.resync.as_ref().is_some_and(Resync::is_partial), "{g:#?}");
+    let pass = verdicts(&g, Verdict::Pass);
+    assert!(
+        pass.iter()
+            .any(|m| m.contains("r2xx already follows r1 (r2xx -> r0x -> r1)")),
+        "{pass:?}"
+    );
+
+    // The same offsets with r0's link down prove nothing: r2 may hold what r1 lost.
+    r0.link = Some(Link::Down { since: None });
+    let grp = group(vec![r1.clone(), r0, r2.clone()]);
+    let g = assess(&r2, &r1, &grp, false);
+    assert!(g.needs_force(), "{:#?}", g.findings);
+}
