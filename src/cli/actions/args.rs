@@ -1,0 +1,168 @@
+//! The actions' command-line arguments: the flags every action shares (`--yes`, `--dry-run`,
+//! `--force`, `--reason`, `--skip-snapshot`, `--json`), `--download-timeout`, and one clap
+//! struct per subcommand. Parsing only: it resolves no target and runs nothing.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use crate::cli::{output, EXIT_USAGE};
+use crate::ops::Strategy;
+
+/// Flags shared by every action.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ActionFlags {
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan and pre-checks; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Override failed pre-checks where that is safe to offer (needs --reason).
+    #[arg(long)]
+    pub force: bool,
+    /// Why: required with --force and --skip-snapshot; recorded in the audit log.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// Skip the snapshot gate (needs --reason).
+    #[arg(long)]
+    pub skip_snapshot: bool,
+    /// Progress as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--download-timeout`, on the actions that may download an RDB.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DownloadBudget {
+    /// The longest the RDB download may take, e.g. 90s or 10m (overrides
+    /// console.download_timeout for this action).
+    #[arg(long, value_name = "DURATION")]
+    pub download_timeout: Option<String>,
+}
+
+impl DownloadBudget {
+    /// The value given, if any.
+    ///
+    /// # Errors
+    /// Exit code 2 for a value that is not a positive duration (the problem is printed).
+    pub fn parse(&self) -> Result<Option<Duration>, u8> {
+        let Some(v) = &self.download_timeout else {
+            return Ok(None);
+        };
+        let hint = Some("give a positive duration, for example --download-timeout 10m");
+        match crate::config::parse_duration(v) {
+            Ok(d) if !d.is_zero() => Ok(Some(d)),
+            Ok(_) => {
+                output::error(
+                    &format!("invalid --download-timeout '{v}': it must be more than zero"),
+                    hint,
+                );
+                Err(EXIT_USAGE)
+            }
+            Err(e) => {
+                output::error(&format!("invalid --download-timeout: {e}"), hint);
+                Err(EXIT_USAGE)
+            }
+        }
+    }
+}
+
+/// `redops snapshot NODE`.
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// Node name or address.
+    pub node: String,
+    /// Also download the RDB over the replication protocol into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub download: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
+    pub flags: ActionFlags,
+}
+
+/// Switchover strategy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Pause writes, wait for proven catch-up, promote, demote, repoint, unpause.
+    #[default]
+    Manual,
+    /// The server's FAILOVER TO command (6.2+), then repoint the siblings.
+    Native,
+}
+
+/// `redops switchover --to REPLICA`.
+#[derive(Debug, Clone, Args)]
+pub struct SwitchoverArgs {
+    /// The replica to promote (name or address).
+    #[arg(long, value_name = "NODE")]
+    pub to: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub strategy: StrategyArg,
+    /// Also download the old primary's RDB into this directory before it is demoted.
+    #[arg(long, value_name = "DIR")]
+    pub download: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
+    pub flags: ActionFlags,
+}
+
+/// `redops failback`.
+#[derive(Debug, Clone, Args)]
+pub struct FailbackArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub strategy: StrategyArg,
+    /// Also download the current primary's RDB into this directory before it is demoted.
+    #[arg(long, value_name = "DIR")]
+    pub download: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
+    pub flags: ActionFlags,
+}
+
+/// `redops promote [REPLICA]`.
+#[derive(Debug, Clone, Args)]
+pub struct PromoteArgs {
+    /// The replica to promote; the best candidate when omitted.
+    pub node: Option<String>,
+    #[command(flatten)]
+    pub flags: ActionFlags,
+}
+
+/// `redops repoint NODE --to SOURCE`.
+#[derive(Debug, Clone, Args)]
+pub struct RepointArgs {
+    /// The node that will replicate (its data is replaced unless a partial resync is possible).
+    pub node: String,
+    /// The node to replicate from.
+    #[arg(long, value_name = "SOURCE")]
+    pub to: String,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
+    pub flags: ActionFlags,
+}
+
+/// `redops rejoin OLD_PRIMARY`.
+#[derive(Debug, Clone, Args)]
+pub struct RejoinArgs {
+    /// The restarted old primary to bring back as a replica.
+    pub node: String,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
+    pub flags: ActionFlags,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(s: StrategyArg) -> Self {
+        match s {
+            StrategyArg::Manual => Self::Manual,
+            StrategyArg::Native => Self::Native,
+        }
+    }
+}

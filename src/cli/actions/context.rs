@@ -1,0 +1,114 @@
+//! [`ActionContext`]: what every action starts from. It checks that `--force` and
+//! `--skip-snapshot` come with a reason, resolves the targets, polls once, applies
+//! `--download-timeout`, and reports (and closes, once settled) runs the audit log shows
+//! unfinished. It builds no plan and changes nothing on a server.
+
+use super::args::{ActionFlags, DownloadBudget};
+use crate::audit::{self, AuditLog};
+use crate::cli::{output, status, Global, TargetArgs, EXIT_USAGE};
+use crate::config::Config;
+use crate::ops::{self, Budgets};
+use crate::topology::Topology;
+
+/// What every action starts from: the resolved config, one poll's topology, the budgets.
+#[derive(Debug)]
+pub struct ActionContext {
+    pub config: Config,
+    pub topology: Topology,
+    pub budgets: Budgets,
+    pub read_only: bool,
+    pub json: bool,
+}
+
+impl ActionContext {
+    /// Resolves the targets, checks the flags, polls once, and reports interrupted runs.
+    ///
+    /// # Errors
+    /// The exit code to return (the problem has been printed).
+    pub async fn load(
+        targets: &TargetArgs,
+        global: &Global,
+        flags: &ActionFlags,
+    ) -> Result<Self, u8> {
+        let needs_reason = |on: bool, what: &str| -> Result<(), u8> {
+            if on && flags.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                output::error(
+                    &format!("{what} needs a reason"),
+                    Some("add --reason \"why\" (it is recorded in the audit log)"),
+                );
+                return Err(EXIT_USAGE);
+            }
+            Ok(())
+        };
+        needs_reason(flags.force, "--force")?;
+        needs_reason(flags.skip_snapshot, "--skip-snapshot")?;
+        let config = targets.resolve_or_report().await?;
+        let topology = status::snapshot(&config).await;
+        let budgets = Budgets::for_console(&config.console);
+        let ctx = Self {
+            read_only: global.read_only || config.console.read_only,
+            json: flags.json,
+            config,
+            topology,
+            budgets,
+        };
+        ctx.report_interrupted();
+        Ok(ctx)
+    }
+
+    /// As [`load`](Self::load), with `--download-timeout` (checked before anything is polled)
+    /// taking the place of `console.download_timeout`.
+    ///
+    /// # Errors
+    /// The exit code to return (the problem has been printed).
+    pub async fn load_downloading(
+        targets: &TargetArgs,
+        global: &Global,
+        flags: &ActionFlags,
+        budget: &DownloadBudget,
+    ) -> Result<Self, u8> {
+        let over = budget.parse()?;
+        let mut ctx = Self::load(targets, global, flags).await?;
+        if let Some(d) = over {
+            ctx.budgets.download = d;
+        }
+        Ok(ctx)
+    }
+
+    /// Warns about runs in the audit log that never finished, with the safe next step; closes
+    /// those whose group is now consistent.
+    pub fn report_interrupted(&self) {
+        let path = &self.config.console.audit_log;
+        let found = match ops::recovery::check_interrupted(path, &self.topology) {
+            Ok(f) => f,
+            Err(e) => {
+                output::note(&format!(
+                    "warning: cannot read the audit log '{}': {e}",
+                    path.display()
+                ));
+                return;
+            }
+        };
+        for (run, advice) in found {
+            if self.json {
+                let v =
+                    serde_json::json!({"event": "InterruptedRun", "run": run, "advice": advice});
+                output::line(&v.to_string());
+            } else {
+                output::note(&format!(
+                    "warning: an earlier run did not finish: {}",
+                    run.describe()
+                ));
+                for l in &advice.state {
+                    output::note(&format!("  now: {l}"));
+                }
+                output::note(&format!("  next: {}", advice.next_step));
+            }
+            if advice.settled {
+                if let Ok(mut log) = AuditLog::open(path) {
+                    let _ = audit::acknowledge(&mut log, &run, &advice.next_step);
+                }
+            }
+        }
+    }
+}
