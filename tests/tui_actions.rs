@@ -1,9 +1,10 @@
 //! The console's actions, driven through `App::update` like an operator would: the plan
-//! dialog (checks passing, failing with and without an override), the typed confirmation,
-//! the runbook mid-run and after a failure, read-only and Sentinel refusals, the interrupted
-//! run found at start-up; and whole runs (switchover then failback, a failure with rollback,
-//! a promotion that marks the old primary) through the same path the runtime takes
-//! (`tui::run::drive`), on the engine's simulated group (`ops::fake`). Snapshots are text.
+//! dialog (checks passing, failing with and without an override, the download budget at 80
+//! columns), the typed confirmation, the runbook mid-run and after a failure, read-only and
+//! Sentinel refusals, the interrupted run found at start-up; and whole runs (switchover then
+//! failback, a failure with rollback, a promotion that marks the old primary) through the same
+//! path the runtime takes (`tui::run::drive`), on the engine's simulated group (`ops::fake`).
+//! Snapshots are text.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -192,6 +193,43 @@ fn plan_dialog_with_checks_failing() {
         press(&mut app, KeyCode::Enter).is_empty(),
         "no way to run it"
     );
+}
+
+/// `d` in a snapshot's plan dialog: the gate names the RDB download with its budget (the
+/// config's `download_timeout`), wrapped to an 80-column terminal.
+#[test]
+fn plan_dialog_shows_the_download_budget_at_80_columns() {
+    let fake = FakeOps::group(&["m1", "r1", "r2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_on(&fake, dir.path(), Options::default(), 80, 30);
+    // A fixed directory keeps the snapshot stable; nothing runs, so nothing is written there.
+    app.config.console.backups_dir = "/var/backups/redops".into();
+    app.config.console.download_timeout = Duration::from_secs(90);
+    select(&mut app, "r1");
+    press(&mut app, KeyCode::Char('s'));
+    let t = screen(&app);
+    assert!(t.contains("Snapshot gate"), "{t}");
+    assert!(
+        !t.contains("download the RDB of"),
+        "no download until d:\n{t}"
+    );
+    press(&mut app, KeyCode::Char('d'));
+    let t = screen(&app);
+    // The dialog's own text: between its double borders, its two lines joined.
+    let gate: String = t
+        .lines()
+        .filter_map(|l| Some(l.split('║').nth(1)?.trim()))
+        .skip_while(|l| !l.starts_with("download the RDB of"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        gate.contains(
+            "download the RDB of r1 into /var/backups/redops (CRC64 verified; at most 90s each)"
+        ),
+        "the budget from the config, wrapped:\n{t}"
+    );
+    insta::assert_snapshot!("plan_dialog_download_80x30", t);
 }
 
 #[test]

@@ -233,8 +233,9 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
         b.push(
             "  ",
             &format!(
-                "download the RDB of {} into {dir} (CRC64 verified)",
-                names(&plan.downloads)
+                "download the RDB of {} into {dir} (CRC64 verified; at most {} each)",
+                names(&plan.downloads),
+                crate::config::format_duration(plan.budgets.download)
             ),
             t.s(Ui::Text),
         );
