@@ -215,14 +215,20 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
             t.s(Ui::Danger).add_modifier(Modifier::BOLD),
         );
     }
+    // Skipped: what the gate would have done, struck through in words and muted.
+    let (gate_lead, gate_style) = if d.skip_snapshot_reason.is_some() {
+        ("  not done: ", t.s(Ui::Muted))
+    } else {
+        ("  ", t.s(Ui::Text))
+    };
     if !plan.snapshots.is_empty() {
         b.push(
-            "  ",
+            gate_lead,
             &format!(
                 "BGSAVE on {}: done only when finished, status ok and rdb_last_save_time at or after the request",
                 names(&plan.snapshots)
             ),
-            t.s(Ui::Text),
+            gate_style,
         );
     }
     if !plan.downloads.is_empty() {
@@ -231,13 +237,13 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
             .as_ref()
             .map_or_else(|| "?".to_string(), |d| d.display().to_string());
         b.push(
-            "  ",
+            gate_lead,
             &format!(
                 "download the RDB of {} into {dir} (CRC64 verified; at most {} each)",
                 names(&plan.downloads),
                 crate::config::format_duration(plan.budgets.download)
             ),
-            t.s(Ui::Text),
+            gate_style,
         );
     }
     if !plan.steps.is_empty() {
