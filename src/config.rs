@@ -301,16 +301,35 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[must_use]
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
+    match ms {
+        0 => "0s".to_string(),
+        _ if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        _ if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        _ if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        _ => format!("{ms}ms"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_print_in_the_largest_whole_unit_and_parse_back() {
+        for (ms, text) in [
+            (0, "0s"),
+            (250, "250ms"),
+            (1500, "1500ms"),
+            (30_000, "30s"),
+            (90_000, "90s"),
+            (600_000, "10m"),
+            (7_200_000, "2h"),
+        ] {
+            let d = Duration::from_millis(ms);
+            assert_eq!(format_duration(d), text);
+            assert_eq!(parse_duration(text), Ok(d), "{text}");
+        }
+    }
 
     #[test]
     fn addr_forms() {
