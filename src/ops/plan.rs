@@ -47,7 +47,8 @@ impl ActionKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
-    /// Pause writes, prove catch-up, promote, demote, repoint, unpause (REDIS.md 3d).
+    /// Pause writes, prove catch-up, promote, demote, unpause, then repoint the siblings (REDIS.md
+    /// 3d, with the siblings moved out of the pause).
     Manual,
     /// The server's `FAILOVER TO ... TIMEOUT`, then repoint the siblings it leaves chained.
     Native,

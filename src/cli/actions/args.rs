@@ -86,7 +86,7 @@ pub struct SnapshotArgs {
 /// Switchover strategy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum StrategyArg {
-    /// Pause writes, wait for proven catch-up, promote, demote, repoint, unpause.
+    /// Pause writes, wait for proven catch-up, promote, demote, unpause, then repoint the siblings.
     #[default]
     Manual,
     /// The server's FAILOVER TO command (6.2+), then repoint the siblings.
