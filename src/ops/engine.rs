@@ -168,8 +168,6 @@ pub(crate) struct RunState {
     keep_paused: bool,
     /// The target that was sent `REPLICAOF NO ONE` and never answered: it may still run it.
     promote_unanswered: Option<usize>,
-    /// What the operator must do about a target that stayed silent (leads the next step).
-    unanswered_note: Option<String>,
 }
 
 pub(crate) struct Run<'a, O: RedisOps> {

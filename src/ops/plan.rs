@@ -315,6 +315,31 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// One non-critical `REPLICAOF` step per sibling, moving it to node `to` on the same
+    /// history. `left_behind` says what a sibling whose step fails goes on doing.
+    pub(crate) fn push_sibling_repoints(
+        &mut self,
+        siblings: &[usize],
+        to: usize,
+        left_behind: &str,
+    ) {
+        let to_name = self.name(to).to_string();
+        for &s in siblings {
+            let s_name = self.name(s).to_string();
+            self.steps.push(Step {
+                title: format!("repoint {s_name} to {to_name}"),
+                node: s,
+                kind: StepKind::ReplicaOf { to },
+                commands: vec![Command::ReplicaOf(Some(self.nodes[to].addr.clone()))],
+                waits_for: None,
+                deadline: None,
+                verify: "+OK (partial resync expected: same history)".to_string(),
+                rollback: format!("none needed: {s_name} {left_behind}; repoint it later"),
+                critical: false,
+            });
+        }
+    }
+
     /// An empty plan for a group; builders fill it in.
     #[must_use]
     pub fn new(action: ActionKind, group: &str, group_index: usize, budgets: Budgets) -> Self {

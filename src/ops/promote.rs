@@ -308,22 +308,7 @@ pub fn plan_promote(
         ),
         critical: true,
     });
-    for &s in &siblings {
-        let s_name = plan.name(s).to_string();
-        plan.steps.push(Step {
-            title: format!("repoint {s_name} to {c_name}"),
-            node: s,
-            kind: StepKind::ReplicaOf { to: ci },
-            commands: vec![Command::ReplicaOf(Some(c_cfg.addr.clone()))],
-            waits_for: None,
-            deadline: None,
-            verify: "+OK (partial resync expected: same history)".to_string(),
-            rollback: format!(
-                "none needed: {s_name} keeps waiting for the old primary; repoint it later"
-            ),
-            critical: false,
-        });
-    }
+    plan.push_sibling_repoints(&siblings, ci, "keeps waiting for the old primary");
     plan.steps.push(Step {
         title: format!("verify {c_name} is primary and its replicas follow it"),
         node: ci,

@@ -396,23 +396,11 @@ pub fn plan_switchover(
 }
 
 fn push_sibling_steps(plan: &mut Plan, siblings: &[usize], ti: usize) {
-    for &s in siblings {
-        let (s_name, t_name) = (plan.name(s).to_string(), plan.name(ti).to_string());
-        let t_addr = plan.nodes[ti].addr.clone();
-        plan.steps.push(Step {
-            title: format!("repoint {s_name} to {t_name}"),
-            node: s,
-            kind: StepKind::ReplicaOf { to: ti },
-            commands: vec![Command::ReplicaOf(Some(t_addr))],
-            waits_for: None,
-            deadline: None,
-            verify: "+OK (partial resync expected: same history)".to_string(),
-            rollback: format!(
-                "none needed: {s_name} keeps following its old upstream (now a replica of {t_name}); repoint it later"
-            ),
-            critical: false,
-        });
-    }
+    let left_behind = format!(
+        "keeps following its old upstream (now a replica of {})",
+        plan.name(ti)
+    );
+    plan.push_sibling_repoints(siblings, ti, &left_behind);
 }
 
 /// The target's address as the primary lists it in `slaveN` (what `FAILOVER TO` requires).

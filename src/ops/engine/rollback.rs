@@ -29,9 +29,13 @@ impl<O: RedisOps> Run<'_, O> {
                 )),
             }
         }
+        // What to do about a target that stayed silent leads the next step.
+        let mut silent = None;
         if let Some(t) = self.st.promote_unanswered.take() {
             // May set `promoted`: then the target is put back just below.
-            undone.push(self.settle_unanswered(t).await);
+            let (line, still_silent) = self.settle_unanswered(t).await;
+            silent = still_silent.then(|| line.clone());
+            undone.push(line);
         }
         if let (Some(t), false) = (self.st.promoted, self.st.demoted) {
             undone.extend(self.undo_promotion(t).await);
@@ -73,7 +77,7 @@ impl<O: RedisOps> Run<'_, O> {
         }
         let (state, infos) = self.read_state().await;
         let mut next = self.next_step(&infos);
-        if let Some(note) = &self.st.unanswered_note {
+        if let Some(note) = silent {
             next = format!("{note}. {next}");
         }
         let title = &self.plan.steps[step].title;

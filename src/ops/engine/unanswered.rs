@@ -24,8 +24,9 @@ impl<O: RedisOps> Run<'_, O> {
     /// Watches target `t` for a bounded time. Answering as a primary (it ran the command), it
     /// is marked promoted so that the rollback puts it back; answering as a replica, the command
     /// never ran; silent, the outcome will say what to do when it wakes. One line for the
-    /// rollback report.
-    pub(super) async fn settle_unanswered(&mut self, t: usize) -> String {
+    /// rollback report, and whether the target is still silent (the line then leads the
+    /// outcome's next step).
+    pub(super) async fn settle_unanswered(&mut self, t: usize) -> (String, bool) {
         let tn = self.plan.name(t).to_string();
         let watch = self.plan.budgets.command * WATCH_TIMEOUTS;
         let deadline = Instant::now() + watch;
@@ -33,14 +34,16 @@ impl<O: RedisOps> Run<'_, O> {
             match self.info(t, InfoSection::Replication).await {
                 Ok(i) if i.replication.role == Some(InfoRole::Primary) => {
                     self.st.promoted = Some(t);
-                    return format!(
+                    let line = format!(
                         "{tn} answered again as a primary: it ran the REPLICAOF NO ONE it had been sent"
                     );
+                    return (line, false);
                 }
                 Ok(_) => {
-                    return format!(
+                    let line = format!(
                         "{tn} answered again as a replica: the REPLICAOF NO ONE it had been sent never ran"
                     );
+                    return (line, false);
                 }
                 Err(_) if Instant::now() < deadline => tokio::time::sleep(WAIT_POLL).await,
                 Err(_) => break,
@@ -56,7 +59,6 @@ impl<O: RedisOps> Run<'_, O> {
              paused); demote it then with `redops repoint {tn} --to {primary}`",
             crate::config::format_duration(watch)
         );
-        self.st.unanswered_note = Some(note.clone());
-        note
+        (note, true)
     }
 }
