@@ -19,7 +19,7 @@
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use crate::ops::{CheckStatus, Confirm};
@@ -73,7 +73,13 @@ fn frame_dialog(
     scroll: u16,
 ) {
     let width = dialog_width(area);
-    let want = body.len() + footer.len() + 3;
+    // Footer lines wrap (the key hints grow with what the plan offers): rows as wrapped.
+    let inner_w = usize::from(width.saturating_sub(2)).max(1);
+    let foot_rows: usize = footer
+        .iter()
+        .map(|l| l.width().div_ceil(inner_w).max(1))
+        .sum();
+    let want = body.len() + foot_rows + 3;
     let h = u16::try_from(want)
         .unwrap_or(u16::MAX)
         .min(area.height.saturating_sub(2).max(8));
@@ -85,7 +91,7 @@ fn frame_dialog(
         .title(Span::styled(format!(" {title} "), t.s(Ui::Title)));
     let inner = block.inner(r);
     frame.render_widget(block.style(t.s(Ui::Background)), r);
-    let foot_h = u16::try_from(footer.len() + 1).unwrap_or(3);
+    let foot_h = u16::try_from(foot_rows + 1).unwrap_or(3);
     let [top, sep, bottom] = Layout::vertical([
         Constraint::Min(1),
         Constraint::Length(1),
@@ -108,7 +114,7 @@ fn frame_dialog(
         "─".repeat(usize::from(sep.width))
     };
     frame.render_widget(Paragraph::new(rule).style(t.s(Ui::Muted)), sep);
-    frame.render_widget(Paragraph::new(footer), bottom);
+    frame.render_widget(Paragraph::new(footer).wrap(Wrap { trim: false }), bottom);
 }
 
 fn dialog_width(area: Rect) -> u16 {
