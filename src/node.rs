@@ -299,7 +299,7 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
             "LOADING" => return NodeError::Loading,
             "BUSY" => return NodeError::Busy,
             "MASTERDOWN" => return NodeError::Stale,
-            _ => {}
+            _ => return NodeError::Reply(first_line(&text)),
         }
     }
     if e.kind() == redis::ErrorKind::AuthenticationFailed

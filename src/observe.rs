@@ -45,7 +45,11 @@ pub enum NodeError {
     /// Name resolution failed.
     #[error("cannot resolve host: {0}")]
     Resolve(String),
-    /// Anything else the server or the socket said.
+    /// The server answered with an error reply (`ERR ...`, `READONLY ...`): the command was
+    /// refused, it did not run.
+    #[error("{0}")]
+    Reply(String),
+    /// Anything else (a broken socket): a command sent may or may not have run.
     #[error("{0}")]
     Other(String),
 }
@@ -63,7 +67,7 @@ impl NodeError {
             Self::Busy => NodeState::Busy,
             Self::Stale => NodeState::Stale,
             Self::Tls(_) => NodeState::TlsError,
-            Self::Other(_) => NodeState::Error,
+            Self::Reply(_) | Self::Other(_) => NodeState::Error,
         }
     }
 }

@@ -76,7 +76,8 @@ fn settled(fake: &FakeOps) {
             w.violations
         );
         for n in &w.nodes {
-            if n.primary && !n.down {
+            // A frozen node cannot be unpaused: its pause expires by itself.
+            if n.primary && !n.down && !n.frozen {
                 assert!(
                     n.paused_until.is_none(),
                     "{} left paused; log {:#?}",
@@ -108,9 +109,11 @@ async fn manual_switchover_order_and_result() {
     let sib = position(&cmds, "s: REPLICAOF 127.0.0.1 7001");
     let unpause = position(&cmds, "p: CLIENT UNPAUSE");
     let bgsave = position(&cmds, "p: BGSAVE");
-    // The siblings come after the unpause: one that does not answer never holds the writers.
+    // Demote first: no node is promoted while the old primary could become writable by itself
+    // (a pause that expires). The siblings come after the unpause: one that does not answer
+    // never holds the writers.
     assert!(
-        bgsave < pause && pause < promote && promote < demote && demote < unpause && unpause < sib,
+        bgsave < pause && pause < demote && demote < promote && promote < unpause && unpause < sib,
         "{cmds:#?}"
     );
     assert!(cmds.contains(&"p: CONFIG REWRITE".to_string()));
@@ -179,20 +182,37 @@ async fn every_error_path_unpauses_and_never_two_writable_primaries() {
         // One failed read during the catch-up is retried.
         ("p", "INFO", "p: CLIENT PAUSE", boom(), false),
         ("p", "INFO", "p: CLIENT PAUSE", Effect::Kill, true),
-        ("t", "REPLICAOF NO ONE", "p: CLIENT PAUSE", boom(), true),
+        ("p", "REPLICAOF", "p: CLIENT PAUSE", boom(), true),
+        ("p", "REPLICAOF", "p: CLIENT PAUSE", Effect::Kill, true),
+        ("p", "REPLICAOF", "p: CLIENT PAUSE", Effect::Freeze, true),
+        // Unanswered, then answering: driven forward (watched, fenced, sent again).
+        ("p", "REPLICAOF", "p: CLIENT PAUSE", Effect::Stall(3), false),
+        ("t", "REPLICAOF NO ONE", "p: REPLICAOF", boom(), true),
+        ("t", "REPLICAOF NO ONE", "p: REPLICAOF", Effect::Kill, true),
         (
             "t",
             "REPLICAOF NO ONE",
-            "p: CLIENT PAUSE",
+            "p: REPLICAOF",
             Effect::Freeze,
             true,
         ),
-        ("p", "REPLICAOF", "t: REPLICAOF NO ONE", boom(), true),
-        ("p", "REPLICAOF", "t: REPLICAOF NO ONE", Effect::Kill, true),
-        ("s", "REPLICAOF", "p: REPLICAOF", boom(), true),
-        ("s", "REPLICAOF", "p: REPLICAOF", Effect::Kill, true),
-        ("s", "REPLICAOF", "p: REPLICAOF", Effect::Freeze, true),
-        ("p", "CLIENT UNPAUSE", "p: REPLICAOF", boom(), false),
+        (
+            "t",
+            "REPLICAOF NO ONE",
+            "p: REPLICAOF",
+            Effect::Stall(3),
+            false,
+        ),
+        ("s", "REPLICAOF", "t: REPLICAOF NO ONE", boom(), true),
+        ("s", "REPLICAOF", "t: REPLICAOF NO ONE", Effect::Kill, true),
+        (
+            "s",
+            "REPLICAOF",
+            "t: REPLICAOF NO ONE",
+            Effect::Freeze,
+            true,
+        ),
+        ("p", "CLIENT UNPAUSE", "t: REPLICAOF NO ONE", boom(), false),
         // One failed read during the verification is retried.
         ("t", "INFO", "p: CLIENT UNPAUSE", boom(), false),
     ];
@@ -245,70 +265,128 @@ async fn every_error_path_unpauses_and_never_two_writable_primaries() {
 }
 
 #[tokio::test]
-async fn a_silent_target_that_promotes_itself_late_is_put_back_before_the_unpause() {
+async fn a_target_that_answers_its_promotion_late_is_fenced_and_the_run_goes_on() {
     let fake = FakeOps::group(&["p", "t", "s"]);
     let plan = plan(&fake, "t", Strategy::Manual);
     // The promotion gets no answer; the target runs it a few fake ms later, while watched.
     fake.inject("t", "REPLICAOF NO ONE", 0, Effect::Stall(3));
+    let (out, _) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Done, "{out:#?}");
+    let cmds = fake.log();
+    let demote = position(&cmds, "p: REPLICAOF 127.0.0.1 7001");
+    let woke = position(&cmds, "t: (woke) REPLICAOF NO ONE");
+    let fence = position(&cmds, "t: CLIENT KILL ID 1");
+    let unpause = position(&cmds, "p: CLIENT UNPAUSE");
+    assert!(
+        demote < woke && woke < fence && fence < unpause,
+        "{cmds:#?}"
+    );
+    fake.with(|w| assert!(!w.nodes[0].primary && w.nodes[1].primary && !w.nodes[2].primary));
+    settled(&fake);
+}
+
+#[tokio::test]
+async fn a_target_silent_through_the_watch_leaves_the_old_primary_a_replica() {
+    let fake = FakeOps::group(&["p", "t", "s"]);
+    let plan = plan(&fake, "t", Strategy::Manual);
+    fake.inject("t", "REPLICAOF NO ONE", 0, Effect::Stall(1_000_000));
     let (out, log) = run(&fake, &plan, &approve("t")).await;
     assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
-    assert!(out.detail.contains("got no answer"), "{}", out.detail);
+    let next = out.next_step.clone().unwrap_or_default();
+    assert!(
+        next.contains("t never answered REPLICAOF NO ONE") && !next.contains("nothing was changed"),
+        "{next}"
+    );
     let rolled_back: Vec<String> = log
         .records()
         .into_iter()
         .filter(|r| r.event == "RolledBack")
         .filter_map(|r| r.detail)
         .collect();
-    let cmds = fake.log();
-    let woke = position(&cmds, "t: (woke) REPLICAOF NO ONE");
-    let back = position(&cmds, "t: REPLICAOF 127.0.0.1 7000");
-    let unpause = position(&cmds, "p: CLIENT UNPAUSE");
-    assert!(woke < back && back < unpause, "{cmds:#?}");
     assert!(
         rolled_back
             .iter()
-            .any(|r| r.contains("t answered again as a primary")
-                && r.contains("t returned to being a replica of p")),
+            .any(|r| r.contains("p stays a replica of t")),
         "{rolled_back:#?}"
     );
-    fake.with(|w| assert!(w.nodes[0].primary && !w.nodes[1].primary && !w.nodes[2].primary));
+    let cmds = fake.log();
+    // The old primary is not made a primary again: the target may still promote itself.
+    assert!(
+        !cmds.iter().any(|c| c == "p: REPLICAOF NO ONE"),
+        "{cmds:#?}"
+    );
+    assert!(position(&cmds, "p: CLIENT UNPAUSE") > position(&cmds, "t: REPLICAOF NO ONE"));
+    settled(&fake);
+    // No node takes writes until the target answers: then it alone is the primary.
+    fake.with(|w| assert!(w.nodes.iter().all(|n| !n.primary)));
+}
+
+#[tokio::test]
+async fn a_refused_promotion_makes_the_old_primary_primary_again() {
+    let fake = FakeOps::group(&["p", "t"]);
+    let plan = plan(&fake, "t", Strategy::Manual);
+    fake.inject("t", "REPLICAOF NO ONE", 0, Effect::Error("ERR boom".into()));
+    let (out, _) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let cmds = fake.log();
+    let back = position(&cmds, "p: REPLICAOF NO ONE");
+    assert!(back < position(&cmds, "p: CLIENT UNPAUSE"), "{cmds:#?}");
+    fake.with(|w| assert!(w.nodes[0].primary && !w.nodes[1].primary));
     settled(&fake);
 }
 
 #[tokio::test]
-async fn a_target_silent_through_the_watch_is_named_in_the_next_step() {
+async fn a_refused_demotion_changes_nothing() {
+    let fake = FakeOps::group(&["p", "t"]);
+    let plan = plan(&fake, "t", Strategy::Manual);
+    fake.inject("p", "REPLICAOF", 0, Effect::Error("ERR boom".into()));
+    let (out, _) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Failed);
+    let next = out.next_step.unwrap_or_default();
+    assert!(next.contains("nothing was changed"), "{next}");
+    let cmds = fake.log();
+    assert!(
+        !cmds.iter().any(|c| c.starts_with("t: REPLICAOF")),
+        "{cmds:#?}"
+    );
+    fake.with(|w| assert!(w.nodes[0].primary && !w.nodes[1].primary));
+    settled(&fake);
+}
+
+#[tokio::test]
+async fn a_demotion_answered_late_is_fenced_and_the_run_goes_on() {
     let fake = FakeOps::group(&["p", "t", "s"]);
     let plan = plan(&fake, "t", Strategy::Manual);
-    fake.inject("t", "REPLICAOF NO ONE", 0, Effect::Stall(1_000_000));
+    fake.inject("p", "REPLICAOF", 0, Effect::Stall(3));
+    let (out, _) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Done, "{out:#?}");
+    let cmds = fake.log();
+    let woke = position(&cmds, "p: (woke) REPLICAOF 127.0.0.1 7001");
+    let fence = position(&cmds, "p: CLIENT KILL ID 1");
+    let promote = position(&cmds, "t: REPLICAOF NO ONE");
+    assert!(woke < fence && fence < promote, "{cmds:#?}");
+    settled(&fake);
+}
+
+#[tokio::test]
+async fn a_demotion_never_answered_is_never_reported_as_nothing_changed() {
+    let fake = FakeOps::group(&["p", "t", "s"]);
+    let plan = plan(&fake, "t", Strategy::Manual);
+    fake.inject("p", "REPLICAOF", 0, Effect::Stall(1_000_000));
     let (out, _) = run(&fake, &plan, &approve("t")).await;
     assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
     let next = out.next_step.clone().unwrap_or_default();
     assert!(
-        next.contains("t never answered the REPLICAOF NO ONE")
-            && next.contains("redops repoint t --to p"),
-        "{next}"
+        next.contains("p never answered its demotion") || out.detail.contains("got no answer"),
+        "{out:#?}"
     );
+    assert!(!next.contains("nothing was changed"), "{next}");
+    // The target is never promoted while the old primary may still be a primary.
     let cmds = fake.log();
-    assert!(position(&cmds, "p: CLIENT UNPAUSE") > position(&cmds, "t: REPLICAOF NO ONE"));
     assert!(
-        !cmds.iter().any(|c| c.starts_with("p: REPLICAOF")),
+        !cmds.iter().any(|c| c == "t: REPLICAOF NO ONE"),
         "{cmds:#?}"
     );
-    settled(&fake);
-}
-
-#[tokio::test]
-async fn failed_demotion_returns_the_target_to_replica() {
-    let fake = FakeOps::group(&["p", "t"]);
-    let plan = plan(&fake, "t", Strategy::Manual);
-    fake.inject("p", "REPLICAOF", 0, Effect::Error("ERR boom".into()));
-    fake.inject("p", "REPLICAOF", 0, Effect::Error("ERR boom".into()));
-    let (out, _) = run(&fake, &plan, &approve("t")).await;
-    assert_eq!(out.status, RunStatus::Failed);
-    let cmds = fake.log();
-    let back = position(&cmds, "t: REPLICAOF 127.0.0.1 7000");
-    assert!(back < position(&cmds, "p: CLIENT UNPAUSE"), "{cmds:#?}");
-    fake.with(|w| assert!(w.nodes[0].primary && !w.nodes[1].primary));
     settled(&fake);
 }
 
@@ -695,4 +773,19 @@ async fn interrupted_run_is_found_and_split_brain_explained() {
         "{}",
         advice.next_step
     );
+}
+
+#[tokio::test]
+async fn an_unanswered_failover_is_aborted_and_never_reported_as_nothing_changed() {
+    let fake = FakeOps::group(&["p", "t", "s"]);
+    let plan = plan(&fake, "t", Strategy::Native);
+    fake.inject("p", "FAILOVER", 0, Effect::Stall(1_000_000));
+    let (out, _) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    let next = out.next_step.clone().unwrap_or_default();
+    assert!(!next.contains("nothing was changed"), "{next}");
+    assert!(next.contains("p answers again"), "{next}");
+    let cmds = fake.log();
+    assert!(cmds.iter().any(|c| c == "p: FAILOVER ABORT"), "{cmds:#?}");
+    settled(&fake);
 }

@@ -280,15 +280,14 @@ async fn sibling_down_is_planned_around_and_sibling_lost_mid_run_is_reported() {
     assert_no_loss(&c, writer).await;
 }
 
-/// Sends a signal to a PID from a synchronous hook (STOP freezes: the port still accepts
-/// connections and nothing answers).
-/// The target freezes with `REPLICAOF NO ONE` in its socket and runs it when thawed. Thawed
-/// while the engine watches it (writes still paused), it is put back at once: never two
-/// primaries. Thawed after the watch, the outcome has named it and said how to demote it, and
-/// the console's own repoint does that.
+/// The target freezes with `REPLICAOF NO ONE` in its socket and runs it when thawed; the old
+/// primary was demoted before. Thawed while the engine watches it, it is fenced and the run
+/// goes on to the end. Thawed after the watch, the run fails with the old primary left a
+/// replica (a late promotion then makes one primary, never two), and the target, once awake,
+/// is the only primary. Never two primaries, no acknowledged write lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn target_frozen_at_its_promotion_is_watched_and_put_back() {
-    for thaw_after_ms in [1500_u64, 6000] {
+async fn target_frozen_at_its_promotion_is_watched_and_never_makes_two_primaries() {
+    for thaw_after_ms in [1600_u64, 5000] {
         let c = Cluster::start(&["r0", "r1", "r2"], &[]).await;
         let config = c.config(None);
         let writer = WriterHandle::start(c.ports());
@@ -305,45 +304,101 @@ async fn target_frozen_at_its_promotion_is_watched_and_put_back() {
         });
         let out = run_with(&config, &plan, &ops).await;
         let label = format!("thawed after {thaw_after_ms} ms");
-        assert_eq!(out.status, RunStatus::Failed, "{label}: {out:#?}");
-        assert!(
-            out.detail.contains("got no answer"),
-            "{label}: {}",
-            out.detail
-        );
         let sent = ops.sent();
-        let unpause = sent.iter().position(|s| s == "r0: CLIENT UNPAUSE");
-        assert!(unpause.is_some(), "{label}: {sent:#?}");
         assert!(
-            !sent.iter().any(|s| s.starts_with("r0: REPLICAOF")),
-            "{label}: the old primary stays primary: {sent:#?}"
+            !sent.iter().any(|s| s == "r0: REPLICAOF NO ONE"),
+            "{label}: the old primary is never made primary again: {sent:#?}"
         );
-        writer.wait_more(200).await; // writes resumed on r0
         if thaw_after_ms < 2000 {
-            // Woken during the watch: put back before the unpause.
-            let back = sent
-                .iter()
-                .position(|s| s.starts_with("r1: REPLICAOF 127.0.0.1"));
-            assert!(back.is_some() && back < unpause, "{label}: {sent:#?}");
-            assert_eq!(c.primaries().await, vec![c.port("r0")], "{label}");
+            assert_eq!(out.status, RunStatus::Done, "{label}: {out:#?}");
+            assert!(
+                sent.iter().any(|s| s.starts_with("r1: CLIENT KILL ID")),
+                "{label}: the stale connection is closed: {sent:#?}"
+            );
         } else {
+            assert_eq!(out.status, RunStatus::Failed, "{label}: {out:#?}");
             let next = out.next_step.clone().unwrap_or_default();
             assert!(
-                next.contains("r1 never answered the REPLICAOF NO ONE")
-                    && next.contains("redops repoint r1 --to r0"),
+                next.contains("r1 never answered REPLICAOF NO ONE"),
                 "{label}: {next}"
             );
-            // It wakes, runs the promotion it had received: the outcome said so. The
-            // operator follows the next step.
+            // It wakes and runs the promotion it had received: the only primary.
             let end = std::time::Instant::now() + Duration::from_secs(15);
-            while c.primaries().await.len() < 2 {
+            while c.primaries().await != vec![c.port("r1")] {
                 assert!(std::time::Instant::now() < end, "{label}: r1 never woke");
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            let out = repoint_through_engine(&config, "r1", "r0").await;
-            assert_eq!(out.status, RunStatus::Done, "{label}: {out:#?}");
         }
-        assert_eq!(wait_following(&c, "r1").await, c.port("r0"), "{label}");
+        assert_eq!(wait_following(&c, "r0").await, c.port("r1"), "{label}");
+        writer.wait_more(200).await; // writes go to r1
+        assert_no_loss(&c, writer).await;
+    }
+}
+
+/// The old primary freezes with its demotion in its socket (what a proxy holding the command,
+/// or a stalled host, does). Thawed during the watch, the run is driven forward. Thawed after
+/// it, the run fails without promoting the target and never says "nothing was changed"; the
+/// old primary runs the demotion when it wakes, the group has no primary, and promoting the
+/// target finishes the switchover. Never two primaries, no acknowledged write lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_primary_answering_its_demotion_late_never_makes_two_primaries() {
+    for thaw_after_ms in [1600_u64, 5000] {
+        let c = Cluster::start(&["r0", "r1", "r2"], &[]).await;
+        let config = c.config(None);
+        let writer = WriterHandle::start(c.ports());
+        writer.wait_more(200).await;
+        let plan = plan_to(&config, "r1", Strategy::Manual).await;
+        let ops = Hooked::new(ops_for(&config));
+        let pid = c.server("r0").pid();
+        ops.hook("r0", "REPLICAOF", false, move || {
+            signal_pid(pid, "STOP");
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(thaw_after_ms));
+                signal_pid(pid, "CONT");
+            });
+        });
+        let out = run_with(&config, &plan, &ops).await;
+        let label = format!("thawed after {thaw_after_ms} ms");
+        let sent = ops.sent();
+        if thaw_after_ms < 2000 {
+            assert_eq!(out.status, RunStatus::Done, "{label}: {out:#?}");
+            assert!(
+                sent.iter().any(|s| s.starts_with("r0: CLIENT KILL ID")),
+                "{label}: answered late, fenced: {sent:#?}"
+            );
+        } else {
+            assert_eq!(out.status, RunStatus::Failed, "{label}: {out:#?}");
+            let next = out.next_step.clone().unwrap_or_default();
+            assert!(!next.contains("nothing was changed"), "{label}: {next}");
+            assert!(next.contains("r0 answers again"), "{label}: {next}");
+            assert!(
+                !sent.iter().any(|s| s == "r1: REPLICAOF NO ONE"),
+                "{label}: {sent:#?}"
+            );
+            // r0 wakes and demotes itself: no primary at all, never two.
+            let end = std::time::Instant::now() + Duration::from_secs(15);
+            while !c.primaries().await.is_empty() {
+                assert!(
+                    std::time::Instant::now() < end,
+                    "{label}: r0 never demoted itself"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let topo = redops::cli::status::snapshot(&config).await;
+            let req = redops::ops::promote::PromoteRequest {
+                node: Some("r1".into()),
+                budgets: budgets(),
+                max_extra_link_down: redops::ops::promote::DEFAULT_MAX_EXTRA_LINK_DOWN,
+                now: std::time::SystemTime::now(),
+            };
+            let finish = redops::ops::promote::plan_promote(&config, &topo, &req)
+                .unwrap()
+                .plan;
+            let out = run_with(&config, &finish, &ops_for(&config)).await;
+            assert_eq!(out.status, RunStatus::Done, "{label}: finishing: {out:#?}");
+        }
+        assert_eq!(c.primaries().await, vec![c.port("r1")], "{label}");
+        writer.wait_more(200).await;
         assert_no_loss(&c, writer).await;
     }
 }

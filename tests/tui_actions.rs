@@ -365,7 +365,7 @@ fn runbook_mid_run() {
 fn runbook_failure_state() {
     let (mut app, job, _dir) = scripted_switchover(120, 35);
     let title = job.prepared.plan.steps[2].title.clone();
-    let err = "REPLICAOF NO ONE on r1: connection refused";
+    let err = "REPLICAOF 127.0.0.1 7001 on m1 answered 'ERR boom'";
     let base = 61_000;
     for (dt, e) in [
         (
@@ -393,7 +393,7 @@ fn runbook_failure_state() {
                     "r1: role=replica of 127.0.0.1:7000 link=up offset=9000".into(),
                 ],
                 next_step: Some(
-                    "m1 is still the only primary and takes writes again; look at r1, then retry"
+                    "nothing was changed: m1 is still the primary and writes resumed; fix the cause above and run it again"
                         .into(),
                 ),
             },
@@ -414,7 +414,7 @@ fn runbook_failure_state() {
                 "r1: role=replica of 127.0.0.1:7000 link=up offset=9000".into(),
             ],
             next_step: Some(
-                "m1 is still the only primary and takes writes again; look at r1, then retry"
+                "nothing was changed: m1 is still the primary and writes resumed; fix the cause above and run it again"
                     .into(),
             ),
             warnings: vec![],

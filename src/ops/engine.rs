@@ -5,12 +5,44 @@
 //! managers, failed pre-checks without a recorded override, a missing confirmation, another
 //! redops action on the group (the lock), the plan being out of date, and the snapshot gate.
 //! What runs before the first step (live pre-checks, the snapshot gate) is in `engine/before.rs`,
-//! step execution in `engine/steps.rs`, rollback in `engine/rollback.rs`.
+//! step execution in `engine/steps.rs`, rollback in `engine/rollback.rs`, unanswered role
+//! commands in `engine/fence.rs`.
+//!
+//! # The console may die at any instant (DESIGN invariant 10)
+//!
+//! A switchover never has a moment where the console's death could leave two nodes accepting
+//! writes, because no node is promoted while the old primary could become writable by itself:
+//!
+//! 1. `CLIENT PAUSE <ms> WRITE` on the old primary P. Dying here: the pause expires, P is the
+//!    only primary.
+//! 2. The target T's own offset is proven equal to P's. Dying here: as above.
+//! 3. `REPLICAOF T` on P: P is a replica now, T still a replica of P (7.0+ keeps T's link up,
+//!    so P continues by partial resync from T). Dying here: no node takes writes (P and T
+//!    replicate from each other); the pause expiring changes nothing, P is a replica. Every
+//!    acknowledged write is on T (caught up, P paused). The next start finds the loop and the
+//!    unfinished run; promoting T finishes it.
+//! 4. `REPLICAOF NO ONE` on T: T is the only primary. Dying here: P's pause expires on a
+//!    replica; the siblings still replicate through P (chained), nothing is lost.
+//! 5. `CLIENT UNPAUSE` on P: the postponed writes get `READONLY` (an error, never a silent
+//!    loss). Then the siblings are repointed, outside the pause.
+//!
+//! This is the order the server's own `FAILOVER` uses internally (demote first, then `PSYNC
+//! ... FAILOVER` promotes the target). The older order (promote, then demote) had a window
+//! between 4 and 3 where a dead console left T writable and P writable again when its pause
+//! expired.
+//!
+//! A role command that times out is watched and driven to its end state (`fence.rs`); one
+//! still unanswered after the watch is reported as pending, and the rollback keeps the group
+//! where that late command cannot make a second primary. What remains: an old primary frozen
+//! for longer than its pause (20 s by default) with the demotion still in its socket may run
+//! postponed writes before the demotion when it wakes; the target was not promoted then, so
+//! there is still one primary, but those writes are not on the target.
 
 mod before;
+mod fence;
 mod rollback;
+pub use fence::WATCH_TIMEOUTS;
 mod steps;
-mod unanswered;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -164,10 +196,10 @@ pub(crate) struct RunState {
     captured_offset: Option<u64>,
     /// INFO read before the first step, per plan node.
     pre: HashMap<usize, Info>,
-    /// The node to keep paused when unpausing would make two writable primaries.
-    keep_paused: bool,
-    /// The target that was sent `REPLICAOF NO ONE` and never answered: it may still run it.
-    promote_unanswered: Option<usize>,
+    /// The old primary was sent its demotion and never answered: it may still run it.
+    demote_pending: Option<usize>,
+    /// The target was sent `REPLICAOF NO ONE` and never answered: it may still run it.
+    promote_pending: Option<usize>,
 }
 
 pub(crate) struct Run<'a, O: RedisOps> {

@@ -361,7 +361,7 @@ impl World {
         match rule {
             Some(Effect::Error(e)) => {
                 self.tick(&text);
-                return Err(NodeError::Other(e));
+                return Err(NodeError::Reply(e));
             }
             Some(Effect::Freeze) => self.nodes[i].frozen = true,
             Some(Effect::Stall(ms)) => {

@@ -47,8 +47,8 @@ impl ActionKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
-    /// Pause writes, prove catch-up, promote, demote, unpause, then repoint the siblings (REDIS.md
-    /// 3d, with the siblings moved out of the pause).
+    /// Pause writes, prove catch-up, demote the old primary, promote the target, unpause, then
+    /// repoint the siblings (REDIS.md 3d, demote-first like FAILOVER, siblings out of the pause).
     Manual,
     /// The server's `FAILOVER TO ... TIMEOUT`, then repoint the siblings it leaves chained.
     Native,
@@ -161,7 +161,11 @@ pub enum StepKind {
     WaitCaughtUp { primary: usize, target: usize },
     /// `REPLICAOF NO ONE` on the step's node.
     Promote,
-    /// `REPLICAOF <to>` on the step's node (demotion of the old primary, or a repoint).
+    /// `REPLICAOF <to>` on the old primary while its writes are paused and before `to` is
+    /// promoted: from here until the promotion no node accepts writes, so a console that dies
+    /// in between leaves no second writable primary (see the engine's module doc).
+    Demote { to: usize },
+    /// `REPLICAOF <to>` on the step's node (a repoint).
     ReplicaOf { to: usize },
     /// Wait until the step's node replicates from `to` with the link up and no sync running.
     WaitLinkUp { to: usize },

@@ -23,6 +23,19 @@ pub struct Advice {
     pub settled: bool,
 }
 
+/// Two nodes that replicate from each other at one offset: what a switchover leaves when it
+/// dies between the demotion and the promotion.
+fn loop_pair(group: &GroupTopology) -> Option<(String, String)> {
+    let offset = |n: &crate::topology::NodeView| n.info.as_ref().and_then(|i| i.replication.offset);
+    group.nodes.iter().find_map(|a| {
+        let up = a.upstream.as_ref()?;
+        let b = group.nodes.iter().find(|b| b.addr == up.addr)?;
+        let back = b.upstream.as_ref()?;
+        (back.addr == a.addr && a.name < b.name && offset(a).is_some() && offset(a) == offset(b))
+            .then(|| (a.name.clone(), b.name.clone()))
+    })
+}
+
 /// Advice for `run` given the group as polled now.
 #[must_use]
 pub fn advise(run: &InterruptedRun, group: &GroupTopology) -> Advice {
@@ -60,9 +73,16 @@ pub fn advise(run: &InterruptedRun, group: &GroupTopology) -> Advice {
     match primaries.as_slice() {
         [] => Advice {
             state,
-            next_step: "no primary answers: if the replicas form a loop or all lost their primary, promote \
-                        the most advanced replica (`redops promote`)"
-                .to_string(),
+            next_step: match loop_pair(group) {
+                Some((a, b)) => format!(
+                    "no node takes writes: {a} and {b} replicate from each other at the same offset (the run \
+                     died after demoting the old primary and before promoting its target): promote the \
+                     target to finish (`redops promote NODE`); either holds every acknowledged write"
+                ),
+                None => "no primary answers: if the replicas form a loop or all lost their primary, promote \
+                         the most advanced replica (`redops promote`)"
+                    .to_string(),
+            },
             settled: false,
         },
         [p] => {

@@ -59,6 +59,11 @@ pub enum Command {
     FailoverAbort,
     ConfigRewrite,
     ClientList,
+    /// `CLIENT KILL ID id`: closes one of this run's own stale connections, so that a command
+    /// that went unanswered on it can no longer reach the server (the engine's fence).
+    ClientKill {
+        id: u64,
+    },
 }
 
 impl Command {
@@ -99,6 +104,7 @@ impl Command {
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
+            Self::ClientKill { id } => vec![s("CLIENT"), s("KILL"), s("ID"), id.to_string()],
         }
     }
 

@@ -1,8 +1,10 @@
 //! Planned switchover (and failback) with zero acknowledged writes lost, REDIS.md 3d.
 //!
 //! Manual strategy: pause writes on the primary with a bounded `CLIENT PAUSE <ms> WRITE`, prove
-//! the target caught up on its own `slave_repl_offset`, promote it, demote the old primary
-//! *before* unpausing, unpause, then repoint the siblings, verify. Native strategy: the server's
+//! the target caught up on its own `slave_repl_offset`, demote the old primary, promote the
+//! target, unpause, then repoint the siblings, verify. Demoting first (the order `FAILOVER`
+//! uses inside the server) means the console may die between any two commands and leave at
+//! most one node that accepts writes: see the engine's module doc. Native strategy: the server's
 //! `FAILOVER TO ... TIMEOUT`, then repoint the siblings it leaves chained. Plan building only:
 //! pure functions of the topology and the request.
 //!
@@ -35,13 +37,17 @@ pub struct SwitchoverRequest {
     pub download_dir: Option<PathBuf>,
 }
 
-/// The `CLIENT PAUSE` timeout: longer than everything that runs while paused (catch-up and
-/// one command per node touched while paused), at least `budgets.pause`, so a crashed
-/// console's pause still expires.
+/// The `CLIENT PAUSE` timeout: longer than everything that runs while paused (the catch-up, and
+/// for each node touched while paused its role command, a watch of
+/// [`WATCH_TIMEOUTS`](super::engine::WATCH_TIMEOUTS) command timeouts if it goes unanswered, the
+/// fence and one resend), at least `budgets.pause`, so that a crashed console's pause still
+/// expires; short enough that a crashed console does not hold the writers for long.
 #[must_use]
 pub fn pause_ms(budgets: &Budgets, nodes_to_touch: usize) -> u64 {
+    let per_node = 3 + super::engine::WATCH_TIMEOUTS;
     let n = u32::try_from(nodes_to_touch)
         .unwrap_or(u32::MAX)
+        .saturating_mul(per_node)
         .saturating_add(3);
     let needed = budgets.catch_up + budgets.command * n + Duration::from_secs(2);
     u64::try_from(needed.max(budgets.pause).as_millis()).unwrap_or(u64::MAX)
@@ -297,29 +303,35 @@ pub fn plan_switchover(
                 critical: true,
             });
             plan.steps.push(Step {
-                title: format!("promote {t_name}"),
-                node: ti,
-                kind: StepKind::Promote,
-                commands: vec![Command::ReplicaOf(None)],
-                waits_for: None,
+                title: format!(
+                    "demote {p_name} to replicate from {t_name} (no node takes writes until {t_name} is promoted)"
+                ),
+                node: pi,
+                kind: StepKind::Demote { to: ti },
+                commands: vec![Command::ReplicaOf(Some(t_addr.clone()))],
+                waits_for: Some(format!(
+                    "+OK; unanswered: {p_name} is watched, its stale connection closed, and the demotion sent again"
+                )),
                 deadline: None,
-                verify: "+OK".to_string(),
+                verify: format!("+OK, or {p_name} read back as a replica of {t_name}"),
                 rollback: format!(
-                    "REPLICAOF {p_name} on {t_name} (it has accepted no write: {p_name} is paused), then \
-                     CLIENT UNPAUSE on {p_name}"
+                    "REPLICAOF NO ONE on {p_name} (it took no write: paused), then CLIENT UNPAUSE on {p_name}"
                 ),
                 critical: true,
             });
             plan.steps.push(Step {
-                title: format!("demote {p_name} to replicate from {t_name} (before the unpause)"),
-                node: pi,
-                kind: StepKind::ReplicaOf { to: ti },
-                commands: vec![Command::ReplicaOf(Some(t_addr.clone()))],
-                waits_for: None,
+                title: format!("promote {t_name}"),
+                node: ti,
+                kind: StepKind::Promote,
+                commands: vec![Command::ReplicaOf(None)],
+                waits_for: Some(format!(
+                    "+OK; unanswered: {t_name} is watched, its stale connection closed, and the promotion sent again"
+                )),
                 deadline: None,
-                verify: "+OK".to_string(),
+                verify: format!("+OK, or {t_name} read back as a primary"),
                 rollback: format!(
-                    "as for the promotion: {t_name} back to replica, unpause {p_name}"
+                    "{p_name} back to primary (REPLICAOF NO ONE) and unpaused, unless {t_name} may still run its \
+                     promotion: then {p_name} stays a replica and no node takes writes until {t_name} answers"
                 ),
                 critical: true,
             });

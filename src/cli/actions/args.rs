@@ -86,7 +86,8 @@ pub struct SnapshotArgs {
 /// Switchover strategy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
 pub enum StrategyArg {
-    /// Pause writes, wait for proven catch-up, promote, demote, unpause, then repoint the siblings.
+    /// Pause writes, wait for proven catch-up, demote the primary, promote the target, unpause,
+    /// then repoint the siblings.
     #[default]
     Manual,
     /// The server's FAILOVER TO command (6.2+), then repoint the siblings.

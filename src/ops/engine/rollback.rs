@@ -1,7 +1,11 @@
 //! When a critical step fails: undo what is safe to undo, read the group as it is now, and
-//! say what the operator should do next. The rules are in `steps.rs`'s header (DESIGN
-//! invariant 3); a target that never answered its promotion is looked at first
-//! (`unanswered.rs`).
+//! say what the operator should do next (DESIGN invariant 3).
+//!
+//! Rules: a FAILOVER that has not completed is aborted; an old primary demoted while its target
+//! was not promoted is made a primary again (it took no write: paused), unless the target may
+//! still run its promotion (then it stays a replica: a late promotion leaves one primary, not
+//! two); a command that may still run is never reported as "nothing changed"; every pause is
+//! lifted (once the old primary is demoted, lifting it makes no second writable node).
 
 use std::time::Duration;
 
@@ -29,18 +33,49 @@ impl<O: RedisOps> Run<'_, O> {
                 )),
             }
         }
-        // What to do about a target that stayed silent leads the next step.
-        let mut silent = None;
-        if let Some(t) = self.st.promote_unanswered.take() {
-            // May set `promoted`: then the target is put back just below.
-            let (line, still_silent) = self.settle_unanswered(t).await;
-            silent = still_silent.then(|| line.clone());
+        // What to say about a command that may still run leads the next step.
+        let mut pending_note = None;
+        if let Some(p) = self.st.demote_pending {
+            let (pn, tn) = (self.plan.name(p).to_string(), self.target_name());
+            let line = format!(
+                "{pn} never answered its demotion: it may still run it; {tn} was not promoted by redops, so \
+                 that cannot make two primaries, but after a REPLICAOF no node takes writes ({pn} and {tn} \
+                 replicate from each other)"
+            );
+            pending_note = Some(format!(
+                "if {pn} answers again as a replica of {tn}, finish the switchover by promoting {tn}; if it \
+                 answers as a primary, it is the primary and nothing else changed"
+            ));
             undone.push(line);
         }
-        if let (Some(t), false) = (self.st.promoted, self.st.demoted) {
-            undone.extend(self.undo_promotion(t).await);
+        if let (true, None) = (self.st.demoted, self.st.promoted) {
+            undone.push(self.undo_demotion().await);
+            if let (Some(t), Some(p)) = (self.st.promote_pending, self.old_primary) {
+                let (tn, pn) = (self.plan.name(t).to_string(), self.plan.name(p).to_string());
+                pending_note = Some(format!(
+                    "{tn} never answered REPLICAOF NO ONE: when it answers it is the only primary (repoint the \
+                     siblings to it then); if {tn} is dead instead, make {pn} the primary again once {tn} is \
+                     proven down (promote {pn})"
+                ));
+            }
+        } else if let Some(t) = self.st.promote_pending {
+            // A promotion that may still run, with no demoted old primary (promote action).
+            let tn = self.plan.name(t).to_string();
+            pending_note = Some(format!(
+                "{tn} never answered REPLICAOF NO ONE: it may still run it and become the primary; look at it \
+                 again before acting"
+            ));
         }
-        if let (Some(p), false) = (self.st.paused, self.st.keep_paused) {
+        if let (Some(p), Some(_)) = (self.st.paused, self.st.demote_pending) {
+            // Unpausing a primary that may still run its demotion could let it take writes
+            // just before it demotes itself and full-syncs from the target: those writes
+            // would be lost. Left paused, it demotes itself with the writes still postponed.
+            let name = self.plan.name(p).to_string();
+            undone.push(format!(
+                "writes on {name} stay paused until the pause expires by itself: it may still run its \
+                 demotion"
+            ));
+        } else if let Some(p) = self.st.paused {
             let name = self.plan.name(p).to_string();
             let mut lifted = false;
             for _ in 0..3 {
@@ -77,7 +112,7 @@ impl<O: RedisOps> Run<'_, O> {
         }
         let (state, infos) = self.read_state().await;
         let mut next = self.next_step(&infos);
-        if let Some(note) = silent {
+        if let Some(note) = pending_note {
             next = format!("{note}. {next}");
         }
         let title = &self.plan.steps[step].title;
@@ -89,54 +124,50 @@ impl<O: RedisOps> Run<'_, O> {
         )
     }
 
-    /// The target was promoted, the old primary not demoted: put the target back if it has
-    /// accepted no write and the old primary is still there; retry the demotion otherwise.
-    pub(super) async fn undo_promotion(&mut self, t: usize) -> Vec<String> {
+    /// The old primary was demoted and the target not promoted: no node takes writes. Make the
+    /// old primary a primary again (it took no write: it was paused), unless the target may
+    /// still run its promotion: then the old primary stays a replica, so that a late promotion
+    /// leaves exactly one primary instead of two.
+    async fn undo_demotion(&mut self) -> String {
         let Some(p) = self.old_primary else {
-            return Vec::new();
+            return "no old primary to restore".to_string();
         };
-        let (pn, tn) = (self.plan.name(p).to_string(), self.plan.name(t).to_string());
-        let p_alive = matches!(self.info(p, InfoSection::Replication).await, Ok(ref i) if i.replication.role == Some(InfoRole::Primary));
-        if !p_alive {
-            self.st.keep_paused = true;
-            return vec![format!(
-                "{pn} cannot be read: {tn} stays primary; {pn} must not come back as a primary"
-            )];
+        let (pn, tn) = (self.plan.name(p).to_string(), self.target_name());
+        if let Some(t) = self.st.promote_pending {
+            let watched = crate::config::format_duration(
+                self.plan.budgets.command * super::fence::WATCH_TIMEOUTS,
+            );
+            return format!(
+                "{} never answered REPLICAOF NO ONE (watched {watched} more) and may still run it: {pn} stays \
+                 a replica of {tn}, so that {tn} is then the only primary; until {tn} answers, no node takes \
+                 writes",
+                self.plan.name(t)
+            );
         }
-        let t_offset = self
-            .info(t, InfoSection::Replication)
-            .await
-            .ok()
-            .and_then(|i| i.replication.offset);
-        if t_offset.is_some() && t_offset == self.st.captured_offset {
-            let addr = self.plan.nodes[p].addr.clone();
-            if self
-                .expect_ok(t, Command::ReplicaOf(Some(addr)))
-                .await
-                .is_ok()
-            {
-                self.st.promoted = None;
-                return vec![format!(
-                    "{tn} returned to being a replica of {pn} (it had accepted no write)"
-                )];
+        let reached = |i: &Info| i.replication.role == Some(InfoRole::Primary);
+        match self.role_command(p, Command::ReplicaOf(None), reached).await {
+            Ok(_) => {
+                self.st.demoted = false;
+                format!("{pn} is a primary again (it took no write while paused); {tn} is still its replica")
             }
+            Err(f) => format!(
+                "{pn} could not be made a primary again ({}): no node takes writes; {tn} and {pn} replicate \
+                 from each other",
+                f.error
+            ),
         }
-        // The target may have taken writes, or refused: demote the old primary instead.
-        let addr = self.plan.nodes[t].addr.clone();
-        if self
-            .expect_ok(p, Command::ReplicaOf(Some(addr)))
-            .await
-            .is_ok()
-        {
-            self.st.demoted = true;
-            return vec![format!(
-                "{pn} demoted to replicate from {tn} on a second attempt"
-            )];
-        }
-        self.st.keep_paused = true;
-        vec![format!(
-            "{tn} is primary and {pn} could not be demoted: {pn} is left paused (it expires) to avoid two writable primaries"
-        )]
+    }
+
+    /// The name of the node a switchover promotes (the `Promote` step's node).
+    fn target_name(&self) -> String {
+        self.plan
+            .steps
+            .iter()
+            .find(|s| matches!(s.kind, super::super::plan::StepKind::Promote))
+            .map_or_else(
+                || "the target".to_string(),
+                |s| self.plan.name(s.node).to_string(),
+            )
     }
 
     /// One line per plan node, read now, and the raw infos.
@@ -175,7 +206,7 @@ impl<O: RedisOps> Run<'_, O> {
             .collect();
         let old = self.old_primary.map(|p| self.plan.name(p));
         match (primaries.as_slice(), old) {
-            ([p], Some(o)) if *p == o && down.is_empty() => format!(
+            ([p], Some(o)) if *p == o && down.is_empty() && self.st.demote_pending.is_none() => format!(
                 "nothing was changed: {o} is still the primary and writes resumed; fix the cause above and run it again"
             ),
             ([], Some(o)) if down.contains(&o) => {

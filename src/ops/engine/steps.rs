@@ -1,10 +1,7 @@
 //! Running the steps of a plan, and undoing what is safe to undo when one fails.
 //!
-//! Rollback rules (DESIGN invariant 3): a FAILOVER that has not completed is aborted; a target
-//! promoted before the old primary was demoted goes back to being a replica (it has accepted no
-//! write: the old primary is paused) unless the old primary is gone; a target that never
-//! answered its promotion is watched before anything is unpaused (`unanswered.rs`); and every
-//! pause is lifted, except when lifting it would leave two writable primaries.
+//! A role command that goes unanswered is watched and driven to its end state (`fence.rs`);
+//! what a failed step leaves behind is undone in `rollback.rs`.
 
 use std::time::Duration;
 
@@ -111,23 +108,49 @@ impl<O: RedisOps> Run<'_, O> {
                 )
                 .await
             }
-            StepKind::Promote => {
-                if let Err((error, unanswered)) = self.try_ok(node, Command::ReplicaOf(None)).await
+            StepKind::Demote { to } => {
+                let addr = self.plan.nodes[*to].addr.clone();
+                let reached = |i: &Info| follows(i, &addr);
+                match self
+                    .role_command(node, Command::ReplicaOf(Some(addr.clone())), reached)
+                    .await
                 {
-                    if unanswered {
-                        self.st.promote_unanswered = Some(node);
+                    Ok(note) => {
+                        self.st.demoted = true;
+                        Ok(join_note(
+                            format!("{name} replicates from {}", self.plan.name(*to)),
+                            &note,
+                        ))
                     }
-                    return Err(error);
+                    Err(f) => {
+                        if f.pending {
+                            self.st.demote_pending = Some(node);
+                        }
+                        Err(f.error)
+                    }
                 }
-                self.st.promoted = Some(node);
-                Ok(format!("{name} is a primary"))
+            }
+            StepKind::Promote => {
+                let reached = |i: &Info| i.replication.role == Some(InfoRole::Primary);
+                match self
+                    .role_command(node, Command::ReplicaOf(None), reached)
+                    .await
+                {
+                    Ok(note) => {
+                        self.st.promoted = Some(node);
+                        Ok(join_note(format!("{name} is a primary"), &note))
+                    }
+                    Err(f) => {
+                        if f.pending {
+                            self.st.promote_pending = Some(node);
+                        }
+                        Err(f.error)
+                    }
+                }
             }
             StepKind::ReplicaOf { to } => {
                 let addr = self.plan.nodes[*to].addr.clone();
                 self.expect_ok(node, Command::ReplicaOf(Some(addr))).await?;
-                if Some(node) == self.old_primary {
-                    self.st.demoted = true;
-                }
                 Ok(format!("{name} replicates from {}", self.plan.name(*to)))
             }
             StepKind::WaitLinkUp { to } => {
@@ -168,7 +191,7 @@ impl<O: RedisOps> Run<'_, O> {
 
     /// As [`expect_ok`](Self::expect_ok); the error also says whether the command was sent and
     /// went unanswered, so that the node may still run it.
-    async fn try_ok(&mut self, node: usize, cmd: Command) -> Result<(), (String, bool)> {
+    pub(super) async fn try_ok(&mut self, node: usize, cmd: Command) -> Result<(), (String, bool)> {
         let shown = cmd.to_string();
         match self.send(node, cmd).await {
             Ok(r) if r.is_ok() => Ok(()),
@@ -325,15 +348,24 @@ impl<O: RedisOps> Run<'_, O> {
         deadline: Option<Duration>,
     ) -> Result<String, String> {
         let (pn, tn) = (self.plan.name(p).to_string(), self.plan.name(t).to_string());
-        self.expect_ok(
-            p,
-            Command::Failover {
-                to,
-                timeout_ms,
-                force: false,
-            },
-        )
-        .await?;
+        let sent = self
+            .try_ok(
+                p,
+                Command::Failover {
+                    to,
+                    timeout_ms,
+                    force: false,
+                },
+            )
+            .await;
+        if let Err((error, pending)) = sent {
+            if pending {
+                // It may still start: the rollback aborts it, and never says nothing changed.
+                self.st.failover_started = Some(p);
+                self.st.demote_pending = Some(p);
+            }
+            return Err(error);
+        }
         self.st.failover_started = Some(p);
         let end = Instant::now()
             + deadline.unwrap_or(Duration::from_millis(timeout_ms) + Duration::from_secs(3));
@@ -474,6 +506,15 @@ impl<O: RedisOps> Run<'_, O> {
         } else {
             Err(errors.join("; "))
         }
+    }
+}
+
+/// `detail`, then `note` after a semicolon when there is one.
+fn join_note(detail: String, note: &str) -> String {
+    if note.is_empty() {
+        detail
+    } else {
+        format!("{detail}; {note}")
     }
 }
 

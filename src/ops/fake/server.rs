@@ -173,7 +173,7 @@ impl World {
             Command::BgSave { schedule } => {
                 let n = &mut self.nodes[i];
                 if n.save_polls > 0 {
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR Background save already in progress".to_string(),
                     ));
                 }
@@ -182,7 +182,7 @@ impl World {
                         n.save_scheduled = true;
                         return Ok(Reply::Text("Background saving scheduled".to_string()));
                     }
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".to_string(),
                     ));
                 }
@@ -191,7 +191,7 @@ impl World {
             }
             Command::ReplicaOf(None) => {
                 if self.nodes[i].failover.is_some() {
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR REPLICAOF not allowed while failing over.".to_string(),
                     ));
                 }
@@ -200,7 +200,7 @@ impl World {
             }
             Command::ReplicaOf(Some(a)) => {
                 if self.nodes[i].failover.is_some() {
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR REPLICAOF not allowed while failing over.".to_string(),
                     ));
                 }
@@ -217,22 +217,22 @@ impl World {
             Command::Failover { to, .. } => {
                 let n = &self.nodes[i];
                 if !n.primary {
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR FAILOVER is not valid when server is a replica.".to_string(),
                     ));
                 }
                 if n.failover.is_some() {
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR FAILOVER already in progress.".to_string(),
                     ));
                 }
                 let Some(t) = self.by_addr(to) else {
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR FAILOVER target HOST and PORT is not a replica.".to_string(),
                     ));
                 };
                 if self.nodes[t].master.as_ref() != Some(&self.nodes[i].addr) {
-                    return Err(NodeError::Other(
+                    return Err(NodeError::Reply(
                         "ERR FAILOVER target HOST and PORT is not a replica.".to_string(),
                     ));
                 }
@@ -244,18 +244,20 @@ impl World {
                 if self.nodes[i].failover.take().is_some() {
                     ok()
                 } else {
-                    Err(NodeError::Other("ERR No failover in progress.".to_string()))
+                    Err(NodeError::Reply("ERR No failover in progress.".to_string()))
                 }
             }
             Command::ConfigRewrite => {
                 if self.nodes[i].config_file.is_empty() {
-                    Err(NodeError::Other(
+                    Err(NodeError::Reply(
                         "ERR The server is running without a config file".to_string(),
                     ))
                 } else {
                     ok()
                 }
             }
+            // The fake has one connection per client: nothing stale to close.
+            Command::ClientKill { .. } => Ok(Reply::Int(0)),
             Command::ClientList => {
                 let mut lines = vec![format!(
                     "id=1 addr=127.0.0.1:40000 laddr=x fd=8 name={own} age=0 idle=0"

@@ -7,7 +7,7 @@
 //! ┌ runbook · switchover to r1 · running 1.2s ───────────────────────────┐
 //! │ ✓ pre-checks passed (lock, roles read live)                           │
 //! │ ✓ snapshot (BGSAVE, verified) of m1                          310ms    │
-//! │ ✓  1 pause writes on m1 · CLIENT PAUSE 12000 WRITE             1ms    │
+//! │ ✓  1 pause writes on m1 · CLIENT PAUSE 20000 WRITE             1ms    │
 //! │ ▶  2 wait until r1 has caught up                     running 0.2s    │
 //! │ ·  3 promote r1 · REPLICAOF NO ONE                                    │
 //! └───────────────────────────────────────────────────────────────────────┘
