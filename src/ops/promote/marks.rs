@@ -26,9 +26,10 @@ pub struct RejoinMark {
     pub last_replid: Option<String>,
     pub last_offset: Option<u64>,
     /// The promotion point: the history the promoted replica left and the last offset of it
-    /// that the replica had applied. After `REPLICAOF NO ONE` the promoted node reports them as
-    /// `master_replid2` and `second_repl_offset - 1`; everything the old primary holds past
-    /// this offset is what a rejoin discards. Absent in marks written by older versions.
+    /// that the replica had applied, as the plan saw it. After `REPLICAOF NO ONE` the promoted
+    /// node reports them as `master_replid2` and `second_repl_offset - 1`; a rejoin reads them
+    /// there (the live value wins) and checks the history against this one. Everything the old
+    /// primary holds past that offset is what a rejoin discards. Absent in older marks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fork_replid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
