@@ -23,7 +23,7 @@ pub use args::{
 pub use context::ActionContext;
 pub use run::{execute, run_plan};
 
-use super::{output, Global, TargetArgs, EXIT_USAGE};
+use super::{output, Global, TargetArgs, EXIT_OK, EXIT_USAGE};
 use crate::ops;
 
 fn usage(message: &str) -> u8 {
@@ -161,6 +161,9 @@ pub async fn rejoin(targets: &TargetArgs, global: &Global, args: RejoinArgs) -> 
         output::note(&format!("warning: {e}"));
         Vec::new()
     });
+    if let Some(code) = settle_mark(&ctx, &args, &marks) {
+        return code;
+    }
     let rp = match ops::repoint::plan_rejoin(
         &ctx.config,
         &ctx.topology,
@@ -191,4 +194,58 @@ pub async fn rejoin(targets: &TargetArgs, global: &Global, args: RejoinArgs) -> 
         }
     }
     outcome.exit_code()
+}
+
+/// `rejoin --clear-mark`, or a mark that what is seen has settled (the node already follows
+/// the primary with its link up): the mark is cleared with an audit record and nothing else
+/// runs. `None` when a rejoin is to be planned.
+fn settle_mark(
+    ctx: &ActionContext,
+    args: &RejoinArgs,
+    marks: &[ops::promote::RejoinMark],
+) -> Option<u8> {
+    let node = match ops::find_node(&ctx.config, &ctx.topology, &args.node) {
+        Ok(n) => n,
+        Err(e) => return Some(usage(&e)),
+    };
+    let (group, name) = (node.group_name.to_string(), node.cfg.name.clone());
+    let mark = marks.iter().find(|m| m.group == group && m.node == name);
+    let why = if args.clear_mark {
+        if mark.is_none() {
+            output::line(&format!("{name} has no rejoin mark: nothing to clear"));
+            return Some(EXIT_OK);
+        }
+        "cleared by the operator (rejoin --clear-mark)".to_string()
+    } else {
+        let gt = ops::group_topology(&ctx.topology, node.group_index);
+        ops::promote::marks::settled(mark?, &gt)?
+    };
+    if args.flags.dry_run {
+        output::line(&format!(
+            "dry run: {name}'s rejoin mark would be cleared: {why}"
+        ));
+        return Some(EXIT_OK);
+    }
+    let path = &ctx.config.console.audit_log;
+    let mut log = match crate::audit::AuditLog::open(path) {
+        Ok(l) => l,
+        Err(e) => {
+            output::error(
+                &format!("cannot open the audit log '{}': {e}", path.display()),
+                Some("set console.audit_log to a writable file"),
+            );
+            return Some(EXIT_USAGE);
+        }
+    };
+    let file = ops::promote::marks_path(path);
+    match ops::promote::marks::clear_audited(&file, &mut log, &group, &name, &why) {
+        Ok(_) => {
+            output::line(&format!("{name}'s rejoin mark was cleared: {why}"));
+            Some(EXIT_OK)
+        }
+        Err(e) => {
+            output::error(&e, None);
+            Some(EXIT_USAGE)
+        }
+    }
 }

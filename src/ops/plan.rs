@@ -169,6 +169,9 @@ pub enum StepKind {
     ReplicaOf { to: usize },
     /// Wait until the step's node replicates from `to` with the link up and no sync running.
     WaitLinkUp { to: usize },
+    /// Read the step's node, then `source`, until the source's offset has reached the node's
+    /// on one replid (its link up): the node's `PSYNC` then asks for bytes the source holds.
+    WaitSourceCaughtUp { source: usize },
     /// `CLIENT UNPAUSE` on the step's node.
     Unpause,
     /// `FAILOVER TO <to> TIMEOUT ms` on the step's node (the primary), then wait for it.

@@ -372,6 +372,9 @@ impl PromotePlan {
             .find(|n| n.name == old.name)
             .map(|n| n.addr.to_string())
             .unwrap_or_default();
+        // The promotion point as the plan saw the chosen replica: with its primary down its
+        // offset no longer moves, so it is where `REPLICAOF NO ONE` forks the histories.
+        let cand = self.candidates.get(chosen);
         let mark = RejoinMark {
             group: self.plan.group.clone(),
             node: old.name.clone(),
@@ -379,6 +382,8 @@ impl PromotePlan {
             promoted: chosen.clone(),
             last_replid: old.last_replid.clone(),
             last_offset: old.last_offset,
+            fork_replid: cand.and_then(|c| c.replid.clone()),
+            fork_offset: cand.and_then(|c| c.offset),
             marked_at: crate::audit::now_stamp().0,
             run_id: outcome.run_id.clone(),
         };

@@ -1,15 +1,19 @@
 //! `repoint NODE --to SOURCE` and `rejoin OLD_PRIMARY` (repoint to the current primary), behind
 //! the wipe guard: what the node holds and what replaces it, partial or full resync, refusals
-//! with reasons, and the node's snapshot downloaded before its data can be replaced.
+//! with reasons, and the node's snapshot downloaded before its data can be replaced. Under a
+//! sibling source the plan first waits until the source holds the node's offset; a rejoin
+//! states what it discards when the node's rejoin mark fits.
 //!
 //! Plan building only (pure): the engine runs the plan. The guard itself is `repoint/guard.rs`,
-//! the history rules `repoint/lineage.rs`.
+//! the history rules `repoint/lineage.rs`, what a rejoin mark proves `repoint/rejoin.rs`.
 
 pub mod guard;
 pub mod lineage;
+pub mod rejoin;
 
-pub use guard::{assess, DownloadNeed, Finding, Holdings, Verdict, WipeGuard};
+pub use guard::{assess, assess_rejoin, DownloadNeed, Finding, Holdings, Lag, Verdict, WipeGuard};
 pub use lineage::{compare, predict, short, Comparison, History, Lineage, Resync};
+pub use rejoin::{Discard, MarkCheck};
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,6 +79,7 @@ pub fn plan_repoint(
         &source,
         req,
         ActionKind::Repoint,
+        None,
     ))
 }
 
@@ -101,10 +106,10 @@ pub fn plan_rejoin(
         .filter(|v| !v.unmanaged && v.role == Role::Primary && v.name != n.cfg.name)
         .filter(|v| v.state.is_reachable() && !v.stale_info)
         .collect();
-    let marked = marks
+    let mark = marks
         .iter()
-        .find(|m| m.group == n.group_name && m.node == n.cfg.name)
-        .map(|m| m.promoted.as_str());
+        .find(|m| m.group == n.group_name && m.node == n.cfg.name);
+    let marked = mark.map(|m| m.promoted.as_str());
     let primary = match others.as_slice() {
         [p] => p.name.clone(),
         [] => {
@@ -144,6 +149,7 @@ pub fn plan_rejoin(
         &source,
         &req,
         ActionKind::Rejoin,
+        mark,
     ))
 }
 
@@ -164,6 +170,7 @@ fn build(
     source: &NodeRef<'_>,
     req: &RepointRequest,
     action: ActionKind,
+    mark: Option<&RejoinMark>,
 ) -> RepointPlan {
     let gi = node.group_index;
     let group = &config.groups[gi];
@@ -189,7 +196,20 @@ fn build(
         )));
         return RepointPlan { plan, guard: None };
     };
-    let g = assess(nv, sv, &gt, source.cfg.password.is_some());
+    let g = assess_rejoin(nv, sv, &gt, source.cfg.password.is_some(), mark);
+    if let Some(MarkCheck::Matches(d)) = &g.rejoin {
+        plan.summary.push_str(&format!(
+            "; it discards {}",
+            if d.bytes == 0 {
+                "nothing (proven)".to_string()
+            } else {
+                format!(
+                    "{} bytes {s_name} never received (kept in its snapshot)",
+                    d.bytes
+                )
+            }
+        ));
+    }
 
     // Already there: nothing to do.
     let follows = nv
@@ -258,6 +278,22 @@ fn build(
     plan.lock_nodes.extend([ni, si]);
 
     let full = !g.resync.as_ref().is_some_and(Resync::is_partial);
+    if let Some(lag) = &g.lag {
+        plan.steps.push(Step {
+            title: format!("wait until {s_name} has everything {n_name} has"),
+            node: ni,
+            kind: StepKind::WaitSourceCaughtUp { source: si },
+            commands: vec![Command::Info(InfoSection::Replication)],
+            waits_for: Some(format!(
+                "{s_name}'s offset >= {n_name}'s, one replid, {s_name}'s link to {} up (read {} bytes behind)",
+                lag.root, lag.behind
+            )),
+            deadline: Some(req.budgets.catch_up),
+            verify: format!("one read of {n_name}, then one of {s_name}"),
+            rollback: "none: nothing has changed yet".to_string(),
+            critical: true,
+        });
+    }
     plan.steps.push(Step {
         title: format!("point {n_name} at {s_name}"),
         node: ni,
@@ -321,6 +357,16 @@ fn build(
         critical: false,
     });
     if action == ActionKind::Rejoin {
+        match &g.rejoin {
+            Some(MarkCheck::Matches(d)) => plan.notes.push(format!(
+                "discarded by the rejoin: {}",
+                d.describe(&n_name, &s_name)
+            )),
+            Some(MarkCheck::Mismatch(why)) => plan
+                .notes
+                .push(format!("{n_name}'s rejoin mark does not fit: {why}")),
+            None => plan.notes.push(format!("{n_name} has no rejoin mark")),
+        }
         plan.notes.push(format!(
             "after the rejoin, {n_name}'s rejoin mark (if any) is cleared"
         ));

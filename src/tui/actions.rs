@@ -336,6 +336,45 @@ impl App {
         }
     }
 
+    /// Marks whose node the live topology shows following its primary with the link up (it
+    /// was repaired by hand, or rejoined elsewhere) stop alarming: they are dropped here and
+    /// cleared from the file, with an audit record, by the runtime. Only on a complete poll
+    /// cycle: a half-polled group proves nothing.
+    pub(super) fn settle_marks(&mut self) -> Vec<Effect> {
+        if !self.warm() || self.marks.is_empty() {
+            return Vec::new();
+        }
+        let settled: Vec<(String, String, String)> = self
+            .marks
+            .iter()
+            .filter_map(|m| {
+                let g = self.topology.groups.iter().find(|g| g.name == m.group)?;
+                let why = promote::marks::settled(m, g)?;
+                Some((m.group.clone(), m.node.clone(), why))
+            })
+            .collect();
+        if settled.is_empty() {
+            return Vec::new();
+        }
+        self.marks.retain(|m| {
+            !settled
+                .iter()
+                .any(|(g, n, _)| *g == m.group && *n == m.node)
+        });
+        for (group, node, why) in &settled {
+            self.note(
+                Severity::Info,
+                group,
+                Some(node.clone()),
+                format!("{why}; its rejoin mark is cleared"),
+            );
+        }
+        vec![Effect::ClearMarks {
+            audit_log: self.config.console.audit_log.clone(),
+            marks: settled,
+        }]
+    }
+
     /// The audit log was searched for runs that never finished.
     pub(super) fn interrupted_found(&mut self, r: Result<Vec<(InterruptedRun, Advice)>, String>) {
         let list = match r {

@@ -91,6 +91,12 @@ pub enum Effect {
     LoadMarks {
         audit_log: PathBuf,
     },
+    /// Clear rejoin marks that what the console sees has settled (`(group, node, why)`), each
+    /// with an audit record, then read the marks again.
+    ClearMarks {
+        audit_log: PathBuf,
+        marks: Vec<(String, String, String)>,
+    },
 }
 
 /// Which pane has the keys.
@@ -275,7 +281,7 @@ impl App {
             self.started_up = true;
             return self.startup_effects();
         }
-        Vec::new()
+        self.settle_marks()
     }
 
     /// Nodes polled at least once, and all nodes: until every node has answered or failed

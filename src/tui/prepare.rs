@@ -297,14 +297,18 @@ pub fn prepare(
                     }
                     None => format!("a full sync replaces all of {n}'s data with {s}'s"),
                 };
+                let mut lines = vec![
+                    format!("the node: {}", g.node.describe()),
+                    format!("its new source: {}", g.source.describe()),
+                    resync,
+                ];
+                if let Some(repoint::MarkCheck::Matches(d)) = &g.rejoin {
+                    lines.push(format!("discarded by the rejoin: {}", d.describe(n, s)));
+                }
+                lines.push(format!("download first: {}", g.download.why));
                 sections.push(Section {
                     title: "At risk (the wipe guard)".to_string(),
-                    lines: vec![
-                        format!("the node: {}", g.node.describe()),
-                        format!("its new source: {}", g.source.describe()),
-                        resync,
-                        format!("download first: {}", g.download.why),
-                    ],
+                    lines,
                 });
             }
             rp.plan

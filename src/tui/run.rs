@@ -187,6 +187,21 @@ pub fn check_interrupted(
     Ok(found)
 }
 
+/// Clears the settled marks `(group, node, why)` beside the audit log at `audit_log`, each with
+/// an audit record.
+///
+/// # Errors
+/// The audit log cannot be opened, or a mark cannot be cleared.
+pub fn clear_marks(audit_log: &Path, marks: &[(String, String, String)]) -> Result<(), String> {
+    let mut log = AuditLog::open(audit_log)
+        .map_err(|e| format!("cannot open the audit log '{}': {e}", audit_log.display()))?;
+    let file = promote::marks_path(audit_log);
+    for (group, node, why) in marks {
+        promote::marks::clear_audited(&file, &mut log, group, node, why)?;
+    }
+    Ok(())
+}
+
 /// The rejoin marks kept beside the audit log at `audit_log`.
 ///
 /// # Errors

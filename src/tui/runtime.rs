@@ -234,5 +234,12 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::Marks(run::load_marks(&audit_log)));
             });
         }
+        Effect::ClearMarks { audit_log, marks } => {
+            tokio::task::spawn_blocking(move || {
+                let r =
+                    run::clear_marks(&audit_log, &marks).and_then(|()| run::load_marks(&audit_log));
+                let _ = tx.send(Msg::Marks(r));
+            });
+        }
     }
 }

@@ -153,6 +153,10 @@ pub struct RepointArgs {
 pub struct RejoinArgs {
     /// The restarted old primary to bring back as a replica.
     pub node: String,
+    /// Only drop the node's rejoin mark (it was repaired by hand, or retired); nothing is sent
+    /// to any server. Recorded in the audit log.
+    #[arg(long)]
+    pub clear_mark: bool,
     #[command(flatten)]
     pub budget: DownloadBudget,
     #[command(flatten)]

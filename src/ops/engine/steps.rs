@@ -157,6 +157,14 @@ impl<O: RedisOps> Run<'_, O> {
                 self.wait_link_up(node, *to, step.deadline.unwrap_or(self.plan.budgets.verify))
                     .await
             }
+            StepKind::WaitSourceCaughtUp { source } => {
+                self.wait_source_caught_up(
+                    node,
+                    *source,
+                    step.deadline.unwrap_or(self.plan.budgets.catch_up),
+                )
+                .await
+            }
             StepKind::Unpause => {
                 self.expect_ok(node, Command::ClientUnpause).await?;
                 self.st.paused = None;
@@ -301,6 +309,73 @@ impl<O: RedisOps> Run<'_, O> {
             if Instant::now() >= end {
                 return Err(format!(
                     "{tn} did not catch up with {pn} within {} ms: {last}",
+                    deadline.as_millis()
+                ));
+            }
+            tokio::time::sleep(CATCH_UP_POLL).await;
+        }
+    }
+
+    /// Reads the node, then the source, until the source's `master_repl_offset` has reached
+    /// the node's applied offset on one replid with the source's own link up. Read in that
+    /// order, a source found at or past the node's offset held it while the node read it; the
+    /// `REPLICAOF` that follows at once then asks the source for bytes inside its backlog
+    /// (REDIS.md 3b), not past its end (a full sync).
+    async fn wait_source_caught_up(
+        &mut self,
+        node: usize,
+        source: usize,
+        deadline: Duration,
+    ) -> Result<String, String> {
+        let (n, s) = (
+            self.plan.name(node).to_string(),
+            self.plan.name(source).to_string(),
+        );
+        let end = Instant::now() + deadline;
+        let mut last: String;
+        let mut polls = 0u32;
+        loop {
+            polls += 1;
+            let ni = self.info(node, InfoSection::Replication).await;
+            let si = self.info(source, InfoSection::Replication).await;
+            match (ni, si) {
+                (Ok(ni), Ok(si)) => {
+                    let (a, b) = (&ni.replication, &si.replication);
+                    let n_off = a.replica_offset.or(a.offset);
+                    if a.replid.is_none() || a.replid != b.replid {
+                        return Err(format!(
+                            "{n} and {s} are no longer on one history ({n}: {}; {s}: {}): nothing was \
+                             changed. hint: look again and re-plan",
+                            info_line(&ni),
+                            info_line(&si)
+                        ));
+                    }
+                    let source_ok = b.role == Some(InfoRole::Primary)
+                        || (b.link_up == Some(true) && !b.sync_in_progress);
+                    if let (true, Some(no), Some(so)) = (source_ok, n_off, b.offset) {
+                        if so >= no {
+                            return Ok(format!(
+                                "{s} is at offset {so}, {n} at {no}: {s} has everything {n} has (poll {polls})"
+                            ));
+                        }
+                    }
+                    last = format!(
+                        "{s} offset {:?} ({}), {n} offset {n_off:?}",
+                        b.offset,
+                        if source_ok {
+                            "link up"
+                        } else {
+                            "link down or syncing"
+                        }
+                    );
+                }
+                (Err(e), _) => last = format!("{n}: {e}"),
+                (_, Err(e)) => last = format!("{s}: {e}"),
+            }
+            if Instant::now() >= end {
+                return Err(format!(
+                    "{s} did not reach {n}'s offset within {} ms ({last}): pointing {n} at it now would make \
+                     {n} full-sync, so nothing was changed",
                     deadline.as_millis()
                 ));
             }

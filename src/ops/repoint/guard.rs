@@ -4,14 +4,22 @@
 //! Refused unless forced with a reason: an empty or smaller source over a node with data (full
 //! sync), a node that is a primary with replicas, a loop, a source in another history or one
 //! missing writes the node holds. Refused outright: a node or source that is down or loading, a
-//! source that cannot serve a sync, a source running a newer version (full sync). Pure: it reads node
-//! views, never the network; the plan builder (`repoint.rs`) turns findings into checks.
+//! source that cannot serve a sync, a source running a newer version (full sync).
+//!
+//! Not refused, because nothing is lost: a node ahead of a sibling source when both follow one
+//! primary with every link up (lag: the bytes are on their way to the source; the plan waits for
+//! them), and the rejoin of an old primary whose rejoin mark fits what is seen (what it
+//! discards is stated to the byte and its snapshot is downloaded first, `rejoin.rs`).
+//! Pure: it reads node views, never the network; the plan builder (`repoint.rs`) turns
+//! findings into checks.
 
 use crate::info::{Info, InfoRole, Product};
 use crate::observe::NodeState;
-use crate::topology::{human_bytes, GroupTopology, Link, NodeView};
+use crate::ops::promote::RejoinMark;
+use crate::topology::{human_bytes, GroupTopology, Link, NodeView, Role};
 
 use super::lineage::{compare, predict, short, Comparison, History, Lineage, Resync};
+use super::rejoin::{self, MarkCheck};
 
 /// How a finding weighs on the decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +125,17 @@ pub struct DownloadNeed {
     pub why: String,
 }
 
+/// The node and the source follow one primary on one history, every link up, and the source
+/// is not upstream of the node: whatever the node holds beyond the source is on that primary
+/// and on its way to the source. Lag, not divergence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lag {
+    /// The primary both follow.
+    pub root: String,
+    /// How far the source was read behind the node (0 when it was not behind).
+    pub behind: u64,
+}
+
 /// The guard's full report for `REPLICAOF source` on `node`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WipeGuard {
@@ -126,6 +145,10 @@ pub struct WipeGuard {
     pub comparison: Option<Comparison>,
     pub findings: Vec<Finding>,
     pub download: DownloadNeed,
+    /// Set for siblings: the plan then waits until the source has the node's offset.
+    pub lag: Option<Lag>,
+    /// For a rejoin with a mark: what the mark proves, or why it does not fit.
+    pub rejoin: Option<MarkCheck>,
 }
 
 impl WipeGuard {
@@ -160,6 +183,22 @@ pub fn assess(
     group: &GroupTopology,
     source_has_password: bool,
 ) -> WipeGuard {
+    assess_rejoin(node, source, group, source_has_password, None)
+}
+
+/// As [`assess`], for the rejoin of an old primary: `mark` is its rejoin mark, if it has one.
+/// A mark that fits what is seen turns "writes the source never saw" into a statement of what
+/// the rejoin discards (the snapshot is downloaded first, as for any node with data); one that
+/// does not fit is said so, and the plain guard applies.
+#[must_use]
+#[allow(clippy::too_many_lines)]
+pub fn assess_rejoin(
+    node: &NodeView,
+    source: &NodeView,
+    group: &GroupTopology,
+    source_has_password: bool,
+    mark: Option<&RejoinMark>,
+) -> WipeGuard {
     let mut f = Vec::new();
     let (n, s) = (node.name.as_str(), source.name.as_str());
     let node_h = Holdings::of(node);
@@ -182,9 +221,26 @@ pub fn assess(
             resync: None,
             comparison: None,
             findings: f,
+            lag: None,
+            rejoin: None,
         };
     };
     let sr = &si.replication;
+    let mark_check = mark.map(|m| rejoin::check(m, node, source));
+    let proven = match &mark_check {
+        Some(MarkCheck::Matches(d)) => Some(d),
+        Some(MarkCheck::Mismatch(why)) => {
+            report(
+                Verdict::Warn,
+                format!(
+                    "{n}'s rejoin mark does not fit what is seen ({why}): it proves nothing, the plain \
+                     guard applies"
+                ),
+            );
+            None
+        }
+        None => None,
+    };
 
     // Guard 1: the source can serve a sync, and its RDB can be loaded by the node.
     if sr.role == Some(InfoRole::Replica) {
@@ -227,19 +283,50 @@ pub fn assess(
 
     // History and resync prediction (guard 2) and direction sanity (guard 3).
     let (nh, mut sh) = (History::from_info(nr), History::from_info(sr));
-    if let (Some(nh), Some(sh), Some(path)) = (&nh, &mut sh, live_path(group, node, source)) {
-        // The node holds only what the source sent it, through up links on one history. Read
-        // ahead of the source, the two were read at different instants while writes flowed:
-        // the source is at least where the node is (its backlog runs on with its offset).
-        if nh.replid == sh.replid && nh.offset > sh.offset {
-            let ahead = nh.offset - sh.offset;
-            sh.offset = nh.offset;
-            sh.backlog_histlen = sh.backlog_histlen.saturating_add(ahead);
+    let mut lag = None;
+    if let (Some(nh), Some(sh)) = (&nh, &mut sh) {
+        let ahead = nh.offset.saturating_sub(sh.offset);
+        let same = nh.replid == sh.replid;
+        if let Some(path) = live_path(group, node, source).filter(|_| same && ahead > 0) {
+            // The node holds only what the source sent it, through up links on one history.
+            // Read ahead of the source, the two were read at different instants while writes
+            // flowed: the source is at least where the node is (its backlog runs on with its
+            // offset).
+            assume_source_has(sh, nh.offset);
             report(
                 Verdict::Pass,
                 format!(
-                    "{n} already follows {s} ({path}) and was read {ahead} bytes ahead of it: read                      while writes flowed, {s} holds at least what {n} holds"
+                    "{n} already follows {s} ({path}) and was read {ahead} bytes ahead of it: read \
+                     while writes flowed, {s} holds at least what {n} holds"
                 ),
+            );
+        } else if let Some((root, paths)) = siblings(group, node, source).filter(|_| same) {
+            // Every byte the node holds came from `root` on this history, and the source follows
+            // `root` with its links up: the bytes it lacks are on their way to it. That is lag
+            // (or two reads at different instants), not divergence. Planning the REPLICAOF as
+            // is would be wrong the other way: a node that asks a source for an offset it does
+            // not have yet gets a full sync (its data and dump.rdb replaced for nothing). So
+            // the plan waits, bounded, until the source has reached the node's offset, then
+            // sends REPLICAOF: the partial resync predicted here is then what happens.
+            assume_source_has(sh, nh.offset);
+            lag = Some(Lag {
+                root: root.clone(),
+                behind: ahead,
+            });
+            report(
+                Verdict::Pass,
+                if ahead > 0 {
+                    format!(
+                        "{s} is {ahead} bytes behind {n}; it will have them: both follow {root} with every \
+                         link up on one history ({paths}), so that is lag, not divergence. the repoint \
+                         first waits until {s} has reached {n}'s offset"
+                    )
+                } else {
+                    format!(
+                        "{n} and {s} both follow {root} with every link up on one history ({paths}): the \
+                         repoint first waits until {s} has reached {n}'s offset"
+                    )
+                },
             );
         }
     }
@@ -282,7 +369,13 @@ pub fn assess(
             );
         } else if source_h.keys < node_h.keys {
             report(
-                Verdict::RefuseUnlessForced,
+                // Under a fitting rejoin mark the discarded writes are stated to the byte below:
+                // the key counts only illustrate them.
+                if proven.is_some() {
+                    Verdict::Warn
+                } else {
+                    Verdict::RefuseUnlessForced
+                },
                 format!(
                     "{s} holds fewer keys ({}) than {n} ({}): a full sync would drop {} keys",
                     source_h.keys,
@@ -292,7 +385,27 @@ pub fn assess(
             );
         }
     }
-    if let Some(c) = &comparison {
+    if let Some(d) = proven {
+        let what = d.describe(n, s);
+        let run = mark.map_or("?", |m| m.run_id.as_str());
+        let head = format!("{n} is the old primary {s} was promoted in place of (run {run})");
+        // A statement, not a refusal: the snapshot taken before REPLICAOF keeps those writes.
+        report(
+            if d.bytes == 0 {
+                Verdict::Pass
+            } else {
+                Verdict::Warn
+            },
+            if d.bytes == 0 {
+                format!("{head}; the rejoin discards {what}")
+            } else {
+                format!(
+                    "{head}; the rejoin discards {what}. they stay in {n}'s snapshot, downloaded \
+                     before REPLICAOF"
+                )
+            },
+        );
+    } else if let Some(c) = &comparison {
         match (c.lineage, c.node_only) {
             (Lineage::Unrelated, _) if node_h.keys > 0 => report(
                 Verdict::RefuseUnlessForced,
@@ -355,7 +468,16 @@ pub fn assess(
         comparison,
         findings: f,
         download,
+        lag,
+        rejoin: mark_check,
     }
+}
+
+/// Treats the source as holding the stream up to `offset` (its backlog runs on with it).
+fn assume_source_has(sh: &mut History, offset: u64) {
+    let ahead = offset.saturating_sub(sh.offset);
+    sh.offset = sh.offset.saturating_add(ahead);
+    sh.backlog_histlen = sh.backlog_histlen.saturating_add(ahead);
 }
 
 /// Reachable and not loading, else an outright refusal.
@@ -452,6 +574,57 @@ fn follows_path(group: &GroupTopology, source: &NodeView, node: &NodeView) -> Op
 /// are all up: every byte the node holds came from the source.
 fn live_path(group: &GroupTopology, node: &NodeView, source: &NodeView) -> Option<String> {
     upstream_path(group, node, source, true)
+}
+
+/// `Some((root, "n -> a -> root; s -> root"))` when the node and the source both reach the
+/// same primary through links that are all up, on that primary's history, and neither is
+/// upstream of the other (upstream is [`live_path`]; the other way is a loop).
+fn siblings(group: &GroupTopology, node: &NodeView, source: &NodeView) -> Option<(String, String)> {
+    let (cn, cs) = (live_chain(group, node)?, live_chain(group, source)?);
+    let (rn, rs) = (cn.last()?, cs.last()?);
+    let on_chain = |c: &[&NodeView], v: &NodeView| c.iter().any(|x| x.name == v.name);
+    if rn.name != rs.name || on_chain(&cn, source) || on_chain(&cs, node) {
+        return None;
+    }
+    let root = *rn;
+    let replid = |v: &NodeView| {
+        v.info
+            .as_deref()
+            .and_then(|i| i.replication.replid.clone())
+            .or_else(|| v.replid.clone())
+    };
+    let id = replid(root);
+    if id.is_none() || id != replid(node) || id != replid(source) {
+        return None;
+    }
+    let names = |c: &[&NodeView]| {
+        c.iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" -> ")
+    };
+    Some((root.name.clone(), format!("{}; {}", names(&cn), names(&cs))))
+}
+
+/// `from` and the nodes above it up to a reachable primary, when every link on the way is up.
+fn live_chain<'a>(group: &'a GroupTopology, from: &'a NodeView) -> Option<Vec<&'a NodeView>> {
+    let mut chain = vec![from];
+    let mut cur = from;
+    for _ in 0..=group.nodes.len() {
+        if cur.role == Role::Primary {
+            return (cur.state.is_reachable() && !cur.stale_info).then_some(chain);
+        }
+        if cur.link != Some(Link::Up) {
+            return None;
+        }
+        let up = cur.upstream.as_ref()?;
+        cur = match up.index {
+            Some(i) => group.nodes.get(i)?,
+            None => group.nodes.iter().find(|v| v.addr == up.addr)?,
+        };
+        chain.push(cur);
+    }
+    None
 }
 
 /// The names from `from` up to `to` by upstream links (bounded by the group's size: a loop

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::info::DbKeys;
+use crate::ops::promote::RejoinMark;
 use crate::topology::{Link, Role, Upstream};
 use std::sync::Arc;
 
@@ -246,4 +247,163 @@ fn a_chained_replica_read_ahead_of_its_root_is_not_divergent() {
     let grp = group(vec![r1.clone(), r0, r2.clone()]);
     let g = assess(&r2, &r1, &grp, false);
     assert!(g.needs_force(), "{:#?}", g.findings);
+}
+
+/// p primary; n4 and n1 its replicas, links up as given.
+fn siblings_group(
+    n4_off: u64,
+    n1_off: u64,
+    n1_link: Link,
+    n1_replid: &'static str,
+) -> Vec<NodeView> {
+    let p = view(&n("p", InfoRole::Primary, 100, "h", 2_000_000), |_| {});
+    let mut n4 = view(&n("n4", InfoRole::Replica, 100, "h", n4_off), |_| {});
+    let mut n1 = view(&n("n1", InfoRole::Replica, 100, n1_replid, n1_off), |_| {});
+    for (v, link) in [(&mut n4, Link::Up), (&mut n1, n1_link)] {
+        v.upstream = Some(Upstream {
+            addr: p.addr.clone(),
+            index: Some(0),
+        });
+        v.link = Some(link);
+    }
+    vec![p, n4, n1]
+}
+
+/// Issue 7: under a writer, n4 was read 46941 bytes ahead of its sibling n1; both follow p
+/// with their links up on one history. That is lag: no override, the bytes are on their way to
+/// n1, and the plan waits for them (the resync is then partial, nothing to download).
+#[test]
+fn a_sibling_read_behind_is_lag_not_divergence() {
+    let nodes = siblings_group(1_046_941, 1_000_000, Link::Up, "h");
+    let g = assess(&nodes[1], &nodes[2], &group(nodes.clone()), false);
+    assert!(!g.needs_force() && !g.refused(), "{:#?}", g.findings);
+    assert_eq!(
+        g.lag,
+        Some(Lag {
+            root: "p".into(),
+            behind: 46_941
+        })
+    );
+    let pass = verdicts(&g, Verdict::Pass);
+    assert!(
+        pass.iter()
+            .any(|m| m.contains("n1 is 46941 bytes behind n4; it will have them")),
+        "{pass:?}"
+    );
+    assert!(g.resync.as_ref().is_some_and(Resync::is_partial), "{g:#?}");
+    assert!(!g.download.needed, "{}", g.download.why);
+
+    // Read the other way round (n1 ahead): still siblings, and the plan still waits.
+    let nodes = siblings_group(1_000_000, 1_000_100, Link::Up, "h");
+    let g = assess(&nodes[1], &nodes[2], &group(nodes.clone()), false);
+    assert!(!g.needs_force(), "{:#?}", g.findings);
+    assert_eq!(g.lag.as_ref().map(|l| l.behind), Some(0));
+}
+
+/// Divergence stays refused: a sibling whose link is down may never get the bytes (they are
+/// not proven to be on its way), and one on another history holds another dataset.
+#[test]
+fn a_sibling_that_cannot_receive_the_bytes_is_divergence() {
+    let nodes = siblings_group(1_046_941, 1_000_000, Link::Down { since: None }, "h");
+    let g = assess(&nodes[1], &nodes[2], &group(nodes.clone()), false);
+    assert_eq!(g.lag, None);
+    assert!(
+        verdicts(&g, Verdict::RefuseUnlessForced)
+            .iter()
+            .any(|m| m.contains("n4 holds 46941 bytes of writes n1 never saw")),
+        "{:#?}",
+        g.findings
+    );
+
+    let nodes = siblings_group(1_046_941, 1_000_000, Link::Up, "other");
+    let g = assess(&nodes[1], &nodes[2], &group(nodes.clone()), false);
+    assert_eq!(g.lag, None);
+    assert!(g.needs_force(), "{:#?}", g.findings);
+}
+
+fn rejoin_mark(fork_offset: u64) -> RejoinMark {
+    RejoinMark {
+        group: String::new(),
+        node: "p-old".into(),
+        addr: "127.0.0.1:7005".into(),
+        promoted: "p-new".into(),
+        last_replid: Some("6c3f57".into()),
+        last_offset: Some(73_200_459),
+        fork_replid: Some("6c3f57".into()),
+        fork_offset: Some(fork_offset),
+        marked_at: "2026-01-01T00:00:00Z".into(),
+        run_id: "run-7".into(),
+    }
+}
+
+/// Issue 6: the old primary wrote 87 bytes after its replica's last offset, then the replica
+/// was promoted in its place. With its rejoin mark that is the happy path: the 87 bytes are
+/// stated, the snapshot is downloaded first, no override. Without a fitting mark, the plain
+/// guard still refuses.
+#[test]
+fn a_marked_old_primary_rejoins_with_the_discarded_bytes_stated() {
+    let old = view(
+        &n("p-old", InfoRole::Primary, 9, "6c3f57", 73_200_459),
+        |_| {},
+    );
+    let new = view(
+        &n("p-new", InfoRole::Primary, 5, "c7c2fb", 73_200_400),
+        |i| {
+            i.replication.replid2 = Some("6c3f57".into());
+            i.replication.second_offset = Some(73_200_373);
+        },
+    );
+    let grp = group(vec![old.clone(), new.clone()]);
+    let g = assess_rejoin(&old, &new, &grp, false, Some(&rejoin_mark(73_200_372)));
+    assert!(!g.needs_force() && !g.refused(), "{:#?}", g.findings);
+    assert!(matches!(&g.rejoin, Some(MarkCheck::Matches(d)) if d.bytes == 87));
+    let warn = verdicts(&g, Verdict::Warn);
+    assert!(
+        warn.iter()
+            .any(|m| m.contains("the rejoin discards 87 bytes")
+                && m.contains("after offset 73200372")),
+        "{warn:?}"
+    );
+    // Fewer keys on the new primary (9 vs 5) only illustrate it.
+    assert!(
+        warn.iter().any(|m| m.contains("holds fewer keys")),
+        "{warn:?}"
+    );
+    assert!(g.download.needed, "{}", g.download.why);
+
+    // A mark naming another promoted node does not fit: the refusal is back, and says why.
+    let mut other = rejoin_mark(73_200_372);
+    other.promoted = "p-third".into();
+    let g = assess_rejoin(&old, &new, &grp, false, Some(&other));
+    assert!(g.needs_force(), "{:#?}", g.findings);
+    assert!(
+        verdicts(&g, Verdict::Warn)
+            .iter()
+            .any(|m| m.contains("rejoin mark does not fit")),
+        "{:#?}",
+        g.findings
+    );
+    assert!(assess(&old, &new, &grp, false).needs_force());
+}
+
+/// Restarted from a dump older than the promotion point: nothing is discarded, proven.
+#[test]
+fn a_marked_old_primary_restarted_from_an_older_dump_discards_nothing() {
+    let zombie = view(&n("p-old", InfoRole::Primary, 3, "0388af", 50), |i| {
+        i.replication.replid2 = Some("6c3f57".into());
+        i.replication.second_offset = Some(51);
+    });
+    let new = view(&n("p-new", InfoRole::Primary, 5, "74dfe9", 300), |i| {
+        i.replication.replid2 = Some("6c3f57".into());
+        i.replication.second_offset = Some(101);
+    });
+    let grp = group(vec![zombie.clone(), new.clone()]);
+    let g = assess_rejoin(&zombie, &new, &grp, false, Some(&rejoin_mark(100)));
+    assert!(!g.needs_force() && !g.refused(), "{:#?}", g.findings);
+    let pass = verdicts(&g, Verdict::Pass);
+    assert!(
+        pass.iter().any(|m| m.contains("the rejoin discards none")),
+        "{pass:?}"
+    );
+    assert!(g.download.needed);
 }
