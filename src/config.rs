@@ -254,6 +254,18 @@ impl Addr {
                 .parse::<std::net::Ipv4Addr>()
                 .is_ok_and(|ip| ip.is_loopback())
     }
+
+    /// True when `other` is this address in another spelling: the same port, and host names
+    /// equal but for case, or both `localhost`, `127.0.0.1` or `::1` (what `localhost`
+    /// resolves to). Other loopback addresses (127.0.0.2) may be other servers: a server can
+    /// bind one and not the other.
+    #[must_use]
+    pub fn same_endpoint(&self, other: &Addr) -> bool {
+        let local = |h: &str| h.eq_ignore_ascii_case("localhost") || h == "127.0.0.1" || h == "::1";
+        self.port == other.port
+            && (self.host.eq_ignore_ascii_case(&other.host)
+                || (local(&self.host) && local(&other.host)))
+    }
 }
 
 impl fmt::Display for Addr {

@@ -210,17 +210,31 @@ impl NodeClient {
         cmd: &redis::Cmd,
         timeout: Duration,
     ) -> Result<T, NodeError> {
-        let mut conn = self.connection().await?;
+        self.query_checked(cmd, timeout).await.map_err(|f| f.error)
+    }
+
+    /// As [`query_with_timeout`](Self::query_with_timeout), saying also whether the server
+    /// closed a connection that was already open (see [`Failure::closed_by_server`]).
+    async fn query_checked<T: redis::FromRedisValue>(
+        &mut self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<T, Failure> {
+        let reused = self.conn.is_some();
+        let mut conn = self.connection().await.map_err(Failure::new)?;
         match tokio::time::timeout(timeout, cmd.query_async::<T>(&mut conn)).await {
             Err(_) => {
                 self.conn = None;
-                Err(NodeError::Unresponsive(timeout))
+                Err(Failure::new(NodeError::Unresponsive(timeout)))
             }
             Ok(Err(e)) => {
                 if is_fatal_to_connection(&e) {
                     self.conn = None;
                 }
-                Err(classify(&e, timeout))
+                Err(Failure {
+                    error: classify(&e, timeout),
+                    closed_by_server: reused && is_closed_by_peer(&e),
+                })
             }
             Ok(Ok(v)) => Ok(v),
         }
@@ -233,18 +247,46 @@ impl NodeClient {
     ///
     /// # Errors
     /// The classified failure, or [`NodeError::Other`] for an oversized reply.
+    ///
+    /// A connection the server closed since the last call (`CLIENT KILL`, as Sentinel does to
+    /// every normal client during a failover, or `timeout` idle clients) is re-made and INFO
+    /// asked again once before the failure counts: the node answered a new connection, so it
+    /// is not down. A refused reconnection is a real failure (a dead server resets its open
+    /// connections too).
     pub async fn info(&mut self) -> Result<(Info, Duration), NodeError> {
+        match self.info_once().await {
+            Err(f) if f.closed_by_server => {
+                self.disconnect();
+                self.info_once().await.map_err(|f| f.error)
+            }
+            r => r.map_err(|f| f.error),
+        }
+    }
+
+    async fn info_once(&mut self) -> Result<(Info, Duration), Failure> {
         // Connect first: a new connection forgets what the old one learnt about the server.
-        self.connection().await?;
+        let reused = self.conn.is_some();
+        self.connection().await.map_err(Failure::new)?;
         let start = Instant::now();
-        let text: String = self.query(info_cmd(self.info_by_section)).await?;
+        let text: String = match self
+            .query_checked(info_cmd(self.info_by_section), self.timeouts.read)
+            .await
+        {
+            Ok(t) => t,
+            Err(f) => {
+                return Err(Failure {
+                    closed_by_server: reused && f.closed_by_server,
+                    ..f
+                })
+            }
+        };
         let rtt = start.elapsed();
         if text.len() > MAX_INFO_BYTES {
-            return Err(NodeError::Other(format!(
+            return Err(Failure::new(NodeError::Other(format!(
                 "INFO reply of {} bytes is over the {} byte limit",
                 text.len(),
                 MAX_INFO_BYTES
-            )));
+            ))));
         }
         let mut info = info::parse_owned(text);
         self.info_by_section = info.server.at_least(7, 0);
@@ -254,7 +296,7 @@ impl NodeClient {
             self.save_config = Some(match got {
                 Ok(v) => v.get(1).cloned(),
                 // Timeouts count as failures of this poll; refusals mean "unknown".
-                Err(e @ NodeError::Unresponsive(_)) => return Err(e),
+                Err(e @ NodeError::Unresponsive(_)) => return Err(Failure::new(e)),
                 Err(_) => None,
             });
         }
@@ -279,6 +321,30 @@ fn info_cmd(by_section: bool) -> &'static redis::Cmd {
     } else {
         PLAIN.get_or_init(|| redis::cmd("INFO"))
     }
+}
+
+/// A failed call, and whether the server closed the connection under it.
+#[derive(Debug)]
+struct Failure {
+    error: NodeError,
+    /// The connection was open before the call and the server closed or reset it: killed by
+    /// `CLIENT KILL` or an idle `timeout`, or the server went away. Worth one reconnection
+    /// before the node is called down; never a timeout and never a refused connect.
+    closed_by_server: bool,
+}
+
+impl Failure {
+    fn new(error: NodeError) -> Self {
+        Self {
+            error,
+            closed_by_server: false,
+        }
+    }
+}
+
+/// The peer closed or reset the connection (as opposed to a timeout or a refused connect).
+fn is_closed_by_peer(e: &redis::RedisError) -> bool {
+    !e.is_timeout() && !e.is_connection_refusal() && e.is_connection_dropped()
 }
 
 fn is_fatal_to_connection(e: &redis::RedisError) -> bool {

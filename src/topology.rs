@@ -8,11 +8,13 @@ mod anomaly;
 mod build;
 mod changes;
 mod confirm;
+mod lag_hold;
 
 pub use anomaly::{human_bytes, human_secs};
 pub use build::{build, lag_level};
 pub use changes::{changes, Change, ChangeKind};
 pub use confirm::Confirm;
+pub use lag_hold::{LagHold, LAG_CLEAR_AFTER, LAG_CLEAR_RATIO, LAG_RAISE_AFTER};
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -143,6 +145,9 @@ pub struct NodeView {
     /// Age of the oldest write not yet applied, estimated from the primary's offset history.
     pub lag_seconds: Option<f64>,
     pub lag_level: LagLevel,
+    /// The level of the same lag against thresholds lowered to [`LAG_CLEAR_RATIO`]: an alert
+    /// already raised holds until the lag falls below this (hysteresis, see `lag_hold.rs`).
+    pub lag_hold_level: LagLevel,
     /// `master_repl_offset` for primaries, `slave_repl_offset` for replicas.
     pub offset: Option<u64>,
     pub replid: Option<String>,
@@ -157,9 +162,29 @@ pub struct NodeView {
     pub error: Option<NodeError>,
     /// Seen by a primary, not configured.
     pub unmanaged: bool,
+    /// The earlier configured entry of this group that answered with the same `run_id`: the
+    /// same server under a second address. Such a view is drawn but carries no edge and does
+    /// not count as a second primary (REDIS.md 2.2, point 4).
+    pub same_server_as: Option<String>,
 }
 
 impl NodeView {
+    /// True when `other` is this very server: the same entry, an entry marked as its twin, or
+    /// one whose INFO gave the same `run_id`. Spellings of addresses never decide it.
+    #[must_use]
+    pub fn same_server(&self, other: &NodeView) -> bool {
+        let run_id = |v: &NodeView| {
+            v.info
+                .as_ref()
+                .and_then(|i| i.server.run_id.clone())
+                .filter(|id| !id.is_empty())
+        };
+        self.name == other.name
+            || self.same_server_as.as_deref() == Some(other.name.as_str())
+            || other.same_server_as.as_deref() == Some(self.name.as_str())
+            || run_id(self).is_some_and(|id| Some(id) == run_id(other))
+    }
+
     /// A blank view for a configured node that has no observation yet.
     #[must_use]
     pub fn new(id: Option<NodeId>, name: &str, addr: &str) -> Self {
@@ -176,6 +201,7 @@ impl NodeView {
             lag_bytes: None,
             lag_seconds: None,
             lag_level: LagLevel::Unknown,
+            lag_hold_level: LagLevel::Unknown,
             offset: None,
             replid: None,
             version: None,
@@ -185,6 +211,7 @@ impl NodeView {
             info: None,
             error: None,
             unmanaged: false,
+            same_server_as: None,
         }
     }
 }
@@ -211,6 +238,7 @@ impl Severity {
 /// Kinds of trouble the topology detects structurally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AnomalyKind {
+    SameServer,
     NodeDown,
     NodeUnresponsive,
     NodeError,
@@ -226,6 +254,7 @@ pub enum AnomalyKind {
     LagHigh,
     FailoverInProgress,
     UnmanagedReplica,
+    ClusterShards,
 }
 
 impl AnomalyKind {
@@ -233,6 +262,7 @@ impl AnomalyKind {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::SameServer => "same_server",
             Self::NodeDown => "node_down",
             Self::NodeUnresponsive => "node_unresponsive",
             Self::NodeError => "node_error",
@@ -248,6 +278,7 @@ impl AnomalyKind {
             Self::LagHigh => "lag_high",
             Self::FailoverInProgress => "failover_in_progress",
             Self::UnmanagedReplica => "unmanaged_replica",
+            Self::ClusterShards => "cluster_shards",
         }
     }
 }

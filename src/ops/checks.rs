@@ -9,13 +9,24 @@ use std::time::Duration;
 use crate::config::Group;
 use crate::info::InfoRole;
 use crate::observe::NodeState;
-use crate::topology::{GroupTopology, Link, NodeView};
+use crate::topology::{AnomalyKind, GroupTopology, Link, NodeView};
 
-use super::plan::{Check, Plan};
+use super::plan::{ActionKind, Check, Plan};
 use super::summary::bytes;
 
-/// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report.
+/// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report,
+/// and refuses a role change while one server answers under two configured entries (its role
+/// would be counted twice and the loop guard could not see it).
 pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
+    if plan.action != ActionKind::Snapshot {
+        for a in topo
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::SameServer)
+        {
+            plan.checks.push(Check::fail(a.message.clone()));
+        }
+    }
     if group.read_only {
         plan.read_only = Some(format!(
             "group '{}' is read-only in the config: redops takes no action on it",

@@ -104,6 +104,8 @@ pub fn plan_rejoin(
         .nodes
         .iter()
         .filter(|v| !v.unmanaged && v.role == Role::Primary && v.name != n.cfg.name)
+        // Another entry of the same server is not another primary to rejoin.
+        .filter(|v| n.view.is_none_or(|me| !v.same_server(me)))
         .filter(|v| v.state.is_reachable() && !v.stale_info)
         .collect();
     let mark = marks

@@ -18,12 +18,20 @@ pub fn detect(group: &Group, nodes: &[NodeView], now: SystemTime) -> Vec<Anomaly
         replica_link(n, nodes, &mut out);
         persistence(n, &mut out);
     }
-    primaries(nodes, &mut out);
+    if is_cluster(group, nodes) {
+        cluster_shards(nodes, &mut out);
+    } else {
+        primaries(nodes, &mut out);
+    }
     loops(nodes, &mut out);
     unmanaged(nodes, &mut out);
-    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
-    let _ = group;
+    sort(&mut out);
     out
+}
+
+/// Worst first, then by kind.
+pub(super) fn sort(out: &mut [Anomaly]) {
+    out.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
 }
 
 fn push(
@@ -237,23 +245,29 @@ fn replica_link(n: &NodeView, nodes: &[NodeView], out: &mut Vec<Anomaly>) {
         };
         push(out, AnomalyKind::LinkDown, Severity::Warning, &[name], msg);
     }
-    if let (Some(bytes), LagLevel::Warn | LagLevel::Critical) = (n.lag_bytes, n.lag_level) {
-        let secs = n
-            .lag_seconds
-            .map(|s| format!(" (about {s:.1} s)"))
-            .unwrap_or_default();
-        push(
-            out,
-            AnomalyKind::LagHigh,
-            if n.lag_level == LagLevel::Critical {
-                Severity::Critical
-            } else {
-                Severity::Warning
-            },
-            &[name],
-            format!("{name} is {} behind its primary{secs}", human_bytes(bytes)),
-        );
-    }
+    out.extend(lag_high(n));
+}
+
+/// `lag_high` for a replica whose lag level is warn or critical.
+pub(super) fn lag_high(n: &NodeView) -> Option<Anomaly> {
+    let (Some(bytes), LagLevel::Warn | LagLevel::Critical) = (n.lag_bytes, n.lag_level) else {
+        return None;
+    };
+    let name = n.name.as_str();
+    let secs = n
+        .lag_seconds
+        .map(|s| format!(" (about {s:.1} s)"))
+        .unwrap_or_default();
+    Some(Anomaly {
+        kind: AnomalyKind::LagHigh,
+        severity: if n.lag_level == LagLevel::Critical {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
+        nodes: vec![name.to_string()],
+        message: format!("{name} is {} behind its primary{secs}", human_bytes(bytes)),
+    })
 }
 
 fn persistence(n: &NodeView, out: &mut Vec<Anomaly>) {
@@ -322,24 +336,78 @@ fn persistence(n: &NodeView, out: &mut Vec<Anomaly>) {
     }
 }
 
-fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
-    let prim: Vec<usize> = (0..nodes.len())
-        .filter(|&i| nodes[i].role == Role::Primary && !nodes[i].unmanaged && !nodes[i].stale_info)
-        .collect();
-    let reachable = nodes.iter().any(|n| !n.unmanaged && n.state.is_reachable());
-    if prim.is_empty() {
-        if reachable {
-            push(
-                out,
-                AnomalyKind::NoPrimary,
-                Severity::Critical,
-                &[],
-                "no reachable node is a primary: writes have nowhere to go".to_string(),
-            );
-        }
+/// Indices of the nodes that are primaries this cycle, each server once.
+fn current_primaries(nodes: &[NodeView]) -> Vec<usize> {
+    (0..nodes.len())
+        .filter(|&i| {
+            let n = &nodes[i];
+            n.role == Role::Primary && !n.unmanaged && !n.stale_info && n.same_server_as.is_none()
+        })
+        .collect()
+}
+
+/// A group of Redis Cluster nodes (`cluster = true`, or a node in cluster mode).
+fn is_cluster(group: &Group, nodes: &[NodeView]) -> bool {
+    group.cluster
+        || nodes.iter().any(|n| {
+            n.info
+                .as_ref()
+                .and_then(|i| i.server.mode.as_deref())
+                .is_some_and(|m| m == "cluster")
+        })
+}
+
+/// In a cluster each primary owns its own slots: several primaries are shards, not two
+/// primaries of one dataset. Until redops reads the cluster's own view (slots, `cluster_state`)
+/// it says what it shows instead of calling shards a split brain.
+fn cluster_shards(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
+    let prim = current_primaries(nodes);
+    if no_primary(nodes, &prim, out) {
         return;
     }
-    if prim.len() < 2 {
+    let names: Vec<&str> = prim.iter().map(|&i| nodes[i].name.as_str()).collect();
+    push(
+        out,
+        AnomalyKind::ClusterShards,
+        Severity::Info,
+        &names,
+        format!(
+            "cluster-mode group: {} shard primar{} ({}); redops does not yet show slots or \
+             cluster_state, so check CLUSTER INFO for the cluster's own health",
+            prim.len(),
+            if prim.len() == 1 { "y" } else { "ies" },
+            names.join(", ")
+        ),
+    );
+}
+
+/// A replication id that names a history: the all-zero id means "none" (a fresh server's
+/// `master_replid2`), never a history two nodes share.
+fn history_id(id: Option<&String>) -> Option<&str> {
+    id.map(String::as_str)
+        .filter(|s| !s.is_empty() && s.bytes().any(|b| b != b'0'))
+}
+
+/// `no_primary` when nodes answer and none is a primary; true when there is no primary.
+fn no_primary(nodes: &[NodeView], prim: &[usize], out: &mut Vec<Anomaly>) -> bool {
+    if !prim.is_empty() {
+        return false;
+    }
+    if nodes.iter().any(|n| !n.unmanaged && n.state.is_reachable()) {
+        push(
+            out,
+            AnomalyKind::NoPrimary,
+            Severity::Critical,
+            &[],
+            "no reachable node is a primary: writes have nowhere to go".to_string(),
+        );
+    }
+    true
+}
+
+fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
+    let prim = current_primaries(nodes);
+    if no_primary(nodes, &prim, out) || prim.len() < 2 {
         return;
     }
     // Replicas hanging (directly or through a chain) below each primary.
@@ -392,10 +460,15 @@ fn primaries(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
                 }
             }
         }
-        // A restarted old primary: shares an ancestor history, has no replicas, is behind.
-        let shares_history = (xr.replid2.is_some() && xr.replid2 == mr.replid2)
-            || (xr.replid2.is_some() && xr.replid2 == mr.replid)
-            || (mr.replid2.is_some() && mr.replid2 == xr.replid);
+        // A restarted old primary: it came back on a new history branched off one `m` knows
+        // (a restarting primary takes a new replid and keeps the old one as replid2, REDIS.md
+        // 2.1), has no replicas, is behind. A primary still on the history `m` was promoted
+        // from never restarted: it is an old primary not demoted yet (the split brain below
+        // says so), not one that came back with old data.
+        let x_from = history_id(xr.replid2.as_ref());
+        let shares_history = x_from.is_some()
+            && (x_from == history_id(mr.replid2.as_ref())
+                || x_from == history_id(mr.replid.as_ref()));
         let restarted_recently = n
             .info
             .as_ref()
@@ -452,16 +525,25 @@ fn loops(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
                         .map(|&i| nodes[i].name.as_str())
                         .collect();
                     let names: Vec<&str> = cycle.iter().map(|&i| nodes[i].name.as_str()).collect();
+                    let msg = if let [only] = names.as_slice() {
+                        format!(
+                            "{only} replicates from itself (REPLICAOF its own address): it \
+                             accepts no writes and its link never comes up; point it at the \
+                             primary or promote it (REPLICAOF NO ONE)"
+                        )
+                    } else {
+                        format!(
+                            "replication loop {}: none of these nodes accepts writes, even if \
+                             their links show up; promote one of them (REPLICAOF NO ONE)",
+                            chain.join(" -> ")
+                        )
+                    };
                     push(
                         out,
                         AnomalyKind::ReplicationLoop,
                         Severity::Critical,
                         &names,
-                        format!(
-                            "replication loop {}: none of these nodes accepts writes, even if \
-                             their links show up; promote one of them (REPLICAOF NO ONE)",
-                            chain.join(" -> ")
-                        ),
+                        msg,
                     );
                     reported.push(cycle);
                 }
@@ -491,5 +573,39 @@ fn unmanaged(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
                 n.addr
             ),
         );
+    }
+}
+
+/// `same_server`: one server answered (same `run_id`) under several configured entries, given
+/// as (group, node) in config order; `here` is the group the anomaly is raised in.
+pub(super) fn same_server(members: &[(&str, &str)], here: &str, run_id: &str) -> Anomaly {
+    let one_group = members.iter().all(|(g, _)| *g == here);
+    let words: Vec<String> = members
+        .iter()
+        .map(|(g, n)| {
+            if one_group {
+                (*n).to_string()
+            } else {
+                format!("{n} (group {g})")
+            }
+        })
+        .collect();
+    let listed = match words.as_slice() {
+        [a, b] => format!("{a} and {b}"),
+        _ => words.join(", "),
+    };
+    let short: String = run_id.chars().take(8).collect();
+    Anomaly {
+        kind: AnomalyKind::SameServer,
+        severity: Severity::Critical,
+        nodes: members
+            .iter()
+            .filter(|(g, _)| *g == here)
+            .map(|(_, n)| (*n).to_string())
+            .collect(),
+        message: format!(
+            "{listed} are the same server (run_id {short}…): remove one from the config; until \
+             then redops takes no action on this group but snapshots"
+        ),
     }
 }

@@ -16,12 +16,13 @@ use crate::observe::{FleetState, NodeId, NodeState};
 /// Builds the topology from the latest observations. Pure: same inputs, same output.
 #[must_use]
 pub fn build(config: &Config, fleet: &FleetState, history: &History, now: SystemTime) -> Topology {
-    let groups = config
+    let mut groups: Vec<GroupTopology> = config
         .groups
         .iter()
         .enumerate()
         .map(|(gi, g)| build_group(gi, g, fleet, history, now))
         .collect();
+    same_servers(&mut groups);
     Topology {
         at: Some(now),
         groups,
@@ -52,8 +53,15 @@ fn build_group(
         })
         .collect();
 
-    // Replica -> upstream edges, matched against the configured addresses.
+    let canonical = mark_same_servers(&mut nodes);
+
+    // Replica -> upstream edges, matched against the configured addresses, then to the first
+    // entry of that server. A node that follows itself (`REPLICAOF` its own address, which
+    // Redis accepts and retries forever) gets an edge to itself: a loop of one.
     for i in 0..nodes.len() {
+        if nodes[i].same_server_as.is_some() {
+            continue;
+        }
         let Some(info) = current_info(&nodes[i]) else {
             continue;
         };
@@ -64,7 +72,7 @@ fn build_group(
         let (Some(host), Some(port)) = (r.master_host.clone(), r.master_port) else {
             continue;
         };
-        let index = match_addr(group, &nodes, &host, port).filter(|&j| j != i);
+        let index = match_addr(group, &nodes, &host, port).map(|j| canonical[j]);
         let addr = index.map_or_else(|| join_host_port(&host, port), |j| nodes[j].addr.clone());
         nodes[i].upstream = Some(Upstream { addr, index });
     }
@@ -139,6 +147,7 @@ fn fill_from_status(v: &mut NodeView, status: &crate::observe::NodeStatus) {
         }
         if v.role == Role::Primary {
             v.lag_level = LagLevel::Ok;
+            v.lag_hold_level = LagLevel::Ok;
         }
     } else if let Some(info) = status.last_info() {
         // Keep the last known facts (offsets matter for a lossless promotion) but say so.
@@ -150,6 +159,70 @@ fn fill_from_status(v: &mut NodeView, status: &crate::observe::NodeStatus) {
             Some(InfoRole::Replica) => info.replication.replica_offset,
             _ => info.replication.offset,
         };
+    }
+}
+
+/// The `run_id` a node answered with this cycle.
+fn run_id(v: &NodeView) -> Option<&str> {
+    current_info(v)?
+        .server
+        .run_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+}
+
+/// Marks each entry that answered with the `run_id` of an earlier entry of the group (the
+/// same server under another address) and returns, for every node, the index of the first
+/// entry of its server (itself when it has no twin).
+fn mark_same_servers(nodes: &mut [NodeView]) -> Vec<usize> {
+    let ids: Vec<Option<String>> = nodes
+        .iter()
+        .map(|v| run_id(v).map(str::to_string))
+        .collect();
+    let mut canonical: Vec<usize> = (0..nodes.len()).collect();
+    for i in 0..nodes.len() {
+        let Some(id) = &ids[i] else { continue };
+        if let Some(first) = (0..i).find(|&j| ids[j].as_ref() == Some(id)) {
+            canonical[i] = first;
+            nodes[i].same_server_as = Some(nodes[first].name.clone());
+        }
+    }
+    canonical
+}
+
+/// Raises `same_server` in every group holding a server that answered under two configured
+/// entries (in one group or in two): its picture is wrong (a false split brain, a blind loop
+/// guard) until the config names each server once.
+fn same_servers(groups: &mut [GroupTopology]) {
+    let mut by_id: std::collections::BTreeMap<String, Vec<(usize, usize, String)>> =
+        std::collections::BTreeMap::new();
+    for g in groups.iter() {
+        for n in g.nodes.iter().filter(|n| !n.unmanaged) {
+            if let (Some(id), Some(nid)) = (run_id(n), n.id) {
+                by_id
+                    .entry(id.to_string())
+                    .or_default()
+                    .push((g.index, nid.node, n.name.clone()));
+            }
+        }
+    }
+    for (id, mut entries) in by_id.into_iter().filter(|(_, e)| e.len() > 1) {
+        entries.sort();
+        let members: Vec<(&str, &str)> = entries
+            .iter()
+            .map(|(gi, _, name)| (groups[*gi].name.as_str(), name.as_str()))
+            .collect();
+        let mut raised: Vec<(usize, super::Anomaly)> = Vec::new();
+        for gi in entries.iter().map(|e| e.0) {
+            if raised.iter().all(|(g, _)| *g != gi) {
+                raised.push((gi, anomaly::same_server(&members, &groups[gi].name, &id)));
+            }
+        }
+        for (gi, a) in raised {
+            let g = &mut groups[gi];
+            g.anomalies.push(a);
+            anomaly::sort(&mut g.anomalies);
+        }
     }
 }
 
@@ -212,6 +285,10 @@ fn match_addr(group: &Group, nodes: &[NodeView], host: &str, port: u16) -> Optio
 fn add_unmanaged(group: &Group, nodes: &mut Vec<NodeView>) {
     let configured = nodes.len();
     for m in 0..configured {
+        // A second entry of one server lists the same replicas as the first.
+        if nodes[m].same_server_as.is_some() {
+            continue;
+        }
         let Some(info) = current_info(&nodes[m]).cloned() else {
             continue;
         };
@@ -305,6 +382,7 @@ fn compute_lag(
     nodes[i].lag_bytes = Some(bytes);
     nodes[i].lag_seconds = seconds;
     nodes[i].lag_level = lag_level(bytes, seconds, limits);
+    nodes[i].lag_hold_level = lag_level(bytes, seconds, &super::lag_hold::clear_limits(limits));
 }
 
 /// The worse of the byte level and the seconds level.

@@ -81,6 +81,20 @@ fn upstream_name(g: &GroupTopology, n: &NodeView) -> Option<String> {
     )
 }
 
+/// The role a view showed, or for a node that did not answer, the role of its last INFO: a
+/// role that flipped while redops could not read the node (a killed connection, a restart) is
+/// reported when it answers again instead of vanishing behind the gap.
+fn last_known_role(n: &NodeView) -> Role {
+    if n.role != Role::Unknown || !n.stale_info {
+        return n.role;
+    }
+    match n.info.as_ref().and_then(|i| i.replication.role) {
+        Some(crate::info::InfoRole::Primary) => Role::Primary,
+        Some(crate::info::InfoRole::Replica) => Role::Replica,
+        None => Role::Unknown,
+    }
+}
+
 fn node_changes(pg: &GroupTopology, g: &GroupTopology, at: SystemTime, out: &mut Vec<Change>) {
     let before = by_name(pg);
     for n in g.nodes.iter().filter(|n| !n.unmanaged) {
@@ -122,15 +136,12 @@ fn node_changes(pg: &GroupTopology, g: &GroupTopology, at: SystemTime, out: &mut
                 ),
             }
         }
-        if p.role != n.role && p.role != Role::Unknown && n.role != Role::Unknown {
+        let was = last_known_role(p);
+        if was != n.role && was != Role::Unknown && n.role != Role::Unknown {
             emit(
                 ChangeKind::RoleChanged,
                 Severity::Warning,
-                format!(
-                    "{name} is now {} (was {})",
-                    n.role.as_str(),
-                    p.role.as_str()
-                ),
+                format!("{name} is now {} (was {})", n.role.as_str(), was.as_str()),
             );
         }
         let (pu, nu) = (upstream_name(pg, p), upstream_name(g, n));

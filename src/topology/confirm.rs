@@ -6,18 +6,21 @@
 //! promoted (no primary), or, with `FAILOVER`, a two-node loop. Such a picture is confirmed only
 //! once every node it concerns has answered a poll that started after it was first seen; until
 //! then it is held back, so the banner and the event log never cry "split brain" during every
-//! planned switchover. The delay is at most one poll interval. One-shot `status` does not use
-//! this: it reports what it saw.
+//! planned switchover. The same holds for a primary that looks stale in one cycle of a clean
+//! failback. The delay is at most one poll interval. Lag alerts are held with hysteresis
+//! (`lag_hold.rs`) in the same pass. One-shot `status` does not use this: it reports what it
+//! saw.
 
 use std::collections::HashMap;
 use std::time::SystemTime;
 
-use super::{AnomalyKind, GroupTopology, Topology};
+use super::{AnomalyKind, GroupTopology, LagHold, Topology};
 
-const HELD: [AnomalyKind; 3] = [
+const HELD: [AnomalyKind; 4] = [
     AnomalyKind::SplitBrain,
     AnomalyKind::ReplicationLoop,
     AnomalyKind::NoPrimary,
+    AnomalyKind::StalePrimary,
 ];
 
 type Key = (usize, AnomalyKind, Vec<String>);
@@ -26,6 +29,7 @@ type Key = (usize, AnomalyKind, Vec<String>);
 #[derive(Debug, Clone, Default)]
 pub struct Confirm {
     first_seen: HashMap<Key, SystemTime>,
+    lag: LagHold,
 }
 
 impl Confirm {
@@ -35,8 +39,10 @@ impl Confirm {
     }
 
     /// Removes from `topo` the structural anomalies not confirmed yet, and remembers when each
-    /// was first seen. `seen_at` is the time of the cycle (the topology's `at`).
+    /// was first seen; holds lag levels with hysteresis. `seen_at` is the time of the cycle
+    /// (the topology's `at`).
     pub fn apply(&mut self, topo: &mut Topology, seen_at: SystemTime) {
+        self.lag.apply(topo, seen_at);
         let mut present: Vec<Key> = Vec::new();
         for g in &mut topo.groups {
             let gi = g.index;

@@ -43,6 +43,7 @@ pub(in crate::config) fn validate_groups(
             .with_detail(format!("groups[{first}] already has this name"))
             .with_hint("give every group its own name"));
         }
+        check_unique_across(i, g.get_ref(), &group, &groups)?;
         groups.push(group);
     }
     Ok(groups)
@@ -142,18 +143,74 @@ fn check_unique(i: usize, j: usize, raw: &S<RawNode>, node: &Node, before: &[Nod
         .with_detail(format!("groups[{i}].nodes[{k}] already has this name"))
         .with_hint("give every node of a group its own name"));
     }
-    if let Some(k) = before.iter().position(|n| n.addr == node.addr) {
-        return Err(ConfigError::new(
-            ErrorKind::Duplicate,
-            format!("duplicate address {}", quoted(&node.addr.to_string())),
+    if let Some(k) = before.iter().position(|n| n.addr.same_endpoint(&node.addr)) {
+        return Err(same_address(
+            format!("groups[{i}].nodes[{j}].addr"),
+            r.addr.as_ref().map_or(raw.span(), S::span),
+            node,
+            &before[k],
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// A node whose address another node already has, maybe in another spelling (`localhost` for
+/// `127.0.0.1`) or in another group (`other_group`): one server configured twice is watched
+/// twice, its role counted twice, and it hides loops from the repoint guard.
+fn same_address(
+    key: String,
+    span: std::ops::Range<usize>,
+    node: &Node,
+    first: &Node,
+    other_group: Option<&str>,
+) -> ConfigError {
+    let whose = match other_group {
+        Some(g) => format!("node '{}' of group '{g}'", first.name),
+        None => format!("node '{}'", first.name),
+    };
+    let detail = if first.addr == node.addr {
+        format!("{whose} already has this address")
+    } else {
+        format!(
+            "{whose} already has it as {}: both name the same server",
+            quoted(&first.addr.to_string())
         )
-        .with_key(format!("groups[{i}].nodes[{j}].addr"))
-        .with_span(r.addr.as_ref().map_or(raw.span(), S::span))
-        .with_detail(format!(
-            "node '{}' already has this address",
-            before[k].name
-        ))
-        .with_hint("each node of a group is a different server: check the host and port"));
+    };
+    ConfigError::new(
+        ErrorKind::Duplicate,
+        format!("duplicate address {}", quoted(&node.addr.to_string())),
+    )
+    .with_key(key)
+    .with_span(span)
+    .with_detail(detail)
+    .with_hint(
+        "each configured node is a different server: check the host and port, and list each \
+         server once, in one group",
+    )
+}
+
+/// No server may appear in two groups: it belongs to one replication group.
+fn check_unique_across(i: usize, raw: &RawGroup, group: &Group, earlier: &[Group]) -> Result<()> {
+    let raw_nodes = raw
+        .nodes
+        .as_ref()
+        .map_or(&[][..], |n| n.get_ref().as_slice());
+    for (j, node) in group.nodes.iter().enumerate() {
+        for g in earlier {
+            if let Some(first) = g.nodes.iter().find(|n| n.addr.same_endpoint(&node.addr)) {
+                let span = raw_nodes.get(j).map_or(0..0, |n| {
+                    n.get_ref().addr.as_ref().map_or(n.span(), S::span)
+                });
+                return Err(same_address(
+                    format!("groups[{i}].nodes[{j}].addr"),
+                    span,
+                    node,
+                    first,
+                    Some(&g.name),
+                ));
+            }
+        }
     }
     Ok(())
 }

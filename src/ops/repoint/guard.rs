@@ -207,6 +207,14 @@ pub fn assess_rejoin(
 
     if node.name == source.name {
         report(Verdict::Refuse, format!("{n} cannot replicate from itself"));
+    } else if node.same_server(source) {
+        report(
+            Verdict::Refuse,
+            format!(
+                "{n} and {s} are the same server (same run_id): it cannot replicate from itself; \
+                 remove one of the two entries from the config"
+            ),
+        );
     }
     let node_info = reachable(node, "node", &mut report);
     let source_info = reachable(source, "source", &mut report);
@@ -629,6 +637,8 @@ fn live_chain<'a>(group: &'a GroupTopology, from: &'a NodeView) -> Option<Vec<&'
 
 /// The names from `from` up to `to` by upstream links (bounded by the group's size: a loop
 /// ends it), `None` when `to` is not reached or, with `live`, a link on the way is not up.
+/// Servers are compared by identity, not by entry: a second entry of one server (another
+/// spelling of its address) walks from the first entry's links and matches it.
 fn upstream_path(
     group: &GroupTopology,
     from: &NodeView,
@@ -636,7 +646,11 @@ fn upstream_path(
     live: bool,
 ) -> Option<String> {
     let mut path = vec![from.name.clone()];
-    let mut cur = from;
+    let mut cur = from
+        .same_server_as
+        .as_deref()
+        .and_then(|first| group.nodes.iter().find(|v| v.name == first))
+        .unwrap_or(from);
     for _ in 0..=group.nodes.len() {
         if live && cur.link != Some(Link::Up) {
             return None;
@@ -647,7 +661,7 @@ fn upstream_path(
             None => group.nodes.iter().find(|v| v.addr == up.addr)?,
         };
         path.push(next.name.clone());
-        if next.name == to.name {
+        if next.same_server(to) {
             return Some(path.join(" -> "));
         }
         cur = next;
