@@ -8,11 +8,13 @@ mod anomaly;
 mod build;
 mod changes;
 mod confirm;
+mod liveness;
 
 pub use anomaly::{human_bytes, human_secs};
 pub use build::{build, lag_level};
 pub use changes::{changes, Change, ChangeKind};
 pub use confirm::Confirm;
+pub use liveness::Liveness;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

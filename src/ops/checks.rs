@@ -52,12 +52,17 @@ pub fn reachable(v: &NodeView) -> Check {
         NodeState::Up if !v.stale_info => Check::pass(format!("{} is reachable", v.name)),
         NodeState::Loading => Check::fail(format!("{} is loading its dataset", v.name)),
         state => Check::fail(format!(
-            "{} is {}{}",
+            "{} is {}{}{}",
             v.name,
             state.as_str(),
             v.error
                 .as_ref()
-                .map_or_else(String::new, |e| format!(": {e}"))
+                .map_or_else(String::new, |e| format!(": {e}")),
+            // An error answer means alive: say what would make it readable.
+            v.error
+                .as_ref()
+                .and_then(crate::observe::NodeError::fix)
+                .map_or_else(String::new, |f| format!(". hint: {f}"))
         )),
     }
 }
