@@ -9,13 +9,15 @@ use std::time::Duration;
 use crate::config::Group;
 use crate::info::InfoRole;
 use crate::observe::NodeState;
-use crate::topology::{GroupTopology, Link, NodeView};
+use crate::topology::{GroupTopology, Link, Liveness, NodeView};
 
-use super::plan::{Check, Plan};
+use super::plan::{Check, Plan, PlanNode};
 use super::summary::bytes;
 
-/// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report.
+/// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report,
+/// and `plan.lock` with every node of the group that answered (see [`lock_group`]).
 pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
+    lock_group(plan, group, topo);
     if group.read_only {
         plan.read_only = Some(format!(
             "group '{}' is read-only in the config: redops takes no action on it",
@@ -43,6 +45,28 @@ pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
             group.name
         ));
     }
+}
+
+/// Sets `plan.lock` to every configured node of the group whose latest poll answered: the lock
+/// is checked and held on all of them, not only on the nodes the steps touch, so that any two
+/// actions on one group meet on a common node. A node that did not answer is left out: nothing
+/// can be read there, and any other action holds the lock on the nodes that did answer.
+pub fn lock_group(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
+    plan.lock = topo
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(k, v)| !v.unmanaged && topo.liveness(*k) == Liveness::Answers)
+        .filter_map(|(_, v)| {
+            let id = v.id?;
+            let cfg = group.nodes.get(id.node)?;
+            Some(PlanNode {
+                name: cfg.name.clone(),
+                addr: cfg.addr.clone(),
+                id,
+            })
+        })
+        .collect();
 }
 
 /// The node is reachable, answers INFO and is not loading.

@@ -342,7 +342,6 @@ pub fn plan_promote(
         });
         siblings.push(si);
     }
-    plan.lock_nodes.push(ci);
     plan.snapshots.push(ci);
     plan.notes.push(format!(
         "{}'s data is the data that survives: it is saved (BGSAVE) before the promotion",

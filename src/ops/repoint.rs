@@ -255,7 +255,6 @@ fn build(
             upstream: None,
         });
     }
-    plan.lock_nodes.extend([ni, si]);
 
     let full = !g.resync.as_ref().is_some_and(Resync::is_partial);
     plan.steps.push(Step {

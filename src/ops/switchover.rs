@@ -266,7 +266,6 @@ pub fn plan_switchover(
             upstream: Some(pi),
         });
     }
-    plan.lock_nodes.push(pi);
     plan.snapshots.push(pi);
     if let Some(d) = &req.download_dir {
         plan.downloads.push(pi);
