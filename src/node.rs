@@ -392,6 +392,13 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
     {
         return NodeError::Resolve(first_line(&text));
     }
+    if lower.contains("no route to host")
+        || lower.contains("host is unreachable")
+        || lower.contains("network is unreachable")
+    {
+        // Nothing answered: a host that is off is unreachable, not "in error" (invariant 9).
+        return NodeError::Refused(first_line(&text));
+    }
     if lower.contains("timed out") {
         return NodeError::Unresponsive(timeout);
     }

@@ -19,7 +19,8 @@ pub struct NodeId {
 /// Why a node could not be read, classified for the operator.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeError {
-    /// TCP connection refused or reset: the process is not there. Holds the whole description.
+    /// TCP connection refused or reset, or no route to the host: nothing is there to answer.
+    /// Holds the whole description.
     #[error("{0}")]
     Refused(String),
     /// Connect or read timed out: frozen, swapping or black-holed.
@@ -55,6 +56,29 @@ pub enum NodeError {
 }
 
 impl NodeError {
+    /// What the operator can do so that this console can read the node, for the errors a
+    /// live node answers with (`None` for no answer at all, and for `MASTERDOWN`, which INFO
+    /// does not get).
+    #[must_use]
+    pub fn fix(&self) -> Option<String> {
+        match self {
+            Self::Refused(_) | Self::Unresponsive(_) | Self::Resolve(_) | Self::Stale => None,
+            Self::Auth(_) => {
+                Some("give the console the node's password (and its ACL username)".to_string())
+            }
+            Self::NoPerm(cmd) => Some(format!("the ACL user needs +{cmd}")),
+            Self::Loading => Some("wait until it has loaded its dataset".to_string()),
+            Self::Busy => Some(
+                "wait for its script to end (or end it with SCRIPT KILL / FUNCTION KILL)"
+                    .to_string(),
+            ),
+            Self::Tls(_) => Some("check the node's tls and ca_file settings".to_string()),
+            Self::Reply(_) | Self::Other(_) => {
+                Some("read the error: the node answered, so it is alive".to_string())
+            }
+        }
+    }
+
     /// The state word this error puts the node in.
     #[must_use]
     pub fn state(&self) -> NodeState {
@@ -112,6 +136,16 @@ impl NodeState {
     #[must_use]
     pub fn is_reachable(self) -> bool {
         matches!(self, Self::Up | Self::Loading | Self::Stale)
+    }
+
+    /// True when the node gave this console no answer at all: it refused the connection (or
+    /// its name did not resolve) or did not answer in time. Only these states may mean a dead
+    /// node; every other state is an answer, so the node is alive (DESIGN invariant 9). Whether
+    /// it is *proven* down also needs its replicas' links: see
+    /// [`GroupTopology::liveness`](crate::topology::GroupTopology::liveness).
+    #[must_use]
+    pub fn is_silent(self) -> bool {
+        matches!(self, Self::Down | Self::Unresponsive)
     }
 }
 

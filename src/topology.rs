@@ -9,12 +9,14 @@ mod build;
 mod changes;
 mod confirm;
 mod lag_hold;
+mod liveness;
 
 pub use anomaly::{human_bytes, human_secs};
 pub use build::{build, lag_level};
 pub use changes::{changes, Change, ChangeKind};
 pub use confirm::Confirm;
 pub use lag_hold::{LagHold, LAG_CLEAR_AFTER, LAG_CLEAR_RATIO, LAG_RAISE_AFTER};
+pub use liveness::Liveness;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};

@@ -433,8 +433,8 @@ async fn wait_following(c: &Cluster, node: &str) -> u16 {
 
 /// Repoints `node` to `to` through the engine (the way an operator would after a fault). A
 /// node just thawed may still miss one read timeout on a loaded machine: the engine then
-/// refuses before any step ("cannot read"), and, as an operator would, this plans again
-/// (3 attempts at most).
+/// refuses before any step ("cannot read", or the lock's `CLIENT LIST` unanswered), and, as an
+/// operator would, this plans again (3 attempts at most).
 async fn repoint_through_engine(config: &Config, node: &str, to: &str) -> RunOutcome {
     let mut attempt = 0;
     loop {
@@ -455,8 +455,9 @@ async fn repoint_through_engine(config: &Config, node: &str, to: &str) -> RunOut
         if !unreadable {
             assert!(rp.plan.checks_pass(), "{}", rp.plan);
             let out = run_with(config, &rp.plan, &ops_for(config)).await;
-            let refused_unread =
-                out.status == RunStatus::Refused && out.detail.starts_with("cannot read");
+            let refused_unread = out.status == RunStatus::Refused
+                && (out.detail.starts_with("cannot read")
+                    || out.detail.starts_with("the lock cannot be checked"));
             if !refused_unread || attempt == 3 {
                 return out;
             }

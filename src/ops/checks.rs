@@ -9,15 +9,17 @@ use std::time::Duration;
 use crate::config::Group;
 use crate::info::InfoRole;
 use crate::observe::NodeState;
-use crate::topology::{AnomalyKind, GroupTopology, Link, NodeView};
+use crate::topology::{AnomalyKind, GroupTopology, Link, Liveness, NodeView};
 
-use super::plan::{ActionKind, Check, Plan};
+use super::plan::{ActionKind, Check, Plan, PlanNode};
 use super::summary::bytes;
 
 /// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report,
-/// and refuses a role change while one server answers under two configured entries (its role
-/// would be counted twice and the loop guard could not see it).
+/// `plan.lock` with every node of the group that answered (see [`lock_group`]), and refuses a
+/// role change while one server answers under two configured entries (its role would be
+/// counted twice and the loop guard could not see it).
 pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
+    lock_group(plan, group, topo);
     if plan.action != ActionKind::Snapshot {
         for a in topo
             .anomalies
@@ -56,6 +58,28 @@ pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
     }
 }
 
+/// Sets `plan.lock` to every configured node of the group whose latest poll answered: the lock
+/// is checked and held on all of them, not only on the nodes the steps touch, so that any two
+/// actions on one group meet on a common node. A node that did not answer is left out: nothing
+/// can be read there, and any other action holds the lock on the nodes that did answer.
+pub fn lock_group(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
+    plan.lock = topo
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(k, v)| !v.unmanaged && topo.liveness(*k) == Liveness::Answers)
+        .filter_map(|(_, v)| {
+            let id = v.id?;
+            let cfg = group.nodes.get(id.node)?;
+            Some(PlanNode {
+                name: cfg.name.clone(),
+                addr: cfg.addr.clone(),
+                id,
+            })
+        })
+        .collect();
+}
+
 /// The node is reachable, answers INFO and is not loading.
 #[must_use]
 pub fn reachable(v: &NodeView) -> Check {
@@ -63,12 +87,17 @@ pub fn reachable(v: &NodeView) -> Check {
         NodeState::Up if !v.stale_info => Check::pass(format!("{} is reachable", v.name)),
         NodeState::Loading => Check::fail(format!("{} is loading its dataset", v.name)),
         state => Check::fail(format!(
-            "{} is {}{}",
+            "{} is {}{}{}",
             v.name,
             state.as_str(),
             v.error
                 .as_ref()
-                .map_or_else(String::new, |e| format!(": {e}"))
+                .map_or_else(String::new, |e| format!(": {e}")),
+            // An error answer means alive: say what would make it readable.
+            v.error
+                .as_ref()
+                .and_then(crate::observe::NodeError::fix)
+                .map_or_else(String::new, |f| format!(". hint: {f}"))
         )),
     }
 }

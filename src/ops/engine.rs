@@ -54,7 +54,7 @@ use tokio::time::Instant;
 use crate::audit::{AuditLog, Record, RUN_FINISHED, RUN_STARTED};
 use crate::info::Info;
 
-use super::plan::{CheckStatus, Confirm, Plan};
+use super::plan::{CheckStatus, Confirm, Plan, PlanNode};
 use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
 
 /// What the operator gave for this run.
@@ -264,14 +264,16 @@ pub async fn run<O: RedisOps>(
     if let Err(reason) = guards(plan, approval) {
         return r.refuse(reason);
     }
-    if let Err(reason) = r.live_prechecks().await {
-        return r.refuse(reason);
-    }
+    let unchecked_lock = match r.live_prechecks(approval).await {
+        Ok(u) => u,
+        Err(reason) => return r.refuse(reason),
+    };
     let overridden: Vec<String> = plan
         .checks
         .iter()
         .filter(|c| c.status == CheckStatus::Fail)
         .map(|c| c.message.clone())
+        .chain(unchecked_lock)
         .collect();
     r.emit(RunEvent::PrecheckPassed {
         overridden: overridden.clone(),
@@ -292,6 +294,14 @@ pub async fn run<O: RedisOps>(
         return r.refuse(reason);
     }
     r.run_steps().await
+}
+
+/// The operator forced the run and said why (`--force --reason`).
+fn has_reason(approval: &Approval) -> bool {
+    approval
+        .force_reason
+        .as_deref()
+        .is_some_and(|r| !r.trim().is_empty())
 }
 
 /// The guards that need no network: read-only, HA manager, checks, confirmation, gate skip.
@@ -318,11 +328,7 @@ fn guards(plan: &Plan, approval: &Approval) -> Result<(), String> {
         return Err(format!("pre-checks failed: {}", hard.join("; ")));
     }
     let soft: Vec<&str> = plan.failures().map(|c| c.message.as_str()).collect();
-    let has_reason = approval
-        .force_reason
-        .as_deref()
-        .is_some_and(|r| !r.trim().is_empty());
-    if !soft.is_empty() && !has_reason {
+    if !soft.is_empty() && !has_reason(approval) {
         return Err(format!(
             "pre-checks failed: {}. hint: --force --reason TEXT overrides these (recorded)",
             soft.join("; ")
@@ -385,7 +391,16 @@ impl<O: RedisOps> Run<'_, O> {
         node: usize,
         cmd: Command,
     ) -> Result<Reply, crate::observe::NodeError> {
-        let n = &self.plan.nodes[node];
+        let plan = self.plan;
+        self.send_to(&plan.nodes[node], cmd).await
+    }
+
+    /// [`send`](Self::send) to any node of the group (the lock covers nodes no step touches).
+    async fn send_to(
+        &mut self,
+        n: &PlanNode,
+        cmd: Command,
+    ) -> Result<Reply, crate::observe::NodeError> {
         let r = self.ops.send(n, &cmd).await;
         if !matches!(cmd, Command::Info(_)) {
             let shown = match &r {

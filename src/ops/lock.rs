@@ -2,7 +2,9 @@
 //! (client name prefix `redops-action`) and for Sentinel's connections (`sentinel-<id>-cmd`).
 //!
 //! Two consoles must not act on one group at once, and a group Sentinel watches is not acted
-//! on by hand (REDIS.md 3e). Pure parsing; the engine sends the command.
+//! on by hand (REDIS.md 3e). An action holds the lock on every node of its group through its
+//! named connections, so it must also see its own name listed. Pure parsing; the engine sends
+//! the command.
 
 use super::redis_ops::ACTION_CLIENT_PREFIX;
 
@@ -35,6 +37,10 @@ pub struct Actors {
     pub redops: Vec<Holder>,
     /// Sentinel connections.
     pub sentinels: Vec<Holder>,
+    /// This run's own connection was listed under its name: the lock is held there. False
+    /// when the server refused `CLIENT SETNAME` (the ACL user lacks `+client|setname`): then
+    /// no other console can see this run.
+    pub own_listed: bool,
 }
 
 /// Parses a `CLIENT LIST` reply; `own_name` (this run's connections) is not counted.
@@ -59,7 +65,9 @@ pub fn parse_client_list(text: &str, own_name: &str) -> Actors {
             addr: addr.to_string(),
             age,
         };
-        if name.starts_with(ACTION_CLIENT_PREFIX) && name != own_name {
+        if name == own_name {
+            actors.own_listed = true;
+        } else if name.starts_with(ACTION_CLIENT_PREFIX) {
             actors.redops.push(holder());
         } else if name.starts_with("sentinel-") {
             actors.sentinels.push(holder());
@@ -85,5 +93,14 @@ mod tests {
             "redops-action:bob@b2:77 from 10.0.0.5:51234, connected 12 s"
         );
         assert_eq!(a.sentinels.len(), 1);
+        assert!(a.own_listed);
+    }
+
+    #[test]
+    fn an_unnamed_own_connection_is_not_listed() {
+        let text = "id=3 addr=127.0.0.1:50000 laddr=127.0.0.1:7000 fd=8 name= age=0 idle=0\n";
+        let a = parse_client_list(text, "redops-action:me@h:1");
+        assert!(!a.own_listed);
+        assert!(a.redops.is_empty());
     }
 }

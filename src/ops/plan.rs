@@ -309,8 +309,12 @@ pub struct Plan {
     pub download_dir: Option<PathBuf>,
     pub steps: Vec<Step>,
     pub expects: Vec<Expect>,
-    /// Nodes whose `CLIENT LIST` is checked for another redops action or Sentinel.
-    pub lock_nodes: Vec<usize>,
+    /// The one-operator lock: every node of the group that answered when the plan was made
+    /// (filled by `checks::group_guard`). Before any change the engine reads `CLIENT LIST` on
+    /// each (another redops action, Sentinel), and this run's named connections then hold the
+    /// lock there until it ends. Two actions on one group share every node, so each sees the
+    /// other whichever nodes their steps touch.
+    pub lock: Vec<PlanNode>,
     pub confirm: Confirm,
     /// Set when the group is read-only by config: the engine refuses.
     pub read_only: Option<String>,
@@ -364,7 +368,7 @@ impl Plan {
             download_dir: None,
             steps: Vec::new(),
             expects: Vec::new(),
-            lock_nodes: Vec::new(),
+            lock: Vec::new(),
             confirm: Confirm::Yes,
             read_only: None,
             ha_manager: None,

@@ -8,6 +8,8 @@
 
 pub mod candidates;
 pub mod marks;
+#[cfg(test)]
+mod tests;
 
 pub use candidates::{assess, describe_loss, Candidate, Candidates, Loss, OldPrimary, Reason};
 pub use marks::{flags, load as load_marks, marks_path, Flag, RejoinMark};
@@ -16,8 +18,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use crate::config::Config;
+use crate::info::InfoRole;
 use crate::observe::NodeState;
-use crate::topology::{Role, Topology};
+use crate::topology::{GroupTopology, Liveness, Role, Topology};
 
 use super::checks::{group_guard, latency};
 use super::engine::{RunOutcome, RunStatus};
@@ -74,6 +77,68 @@ pub fn table_line(c: &Candidate) -> String {
     s
 }
 
+/// Whether the old primary may be promoted around: only when it is proven down (DESIGN
+/// invariant 9). Alive but unreadable, or silent while a replica's link to it is up, is a hard
+/// refusal with the fix: promoting then makes two primaries.
+fn old_primary_check(p: &OldPrimary, now: SystemTime) -> Check {
+    let last_seen = p
+        .last_seen
+        .and_then(|t| now.duration_since(t).ok())
+        .map_or_else(
+            || "never by this console".to_string(),
+            |d| format!("{} s ago", d.as_secs()),
+        );
+    match &p.liveness {
+        Liveness::ProvenDown { state, .. } if *state == NodeState::Unresponsive => {
+            Check::fail_overridable(format!(
+                "{} does not answer but may be frozen, not dead: if it wakes up it is a second primary \
+                 until it is rejoined",
+                p.name
+            ))
+        }
+        l @ Liveness::ProvenDown { .. } => Check::pass(format!(
+            "{} (last seen {last_seen})",
+            l.describe(&p.name)
+        )),
+        l => Check::fail(format!(
+            "{}; promoting a replica now would make two primaries{}",
+            l.describe(&p.name),
+            l.fix().map_or_else(String::new, |f| format!(". hint: {f}"))
+        )),
+    }
+}
+
+/// Nodes this console cannot read, not proven down, whose role is not known to be replica:
+/// any of them may be a writable primary next to the promoted one. The operator may know
+/// better (a reason is recorded).
+fn unreadable_nodes(gt: &GroupTopology, old: Option<usize>) -> Vec<Check> {
+    gt.nodes
+        .iter()
+        .enumerate()
+        .filter(|(k, v)| !v.unmanaged && Some(*k) != old)
+        .filter_map(|(k, v)| {
+            let l = gt.liveness(k);
+            if l == Liveness::Answers || l.is_proven_down() {
+                return None;
+            }
+            let last_role = v.info.as_ref().and_then(|i| i.replication.role);
+            if last_role == Some(InfoRole::Replica) {
+                return None;
+            }
+            Some(Check::fail_overridable(format!(
+                "{}; {}: if it is a primary, promoting makes two{}",
+                l.describe(&v.name),
+                if last_role.is_some() {
+                    "it was a primary when last read"
+                } else {
+                    "its role is unknown"
+                },
+                l.fix().map_or_else(String::new, |f| format!(". hint: {f}"))
+            )))
+        })
+        .collect()
+}
+
 /// Builds the plan of `promote [REPLICA]`.
 ///
 /// # Errors
@@ -117,24 +182,14 @@ pub fn plan_promote(
     }
     let old = cands.old_primary.clone();
     match &old {
-        Some(p) if p.state == NodeState::Unresponsive => plan.checks.push(Check::fail_overridable(format!(
-            "{} does not answer but may be frozen, not dead: if it wakes up it is a second primary until it \
-             is rejoined",
-            p.name
-        ))),
-        Some(p) => plan.checks.push(Check::pass(format!(
-            "{} is {} (last seen {})",
-            p.name,
-            p.state.as_str(),
-            p.last_seen
-                .and_then(|t| req.now.duration_since(t).ok())
-                .map_or_else(|| "never by this console".to_string(), |d| format!("{} s ago", d.as_secs()))
-        ))),
+        Some(p) => plan.checks.push(old_primary_check(p, req.now)),
         None if cands.live_primaries.is_empty() => plan.checks.push(Check::warn(
             "no old primary could be identified (no replica points to a down node)".to_string(),
         )),
         None => {}
     }
+    plan.checks
+        .extend(unreadable_nodes(&gt, old.as_ref().map(|p| p.index)));
 
     let chosen = match &req.node {
         Some(n) => {
@@ -287,7 +342,6 @@ pub fn plan_promote(
         });
         siblings.push(si);
     }
-    plan.lock_nodes.push(ci);
     plan.snapshots.push(ci);
     plan.notes.push(format!(
         "{}'s data is the data that survives: it is saved (BGSAVE) before the promotion",

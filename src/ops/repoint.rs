@@ -277,7 +277,6 @@ fn build(
             upstream: None,
         });
     }
-    plan.lock_nodes.extend([ni, si]);
 
     let full = !g.resync.as_ref().is_some_and(Resync::is_partial);
     if let Some(lag) = &g.lag {

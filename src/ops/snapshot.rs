@@ -304,7 +304,6 @@ pub fn plan_snapshot(
             }
         }
     }
-    plan.lock_nodes.push(i);
     plan.notes.push(format!(
         "the save forks {} (copy-on-write memory); it lands in the node's own 'dir'",
         node.cfg.name

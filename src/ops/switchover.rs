@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::info::InfoRole;
-use crate::topology::{AnomalyKind, NodeView, Role, Topology};
+use crate::topology::{AnomalyKind, Liveness, NodeView, Role, Topology};
 
 use super::checks::{group_guard, latency, reachable, target_ready};
 use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepKind, Strategy};
@@ -182,13 +182,30 @@ pub fn plan_switchover(
     // Siblings: the primary's other direct replicas. Chained ones follow their upstream.
     let mut siblings = Vec::new();
     let mut others: Vec<&NodeView> = vec![primary];
-    for v in gt.nodes.iter().filter(|v| !v.unmanaged) {
+    for (k, v) in gt.nodes.iter().enumerate().filter(|(_, v)| !v.unmanaged) {
         let Some(id) = v.id else { continue };
         if id == p_id || id == target.id {
             continue;
         }
         let follows_p = v.upstream.as_ref().is_some_and(|u| u.addr == primary.addr);
         let cfg = &group.nodes[id.node];
+        let liveness = gt.liveness(k);
+        if let Liveness::Unreadable { .. } | Liveness::Unknown = liveness {
+            // Alive (it answered) but unreadable: it keeps following whatever it follows, which
+            // is safe (never a second primary), but the plan cannot know where it stands.
+            plan.checks.push(Check::warn(format!(
+                "{}: it will not be repointed; if it follows {}, it ends up chained under {} (then a \
+                 replica of {}): look where it replicates from once it can be read{}",
+                liveness.describe(&v.name),
+                primary.name,
+                primary.name,
+                target.cfg.name,
+                liveness
+                    .fix()
+                    .map_or_else(String::new, |f| format!(". hint: {f}"))
+            )));
+            continue;
+        }
         if !v.state.is_reachable() {
             let then = if follows_p {
                 format!(
@@ -255,7 +272,6 @@ pub fn plan_switchover(
             upstream: Some(pi),
         });
     }
-    plan.lock_nodes.push(pi);
     plan.snapshots.push(pi);
     if let Some(d) = &req.download_dir {
         plan.downloads.push(pi);

@@ -77,7 +77,8 @@ pub enum After {
     Nothing,
     /// A promotion: mark the old primary for rejoin (when the run changed roles).
     MarkOldPrimary {
-        candidates: Candidates,
+        /// Boxed: the table (with the old primary's liveness) dwarfs the other variants.
+        candidates: Box<Candidates>,
         chosen: Option<String>,
         loss: Option<Loss>,
     },
@@ -250,7 +251,7 @@ pub fn prepare(
             let pp = promote::plan_promote(&cfg, &topo, &r)?;
             sections.push(candidates_section(&pp.candidates));
             after = After::MarkOldPrimary {
-                candidates: pp.candidates,
+                candidates: Box::new(pp.candidates),
                 chosen: pp.chosen,
                 loss: pp.loss,
             };

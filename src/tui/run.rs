@@ -139,7 +139,7 @@ pub fn after_run(p: &Prepared, outcome: &RunOutcome) -> Vec<String> {
         } => {
             let pp = PromotePlan {
                 plan: p.plan.clone(),
-                candidates: candidates.clone(),
+                candidates: candidates.as_ref().clone(),
                 chosen: chosen.clone(),
                 loss: loss.clone(),
             };

@@ -12,12 +12,29 @@ use super::super::summary::info_line;
 use super::{same_host, Approval, Run, RunEvent};
 
 impl<O: RedisOps> Run<'_, O> {
-    /// The lock, Sentinel's connections, and the plan's expectations, read live.
-    pub(super) async fn live_prechecks(&mut self) -> Result<(), String> {
+    /// The lock, Sentinel's connections, and the plan's expectations, read live. Returns the
+    /// lock checks that could not be made and were overridden (with the run's reason).
+    pub(super) async fn live_prechecks(
+        &mut self,
+        approval: &Approval,
+    ) -> Result<Vec<String>, String> {
+        let overridden = self.check_lock(approval).await?;
+        self.check_expects().await?;
+        Ok(overridden)
+    }
+
+    /// The one-operator lock on every node of [`Plan::lock`](super::super::plan::Plan): another
+    /// redops action (or Sentinel, before a role change) refuses the run. A node where the
+    /// lock cannot be checked (no `+client|list`, an error, this run's connection unnamed)
+    /// refuses it too, unless it is forced with a reason; the unchecked nodes are returned so
+    /// that the override is recorded.
+    async fn check_lock(&mut self, approval: &Approval) -> Result<Vec<String>, String> {
+        let plan = self.plan;
         let own = self.ops.client_name().to_string();
-        for &n in &self.plan.lock_nodes {
-            let name = self.plan.name(n).to_string();
-            match self.send(n, Command::ClientList).await {
+        let mut unchecked = Vec::new();
+        for node in &plan.lock {
+            let name = &node.name;
+            match self.send_to(node, Command::ClientList).await {
                 Ok(reply) => {
                     let actors = parse_client_list(reply.text().unwrap_or_default(), &own);
                     if let Some(h) = actors.redops.first() {
@@ -27,7 +44,7 @@ impl<O: RedisOps> Run<'_, O> {
                             h.describe()
                         ));
                     }
-                    if self.plan.changes_roles() {
+                    if plan.changes_roles() {
                         if let Some(s) = actors.sentinels.first() {
                             return Err(format!(
                                 "Sentinel is connected to {name} ({}): it would undo or fight a manual role \
@@ -36,13 +53,32 @@ impl<O: RedisOps> Run<'_, O> {
                             ));
                         }
                     }
+                    if !actors.own_listed {
+                        unchecked.push(format!(
+                            "the lock is not held on {name}: this run's connection there has no name \
+                             (the ACL user needs +client|setname), so no other console can see this run"
+                        ));
+                    }
                 }
-                Err(crate::observe::NodeError::NoPerm(cmd)) => self.warnings.push(format!(
-                    "the lock could not be checked on {name}: no permission to run '{cmd}'"
+                Err(e) => unchecked.push(format!(
+                    "the lock cannot be checked on {name}: {e}{}",
+                    e.fix().map_or_else(String::new, |f| format!(" ({f})"))
                 )),
-                Err(e) => return Err(format!("cannot read {name}: {e}")),
             }
         }
+        if unchecked.is_empty() || super::has_reason(approval) {
+            return Ok(unchecked);
+        }
+        Err(format!(
+            "{}. hint: without the lock another console (or Sentinel) acting on group '{}' goes \
+             unseen; --force --reason TEXT acts anyway (recorded)",
+            unchecked.join("; "),
+            plan.group
+        ))
+    }
+
+    /// The plan's expectations (roles, upstreams) read again: the topology has not changed.
+    async fn check_expects(&mut self) -> Result<(), String> {
         for e in &self.plan.expects.clone() {
             let name = self.plan.name(e.node).to_string();
             let info = self

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::info::InfoRole;
 use crate::observe::NodeState;
-use crate::topology::{GroupTopology, Link, NodeView, Role};
+use crate::topology::{GroupTopology, Link, Liveness, NodeView, Role};
 
 /// `replica-priority` when a server does not report one (Redis's default).
 const DEFAULT_PRIORITY: u64 = 100;
@@ -53,12 +53,14 @@ impl Candidate {
     }
 }
 
-/// What is known of the primary that went down.
+/// What is known of the primary that stopped answering this console.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OldPrimary {
     pub name: String,
     pub index: usize,
     pub state: NodeState,
+    /// Whether it is proven down: only then may a replica be promoted in its place.
+    pub liveness: Liveness,
     /// From its last successful poll.
     pub last_offset: Option<u64>,
     pub last_replid: Option<String>,
@@ -87,6 +89,15 @@ pub struct Candidates {
 }
 
 impl Candidates {
+    /// True when the old primary is known and proven down (DESIGN invariant 9): it refuses
+    /// connections or does not answer, and no replica's link to it is up.
+    #[must_use]
+    pub fn primary_down(&self) -> bool {
+        self.old_primary
+            .as_ref()
+            .is_some_and(|p| p.liveness.is_proven_down())
+    }
+
     /// The best eligible candidate.
     #[must_use]
     pub fn best(&self) -> Option<&Candidate> {
@@ -239,14 +250,15 @@ pub fn assess(group: &GroupTopology, now: SystemTime, max_extra_link_down: Durat
     }
 }
 
-/// The primary that went down: the unreachable node most replicas still point to, else an
-/// unreachable node whose last INFO said primary.
+/// The primary that stopped answering: the node this console cannot read that most replicas
+/// still point to, else such a node whose last INFO said primary. Whether it is *down* is its
+/// [`Liveness`], decided apart: an unreadable primary is often alive.
 fn old_primary(group: &GroupTopology) -> Option<OldPrimary> {
-    let down = |v: &NodeView| !v.unmanaged && current(v).is_none();
+    let unread = |v: &NodeView| !v.unmanaged && current(v).is_none();
     let mut votes: Vec<(usize, usize)> = Vec::new();
     for v in &group.nodes {
         if let Some(i) = v.upstream.as_ref().and_then(|u| u.index) {
-            if group.nodes.get(i).is_some_and(down) {
+            if group.nodes.get(i).is_some_and(unread) {
                 match votes.iter_mut().find(|(j, _)| *j == i) {
                     Some(e) => e.1 += 1,
                     None => votes.push((i, 1)),
@@ -257,7 +269,7 @@ fn old_primary(group: &GroupTopology) -> Option<OldPrimary> {
     votes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let index = votes.first().map(|v| v.0).or_else(|| {
         group.nodes.iter().position(|v| {
-            down(v)
+            unread(v)
                 && v.info
                     .as_ref()
                     .is_some_and(|i| i.replication.role == Some(InfoRole::Primary))
@@ -272,6 +284,7 @@ fn old_primary(group: &GroupTopology) -> Option<OldPrimary> {
         name: v.name.clone(),
         index,
         state: v.state,
+        liveness: group.liveness(index),
         last_offset: last.and_then(|i| i.replication.offset),
         last_replid: last.and_then(|i| i.replication.replid.clone()),
         last_seen: v.last_ok,
@@ -373,6 +386,7 @@ fn link_words(link: Option<Link>) -> String {
 mod tests {
     use super::*;
     use crate::info::Info;
+    use crate::observe::NodeError;
     use crate::topology::Upstream;
     use std::sync::Arc;
 
@@ -518,6 +532,72 @@ mod tests {
         r.link = Some(Link::Up);
         let c = assess(&group(vec![p, r]), at(0), Duration::from_secs(60));
         assert_eq!(c.live_primaries, vec!["p1".to_string()]);
+    }
+
+    /// A primary that answers with an error is alive, whatever the error (invariant 9).
+    #[test]
+    fn a_primary_that_answers_with_an_error_is_not_down() {
+        for (state, error) in [
+            (
+                NodeState::AuthError,
+                NodeError::Auth("NOAUTH Authentication required.".into()),
+            ),
+            (NodeState::NoPerm, NodeError::NoPerm("info".into())),
+            (NodeState::Busy, NodeError::Busy),
+            (NodeState::Loading, NodeError::Loading),
+            (NodeState::TlsError, NodeError::Tls("bad record".into())),
+            (NodeState::Error, NodeError::Other("ERR max clients".into())),
+        ] {
+            let mut p = primary_down(1000);
+            p.state = state;
+            p.error = Some(error);
+            let c = assess(
+                &group(vec![p, replica("r1", 1000, 100, 5)]),
+                at(0),
+                Duration::from_secs(60),
+            );
+            let old = c.old_primary.as_ref().expect("the old primary is found");
+            assert_eq!(old.name, "p1");
+            assert!(!c.primary_down(), "{state:?}: {:?}", old.liveness);
+            assert!(
+                matches!(old.liveness, Liveness::Unreadable { .. }),
+                "{state:?}: {:?}",
+                old.liveness
+            );
+            assert!(old.liveness.fix().is_some(), "{state:?}");
+            // The ranking is not what refuses: the plan does, from the liveness.
+            assert_eq!(c.best().map(|b| b.name.as_str()), Some("r1"));
+        }
+    }
+
+    #[test]
+    fn a_silent_primary_is_down_only_when_no_replica_link_is_up() {
+        for state in [NodeState::Down, NodeState::Unresponsive] {
+            let mut p = primary_down(1000);
+            p.state = state;
+            let linked = {
+                let mut r = replica("r2", 1000, 100, 0);
+                r.link = Some(Link::Up);
+                r
+            };
+            let c = assess(
+                &group(vec![p.clone(), replica("r1", 1000, 100, 5), linked]),
+                at(0),
+                Duration::from_secs(60),
+            );
+            assert!(!c.primary_down(), "{state:?}");
+            assert!(
+                matches!(&c.old_primary.as_ref().unwrap().liveness, Liveness::LinkedFrom { by, .. } if by == "r2"),
+                "{:?}",
+                c.old_primary
+            );
+            let c = assess(
+                &group(vec![p, replica("r1", 1000, 100, 5)]),
+                at(0),
+                Duration::from_secs(60),
+            );
+            assert!(c.primary_down(), "{state:?}: {:?}", c.old_primary);
+        }
     }
 
     #[test]

@@ -499,9 +499,15 @@ fn reachable<'a>(
             .error
             .as_ref()
             .map_or_else(|| view.state.as_str().to_string(), ToString::to_string);
+        // An error answer means alive, not down: the fix is on this console's side.
+        let fix = view
+            .error
+            .as_ref()
+            .and_then(crate::observe::NodeError::fix)
+            .map_or_else(String::new, |f| format!(". hint: {f}"));
         report(
             Verdict::Refuse,
-            format!("the {what} {} is not reachable: {why}", view.name),
+            format!("the {what} {} is not reachable: {why}{fix}", view.name),
         );
         return None;
     };
