@@ -2,17 +2,22 @@
 //!
 //! [`build`] is a pure function: config + fleet state + history + "now" in, groups with their
 //! tree of nodes, per-replica link and lag, and anomalies out. Nothing is remembered between
-//! cycles except what the history holds explicitly (DESIGN invariant 8).
+//! cycles except what the history holds explicitly (DESIGN invariant 8), and what the two
+//! stateful passes the front-ends run after `build` keep: [`Confirm`] (holds back what one
+//! straddling cycle can fake) and [`LossWatch`] (a primary that restarted with less data,
+//! which only a memory of the node before its restart can see).
 
 mod anomaly;
 mod build;
 mod changes;
 mod confirm;
+pub mod data_loss;
 
 pub use anomaly::{human_bytes, human_secs};
 pub use build::{build, lag_level};
 pub use changes::{changes, Change, ChangeKind};
 pub use confirm::Confirm;
+pub use data_loss::LossWatch;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -211,6 +216,8 @@ impl Severity {
 /// Kinds of trouble the topology detects structurally.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AnomalyKind {
+    /// A primary restarted with less data and its replicas copy it (`topology/data_loss.rs`).
+    DataLostOnRestart,
     NodeDown,
     NodeUnresponsive,
     NodeError,
@@ -233,6 +240,7 @@ impl AnomalyKind {
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::DataLostOnRestart => "data_lost_on_restart",
             Self::NodeDown => "node_down",
             Self::NodeUnresponsive => "node_unresponsive",
             Self::NodeError => "node_error",
