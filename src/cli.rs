@@ -209,6 +209,14 @@ impl TargetArgs {
         })
     }
 
+    /// Where the data-loss watch keeps its memory for these targets (beside the audit log), or
+    /// `None` for ad-hoc targets (`--node`, `--discover`): see `history::loss_file`.
+    #[must_use]
+    pub fn loss_memory(&self, config: &crate::config::Config) -> Option<PathBuf> {
+        let adhoc = !self.nodes.is_empty() || self.discover.is_some();
+        (!adhoc).then(|| crate::history::loss_file::path_for(&config.console.audit_log))
+    }
+
     /// Resolves the targets, printing the error (exit code 2) when they cannot be.
     pub async fn resolve_or_report(&self) -> Result<crate::config::Config, u8> {
         let resolved = match self.to_request() {

@@ -2,13 +2,15 @@
 //!
 //! Each poll of a node appends one [`Point`]: a [`Sample`] when the poll succeeded, a gap
 //! (`sample: None`) when it failed, so a chart never draws a false zero. The primary's offset
-//! history is also what lag in seconds is estimated from. Pure data, no I/O.
+//! history is also what lag in seconds is estimated from. Pure data, no I/O, except
+//! `history/loss_file.rs`: the data-loss watch's memory of each node, kept on disk between runs.
 //!
 //! Memory is bounded and paid up front: each node's ring is allocated once at its full capacity
 //! (a growing `VecDeque` would round 600 up to 1024), and points are stored compactly
 //! (`history/ring.rs`: 48 bytes each, the replid shared); [`History::points`] hands out
 //! [`Point`] values built from them.
 
+pub mod loss_file;
 mod ring;
 
 use std::collections::HashMap;

@@ -9,8 +9,9 @@
 //! info        the INFO parser: typed, total, keeps unknown fields    (core)
 //! observe     Observation, NodeId, NodeState, FleetState             (core)
 //! poller      one task per node -> bounded channel of Observations   (core)
-//! history     ring buffers per node, explicit gaps                   (core)
-//! topology    pure: observations + history -> groups, edges, lag, anomalies (core)
+//! history     ring buffers per node, explicit gaps; last-seen memory file (core)
+//! topology    pure: observations + history -> groups, edges, lag, anomalies;
+//!             data-loss watch (memory of each node across restarts)    (core)
 //! ops         plans, pre-checks, the action engine, snapshots, RDB download (core)
 //! audit       JSON Lines audit log                                   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)

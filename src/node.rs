@@ -36,6 +36,11 @@ impl From<&Console> for Timeouts {
 /// The longest INFO reply accepted (a node with thousands of databases prints ~700 KB).
 pub const MAX_INFO_BYTES: usize = 4 * 1024 * 1024;
 
+/// How long a `CONFIG GET save` answer is trusted. The setting changes at runtime (`CONFIG SET
+/// save ""` on a live primary) without a reconnect, and a primary that stops persisting must
+/// show as such within about this long, plus one poll.
+pub const SAVE_CONFIG_MAX_AGE: Duration = Duration::from_secs(5);
+
 /// The sections redops reads, asked by name once the server is known to be 7.0+ (several
 /// sections per call only work from 7.0, REDIS.md §1.1); before that, plain `INFO`.
 const INFO_SECTIONS: [&str; 7] = [
@@ -55,8 +60,9 @@ pub struct NodeClient {
     timeouts: Timeouts,
     client_name: String,
     conn: Option<MultiplexedConnection>,
-    /// `CONFIG GET save`, fetched once per connection (`Some(None)`: not allowed or unknown).
-    save_config: Option<Option<String>>,
+    /// `CONFIG GET save` as last read and when; `Some((_, None))` when refused or unknown,
+    /// asked again only on a new connection (each refusal lands in the server's ACL log).
+    save_config: Option<(Instant, Option<String>)>,
     /// Ask `INFO` by section: a reply on this connection showed 7.0+.
     info_by_section: bool,
 }
@@ -290,17 +296,23 @@ impl NodeClient {
         }
         let mut info = info::parse_owned(text);
         self.info_by_section = info.server.at_least(7, 0);
-        if self.save_config.is_none() {
+        let reread = match &self.save_config {
+            None => true,
+            Some((_, None)) => false,
+            Some((at, Some(_))) => at.elapsed() >= SAVE_CONFIG_MAX_AGE,
+        };
+        if reread {
             let cmd = redis::cmd("CONFIG").arg("GET").arg("save").clone();
             let got: Result<Vec<String>, NodeError> = self.query(&cmd).await;
-            self.save_config = Some(match got {
+            let value = match got {
                 Ok(v) => v.get(1).cloned(),
                 // Timeouts count as failures of this poll; refusals mean "unknown".
                 Err(e @ NodeError::Unresponsive(_)) => return Err(Failure::new(e)),
                 Err(_) => None,
-            });
+            };
+            self.save_config = Some((Instant::now(), value));
         }
-        info.persistence.save_config = self.save_config.clone().flatten();
+        info.persistence.save_config = self.save_config.as_ref().and_then(|(_, v)| v.clone());
         Ok((info, rtt))
     }
 }

@@ -2,12 +2,16 @@
 //!
 //! [`build`] is a pure function: config + fleet state + history + "now" in, groups with their
 //! tree of nodes, per-replica link and lag, and anomalies out. Nothing is remembered between
-//! cycles except what the history holds explicitly (DESIGN invariant 8).
+//! cycles except what the history holds explicitly (DESIGN invariant 8), and what the two
+//! stateful passes the front-ends run after `build` keep: [`Confirm`] (holds back what one
+//! straddling cycle can fake) and [`LossWatch`] (a primary that restarted with less data,
+//! which only a memory of the node before its restart can see).
 
 mod anomaly;
 mod build;
 mod changes;
 mod confirm;
+pub mod data_loss;
 mod lag_hold;
 mod liveness;
 
@@ -15,6 +19,7 @@ pub use anomaly::{human_bytes, human_secs};
 pub use build::{build, lag_level};
 pub use changes::{changes, Change, ChangeKind};
 pub use confirm::Confirm;
+pub use data_loss::LossWatch;
 pub use lag_hold::{LagHold, LAG_CLEAR_AFTER, LAG_CLEAR_RATIO, LAG_RAISE_AFTER};
 pub use liveness::Liveness;
 
@@ -241,6 +246,8 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AnomalyKind {
     SameServer,
+    /// A primary restarted with less data and its replicas copy it (`topology/data_loss.rs`).
+    DataLostOnRestart,
     NodeDown,
     NodeUnresponsive,
     NodeError,
@@ -265,6 +272,7 @@ impl AnomalyKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SameServer => "same_server",
+            Self::DataLostOnRestart => "data_lost_on_restart",
             Self::NodeDown => "node_down",
             Self::NodeUnresponsive => "node_unresponsive",
             Self::NodeError => "node_error",

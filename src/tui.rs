@@ -54,6 +54,7 @@ pub async fn launch(targets: &TargetArgs, global: &Global) -> u8 {
     let opts = Options {
         read_only: global.read_only || config.console.read_only,
         label: None,
+        loss_file: targets.loss_memory(&config),
     };
     runtime::run(config, theme, opts).await
 }

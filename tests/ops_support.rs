@@ -74,6 +74,9 @@ impl Server {
                 "0",
             ])
             .args(["--enable-debug-command", "local"])
+            // Without persistence the snapshot gate saves under a temporary dbfilename, a
+            // protected config from 7.0: allowed from this host, as an operator would set it.
+            .args(["--enable-protected-configs", "local"])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -51,6 +51,9 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
     let opts = crate::tui::Options {
         read_only: g.read_only || config.console.read_only,
         label: None,
+        loss_file: Some(crate::history::loss_file::path_for(
+            &config.console.audit_log,
+        )),
     };
     let code = crate::tui::runtime::run(config, theme, opts).await;
     writer.stop();

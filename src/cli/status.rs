@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use super::output::{self, Paint};
 use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
 use crate::config::Config;
-use crate::history::History;
+use crate::history::{loss_file, History};
 use crate::observe::{FleetState, NodeState};
 use crate::topology::{self, human_bytes, LagLevel, Link, NodeView, Severity, Topology};
 
@@ -32,6 +32,19 @@ pub async fn snapshot(config: &Config) -> Topology {
     topology::build(config, &fleet, &history, SystemTime::now())
 }
 
+/// Judges this poll against what redops last saw of each node (the memory file: a primary
+/// that restarted with less data since, even unwitnessed, is a critical anomaly until
+/// acknowledged in the console), adds those anomalies, and updates the memory.
+pub fn remember(config: &Config, path: &std::path::Path, topo: &mut Topology) {
+    let mut loss = super::watch::load_memory(Some(path));
+    loss.observe(topo, topo.at.unwrap_or_else(SystemTime::now));
+    loss_file::resolve_snapshots(&mut loss, topo, &config.console.backups_dir);
+    loss.annotate(topo);
+    if let Err(e) = loss_file::save(path, &loss.state()) {
+        output::note(&format!("the data-loss memory is not kept: {e}"));
+    }
+}
+
 /// True when no anomaly of warning or critical severity is present.
 #[must_use]
 pub fn is_healthy(t: &Topology) -> bool {
@@ -47,7 +60,10 @@ pub async fn run(targets: &TargetArgs, args: StatusArgs) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let topo = snapshot(&config).await;
+    let mut topo = snapshot(&config).await;
+    if let Some(path) = targets.loss_memory(&config) {
+        remember(&config, &path, &mut topo);
+    }
     if args.json {
         output::line(&to_json(&config, &topo).to_string());
     } else {

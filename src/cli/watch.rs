@@ -1,6 +1,7 @@
 //! `redops watch`: poll continuously and print one line per change (role flips, links,
 //! nodes down/up, anomalies raised/cleared), timestamped, as text or JSON lines, until
-//! Ctrl-C / SIGTERM.
+//! Ctrl-C / SIGTERM. Each cycle also goes through the data-loss watch (a primary that restarted
+//! with less data), whose memory it keeps beside the audit log for configured targets.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,9 +12,9 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::output::{self, Paint};
 use super::status::rfc3339;
 use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
-use crate::history::History;
+use crate::history::{loss_file, History};
 use crate::observe::FleetState;
-use crate::topology::{self, Change, Severity};
+use crate::topology::{self, Change, LossWatch, Severity};
 
 /// `redops watch` options.
 #[derive(Debug, Clone, Default, Args)]
@@ -55,6 +56,21 @@ pub fn json_line(c: &Change) -> String {
     .to_string()
 }
 
+/// The data-loss watch, seeded from its memory file when there is one (a problem reading it is
+/// reported and the watch starts empty).
+pub fn load_memory(path: Option<&std::path::Path>) -> LossWatch {
+    let Some(path) = path else {
+        return LossWatch::new();
+    };
+    match loss_file::load(path) {
+        Ok(state) => LossWatch::from_state(state),
+        Err(e) => {
+            output::note(&e);
+            LossWatch::new()
+        }
+    }
+}
+
 /// Streams changes until interrupted.
 pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     let config = match targets.resolve_or_report().await {
@@ -81,6 +97,10 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     let mut history = History::new(config.console.history_len);
     let mut prev = topology::build(&config, &fleet, &history, SystemTime::now());
     let mut confirm = topology::Confirm::new();
+    let memory = targets.loss_memory(&config);
+    let mut loss = load_memory(memory.as_deref());
+    let mut saved_at: Option<std::time::Instant> = None;
+    let mut save_warned = false;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut dirty = false;
     // Hold changes back until every node has answered once, so start-up is not noise.
@@ -111,6 +131,22 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                 let mut next = topology::build(&config, &fleet, &history, now);
                 history.record_lag(&next);
                 confirm.apply(&mut next, now);
+                loss.observe(&next, now);
+                loss_file::resolve_snapshots(&mut loss, &next, &config.console.backups_dir);
+                loss.annotate(&mut next);
+                if let Some(path) = &memory {
+                    let due = saved_at.is_none_or(|t| t.elapsed() >= loss_file::SAVE_EVERY);
+                    if loss.take_changed() || due {
+                        saved_at = Some(std::time::Instant::now());
+                        match loss_file::save(path, &loss.state()) {
+                            Err(e) if !save_warned => {
+                                save_warned = true;
+                                output::note(&format!("the data-loss memory is not kept: {e}"));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
                 for c in topology::changes(&prev, &next, now) {
                     output::line(&if args.json { json_line(&c) } else { text_line(&c, paint) });
                 }

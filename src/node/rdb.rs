@@ -14,8 +14,8 @@ mod verify;
 
 pub use error::RdbError;
 pub use manifest::{
-    backup, backup_dir, manifest_path, read_manifest, Backup, DbCount, InfoBefore, Manifest,
-    MANIFEST_VERSION,
+    backup, backup_dir, latest_backup, manifest_path, read_manifest, Backup, DbCount, InfoBefore,
+    Manifest, MANIFEST_VERSION,
 };
 pub use verify::{parse_aux, verify, CrcStatus, RdbAux, RdbCheck, RdbFormat, CRC64};
 

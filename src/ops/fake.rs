@@ -82,6 +82,14 @@ pub struct FakeNode {
     pub clients: Vec<String>,
     /// Offset added per command while this node is a writable primary.
     pub write_rate: u64,
+    /// `CONFIG GET save` (`""`: no save points).
+    pub save: String,
+    pub aof_enabled: bool,
+    /// `dbfilename`, and whether `CONFIG SET dbfilename` is refused (a protected config, 7.0+).
+    pub dbfilename: String,
+    pub dbfilename_protected: bool,
+    /// The file name each BGSAVE wrote, in order.
+    pub saved_to: Vec<String>,
 }
 
 impl FakeNode {
@@ -120,6 +128,11 @@ impl FakeNode {
             sync_full: 0,
             clients: Vec::new(),
             write_rate: 7,
+            save: "3600 1".to_string(),
+            aof_enabled: false,
+            dbfilename: "dump.rdb".to_string(),
+            dbfilename_protected: false,
+            saved_to: Vec::new(),
         }
     }
 }

@@ -343,6 +343,7 @@ pub fn plan_promote(
         siblings.push(si);
     }
     plan.snapshots.push(ci);
+    super::snapshot::note_no_persistence(&mut plan, ci, gt.nodes.get(cand.index));
     plan.notes.push(format!(
         "{}'s data is the data that survives: it is saved (BGSAVE) before the promotion",
         cand.name

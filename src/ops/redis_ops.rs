@@ -64,6 +64,32 @@ pub enum Command {
     ClientKill {
         id: u64,
     },
+    /// `CONFIG GET name`: the reply is the value ([`Reply::Text`]), or [`Reply::Nil`] when the
+    /// server does not know the setting.
+    ConfigGet(ConfigParam),
+    /// `CONFIG SET name value`. Only the settings of [`ConfigParam`] can be changed, and only
+    /// the snapshot gate does it (a BGSAVE under another file name, put back at once).
+    ConfigSet(ConfigParam, String),
+}
+
+/// The server settings the engine may read or change (a closed list, like the commands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ConfigParam {
+    /// `save`: the RDB save points (`""` = none).
+    Save,
+    /// `dbfilename`: the RDB file the server writes and loads at start.
+    DbFilename,
+}
+
+impl ConfigParam {
+    /// The setting's name as sent.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Save => "save",
+            Self::DbFilename => "dbfilename",
+        }
+    }
 }
 
 impl Command {
@@ -105,6 +131,8 @@ impl Command {
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
             Self::ClientKill { id } => vec![s("CLIENT"), s("KILL"), s("ID"), id.to_string()],
+            Self::ConfigGet(p) => vec![s("CONFIG"), s("GET"), s(p.as_str())],
+            Self::ConfigSet(p, v) => vec![s("CONFIG"), s("SET"), s(p.as_str()), v.clone()],
         }
     }
 
@@ -329,6 +357,11 @@ impl RedisOps for RealOps {
                 )));
             }
             return Ok(Reply::Info(Box::new(info::parse(&text))));
+        }
+        if let Command::ConfigGet(_) = cmd {
+            // `[name, value]`, or an empty array for a setting the server does not have.
+            let pair: Vec<String> = client.query(&rcmd).await?;
+            return Ok(pair.into_iter().nth(1).map_or(Reply::Nil, Reply::Text));
         }
         let v: redis::Value = client.query(&rcmd).await?;
         Ok(to_reply(v))

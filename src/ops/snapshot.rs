@@ -5,21 +5,72 @@
 //! `BGSAVE SCHEDULE` is used while an AOF rewrite (or module fork) runs; "already in progress"
 //! (possibly a diskless replication transfer that writes no file) is waited out and the BGSAVE
 //! issued again. The gate runs before any pause, so it never adds to a write stall.
+//!
+//! **A node without persistence** (`save ""` and `appendonly no`) must not be left with a
+//! `dump.rdb`: it would load it at its next restart and bring old data back, which its replicas
+//! would then copy (DESIGN invariant 11, the silent loss of issue 7 item 8b). Redis loads only
+//! the file named by `dbfilename` at start, so on such a node the gate saves under a temporary
+//! name, `redops-snapshot-<run_id[..8]>.<original>`, and puts the original `dbfilename` back
+//! right after the save, on every path (success, failed save, timeout), before anything else is
+//! sent. The file saved aside stays in the node's `dir`: it is a snapshot, and the server never
+//! loads it. The temporary name is never persisted: a restart reads `dbfilename` from the
+//! config file, and nothing redops sends between the two `CONFIG SET`s rewrites the config.
+//!
+//! If the console dies between the two `CONFIG SET`s, the node keeps the temporary name until
+//! the next gate on it, which reads it back and restores the original it names (the name
+//! carries it). Until then a restart is still safe (the config file holds the original); only a
+//! `CONFIG REWRITE` by someone else would persist the temporary name, making the node load that
+//! snapshot at its next restart: the reason the original is encoded in the name.
+//!
+//! From Redis 7.0 `dbfilename` is a protected config, refused by `CONFIG SET` unless the server
+//! runs with `enable-protected-configs` (`local` suffices for a console on the same host). When
+//! it is refused, the gate does not save: [`GateFailure::WouldPlant`]. The engine then relies on
+//! the plan's download of that node (a transfer over the replication protocol, which writes no
+//! file when `repl-diskless-sync` is on, the 7.0 default), or stops with that explanation.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use super::plan::{ActionKind, Budgets, Check, Plan, PlanNode};
-use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
+use super::redis_ops::{Command, ConfigParam, InfoSection, RedisOps, Reply};
 use super::NodeRef;
 use crate::info::Info;
 use crate::observe::NodeError;
+use crate::topology::NodeView;
 
 /// How often the gate polls `INFO persistence`.
 pub const GATE_POLL: Duration = Duration::from_millis(100);
 /// How many times "already in progress" is waited out before giving up.
 pub const MAX_REISSUES: u32 = 5;
+/// The start of the temporary `dbfilename` the gate saves under on a node without persistence.
+pub const TEMP_DBFILENAME_PREFIX: &str = "redops-snapshot-";
+
+/// The temporary `dbfilename` for a node whose `run_id` and `dbfilename` are given:
+/// `redops-snapshot-<first 8 of run_id>.<original>`. One per server process: a second gate on
+/// the same process replaces the first one's file instead of filling the disk.
+#[must_use]
+pub fn temp_dbfilename(run_id: &str, original: &str) -> String {
+    let id: String = run_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    let id = if id.is_empty() {
+        "unknown".to_string()
+    } else {
+        id
+    };
+    format!("{TEMP_DBFILENAME_PREFIX}{id}.{original}")
+}
+
+/// The original `dbfilename` a leftover temporary name carries (`None` for any other name).
+#[must_use]
+pub fn original_of_temp(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix(TEMP_DBFILENAME_PREFIX)?;
+    let (_, original) = rest.split_once('.')?;
+    (!original.is_empty() && !original.starts_with(TEMP_DBFILENAME_PREFIX)).then_some(original)
+}
 
 /// A verified snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,16 +79,36 @@ pub struct GateResult {
     pub t0: i64,
     /// `rdb_last_save_time` after the save.
     pub last_save: i64,
+    /// The file name the snapshot was saved under in the node's `dir` when it is not the
+    /// node's `dbfilename` (a node without persistence: the server never loads it).
+    pub saved_aside: Option<String>,
     /// Commands sent and their replies, for the audit log.
     pub exchanges: Vec<(String, String)>,
+}
+
+/// Why the gate did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GateFailure {
+    /// The save failed, timed out, or the node could not be read.
+    Failed,
+    /// Nothing was saved: the node has no persistence and refused to save under another
+    /// name, so a BGSAVE would leave a file it reloads at its next restart.
+    WouldPlant,
 }
 
 /// Why the gate did not pass.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
 pub struct GateError {
+    pub kind: GateFailure,
     pub message: String,
     pub exchanges: Vec<(String, String)>,
+}
+
+/// The node's own `dbfilename`, and the temporary one the save goes to meanwhile.
+struct Aside {
+    original: String,
+    temp: String,
 }
 
 struct Gate<'a, O: RedisOps> {
@@ -61,20 +132,25 @@ impl<O: RedisOps> Gate<'_, O> {
     }
 
     fn fail(&mut self, message: String) -> GateError {
+        self.fail_as(GateFailure::Failed, message)
+    }
+
+    fn fail_as(&mut self, kind: GateFailure, message: String) -> GateError {
         GateError {
+            kind,
             message,
             exchanges: std::mem::take(&mut self.exchanges),
         }
     }
 
-    async fn persistence(&mut self) -> Result<Info, GateError> {
+    async fn persistence(&mut self) -> Result<Info, String> {
         match self.send(Command::Info(InfoSection::Persistence)).await {
             Ok(Reply::Info(i)) => Ok(*i),
-            Ok(other) => Err(self.fail(format!("unexpected INFO reply: {}", other.summary()))),
-            Err(e) => Err(self.fail(format!(
+            Ok(other) => Err(format!("unexpected INFO reply: {}", other.summary())),
+            Err(e) => Err(format!(
                 "cannot read '{}' while waiting for its BGSAVE: {e}",
                 self.node.name
-            ))),
+            )),
         }
     }
 
@@ -83,7 +159,7 @@ impl<O: RedisOps> Gate<'_, O> {
     }
 
     /// Polls until no RDB child runs, reporting progress.
-    async fn wait_no_child(&mut self, progress: &mut dyn FnMut(String)) -> Result<Info, GateError> {
+    async fn wait_no_child(&mut self, progress: &mut dyn FnMut(String)) -> Result<Info, String> {
         loop {
             let info = self.persistence().await?;
             let p = &info.persistence;
@@ -91,10 +167,10 @@ impl<O: RedisOps> Gate<'_, O> {
                 return Ok(info);
             }
             if self.timed_out() {
-                return Err(self.fail(format!(
+                return Err(format!(
                     "the BGSAVE on '{}' did not finish within the snapshot budget",
                     self.node.name
-                )));
+                ));
             }
             if let (Some(done), Some(total)) = (p.keys_processed, p.keys_total) {
                 progress(format!("{done}/{total} keys saved"));
@@ -104,7 +180,7 @@ impl<O: RedisOps> Gate<'_, O> {
     }
 
     /// Polls until no AOF rewrite or module fork runs (a scheduled BGSAVE starts after them).
-    async fn wait_other_children(&mut self) -> Result<(), GateError> {
+    async fn wait_other_children(&mut self) -> Result<(), String> {
         loop {
             let info = self.persistence().await?;
             let p = &info.persistence;
@@ -112,22 +188,111 @@ impl<O: RedisOps> Gate<'_, O> {
                 return Ok(());
             }
             if self.timed_out() {
-                return Err(self.fail(format!(
+                return Err(format!(
                     "an AOF rewrite on '{}' still runs: the scheduled BGSAVE could not start within the budget",
                     self.node.name
-                )));
+                ));
             }
             tokio::time::sleep(GATE_POLL).await;
         }
     }
+
+    /// `Some` when the node has no persistence (no AOF, no save points) and now saves under a
+    /// temporary name; `None` when it persists (or says nothing about `save`: an ACL without
+    /// `+config|get`), so a BGSAVE to its own file is what it does itself anyway.
+    async fn set_aside(&mut self, info: &Info) -> Result<Option<Aside>, GateError> {
+        let name = self.node.name.clone();
+        if info.persistence.aof_enabled {
+            return Ok(None);
+        }
+        match self.send(Command::ConfigGet(ConfigParam::Save)).await {
+            Ok(Reply::Text(points)) if points.trim().is_empty() => {}
+            Ok(_) => return Ok(None),
+            Err(e @ NodeError::Unresponsive(_)) => {
+                return Err(self.fail(format!("cannot read '{name}': {e}")))
+            }
+            Err(_) => return Ok(None),
+        }
+        let current = match self.send(Command::ConfigGet(ConfigParam::DbFilename)).await {
+            Ok(Reply::Text(f)) if !f.is_empty() => f,
+            other => {
+                let why = match other {
+                    Ok(r) => format!("CONFIG GET dbfilename answered {}", r.summary()),
+                    Err(e) => e.to_string(),
+                };
+                return Err(self.would_plant(&name, "dump.rdb", &why));
+            }
+        };
+        // A console killed between the two CONFIG SETs left its temporary name: put the
+        // original it carries back first.
+        let original = match original_of_temp(&current) {
+            Some(o) => {
+                let o = o.to_string();
+                if let Err(why) = self.set_dbfilename(&o).await {
+                    return Err(self.fail(format!(
+                        "'{name}' still saves under '{current}', left by a console that died during a \
+                         snapshot, and it could not be put back to '{o}': {why}"
+                    )));
+                }
+                o
+            }
+            None => current,
+        };
+        let temp = temp_dbfilename(info.server.run_id.as_deref().unwrap_or_default(), &original);
+        match self
+            .send(Command::ConfigSet(ConfigParam::DbFilename, temp.clone()))
+            .await
+        {
+            Ok(r) if r.is_ok() => Ok(Some(Aside { original, temp })),
+            Ok(r) => Err(self.would_plant(&name, &original, &r.summary())),
+            Err(e) => Err(self.would_plant(&name, &original, &e.to_string())),
+        }
+    }
+
+    fn would_plant(&mut self, name: &str, file: &str, why: &str) -> GateError {
+        self.fail_as(
+            GateFailure::WouldPlant,
+            format!(
+                "'{name}' has no persistence (save \"\", appendonly no) and cannot save under \
+                 another file name ({why}): a BGSAVE would leave a '{file}' that it reloads at \
+                 its next restart, bringing back old data that its replicas would then copy. \
+                 hint: take the snapshot as a download instead (nothing is written on '{name}'), \
+                 start '{name}' with enable-protected-configs local, or skip the snapshot with a reason"
+            ),
+        )
+    }
+
+    /// `CONFIG SET dbfilename`, then read back; twice at most (a reply lost to a timeout may
+    /// still have been applied).
+    async fn set_dbfilename(&mut self, file: &str) -> Result<(), String> {
+        let mut why = String::new();
+        for _ in 0..2 {
+            let set = self
+                .send(Command::ConfigSet(
+                    ConfigParam::DbFilename,
+                    file.to_string(),
+                ))
+                .await;
+            let set = set.map_or_else(|e| format!("CONFIG SET: {e}; "), |_| String::new());
+            match self.send(Command::ConfigGet(ConfigParam::DbFilename)).await {
+                Ok(Reply::Text(now)) if now == file => return Ok(()),
+                Ok(r) => why = format!("{set}dbfilename reads '{}'", r.summary()),
+                Err(e) => why = format!("{set}CONFIG GET: {e}"),
+            }
+        }
+        Err(why)
+    }
 }
 
-/// Runs the gate on one node: BGSAVE and wait until the snapshot is proven.
+/// Runs the gate on one node: BGSAVE and wait until the snapshot is proven. On a node without
+/// persistence the save goes to a temporary file name, and the node's own is put back before
+/// the gate returns (see the module doc).
 ///
 /// # Errors
 /// The save failed (`rdb_last_bgsave_status:err`: writes may now be refused with MISCONF),
-/// did not finish within `budget`, finished without a fresh `rdb_last_save_time`, or the node
-/// could not be read.
+/// did not finish within `budget`, finished without a fresh `rdb_last_save_time`, the node
+/// could not be read, or ([`GateFailure::WouldPlant`]) it has no persistence and refuses to
+/// save under another name.
 pub async fn run_gate<O: RedisOps>(
     ops: &O,
     node: &PlanNode,
@@ -157,6 +322,44 @@ pub async fn run_gate<O: RedisOps>(
             node.name
         )));
     };
+    let aside = g.set_aside(&info).await?;
+    if let Some(a) = &aside {
+        progress(format!(
+            "no persistence: saving as '{}' (never loaded by the server), then putting '{}' back",
+            a.temp, a.original
+        ));
+    }
+    let saved = save_and_wait(&mut g, &info, t0, progress).await;
+    if let Some(a) = &aside {
+        if let Err(why) = g.set_dbfilename(&a.original).await {
+            return Err(g.fail(format!(
+                "'{}' still saves under '{}' and its dbfilename could not be put back to '{}' \
+                 ({why}). hint: run CONFIG SET dbfilename {} on it before anything saves or \
+                 rewrites its config (CONFIG REWRITE would make it load this snapshot at its \
+                 next restart)",
+                node.name, a.temp, a.original, a.original
+            )));
+        }
+    }
+    match saved {
+        Ok(last_save) => Ok(GateResult {
+            t0,
+            last_save,
+            saved_aside: aside.map(|a| a.temp),
+            exchanges: g.exchanges,
+        }),
+        Err(message) => Err(g.fail(message)),
+    }
+}
+
+/// BGSAVE (SCHEDULE when another child runs) and wait for it; the verified last save time.
+async fn save_and_wait<O: RedisOps>(
+    g: &mut Gate<'_, O>,
+    info: &Info,
+    t0: i64,
+    progress: &mut dyn FnMut(String),
+) -> Result<i64, String> {
+    let name = g.node.name.clone();
     let saves_before = info.persistence.saves;
     let mut schedule =
         info.persistence.aof_rewrite_in_progress || info.persistence.module_fork_in_progress;
@@ -176,27 +379,25 @@ pub async fn run_gate<O: RedisOps>(
                         _ => p.last_save_time.is_some_and(|t| t >= t0),
                     };
                     if new_save || p.last_bgsave_ok == Some(false) {
-                        return verdict(g, &info, t0);
+                        return verdict(&name, &info, t0);
                     }
                     if g.timed_out() {
-                        return Err(g.fail(format!(
-                            "the scheduled BGSAVE on '{}' did not run within the budget",
-                            node.name
-                        )));
+                        return Err(format!(
+                            "the scheduled BGSAVE on '{name}' did not run within the budget"
+                        ));
                     }
                     tokio::time::sleep(GATE_POLL).await;
                 }
             }
             Ok(r) if r.text().is_some_and(|t| t.contains("started")) => {
                 let info = g.wait_no_child(progress).await?;
-                return verdict(g, &info, t0);
+                return verdict(&name, &info, t0);
             }
             Ok(other) => {
-                return Err(g.fail(format!(
-                    "unexpected BGSAVE reply from '{}': {}",
-                    node.name,
+                return Err(format!(
+                    "unexpected BGSAVE reply from '{name}': {}",
                     other.summary()
-                )))
+                ))
             }
             Err(e) => {
                 let text = e.to_string();
@@ -209,34 +410,29 @@ pub async fn run_gate<O: RedisOps>(
                 } else if text.contains("Another child process") && !schedule {
                     schedule = true;
                 } else {
-                    return Err(g.fail(format!("BGSAVE on '{}' was refused: {text}", node.name)));
+                    return Err(format!("BGSAVE on '{name}' was refused: {text}"));
                 }
             }
         }
     }
 }
 
-fn verdict<O: RedisOps>(mut g: Gate<'_, O>, info: &Info, t0: i64) -> Result<GateResult, GateError> {
+fn verdict(name: &str, info: &Info, t0: i64) -> Result<i64, String> {
     let p = &info.persistence;
-    let name = g.node.name.clone();
     if p.last_bgsave_ok == Some(false) {
-        return Err(g.fail(format!(
+        return Err(format!(
             "the BGSAVE on '{name}' failed (rdb_last_bgsave_status:err); with stop-writes-on-bgsave-error \
              the node now refuses writes (MISCONF) until a save succeeds. hint: check its log, the \
              disk and the 'dir' it saves to"
-        )));
+        ));
     }
     match p.last_save_time {
-        Some(t) if t >= t0 => Ok(GateResult {
-            t0,
-            last_save: t,
-            exchanges: g.exchanges,
-        }),
-        Some(t) => Err(g.fail(format!(
+        Some(t) if t >= t0 => Ok(t),
+        Some(t) => Err(format!(
             "the BGSAVE on '{name}' ended but rdb_last_save_time ({t}) is older than the request ({t0}): \
              no fresh snapshot on disk"
-        ))),
-        None => Err(g.fail(format!("'{name}' does not report rdb_last_save_time"))),
+        )),
+        None => Err(format!("'{name}' does not report rdb_last_save_time")),
     }
 }
 
@@ -308,5 +504,212 @@ pub fn plan_snapshot(
         "the save forks {} (copy-on-write memory); it lands in the node's own 'dir'",
         node.cfg.name
     ));
+    note_no_persistence(&mut plan, i, node.view);
     plan
+}
+
+/// Says in the plan what the gate does on plan node `node` when its last poll showed no
+/// persistence (`save ""`, no AOF): where the save goes, and what happens if the server
+/// refuses to save under another name (see the module doc).
+pub fn note_no_persistence(plan: &mut Plan, node: usize, view: Option<&NodeView>) {
+    let Some(info) = view.and_then(|v| v.info.as_ref()) else {
+        return;
+    };
+    let p = &info.persistence;
+    if p.aof_enabled
+        || p.save_config
+            .as_deref()
+            .is_none_or(|s| !s.trim().is_empty())
+    {
+        return;
+    }
+    let name = plan.name(node).to_string();
+    let otherwise = if plan.downloads.contains(&node) {
+        "the download is the snapshot and nothing is saved on it"
+    } else {
+        "the gate stops rather than leave a file it would reload: download the snapshot \
+         instead, or skip it with a reason"
+    };
+    plan.notes.push(format!(
+        "{name} has no persistence: a dump.rdb in its dir would be reloaded at its next restart, \
+         so its snapshot is saved as {TEMP_DBFILENAME_PREFIX}<run id>.<dbfilename>, which it \
+         never loads, and its dbfilename is put back at once; if it refuses to change \
+         dbfilename (a protected config from Redis 7.0), {otherwise}"
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::audit::AuditLog;
+    use crate::observe::NodeId;
+    use crate::ops::fake::{FakeOps, SaveEnd};
+    use crate::ops::{node_ref, Approval, RunStatus};
+
+    fn plan_node(fake: &FakeOps, name: &str) -> PlanNode {
+        fake.with(|w| {
+            let (i, n) = w
+                .nodes
+                .iter()
+                .enumerate()
+                .find(|(_, n)| n.name == name)
+                .unwrap();
+            PlanNode {
+                name: n.name.clone(),
+                addr: n.addr.clone(),
+                id: NodeId { group: 0, node: i },
+            }
+        })
+    }
+
+    async fn gate(fake: &FakeOps, name: &str) -> Result<GateResult, GateError> {
+        run_gate(
+            fake,
+            &plan_node(fake, name),
+            Duration::from_secs(2),
+            &mut |_| {},
+        )
+        .await
+    }
+
+    fn files(fake: &FakeOps, name: &str) -> (String, Vec<String>) {
+        fake.with(|w| {
+            let n = w.nodes.iter().find(|n| n.name == name).unwrap();
+            (n.dbfilename.clone(), n.saved_to.clone())
+        })
+    }
+
+    fn no_persistence(fake: &FakeOps, name: &str) {
+        fake.node(name, |n| n.save = String::new());
+    }
+
+    #[test]
+    fn temp_names_carry_the_original() {
+        let t = temp_dbfilename("e679f9b99b046d77c71ac1c46cc381fdc022535e", "dump.rdb");
+        assert_eq!(t, "redops-snapshot-e679f9b9.dump.rdb");
+        assert_eq!(original_of_temp(&t), Some("dump.rdb"));
+        assert_eq!(original_of_temp("dump.rdb"), None);
+        assert_eq!(original_of_temp("redops-snapshot-x."), None);
+    }
+
+    #[tokio::test]
+    async fn a_node_that_persists_saves_to_its_own_file() {
+        let fake = FakeOps::group(&["p", "r"]);
+        let g = gate(&fake, "p").await.unwrap();
+        assert_eq!(g.saved_aside, None);
+        assert_eq!(
+            files(&fake, "p"),
+            ("dump.rdb".into(), vec!["dump.rdb".into()])
+        );
+        assert!(!fake.log().iter().any(|l| l.contains("CONFIG SET")));
+        // With AOF on, `save` is not even asked.
+        let fake = FakeOps::group(&["p", "r"]);
+        fake.node("p", |n| {
+            n.aof_enabled = true;
+            n.save = String::new();
+        });
+        gate(&fake, "p").await.unwrap();
+        assert!(!fake.log().iter().any(|l| l.contains("CONFIG")));
+    }
+
+    #[tokio::test]
+    async fn no_persistence_saves_aside_and_puts_the_name_back() {
+        let fake = FakeOps::group(&["p", "r"]);
+        no_persistence(&fake, "p");
+        let g = gate(&fake, "p").await.unwrap();
+        let temp = "redops-snapshot-unknown.dump.rdb";
+        assert_eq!(g.saved_aside.as_deref(), Some(temp));
+        assert_eq!(files(&fake, "p"), ("dump.rdb".into(), vec![temp.into()]));
+        let log = fake.log();
+        let pos = |s: &str| log.iter().position(|l| l == s).unwrap();
+        let set = pos(&format!("p: CONFIG SET dbfilename {temp}"));
+        let save = pos("p: BGSAVE");
+        let back = pos("p: CONFIG SET dbfilename dump.rdb");
+        assert!(set < save && save < back, "{log:#?}");
+    }
+
+    #[tokio::test]
+    async fn the_name_is_put_back_when_the_save_fails() {
+        let fake = FakeOps::group(&["p", "r"]);
+        no_persistence(&fake, "p");
+        fake.node("p", |n| n.save_end = SaveEnd::Fail);
+        let e = gate(&fake, "p").await.unwrap_err();
+        assert_eq!(e.kind, GateFailure::Failed);
+        assert!(
+            e.message.contains("rdb_last_bgsave_status:err"),
+            "{}",
+            e.message
+        );
+        assert_eq!(files(&fake, "p").0, "dump.rdb");
+    }
+
+    #[tokio::test]
+    async fn a_leftover_temporary_name_is_put_back_first() {
+        let fake = FakeOps::group(&["p", "r"]);
+        no_persistence(&fake, "p");
+        fake.node("p", |n| {
+            n.dbfilename = "redops-snapshot-deadbeef.my.rdb".into()
+        });
+        let g = gate(&fake, "p").await.unwrap();
+        assert_eq!(
+            g.saved_aside.as_deref(),
+            Some("redops-snapshot-unknown.my.rdb")
+        );
+        assert_eq!(files(&fake, "p").0, "my.rdb");
+    }
+
+    #[tokio::test]
+    async fn a_protected_dbfilename_means_no_save_at_all() {
+        let fake = FakeOps::group(&["p", "r"]);
+        no_persistence(&fake, "p");
+        fake.node("p", |n| n.dbfilename_protected = true);
+        let e = gate(&fake, "p").await.unwrap_err();
+        assert_eq!(e.kind, GateFailure::WouldPlant);
+        assert!(
+            e.message.contains("reloads at its next restart"),
+            "{}",
+            e.message
+        );
+        assert!(e.message.contains("hint: take the snapshot as a download"));
+        assert_eq!(files(&fake, "p"), ("dump.rdb".into(), vec![]));
+        assert!(!fake.log().iter().any(|l| l.contains("BGSAVE")));
+    }
+
+    /// Through the engine: without a download the run stops before any step; with one, the
+    /// gate is skipped (recorded) and the download is the snapshot.
+    #[tokio::test]
+    async fn the_engine_relies_on_the_download_or_stops() {
+        for download in [false, true] {
+            let fake = FakeOps::group(&["p", "r"]);
+            no_persistence(&fake, "p");
+            fake.node("p", |n| n.dbfilename_protected = true);
+            let (config, topo) = fake.config_and_topology("g");
+            let node = node_ref(&config, &topo, NodeId { group: 0, node: 0 }).unwrap();
+            let dir = download.then(|| std::path::PathBuf::from("/nonexistent/backups"));
+            let plan = plan_snapshot(&node, dir, Budgets::default());
+            let mut log = AuditLog::memory();
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let approval = Approval {
+                confirmation: Some("p".into()),
+                ..Approval::default()
+            };
+            let out = crate::ops::run(&plan, &approval, &fake, &mut log, &tx).await;
+            assert!(!fake.log().iter().any(|l| l.contains("BGSAVE")));
+            let skipped = log.records().iter().any(|r| r.event == "SnapshotSkipped");
+            assert_eq!(skipped, download, "{out:#?}");
+            if download {
+                // The fake has no RDB transfer: the run stops at the download, not the gate.
+                assert!(out.detail.contains("download"), "{}", out.detail);
+            } else {
+                assert_eq!(out.status, RunStatus::Refused, "{out:#?}");
+                assert!(
+                    out.detail.contains("reloads at its next restart"),
+                    "{}",
+                    out.detail
+                );
+            }
+        }
+    }
 }

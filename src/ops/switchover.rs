@@ -276,7 +276,9 @@ pub fn plan_switchover(
     if let Some(d) = &req.download_dir {
         plan.downloads.push(pi);
         plan.download_dir = Some(d.clone());
-    } else {
+    }
+    super::snapshot::note_no_persistence(&mut plan, pi, Some(primary));
+    if req.download_dir.is_none() {
         plan.notes.push(format!(
             "{} keeps its data: it continues by partial resync on the same history (no off-box copy \
              unless --download DIR is given)",

@@ -24,6 +24,7 @@ use crate::observe::{FleetState, Observation};
 use crate::ops::promote::RejoinMark;
 use crate::ops::recovery::Advice;
 use crate::ops::RunEvent;
+use crate::topology::data_loss::{LossKey, LossState, SnapshotRef};
 use crate::topology::{self, Anomaly, GroupTopology, NodeView, Severity, Topology};
 
 use super::events::EventLog;
@@ -34,6 +35,7 @@ use super::runbook::Runbook;
 use super::theme::{Theme, ThemeError};
 use super::view;
 
+mod loss;
 mod navigate;
 mod prompt;
 
@@ -66,6 +68,13 @@ pub enum Msg {
     Interrupted(Result<Vec<(InterruptedRun, Advice)>, String>),
     /// The rejoin marks beside the audit log.
     Marks(Result<Vec<RejoinMark>, String>),
+    /// The newest backup to restore a data loss from (`None`: none found).
+    SnapshotFound {
+        key: LossKey,
+        snapshot: Option<SnapshotRef>,
+    },
+    /// The data-loss memory was written, or why not.
+    LossMemorySaved(Result<(), String>),
 }
 
 /// Slow work for the runtime.
@@ -96,6 +105,21 @@ pub enum Effect {
     ClearMarks {
         audit_log: PathBuf,
         marks: Vec<(String, String, String)>,
+    },
+    /// Look for the newest backup of `nodes` taken before `before_ms`, answering with
+    /// `Msg::SnapshotFound`.
+    FindSnapshot {
+        backups_dir: PathBuf,
+        group: String,
+        nodes: Vec<String>,
+        before_ms: u64,
+        key: LossKey,
+    },
+    /// Merge the data-loss memory into its file (`history::loss_file`), answering with
+    /// `Msg::LossMemorySaved`.
+    SaveLossMemory {
+        path: PathBuf,
+        state: Box<LossState>,
     },
 }
 
@@ -130,6 +154,8 @@ pub struct Options {
     pub read_only: bool,
     /// Shown in the header (e.g. `demo`).
     pub label: Option<String>,
+    /// The data-loss watch's memory file (`None`: kept in memory only, as for ad-hoc targets).
+    pub loss_file: Option<PathBuf>,
 }
 
 /// Everything the console knows and shows.
@@ -143,6 +169,12 @@ pub struct App {
     pub topology: Topology,
     /// Holds back split brain / loop / no primary until re-polled (see `topology::Confirm`).
     pub confirm: topology::Confirm,
+    /// Primaries that restarted with less data (see `topology::data_loss`), until `a`.
+    pub loss: topology::LossWatch,
+    /// Backup lookups already asked for.
+    loss_lookups: Vec<LossKey>,
+    loss_saved_at: Option<SystemTime>,
+    loss_memory_warned: bool,
     pub frozen: Option<Frozen>,
     /// Index of the group shown.
     pub group: usize,
@@ -198,6 +230,10 @@ impl App {
             history,
             topology,
             confirm: topology::Confirm::new(),
+            loss: topology::LossWatch::new(),
+            loss_lookups: Vec::new(),
+            loss_saved_at: None,
+            loss_memory_warned: false,
             frozen: None,
             group: 0,
             selected: None,
@@ -261,6 +297,9 @@ impl App {
             Msg::RunEnded(end) => return self.run_ended(end),
             Msg::Interrupted(r) => self.interrupted_found(r),
             Msg::Marks(r) => self.marks_loaded(r),
+            Msg::SnapshotFound { key, snapshot } => return self.snapshot_found(&key, snapshot),
+            Msg::LossMemorySaved(Ok(())) => {}
+            Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
         }
         Vec::new()
     }
@@ -276,12 +315,16 @@ impl App {
         let mut next = topology::build(&self.config, &self.fleet, &self.history, self.now);
         self.history.record_lag(&next);
         self.confirm.apply(&mut next, self.now);
+        self.watch_losses(&mut next);
         self.set_topology(next);
+        let mut fx = self.loss_effects();
         if !self.started_up && self.warm() {
             self.started_up = true;
-            return self.startup_effects();
+            fx.extend(self.startup_effects());
+        } else {
+            fx.extend(self.settle_marks());
         }
-        self.settle_marks()
+        fx
     }
 
     /// Nodes polled at least once, and all nodes: until every node has answered or failed
@@ -490,6 +533,7 @@ impl App {
                 }
             }
             Intent::Action(a) => return self.action_key(a),
+            Intent::Acknowledge => return self.acknowledge_losses(),
         }
         Vec::new()
     }

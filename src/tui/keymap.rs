@@ -24,6 +24,8 @@ pub enum Intent {
     Freeze,
     Back,
     Quit,
+    /// Acknowledge the shown group's data-loss alarms (they stay until then).
+    Acknowledge,
     Action(ActionKey),
 }
 
@@ -192,6 +194,14 @@ pub const BINDINGS: &[Binding] = &[
         what: "freeze / resume the view (polling goes on)",
         section: Section::View,
         footer: Some("freeze"),
+    },
+    Binding {
+        keys: &[ch('a')],
+        label: "a",
+        intent: Intent::Acknowledge,
+        what: "acknowledge the group's data-loss alarms (they stay until then)",
+        section: Section::View,
+        footer: None,
     },
     Binding {
         keys: &[ch('?')],

@@ -19,7 +19,9 @@ use tokio::sync::mpsc;
 
 use crate::cli::{EXIT_OK, EXIT_PROBLEM};
 use crate::config::Config;
+use crate::history::loss_file;
 use crate::observe::Observation;
+use crate::topology::LossWatch;
 
 use super::app::{App, Effect, Msg, Options};
 use super::run;
@@ -38,7 +40,14 @@ pub const GATHER: Duration = Duration::from_millis(200);
 /// Runs the console until the operator quits; returns the exit code.
 pub async fn run(config: Config, theme: Theme, opts: Options) -> u8 {
     let (mut pollers, rx) = crate::poller::spawn(&config);
-    let app = App::new(config, theme, opts, SystemTime::now());
+    let mut app = App::new(config, theme, opts, SystemTime::now());
+    // Before the first poll: a restart while no console ran is judged against this memory.
+    if let Some(path) = app.opts.loss_file.clone() {
+        match loss_file::load(&path) {
+            Ok(state) => app.loss = LossWatch::from_state(state),
+            Err(e) => app.flash_error(&e),
+        }
+    }
     let result = match Terminal::enter() {
         Ok(mut term) => {
             let r = event_loop(&mut term, app, rx).await;
@@ -239,6 +248,23 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let r =
                     run::clear_marks(&audit_log, &marks).and_then(|()| run::load_marks(&audit_log));
                 let _ = tx.send(Msg::Marks(r));
+            });
+        }
+        Effect::FindSnapshot {
+            backups_dir,
+            group,
+            nodes,
+            before_ms,
+            key,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let snapshot = loss_file::find_snapshot(&backups_dir, &group, &nodes, before_ms);
+                let _ = tx.send(Msg::SnapshotFound { key, snapshot });
+            });
+        }
+        Effect::SaveLossMemory { path, state } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::LossMemorySaved(loss_file::save(&path, &state)));
             });
         }
     }

@@ -112,6 +112,9 @@ impl Server {
             .args(["--save", "", "--appendonly", "no"])
             .args(["--repl-diskless-sync-delay", "0"])
             .args(["--enable-debug-command", "local"])
+            // Without persistence the snapshot gate saves under a temporary dbfilename, a
+            // protected config from 7.0: allowed from this host, as an operator would set it.
+            .args(["--enable-protected-configs", "local"])
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -178,6 +178,45 @@ pub fn read_manifest(path: &Path) -> Result<Manifest, RdbError> {
     })
 }
 
+/// The newest backup of any of `nodes` (of group `group`) taken before `before_unix_ms`, with
+/// at least one key, and its RDB's path: what to restore a group from after a loss. Unreadable
+/// directories and manifests are skipped; `None` when there is none.
+#[must_use]
+pub fn latest_backup(
+    backups_dir: &Path,
+    group: &str,
+    nodes: &[String],
+    before_unix_ms: u64,
+) -> Option<(PathBuf, Manifest)> {
+    let mut best: Option<(PathBuf, Manifest)> = None;
+    for node in nodes {
+        let dir = backup_dir(backups_dir, group, node);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if !path.to_string_lossy().ends_with(".rdb.json") {
+                continue;
+            }
+            let Ok(m) = read_manifest(&path) else {
+                continue;
+            };
+            let has_keys = m.info.as_ref().is_none_or(|i| i.total_keys > 0);
+            if m.taken_at_unix_ms >= before_unix_ms || !has_keys {
+                continue;
+            }
+            if best
+                .as_ref()
+                .is_none_or(|(_, b)| m.taken_at_unix_ms > b.taken_at_unix_ms)
+            {
+                best = Some((dir.join(&m.file), m));
+            }
+        }
+    }
+    best
+}
+
 fn safe_component(name: &str) -> String {
     let s: String = name
         .chars()

@@ -7,7 +7,7 @@ use crate::info::InfoRole;
 
 use super::super::lock::parse_client_list;
 use super::super::redis_ops::{Command, InfoSection, RedisOps};
-use super::super::snapshot::run_gate;
+use super::super::snapshot::{run_gate, GateFailure};
 use super::super::summary::info_line;
 use super::{same_host, Approval, Run, RunEvent};
 
@@ -168,12 +168,41 @@ impl<O: RedisOps> Run<'_, O> {
                         node: node.name.clone(),
                         last_save: g.last_save,
                     });
+                    let aside = g.saved_aside.as_ref().map_or_else(String::new, |f| {
+                        format!(
+                            "; saved as '{f}' in its dir (no persistence: the server never \
+                             loads it), its dbfilename put back"
+                        )
+                    });
                     let _ = self.record(Record {
                         event: "SnapshotVerified".to_string(),
                         detail: Some(format!(
-                            "rdb_last_save_time {} >= requested at {}",
+                            "rdb_last_save_time {} >= requested at {}{aside}",
                             g.last_save, g.t0
                         )),
+                        ..Record::default()
+                    });
+                }
+                Err(e) if e.kind == GateFailure::WouldPlant && self.plan.downloads.contains(&n) => {
+                    // Nothing was saved on the node; the download below is the snapshot.
+                    self.exchanges.extend(
+                        e.exchanges
+                            .iter()
+                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
+                    );
+                    let reason = format!(
+                        "no BGSAVE on {}: it has no persistence and cannot save under another \
+                         name, so a saved file would be reloaded at its next restart; the \
+                         verified download is the snapshot",
+                        node.name
+                    );
+                    self.emit(RunEvent::SnapshotSkipped {
+                        reason: reason.clone(),
+                    });
+                    let _ = self.record(Record {
+                        event: "SnapshotSkipped".to_string(),
+                        reason: Some(reason),
+                        detail: Some(e.message.clone()),
                         ..Record::default()
                     });
                 }

@@ -6,7 +6,7 @@ use crate::config::Addr;
 use crate::info::{Info, InfoRole, ReplicaLine};
 use crate::observe::NodeError;
 
-use super::super::redis_ops::{Command, Reply};
+use super::super::redis_ops::{Command, ConfigParam, Reply};
 use super::{FailoverEnd, SaveEnd, World, BASE_SECS};
 
 impl World {
@@ -109,6 +109,7 @@ impl World {
         p.last_save_time = Some(n.last_save);
         p.last_bgsave_ok = Some(n.last_save_ok);
         p.saves = Some(n.saves);
+        p.aof_enabled = n.aof_enabled;
         info.stats.sync_full = Some(n.sync_full);
         info
     }
@@ -180,6 +181,7 @@ impl World {
                 if n.aof_polls > 0 {
                     if *schedule {
                         n.save_scheduled = true;
+                        n.saved_to.push(n.dbfilename.clone());
                         return Ok(Reply::Text("Background saving scheduled".to_string()));
                     }
                     return Err(NodeError::Reply(
@@ -187,6 +189,7 @@ impl World {
                     ));
                 }
                 n.save_polls = 2;
+                n.saved_to.push(n.dbfilename.clone());
                 Ok(Reply::Text("Background saving started".to_string()))
             }
             Command::ReplicaOf(None) => {
@@ -258,6 +261,23 @@ impl World {
             }
             // The fake has one connection per client: nothing stale to close.
             Command::ClientKill { .. } => Ok(Reply::Int(0)),
+            Command::ConfigGet(p) => Ok(Reply::Text(match p {
+                ConfigParam::Save => self.nodes[i].save.clone(),
+                ConfigParam::DbFilename => self.nodes[i].dbfilename.clone(),
+            })),
+            Command::ConfigSet(p, v) => {
+                let n = &mut self.nodes[i];
+                match p {
+                    ConfigParam::Save => n.save.clone_from(v),
+                    ConfigParam::DbFilename if n.dbfilename_protected => {
+                        return Err(NodeError::Reply(
+                            "ERR CONFIG SET failed (possibly related to argument 'dbfilename') - can't set protected config".to_string(),
+                        ))
+                    }
+                    ConfigParam::DbFilename => n.dbfilename.clone_from(v),
+                }
+                ok()
+            }
             Command::ClientList => {
                 let mut lines = vec![format!(
                     "id=1 addr=127.0.0.1:40000 laddr=x fd=8 name={own} age=0 idle=0"

@@ -23,7 +23,7 @@ struct Item {
 }
 
 /// The console's notices (unfinished runs, old primaries back), then the anomalies. A stale
-/// primary's line says which key rejoins it.
+/// primary's line says which key rejoins it; a data loss, which key acknowledges it.
 fn items(app: &App) -> Vec<Item> {
     let mut out: Vec<Item> = app
         .notices()
@@ -41,6 +41,9 @@ fn items(app: &App) -> Vec<Item> {
             if let Some(n) = a.nodes.first() {
                 message.push_str(&format!(" [J: rejoin {n}]"));
             }
+        }
+        if a.kind == AnomalyKind::DataLostOnRestart {
+            message.push_str(" [a: acknowledge]");
         }
         out.push(Item {
             severity: a.severity,
