@@ -789,3 +789,24 @@ async fn an_unanswered_failover_is_aborted_and_never_reported_as_nothing_changed
     assert!(cmds.iter().any(|c| c == "p: FAILOVER ABORT"), "{cmds:#?}");
     settled(&fake);
 }
+
+#[tokio::test]
+async fn an_old_primary_that_answers_with_errors_is_alive_in_the_advice() {
+    let fake = FakeOps::group(&["p", "t", "s"]);
+    let plan = plan(&fake, "t", Strategy::Manual);
+    // After the pause, p answers every INFO with an error (its password changed): alive.
+    for _ in 0..400 {
+        fake.inject_after(
+            "p",
+            "INFO",
+            "p: CLIENT PAUSE",
+            Effect::Error("NOAUTH Authentication required.".into()),
+        );
+    }
+    let (out, _) = run(&fake, &plan, &approve("t")).await;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    let next = out.next_step.clone().unwrap_or_default();
+    assert!(next.contains("p answers but cannot be read"), "{next}");
+    assert!(!next.contains("promote"), "{next}");
+    settled(&fake);
+}

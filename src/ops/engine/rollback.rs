@@ -12,7 +12,7 @@ use std::time::Duration;
 use crate::audit::Record;
 use crate::info::{Info, InfoRole};
 
-use super::super::redis_ops::{Command, InfoSection, RedisOps};
+use super::super::redis_ops::{Command, InfoSection, RedisOps, Reply};
 use super::super::summary::info_line;
 use super::{ms, Run, RunEvent, RunOutcome, RunStatus};
 
@@ -110,8 +110,8 @@ impl<O: RedisOps> Run<'_, O> {
                 ..Record::default()
             });
         }
-        let (state, infos) = self.read_state().await;
-        let mut next = self.next_step(&infos);
+        let (state, infos, silent) = self.read_state().await;
+        let mut next = self.next_step(&infos, &silent);
         if let Some(note) = pending_note {
             next = format!("{note}. {next}");
         }
@@ -171,26 +171,38 @@ impl<O: RedisOps> Run<'_, O> {
     }
 
     /// One line per plan node, read now, and the raw infos.
-    async fn read_state(&mut self) -> (Vec<String>, Vec<(usize, Option<Info>)>) {
+    /// Also the nodes that did not answer at all (refused or silent): only those may be down;
+    /// one that answered with an error is alive (DESIGN invariant 9).
+    async fn read_state(&mut self) -> (Vec<String>, Vec<(usize, Option<Info>)>, Vec<usize>) {
         let mut lines = Vec::new();
         let mut infos = Vec::new();
+        let mut silent = Vec::new();
         for n in 0..self.plan.nodes.len() {
             let name = self.plan.name(n).to_string();
-            match self.info(n, InfoSection::Replication).await {
-                Ok(i) => {
+            match self.send(n, Command::Info(InfoSection::Replication)).await {
+                Ok(Reply::Info(i)) => {
                     lines.push(format!("{name}: {}", info_line(&i)));
-                    infos.push((n, Some(i)));
+                    infos.push((n, Some(*i)));
+                }
+                Ok(r) => {
+                    lines.push(format!("{name}: unexpected INFO reply: {}", r.summary()));
+                    infos.push((n, None));
                 }
                 Err(e) => {
-                    lines.push(format!("{name}: unreachable ({e})"));
+                    if e.state().is_silent() {
+                        lines.push(format!("{name}: unreachable ({e})"));
+                        silent.push(n);
+                    } else {
+                        lines.push(format!("{name}: answers but cannot be read ({e})"));
+                    }
                     infos.push((n, None));
                 }
             }
         }
-        (lines, infos)
+        (lines, infos, silent)
     }
 
-    fn next_step(&self, infos: &[(usize, Option<Info>)]) -> String {
+    fn next_step(&self, infos: &[(usize, Option<Info>)], silent: &[usize]) -> String {
         let primaries: Vec<&str> = infos
             .iter()
             .filter(|(_, i)| {
@@ -199,15 +211,20 @@ impl<O: RedisOps> Run<'_, O> {
             })
             .map(|(n, _)| self.plan.name(*n))
             .collect();
-        let down: Vec<&str> = infos
+        let down: Vec<&str> = silent.iter().map(|&n| self.plan.name(n)).collect();
+        let unreadable: Vec<&str> = infos
             .iter()
-            .filter(|(_, i)| i.is_none())
+            .filter(|(n, i)| i.is_none() && !silent.contains(n))
             .map(|(n, _)| self.plan.name(*n))
             .collect();
         let old = self.old_primary.map(|p| self.plan.name(p));
         match (primaries.as_slice(), old) {
             ([p], Some(o)) if *p == o && down.is_empty() && self.st.demote_pending.is_none() => format!(
                 "nothing was changed: {o} is still the primary and writes resumed; fix the cause above and run it again"
+            ),
+            ([], Some(o)) if unreadable.contains(&o) => format!(
+                "{o} answers but cannot be read: it is alive, so promoting another node would make two \
+                 primaries; fix the access (see its state above) and look again"
             ),
             ([], Some(o)) if down.contains(&o) => {
                 let proof = match self.st.captured_offset {
