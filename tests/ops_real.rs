@@ -293,15 +293,7 @@ async fn target_frozen_at_its_promotion_is_watched_and_never_makes_two_primaries
         let writer = WriterHandle::start(c.ports());
         writer.wait_more(200).await;
         let plan = plan_to(&config, "r1", Strategy::Manual).await;
-        let ops = Hooked::new(ops_for(&config));
-        let pid = c.server("r1").pid();
-        ops.hook("r1", "REPLICAOF NO ONE", false, move || {
-            signal_pid(pid, "STOP");
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(thaw_after_ms));
-                signal_pid(pid, "CONT");
-            });
-        });
+        let ops = frozen_before(&c, &config, "r1", "REPLICAOF NO ONE", thaw_after_ms);
         let out = run_with(&config, &plan, &ops).await;
         let label = format!("thawed after {thaw_after_ms} ms");
         let sent = ops.sent();
@@ -348,15 +340,7 @@ async fn old_primary_answering_its_demotion_late_never_makes_two_primaries() {
         let writer = WriterHandle::start(c.ports());
         writer.wait_more(200).await;
         let plan = plan_to(&config, "r1", Strategy::Manual).await;
-        let ops = Hooked::new(ops_for(&config));
-        let pid = c.server("r0").pid();
-        ops.hook("r0", "REPLICAOF", false, move || {
-            signal_pid(pid, "STOP");
-            std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(thaw_after_ms));
-                signal_pid(pid, "CONT");
-            });
-        });
+        let ops = frozen_before(&c, &config, "r0", "REPLICAOF", thaw_after_ms);
         let out = run_with(&config, &plan, &ops).await;
         let label = format!("thawed after {thaw_after_ms} ms");
         let sent = ops.sent();
@@ -401,6 +385,28 @@ async fn old_primary_answering_its_demotion_late_never_makes_two_primaries() {
         writer.wait_more(200).await;
         assert_no_loss(&c, writer).await;
     }
+}
+
+/// Real ops that freeze `node` (SIGSTOP: its port still accepts, nothing answers) just before
+/// its first command starting with `prefix`, and thaw it `thaw_after_ms` later: the command
+/// sits in its socket and runs when it wakes.
+fn frozen_before(
+    c: &Cluster,
+    config: &Config,
+    node: &str,
+    prefix: &str,
+    thaw_after_ms: u64,
+) -> Hooked<RealOps> {
+    let ops = Hooked::new(ops_for(config));
+    let pid = c.server(node).pid();
+    ops.hook(node, prefix, false, move || {
+        signal_pid(pid, "STOP");
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(thaw_after_ms));
+            signal_pid(pid, "CONT");
+        });
+    });
+    ops
 }
 
 fn signal_pid(pid: u32, sig: &str) {
