@@ -9,6 +9,7 @@ pub mod check_config;
 pub mod demo;
 pub mod output;
 pub mod sandbox;
+pub mod shell;
 pub mod status;
 pub mod watch;
 
@@ -117,6 +118,10 @@ pub enum Command {
     Repoint(actions::RepointArgs),
     /// Bring a restarted old primary back as a replica of the current primary.
     Rejoin(actions::RejoinArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(shell::CompletionsArgs),
+    /// Print the man page, redops(1), in roff to stdout.
+    Man,
 }
 
 /// Parses the arguments and runs the chosen front-end.
@@ -175,6 +180,8 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Promote(args)) => actions::promote(&targets, &global, args).await,
         Some(Command::Repoint(args)) => actions::repoint(&targets, &global, args).await,
         Some(Command::Rejoin(args)) => actions::rejoin(&targets, &global, args).await,
+        Some(Command::Completions(args)) => shell::completions(&args),
+        Some(Command::Man) => shell::man(),
     }
 }
 
