@@ -185,11 +185,12 @@ pub(crate) fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
 
 /// A role's colour as a border: a role with a background (a label colour like production, or
 /// danger in the high-contrast theme) gives that background as the line's colour, so the
-/// border is a coloured line and not a bar that titles drawn on it would vanish into.
+/// border is a coloured line and not a bar that titles drawn on it would vanish into. Only
+/// bold is kept of its modifiers (an underlined or reversed border line is noise).
 pub(crate) fn as_border(role: Style) -> Style {
     Style::default()
         .fg(role.bg.or(role.fg).unwrap_or_default())
-        .add_modifier(role.add_modifier)
+        .add_modifier(role.add_modifier & ratatui::style::Modifier::BOLD)
 }
 
 /// Appends `text` wrapped to `width`: the first line after `lead`, the others indented as far,
