@@ -587,10 +587,11 @@ fn a_partial_first_cycle_is_not_logged_as_changes() {
 fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
     let startup = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
     let mut down_selected = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
-    key(&mut down_selected, KeyCode::Down);
-    key(&mut down_selected, KeyCode::Down); // r2, down
+    for _ in 0..3 {
+        key(&mut down_selected, KeyCode::Down); // m1, r1, r3 (chained under r1), r2: down
+    }
     let mut split = app_with(theme.clone(), 120, 40, Fault::R1Primary(26));
-    key(&mut split, KeyCode::Down); // r1, with a gap-free chart
+    key(&mut split, KeyCode::Down); // r1, the second primary
     let mut gap = app_with(theme.clone(), 120, 40, Fault::R1Gap(14, 18));
     key(&mut gap, KeyCode::Down);
     let mut help = app_with(theme.clone(), 120, 45, Fault::None);
@@ -598,6 +599,20 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
     let mut plan = app_with(theme.clone(), 120, 40, Fault::None);
     key(&mut plan, KeyCode::Down);
     key(&mut plan, KeyCode::Char('S'));
+    let mut proceed = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut proceed, KeyCode::Down);
+    key(&mut proceed, KeyCode::Char('S'));
+    key(&mut proceed, KeyCode::Right); // Proceed focused
+    let mut typed_name = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut typed_name, KeyCode::Down);
+    key(&mut typed_name, KeyCode::Char('S'));
+    key(&mut typed_name, KeyCode::Right);
+    key(&mut typed_name, KeyCode::Enter);
+    typed(&mut typed_name, "r");
+    let mut picker = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut picker, KeyCode::Down);
+    key(&mut picker, KeyCode::Down); // r3, chained under r1
+    key(&mut picker, KeyCode::Char('r'));
     let mut prompt = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
     key(&mut prompt, KeyCode::Char(':'));
     typed(&mut prompt, "theme ");
@@ -636,6 +651,9 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
         ("chart with a gap", gap),
         ("help", help),
         ("plan dialog", plan),
+        ("plan dialog, proceed focused", proceed),
+        ("typed confirmation", typed_name),
+        ("repoint picker", picker),
         ("prompt", prompt),
         ("read-only and frozen", marked),
         ("read-only help", greyed),
@@ -726,4 +744,27 @@ fn every_theme_keeps_every_cell_readable() {
         failures.len(),
         report.join("\n")
     );
+}
+
+#[test]
+fn the_contrast_screens_show_what_they_are_named_for() {
+    let screens = contrast_screens(&dark());
+    let shown = |name: &str| {
+        let (_, app) = screens.iter().find(|(n, _)| *n == name).unwrap();
+        text(&draw(app))
+    };
+    let (_, down) = screens
+        .iter()
+        .find(|(n, _)| *n == "down node selected")
+        .unwrap();
+    assert_eq!(down.selected.as_deref(), Some("r2"));
+    assert!(text(&draw(down)).contains("✖ down"));
+    let t = shown("plan dialog, proceed focused");
+    assert!(t.contains("[ Continue ]"), "{t}");
+    let t = shown("typed confirmation");
+    assert!(t.contains("r█"), "{t}");
+    let t = shown("repoint picker");
+    assert!(t.contains("repoint r3: replicate from which node?"), "{t}");
+    assert!(shown("read-only and frozen").contains("READ-ONLY"));
+    assert!(shown("prompt").contains(":theme "));
 }
