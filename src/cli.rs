@@ -9,6 +9,7 @@ pub mod check_config;
 pub mod demo;
 pub mod output;
 pub mod sandbox;
+pub mod shell;
 pub mod status;
 pub mod watch;
 
@@ -117,6 +118,10 @@ pub enum Command {
     Repoint(actions::RepointArgs),
     /// Bring a restarted old primary back as a replica of the current primary.
     Rejoin(actions::RejoinArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions(shell::CompletionsArgs),
+    /// Print the man page, redops(1), in roff to stdout.
+    Man,
 }
 
 /// Parses the arguments and runs the chosen front-end.
@@ -157,6 +162,11 @@ async fn run(cli: Cli) -> u8 {
         command,
     } = cli;
     let global = Global { theme, read_only };
+    if matches!(command, None | Some(Command::Demo(_))) {
+        if let Err(code) = console_terminal() {
+            return code;
+        }
+    }
     match command {
         None => crate::tui::launch(&targets, &global).await,
         Some(Command::Demo(args)) => demo::run(args, &global).await,
@@ -170,7 +180,29 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Promote(args)) => actions::promote(&targets, &global, args).await,
         Some(Command::Repoint(args)) => actions::repoint(&targets, &global, args).await,
         Some(Command::Rejoin(args)) => actions::rejoin(&targets, &global, args).await,
+        Some(Command::Completions(args)) => shell::completions(&args),
+        Some(Command::Man) => shell::man(),
     }
+}
+
+/// `Ok` when the console can run here; else says why, with the commands that work without a
+/// terminal, and gives exit code 2 (before any target is resolved or server started).
+fn console_terminal() -> Result<(), u8> {
+    let Some(missing) = crate::tui::missing_terminal() else {
+        return Ok(());
+    };
+    let what = match missing {
+        crate::tui::NoTerminal::Output => "stdout is not a terminal (a pipe or a file)",
+        crate::tui::NoTerminal::Input => "there is no terminal to read keys from",
+    };
+    output::error(
+        &format!("the console needs a terminal, and {what}"),
+        Some(
+            "`redops status` prints the topology once and `redops watch` streams changes; \
+             both work without a terminal. Over ssh, use `ssh -t`",
+        ),
+    );
+    Err(EXIT_USAGE)
 }
 
 /// Options that apply to every front-end.

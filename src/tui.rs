@@ -41,6 +41,35 @@ use crate::config::Config;
 pub use app::{App, Effect, Msg, Options};
 pub use theme::{Theme, ThemeError};
 
+/// The side of a terminal the console lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoTerminal {
+    /// stdout is a pipe or a file: there is nowhere to draw.
+    Output,
+    /// Neither stdin nor a controlling terminal (`/dev/tty`) to read keys from.
+    Input,
+}
+
+/// What the console lacks to run, if anything. It draws on stdout and reads keys from stdin
+/// when that is a terminal, else from the controlling terminal, as crossterm does. Checked
+/// before anything starts (targets, pollers, the demo's servers): from cron, a pipe or
+/// `ssh host redops` without `-t`, raw mode would otherwise fail with a bare "No such device
+/// or address (os error 6)".
+#[must_use]
+pub fn missing_terminal() -> Option<NoTerminal> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return Some(NoTerminal::Output);
+    }
+    let keys = std::io::stdin().is_terminal()
+        || std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .is_ok();
+    (!keys).then_some(NoTerminal::Input)
+}
+
 /// Opens the console on the targets; returns the process exit code.
 pub async fn launch(targets: &TargetArgs, global: &Global) -> u8 {
     let config = match targets.resolve_or_report().await {

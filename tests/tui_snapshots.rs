@@ -1,7 +1,8 @@
 //! Snapshot tests of the console's screens on ratatui's `TestBackend`, driven by scripted
 //! observations fed through the real pipeline (`App::update(Msg::Observed)` -> FleetState ->
 //! History -> `topology::build` -> `topology::changes`), at fixed times so every frame is
-//! reproducible. The theme tests snapshot a style summary (runs of fg/bg/modifiers) too.
+//! reproducible. The theme tests snapshot a style summary (runs of fg/bg/modifiers) too, and
+//! hold every cell of every theme to the contrast rule (`theme::contrast`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -576,4 +577,194 @@ fn a_partial_first_cycle_is_not_logged_as_changes() {
         !log.contains("no primary") && !log.contains("no reachable"),
         "{log}"
     );
+}
+
+/// The screens the contrast rule is checked on: every surface the console draws (header with
+/// the current group tab, production and staging labels, FROZEN and READ-ONLY; the banner; the
+/// tree with the primary selected as at start-up, a replica selected, a down node; the detail
+/// fields and charts; the events; the status line, a prompt with its candidates; the help, the
+/// plan dialog and its buttons).
+fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
+    let startup = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
+    let mut down_selected = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
+    for _ in 0..3 {
+        key(&mut down_selected, KeyCode::Down); // m1, r1, r3 (chained under r1), r2: down
+    }
+    let mut split = app_with(theme.clone(), 120, 40, Fault::R1Primary(26));
+    key(&mut split, KeyCode::Down); // r1, the second primary
+    let mut gap = app_with(theme.clone(), 120, 40, Fault::R1Gap(14, 18));
+    key(&mut gap, KeyCode::Down);
+    let mut help = app_with(theme.clone(), 120, 45, Fault::None);
+    key(&mut help, KeyCode::Char('?'));
+    let mut plan = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut plan, KeyCode::Down);
+    key(&mut plan, KeyCode::Char('S'));
+    let mut proceed = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut proceed, KeyCode::Down);
+    key(&mut proceed, KeyCode::Char('S'));
+    key(&mut proceed, KeyCode::Right); // Proceed focused
+    let mut typed_name = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut typed_name, KeyCode::Down);
+    key(&mut typed_name, KeyCode::Char('S'));
+    key(&mut typed_name, KeyCode::Right);
+    key(&mut typed_name, KeyCode::Enter);
+    typed(&mut typed_name, "r");
+    let mut picker = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut picker, KeyCode::Down);
+    key(&mut picker, KeyCode::Down); // r3, chained under r1
+    key(&mut picker, KeyCode::Char('r'));
+    let mut prompt = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
+    key(&mut prompt, KeyCode::Char(':'));
+    typed(&mut prompt, "theme ");
+    key(&mut prompt, KeyCode::Tab);
+    let mut marked = App::new(
+        config(),
+        theme.clone(),
+        Options {
+            read_only: true,
+            label: Some("demo".into()),
+            ..Options::default()
+        },
+        at(0),
+    );
+    marked.update(Msg::Resize(100, 30));
+    script(&mut marked, Fault::R2Down(25));
+    marked.update(Msg::Tick(at(30)));
+    key(&mut marked, KeyCode::Char('f'));
+    let mut greyed = App::new(
+        config(),
+        theme.clone(),
+        Options {
+            read_only: true,
+            ..Options::default()
+        },
+        at(0),
+    );
+    greyed.update(Msg::Resize(120, 45));
+    script(&mut greyed, Fault::None);
+    greyed.update(Msg::Tick(at(30)));
+    key(&mut greyed, KeyCode::Char('?'));
+    vec![
+        ("start-up", startup),
+        ("down node selected", down_selected),
+        ("split brain", split),
+        ("chart with a gap", gap),
+        ("help", help),
+        ("plan dialog", plan),
+        ("plan dialog, proceed focused", proceed),
+        ("typed confirmation", typed_name),
+        ("repoint picker", picker),
+        ("prompt", prompt),
+        ("read-only and frozen", marked),
+        ("read-only help", greyed),
+    ]
+}
+
+/// A cell's contrast and the ratio it needs, or `None` for an empty cell.
+fn cell_contrast(theme: &Theme, cell: &ratatui::buffer::Cell) -> Option<(f64, f64)> {
+    use theme::contrast;
+    let sym = cell.symbol();
+    if sym.trim().is_empty() {
+        return None;
+    }
+    let (fg, bg) = contrast::shown(
+        cell.fg,
+        cell.bg,
+        cell.modifier,
+        theme.s(theme::Ui::Background),
+    )
+    .expect("built-in themes give the background role both colours");
+    let need = if contrast::is_graphic(sym) {
+        contrast::GRAPHIC
+    } else {
+        contrast::TEXT
+    };
+    Some((contrast::ratio(fg, bg), need))
+}
+
+/// The lowest contrast over the selected row's cells.
+fn selected_row_min(app: &App, buf: &Buffer) -> f64 {
+    let a = view::layout(app, buf.area);
+    let row = app.selected_row(&app.visible()).unwrap() - app.tree_offset;
+    let y = a.tree_first_row + u16::try_from(row).unwrap();
+    (a.tree.x + 1..a.tree.right() - 1)
+        .filter_map(|x| cell_contrast(&app.theme, &buf[(x, y)]))
+        .map(|(r, _)| r)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// The contrast rule every built-in theme keeps (README, "Themes"): every cell with a visible
+/// symbol reads at WCAG AA, 4.5:1 against what it sits on; box drawing, block elements
+/// (sparklines) and braille (chart dots) are graphics and need 3:1. Colours are resolved as
+/// `theme::contrast::shown` says (unset colours take the background role's, reversed swaps,
+/// dim is halfway). A new theme, or a new view, that draws an unreadable cell fails here.
+#[test]
+fn every_theme_keeps_every_cell_readable() {
+    // One line per theme and colour pair that fails, with where it was first seen.
+    let mut failures: std::collections::BTreeMap<String, String> = Default::default();
+    for name in theme::builtin_names() {
+        let theme = theme::resolve_builtin(name).unwrap();
+        for (screen, app) in contrast_screens(&theme) {
+            let buf = draw(&app);
+            // The row the issue was about, named on its own (the loop below covers it too):
+            // before the fix it was 1.0-1.2:1 in every theme.
+            let selected = selected_row_min(&app, &buf);
+            assert!(
+                selected >= theme::contrast::TEXT,
+                "{name} / {screen}: the selected row is {selected:.2}:1"
+            );
+            for y in 0..buf.area.height {
+                for x in 0..buf.area.width {
+                    let cell = &buf[(x, y)];
+                    let Some((got, need)) = cell_contrast(&theme, cell) else {
+                        continue;
+                    };
+                    if got < need {
+                        let pair = format!(
+                            "{name}: {} on {} {:?} is {got:.2}:1, needs {need}",
+                            cell.fg, cell.bg, cell.modifier
+                        );
+                        failures.entry(pair).or_insert_with(|| {
+                            let line: String =
+                                (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect();
+                            format!("{screen} ({x},{y}) in '{}'", line.trim())
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let report: Vec<String> = failures
+        .iter()
+        .map(|(pair, seen)| format!("{pair}\n    first at {seen}"))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} colour pairs below the contrast rule:\n{}",
+        failures.len(),
+        report.join("\n")
+    );
+}
+
+#[test]
+fn the_contrast_screens_show_what_they_are_named_for() {
+    let screens = contrast_screens(&dark());
+    let shown = |name: &str| {
+        let (_, app) = screens.iter().find(|(n, _)| *n == name).unwrap();
+        text(&draw(app))
+    };
+    let (_, down) = screens
+        .iter()
+        .find(|(n, _)| *n == "down node selected")
+        .unwrap();
+    assert_eq!(down.selected.as_deref(), Some("r2"));
+    assert!(text(&draw(down)).contains("✖ down"));
+    let t = shown("plan dialog, proceed focused");
+    assert!(t.contains("[ Continue ]"), "{t}");
+    let t = shown("typed confirmation");
+    assert!(t.contains("r█"), "{t}");
+    let t = shown("repoint picker");
+    assert!(t.contains("repoint r3: replicate from which node?"), "{t}");
+    assert!(shown("read-only and frozen").contains("READ-ONLY"));
+    assert!(shown("prompt").contains(":theme "));
 }

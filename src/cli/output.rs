@@ -24,6 +24,22 @@ pub fn line(s: &str) {
     println!("{s}");
 }
 
+/// Writes generated text (a completion script, a man page) to stdout as it is; returns the
+/// exit code. A reader that stops early (`| head`) is not an error.
+#[must_use]
+pub fn bytes(b: &[u8]) -> u8 {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(b).and_then(|()| out.flush()) {
+        Ok(()) => super::EXIT_OK,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => super::EXIT_OK,
+        Err(e) => {
+            error(&format!("cannot write to stdout: {e}"), None);
+            super::EXIT_PROBLEM
+        }
+    }
+}
+
 /// Prints a line to stderr.
 pub fn note(s: &str) {
     eprintln!("{s}");

@@ -5,7 +5,8 @@
 //! `extends = "light"` to start from another built-in. A broken or unknown theme is an error
 //! with file, line, column and a hint, never a silent fallback. With `NO_COLOR` every colour is
 //! dropped but modifiers stay, so selection and production labels remain visible; health is
-//! always also carried by symbols and words in the views.
+//! always also carried by symbols and words in the views. [`contrast`] holds the rule every
+//! theme keeps (text 4.5:1, graphics 3:1) and the arithmetic the tests check it with.
 //!
 //! This module only parses and resolves; it reads a file only when asked by name or path.
 
@@ -17,6 +18,8 @@ use std::str::FromStr;
 use ratatui::style::{Color, Modifier, Style};
 use serde::Deserialize;
 use toml::Spanned;
+
+pub mod contrast;
 
 /// The built-in themes, by name, with their TOML text.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -100,6 +103,20 @@ impl Theme {
     #[must_use]
     pub fn s(&self, role: Ui) -> Style {
         self.styles.get(&role).copied().unwrap_or_default()
+    }
+
+    /// `style` as drawn on the selected row: the selection's colours win, since a cell's own
+    /// colour may vanish into the selection's background (a primary's blue on a blue bar was
+    /// 1:1). The cell keeps its modifiers; its meaning stays in its symbol and word.
+    #[must_use]
+    pub fn on_selection(&self, style: Style) -> Style {
+        let selection = self.s(Ui::Selection);
+        Style {
+            fg: selection.fg,
+            bg: selection.bg,
+            ..style
+        }
+        .add_modifier(selection.add_modifier)
     }
 
     /// The built-in default theme.

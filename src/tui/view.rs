@@ -159,9 +159,7 @@ pub(crate) fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
         .get(app.group)
         .is_some_and(crate::config::Group::is_production);
     let border = if production {
-        let p = t.s(Ui::Production);
-        // The production colour is a background for labels; borders take it as foreground.
-        Style::default().fg(p.bg.or(p.fg).unwrap_or_default())
+        as_border(t.s(Ui::Production))
     } else if focused {
         t.s(Ui::BorderFocus)
     } else {
@@ -183,6 +181,16 @@ pub(crate) fn pane<'a>(app: &App, title: Line<'a>, focused: bool) -> Block<'a> {
         })
         .border_style(if t.colored { border } else { Style::default() })
         .title(title)
+}
+
+/// A role's colour as a border: a role with a background (a label colour like production, or
+/// danger in the high-contrast theme) gives that background as the line's colour, so the
+/// border is a coloured line and not a bar that titles drawn on it would vanish into. Only
+/// bold is kept of its modifiers (an underlined or reversed border line is noise).
+pub(crate) fn as_border(role: Style) -> Style {
+    Style::default()
+        .fg(role.bg.or(role.fg).unwrap_or_default())
+        .add_modifier(role.add_modifier & ratatui::style::Modifier::BOLD)
 }
 
 /// Appends `text` wrapped to `width`: the first line after `lead`, the others indented as far,

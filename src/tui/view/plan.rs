@@ -87,7 +87,7 @@ fn frame_dialog(
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_type(BorderType::Double)
-        .border_style(t.s(Ui::Danger))
+        .border_style(super::as_border(t.s(Ui::Danger)))
         .title(Span::styled(format!(" {title} "), t.s(Ui::Title)));
     let inner = block.inner(r);
     frame.render_widget(block.style(t.s(Ui::Background)), r);

@@ -135,16 +135,20 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
         .enumerate()
         .map(|(k, &i)| {
             let n = &g.nodes[i];
+            let is_selected = selected == Some(start + k);
             let cells = cols.iter().map(|c| {
                 let mut line = (c.cell)(&ctx, n);
                 if c.title == "NAME" {
                     line.spans
                         .insert(0, Span::styled(prefixes[i].clone(), t.s(Ui::Muted)));
                 }
+                if is_selected {
+                    line = on_selection(t, line);
+                }
                 Cell::from(line)
             });
             let row = Row::new(cells);
-            if selected == Some(start + k) {
+            if is_selected {
                 row.style(t.s(Ui::Selection))
             } else {
                 row
@@ -176,6 +180,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
             r,
         );
     }
+}
+
+/// A cell of the selected row: every span in the selection's colours (see
+/// [`Theme::on_selection`]), so the whole row reads against the selection bar.
+fn on_selection(t: &Theme, mut line: Line<'static>) -> Line<'static> {
+    line.style = t.on_selection(line.style);
+    for span in &mut line.spans {
+        span.style = t.on_selection(span.style);
+    }
+    line
 }
 
 fn title<'a>(app: &App, g: Option<&GroupTopology>, shown: usize) -> Line<'a> {
