@@ -26,7 +26,7 @@ pub use plan::{
 };
 pub use redis_ops::{Command, RealOps, RedisOps, Reply};
 
-use crate::config::{Addr, Config, Group, Node};
+use crate::config::{Addr, AddrError, Config, Group, Node};
 use crate::observe::NodeId;
 use crate::topology::{GroupTopology, NodeView, Topology};
 
@@ -57,6 +57,13 @@ pub fn find_node<'a>(
     topology: &'a Topology,
     query: &str,
 ) -> Result<NodeRef<'a>, String> {
+    if let Err(e @ AddrError::Credentials { .. }) = Addr::parse(query) {
+        // Refused before "no node named '...'", which would repeat the password.
+        return Err(format!(
+            "{e}\n  hint: name the node, or give its host:port; credentials come from the config \
+             or --user and --password-env"
+        ));
+    }
     let mut found = Vec::new();
     for (gi, g) in config.groups.iter().enumerate() {
         for (ni, n) in g.nodes.iter().enumerate() {
