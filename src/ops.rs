@@ -127,3 +127,39 @@ pub fn group_topology(topology: &Topology, index: usize) -> GroupTopology {
             ..GroupTopology::default()
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let node = Node {
+            name: "n1".into(),
+            addr: Addr::parse("127.0.0.1:7001").unwrap_or_else(|e| panic!("{e}")),
+            username: None,
+            password: None,
+            tls: None,
+        };
+        Config {
+            console: crate::config::Console::default(),
+            groups: vec![Group::new("g", vec![node])],
+            source: None,
+        }
+    }
+
+    #[test]
+    fn nodes_are_found_by_url_and_a_url_with_a_password_is_refused_unseen() {
+        let (c, t) = (config(), Topology::default());
+        for q in ["redis://127.0.0.1:7001", "rediss://127.0.0.1:7001/0", "n1"] {
+            assert_eq!(
+                find_node(&c, &t, q).map(|n| n.cfg.name.as_str()),
+                Ok("n1"),
+                "{q}"
+            );
+        }
+        let e = find_node(&c, &t, "redis://ops:hunter2@127.0.0.1:7001")
+            .map(|n| n.cfg.name.clone())
+            .unwrap_err();
+        assert!(!e.contains("hunter2") && e.contains("shell history"), "{e}");
+    }
+}
