@@ -3,7 +3,12 @@
 //!
 //! It also reads the log back: [`interrupted_runs`] finds runs that started and never
 //! finished (no `RunFinished` record). What to do about one is `ops::recovery`'s business.
+//! [`Tail`] follows the records another process appends (`redops watch`).
 //! Secrets never reach this file: records carry command texts (which hold none) and summaries.
+
+mod tail;
+
+pub use tail::Tail;
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};

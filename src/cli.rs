@@ -59,7 +59,8 @@ pub struct TargetArgs {
     )]
     pub config: Option<PathBuf>,
 
-    /// A node to watch, host:port (repeatable); forms one ad-hoc group, no config needed.
+    /// A node to watch, host:port or redis[s]://host:port (repeatable); forms one ad-hoc
+    /// group, no config needed.
     #[arg(long = "node", short = 'n', global = true, value_name = "ADDR")]
     pub nodes: Vec<String>,
 

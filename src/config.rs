@@ -11,6 +11,7 @@ mod error;
 mod load;
 mod raw;
 mod secret;
+mod url;
 mod validate;
 
 pub use error::{ConfigError, ErrorKind, Location};
@@ -19,6 +20,7 @@ pub use load::{
     DEFAULT_CONFIG_TOML,
 };
 pub use secret::Secret;
+pub use url::{AddrError, ParsedAddr};
 
 use std::ffi::OsString;
 use std::fmt;
@@ -191,18 +193,40 @@ pub struct Addr {
 }
 
 impl Addr {
-    /// Parses `host:port`, `[v6]:port` or a bare host (port 6379).
+    /// Parses `host:port`, `[v6]:port`, a bare host (port 6379) or a `redis://` /
+    /// `rediss://` URL (see [`Addr::parse_full`]); only the server's address is kept.
     ///
     /// # Errors
-    /// A message naming what is wrong with the address.
-    pub fn parse(s: &str) -> Result<Self, String> {
+    /// What is wrong with the address; never the password of a URL.
+    pub fn parse(s: &str) -> Result<Self, AddrError> {
+        Self::parse_full(s).map(|p| p.addr)
+    }
+
+    /// [`Addr::parse`], keeping what the spelling said: `rediss://` (TLS) and whether a port
+    /// was written. URLs are `redis[s]://host[:port][/0]`; a user or password, a database
+    /// other than 0 and URL options are refused.
+    ///
+    /// # Errors
+    /// What is wrong with the address; never the password of a URL.
+    pub fn parse_full(s: &str) -> Result<ParsedAddr, AddrError> {
         let s = s.trim();
         if s.is_empty() {
-            return Err("the address is empty".to_string());
+            return Err(AddrError::Invalid("the address is empty".to_string()));
         }
-        if s.contains("://") {
-            return Err(format!("'{s}' looks like a URL; give host:port"));
+        if let Some(parsed) = url::parse(s) {
+            return parsed;
         }
+        let (addr, port_given) = Self::parse_host_port(s).map_err(AddrError::Invalid)?;
+        Ok(ParsedAddr {
+            addr,
+            tls: false,
+            port_given,
+        })
+    }
+
+    /// `host:port`, `[v6]:port` or a bare host, trimmed and not a URL; true when a port
+    /// was written.
+    fn parse_host_port(s: &str) -> Result<(Self, bool), String> {
         let (host, port) = if let Some(rest) = s.strip_prefix('[') {
             let (h, after) = rest
                 .split_once(']')
@@ -232,6 +256,7 @@ impl Addr {
         {
             return Err(format!("'{s}': '{host}' is not a valid host name"));
         }
+        let port_given = port.is_some();
         let port = match port {
             None => 6379,
             Some(p) => match p.parse::<u16>() {
@@ -241,7 +266,7 @@ impl Addr {
                 Ok(n) => n,
             },
         };
-        Ok(Self { host, port })
+        Ok((Self { host, port }, port_given))
     }
 
     /// True for loopback hosts (127.0.0.0/8, ::1, localhost).
@@ -356,7 +381,10 @@ mod tests {
         );
         assert!(Addr::parse("host:0").is_err());
         assert!(Addr::parse("host:99999").is_err());
-        assert!(Addr::parse("redis://x:1").is_err());
+        assert_eq!(
+            Addr::parse("redis://x:1").map(|a| a.to_string()),
+            Ok("x:1".into())
+        );
         assert!(Addr::parse("::1:7000").is_err());
         assert!(Addr::parse(":7000").is_err());
     }

@@ -26,7 +26,7 @@ pub use plan::{
 };
 pub use redis_ops::{Command, RealOps, RedisOps, Reply};
 
-use crate::config::{Addr, Config, Group, Node};
+use crate::config::{Addr, AddrError, Config, Group, Node};
 use crate::observe::NodeId;
 use crate::topology::{GroupTopology, NodeView, Topology};
 
@@ -57,6 +57,13 @@ pub fn find_node<'a>(
     topology: &'a Topology,
     query: &str,
 ) -> Result<NodeRef<'a>, String> {
+    if let Err(e @ AddrError::Credentials { .. }) = Addr::parse(query) {
+        // Refused before "no node named '...'", which would repeat the password.
+        return Err(format!(
+            "{e}\n  hint: name the node, or give its host:port; credentials come from the config \
+             or --user and --password-env"
+        ));
+    }
     let mut found = Vec::new();
     for (gi, g) in config.groups.iter().enumerate() {
         for (ni, n) in g.nodes.iter().enumerate() {
@@ -119,4 +126,40 @@ pub fn group_topology(topology: &Topology, index: usize) -> GroupTopology {
             index,
             ..GroupTopology::default()
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        let node = Node {
+            name: "n1".into(),
+            addr: Addr::parse("127.0.0.1:7001").unwrap_or_else(|e| panic!("{e}")),
+            username: None,
+            password: None,
+            tls: None,
+        };
+        Config {
+            console: crate::config::Console::default(),
+            groups: vec![Group::new("g", vec![node])],
+            source: None,
+        }
+    }
+
+    #[test]
+    fn nodes_are_found_by_url_and_a_url_with_a_password_is_refused_unseen() {
+        let (c, t) = (config(), Topology::default());
+        for q in ["redis://127.0.0.1:7001", "rediss://127.0.0.1:7001/0", "n1"] {
+            assert_eq!(
+                find_node(&c, &t, q).map(|n| n.cfg.name.as_str()),
+                Ok("n1"),
+                "{q}"
+            );
+        }
+        let e = find_node(&c, &t, "redis://ops:hunter2@127.0.0.1:7001")
+            .map(|n| n.cfg.name.clone())
+            .unwrap_err();
+        assert!(!e.contains("hunter2") && e.contains("shell history"), "{e}");
+    }
 }

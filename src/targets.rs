@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::config::{self, Addr, Config, Console, Group, Node, Secret, Tls};
+use crate::config::{self, Addr, AddrError, Config, Console, Group, Node, ParsedAddr, Secret, Tls};
 use crate::node::{NodeClient, Timeouts};
 
 /// The most nodes discovery will add.
@@ -71,39 +71,48 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
             console.timeout = t;
             console.connect_timeout = t;
         }
-        let template = node_template(req)?;
-        let mut addrs = Vec::new();
+        let mut template = node_template(req)?;
+        // (address, written as rediss://)
+        let mut addrs: Vec<(Addr, bool)> = Vec::new();
         for raw in &req.nodes {
-            let addr = Addr::parse(raw).map_err(|e| {
-                TargetError::new(
-                    format!("invalid --node '{raw}': {e}"),
-                    "give host:port, e.g. --node 10.0.0.1:6379",
-                )
-            })?;
-            if !addrs.contains(&addr) {
-                addrs.push(addr);
+            let p = parse_target(raw, "--node", "give host:port, e.g. --node 10.0.0.1:6379")?;
+            match addrs.iter_mut().find(|(a, _)| *a == p.addr) {
+                Some((_, tls)) => *tls |= p.tls,
+                None => addrs.push((p.addr, p.tls)),
             }
         }
         let mut name = "cli".to_string();
         if let Some(seed) = &req.discover {
-            let seed = Addr::parse(seed).map_err(|e| {
-                TargetError::new(
-                    format!("invalid --discover '{seed}': {e}"),
-                    "give the host:port of any node of the group",
-                )
-            })?;
+            let seed = parse_target(
+                seed,
+                "--discover",
+                "give the host:port of any node of the group",
+            )?;
             name = "discovered".to_string();
-            for a in discover(&seed, &template, Timeouts::from(&console)).await? {
-                if !addrs.contains(&a) {
-                    addrs.push(a);
+            // A rediss:// seed: the whole group speaks TLS.
+            if seed.tls && template.tls.is_none() {
+                template.tls = Some(Tls {
+                    ca_file: req.ca_file.clone(),
+                });
+            }
+            for a in discover(&seed.addr, &template, Timeouts::from(&console)).await? {
+                if !addrs.iter().any(|(x, _)| *x == a) {
+                    addrs.push((a, false));
                 }
             }
         }
         let nodes = addrs
             .into_iter()
-            .map(|addr| Node {
+            .map(|(addr, rediss)| Node {
                 name: addr.to_string(),
                 addr,
+                tls: if rediss && template.tls.is_none() {
+                    Some(Tls {
+                        ca_file: req.ca_file.clone(),
+                    })
+                } else {
+                    template.tls.clone()
+                },
                 ..template.clone()
             })
             .collect();
@@ -153,10 +162,15 @@ fn node_template(req: &Request) -> Result<Node, TargetError> {
             }
         },
     };
-    if req.ca_file.is_some() && !req.tls {
+    let rediss = req
+        .nodes
+        .iter()
+        .chain(req.discover.as_ref())
+        .any(|a| Addr::parse_full(a).is_ok_and(|p| p.tls));
+    if req.ca_file.is_some() && !req.tls && !rediss {
         return Err(TargetError::new(
             "--ca-file given without --tls",
-            "add --tls to connect with TLS",
+            "add --tls (or write the addresses as rediss://host:port) to connect with TLS",
         ));
     }
     Ok(Node {
@@ -170,6 +184,26 @@ fn node_template(req: &Request) -> Result<Node, TargetError> {
         tls: req.tls.then(|| Tls {
             ca_file: req.ca_file.clone(),
         }),
+    })
+}
+
+/// Reads an address given to `flag` (`host:port` or a `redis://` / `rediss://` URL).
+fn parse_target(raw: &str, flag: &str, hint: &str) -> Result<ParsedAddr, TargetError> {
+    Addr::parse_full(raw).map_err(|e| match e {
+        // Never quote the value: it holds a password.
+        AddrError::Credentials { .. } => TargetError::new(
+            format!("invalid {flag}: {e}"),
+            "give the address alone and the credentials apart: --user NAME --password-env VAR \
+             (VAR names the environment variable that holds the password)",
+        ),
+        AddrError::Database { ref db, .. } => TargetError::new(
+            format!("invalid {flag} '{}': {e}", raw.trim()),
+            format!(
+                "remove '/{db}': redops watches and acts on whole servers, and every database \
+                 of a server replicates together"
+            ),
+        ),
+        AddrError::Invalid(_) => TargetError::new(format!("invalid {flag} '{raw}': {e}"), hint),
     })
 }
 

@@ -2,8 +2,15 @@
 //! nodes down/up, anomalies raised/cleared), timestamped, as text or JSON lines, until
 //! Ctrl-C / SIGTERM. Each cycle also goes through the data-loss watch (a primary that restarted
 //! with less data), whose memory it keeps beside the audit log for configured targets.
+//!
+//! Besides changes it reports runs started and finished by any redops console (the records
+//! appended to the audit log since it started), rejoin marks (at start and when they change),
+//! and, with `--heartbeat`, a health line after each quiet interval (`watch/events.rs`).
+//! Its start line goes to stderr, so stdout stays JSON-only with `--json`.
 
-use std::time::{Duration, SystemTime};
+mod events;
+
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Args;
 use serde_json::json;
@@ -12,8 +19,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::output::{self, Paint};
 use super::status::rfc3339;
 use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
+use crate::audit::Tail;
 use crate::history::{loss_file, History};
 use crate::observe::FleetState;
+use crate::ops::promote::{load_marks, marks_path, RejoinMark};
 use crate::topology::{self, Change, LossWatch, Severity};
 
 /// `redops watch` options.
@@ -22,6 +31,31 @@ pub struct WatchArgs {
     /// JSON lines instead of text.
     #[arg(long)]
     pub json: bool,
+
+    /// After this long without a line (e.g. 30s), print one saying the groups' health.
+    #[arg(long, value_name = "DURATION", value_parser = parse_heartbeat)]
+    pub heartbeat: Option<Duration>,
+}
+
+/// `--heartbeat`: a duration of at least one second.
+fn parse_heartbeat(s: &str) -> Result<Duration, String> {
+    let d = crate::config::parse_duration(s)?;
+    if d < Duration::from_secs(1) {
+        return Err(format!("'{s}' is too short; give 1s or more, e.g. 30s"));
+    }
+    Ok(d)
+}
+
+/// How often the audit log and the rejoin marks file are looked at.
+const FILES_EVERY: Duration = Duration::from_secs(1);
+
+/// "3 nodes", "1 group".
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// One change as a text line.
@@ -88,10 +122,22 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     let paint = Paint::new(output::color_enabled());
     let nodes: usize = config.groups.iter().map(|g| g.nodes.len()).sum();
     output::note(&format!(
-        "watching {nodes} node(s) in {} group(s) every {}; Ctrl-C to stop",
-        config.groups.len(),
+        "watching {} in {} (poll every {}); Ctrl-C stops",
+        count(nodes, "node"),
+        count(config.groups.len(), "group"),
         crate::config::format_duration(config.console.poll_interval)
     ));
+    let mut audit = Tail::from_end(&config.console.audit_log);
+    let marks_file = marks_path(&config.console.audit_log);
+    let mut marks: Vec<RejoinMark> = Vec::new();
+    let (mut audit_warned, mut marks_warned) = (false, false);
+    let mut files_at: Option<Instant> = None;
+    // When the last line went to stdout (or the watch started): the heartbeat's quiet time.
+    let mut last_line = Instant::now();
+    let emit = |line: &str, last_line: &mut Instant| {
+        output::line(line);
+        *last_line = Instant::now();
+    };
     let (mut pollers, mut rx) = crate::poller::spawn(&config);
     let mut fleet = FleetState::new(&config);
     let mut history = History::new(config.console.history_len);
@@ -117,6 +163,47 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                 dirty = true;
             }
             _ = tick.tick() => {
+                if files_at.is_none_or(|t| t.elapsed() >= FILES_EVERY) {
+                    files_at = Some(Instant::now());
+                    match audit.poll() {
+                        Ok(recs) => {
+                            for rec in &recs {
+                                if let Some(l) = events::run_line(rec, args.json, paint) {
+                                    emit(&l, &mut last_line);
+                                }
+                            }
+                        }
+                        Err(e) if !audit_warned => {
+                            audit_warned = true;
+                            output::note(&format!(
+                                "runs by other consoles are not shown: cannot read the audit log '{}': {e}",
+                                config.console.audit_log.display()
+                            ));
+                        }
+                        Err(_) => {}
+                    }
+                    match load_marks(&marks_file) {
+                        Ok(now) => {
+                            let at = SystemTime::now();
+                            for l in events::mark_lines(&marks, &now, at, args.json, paint) {
+                                emit(&l, &mut last_line);
+                            }
+                            marks = now;
+                        }
+                        Err(e) if !marks_warned => {
+                            marks_warned = true;
+                            output::note(&format!("rejoin marks are not shown: {e}"));
+                        }
+                        Err(_) => {}
+                    }
+                }
+                if let Some(every) = args.heartbeat {
+                    if settled && last_line.elapsed() >= every {
+                        let quiet = last_line.elapsed();
+                        let l = events::heartbeat_line(&prev, quiet, SystemTime::now(), args.json, paint);
+                        emit(&l, &mut last_line);
+                    }
+                }
                 if !dirty {
                     continue;
                 }
@@ -148,7 +235,8 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                     }
                 }
                 for c in topology::changes(&prev, &next, now) {
-                    output::line(&if args.json { json_line(&c) } else { text_line(&c, paint) });
+                    let l = if args.json { json_line(&c) } else { text_line(&c, paint) };
+                    emit(&l, &mut last_line);
                 }
                 prev = next;
             }

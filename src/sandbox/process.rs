@@ -58,6 +58,9 @@ pub struct ServerProcess {
     watchdog: Arc<Watchdog>,
 }
 
+/// The save points every sandbox server gets: (seconds, changes).
+const SAVE_POINTS: &[(u32, u32)] = &[(3600, 1), (300, 100), (60, 10000)];
+
 /// Everything needed to start (and restart) one server except its port.
 #[derive(Debug, Clone)]
 pub(super) struct Launch {
@@ -89,13 +92,15 @@ impl Launch {
         if self.debug_command {
             a.extend(["--enable-debug-command".into(), "local".into()]);
         }
-        a.extend([
-            "--repl-diskless-sync-delay".into(),
-            "0".into(),
-            // Keep save points: a primary without persistence is flagged as an anomaly.
-            "--save".into(),
-            "3600 1 300 100 60 10000".into(),
-        ]);
+        a.extend(["--repl-diskless-sync-delay".into(), "0".into()]);
+        // Keep save points: a primary without persistence is flagged as an anomaly. Each
+        // point as `--save SECONDS CHANGES`, every number its own argument: 6.2 quotes each
+        // argument into one config word, so `--save "3600 1 300 100 60 10000"` (or even
+        // `--save "3600 1"`) becomes a `save` it ignores, leaving none (observed on 6.2.14);
+        // 7.x accepts this shape too.
+        for (seconds, changes) in SAVE_POINTS {
+            a.extend(["--save".into(), seconds.to_string(), changes.to_string()]);
+        }
         if let Some(up) = self.upstream_port {
             a.extend(["--replicaof".into(), "127.0.0.1".into(), up.to_string()]);
         }
@@ -497,7 +502,23 @@ mod tests {
         assert!(a.starts_with("--port 7002 --bind 127.0.0.1 --dir /tmp/x/n2 --daemonize no"));
         assert!(a.contains("--logfile /tmp/x/n2/redis.log"));
         assert!(a.contains("--enable-debug-command local"));
-        assert!(a.contains("--save 3600 1 300 100 60 10000"));
+        let args = launch.args(7002);
+        let saves: Vec<String> = args
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| *w == "--save")
+            .map(|(i, _)| {
+                args[i + 1..]
+                    .iter()
+                    .take_while(|w| !w.starts_with("--"))
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        // One point per `--save`, every number its own argument: 6.2 reads a single
+        // "3600 1 300 100 60 10000" (or "3600 1") argument as no save points at all.
+        assert_eq!(saves, ["3600|1", "300|100", "60|10000"]);
         assert!(a.contains("--replicaof 127.0.0.1 7001"));
         assert!(a.ends_with("--maxmemory 10mb"));
     }

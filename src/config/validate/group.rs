@@ -8,7 +8,7 @@ use super::connection::{ca_without_tls, check_ca_file, validate_level, Level};
 use super::{invalid, strip_value, validate_name, Ctx, Result};
 use crate::config::error::{quoted, ConfigError, ErrorKind};
 use crate::config::raw::{RawGroup, RawNode, RawSentinel, S};
-use crate::config::{Addr, Group, LagThresholds, Node, Sentinel, Tls};
+use crate::config::{Addr, AddrError, Group, LagThresholds, Node, ParsedAddr, Sentinel, Tls};
 
 /// The port Sentinel listens on when an address gives none.
 const SENTINEL_PORT: u16 = 26379;
@@ -232,9 +232,20 @@ fn validate_node(
             .with_span(n.span())
             .with_hint("every node needs an address: add addr = \"10.0.0.11:6379\""));
     };
-    let addr = validate_addr(addr, &key("addr"), None)?;
+    let parsed = validate_addr(addr, &key("addr"), None)?;
     let own = validate_level(&raw.connection(), &prefix, ctx)?;
-    let tls_on = own.tls.or(defaults.tls).unwrap_or(false);
+    let tls_written = own.tls.or(defaults.tls);
+    if parsed.tls && tls_written == Some(false) {
+        return Err(ConfigError::new(
+            ErrorKind::Conflict,
+            "the address is a rediss:// URL (TLS) but tls is false",
+        )
+        .with_key(key("addr"))
+        .with_span(addr.span())
+        .with_hint("write redis:// to connect without TLS, or remove tls = false"));
+    }
+    let addr = parsed.addr;
+    let tls_on = parsed.tls || tls_written.unwrap_or(false);
     let tls = if tls_on {
         let ca = own.ca_file.as_ref().or(defaults.ca_file.as_ref());
         if let Some(ca) = ca {
@@ -258,29 +269,39 @@ fn validate_node(
     })
 }
 
-/// `host:port`; `default_port` replaces 6379 when the address gives no port.
-fn validate_addr(v: &S<String>, key: &str, default_port: Option<u16>) -> Result<Addr> {
+/// `host:port` or a `redis://` / `rediss://` URL; `default_port` replaces 6379 when the
+/// address gives no port.
+fn validate_addr(v: &S<String>, key: &str, default_port: Option<u16>) -> Result<ParsedAddr> {
     let written = v.get_ref();
-    let mut addr = Addr::parse(written).map_err(|msg| {
-        invalid(v, key, format!("invalid address {}", quoted(written)))
+    let mut parsed = Addr::parse_full(written).map_err(|e| match e {
+        // Never quote the value: it holds a password.
+        AddrError::Credentials { .. } => invalid(v, key, "invalid address")
+            .with_detail(e.to_string())
+            .with_hint(
+                "write the address without them and set username = \"NAME\" and \
+                 password_env = \"VAR\" (the variable holds the password)",
+            ),
+        AddrError::Database { ref db, .. } => {
+            invalid(v, key, format!("invalid address {}", quoted(written)))
+                .with_detail(strip_value(&e.to_string(), written))
+                .with_hint(format!(
+                    "remove '/{db}': redops watches and acts on whole servers, and every \
+                     database of a server replicates together"
+                ))
+        }
+        AddrError::Invalid(msg) => invalid(v, key, format!("invalid address {}", quoted(written)))
             .with_detail(strip_value(&msg, written))
-            .with_hint("write it as host:port, e.g. \"10.0.0.11:6379\" or \"[::1]:6379\"")
+            .with_hint(
+                "write it as host:port, e.g. \"10.0.0.11:6379\" or \"[::1]:6379\", \
+                 or as redis://host:port",
+            ),
     })?;
     if let Some(port) = default_port {
-        if !has_port(written) {
-            addr.port = port;
+        if !parsed.port_given {
+            parsed.addr.port = port;
         }
     }
-    Ok(addr)
-}
-
-/// True when `host:port` or `[v6]:port` spells out a port.
-fn has_port(written: &str) -> bool {
-    written.trim().rsplit_once(':').is_some_and(|(host, port)| {
-        !port.is_empty()
-            && port.chars().all(|c| c.is_ascii_digit())
-            && (!host.contains(':') || host.ends_with(']'))
-    })
+    Ok(parsed)
 }
 
 fn validate_lag(i: usize, raw: &RawGroup) -> Result<LagThresholds> {
@@ -374,11 +395,14 @@ fn validate_sentinel(i: usize, s: &S<RawSentinel>) -> Result<Sentinel> {
     }
     let mut addrs = Vec::with_capacity(addrs_written.len());
     for (k, a) in addrs_written.iter().enumerate() {
-        addrs.push(validate_addr(
-            a,
-            &key(&format!("addrs[{k}]")),
-            Some(SENTINEL_PORT),
-        )?);
+        let parsed = validate_addr(a, &key(&format!("addrs[{k}]")), Some(SENTINEL_PORT))?;
+        if parsed.tls {
+            return Err(
+                invalid(a, &key(&format!("addrs[{k}]")), "rediss:// for a sentinel")
+                    .with_hint("redops connects to Sentinel without TLS: write host:port"),
+            );
+        }
+        addrs.push(parsed.addr);
     }
     let master_name = match &raw.master_name {
         Some(m) if !m.get_ref().trim().is_empty() => m.get_ref().clone(),
@@ -395,17 +419,4 @@ fn validate_sentinel(i: usize, s: &S<RawSentinel>) -> Result<Sentinel> {
         }
     };
     Ok(Sentinel { addrs, master_name })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::has_port;
-
-    #[test]
-    fn ports_spelled_out() {
-        assert!(has_port("10.0.0.5:26379"));
-        assert!(has_port("[::1]:26379"));
-        assert!(!has_port("sentinel-a"));
-        assert!(!has_port("[::1]"));
-    }
 }

@@ -217,11 +217,83 @@ fn bad_address_display() {
         e.to_string(),
         "error: invalid address 'x:99999' at groups[0].nodes[0].addr: port '99999' is not a \
          number from 1 to 65535\n  --> /etc/redops/config.toml:5:8\n  hint: write it as \
-         host:port, e.g. \"10.0.0.11:6379\" or \"[::1]:6379\""
+         host:port, e.g. \"10.0.0.11:6379\" or \"[::1]:6379\", or as redis://host:port"
     );
     let e =
-        err("[[groups]]\nname = \"g\"\n[[groups.nodes]]\nname = \"m1\"\naddr = \"redis://h:1\"\n");
-    assert_eq!(e.detail(), Some("it looks like a URL; give host:port"));
+        err("[[groups]]\nname = \"g\"\n[[groups.nodes]]\nname = \"m1\"\naddr = \"http://h:1\"\n");
+    assert!(
+        e.detail()
+            .is_some_and(|d| d.contains("unknown scheme 'http'")),
+        "{e}"
+    );
+}
+
+fn node_with(addr: &str, extra: &str) -> String {
+    format!("[[groups]]\nname = \"g\"\n[[groups.nodes]]\nname = \"m1\"\naddr = \"{addr}\"\n{extra}")
+}
+
+#[test]
+fn redis_urls_as_addresses() {
+    let c = load(&node_with("redis://10.0.0.1:6380/0", "")).unwrap();
+    let n = &c.groups[0].nodes[0];
+    assert_eq!(
+        (n.addr.to_string(), n.tls.is_some()),
+        ("10.0.0.1:6380".into(), false)
+    );
+    let c = load(&node_with("rediss://cache-a", "")).unwrap();
+    let n = &c.groups[0].nodes[0];
+    assert_eq!(
+        (n.addr.to_string(), n.tls.is_some()),
+        ("cache-a:6379".into(), true)
+    );
+    // redis:// says nothing against TLS set in the config.
+    let c = load(&node_with("redis://cache-a", "tls = true\n")).unwrap();
+    assert!(c.groups[0].nodes[0].tls.is_some());
+    // A sentinel URL keeps its written port, and gets 26379 when none is written.
+    let s = "[[groups]]\nname = \"g\"\nsentinel = { addrs = [\"redis://s1:26380/0\", \"redis://s2\"], master_name = \"m\" }\n[[groups.nodes]]\nname = \"m1\"\naddr = \"h:1\"\n";
+    let c = load(s).unwrap();
+    let addrs: Vec<String> = c.groups[0]
+        .sentinel
+        .as_ref()
+        .unwrap()
+        .addrs
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(addrs, ["s1:26380", "s2:26379"]);
+}
+
+#[test]
+fn redis_urls_refused() {
+    let e = err(&node_with("rediss://cache-a", "tls = false\n"));
+    check(
+        &e,
+        ErrorKind::Conflict,
+        Some("groups[0].nodes[0].addr"),
+        5,
+        8,
+    );
+    assert!(e.hint().contains("redis://"), "{e}");
+
+    let e = err(&node_with("redis://ops:hunter2@cache-a:6379", ""));
+    check(
+        &e,
+        ErrorKind::InvalidValue,
+        Some("groups[0].nodes[0].addr"),
+        5,
+        8,
+    );
+    let text = e.to_string();
+    assert!(
+        !text.contains("hunter2") && !text.contains("ops:"),
+        "{text}"
+    );
+    assert!(text.contains("shell history"), "{text}");
+    assert!(e.hint().contains("password_env"), "{e}");
+
+    let e = err(&node_with("redis://cache-a:6379/3", ""));
+    assert!(e.to_string().contains("replication is per server"), "{e}");
+    assert!(e.hint().contains("remove '/3'"), "{e}");
 }
 
 #[test]
