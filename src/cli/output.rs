@@ -5,28 +5,49 @@
 
 use std::io::IsTerminal;
 
+use crate::sanitize;
+
 /// True when stdout is a terminal and `NO_COLOR` is not set (any value disables colour).
 #[must_use]
 pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
-/// Prints `error: MESSAGE` and an optional `hint: HINT` line to stderr.
+/// Prints `error: MESSAGE` and an optional `hint: HINT` line to stderr. Both may carry
+/// server text, so both are sanitized.
 pub fn error(message: &str, hint: Option<&str>) {
-    eprintln!("error: {message}");
+    eprintln!("error: {}", sanitize::visible_lines(message));
     if let Some(h) = hint {
-        eprintln!("  hint: {h}");
+        eprintln!("  hint: {}", sanitize::visible_lines(h));
     }
 }
 
-/// Prints a line to stdout.
+/// Prints plain text to stdout, every control character but the line break made visible.
 pub fn line(s: &str) {
-    println!("{s}");
+    println!("{}", sanitize::visible_lines(s));
 }
 
-/// Prints a line to stderr.
+/// Prints a line painted by [`Paint`] to stdout: its colour sequences are kept when colour is
+/// on, everything else is made visible. Callers pass server fields through
+/// [`sanitize::visible`] before painting.
+pub fn painted(s: &str) {
+    println!("{}", sanitize::terminal_line(s, color_enabled()));
+}
+
+/// Prints one serialized JSON document to stdout, made terminal-safe without changing what
+/// it decodes to.
+pub fn json(s: &str) {
+    println!("{}", sanitize::json_text(s));
+}
+
+/// Prints a prompt (no line break) to stderr, sanitized.
+pub fn prompt(s: &str) {
+    eprint!("{}", sanitize::visible(s));
+}
+
+/// Prints text to stderr, every control character but the line break made visible.
 pub fn note(s: &str) {
-    eprintln!("{s}");
+    eprintln!("{}", sanitize::visible_lines(s));
 }
 
 /// ANSI styles used by the text output; all empty when colour is off.

@@ -13,6 +13,7 @@ use super::status::rfc3339;
 use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
 use crate::history::History;
 use crate::observe::FleetState;
+use crate::sanitize::visible;
 use crate::topology::{self, Change, Severity};
 
 /// `redops watch` options.
@@ -34,10 +35,10 @@ pub fn text_line(c: &Change, p: Paint) -> String {
     format!(
         "{} {sev} {} {} {}: {}",
         rfc3339(c.at),
-        c.group,
-        c.node.as_deref().unwrap_or("-"),
+        visible(&c.group),
+        visible(c.node.as_deref().unwrap_or("-")),
         c.kind.as_str(),
-        c.message
+        visible(&c.message)
     )
 }
 
@@ -112,7 +113,11 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                 history.record_lag(&next);
                 confirm.apply(&mut next, now);
                 for c in topology::changes(&prev, &next, now) {
-                    output::line(&if args.json { json_line(&c) } else { text_line(&c, paint) });
+                    if args.json {
+                        output::json(&json_line(&c));
+                    } else {
+                        output::painted(&text_line(&c, paint));
+                    }
                 }
                 prev = next;
             }
@@ -120,4 +125,36 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     }
     pollers.stop();
     EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{json_line, text_line};
+    use crate::cli::output::Paint;
+    use crate::sanitize::terminal_line;
+    use crate::topology::{Change, ChangeKind, Severity};
+
+    /// A change whose node and message came from a server: with colour on, only redops's own
+    /// colour survives the printer; the server's escapes are visible text. JSON keeps them.
+    #[test]
+    fn a_hostile_change_prints_visible() {
+        let c = Change {
+            at: std::time::SystemTime::UNIX_EPOCH,
+            group: "g".into(),
+            node: Some("10.0.0.1\u{1b}]0;OWNED\u{7}:6379".into()),
+            kind: ChangeKind::RoleChanged,
+            severity: Severity::Critical,
+            message: "was \u{1b}[31mprimary\r\u{1b}[2K".into(),
+        };
+        let printed = terminal_line(&text_line(&c, Paint::new(true)), true).into_owned();
+        assert!(printed.starts_with("1970-01-01T00:00:00Z \u{1b}[31;1mCRIT\u{1b}[0m "));
+        assert!(
+            printed.ends_with(
+                "10.0.0.1\\x1b]0;OWNED\\x07:6379 role_changed: was \\x1b[31mprimary\\r\\x1b[2K"
+            ),
+            "{printed}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json_line(&c)).unwrap();
+        assert_eq!(v["message"], c.message);
+    }
 }
