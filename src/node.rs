@@ -6,6 +6,7 @@
 //! the connection is dropped after any timeout or I/O error and re-made on the next call.
 
 pub mod rdb;
+pub mod reply;
 
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
 
 use crate::config::{Console, Node};
-use crate::info::{self, Info};
+use crate::info::Info;
 use crate::observe::NodeError;
 
 /// Connect and read timeouts.
@@ -237,16 +238,10 @@ impl NodeClient {
         // Connect first: a new connection forgets what the old one learnt about the server.
         self.connection().await?;
         let start = Instant::now();
-        let text: String = self.query(info_cmd(self.info_by_section)).await?;
+        // As a value, not a String: INFO may hold any byte (reply.rs).
+        let v: redis::Value = self.query(info_cmd(self.info_by_section)).await?;
         let rtt = start.elapsed();
-        if text.len() > MAX_INFO_BYTES {
-            return Err(NodeError::Other(format!(
-                "INFO reply of {} bytes is over the {} byte limit",
-                text.len(),
-                MAX_INFO_BYTES
-            )));
-        }
-        let mut info = info::parse_owned(text);
+        let mut info = reply::info(v)?;
         self.info_by_section = info.server.at_least(7, 0);
         if self.save_config.is_none() {
             let cmd = redis::cmd("CONFIG").arg("GET").arg("save").clone();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{Addr, Config, Node};
-use crate::info::{self, Info};
+use crate::info::Info;
 use crate::node::{NodeClient, Timeouts};
 use crate::observe::NodeError;
 
@@ -315,14 +315,9 @@ impl RedisOps for RealOps {
         }
         let mut client = client.lock().await;
         if let Command::Info(_) = cmd {
-            let text: String = client.query(&rcmd).await?;
-            if text.len() > crate::node::MAX_INFO_BYTES {
-                return Err(NodeError::Other(format!(
-                    "INFO reply of {} bytes is over the limit",
-                    text.len()
-                )));
-            }
-            return Ok(Reply::Info(Box::new(info::parse(&text))));
+            // Bytes, parsed lossily (node/reply.rs); the size is bounded while reading.
+            let v: redis::Value = client.query(&rcmd).await?;
+            return Ok(Reply::Info(Box::new(crate::node::reply::info(v)?)));
         }
         let v: redis::Value = client.query(&rcmd).await?;
         Ok(to_reply(v))
