@@ -8,12 +8,14 @@
 
 mod diagnose;
 mod error;
+mod file;
 mod load;
 mod raw;
 mod secret;
 mod validate;
 
 pub use error::{ConfigError, ErrorKind, Location};
+pub use file::{read_small_file, read_small_text, MAX_FILE_BYTES};
 pub use load::{
     default_config_path, expand_tilde, load_file, load_file_with_env, load_str, load_str_with_env,
     DEFAULT_CONFIG_TOML,

@@ -7,12 +7,14 @@
 
 pub mod rdb;
 pub mod reply;
+pub mod stream;
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+use redis::{AsyncConnectionConfig, RedisConnectionInfo};
 
 use crate::config::{Console, Node};
 use crate::info::Info;
@@ -35,7 +37,10 @@ impl From<&Console> for Timeouts {
 }
 
 /// The longest INFO reply accepted (a node with thousands of databases prints ~700 KB).
+/// Enforced while reading, on every reply of a node connection ([`stream::Capped`]).
 pub const MAX_INFO_BYTES: usize = 4 * 1024 * 1024;
+/// The cap on one reply: an INFO of [`MAX_INFO_BYTES`] plus its RESP framing.
+pub const MAX_REPLY_BYTES: usize = MAX_INFO_BYTES + 64;
 
 /// The sections redops reads, asked by name once the server is known to be 7.0+ (several
 /// sections per call only work from 7.0, REDIS.md §1.1); before that, plain `INFO`.
@@ -49,13 +54,29 @@ const INFO_SECTIONS: [&str; 7] = [
     "keyspace",
 ];
 
+/// A live connection: the driver task is aborted (and the socket closed) when it is dropped,
+/// even while a frozen server leaves a reply pending (redis-rs issue 1236).
+struct Live {
+    conn: MultiplexedConnection,
+    driver: tokio::task::AbortHandle,
+    /// Set when a reply passed [`MAX_REPLY_BYTES`] and the stream refused it.
+    over_cap: Arc<AtomicBool>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
 /// A client for one node. Not shared between tasks: each poller task owns one.
 pub struct NodeClient {
     node: Node,
-    client: Client,
+    redis_info: RedisConnectionInfo,
+    tls: Option<tokio_native_tls::TlsConnector>,
     timeouts: Timeouts,
     client_name: String,
-    conn: Option<MultiplexedConnection>,
+    conn: Option<Live>,
     /// `CONFIG GET save`, fetched once per connection (`Some(None)`: not allowed or unknown).
     save_config: Option<Option<String>>,
     /// Ask `INFO` by section: a reply on this connection showed 7.0+.
@@ -79,50 +100,21 @@ impl NodeClient {
     /// [`NodeError::Tls`] when the CA file cannot be read, [`NodeError::Other`] for a client
     /// configuration the driver refuses.
     pub fn new(node: &Node, timeouts: Timeouts, client_name: &str) -> Result<Self, NodeError> {
-        let host = node.addr.host.clone();
-        let port = node.addr.port;
-        let addr = match &node.tls {
-            None => ConnectionAddr::Tcp(host, port),
-            Some(_) => ConnectionAddr::TcpTls {
-                host,
-                port,
-                insecure: false,
-                tls_params: None,
-            },
-        };
-        let mut redis_info = redis::RedisConnectionInfo::default().set_skip_set_lib_name();
+        let mut redis_info = RedisConnectionInfo::default().set_skip_set_lib_name();
         if let Some(user) = &node.username {
             redis_info = redis_info.set_username(user);
         }
         if let Some(pw) = &node.password {
             redis_info = redis_info.set_password(pw.expose());
         }
-        let info: ConnectionInfo = addr
-            .into_connection_info()
-            .map_err(|e| NodeError::Other(e.to_string()))?
-            .set_redis_settings(redis_info);
-        let client = match &node.tls {
-            None => Client::open(info),
-            Some(tls) => {
-                let root_cert = match &tls.ca_file {
-                    Some(path) => Some(std::fs::read(path).map_err(|e| {
-                        NodeError::Tls(format!("cannot read CA file '{}': {e}", path.display()))
-                    })?),
-                    None => None,
-                };
-                Client::build_with_tls(
-                    info,
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert,
-                    },
-                )
-            }
-        }
-        .map_err(|e| classify(&e, timeouts.read))?;
+        let tls = match &node.tls {
+            None => None,
+            Some(t) => Some(stream::tls_connector(t).map_err(NodeError::Tls)?),
+        };
         Ok(Self {
             node: node.clone(),
-            client,
+            redis_info,
+            tls,
             timeouts,
             client_name: client_name.to_string(),
             conn: None,
@@ -150,26 +142,48 @@ impl NodeClient {
         self.info_by_section = false;
     }
 
-    async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
-        if let Some(c) = &self.conn {
-            return Ok(c.clone());
-        }
-        let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeouts.connect))
-            .set_response_timeout(Some(self.timeouts.read));
-        // The handshake (AUTH) is a round trip too: bound the whole thing.
-        let budget = self.timeouts.connect + self.timeouts.read;
-        let mut conn = match tokio::time::timeout(
-            budget,
-            self.client
-                .get_multiplexed_async_connection_with_config(&cfg),
+    /// TCP (and TLS) within the connect timeout, then the driver's handshake (AUTH) within
+    /// the read timeout, over a stream that caps every reply while reading it.
+    async fn open(&self) -> Result<Live, NodeError> {
+        let (connect, read) = (self.timeouts.connect, self.timeouts.read);
+        let raw = match tokio::time::timeout(
+            connect,
+            stream::connect(&self.node.addr, self.tls.as_ref()),
         )
         .await
         {
-            Err(_) => return Err(NodeError::Unresponsive(self.timeouts.connect)),
-            Ok(Err(e)) => return Err(classify(&e, self.timeouts.connect)),
+            Err(_) => return Err(NodeError::Unresponsive(connect)),
+            Ok(Err(stream::ConnectError::Io(e))) => return Err(classify(&e.into(), connect)),
+            Ok(Err(stream::ConnectError::Tls(m))) => return Err(NodeError::Tls(m)),
+            Ok(Ok(s)) => s,
+        };
+        let over_cap = Arc::new(AtomicBool::new(false));
+        let capped = stream::Capped::new(raw, MAX_REPLY_BYTES, over_cap.clone());
+        let cfg = AsyncConnectionConfig::new().set_response_timeout(Some(read));
+        let (conn, driver) = match tokio::time::timeout(
+            read,
+            MultiplexedConnection::new_with_config(&self.redis_info, capped, cfg),
+        )
+        .await
+        {
+            Err(_) => return Err(NodeError::Unresponsive(read)),
+            Ok(Err(e)) => return Err(classify(&e, read)),
             Ok(Ok(c)) => c,
         };
+        let driver = tokio::spawn(driver).abort_handle();
+        Ok(Live {
+            conn,
+            driver,
+            over_cap,
+        })
+    }
+
+    async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
+        if let Some(live) = &self.conn {
+            return Ok(live.conn.clone());
+        }
+        let live = self.open().await?;
+        let mut conn = live.conn.clone();
         // Visible in CLIENT LIST; a user without +client|setname still polls fine.
         let name_cmd = redis::cmd("CLIENT")
             .arg("SETNAME")
@@ -183,7 +197,7 @@ impl NodeClient {
             }
             Ok(_) => {}
         }
-        self.conn = Some(conn.clone());
+        self.conn = Some(live);
         // A new connection may be a restarted (upgraded or downgraded) server.
         self.save_config = None;
         self.info_by_section = false;
@@ -218,8 +232,18 @@ impl NodeClient {
                 Err(NodeError::Unresponsive(timeout))
             }
             Ok(Err(e)) => {
-                if is_fatal_to_connection(&e) {
+                let over_cap = self
+                    .conn
+                    .as_ref()
+                    .is_some_and(|l| l.over_cap.load(Ordering::Relaxed));
+                if over_cap || is_fatal_to_connection(&e) {
                     self.conn = None;
+                }
+                if over_cap {
+                    return Err(NodeError::Other(format!(
+                        "reply over the {MAX_REPLY_BYTES} byte limit: refused while reading \
+                         (an INFO this large means very many databases, or not a Redis server)"
+                    )));
                 }
                 Err(classify(&e, timeout))
             }

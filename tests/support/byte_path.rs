@@ -57,8 +57,9 @@ pub fn check(config: &Config, replies: &[&[u8]]) {
     let mut fleet = FleetState::new(config);
     let mut history = History::new(8);
     let mut prev = topology::build(config, &fleet, &history, t0);
-    for round in 0..2u64 {
-        for node in 0..3 {
+    // Each reply is read once; the second round sees the same answers a second later.
+    let results: Vec<Result<Arc<redops::info::Info>, NodeError>> = (0..3)
+        .map(|node| {
             let reply = replies
                 .get(node)
                 .or_else(|| replies.first())
@@ -71,11 +72,16 @@ pub fn check(config: &Config, replies: &[&[u8]]) {
                     "a reply was refused for its bytes: {m}"
                 );
             }
+            result.map(Arc::new)
+        })
+        .collect();
+    for round in 0..2u64 {
+        for (node, result) in results.iter().enumerate() {
             let obs = Observation {
                 id: NodeId { group: 0, node },
                 at: t0 + Duration::from_secs(round),
                 rtt: Duration::from_millis(1),
-                result: result.map(Arc::new),
+                result: result.clone(),
             };
             history.record(&obs);
             fleet.apply(obs);
