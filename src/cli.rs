@@ -186,16 +186,24 @@ impl TargetArgs {
     /// # Errors
     /// A bad `--timeout` value, as a message with a hint.
     pub fn to_request(&self) -> Result<crate::targets::Request, crate::targets::TargetError> {
-        let timeout =
-            match &self.timeout {
-                None => None,
-                Some(t) => Some(crate::config::parse_duration(t).map_err(|e| {
-                    crate::targets::TargetError {
+        let timeout = match &self.timeout {
+            None => None,
+            Some(t) => Some(
+                crate::config::parse_duration(t)
+                    .and_then(|d| {
+                        // As in the config: a zero timeout would fail every call.
+                        if d.is_zero() {
+                            Err(format!("zero timeout '{t}' would fail every call"))
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                    .map_err(|e| crate::targets::TargetError {
                         message: format!("invalid --timeout: {e}"),
                         hint: Some("for example --timeout 500ms".to_string()),
-                    }
-                })?),
-            };
+                    })?,
+            ),
+        };
         Ok(crate::targets::Request {
             config: self.config.clone(),
             nodes: self.nodes.clone(),

@@ -18,7 +18,7 @@ pub use error::{ConfigError, ErrorKind, Location};
 pub use file::{read_small_file, read_small_text, MAX_FILE_BYTES};
 pub use load::{
     default_config_path, expand_tilde, load_file, load_file_with_env, load_str, load_str_with_env,
-    DEFAULT_CONFIG_TOML,
+    value_error, DEFAULT_CONFIG_TOML,
 };
 pub use secret::Secret;
 

@@ -311,6 +311,20 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
     if e.is_timeout() {
         return NodeError::Unresponsive(timeout);
     }
+    if e.kind() == redis::ErrorKind::Parse || e.kind() == redis::ErrorKind::Io {
+        // The driver says "Parse error at 0" for a reply cut short by the server hanging up.
+        if text.contains("end of input") || text.contains("unexpected end of file") {
+            return NodeError::Other(
+                "the server closed the connection in the middle of a reply".to_string(),
+            );
+        }
+        if e.kind() == redis::ErrorKind::Parse {
+            return NodeError::Other(format!(
+                "unreadable reply (not RESP: is this a Redis server?): {}",
+                text.lines().skip(1).collect::<Vec<_>>().join("; ").trim()
+            ));
+        }
+    }
     if let Some(code) = e.code() {
         match code {
             "NOAUTH" | "WRONGPASS" => return NodeError::Auth(first_line(&text)),

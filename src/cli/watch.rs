@@ -119,6 +119,10 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                         output::painted(&text_line(&c, paint));
                     }
                 }
+                if output::stdout_closed() {
+                    // `redops watch | head -3`: the reader is gone, so is the point.
+                    break;
+                }
                 prev = next;
             }
         }
