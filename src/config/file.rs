@@ -35,7 +35,7 @@ fn not_regular(kind: std::fs::FileType) -> io::Error {
 /// The whole file, when it is a regular file of at most [`MAX_FILE_BYTES`].
 ///
 /// # Errors
-/// The I/O error, or `InvalidInput` for a FIFO, device, socket or directory, or `InvalidData`
+/// The I/O error, or `InvalidInput` for a FIFO, device, socket or directory, or `FileTooLarge`
 /// for a file over the limit.
 pub fn read_small_file(path: &Path) -> io::Result<Vec<u8>> {
     let meta = std::fs::metadata(path)?;
@@ -52,7 +52,7 @@ pub fn read_small_file(path: &Path) -> io::Result<Vec<u8>> {
     }
     let too_big = || {
         io::Error::new(
-            io::ErrorKind::InvalidData,
+            io::ErrorKind::FileTooLarge,
             format!("larger than {} MB", MAX_FILE_BYTES / (1024 * 1024)),
         )
     };
@@ -81,9 +81,23 @@ pub fn read_small_text(path: &Path) -> io::Result<String> {
     })
 }
 
+/// Creates `dir` and any missing parents readable by the owner only (0700): they hold the
+/// audit log (hosts, SSH clients, `CLIENT LIST` replies), RDB snapshots and marks. Existing
+/// directories are left as they are.
+///
+/// # Errors
+/// The I/O error.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{read_small_file, read_small_text, MAX_FILE_BYTES};
+    use super::{create_private_dir, read_small_file, read_small_text, MAX_FILE_BYTES};
     use std::path::Path;
 
     #[test]
@@ -112,5 +126,17 @@ mod tests {
         let ok = dir.path().join("ok");
         std::fs::write(&ok, "a = 1\n").unwrap();
         assert_eq!(read_small_text(&ok).unwrap(), "a = 1\n");
+    }
+
+    #[test]
+    fn private_dirs_are_0700_at_every_new_level() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let deep = dir.path().join("a/b");
+        create_private_dir(&deep).unwrap();
+        for d in [dir.path().join("a"), deep] {
+            let mode = std::fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
     }
 }

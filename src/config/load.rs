@@ -54,7 +54,7 @@ pub fn load_file_with_env(
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Config, ConfigError> {
     let shown = quoted(&path.display().to_string());
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::read_small_text(path).map_err(|e| {
         let (kind, message, hint) = match e.kind() {
             std::io::ErrorKind::NotFound => (
                 ErrorKind::NotFound,

@@ -148,7 +148,7 @@ pub async fn download_within(
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    std::fs::create_dir_all(dest_dir).map_err(|e| file_err(dest_dir, e))?;
+    crate::config::create_private_dir(dest_dir).map_err(|e| file_err(dest_dir, e))?;
 
     let stream = s.connect(timeouts).await?;
     let mut conn = BufReader::with_capacity(CHUNK, stream);

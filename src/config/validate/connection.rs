@@ -147,7 +147,7 @@ fn password_from_file(v: &S<String>, key: &str, ctx: &Ctx<'_>) -> Result<Secret>
             .with_span(v.span())
             .with_hint(hint)
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::config::read_small_text(&path).map_err(|e| {
         err(
             format!("cannot read password file {shown}: {}", io_reason(&e)),
             "check the path and that the file is readable by this user; redops reads its first line",
@@ -172,7 +172,7 @@ pub(super) fn check_ca_file(ca: &CaFile) -> Result<()> {
             .with_span(ca.span.clone())
             .with_hint(hint)
     };
-    let bytes = std::fs::read(&ca.path).map_err(|e| {
+    let bytes = crate::config::read_small_file(&ca.path).map_err(|e| {
         err(
             format!("cannot read ca_file {shown}: {}", io_reason(&e)),
             "give the path of the CA bundle (PEM) that signed the servers' certificates",
