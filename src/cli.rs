@@ -89,6 +89,11 @@ pub struct TargetArgs {
     /// Read timeout for ad-hoc targets (e.g. 500ms, 2s).
     #[arg(long, global = true, value_name = "DURATION")]
     pub timeout: Option<String>,
+
+    /// Send --user/--password-env to the nodes --discover finds too. Without it only the
+    /// seed and --node addresses get them: discovered addresses come from server data.
+    #[arg(long, global = true, requires = "discover")]
+    pub discover_auth: bool,
 }
 
 /// Subcommands. Without one, the console opens.
@@ -214,6 +219,7 @@ impl TargetArgs {
             tls: self.tls,
             ca_file: self.ca_file.clone(),
             timeout,
+            discover_auth: self.discover_auth,
         })
     }
 

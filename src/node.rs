@@ -225,6 +225,22 @@ impl NodeClient {
         cmd: &redis::Cmd,
         timeout: Duration,
     ) -> Result<T, NodeError> {
+        self.query_unhinted(cmd, timeout)
+            .await
+            .map_err(|e| match e {
+                NodeError::Auth(m) if self.node.password.is_none() => NodeError::Auth(format!(
+                    "{m} (no credentials were sent to this address: none are configured for \
+                     it, or --discover found it; --discover-auth sends them to discovered nodes)"
+                )),
+                other => other,
+            })
+    }
+
+    async fn query_unhinted<T: redis::FromRedisValue>(
+        &mut self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<T, NodeError> {
         let mut conn = self.connection().await?;
         match tokio::time::timeout(timeout, cmd.query_async::<T>(&mut conn)).await {
             Err(_) => {

@@ -3,6 +3,11 @@
 //!
 //! Discovery follows a replica's `master_host:master_port` upwards and every primary's (and
 //! chained replica's) `slaveN` lines downwards, bounded in node count and time.
+//!
+//! Credentials go only to addresses the operator named (the config, `--node`, the
+//! `--discover` seed). The addresses discovery finds come from server data (a replica's
+//! `replica-announce-ip`, a `REPLICAOF` to any host): they are read without credentials,
+//! unless the operator opts in with `--discover-auth`.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -28,6 +33,8 @@ pub struct Request {
     pub tls: bool,
     pub ca_file: Option<PathBuf>,
     pub timeout: Option<Duration>,
+    /// Send the credentials to discovered nodes too (`--discover-auth`).
+    pub discover_auth: bool,
 }
 
 /// Why the targets could not be resolved: a message and a hint.
@@ -72,6 +79,8 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
             console.connect_timeout = t;
         }
         let template = node_template(req)?;
+        // Named by the operator: these get the credentials.
+        let mut named = Vec::new();
         let mut addrs = Vec::new();
         for raw in &req.nodes {
             let addr = Addr::parse(raw).map_err(|e| {
@@ -81,6 +90,7 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
                 )
             })?;
             if !addrs.contains(&addr) {
+                named.push(addr.clone());
                 addrs.push(addr);
             }
         }
@@ -93,7 +103,15 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
                 )
             })?;
             name = "discovered".to_string();
-            for a in discover(&seed, &template, Timeouts::from(&console)).await? {
+            named.push(seed.clone());
+            let found = discover(
+                &seed,
+                &template,
+                Timeouts::from(&console),
+                req.discover_auth,
+            )
+            .await?;
+            for a in found {
                 if !addrs.contains(&a) {
                     addrs.push(a);
                 }
@@ -101,10 +119,13 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
         }
         let nodes = addrs
             .into_iter()
-            .map(|addr| Node {
-                name: addr.to_string(),
-                addr,
-                ..template.clone()
+            .map(|addr| {
+                let trusted = req.discover_auth || named.contains(&addr);
+                Node {
+                    name: addr.to_string(),
+                    addr,
+                    ..credentials_for(&template, trusted)
+                }
             })
             .collect();
         Config {
@@ -173,8 +194,24 @@ fn node_template(req: &Request) -> Result<Node, TargetError> {
     })
 }
 
+/// `template` as is for an address the operator named (or when they opted in with
+/// `--discover-auth`); without username and password otherwise. TLS settings stay: a CA file
+/// is no secret, and a client certificate proves who we are without giving the key away.
+fn credentials_for(template: &Node, trusted: bool) -> Node {
+    if trusted {
+        return template.clone();
+    }
+    Node {
+        username: None,
+        password: None,
+        ..template.clone()
+    }
+}
+
 /// Walks the replication graph from `seed`: up through `master_host:master_port`, down
-/// through `slaveN` lines. Unreachable nodes are kept (they are part of the group).
+/// through `slaveN` lines. Unreachable nodes are kept (they are part of the group). Only the
+/// seed is sent the credentials, unless `send_credentials` (`--discover-auth`): the other
+/// addresses were chosen by server data.
 ///
 /// # Errors
 /// When the seed itself cannot be read.
@@ -182,6 +219,7 @@ pub async fn discover(
     seed: &Addr,
     template: &Node,
     timeouts: Timeouts,
+    send_credentials: bool,
 ) -> Result<Vec<Addr>, TargetError> {
     let started = Instant::now();
     let mut seen: BTreeSet<Addr> = BTreeSet::new();
@@ -196,7 +234,7 @@ pub async fn discover(
         let node = Node {
             name: addr.to_string(),
             addr: addr.clone(),
-            ..template.clone()
+            ..credentials_for(template, send_credentials || addr == *seed)
         };
         let info = match NodeClient::new(&node, timeouts, "redops-discover") {
             Ok(mut c) => c.info().await.map(|(i, _)| i),
