@@ -86,6 +86,24 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
+    /// Client certificate (PEM) for TLS servers that require one, as redis-cli's --cert.
+    #[arg(
+        long = "cert",
+        global = true,
+        value_name = "FILE",
+        requires = "key_file"
+    )]
+    pub cert_file: Option<PathBuf>,
+
+    /// Private key (PEM, PKCS#8) of the --cert client certificate, as redis-cli's --key.
+    #[arg(
+        long = "key",
+        global = true,
+        value_name = "FILE",
+        requires = "cert_file"
+    )]
+    pub key_file: Option<PathBuf>,
+
     /// Read timeout for ad-hoc targets (e.g. 500ms, 2s).
     #[arg(long, global = true, value_name = "DURATION")]
     pub timeout: Option<String>,
@@ -218,6 +236,8 @@ impl TargetArgs {
             password_env: self.password_env.clone(),
             tls: self.tls,
             ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
             timeout,
             discover_auth: self.discover_auth,
         })

@@ -183,6 +183,15 @@ pub struct Node {
 pub struct Tls {
     /// CA bundle used to verify the server certificate; the system roots when absent.
     pub ca_file: Option<PathBuf>,
+    /// A client certificate for servers that require one (`tls-auth-clients yes`).
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A client certificate and its private key (PEM; the key in PKCS#8), for mutual TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// `host:port` exactly as the operator wrote it.

@@ -32,6 +32,9 @@ pub struct Request {
     pub password_env: Option<String>,
     pub tls: bool,
     pub ca_file: Option<PathBuf>,
+    /// Client certificate and key for mutual TLS (`--cert`, `--key`).
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
     pub timeout: Option<Duration>,
     /// Send the credentials to discovered nodes too (`--discover-auth`).
     pub discover_auth: bool,
@@ -180,6 +183,25 @@ fn node_template(req: &Request) -> Result<Node, TargetError> {
             "add --tls to connect with TLS",
         ));
     }
+    let client_cert = match (&req.cert_file, &req.key_file) {
+        (None, None) => None,
+        (Some(c), Some(k)) if req.tls => Some(config::ClientCert {
+            cert_file: c.clone(),
+            key_file: k.clone(),
+        }),
+        (Some(_), Some(_)) => {
+            return Err(TargetError::new(
+                "--cert and --key given without --tls",
+                "add --tls to connect with TLS",
+            ))
+        }
+        _ => {
+            return Err(TargetError::new(
+                "a client certificate needs both --cert and --key",
+                "give both (PEM; the key in PKCS#8), as with redis-cli",
+            ))
+        }
+    };
     Ok(Node {
         name: String::new(),
         addr: Addr {
@@ -190,6 +212,7 @@ fn node_template(req: &Request) -> Result<Node, TargetError> {
         password,
         tls: req.tls.then(|| Tls {
             ca_file: req.ca_file.clone(),
+            client_cert,
         }),
     })
 }

@@ -126,6 +126,22 @@ pub fn tls_connector(tls: &Tls) -> Result<tokio_native_tls::TlsConnector, String
         builder.disable_built_in_roots(true);
         builder.add_root_certificate(cert);
     }
+    if let Some(cc) = &tls.client_cert {
+        let read = |p: &std::path::Path, what: &str| {
+            crate::config::read_small_file(p)
+                .map_err(|e| format!("cannot read {what} '{}': {e}", p.display()))
+        };
+        let cert = read(&cc.cert_file, "client certificate")?;
+        let key = read(&cc.key_file, "client key")?;
+        let identity = native_tls::Identity::from_pkcs8(&cert, &key).map_err(|e| {
+            format!(
+                "client certificate '{}' / key '{}': {e}",
+                cc.cert_file.display(),
+                cc.key_file.display()
+            )
+        })?;
+        builder.identity(identity);
+    }
     Ok(tokio_native_tls::TlsConnector::from(
         builder.build().map_err(|e| e.to_string())?,
     ))
