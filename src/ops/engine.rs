@@ -8,6 +8,7 @@
 //! step execution in `engine/steps.rs`, rollback in `engine/rollback.rs`.
 
 mod before;
+mod permissions;
 mod rollback;
 mod steps;
 mod unanswered;

@@ -59,6 +59,40 @@ pub enum Command {
     FailoverAbort,
     ConfigRewrite,
     ClientList,
+    /// A harmless form of a command, to learn before the first step whether the ACL allows
+    /// it: the server checks the ACL first (`NOPERM`), then refuses the arguments. Never a
+    /// role change.
+    PermissionProbe(Probe),
+}
+
+/// The commands an action sends that have a harmless form (`CLIENT UNPAUSE`, `FAILOVER
+/// ABORT`, `CONFIG REWRITE` and `SYNC` have none: no arguments to get wrong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Probe {
+    /// `BGSAVE redops-acl-probe`: `ERR syntax error`.
+    BgSave,
+    /// `REPLICAOF redops-acl-probe -1`: `ERR Invalid master port`.
+    ReplicaOf,
+    /// `CLIENT PAUSE redops-acl-probe WRITE`: `ERR timeout is not an integer …`.
+    ClientPause,
+    /// `FAILOVER TIMEOUT redops-acl-probe`: `ERR value is not an integer …`.
+    Failover,
+    /// `REPLCONF redops-acl-probe 1`: `ERR Unrecognized REPLCONF option`.
+    Replconf,
+}
+
+impl Probe {
+    /// The probe for a command the plan sends, when it has one.
+    #[must_use]
+    pub fn of(cmd: &Command) -> Option<Self> {
+        match cmd {
+            Command::BgSave { .. } => Some(Self::BgSave),
+            Command::ReplicaOf(_) => Some(Self::ReplicaOf),
+            Command::ClientPause { .. } => Some(Self::ClientPause),
+            Command::Failover { .. } => Some(Self::Failover),
+            _ => None,
+        }
+    }
 }
 
 impl Command {
@@ -99,6 +133,16 @@ impl Command {
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
+            Self::PermissionProbe(p) => {
+                const TAG: &str = "redops-acl-probe";
+                match p {
+                    Probe::BgSave => vec![s("BGSAVE"), s(TAG)],
+                    Probe::ReplicaOf => vec![s("REPLICAOF"), s(TAG), s("-1")],
+                    Probe::ClientPause => vec![s("CLIENT"), s("PAUSE"), s(TAG), s("WRITE")],
+                    Probe::Failover => vec![s("FAILOVER"), s("TIMEOUT"), s(TAG)],
+                    Probe::Replconf => vec![s("REPLCONF"), s(TAG), s("1")],
+                }
+            }
         }
     }
 
@@ -211,6 +255,19 @@ pub trait RedisOps: Sync {
 
     /// The client name this implementation's connections carry (excluded from the lock check).
     fn client_name(&self) -> &str;
+
+    /// Whether the node's ACL lets this connection run the command `probe` stands for:
+    /// `Err(NodeError::NoPerm)` only when the server said so; any other answer (including no
+    /// answer) is `Ok`, the run's own reads deal with it. An implementation that cannot tell
+    /// (fakes, test wrappers) grants everything, which is the default.
+    fn probe(
+        &self,
+        node: &PlanNode,
+        probe: Probe,
+    ) -> impl Future<Output = Result<(), NodeError>> + Send {
+        let _ = (node, probe);
+        async { Ok(()) }
+    }
 }
 
 /// `redops-action:<user>@<host>:<pid>`, with anything a client name cannot hold replaced.
@@ -351,5 +408,12 @@ impl RedisOps for RealOps {
 
     fn client_name(&self) -> &str {
         &self.name
+    }
+
+    async fn probe(&self, node: &PlanNode, probe: Probe) -> Result<(), NodeError> {
+        match self.send(node, &Command::PermissionProbe(probe)).await {
+            Err(e @ NodeError::NoPerm(_)) => Err(e),
+            _ => Ok(()),
+        }
     }
 }

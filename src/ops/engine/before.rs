@@ -14,6 +14,8 @@ use super::{same_host, Approval, Run, RunEvent};
 impl<O: RedisOps> Run<'_, O> {
     /// The lock, Sentinel's connections, and the plan's expectations, read live.
     pub(super) async fn live_prechecks(&mut self) -> Result<(), String> {
+        // A NOPERM half-way (CLIENT PAUSE refused after the snapshot) is a refusal now.
+        self.probe_permissions().await?;
         let own = self.ops.client_name().to_string();
         for &n in &self.plan.lock_nodes {
             let name = self.plan.name(n).to_string();
