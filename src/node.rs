@@ -1,6 +1,7 @@
 //! Talking to one Redis/Valkey server: one reused async connection, a connect timeout and a
-//! read timeout on every command, AUTH (ACL user + password), TLS with a CA file, and errors
-//! classified for the operator ([`NodeError`]).
+//! read timeout on every command, AUTH (ACL user + password), TLS with a CA file and an
+//! optional client certificate, every reply capped while it is read (`node/stream.rs`) and read
+//! as bytes (`node/reply.rs`), and errors classified for the operator ([`NodeError`]).
 //!
 //! A node that accepts TCP and never answers costs its caller one timeout and nothing else:
 //! the connection is dropped after any timeout or I/O error and re-made on the next call.
