@@ -1,5 +1,5 @@
 # `make test` is what CI runs (.ci/run): formatting, lints, the core/front-end boundary, tests.
-.PHONY: test fmt lint boundary bench demo
+.PHONY: test fmt lint boundary bench fuzz-info demo
 
 test: fmt lint boundary
 	cargo test --no-fail-fast
@@ -19,6 +19,11 @@ bench:
 	cargo bench --bench poll
 	cargo bench --bench render
 	cargo bench --bench switchover
+
+# The bulk fuzz run of the INFO byte path (10 million inputs; not part of `make test`, which runs
+# the same checks on a few thousand in tests/hostile_bytes.rs).
+fuzz-info:
+	cargo run --release --example fuzz_info -- 10000000
 
 demo:
 	cargo run --release -- demo

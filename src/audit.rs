@@ -13,6 +13,7 @@ pub use tail::Tail;
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -139,12 +140,15 @@ impl AuditLog {
     /// The directory or file cannot be created or opened.
     pub fn open(path: &Path) -> io::Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
+            crate::config::create_private_dir(dir)?;
         }
+        // It holds hosts, SSH clients and CLIENT LIST replies: the owner's only (a new file;
+        // an existing one keeps the mode its owner gave it).
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .read(true)
+            .mode(0o600)
             .open(path)?;
         end_torn_line(&mut file)?;
         Ok(Self {

@@ -88,9 +88,32 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
 
+    /// Client certificate (PEM) for TLS servers that require one, as redis-cli's --cert.
+    #[arg(
+        long = "cert",
+        global = true,
+        value_name = "FILE",
+        requires = "key_file"
+    )]
+    pub cert_file: Option<PathBuf>,
+
+    /// Private key (PEM, PKCS#8) of the --cert client certificate, as redis-cli's --key.
+    #[arg(
+        long = "key",
+        global = true,
+        value_name = "FILE",
+        requires = "cert_file"
+    )]
+    pub key_file: Option<PathBuf>,
+
     /// Read timeout for ad-hoc targets (e.g. 500ms, 2s).
     #[arg(long, global = true, value_name = "DURATION")]
     pub timeout: Option<String>,
+
+    /// Send --user/--password-env to the nodes --discover finds too. Without it only the
+    /// seed and --node addresses get them: discovered addresses come from server data.
+    #[arg(long, global = true, requires = "discover")]
+    pub discover_auth: bool,
 }
 
 /// Subcommands. Without one, the console opens.
@@ -219,16 +242,24 @@ impl TargetArgs {
     /// # Errors
     /// A bad `--timeout` value, as a message with a hint.
     pub fn to_request(&self) -> Result<crate::targets::Request, crate::targets::TargetError> {
-        let timeout =
-            match &self.timeout {
-                None => None,
-                Some(t) => Some(crate::config::parse_duration(t).map_err(|e| {
-                    crate::targets::TargetError {
+        let timeout = match &self.timeout {
+            None => None,
+            Some(t) => Some(
+                crate::config::parse_duration(t)
+                    .and_then(|d| {
+                        // As in the config: a zero timeout would fail every call.
+                        if d.is_zero() {
+                            Err(format!("zero timeout '{t}' would fail every call"))
+                        } else {
+                            Ok(d)
+                        }
+                    })
+                    .map_err(|e| crate::targets::TargetError {
                         message: format!("invalid --timeout: {e}"),
                         hint: Some("for example --timeout 500ms".to_string()),
-                    }
-                })?),
-            };
+                    })?,
+            ),
+        };
         Ok(crate::targets::Request {
             config: self.config.clone(),
             nodes: self.nodes.clone(),
@@ -238,7 +269,10 @@ impl TargetArgs {
             password_env: self.password_env.clone(),
             tls: self.tls,
             ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
             timeout,
+            discover_auth: self.discover_auth,
         })
     }
 

@@ -8,6 +8,7 @@
 
 mod diagnose;
 mod error;
+mod file;
 mod load;
 mod raw;
 mod secret;
@@ -15,9 +16,10 @@ mod url;
 mod validate;
 
 pub use error::{ConfigError, ErrorKind, Location};
+pub use file::{create_private_dir, read_small_file, read_small_text, MAX_FILE_BYTES};
 pub use load::{
     default_config_path, expand_tilde, load_file, load_file_with_env, load_str, load_str_with_env,
-    DEFAULT_CONFIG_TOML,
+    value_error, DEFAULT_CONFIG_TOML,
 };
 pub use secret::Secret;
 pub use url::{AddrError, ParsedAddr};
@@ -183,6 +185,15 @@ pub struct Node {
 pub struct Tls {
     /// CA bundle used to verify the server certificate; the system roots when absent.
     pub ca_file: Option<PathBuf>,
+    /// A client certificate for servers that require one (`tls-auth-clients yes`).
+    pub client_cert: Option<ClientCert>,
+}
+
+/// A client certificate and its private key (PEM; the key in PKCS#8), for mutual TLS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
 }
 
 /// `host:port` exactly as the operator wrote it.

@@ -14,6 +14,7 @@
 //!             data-loss watch (memory of each node across restarts)    (core)
 //! ops         plans, pre-checks, the action engine, snapshots, RDB download (core)
 //! audit       JSON Lines audit log                                   (core)
+//! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
 //! tui         the ratatui console (front-end)
 //! cli         clap commands, text and JSON output (front-end; the only place that prints)
@@ -31,6 +32,7 @@ pub mod observe;
 pub mod ops;
 pub mod poller;
 pub mod sandbox;
+pub mod sanitize;
 pub mod targets;
 pub mod topology;
 pub mod tui;

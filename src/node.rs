@@ -1,20 +1,24 @@
 //! Talking to one Redis/Valkey server: one reused async connection, a connect timeout and a
-//! read timeout on every command, AUTH (ACL user + password), TLS with a CA file, and errors
-//! classified for the operator ([`NodeError`]).
+//! read timeout on every command, AUTH (ACL user + password), TLS with a CA file and an
+//! optional client certificate, every reply capped while it is read (`node/stream.rs`) and read
+//! as bytes (`node/reply.rs`), and errors classified for the operator ([`NodeError`]).
 //!
 //! A node that accepts TCP and never answers costs its caller one timeout and nothing else:
 //! the connection is dropped after any timeout or I/O error and re-made on the next call.
 
 pub mod rdb;
+pub mod reply;
+pub mod stream;
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo};
+use redis::{AsyncConnectionConfig, RedisConnectionInfo};
 
 use crate::config::{Console, Node};
-use crate::info::{self, Info};
+use crate::info::Info;
 use crate::observe::NodeError;
 
 /// Connect and read timeouts.
@@ -34,7 +38,10 @@ impl From<&Console> for Timeouts {
 }
 
 /// The longest INFO reply accepted (a node with thousands of databases prints ~700 KB).
+/// Enforced while reading, on every reply of a node connection ([`stream::Capped`]).
 pub const MAX_INFO_BYTES: usize = 4 * 1024 * 1024;
+/// The cap on one reply: an INFO of [`MAX_INFO_BYTES`] plus its RESP framing.
+pub const MAX_REPLY_BYTES: usize = MAX_INFO_BYTES + 64;
 
 /// How long a `CONFIG GET save` answer is trusted. The setting changes at runtime (`CONFIG SET
 /// save ""` on a live primary) without a reconnect, and a primary that stops persisting must
@@ -53,15 +60,30 @@ const INFO_SECTIONS: [&str; 7] = [
     "keyspace",
 ];
 
+/// A live connection: the driver task is aborted (and the socket closed) when it is dropped,
+/// even while a frozen server leaves a reply pending (redis-rs issue 1236).
+struct Live {
+    conn: MultiplexedConnection,
+    driver: tokio::task::AbortHandle,
+    /// Set when a reply passed [`MAX_REPLY_BYTES`] and the stream refused it.
+    over_cap: Arc<AtomicBool>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.driver.abort();
+    }
+}
+
 /// A client for one node. Not shared between tasks: each poller task owns one.
 pub struct NodeClient {
     node: Node,
-    client: Client,
+    redis_info: RedisConnectionInfo,
+    tls: Option<tokio_native_tls::TlsConnector>,
     timeouts: Timeouts,
     client_name: String,
-    conn: Option<MultiplexedConnection>,
-    /// `CONFIG GET save` as last read and when; `Some((_, None))` when refused or unknown,
-    /// asked again only on a new connection (each refusal lands in the server's ACL log).
+    conn: Option<Live>,
+    /// `CONFIG GET save`, fetched once per connection (`Some(None)`: not allowed or unknown).
     save_config: Option<(Instant, Option<String>)>,
     /// Ask `INFO` by section: a reply on this connection showed 7.0+.
     info_by_section: bool,
@@ -84,50 +106,21 @@ impl NodeClient {
     /// [`NodeError::Tls`] when the CA file cannot be read, [`NodeError::Other`] for a client
     /// configuration the driver refuses.
     pub fn new(node: &Node, timeouts: Timeouts, client_name: &str) -> Result<Self, NodeError> {
-        let host = node.addr.host.clone();
-        let port = node.addr.port;
-        let addr = match &node.tls {
-            None => ConnectionAddr::Tcp(host, port),
-            Some(_) => ConnectionAddr::TcpTls {
-                host,
-                port,
-                insecure: false,
-                tls_params: None,
-            },
-        };
-        let mut redis_info = redis::RedisConnectionInfo::default().set_skip_set_lib_name();
+        let mut redis_info = RedisConnectionInfo::default().set_skip_set_lib_name();
         if let Some(user) = &node.username {
             redis_info = redis_info.set_username(user);
         }
         if let Some(pw) = &node.password {
             redis_info = redis_info.set_password(pw.expose());
         }
-        let info: ConnectionInfo = addr
-            .into_connection_info()
-            .map_err(|e| NodeError::Other(e.to_string()))?
-            .set_redis_settings(redis_info);
-        let client = match &node.tls {
-            None => Client::open(info),
-            Some(tls) => {
-                let root_cert = match &tls.ca_file {
-                    Some(path) => Some(std::fs::read(path).map_err(|e| {
-                        NodeError::Tls(format!("cannot read CA file '{}': {e}", path.display()))
-                    })?),
-                    None => None,
-                };
-                Client::build_with_tls(
-                    info,
-                    redis::TlsCertificates {
-                        client_tls: None,
-                        root_cert,
-                    },
-                )
-            }
-        }
-        .map_err(|e| classify(&e, timeouts.read))?;
+        let tls = match &node.tls {
+            None => None,
+            Some(t) => Some(stream::tls_connector(t).map_err(NodeError::Tls)?),
+        };
         Ok(Self {
             node: node.clone(),
-            client,
+            redis_info,
+            tls,
             timeouts,
             client_name: client_name.to_string(),
             conn: None,
@@ -155,26 +148,48 @@ impl NodeClient {
         self.info_by_section = false;
     }
 
-    async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
-        if let Some(c) = &self.conn {
-            return Ok(c.clone());
-        }
-        let cfg = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.timeouts.connect))
-            .set_response_timeout(Some(self.timeouts.read));
-        // The handshake (AUTH) is a round trip too: bound the whole thing.
-        let budget = self.timeouts.connect + self.timeouts.read;
-        let mut conn = match tokio::time::timeout(
-            budget,
-            self.client
-                .get_multiplexed_async_connection_with_config(&cfg),
+    /// TCP (and TLS) within the connect timeout, then the driver's handshake (AUTH) within
+    /// the read timeout, over a stream that caps every reply while reading it.
+    async fn open(&self) -> Result<Live, NodeError> {
+        let (connect, read) = (self.timeouts.connect, self.timeouts.read);
+        let raw = match tokio::time::timeout(
+            connect,
+            stream::connect(&self.node.addr, self.tls.as_ref()),
         )
         .await
         {
-            Err(_) => return Err(NodeError::Unresponsive(self.timeouts.connect)),
-            Ok(Err(e)) => return Err(classify(&e, self.timeouts.connect)),
+            Err(_) => return Err(NodeError::Unresponsive(connect)),
+            Ok(Err(stream::ConnectError::Io(e))) => return Err(classify(&e.into(), connect)),
+            Ok(Err(stream::ConnectError::Tls(m))) => return Err(NodeError::Tls(m)),
+            Ok(Ok(s)) => s,
+        };
+        let over_cap = Arc::new(AtomicBool::new(false));
+        let capped = stream::Capped::new(raw, MAX_REPLY_BYTES, over_cap.clone());
+        let cfg = AsyncConnectionConfig::new().set_response_timeout(Some(read));
+        let (conn, driver) = match tokio::time::timeout(
+            read,
+            MultiplexedConnection::new_with_config(&self.redis_info, capped, cfg),
+        )
+        .await
+        {
+            Err(_) => return Err(NodeError::Unresponsive(read)),
+            Ok(Err(e)) => return Err(classify(&e, read)),
             Ok(Ok(c)) => c,
         };
+        let driver = tokio::spawn(driver).abort_handle();
+        Ok(Live {
+            conn,
+            driver,
+            over_cap,
+        })
+    }
+
+    async fn connection(&mut self) -> Result<MultiplexedConnection, NodeError> {
+        if let Some(live) = &self.conn {
+            return Ok(live.conn.clone());
+        }
+        let live = self.open().await?;
+        let mut conn = live.conn.clone();
         // Visible in CLIENT LIST; a user without +client|setname still polls fine.
         let name_cmd = redis::cmd("CLIENT")
             .arg("SETNAME")
@@ -188,7 +203,7 @@ impl NodeClient {
             }
             Ok(_) => {}
         }
-        self.conn = Some(conn.clone());
+        self.conn = Some(live);
         // A new connection may be a restarted (upgraded or downgraded) server.
         self.save_config = None;
         self.info_by_section = false;
@@ -216,11 +231,28 @@ impl NodeClient {
         cmd: &redis::Cmd,
         timeout: Duration,
     ) -> Result<T, NodeError> {
+        self.query_unhinted(cmd, timeout)
+            .await
+            .map_err(|e| match e {
+                NodeError::Auth(m) if self.node.password.is_none() => NodeError::Auth(format!(
+                    "{m} (no credentials were sent to this address: none are configured for \
+                     it, or --discover found it; --discover-auth sends them to discovered nodes)"
+                )),
+                other => other,
+            })
+    }
+
+    async fn query_unhinted<T: redis::FromRedisValue>(
+        &mut self,
+        cmd: &redis::Cmd,
+        timeout: Duration,
+    ) -> Result<T, NodeError> {
         self.query_checked(cmd, timeout).await.map_err(|f| f.error)
     }
 
-    /// As [`query_with_timeout`](Self::query_with_timeout), saying also whether the server
-    /// closed a connection that was already open (see [`Failure::closed_by_server`]).
+    /// As [`query_with_timeout`](Self::query_with_timeout) without the credentials hint,
+    /// saying also whether the server closed a connection that was already open (see
+    /// [`Failure::closed_by_server`]).
     async fn query_checked<T: redis::FromRedisValue>(
         &mut self,
         cmd: &redis::Cmd,
@@ -234,8 +266,18 @@ impl NodeClient {
                 Err(Failure::new(NodeError::Unresponsive(timeout)))
             }
             Ok(Err(e)) => {
-                if is_fatal_to_connection(&e) {
+                let over_cap = self
+                    .conn
+                    .as_ref()
+                    .is_some_and(|l| l.over_cap.load(Ordering::Relaxed));
+                if over_cap || is_fatal_to_connection(&e) {
                     self.conn = None;
+                }
+                if over_cap {
+                    return Err(Failure::new(NodeError::Other(format!(
+                        "reply over the {MAX_REPLY_BYTES} byte limit: refused while reading \
+                         (an INFO this large means very many databases, or not a Redis server)"
+                    ))));
                 }
                 Err(Failure {
                     error: classify(&e, timeout),
@@ -260,13 +302,20 @@ impl NodeClient {
     /// is not down. A refused reconnection is a real failure (a dead server resets its open
     /// connections too).
     pub async fn info(&mut self) -> Result<(Info, Duration), NodeError> {
-        match self.info_once().await {
+        let r = match self.info_once().await {
             Err(f) if f.closed_by_server => {
                 self.disconnect();
-                self.info_once().await.map_err(|f| f.error)
+                self.info_once().await
             }
-            r => r.map_err(|f| f.error),
-        }
+            r => r,
+        };
+        r.map_err(|f| match f.error {
+            NodeError::Auth(m) if self.node.password.is_none() => NodeError::Auth(format!(
+                "{m} (no credentials were sent to this address: none are configured for it, or \
+                 --discover found it; --discover-auth sends them to discovered nodes)"
+            )),
+            other => other,
+        })
     }
 
     async fn info_once(&mut self) -> Result<(Info, Duration), Failure> {
@@ -274,11 +323,12 @@ impl NodeClient {
         let reused = self.conn.is_some();
         self.connection().await.map_err(Failure::new)?;
         let start = Instant::now();
-        let text: String = match self
+        // As a value, not a String: INFO may hold any byte (reply.rs).
+        let v: redis::Value = match self
             .query_checked(info_cmd(self.info_by_section), self.timeouts.read)
             .await
         {
-            Ok(t) => t,
+            Ok(v) => v,
             Err(f) => {
                 return Err(Failure {
                     closed_by_server: reused && f.closed_by_server,
@@ -287,17 +337,11 @@ impl NodeClient {
             }
         };
         let rtt = start.elapsed();
-        if text.len() > MAX_INFO_BYTES {
-            return Err(Failure::new(NodeError::Other(format!(
-                "INFO reply of {} bytes is over the {} byte limit",
-                text.len(),
-                MAX_INFO_BYTES
-            ))));
-        }
-        let mut info = info::parse_owned(text);
+        let mut info = reply::info(v).map_err(Failure::new)?;
         self.info_by_section = info.server.at_least(7, 0);
         let reread = match &self.save_config {
             None => true,
+            // A refusal is asked again only on a new connection: each lands in the ACL log.
             Some((_, None)) => false,
             Some((at, Some(_))) => at.elapsed() >= SAVE_CONFIG_MAX_AGE,
         };
@@ -369,6 +413,20 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
     let text = e.to_string();
     if e.is_timeout() {
         return NodeError::Unresponsive(timeout);
+    }
+    if e.kind() == redis::ErrorKind::Parse || e.kind() == redis::ErrorKind::Io {
+        // The driver says "Parse error at 0" for a reply cut short by the server hanging up.
+        if text.contains("end of input") || text.contains("unexpected end of file") {
+            return NodeError::Other(
+                "the server closed the connection in the middle of a reply".to_string(),
+            );
+        }
+        if e.kind() == redis::ErrorKind::Parse {
+            return NodeError::Other(format!(
+                "unreadable reply (not RESP: is this a Redis server?): {}",
+                text.lines().skip(1).collect::<Vec<_>>().join("; ").trim()
+            ));
+        }
     }
     if let Some(code) = e.code() {
         match code {

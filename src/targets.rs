@@ -3,6 +3,11 @@
 //!
 //! Discovery follows a replica's `master_host:master_port` upwards and every primary's (and
 //! chained replica's) `slaveN` lines downwards, bounded in node count and time.
+//!
+//! Credentials go only to addresses the operator named (the config, `--node`, the
+//! `--discover` seed). The addresses discovery finds come from server data (a replica's
+//! `replica-announce-ip`, a `REPLICAOF` to any host): they are read without credentials,
+//! unless the operator opts in with `--discover-auth`.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::PathBuf;
@@ -27,7 +32,12 @@ pub struct Request {
     pub password_env: Option<String>,
     pub tls: bool,
     pub ca_file: Option<PathBuf>,
+    /// Client certificate and key for mutual TLS (`--cert`, `--key`).
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
     pub timeout: Option<Duration>,
+    /// Send the credentials to discovered nodes too (`--discover-auth`).
+    pub discover_auth: bool,
 }
 
 /// Why the targets could not be resolved: a message and a hint.
@@ -71,11 +81,15 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
             console.timeout = t;
             console.connect_timeout = t;
         }
-        let mut template = node_template(req)?;
-        // (address, written as rediss://)
+        let (mut template, tls_settings) = node_template(req)?;
+        // Named by the operator: these get the credentials. (address, written as rediss://)
+        let mut named = Vec::new();
         let mut addrs: Vec<(Addr, bool)> = Vec::new();
         for raw in &req.nodes {
             let p = parse_target(raw, "--node", "give host:port, e.g. --node 10.0.0.1:6379")?;
+            if !named.contains(&p.addr) {
+                named.push(p.addr.clone());
+            }
             match addrs.iter_mut().find(|(a, _)| *a == p.addr) {
                 Some((_, tls)) => *tls |= p.tls,
                 None => addrs.push((p.addr, p.tls)),
@@ -91,11 +105,17 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
             name = "discovered".to_string();
             // A rediss:// seed: the whole group speaks TLS.
             if seed.tls && template.tls.is_none() {
-                template.tls = Some(Tls {
-                    ca_file: req.ca_file.clone(),
-                });
+                template.tls = Some(tls_settings.clone());
             }
-            for a in discover(&seed.addr, &template, Timeouts::from(&console)).await? {
+            named.push(seed.addr.clone());
+            let found = discover(
+                &seed.addr,
+                &template,
+                Timeouts::from(&console),
+                req.discover_auth,
+            )
+            .await?;
+            for a in found {
                 if !addrs.iter().any(|(x, _)| *x == a) {
                     addrs.push((a, false));
                 }
@@ -103,17 +123,19 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
         }
         let nodes = addrs
             .into_iter()
-            .map(|(addr, rediss)| Node {
-                name: addr.to_string(),
-                addr,
-                tls: if rediss && template.tls.is_none() {
-                    Some(Tls {
-                        ca_file: req.ca_file.clone(),
-                    })
-                } else {
-                    template.tls.clone()
-                },
-                ..template.clone()
+            .map(|(addr, rediss)| {
+                let trusted = req.discover_auth || named.contains(&addr);
+                let base = credentials_for(&template, trusted);
+                Node {
+                    name: addr.to_string(),
+                    addr,
+                    tls: if rediss && base.tls.is_none() {
+                        Some(tls_settings.clone())
+                    } else {
+                        base.tls.clone()
+                    },
+                    ..base
+                }
             })
             .collect();
         Config {
@@ -149,7 +171,9 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
 }
 
 /// Connection settings shared by every ad-hoc node.
-fn node_template(req: &Request) -> Result<Node, TargetError> {
+/// The settings every ad-hoc node shares, and the TLS settings a `rediss://` address uses
+/// (the same CA file and client certificate, whether or not `--tls` was given).
+fn node_template(req: &Request) -> Result<(Node, Tls), TargetError> {
     let password = match &req.password_env {
         None => None,
         Some(var) => match std::env::var(var) {
@@ -173,7 +197,30 @@ fn node_template(req: &Request) -> Result<Node, TargetError> {
             "add --tls (or write the addresses as rediss://host:port) to connect with TLS",
         ));
     }
-    Ok(Node {
+    let client_cert = match (&req.cert_file, &req.key_file) {
+        (None, None) => None,
+        (Some(c), Some(k)) if req.tls || rediss => Some(config::ClientCert {
+            cert_file: c.clone(),
+            key_file: k.clone(),
+        }),
+        (Some(_), Some(_)) => {
+            return Err(TargetError::new(
+                "--cert and --key given without --tls",
+                "add --tls to connect with TLS",
+            ))
+        }
+        _ => {
+            return Err(TargetError::new(
+                "a client certificate needs both --cert and --key",
+                "give both (PEM; the key in PKCS#8), as with redis-cli",
+            ))
+        }
+    };
+    let tls = Tls {
+        ca_file: req.ca_file.clone(),
+        client_cert,
+    };
+    let node = Node {
         name: String::new(),
         addr: Addr {
             host: String::new(),
@@ -181,10 +228,9 @@ fn node_template(req: &Request) -> Result<Node, TargetError> {
         },
         username: req.username.clone(),
         password,
-        tls: req.tls.then(|| Tls {
-            ca_file: req.ca_file.clone(),
-        }),
-    })
+        tls: req.tls.then(|| tls.clone()),
+    };
+    Ok((node, tls))
 }
 
 /// Reads an address given to `flag` (`host:port` or a `redis://` / `rediss://` URL).
@@ -207,8 +253,24 @@ fn parse_target(raw: &str, flag: &str, hint: &str) -> Result<ParsedAddr, TargetE
     })
 }
 
+/// `template` as is for an address the operator named (or when they opted in with
+/// `--discover-auth`); without username and password otherwise. TLS settings stay: a CA file
+/// is no secret, and a client certificate proves who we are without giving the key away.
+fn credentials_for(template: &Node, trusted: bool) -> Node {
+    if trusted {
+        return template.clone();
+    }
+    Node {
+        username: None,
+        password: None,
+        ..template.clone()
+    }
+}
+
 /// Walks the replication graph from `seed`: up through `master_host:master_port`, down
-/// through `slaveN` lines. Unreachable nodes are kept (they are part of the group).
+/// through `slaveN` lines. Unreachable nodes are kept (they are part of the group). Only the
+/// seed is sent the credentials, unless `send_credentials` (`--discover-auth`): the other
+/// addresses were chosen by server data.
 ///
 /// # Errors
 /// When the seed itself cannot be read.
@@ -216,6 +278,7 @@ pub async fn discover(
     seed: &Addr,
     template: &Node,
     timeouts: Timeouts,
+    send_credentials: bool,
 ) -> Result<Vec<Addr>, TargetError> {
     let started = Instant::now();
     let mut seen: BTreeSet<Addr> = BTreeSet::new();
@@ -230,7 +293,7 @@ pub async fn discover(
         let node = Node {
             name: addr.to_string(),
             addr: addr.clone(),
-            ..template.clone()
+            ..credentials_for(template, send_credentials || addr == *seed)
         };
         let info = match NodeClient::new(&node, timeouts, "redops-discover") {
             Ok(mut c) => c.info().await.map(|(i, _)| i),

@@ -98,7 +98,14 @@ pub fn theme_for(config: &Config, global: &Global) -> Result<Theme, u8> {
         .clone()
         .unwrap_or_else(|| config.console.theme.clone());
     theme::load(&name, theme::no_color_env()).map_err(|e| {
-        output::error(&e.message, Some(&e.hint));
+        if global.theme.is_none() {
+            // From the config file: say where, as for any other config error.
+            let located =
+                crate::config::value_error(config, &["console", "theme"], &e.message, &e.hint);
+            output::note(&located.to_string());
+        } else {
+            output::error(&e.message, Some(&e.hint));
+        }
         EXIT_USAGE
     })
 }

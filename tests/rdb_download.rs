@@ -326,6 +326,7 @@ async fn tls_download_honours_the_ca_file() {
     let mut node = p.node("tls1");
     node.tls = Some(redops::config::Tls {
         ca_file: Some(p.ca_file()),
+        ..Default::default()
     });
     let dir = tempfile::tempdir().unwrap();
     let got = rdb::download(&node, timeouts(), dir.path(), BUDGET)
@@ -334,7 +335,7 @@ async fn tls_download_honours_the_ca_file() {
     assert!(rdb::verify(&got.path).unwrap().crc.is_verified());
 
     // Without the CA the certificate cannot be verified.
-    node.tls = Some(redops::config::Tls { ca_file: None });
+    node.tls = Some(redops::config::Tls::default());
     let e = rdb::download(&node, timeouts(), dir.path(), BUDGET)
         .await
         .unwrap_err();

@@ -348,7 +348,11 @@ impl<O: RedisOps> RedisOps for DiesBefore<O> {
     async fn send(&self, node: &PlanNode, cmd: &Command) -> Result<Reply, NodeError> {
         let counted = !matches!(
             cmd,
-            Command::Info(_) | Command::BgSave { .. } | Command::LastSave | Command::ClientList
+            Command::Info(_)
+                | Command::BgSave { .. }
+                | Command::LastSave
+                | Command::ClientList
+                | Command::PermissionProbe(_)
         );
         if counted && self.sent.fetch_add(1, Ordering::SeqCst) == self.at {
             eprintln!("dies before {}: {cmd}", node.name);

@@ -23,7 +23,10 @@ fn node(port: u16, ca: Option<std::path::PathBuf>, password: Option<&str>) -> No
         },
         username: None,
         password: password.map(Secret::new),
-        tls: Some(Tls { ca_file: ca }),
+        tls: Some(Tls {
+            ca_file: ca,
+            ..Tls::default()
+        }),
     }
 }
 

@@ -16,6 +16,12 @@ pub fn run(targets: &TargetArgs) -> u8 {
             EXIT_USAGE
         }
         Ok(cfg) => {
+            // The console would refuse an unknown theme at start: refuse it here, located.
+            if let Err(e) = crate::tui::theme::load(&cfg.console.theme, false) {
+                let located = config::value_error(&cfg, &["console", "theme"], &e.message, &e.hint);
+                output::note(&located.to_string());
+                return EXIT_USAGE;
+            }
             output::line(&format!("{}: ok", path.display()));
             for g in &cfg.groups {
                 let mut extra = Vec::new();

@@ -1,9 +1,10 @@
 //! Printing for the CLI: errors with hints on stderr, colours only on a terminal and only
 //! when `NO_COLOR` is unset. The rest of the crate returns values; this prints them.
 
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use std::io::IsTerminal;
+use crate::sanitize;
 
 /// True when stdout is a terminal and `NO_COLOR` is not set (any value disables colour).
 #[must_use]
@@ -11,17 +12,69 @@ pub fn color_enabled() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
 }
 
-/// Prints `error: MESSAGE` and an optional `hint: HINT` line to stderr.
-pub fn error(message: &str, hint: Option<&str>) {
-    eprintln!("error: {message}");
-    if let Some(h) = hint {
-        eprintln!("  hint: {h}");
+/// Set once stdout could not be written (`redops status | head -5` closed the pipe): later
+/// output is dropped quietly instead of panicking in `println!`.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// True once stdout has gone away; a streaming command (`watch`) stops then.
+#[must_use]
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
+fn out(text: &str) {
+    if stdout_closed() {
+        return;
+    }
+    let mut o = std::io::stdout().lock();
+    if writeln!(o, "{text}").and_then(|()| o.flush()).is_err() {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
     }
 }
 
-/// Prints a line to stdout.
+/// Stderr gone (a closed terminal after a hang-up) is not worth a panic either.
+fn err(text: &str, newline: bool) {
+    let mut e = std::io::stderr().lock();
+    let _ = if newline {
+        writeln!(e, "{text}")
+    } else {
+        write!(e, "{text}").and_then(|()| e.flush())
+    };
+}
+
+/// Prints `error: MESSAGE` and an optional `hint: HINT` line to stderr. Both may carry
+/// server text, so both are sanitized.
+pub fn error(message: &str, hint: Option<&str>) {
+    err(
+        &format!("error: {}", sanitize::visible_lines(message)),
+        true,
+    );
+    if let Some(h) = hint {
+        err(&format!("  hint: {}", sanitize::visible_lines(h)), true);
+    }
+}
+
+/// Prints plain text to stdout, every control character but the line break made visible.
 pub fn line(s: &str) {
-    println!("{s}");
+    out(&sanitize::visible_lines(s));
+}
+
+/// Prints a line painted by [`Paint`] to stdout: its colour sequences are kept when colour is
+/// on, everything else is made visible. Callers pass server fields through
+/// [`sanitize::visible`] before painting.
+pub fn painted(s: &str) {
+    out(&sanitize::terminal_line(s, color_enabled()));
+}
+
+/// Prints one serialized JSON document to stdout, made terminal-safe without changing what
+/// it decodes to.
+pub fn json(s: &str) {
+    out(&sanitize::json_text(s));
+}
+
+/// Prints a prompt (no line break) to stderr, sanitized.
+pub fn prompt(s: &str) {
+    err(&sanitize::visible(s), false);
 }
 
 /// Writes generated text (a completion script, a man page) to stdout as it is; returns the
@@ -40,9 +93,9 @@ pub fn bytes(b: &[u8]) -> u8 {
     }
 }
 
-/// Prints a line to stderr.
+/// Prints text to stderr, every control character but the line break made visible.
 pub fn note(s: &str) {
-    eprintln!("{s}");
+    err(&sanitize::visible_lines(s), true);
 }
 
 /// ANSI styles used by the text output; all empty when colour is off.

@@ -11,6 +11,7 @@ use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
 use crate::config::Config;
 use crate::history::{loss_file, History};
 use crate::observe::{FleetState, NodeState};
+use crate::sanitize::visible;
 use crate::topology::{self, human_bytes, LagLevel, Link, NodeView, Severity, Topology};
 
 /// `redops status` options.
@@ -65,10 +66,10 @@ pub async fn run(targets: &TargetArgs, args: StatusArgs) -> u8 {
         remember(&config, &path, &mut topo);
     }
     if args.json {
-        output::line(&to_json(&config, &topo).to_string());
+        output::json(&to_json(&config, &topo).to_string());
     } else {
         for l in render_text(&config, &topo, Paint::new(output::color_enabled())) {
-            output::line(&l);
+            output::painted(&l);
         }
     }
     if is_healthy(&topo) {
@@ -209,7 +210,7 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
     let mut lines = Vec::new();
     for g in &topo.groups {
         let cfg = config.groups.get(g.index);
-        let mut title = format!("group {}", p.bold(&g.name));
+        let mut title = format!("group {}", p.bold(&visible(&g.name)));
         if cfg.is_some_and(crate::config::Group::is_production) {
             title.push_str(&format!("  {}", p.red("[PRODUCTION]")));
         }
@@ -236,14 +237,16 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
                 None => "-".to_string(),
             };
             rows.push(vec![
-                format!("{prefix}{}", n.name),
-                n.addr.clone(),
+                format!("{prefix}{}", visible(&n.name)),
+                visible(&n.addr).into_owned(),
                 role,
                 state_cell(n, p),
                 link,
                 lag_cell(n, p),
                 n.offset.map_or("-".into(), |o| o.to_string()),
-                n.version.clone().unwrap_or_else(|| "-".into()),
+                n.version
+                    .as_deref()
+                    .map_or_else(|| "-".into(), |v| visible(v).into_owned()),
             ]);
         }
         let cols = header.len();
@@ -269,7 +272,11 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
                     Severity::Warning => p.yellow("WARNING"),
                     Severity::Info => p.dim("info"),
                 };
-                lines.push(format!("  {tag} {}: {}", a.kind.as_str(), a.message));
+                lines.push(format!(
+                    "  {tag} {}: {}",
+                    a.kind.as_str(),
+                    visible(&a.message)
+                ));
             }
         }
         lines.push(String::new());

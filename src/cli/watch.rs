@@ -23,6 +23,7 @@ use crate::audit::Tail;
 use crate::history::{loss_file, History};
 use crate::observe::FleetState;
 use crate::ops::promote::{load_marks, marks_path, RejoinMark};
+use crate::sanitize::visible;
 use crate::topology::{self, Change, LossWatch, Severity};
 
 /// `redops watch` options.
@@ -69,10 +70,10 @@ pub fn text_line(c: &Change, p: Paint) -> String {
     format!(
         "{} {sev} {} {} {}: {}",
         rfc3339(c.at),
-        c.group,
-        c.node.as_deref().unwrap_or("-"),
+        visible(&c.group),
+        visible(c.node.as_deref().unwrap_or("-")),
         c.kind.as_str(),
-        c.message
+        visible(&c.message)
     )
 }
 
@@ -134,8 +135,15 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     let mut files_at: Option<Instant> = None;
     // When the last line went to stdout (or the watch started): the heartbeat's quiet time.
     let mut last_line = Instant::now();
+    // Text lines carry redops's own colours (server text in them is already made visible);
+    // JSON lines are escaped without changing what they decode to.
+    let json = args.json;
     let emit = |line: &str, last_line: &mut Instant| {
-        output::line(line);
+        if json {
+            output::json(line);
+        } else {
+            output::painted(line);
+        }
         *last_line = Instant::now();
     };
     let (mut pollers, mut rx) = crate::poller::spawn(&config);
@@ -238,10 +246,46 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                     let l = if args.json { json_line(&c) } else { text_line(&c, paint) };
                     emit(&l, &mut last_line);
                 }
+                if output::stdout_closed() {
+                    // `redops watch | head -3`: the reader is gone, so is the point.
+                    break;
+                }
                 prev = next;
             }
         }
     }
     pollers.stop();
     EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{json_line, text_line};
+    use crate::cli::output::Paint;
+    use crate::sanitize::terminal_line;
+    use crate::topology::{Change, ChangeKind, Severity};
+
+    /// A change whose node and message came from a server: with colour on, only redops's own
+    /// colour survives the printer; the server's escapes are visible text. JSON keeps them.
+    #[test]
+    fn a_hostile_change_prints_visible() {
+        let c = Change {
+            at: std::time::SystemTime::UNIX_EPOCH,
+            group: "g".into(),
+            node: Some("10.0.0.1\u{1b}]0;OWNED\u{7}:6379".into()),
+            kind: ChangeKind::RoleChanged,
+            severity: Severity::Critical,
+            message: "was \u{1b}[31mprimary\r\u{1b}[2K".into(),
+        };
+        let printed = terminal_line(&text_line(&c, Paint::new(true)), true).into_owned();
+        assert!(printed.starts_with("1970-01-01T00:00:00Z \u{1b}[31;1mCRIT\u{1b}[0m "));
+        assert!(
+            printed.ends_with(
+                "10.0.0.1\\x1b]0;OWNED\\x07:6379 role_changed: was \\x1b[31mprimary\\r\\x1b[2K"
+            ),
+            "{printed}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&json_line(&c)).unwrap();
+        assert_eq!(v["message"], c.message);
+    }
 }

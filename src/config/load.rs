@@ -54,7 +54,7 @@ pub fn load_file_with_env(
     env: &dyn Fn(&str) -> Option<OsString>,
 ) -> Result<Config, ConfigError> {
     let shown = quoted(&path.display().to_string());
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = super::read_small_text(path).map_err(|e| {
         let (kind, message, hint) = match e.kind() {
             std::io::ErrorKind::NotFound => (
                 ErrorKind::NotFound,
@@ -135,3 +135,36 @@ pub(super) fn expand_tilde_with(path: &str, home: Option<OsString>) -> PathBuf {
 
 #[cfg(test)]
 mod tests;
+
+/// An error about a value the loader accepted but a front-end cannot use (an unknown theme in
+/// `console.theme`): located at that key of the config file the config was loaded from, like
+/// every other config error. Without a file, or when the key is not in it, the error has the
+/// key but no line and column.
+#[must_use]
+pub fn value_error(config: &Config, key: &[&str], message: &str, hint: &str) -> ConfigError {
+    let mut e = ConfigError::new(ErrorKind::InvalidValue, message)
+        .with_key(key.join("."))
+        .with_hint(hint);
+    let Some(path) = config.source.as_deref() else {
+        return e;
+    };
+    let text = super::read_small_text(path).unwrap_or_default();
+    if let Some(span) = value_span(&text, key) {
+        e = e.with_span(span);
+    }
+    e.locate(&text, Some(path))
+}
+
+/// The byte range of the value at `key` (a path of table keys) in a TOML text.
+fn value_span(text: &str, key: &[&str]) -> Option<std::ops::Range<usize>> {
+    let root = DeTable::parse(text).ok()?;
+    let (last, tables) = key.split_last()?;
+    let mut table = root.get_ref();
+    for k in tables {
+        match table.get(*k)?.get_ref() {
+            toml::de::DeValue::Table(t) => table = t,
+            _ => return None,
+        }
+    }
+    Some(table.get(*last)?.span())
+}

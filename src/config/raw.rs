@@ -43,6 +43,8 @@ pub(super) struct RawConnection {
     pub password_file: Option<S<String>>,
     pub tls: Option<S<bool>>,
     pub ca_file: Option<S<String>>,
+    pub cert_file: Option<S<String>>,
+    pub key_file: Option<S<String>>,
 }
 
 /// `[[groups]]`.
@@ -65,6 +67,8 @@ pub(super) struct RawGroup {
     pub password_file: Option<S<String>>,
     pub tls: Option<S<bool>>,
     pub ca_file: Option<S<String>>,
+    pub cert_file: Option<S<String>>,
+    pub key_file: Option<S<String>>,
     pub nodes: Option<S<Vec<S<RawNode>>>>,
 }
 
@@ -77,6 +81,8 @@ impl RawGroup {
             password_file: self.password_file.clone(),
             tls: self.tls.clone(),
             ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
         }
     }
 }
@@ -100,6 +106,8 @@ pub(super) struct RawNode {
     pub password_file: Option<S<String>>,
     pub tls: Option<S<bool>>,
     pub ca_file: Option<S<String>>,
+    pub cert_file: Option<S<String>>,
+    pub key_file: Option<S<String>>,
 }
 
 impl RawNode {
@@ -111,6 +119,8 @@ impl RawNode {
             password_file: self.password_file.clone(),
             tls: self.tls.clone(),
             ca_file: self.ca_file.clone(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
         }
     }
 }
@@ -146,6 +156,8 @@ pub(super) const KEYS_GROUP: &[&str] = &[
     "password_file",
     "tls",
     "ca_file",
+    "cert_file",
+    "key_file",
     "nodes",
 ];
 pub(super) const KEYS_SENTINEL: &[&str] = &["addrs", "master_name"];
@@ -157,4 +169,6 @@ pub(super) const KEYS_NODE: &[&str] = &[
     "password_file",
     "tls",
     "ca_file",
+    "cert_file",
+    "key_file",
 ];

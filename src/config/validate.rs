@@ -209,6 +209,8 @@ pub(super) fn io_reason(e: &std::io::Error) -> String {
         K::PermissionDenied => "permission denied".to_string(),
         K::IsADirectory => "it is a directory".to_string(),
         K::InvalidData => "it is not valid UTF-8 text".to_string(),
+        // From `read_small_file`: "a FIFO, not a regular file", "larger than 4 MB".
+        K::InvalidInput | K::FileTooLarge => e.to_string(),
         _ => {
             let text = e.to_string();
             let text = text.split(" (os error").next().unwrap_or(&text);

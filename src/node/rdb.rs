@@ -41,6 +41,39 @@ const EOF_MARK_LEN: usize = 40;
 pub const DEFAULT_BUDGET: Duration = crate::config::DEFAULT_DOWNLOAD_TIMEOUT;
 /// Name put in CLIENT LIST for the download connection.
 pub const CLIENT_NAME: &str = "redops-rdb";
+/// Free space left on the backups disk at all times: a download that would eat into it is
+/// refused before it starts, or stopped as soon as it does.
+pub const DISK_RESERVE: u64 = 64 * 1024 * 1024;
+/// How often (in bytes written) free space is checked again during a transfer.
+const SPACE_CHECK_EVERY: u64 = 16 * 1024 * 1024;
+
+/// The largest payload a download accepts, and where that figure comes from (for messages).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SizeBound {
+    pub bytes: u64,
+    pub from: String,
+}
+
+impl SizeBound {
+    /// A sanity bound from the node's `used_memory`: an RDB is a compact encoding of the
+    /// dataset, so twice the memory plus 64 MB is never a real snapshot's size.
+    #[must_use]
+    pub fn from_used_memory(used_memory: u64) -> Self {
+        Self {
+            bytes: used_memory
+                .saturating_mul(2)
+                .saturating_add(64 * 1024 * 1024),
+            from: format!("twice the node's used_memory ({used_memory} bytes) plus 64 MB"),
+        }
+    }
+}
+
+/// Bytes free for an unprivileged writer in the filesystem holding `dir`.
+#[allow(clippy::useless_conversion)] // The field types are narrower than u64 on some targets.
+fn free_space(dir: &Path) -> Option<u64> {
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    Some(u64::from(st.blocks_available()).saturating_mul(u64::from(st.fragment_size())))
+}
 
 /// How the server framed the payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -84,18 +117,38 @@ pub async fn download(
     dest_dir: &Path,
     budget: Duration,
 ) -> Result<Downloaded, RdbError> {
+    download_within(node, timeouts, dest_dir, budget, None).await
+}
+
+/// As [`download`], bounded in size as well as time: the payload may not pass `bound` (when
+/// given) nor leave less than [`DISK_RESERVE`] free on the destination disk. An announced
+/// length over either is refused before a byte is written; a stream that passes either is
+/// cut. Either way no file is left behind.
+///
+/// # Errors
+/// As [`download`], and [`RdbError::TooLarge`].
+pub async fn download_within(
+    node: &Node,
+    timeouts: Timeouts,
+    dest_dir: &Path,
+    budget: Duration,
+    bound: Option<SizeBound>,
+) -> Result<Downloaded, RdbError> {
     let started = Instant::now();
     let mut s = Session {
         node,
         deadline: started + budget,
         budget,
         bytes: 0,
+        bound,
+        dest_dir: dest_dir.to_path_buf(),
+        next_space_check: 0,
     };
     let file_err = |path: &Path, e: std::io::Error| RdbError::File {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    std::fs::create_dir_all(dest_dir).map_err(|e| file_err(dest_dir, e))?;
+    crate::config::create_private_dir(dest_dir).map_err(|e| file_err(dest_dir, e))?;
 
     let stream = s.connect(timeouts).await?;
     let mut conn = BufReader::with_capacity(CHUNK, stream);
@@ -107,6 +160,11 @@ pub async fn download(
         .map_err(|e| s.cut(&e))?;
     let stall = timeouts.read.max(TRANSFER_STALL_FLOOR);
     let framing = s.payload_header(&mut conn, stall).await?;
+    if let Header::Length(len) = framing {
+        // A length bomb ($99999999999999) is refused before the file exists.
+        s.check_size(len, true)?;
+    }
+    s.check_size(0, false)?;
 
     let (std_file, temp_path) = tempfile::Builder::new()
         .prefix(".partial-")
@@ -184,15 +242,57 @@ enum Header {
     Eof(Vec<u8>),
 }
 
-/// State of one download: who, the deadline, bytes so far.
+/// State of one download: who, the deadline, bytes so far, the size bounds.
 struct Session<'a> {
     node: &'a Node,
     deadline: Instant,
     budget: Duration,
     bytes: u64,
+    bound: Option<SizeBound>,
+    dest_dir: PathBuf,
+    /// Bytes written at which free space is checked again.
+    next_space_check: u64,
 }
 
 impl Session<'_> {
+    /// Refuses `total` payload bytes (announced, or written so far) over the bound or over
+    /// the free space minus the reserve. Free space is read again only every
+    /// [`SPACE_CHECK_EVERY`] bytes; `announced` forces a check.
+    fn check_size(&mut self, total: u64, announced: bool) -> Result<(), RdbError> {
+        let node = self.name();
+        let too_large = |limit: u64, why: String| RdbError::TooLarge {
+            node: node.clone(),
+            size: total,
+            announced,
+            limit,
+            why,
+        };
+        if let Some(b) = &self.bound {
+            if total > b.bytes {
+                return Err(too_large(b.bytes, b.from.clone()));
+            }
+        }
+        if !announced && total < self.next_space_check {
+            return Ok(());
+        }
+        self.next_space_check = total.saturating_add(SPACE_CHECK_EVERY);
+        let dir = &self.dest_dir;
+        if let Some(free) = free_space(dir) {
+            // Written bytes already left the free space: only what is still to come counts.
+            let to_come = if announced { total } else { 0 };
+            if free < DISK_RESERVE || to_come > free - DISK_RESERVE {
+                return Err(too_large(
+                    free.saturating_sub(DISK_RESERVE),
+                    format!(
+                        "{} holds {free} bytes free and keeps {DISK_RESERVE} in reserve",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn name(&self) -> String {
         self.node.name.clone()
     }
@@ -274,17 +374,8 @@ impl Session<'_> {
             node: self.name(),
             message,
         };
-        let mut builder = native_tls::TlsConnector::builder();
-        if let Some(ca) = &tls.ca_file {
-            let pem = std::fs::read(ca)
-                .map_err(|e| tls_err(format!("cannot read CA file '{}': {e}", ca.display())))?;
-            let cert = native_tls::Certificate::from_pem(&pem)
-                .map_err(|e| tls_err(format!("CA file '{}': {e}", ca.display())))?;
-            builder.add_root_certificate(cert);
-        }
-        let connector = tokio_native_tls::TlsConnector::from(
-            builder.build().map_err(|e| tls_err(e.to_string()))?,
-        );
+        // The same TLS setup as every other connection to the node (CA, client certificate).
+        let connector = super::stream::tls_connector(tls).map_err(tls_err)?;
         let stream = self
             .timed(
                 timeouts.connect.max(timeouts.read),
@@ -510,6 +601,7 @@ impl Session<'_> {
             self.write(file, slot.get(..n).unwrap_or_default(), path)
                 .await?;
             self.bytes += n as u64;
+            self.check_size(self.bytes, false)?;
         }
         Ok(())
     }
@@ -555,6 +647,8 @@ impl Session<'_> {
                     .await?;
                 self.bytes += flush as u64;
                 pending.drain(..flush);
+                // No length was announced: the bound and the disk are checked as it streams.
+                self.check_size(self.bytes, false)?;
             }
         }
     }

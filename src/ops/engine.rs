@@ -40,6 +40,7 @@
 
 mod before;
 mod fence;
+mod permissions;
 mod rollback;
 pub use fence::WATCH_TIMEOUTS;
 mod steps;

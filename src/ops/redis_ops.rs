@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::config::{Addr, Config, Node};
-use crate::info::{self, Info};
+use crate::info::Info;
 use crate::node::{NodeClient, Timeouts};
 use crate::observe::NodeError;
 
@@ -70,6 +70,10 @@ pub enum Command {
     /// `CONFIG SET name value`. Only the settings of [`ConfigParam`] can be changed, and only
     /// the snapshot gate does it (a BGSAVE under another file name, put back at once).
     ConfigSet(ConfigParam, String),
+    /// A harmless form of a command, to learn before the first step whether the ACL allows
+    /// it: the server checks the ACL first (`NOPERM`), then refuses the arguments. Never a
+    /// role change.
+    PermissionProbe(Probe),
 }
 
 /// The server settings the engine may read or change (a closed list, like the commands).
@@ -88,6 +92,36 @@ impl ConfigParam {
         match self {
             Self::Save => "save",
             Self::DbFilename => "dbfilename",
+        }
+    }
+}
+
+/// The commands an action sends that have a harmless form (`CLIENT UNPAUSE`, `FAILOVER
+/// ABORT`, `CONFIG REWRITE` and `SYNC` have none: no arguments to get wrong).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Probe {
+    /// `BGSAVE redops-acl-probe`: `ERR syntax error`.
+    BgSave,
+    /// `REPLICAOF redops-acl-probe -1`: `ERR Invalid master port`.
+    ReplicaOf,
+    /// `CLIENT PAUSE redops-acl-probe WRITE`: `ERR timeout is not an integer …`.
+    ClientPause,
+    /// `FAILOVER TIMEOUT redops-acl-probe`: `ERR value is not an integer …`.
+    Failover,
+    /// `REPLCONF redops-acl-probe 1`: `ERR Unrecognized REPLCONF option`.
+    Replconf,
+}
+
+impl Probe {
+    /// The probe for a command the plan sends, when it has one.
+    #[must_use]
+    pub fn of(cmd: &Command) -> Option<Self> {
+        match cmd {
+            Command::BgSave { .. } => Some(Self::BgSave),
+            Command::ReplicaOf(_) => Some(Self::ReplicaOf),
+            Command::ClientPause { .. } => Some(Self::ClientPause),
+            Command::Failover { .. } => Some(Self::Failover),
+            _ => None,
         }
     }
 }
@@ -133,6 +167,16 @@ impl Command {
             Self::ClientKill { id } => vec![s("CLIENT"), s("KILL"), s("ID"), id.to_string()],
             Self::ConfigGet(p) => vec![s("CONFIG"), s("GET"), s(p.as_str())],
             Self::ConfigSet(p, v) => vec![s("CONFIG"), s("SET"), s(p.as_str()), v.clone()],
+            Self::PermissionProbe(p) => {
+                const TAG: &str = "redops-acl-probe";
+                match p {
+                    Probe::BgSave => vec![s("BGSAVE"), s(TAG)],
+                    Probe::ReplicaOf => vec![s("REPLICAOF"), s(TAG), s("-1")],
+                    Probe::ClientPause => vec![s("CLIENT"), s("PAUSE"), s(TAG), s("WRITE")],
+                    Probe::Failover => vec![s("FAILOVER"), s("TIMEOUT"), s(TAG)],
+                    Probe::Replconf => vec![s("REPLCONF"), s(TAG), s("1")],
+                }
+            }
         }
     }
 
@@ -245,6 +289,19 @@ pub trait RedisOps: Sync {
 
     /// The client name this implementation's connections carry (excluded from the lock check).
     fn client_name(&self) -> &str;
+
+    /// Whether the node's ACL lets this connection run the command `probe` stands for:
+    /// `Err(NodeError::NoPerm)` only when the server said so; any other answer (including no
+    /// answer) is `Ok`, the run's own reads deal with it. An implementation that cannot tell
+    /// (fakes, test wrappers) grants everything, which is the default.
+    fn probe(
+        &self,
+        node: &PlanNode,
+        probe: Probe,
+    ) -> impl Future<Output = Result<(), NodeError>> + Send {
+        let _ = (node, probe);
+        async { Ok(()) }
+    }
 }
 
 /// `redops-action:<user>@<host>:<pid>`, with anything a client name cannot hold replaced.
@@ -349,14 +406,9 @@ impl RedisOps for RealOps {
         }
         let mut client = client.lock().await;
         if let Command::Info(_) = cmd {
-            let text: String = client.query(&rcmd).await?;
-            if text.len() > crate::node::MAX_INFO_BYTES {
-                return Err(NodeError::Other(format!(
-                    "INFO reply of {} bytes is over the limit",
-                    text.len()
-                )));
-            }
-            return Ok(Reply::Info(Box::new(info::parse(&text))));
+            // Bytes, parsed lossily (node/reply.rs); the size is bounded while reading.
+            let v: redis::Value = client.query(&rcmd).await?;
+            return Ok(Reply::Info(Box::new(crate::node::reply::info(v)?)));
         }
         if let Command::ConfigGet(_) = cmd {
             // `[name, value]`, or an empty array for a setting the server does not have.
@@ -395,5 +447,12 @@ impl RedisOps for RealOps {
 
     fn client_name(&self) -> &str {
         &self.name
+    }
+
+    async fn probe(&self, node: &PlanNode, probe: Probe) -> Result<(), NodeError> {
+        match self.send(node, &Command::PermissionProbe(probe)).await {
+            Err(e @ NodeError::NoPerm(_)) => Err(e),
+            _ => Ok(()),
+        }
     }
 }

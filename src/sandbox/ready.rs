@@ -100,7 +100,8 @@ pub async fn probe(name: &str, addr: &Addr) -> Result<ReplState, NodeError> {
         read: Duration::from_secs(1),
     };
     let mut client = NodeClient::new(&node, timeouts, SANDBOX_CLIENT_NAME)?;
-    let text: String = client.query(&redis::cmd("INFO")).await?;
+    let v: redis::Value = client.query(&redis::cmd("INFO")).await?;
+    let text = crate::node::reply::text(v, "INFO")?;
     Ok(ReplState::from_info(&text))
 }
 

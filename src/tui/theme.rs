@@ -227,7 +227,7 @@ pub fn load(name: &str, no_color: bool) -> Result<Theme, ThemeError> {
     let theme = match locate(name, user_dir().as_deref())? {
         Source::Builtin(n) => resolve_builtin(n)?,
         Source::File(path) => {
-            let text = std::fs::read_to_string(&path).map_err(|e| ThemeError {
+            let text = crate::config::read_small_text(&path).map_err(|e| ThemeError {
                 message: format!("cannot read theme file '{}': {e}", path.display()),
                 hint: "check the path; built-in themes are named without a path".to_string(),
             })?;

@@ -93,7 +93,7 @@ impl ActionContext {
             if self.json {
                 let v =
                     serde_json::json!({"event": "InterruptedRun", "run": run, "advice": advice});
-                output::line(&v.to_string());
+                output::json(&v.to_string());
             } else {
                 output::note(&format!(
                     "warning: an earlier run did not finish: {}",

@@ -33,7 +33,7 @@ pub async fn run_plan(
     flags: &ActionFlags,
 ) -> Result<RunOutcome, u8> {
     if ctx.json {
-        output::line(&serde_json::json!({"event": "Plan", "plan": plan}).to_string());
+        output::json(&serde_json::json!({"event": "Plan", "plan": plan}).to_string());
     } else {
         for l in plan.to_string().lines() {
             output::line(l);
@@ -129,10 +129,10 @@ fn confirm(what: &Confirm, yes: bool) -> Result<String, u8> {
         return Err(EXIT_USAGE);
     }
     match what {
-        Confirm::Yes => eprint!("proceed? type 'yes': "),
-        Confirm::TypeName(n) => {
-            eprint!("this changes roles. type the target's name ({n}) to proceed: ")
-        }
+        Confirm::Yes => output::prompt("proceed? type 'yes': "),
+        Confirm::TypeName(n) => output::prompt(&format!(
+            "this changes roles. type the target's name ({n}) to proceed: "
+        )),
     }
     let _ = std::io::stderr().flush();
     let mut line = String::new();
@@ -157,7 +157,7 @@ fn stamp() -> String {
 fn print_event(e: &RunEvent, json: bool) {
     if json {
         if let Ok(s) = serde_json::to_string(e) {
-            output::line(&s);
+            output::json(&s);
         }
         return;
     }
@@ -221,7 +221,7 @@ fn print_event(e: &RunEvent, json: bool) {
 
 fn print_outcome(o: &RunOutcome, json: bool) {
     if json {
-        output::line(&serde_json::json!({"event": "Outcome", "outcome": o}).to_string());
+        output::json(&serde_json::json!({"event": "Outcome", "outcome": o}).to_string());
         return;
     }
     let word = match o.status {

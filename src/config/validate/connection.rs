@@ -19,6 +19,9 @@ pub(super) struct Level {
     pub password: Option<Secret>,
     pub tls: Option<bool>,
     pub ca_file: Option<CaFile>,
+    /// Client certificate and key for mutual TLS (redis-cli's `--cert`/`--key`).
+    pub cert_file: Option<CaFile>,
+    pub key_file: Option<CaFile>,
 }
 
 /// A `ca_file` as written, with where it was written (for errors when it is used).
@@ -64,26 +67,32 @@ pub(super) fn validate_level(raw: &RawConnection, prefix: &str, ctx: &Ctx<'_>) -
         )?),
         (None, None) => None,
     };
-    let ca_file = match &raw.ca_file {
+    let file_key = |raw: &Option<S<String>>, leaf: &str, example: &str| match raw {
         Some(v) if v.get_ref().trim().is_empty() => {
-            return Err(empty(
-                v,
-                &format!("{prefix}.ca_file"),
-                "ca_file = \"/etc/redops/ca.pem\"",
-            ));
+            Err(empty(v, &format!("{prefix}.{leaf}"), example))
         }
-        Some(v) => Some(CaFile {
+        Some(v) => Ok(Some(CaFile {
             path: ctx.resolve_path(v.get_ref()),
-            key: format!("{prefix}.ca_file"),
+            key: format!("{prefix}.{leaf}"),
             span: v.span(),
-        }),
-        None => None,
+        })),
+        None => Ok(None),
     };
     Ok(Level {
         username,
         password,
         tls: raw.tls.as_ref().map(|v| *v.get_ref()),
-        ca_file,
+        ca_file: file_key(&raw.ca_file, "ca_file", "ca_file = \"/etc/redops/ca.pem\"")?,
+        cert_file: file_key(
+            &raw.cert_file,
+            "cert_file",
+            "cert_file = \"/etc/redops/client.crt\"",
+        )?,
+        key_file: file_key(
+            &raw.key_file,
+            "key_file",
+            "key_file = \"/etc/redops/client.key\"",
+        )?,
     })
 }
 
@@ -147,7 +156,7 @@ fn password_from_file(v: &S<String>, key: &str, ctx: &Ctx<'_>) -> Result<Secret>
             .with_span(v.span())
             .with_hint(hint)
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::config::read_small_text(&path).map_err(|e| {
         err(
             format!("cannot read password file {shown}: {}", io_reason(&e)),
             "check the path and that the file is readable by this user; redops reads its first line",
@@ -172,7 +181,7 @@ pub(super) fn check_ca_file(ca: &CaFile) -> Result<()> {
             .with_span(ca.span.clone())
             .with_hint(hint)
     };
-    let bytes = std::fs::read(&ca.path).map_err(|e| {
+    let bytes = crate::config::read_small_file(&ca.path).map_err(|e| {
         err(
             format!("cannot read ca_file {shown}: {}", io_reason(&e)),
             "give the path of the CA bundle (PEM) that signed the servers' certificates",
@@ -194,4 +203,67 @@ pub(super) fn ca_without_tls(ca: &CaFile) -> ConfigError {
         .with_key(ca.key.clone())
         .with_span(ca.span.clone())
         .with_hint("add tls = true to use it, or remove ca_file")
+}
+
+/// `cert_file`/`key_file` (the client certificate for mutual TLS): both or neither, with TLS
+/// on, and readable as PEM that the TLS library accepts as a certificate and its key.
+pub(super) fn validate_client_cert(
+    cert: Option<&CaFile>,
+    key: Option<&CaFile>,
+    tls_on: bool,
+) -> Result<Option<crate::config::ClientCert>> {
+    let (cert, key) = match (cert, key) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        (Some(one), None) | (None, Some(one)) => {
+            return Err(ConfigError::new(
+                ErrorKind::Conflict,
+                "a client certificate needs both cert_file and key_file",
+            )
+            .with_key(one.key.clone())
+            .with_span(one.span.clone())
+            .with_hint("give both, as redis-cli's --cert and --key, or neither"));
+        }
+    };
+    if !tls_on {
+        return Err(
+            ConfigError::new(ErrorKind::Conflict, "cert_file is set but tls is off")
+                .with_key(cert.key.clone())
+                .with_span(cert.span.clone())
+                .with_hint("add tls = true to use it, or remove cert_file and key_file"),
+        );
+    }
+    let read = |f: &CaFile| {
+        crate::config::read_small_file(&f.path).map_err(|e| {
+            ConfigError::new(
+                ErrorKind::File,
+                format!(
+                    "cannot read {} {}: {}",
+                    f.key.rsplit('.').next().unwrap_or("file"),
+                    quoted(&f.path.display().to_string()),
+                    io_reason(&e)
+                ),
+            )
+            .with_key(f.key.clone())
+            .with_span(f.span.clone())
+            .with_hint("give the path of a PEM file readable by this user")
+        })
+    };
+    let (cert_pem, key_pem) = (read(cert)?, read(key)?);
+    if let Err(e) = native_tls::Identity::from_pkcs8(&cert_pem, &key_pem) {
+        return Err(ConfigError::new(
+            ErrorKind::File,
+            format!("unusable client certificate or key: {e}"),
+        )
+        .with_key(key.key.clone())
+        .with_span(key.span.clone())
+        .with_hint(
+            "cert_file holds the PEM certificate, key_file its PEM private key in PKCS#8 \
+             (-----BEGIN PRIVATE KEY-----; convert with openssl pkcs8 -topk8 -nocrypt)",
+        ));
+    }
+    Ok(Some(crate::config::ClientCert {
+        cert_file: cert.path.clone(),
+        key_file: key.path.clone(),
+    }))
 }

@@ -4,7 +4,9 @@
 //! primary naming a node, warn <= crit, Sentinel xor cluster) and the inheritance of connection
 //! settings from the group to its nodes. Passwords are read in `connection.rs`.
 
-use super::connection::{ca_without_tls, check_ca_file, validate_level, Level};
+use super::connection::{
+    ca_without_tls, check_ca_file, validate_client_cert, validate_level, Level,
+};
 use super::{invalid, strip_value, validate_name, Ctx, Result};
 use crate::config::error::{quoted, ConfigError, ErrorKind};
 use crate::config::raw::{RawGroup, RawNode, RawSentinel, S};
@@ -246,6 +248,11 @@ fn validate_node(
     }
     let addr = parsed.addr;
     let tls_on = parsed.tls || tls_written.unwrap_or(false);
+    let client_cert = validate_client_cert(
+        own.cert_file.as_ref().or(defaults.cert_file.as_ref()),
+        own.key_file.as_ref().or(defaults.key_file.as_ref()),
+        tls_on,
+    )?;
     let tls = if tls_on {
         let ca = own.ca_file.as_ref().or(defaults.ca_file.as_ref());
         if let Some(ca) = ca {
@@ -253,6 +260,7 @@ fn validate_node(
         }
         Some(Tls {
             ca_file: ca.map(|c| c.path.clone()),
+            client_cert,
         })
     } else {
         if let Some(ca) = &own.ca_file {

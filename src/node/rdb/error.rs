@@ -56,6 +56,18 @@ pub enum RdbError {
         got: u64,
         expected: Option<u64>,
     },
+    #[error(
+        "the RDB from '{node}' {} {size} bytes, over the limit of {limit} ({why}); nothing was kept",
+        if *announced { "announced" } else { "passed" }
+    )]
+    TooLarge {
+        node: String,
+        /// The announced length, or the bytes received when the stream was cut.
+        size: u64,
+        announced: bool,
+        limit: u64,
+        why: String,
+    },
     #[error("file '{}': {message}", path.display())]
     File { path: PathBuf, message: String },
     #[error("'{}' is not an RDB file: it starts with '{found}'", path.display())]
@@ -89,6 +101,11 @@ impl RdbError {
             Self::NoPerm { user, .. } => format!("ACL SETUSER {user} +replconf +sync"),
             Self::NoMasterLink { .. } | Self::MasterDown { .. } => {
                 "download from its primary or from a replica whose link is up".into()
+            }
+            Self::TooLarge { .. } => {
+                "free space on the backups disk (console.backups_dir), or check that this \
+                 address is really a Redis server: a real snapshot is smaller than its dataset"
+                    .into()
             }
             Self::TransferCut { .. } => {
                 "the server closed the connection; see its log and retry".into()

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{download, verify, Downloaded, Framing, RdbCheck, RdbError, RdbFormat};
+use super::{verify, Downloaded, Framing, RdbCheck, RdbError, RdbFormat};
 use crate::config::Node;
 use crate::info::{Info, InfoRole};
 use crate::node::{NodeClient, Timeouts};
@@ -269,8 +269,15 @@ pub async fn backup(
 ) -> Result<Backup, RdbError> {
     let started = Instant::now();
     // The INFO before counts against the budget too ("the whole of it ends within budget").
+    let mut bound = None;
     let (info, info_error) = match tokio::time::timeout(budget, info_before(node, timeouts)).await {
-        Ok(Ok(info)) => (Some(InfoBefore::from_info(&info)), None),
+        Ok(Ok(info)) => {
+            bound = info
+                .memory
+                .used_memory
+                .map(super::SizeBound::from_used_memory);
+            (Some(InfoBefore::from_info(&info)), None)
+        }
         Ok(Err(e)) => (None, Some(e)),
         Err(_) => (
             None,
@@ -279,7 +286,7 @@ pub async fn backup(
     };
     let dir = backup_dir(backups_dir, group, &node.name);
     let left = budget.saturating_sub(started.elapsed());
-    let got = download(node, timeouts, &dir, left)
+    let got = super::download_within(node, timeouts, &dir, left, bound)
         .await
         .map_err(|e| match e {
             // The operator gave one budget for the whole backup: name that one.

@@ -18,6 +18,8 @@ impl<O: RedisOps> Run<'_, O> {
         &mut self,
         approval: &Approval,
     ) -> Result<Vec<String>, String> {
+        // A NOPERM half-way (CLIENT PAUSE refused after the snapshot) is a refusal now.
+        self.probe_permissions().await?;
         let overridden = self.check_lock(approval).await?;
         self.check_expects().await?;
         Ok(overridden)

@@ -278,6 +278,9 @@ impl World {
                 }
                 ok()
             }
+            Command::PermissionProbe(_) => Err(NodeError::Reply(
+                "ERR refused for its arguments".to_string(),
+            )),
             Command::ClientList => {
                 let mut lines = vec![format!(
                     "id=1 addr=127.0.0.1:40000 laddr=x fd=8 name={own} age=0 idle=0"

@@ -61,7 +61,7 @@ pub fn load(path: &Path) -> Result<Vec<RejoinMark>, String> {
 fn save(path: &Path, marks: &[RejoinMark]) -> Result<(), String> {
     let err = |e: String| format!("cannot write '{}': {e}", path.display());
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    crate::config::create_private_dir(dir).map_err(|e| err(e.to_string()))?;
     let text = serde_json::to_string_pretty(marks).map_err(|e| err(e.to_string()))?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| err(e.to_string()))?;
     std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| err(e.to_string()))?;
