@@ -7,6 +7,8 @@
 //! ```text
 //! cargo run --release --example fuzz_info -- [INPUTS=10000000] [SEED=1]
 //! ```
+//!
+//! Seeds 2k and 2k+1 replay the same inputs (the generator's state is `seed | 1`).
 
 #[path = "../tests/support/byte_path.rs"]
 mod byte_path;
