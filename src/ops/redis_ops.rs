@@ -102,7 +102,9 @@ impl ConfigParam {
 pub enum Probe {
     /// `BGSAVE redops-acl-probe`: `ERR syntax error`.
     BgSave,
-    /// `REPLICAOF redops-acl-probe -1`: `ERR Invalid master port`.
+    /// `REPLICAOF redops-acl-probe redops-acl-probe`: a port that is not a number, refused by
+    /// every version before anything changes. Not `-1`: 6.2 parses it as a port and *runs*
+    /// the command (the node becomes a replica of `redops-acl-probe:-1`); 7.0 range-checks it.
     ReplicaOf,
     /// `CLIENT PAUSE redops-acl-probe WRITE`: `ERR timeout is not an integer …`.
     ClientPause,
@@ -171,7 +173,7 @@ impl Command {
                 const TAG: &str = "redops-acl-probe";
                 match p {
                     Probe::BgSave => vec![s("BGSAVE"), s(TAG)],
-                    Probe::ReplicaOf => vec![s("REPLICAOF"), s(TAG), s("-1")],
+                    Probe::ReplicaOf => vec![s("REPLICAOF"), s(TAG), s(TAG)],
                     Probe::ClientPause => vec![s("CLIENT"), s("PAUSE"), s(TAG), s("WRITE")],
                     Probe::Failover => vec![s("FAILOVER"), s("TIMEOUT"), s(TAG)],
                     Probe::Replconf => vec![s("REPLCONF"), s(TAG), s("1")],
@@ -453,6 +455,32 @@ impl RedisOps for RealOps {
         match self.send(node, &Command::PermissionProbe(probe)).await {
             Err(e @ NodeError::NoPerm(_)) => Err(e),
             _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Command, Probe};
+
+    /// A probe must be refused for its arguments by every version, after the ACL check: the
+    /// `REPLICAOF` probe's port is not a number (6.2 takes `-1` as a port and demotes the node).
+    #[test]
+    fn probes_never_carry_a_number_a_server_could_act_on() {
+        for p in [
+            Probe::BgSave,
+            Probe::ReplicaOf,
+            Probe::ClientPause,
+            Probe::Failover,
+            Probe::Replconf,
+        ] {
+            let args = Command::PermissionProbe(p).args();
+            assert!(!Command::PermissionProbe(p).is_role_change(), "{args:?}");
+            if p == Probe::ReplicaOf {
+                assert_eq!(args.len(), 3, "{args:?}");
+                assert!(args[2].parse::<i64>().is_err(), "{args:?}");
+                assert!(!args[1].eq_ignore_ascii_case("no"), "{args:?}");
+            }
         }
     }
 }
