@@ -9,8 +9,10 @@
 
 pub mod checks;
 pub mod engine;
+pub mod error;
 pub mod fake;
 pub mod lock;
+pub mod next_step;
 pub mod plan;
 pub mod promote;
 pub mod recovery;
@@ -21,6 +23,8 @@ pub mod summary;
 pub mod switchover;
 
 pub use engine::{run, Approval, RunEvent, RunOutcome, RunStatus};
+pub use error::{ErrorKind, OpsError, OpsResult};
+pub use next_step::NextStep;
 pub use plan::{
     ActionKind, Budgets, Check, CheckStatus, Confirm, Plan, PlanNode, Step, StepKind, Strategy,
 };
