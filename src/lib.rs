@@ -12,6 +12,8 @@
 //! history     ring buffers per node, explicit gaps; last-seen memory file (core)
 //! topology    pure: observations + history -> groups, edges, lag, anomalies;
 //!             data-loss watch (memory of each node across restarts)    (core)
+//! monitor     the one pipeline: observations -> history -> topology -> confirmation ->
+//!             data-loss watch -> changes, one warm-up rule; fed by tui, watch, status (core)
 //! ops         plans, pre-checks, the action engine, snapshots, RDB download (core)
 //! audit       JSON Lines audit log                                   (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
@@ -27,6 +29,7 @@ pub mod cli;
 pub mod config;
 pub mod history;
 pub mod info;
+pub mod monitor;
 pub mod node;
 pub mod observe;
 pub mod ops;
