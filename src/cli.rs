@@ -6,6 +6,7 @@
 
 pub mod actions;
 pub mod check_config;
+pub mod console;
 pub mod demo;
 pub mod output;
 pub mod sandbox;
@@ -192,7 +193,7 @@ async fn run(cli: Cli) -> u8 {
         }
     }
     match command {
-        None => crate::tui::launch(&targets, &global).await,
+        None => console::launch(&targets, &global).await,
         Some(Command::Demo(args)) => demo::run(args, &global).await,
         Some(Command::Status(args)) => status::run(&targets, args).await,
         Some(Command::Watch(args)) => watch::run(&targets, args).await,

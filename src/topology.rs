@@ -3,7 +3,7 @@
 //! [`build`] is a pure function: config + fleet state + history + "now" in, groups with their
 //! tree of nodes, per-replica link and lag, and anomalies out. Nothing is remembered between
 //! cycles except what the history holds explicitly (DESIGN invariant 8), and what the two
-//! stateful passes the front-ends run after `build` keep: [`Confirm`] (holds back what one
+//! stateful passes `monitor` runs after `build` keep: [`Confirm`] (holds back what one
 //! straddling cycle can fake) and [`LossWatch`] (a primary that restarted with less data,
 //! which only a memory of the node before its restart can see).
 

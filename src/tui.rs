@@ -1,8 +1,12 @@
-//! The console: a ratatui front-end over the core's poller, fleet state, history and
-//! topology.
+//! The console: a ratatui front-end over the core's poller and monitor (fleet state, history,
+//! topology, changes).
+//!
+//! It never reaches into the CLI: the CLI resolves the targets, picks the theme, prints what
+//! went wrong, and hands [`runtime::run`] a ready config; the console answers with a typed
+//! [`ConsoleExit`] that the CLI turns into an exit code.
 //!
 //! ```text
-//! tui.rs          launch: resolve targets, pick the theme, run the console
+//! tui.rs          what the console needs to run (a terminal) and how it ended
 //! tui/runtime     the event loop: terminal, crossterm events, observations, ticks, signals,
 //!                 effects; draws only when something changed, at most ~30 frames a second
 //! tui/app         model + `update(Msg) -> Vec<Effect>` (no I/O); app/navigate, app/prompt
@@ -35,11 +39,17 @@ pub mod runtime;
 pub mod theme;
 pub mod view;
 
-use crate::cli::{output, Global, TargetArgs, EXIT_USAGE};
-use crate::config::Config;
-
 pub use app::{App, Effect, Msg, Options};
 pub use theme::{Theme, ThemeError};
+
+/// How the console ended.
+#[derive(Debug)]
+pub enum ConsoleExit {
+    /// The operator quit (`q`, or SIGTERM / SIGHUP / SIGINT).
+    Quit,
+    /// The terminal failed: it could not be set up, read or drawn on.
+    Failed(std::io::Error),
+}
 
 /// The side of a terminal the console lacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,44 +78,4 @@ pub fn missing_terminal() -> Option<NoTerminal> {
             .open("/dev/tty")
             .is_ok();
     (!keys).then_some(NoTerminal::Input)
-}
-
-/// Opens the console on the targets; returns the process exit code.
-pub async fn launch(targets: &TargetArgs, global: &Global) -> u8 {
-    let config = match targets.resolve_or_report().await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let theme = match theme_for(&config, global) {
-        Ok(t) => t,
-        Err(code) => return code,
-    };
-    let opts = Options {
-        read_only: global.read_only || config.console.read_only,
-        label: None,
-        loss_file: targets.loss_memory(&config),
-    };
-    runtime::run(config, theme, opts).await
-}
-
-/// The theme asked for by `--theme` or `console.theme`, or exit code 2 after printing why.
-///
-/// # Errors
-/// An unknown or broken theme: the message (with line and column) and hint are printed.
-pub fn theme_for(config: &Config, global: &Global) -> Result<Theme, u8> {
-    let name = global
-        .theme
-        .clone()
-        .unwrap_or_else(|| config.console.theme.clone());
-    theme::load(&name, theme::no_color_env()).map_err(|e| {
-        if global.theme.is_none() {
-            // From the config file: say where, as for any other config error.
-            let located =
-                crate::config::value_error(config, &["console", "theme"], &e.message, &e.hint);
-            output::note(&located.to_string());
-        } else {
-            output::error(&e.message, Some(&e.hint));
-        }
-        EXIT_USAGE
-    })
 }

@@ -9,6 +9,7 @@ use std::io::Write as _;
 
 use clap::Args;
 
+use super::console::{exit_code, theme_for};
 use super::{output, Global, EXIT_PROBLEM};
 use crate::node::Timeouts;
 use crate::sandbox::{Sandbox, Spec};
@@ -39,7 +40,7 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
         }
     };
     let config = sandbox.config();
-    let theme = match crate::tui::theme_for(&config, g) {
+    let theme = match theme_for(&config, g) {
         Ok(t) => t,
         Err(code) => {
             sandbox.stop();
@@ -55,9 +56,10 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
             &config.console.audit_log,
         )),
     };
-    let code = crate::tui::runtime::run(config, theme, opts).await;
+    let end = crate::tui::runtime::run(config, theme, opts).await;
     writer.stop();
     sandbox.stop();
+    let code = exit_code(end);
     // Not `output::note`: after a hang-up stderr is gone and printing must not panic.
     let _ = writeln!(
         std::io::stderr(),

@@ -1,6 +1,11 @@
 //! `redops status`: poll every node once, print the topology as a tree table (or one JSON
 //! object), exit 0 when healthy and 1 when any warning or critical anomaly is found.
+//!
+//! The poll goes through the core's one-shot [`Monitor`] (the reading as taken, nothing held
+//! back). With a memory file it is judged against what redops last saw of each node. The
+//! memory file's reading and writing and the backup lookup live here, shared with `watch`.
 
+use std::path::Path;
 use std::time::SystemTime;
 
 use clap::Args;
@@ -9,9 +14,11 @@ use serde_json::{json, Value};
 use super::output::{self, Paint};
 use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
 use crate::config::Config;
-use crate::history::{loss_file, History};
-use crate::observe::{FleetState, NodeState};
+use crate::history::loss_file;
+use crate::monitor::{Lookup, Monitor};
+use crate::observe::NodeState;
 use crate::sanitize::visible;
+use crate::topology::data_loss::{LossState, SnapshotQuery};
 use crate::topology::{self, human_bytes, LagLevel, Link, NodeView, Severity, Topology};
 
 /// `redops status` options.
@@ -24,25 +31,49 @@ pub struct StatusArgs {
 
 /// Polls once and builds the topology.
 pub async fn snapshot(config: &Config) -> Topology {
-    let mut fleet = FleetState::new(config);
-    let mut history = History::new(config.console.history_len);
-    for obs in crate::poller::poll_once(config).await {
-        history.record(&obs);
-        fleet.apply(obs);
-    }
-    topology::build(config, &fleet, &history, SystemTime::now())
+    poll(config, None).await
 }
 
-/// Judges this poll against what redops last saw of each node (the memory file: a primary
-/// that restarted with less data since, even unwitnessed, is a critical anomaly until
-/// acknowledged in the console), adds those anomalies, and updates the memory.
-pub fn remember(config: &Config, path: &std::path::Path, topo: &mut Topology) {
-    let mut loss = super::watch::load_memory(Some(path));
-    loss.observe(topo, topo.at.unwrap_or_else(SystemTime::now));
-    loss_file::resolve_snapshots(&mut loss, topo, &config.console.backups_dir);
-    loss.annotate(topo);
-    if let Err(e) = loss_file::save(path, &loss.state()) {
-        output::note(&format!("the data-loss memory is not kept: {e}"));
+/// Polls once and builds the topology; with `memory` (the memory file), judges the poll
+/// against what redops last saw of each node (a primary that restarted with less data since,
+/// even unwitnessed, is a critical anomaly until acknowledged in the console) and updates it.
+pub async fn poll(config: &Config, memory: Option<&Path>) -> Topology {
+    let mut monitor = Monitor::one_shot(config, SystemTime::now());
+    let observed = crate::poller::poll_once(config).await;
+    if let Some(path) = memory {
+        monitor.remember(load_memory(path));
+    }
+    for obs in observed {
+        monitor.observe(obs);
+    }
+    let up = monitor.cycle(SystemTime::now(), find_backup(config));
+    if let (Some(path), Some(state)) = (memory, up.save) {
+        if let Err(e) = loss_file::save(path, &state) {
+            output::note(&format!("the data-loss memory is not kept: {e}"));
+        }
+    }
+    monitor.into_topology()
+}
+
+/// The data-loss memory from its file; a problem reading it is reported, and the memory
+/// starts empty (the next write replaces the file).
+pub fn load_memory(path: &Path) -> LossState {
+    loss_file::load(path).unwrap_or_else(|e| {
+        output::note(&e);
+        LossState::default()
+    })
+}
+
+/// Answers the monitor's backup lookups at once, from the backups directory.
+pub fn find_backup(config: &Config) -> impl FnMut(&SnapshotQuery) -> Lookup + '_ {
+    let dir = &config.console.backups_dir;
+    move |q| {
+        Lookup::Found(loss_file::find_snapshot(
+            dir,
+            &q.key.group,
+            &q.nodes,
+            q.before_ms,
+        ))
     }
 }
 
@@ -61,10 +92,8 @@ pub async fn run(targets: &TargetArgs, args: StatusArgs) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let mut topo = snapshot(&config).await;
-    if let Some(path) = targets.loss_memory(&config) {
-        remember(&config, &path, &mut topo);
-    }
+    let memory = targets.loss_memory(&config);
+    let topo = poll(&config, memory.as_deref()).await;
     if args.json {
         output::json(&to_json(&config, &topo).to_string());
     } else {

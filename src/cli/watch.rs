@@ -1,7 +1,9 @@
 //! `redops watch`: poll continuously and print one line per change (role flips, links,
 //! nodes down/up, anomalies raised/cleared), timestamped, as text or JSON lines, until
-//! Ctrl-C / SIGTERM. Each cycle also goes through the data-loss watch (a primary that restarted
-//! with less data), whose memory it keeps beside the audit log for configured targets.
+//! Ctrl-C / SIGTERM. Observations go through the core's [`Monitor`] (confirmation, lag
+//! hysteresis, the data-loss watch, the warm-up): nothing is printed until every node has been
+//! polled once, then what is already wrong, then each change. The data-loss memory is kept
+//! beside the audit log for configured targets.
 //!
 //! Besides changes it reports runs started and finished by any redops console (the records
 //! appended to the audit log since it started), rejoin marks (at start and when they change),
@@ -17,14 +19,14 @@ use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::output::{self, Paint};
-use super::status::rfc3339;
+use super::status::{find_backup, load_memory, rfc3339};
 use super::{TargetArgs, EXIT_OK, EXIT_PROBLEM};
 use crate::audit::Tail;
-use crate::history::{loss_file, History};
-use crate::observe::FleetState;
+use crate::history::loss_file;
+use crate::monitor::Monitor;
 use crate::ops::promote::{load_marks, marks_path, RejoinMark};
 use crate::sanitize::visible;
-use crate::topology::{self, Change, LossWatch, Severity};
+use crate::topology::{Change, Severity};
 
 /// `redops watch` options.
 #[derive(Debug, Clone, Default, Args)]
@@ -91,21 +93,6 @@ pub fn json_line(c: &Change) -> String {
     .to_string()
 }
 
-/// The data-loss watch, seeded from its memory file when there is one (a problem reading it is
-/// reported and the watch starts empty).
-pub fn load_memory(path: Option<&std::path::Path>) -> LossWatch {
-    let Some(path) = path else {
-        return LossWatch::new();
-    };
-    match loss_file::load(path) {
-        Ok(state) => LossWatch::from_state(state),
-        Err(e) => {
-            output::note(&e);
-            LossWatch::new()
-        }
-    }
-}
-
 /// Streams changes until interrupted.
 pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     let config = match targets.resolve_or_report().await {
@@ -147,18 +134,15 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
         *last_line = Instant::now();
     };
     let (mut pollers, mut rx) = crate::poller::spawn(&config);
-    let mut fleet = FleetState::new(&config);
-    let mut history = History::new(config.console.history_len);
-    let mut prev = topology::build(&config, &fleet, &history, SystemTime::now());
-    let mut confirm = topology::Confirm::new();
+    let mut monitor = Monitor::new(&config, SystemTime::now());
     let memory = targets.loss_memory(&config);
-    let mut loss = load_memory(memory.as_deref());
-    let mut saved_at: Option<std::time::Instant> = None;
+    if let Some(path) = &memory {
+        monitor.remember(load_memory(path));
+    }
+    let mut lookup = find_backup(&config);
     let mut save_warned = false;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut dirty = false;
-    // Hold changes back until every node has answered once, so start-up is not noise.
-    let mut settled = false;
     loop {
         tokio::select! {
             _ = int.recv() => break,
@@ -166,8 +150,7 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
             _ = hup.recv() => break,
             obs = rx.recv() => {
                 let Some(obs) = obs else { break };
-                history.record(&obs);
-                fleet.apply(obs);
+                monitor.observe(obs);
                 dirty = true;
             }
             _ = tick.tick() => {
@@ -206,51 +189,36 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                     }
                 }
                 if let Some(every) = args.heartbeat {
-                    if settled && last_line.elapsed() >= every {
+                    // Only once the whole picture was shown: a partial one is no health.
+                    if monitor.published_warm() && last_line.elapsed() >= every {
                         let quiet = last_line.elapsed();
-                        let l = events::heartbeat_line(&prev, quiet, SystemTime::now(), args.json, paint);
+                        let l = events::heartbeat_line(monitor.topology(), quiet, SystemTime::now(), args.json, paint);
                         emit(&l, &mut last_line);
                     }
                 }
                 if !dirty {
                     continue;
                 }
-                if !settled {
-                    settled = fleet.groups.iter().flatten().all(|s| s.polls > 0);
-                    if !settled {
-                        continue;
-                    }
-                }
                 dirty = false;
-                let now = SystemTime::now();
-                let mut next = topology::build(&config, &fleet, &history, now);
-                history.record_lag(&next);
-                confirm.apply(&mut next, now);
-                loss.observe(&next, now);
-                loss_file::resolve_snapshots(&mut loss, &next, &config.console.backups_dir);
-                loss.annotate(&mut next);
-                if let Some(path) = &memory {
-                    let due = saved_at.is_none_or(|t| t.elapsed() >= loss_file::SAVE_EVERY);
-                    if loss.take_changed() || due {
-                        saved_at = Some(std::time::Instant::now());
-                        match loss_file::save(path, &loss.state()) {
-                            Err(e) if !save_warned => {
-                                save_warned = true;
-                                output::note(&format!("the data-loss memory is not kept: {e}"));
-                            }
-                            _ => {}
+                let up = monitor.cycle(SystemTime::now(), &mut lookup);
+                if let (Some(path), Some(state)) = (&memory, up.save) {
+                    match loss_file::save(path, &state) {
+                        Err(e) if !save_warned => {
+                            save_warned = true;
+                            output::note(&format!("the data-loss memory is not kept: {e}"));
                         }
+                        _ => {}
                     }
                 }
-                for c in topology::changes(&prev, &next, now) {
-                    let l = if args.json { json_line(&c) } else { text_line(&c, paint) };
+                // At start, what is already wrong; then each change.
+                for c in up.at_start.iter().chain(&up.changes) {
+                    let l = if args.json { json_line(c) } else { text_line(c, paint) };
                     emit(&l, &mut last_line);
                 }
                 if output::stdout_closed() {
                     // `redops watch | head -3`: the reader is gone, so is the point.
                     break;
                 }
-                prev = next;
             }
         }
     }

@@ -18,7 +18,6 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::node::rdb::latest_backup;
 use crate::topology::data_loss::{LossState, SnapshotRef};
-use crate::topology::{LossWatch, Topology};
 
 /// How often a running console or `watch` writes the memory even when nothing happened, so
 /// the key counts a later `status` judges against are at most this old.
@@ -75,15 +74,6 @@ pub fn save(path: &Path, state: &LossState) -> Result<(), String> {
     tmp.as_file().sync_all().map_err(|e| err(&e))?;
     tmp.persist(path).map_err(|e| err(&e.error))?;
     Ok(())
-}
-
-/// Looks up the newest backup (taken before the loss) for every loss that has not been
-/// searched for, in `backups_dir`.
-pub fn resolve_snapshots(watch: &mut LossWatch, topo: &Topology, backups_dir: &Path) {
-    for q in watch.unresolved(topo) {
-        let found = find_snapshot(backups_dir, &q.key.group, &q.nodes, q.before_ms);
-        watch.resolve(&q.key, found);
-    }
 }
 
 /// The newest backup of any of `nodes` taken before `before_ms`, as the watch names it.

@@ -4,7 +4,9 @@
 //! ticks and the action engine's events come in as [`Msg`]s, anything slow (reading a theme
 //! file, writing an export, running an action, reading the audit log) goes out as an
 //! [`Effect`] that the runtime carries out on a task and answers with another `Msg`.
-//! Rebuilding the topology from observations happens here because it is pure and cheap.
+//! Observations go through the core's [`Monitor`] (history, topology, confirmation, the
+//! data-loss watch, changes), which is pure: the backup lookups and memory writes it asks for
+//! become effects.
 //! The action side (keys, dialogs, runbook, start-up findings) is `actions.rs`; moving
 //! around (focus, scroll, selection, mouse) is `app/navigate.rs`; the `:` command line is
 //! `app/prompt.rs`.
@@ -20,12 +22,13 @@ use ratatui::layout::Rect;
 use crate::audit::InterruptedRun;
 use crate::config::Config;
 use crate::history::History;
-use crate::observe::{FleetState, Observation};
+use crate::monitor::{Lookup, Monitor, Update};
+use crate::observe::Observation;
 use crate::ops::promote::RejoinMark;
 use crate::ops::recovery::Advice;
 use crate::ops::RunEvent;
 use crate::topology::data_loss::{LossKey, LossState, SnapshotRef};
-use crate::topology::{self, Anomaly, GroupTopology, NodeView, Severity, Topology};
+use crate::topology::{Anomaly, GroupTopology, NodeView, Severity, Topology};
 
 use super::events::EventLog;
 use super::keymap::{self, Intent};
@@ -164,16 +167,10 @@ pub struct App {
     pub config: Config,
     pub theme: Theme,
     pub opts: Options,
-    pub fleet: FleetState,
-    pub history: History,
+    /// Observations -> history -> topology -> confirmation -> data-loss watch -> changes.
+    pub monitor: Monitor,
+    /// The live topology: the monitor's latest, kept as a field for the view and the actions.
     pub topology: Topology,
-    /// Holds back split brain / loop / no primary until re-polled (see `topology::Confirm`).
-    pub confirm: topology::Confirm,
-    /// Primaries that restarted with less data (see `topology::data_loss`), until `a`.
-    pub loss: topology::LossWatch,
-    /// Backup lookups already asked for.
-    loss_lookups: Vec<LossKey>,
-    loss_saved_at: Option<SystemTime>,
     loss_memory_warned: bool,
     pub frozen: Option<Frozen>,
     /// Index of the group shown.
@@ -194,10 +191,6 @@ pub struct App {
     /// When each current anomaly was first seen (banner: newest first within a severity).
     pub anomaly_since: HashMap<String, SystemTime>,
     pub command_history: Vec<String>,
-    /// When the console started (for the warm-up).
-    pub started: SystemTime,
-    /// The shown topology was built after the warm-up.
-    pub was_warm: bool,
     /// The runbook of the running (or last, until closed) action.
     pub run: Option<Runbook>,
     /// Old primaries waiting to be rejoined (the marks file).
@@ -219,20 +212,18 @@ impl App {
     /// A console on `config`, nothing polled yet.
     #[must_use]
     pub fn new(config: Config, theme: Theme, opts: Options, now: SystemTime) -> Self {
-        let fleet = FleetState::new(&config);
-        let history = History::new(config.console.history_len);
-        let topology = topology::build(&config, &fleet, &history, now);
+        let mut monitor = Monitor::new(&config, now);
+        if opts.loss_file.is_some() {
+            // The runtime seeds it from the file before the first poll.
+            monitor.remember(LossState::default());
+        }
+        let topology = monitor.topology().clone();
         Self {
             config,
             theme,
             opts,
-            fleet,
-            history,
+            monitor,
             topology,
-            confirm: topology::Confirm::new(),
-            loss: topology::LossWatch::new(),
-            loss_lookups: Vec::new(),
-            loss_saved_at: None,
             loss_memory_warned: false,
             frozen: None,
             group: 0,
@@ -249,8 +240,6 @@ impl App {
             size: (80, 24),
             anomaly_since: HashMap::new(),
             command_history: Vec::new(),
-            started: now,
-            was_warm: false,
             run: None,
             marks: Vec::new(),
             interrupted: Vec::new(),
@@ -309,15 +298,11 @@ impl App {
             if obs.at > self.now {
                 self.now = obs.at;
             }
-            self.history.record(&obs);
-            self.fleet.apply(obs);
+            self.monitor.observe(obs);
         }
-        let mut next = topology::build(&self.config, &self.fleet, &self.history, self.now);
-        self.history.record_lag(&next);
-        self.confirm.apply(&mut next, self.now);
-        self.watch_losses(&mut next);
-        self.set_topology(next);
-        let mut fx = self.loss_effects();
+        // Backup lookups are effects: `Msg::SnapshotFound` answers them.
+        let up = self.monitor.cycle(self.now, |_| Lookup::Later);
+        let mut fx = self.take_update(up);
         if !self.started_up && self.warm() {
             self.started_up = true;
             fx.extend(self.startup_effects());
@@ -331,33 +316,26 @@ impl App {
     /// once, the topology is partial (a replica seen before its primary is not a "no primary").
     #[must_use]
     pub fn polled(&self) -> (usize, usize) {
-        let all = self.fleet.groups.iter().flatten();
-        let total = all.clone().count();
-        (all.filter(|s| s.polls > 0).count(), total)
+        self.monitor.polled()
     }
 
-    /// True once every node has been polled (or after twice the poll interval + timeout).
+    /// The monitor's warm-up rule, now: every node polled, or the patience ran out.
     #[must_use]
     pub fn warm(&self) -> bool {
-        let (done, total) = self.polled();
-        let c = &self.config.console;
-        let patience = (c.poll_interval + c.timeout + c.connect_timeout) * 2;
-        done >= total
-            || self
-                .now
-                .duration_since(self.started)
-                .is_ok_and(|d| d >= patience)
+        self.monitor.warm(self.now)
     }
 
     /// Replaces the live topology, logging what changed (also used by tests and benches).
     pub fn set_topology(&mut self, next: Topology) {
-        // Log only between two complete cycles: a partial first cycle is not a change.
-        let warm = self.warm();
-        if warm && self.was_warm {
-            let changes = topology::changes(&self.topology, &next, self.now);
-            self.log.extend(changes);
-        }
-        self.was_warm = warm;
+        let up = self.monitor.publish(next, self.now);
+        self.take_update(up);
+    }
+
+    /// Takes in what the monitor published: the live topology, its changes in the event log
+    /// (what was wrong at start is the banner's, not the log's), and the effects it asks for.
+    fn take_update(&mut self, up: Update) -> Vec<Effect> {
+        self.log.extend(up.changes);
+        let next = self.monitor.topology();
         let mut seen = HashMap::new();
         for g in &next.groups {
             for a in &g.anomalies {
@@ -367,8 +345,9 @@ impl App {
             }
         }
         self.anomaly_since = seen;
-        self.topology = next;
+        self.topology = next.clone();
         self.keep_selection_visible();
+        self.loss_effects(up.lookups, up.save)
     }
 
     /// The topology on screen: the frozen one, or the live one.
@@ -380,7 +359,9 @@ impl App {
     /// The history on screen.
     #[must_use]
     pub fn shown_history(&self) -> &History {
-        self.frozen.as_ref().map_or(&self.history, |f| &f.history)
+        self.frozen
+            .as_ref()
+            .map_or(self.monitor.history(), |f| &f.history)
     }
 
     /// The group on screen.
@@ -597,7 +578,7 @@ impl App {
         } else {
             self.frozen = Some(Frozen {
                 topology: self.topology.clone(),
-                history: self.history.clone(),
+                history: self.monitor.history().clone(),
                 at: self.now,
                 log_total: self.log.total,
             });

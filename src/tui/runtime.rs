@@ -7,7 +7,7 @@
 //! (ratatui's hook, installed after color-eyre's) and on signals; nothing here calls
 //! `process::exit`.
 
-use std::io::{self, stdout, Write};
+use std::io::{self, stdout};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::{FutureExt, StreamExt};
@@ -17,16 +17,15 @@ use ratatui::crossterm::execute;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 
-use crate::cli::{EXIT_OK, EXIT_PROBLEM};
 use crate::config::Config;
 use crate::history::loss_file;
 use crate::observe::Observation;
-use crate::topology::LossWatch;
 
 use super::app::{App, Effect, Msg, Options};
 use super::run;
 use super::theme::{self, Theme};
 use super::view;
+use super::ConsoleExit;
 
 /// Shortest time between two frames (~30 fps).
 pub const FRAME: Duration = Duration::from_millis(33);
@@ -37,14 +36,14 @@ const DRAIN_MAX: usize = 4096;
 /// Keys are not delayed.
 pub const GATHER: Duration = Duration::from_millis(200);
 
-/// Runs the console until the operator quits; returns the exit code.
-pub async fn run(config: Config, theme: Theme, opts: Options) -> u8 {
+/// Runs the console until the operator quits; says how it ended (printing is the caller's).
+pub async fn run(config: Config, theme: Theme, opts: Options) -> ConsoleExit {
     let (mut pollers, rx) = crate::poller::spawn(&config);
     let mut app = App::new(config, theme, opts, SystemTime::now());
     // Before the first poll: a restart while no console ran is judged against this memory.
     if let Some(path) = app.opts.loss_file.clone() {
         match loss_file::load(&path) {
-            Ok(state) => app.loss = LossWatch::from_state(state),
+            Ok(state) => app.monitor.remember(state),
             Err(e) => app.flash_error(&e),
         }
     }
@@ -58,12 +57,8 @@ pub async fn run(config: Config, theme: Theme, opts: Options) -> u8 {
     };
     pollers.stop();
     match result {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            // stderr may be gone too (hang-up): report without panicking.
-            let _ = writeln!(io::stderr(), "error: the console failed: {e}");
-            EXIT_PROBLEM
-        }
+        Ok(()) => ConsoleExit::Quit,
+        Err(e) => ConsoleExit::Failed(e),
     }
 }
 
