@@ -14,6 +14,8 @@ lint:
 boundary:
 	@! grep -rlE '\b(ratatui|crossterm|clap)::' src --include=*.rs | grep -vE '^src/(tui|cli)(\.rs|/)' \
 		|| (echo "core module imports a front-end crate (see above)"; exit 1)
+	@! grep -rnE '\b(crate|super)::cli\b' src/tui src/tui.rs \
+		|| (echo "the console imports the CLI (see above): the CLI calls the console, not back"; exit 1)
 
 bench:
 	cargo bench --bench poll

@@ -12,17 +12,18 @@
 //! history     ring buffers per node, explicit gaps; last-seen memory file (core)
 //! topology    pure: observations + history -> groups, edges, lag, anomalies;
 //!             data-loss watch (memory of each node across restarts)    (core)
-//! monitor     the one pipeline: observations -> history -> topology -> confirmation ->
-//!             data-loss watch -> changes, one warm-up rule; fed by tui, watch, status (core)
+//! monitor     observations -> history -> topology -> confirmation -> data-loss watch
+//!             -> changes, one warm-up rule: the console, watch and status feed it (core)
 //! ops         plans, pre-checks, the action engine, snapshots, RDB download (core)
 //! audit       JSON Lines audit log                                   (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
-//! tui         the ratatui console (front-end)
+//! tui         the ratatui console (front-end); returns a ConsoleExit, never imports cli
 //! cli         clap commands, text and JSON output (front-end; the only place that prints)
 //! ```
 //!
-//! The core modules never import ratatui, crossterm or clap.
+//! The core modules never import ratatui, crossterm or clap, and `tui` never imports `cli`
+//! (`make boundary` checks both).
 
 pub mod audit;
 pub mod cli;

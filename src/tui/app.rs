@@ -6,10 +6,9 @@
 //! [`Effect`] that the runtime carries out on a task and answers with another `Msg`.
 //! Observations go through the core's [`Monitor`] (history, topology, confirmation, the
 //! data-loss watch, changes), which is pure: the backup lookups and memory writes it asks for
-//! become effects.
-//! The action side (keys, dialogs, runbook, start-up findings) is `actions.rs`; moving
-//! around (focus, scroll, selection, mouse) is `app/navigate.rs`; the `:` command line is
-//! `app/prompt.rs`.
+//! become effects (`app/live.rs`). The action side (keys, dialogs, runbook, start-up findings)
+//! is `actions.rs`; moving around (focus, scroll, selection, mouse) is `app/navigate.rs`; the
+//! `:` command line is `app/prompt.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
@@ -22,7 +21,7 @@ use ratatui::layout::Rect;
 use crate::audit::InterruptedRun;
 use crate::config::Config;
 use crate::history::History;
-use crate::monitor::{Lookup, Monitor, Update};
+use crate::monitor::Monitor;
 use crate::observe::Observation;
 use crate::ops::promote::RejoinMark;
 use crate::ops::recovery::Advice;
@@ -38,9 +37,11 @@ use super::runbook::Runbook;
 use super::theme::{Theme, ThemeError};
 use super::view;
 
-mod loss;
+mod live;
 mod navigate;
 mod prompt;
+
+use live::anomaly_key;
 
 /// How long a flash message stays in the status line.
 pub const FLASH_FOR: Duration = Duration::from_secs(5);
@@ -291,63 +292,6 @@ impl App {
             Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
         }
         Vec::new()
-    }
-
-    fn observed(&mut self, batch: Vec<Observation>) -> Vec<Effect> {
-        for obs in batch {
-            if obs.at > self.now {
-                self.now = obs.at;
-            }
-            self.monitor.observe(obs);
-        }
-        // Backup lookups are effects: `Msg::SnapshotFound` answers them.
-        let up = self.monitor.cycle(self.now, |_| Lookup::Later);
-        let mut fx = self.take_update(up);
-        if !self.started_up && self.warm() {
-            self.started_up = true;
-            fx.extend(self.startup_effects());
-        } else {
-            fx.extend(self.settle_marks());
-        }
-        fx
-    }
-
-    /// Nodes polled at least once, and all nodes: until every node has answered or failed
-    /// once, the topology is partial (a replica seen before its primary is not a "no primary").
-    #[must_use]
-    pub fn polled(&self) -> (usize, usize) {
-        self.monitor.polled()
-    }
-
-    /// The monitor's warm-up rule, now: every node polled, or the patience ran out.
-    #[must_use]
-    pub fn warm(&self) -> bool {
-        self.monitor.warm(self.now)
-    }
-
-    /// Replaces the live topology, logging what changed (also used by tests and benches).
-    pub fn set_topology(&mut self, next: Topology) {
-        let up = self.monitor.publish(next, self.now);
-        self.take_update(up);
-    }
-
-    /// Takes in what the monitor published: the live topology, its changes in the event log
-    /// (what was wrong at start is the banner's, not the log's), and the effects it asks for.
-    fn take_update(&mut self, up: Update) -> Vec<Effect> {
-        self.log.extend(up.changes);
-        let next = self.monitor.topology();
-        let mut seen = HashMap::new();
-        for g in &next.groups {
-            for a in &g.anomalies {
-                let key = anomaly_key(&g.name, a);
-                let since = self.anomaly_since.get(&key).copied().unwrap_or(self.now);
-                seen.insert(key, since);
-            }
-        }
-        self.anomaly_since = seen;
-        self.topology = next.clone();
-        self.keep_selection_visible();
-        self.loss_effects(up.lookups, up.save)
     }
 
     /// The topology on screen: the frozen one, or the live one.
@@ -603,10 +547,6 @@ impl App {
             until: self.now + FLASH_FOR * 2,
         });
     }
-}
-
-fn anomaly_key(group: &str, a: &Anomaly) -> String {
-    format!("{group}|{}|{}", a.kind.as_str(), a.nodes.join(","))
 }
 
 fn matches_filter(n: &NodeView, f: &str) -> bool {
