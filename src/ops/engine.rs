@@ -39,11 +39,18 @@
 //! there is still one primary, but those writes are not on the target.
 
 mod before;
+mod event;
 mod fence;
+mod journal;
 mod permissions;
 mod rollback;
-pub use fence::WATCH_TIMEOUTS;
 mod steps;
+#[cfg(test)]
+mod tests;
+
+pub use event::RunEvent;
+pub use fence::WATCH_TIMEOUTS;
+pub use journal::PROGRESS_RECORD_EVERY;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -52,8 +59,10 @@ use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use crate::audit::{AuditLog, Record, RUN_FINISHED, RUN_STARTED};
+use crate::audit::AuditLog;
 use crate::info::Info;
+
+use journal::Journal;
 
 use super::plan::{CheckStatus, Confirm, Plan, PlanNode};
 use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
@@ -71,70 +80,6 @@ pub struct Approval {
     pub skip_snapshot_reason: Option<String>,
 }
 
-/// Progress of a run, as past facts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "event")]
-pub enum RunEvent {
-    RunStarted {
-        run_id: String,
-        action: String,
-        group: String,
-        summary: String,
-    },
-    PrecheckFailed {
-        reason: String,
-    },
-    PrecheckPassed {
-        overridden: Vec<String>,
-    },
-    SnapshotStarted {
-        node: String,
-    },
-    SnapshotProgress {
-        node: String,
-        detail: String,
-    },
-    SnapshotVerified {
-        node: String,
-        last_save: i64,
-    },
-    SnapshotSkipped {
-        reason: String,
-    },
-    DownloadVerified {
-        node: String,
-        path: String,
-        bytes: u64,
-    },
-    StepStarted {
-        index: usize,
-        title: String,
-        node: String,
-        commands: Vec<String>,
-    },
-    StepVerified {
-        index: usize,
-        title: String,
-        detail: String,
-        elapsed_ms: u64,
-    },
-    StepFailed {
-        index: usize,
-        title: String,
-        error: String,
-        critical: bool,
-    },
-    RolledBack {
-        what: String,
-    },
-    RunFinished {
-        outcome: String,
-        detail: String,
-        state: Vec<String>,
-        next_step: Option<String>,
-    },
-}
-
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -145,6 +90,18 @@ pub enum RunStatus {
     Refused,
     /// It started changing things and stopped; `RunOutcome` explains the state.
     Failed,
+}
+
+impl RunStatus {
+    /// `done`, `refused` or `failed`: the word the JSON output and the audit log use.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// The end of a run.
@@ -206,15 +163,11 @@ pub(crate) struct RunState {
 pub(crate) struct Run<'a, O: RedisOps> {
     plan: &'a Plan,
     ops: &'a O,
-    audit: &'a mut AuditLog,
-    events: &'a UnboundedSender<RunEvent>,
-    run_id: String,
-    seq: u32,
+    /// Where every event goes: the audit log, then the front-end.
+    journal: Journal<'a>,
     started: Instant,
     st: RunState,
     warnings: Vec<String>,
-    exchanges: Vec<(String, String)>,
-    audit_errors: u32,
     /// The plan's old primary (first `Expect` that is a primary).
     old_primary: Option<usize>,
 }
@@ -230,31 +183,22 @@ pub async fn run<O: RedisOps>(
     audit: &mut AuditLog,
     events: &UnboundedSender<RunEvent>,
 ) -> RunOutcome {
+    let run_id = new_run_id();
     let mut r = Run {
         plan,
         ops,
-        audit,
-        events,
-        run_id: new_run_id(),
-        seq: 0,
+        journal: Journal::new(plan, run_id.clone(), audit, events),
         started: Instant::now(),
         st: RunState::default(),
         warnings: Vec::new(),
-        exchanges: Vec::new(),
-        audit_errors: 0,
         old_primary: plan.expects.iter().find(|e| e.primary).map(|e| e.node),
     };
-    r.emit(RunEvent::RunStarted {
-        run_id: r.run_id.clone(),
+    let started = r.journal.event(RunEvent::RunStarted {
+        run_id,
         action: plan.action.as_str().to_string(),
         group: plan.group.clone(),
         summary: plan.summary.clone(),
-    });
-    let started = r.record(Record {
-        event: RUN_STARTED.to_string(),
-        detail: Some(plan.summary.clone()),
         reason: approval.force_reason.clone(),
-        ..Record::default()
     });
     if let Err(e) = started {
         return r.refuse(format!(
@@ -276,20 +220,13 @@ pub async fn run<O: RedisOps>(
         .map(|c| c.message.clone())
         .chain(unchecked_lock)
         .collect();
-    r.emit(RunEvent::PrecheckPassed {
-        overridden: overridden.clone(),
-    });
-    let _ = r.record(Record {
-        event: "PrecheckPassed".to_string(),
-        reason: (!overridden.is_empty()).then(|| {
-            format!(
-                "overridden: {}; reason: {}",
-                overridden.join("; "),
-                approval.force_reason.clone().unwrap_or_default()
-            )
-        }),
-        state: Some(r.pre_state()),
-        ..Record::default()
+    let state = r.pre_state();
+    r.event(RunEvent::PrecheckPassed {
+        reason: (!overridden.is_empty())
+            .then(|| approval.force_reason.clone())
+            .flatten(),
+        overridden,
+        state,
     });
     if let Err(reason) = r.snapshot_gate(approval).await {
         return r.refuse(reason);
@@ -355,35 +292,10 @@ fn guards(plan: &Plan, approval: &Approval) -> Result<(), String> {
 }
 
 impl<O: RedisOps> Run<'_, O> {
-    fn emit(&self, e: RunEvent) {
-        let _ = self.events.send(e);
-    }
-
-    fn nodes_desc(&self) -> Vec<String> {
-        self.plan
-            .nodes
-            .iter()
-            .map(|n| format!("{}={}", n.name, n.addr))
-            .collect()
-    }
-
-    /// Writes one audit record (run id, group, action, nodes, exchanges filled in).
-    fn record(&mut self, mut rec: Record) -> std::io::Result<()> {
-        rec.run_id.clone_from(&self.run_id);
-        rec.seq = self.seq;
-        self.seq += 1;
-        rec.group.clone_from(&self.plan.group);
-        rec.action = self.plan.action.as_str().to_string();
-        rec.nodes = self.nodes_desc();
-        for (c, reply) in self.exchanges.drain(..) {
-            rec.commands.push(c);
-            rec.replies.push(reply);
-        }
-        let r = self.audit.write(rec);
-        if r.is_err() {
-            self.audit_errors += 1;
-        }
-        r
+    /// One transition: audited, then sent to the front-end. A record that cannot be written
+    /// is counted (the outcome warns about it); the run goes on.
+    fn event(&mut self, e: RunEvent) {
+        let _ = self.journal.event(e);
     }
 
     /// Sends a command, keeping it (not INFO reads) for the next audit record.
@@ -408,7 +320,7 @@ impl<O: RedisOps> Run<'_, O> {
                 Ok(reply) => reply.summary(),
                 Err(e) => format!("error: {e}"),
             };
-            self.exchanges.push((format!("{}: {cmd}", n.name), shown));
+            self.journal.exchange(format!("{}: {cmd}", n.name), shown);
         }
         r
     }
@@ -423,10 +335,10 @@ impl<O: RedisOps> Run<'_, O> {
     }
 
     fn refuse(&mut self, reason: String) -> RunOutcome {
-        self.emit(RunEvent::PrecheckFailed {
+        self.event(RunEvent::PrecheckFailed {
             reason: reason.clone(),
         });
-        self.finish(super::RunStatus::Refused, reason, Vec::new(), None)
+        self.finish(RunStatus::Refused, reason, Vec::new(), None)
     }
 
     fn finish(
@@ -436,33 +348,21 @@ impl<O: RedisOps> Run<'_, O> {
         state: Vec<String>,
         next_step: Option<String>,
     ) -> RunOutcome {
-        let outcome = match status {
-            RunStatus::Done => "done",
-            RunStatus::Refused => "refused",
-            RunStatus::Failed => "failed",
-        };
-        if self.audit_errors > 0 {
-            self.warnings.push(format!(
-                "{} audit record(s) could not be written",
-                self.audit_errors
-            ));
-        }
-        self.emit(RunEvent::RunFinished {
-            outcome: outcome.to_string(),
+        self.event(RunEvent::RunFinished {
+            outcome: status,
             detail: detail.clone(),
             state: state.clone(),
             next_step: next_step.clone(),
         });
-        let _ = self.record(Record {
-            event: RUN_FINISHED.to_string(),
-            outcome: Some(outcome.to_string()),
-            detail: Some(detail.clone()),
-            state: (!state.is_empty()).then(|| state.join(" | ")),
-            reason: next_step.clone(),
-            ..Record::default()
-        });
+        // Counted after the last record, so that a failed RunFinished is counted too.
+        if self.journal.errors > 0 {
+            self.warnings.push(format!(
+                "{} audit record(s) could not be written",
+                self.journal.errors
+            ));
+        }
         RunOutcome {
-            run_id: self.run_id.clone(),
+            run_id: self.journal.run_id().to_string(),
             status,
             detail,
             state,

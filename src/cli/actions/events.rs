@@ -2,7 +2,7 @@
 //! `--json`), then the outcome with its state, next step and warnings.
 
 use crate::cli::output;
-use crate::ops::{self, RunEvent, RunOutcome};
+use crate::ops::{self, summary, RunEvent, RunOutcome};
 
 fn stamp() -> String {
     let now = time::OffsetDateTime::now_utc();
@@ -26,10 +26,10 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
     let line = match e {
         RunEvent::RunStarted { run_id, .. } => format!("{t} run {run_id} started"),
         RunEvent::PrecheckFailed { reason } => format!("{t} refused: {reason}"),
-        RunEvent::PrecheckPassed { overridden } if overridden.is_empty() => {
+        RunEvent::PrecheckPassed { overridden, .. } if overridden.is_empty() => {
             format!("{t} pre-checks passed")
         }
-        RunEvent::PrecheckPassed { overridden } => {
+        RunEvent::PrecheckPassed { overridden, .. } => {
             format!(
                 "{t} pre-checks passed with overrides: {}",
                 overridden.join("; ")
@@ -37,12 +37,42 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
         }
         RunEvent::SnapshotStarted { node } => format!("{t} snapshot: BGSAVE on {node}"),
         RunEvent::SnapshotProgress { node, detail } => format!("{t} snapshot: {node}: {detail}"),
-        RunEvent::SnapshotVerified { node, last_save } => {
+        RunEvent::SnapshotVerified {
+            node, last_save, ..
+        } => {
             format!("{t} snapshot: {node} verified (rdb_last_save_time {last_save}, status ok)")
         }
-        RunEvent::SnapshotSkipped { reason } => format!("{t} snapshot: skipped ({reason})"),
-        RunEvent::DownloadVerified { node, path, bytes } => {
-            format!("{t} download: {node} -> {path} ({bytes} bytes, CRC64 verified)")
+        RunEvent::SnapshotSkipped { reason, .. } => format!("{t} snapshot: skipped ({reason})"),
+        RunEvent::SnapshotFailed { node, error } => {
+            format!("{t} snapshot: {node} FAILED: {error}")
+        }
+        RunEvent::DownloadStarted { node, path } => {
+            format!("{t} download: {node}: RDB into {path}")
+        }
+        RunEvent::DownloadProgress { node, bytes, total } => match total {
+            Some(total) => format!(
+                "{t} download: {node}: {} of {}",
+                summary::bytes(*bytes),
+                summary::bytes(*total)
+            ),
+            None => format!("{t} download: {node}: {}", summary::bytes(*bytes)),
+        },
+        RunEvent::DownloadVerified {
+            node,
+            path,
+            bytes,
+            crc_ok,
+            ..
+        } => {
+            let crc = if *crc_ok {
+                "CRC64 verified"
+            } else {
+                "no CRC64 in the file (rdbchecksum no)"
+            };
+            format!("{t} download: {node} -> {path} ({bytes} bytes, {crc})")
+        }
+        RunEvent::DownloadFailed { node, error } => {
+            format!("{t} download: {node} FAILED: {error}")
         }
         RunEvent::StepStarted {
             index,
@@ -74,7 +104,7 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
                 "failed (not critical, going on)"
             }
         ),
-        RunEvent::RolledBack { what } => format!("{t} rollback: {what}"),
+        RunEvent::RolledBack { what, .. } => format!("{t} rollback: {what}"),
         RunEvent::RunFinished { .. } => return,
     };
     output::line(&line);

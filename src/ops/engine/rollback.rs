@@ -9,7 +9,6 @@
 
 use std::time::Duration;
 
-use crate::audit::Record;
 use crate::info::{Info, InfoRole};
 
 use super::super::redis_ops::{Command, InfoSection, RedisOps, Reply};
@@ -99,16 +98,8 @@ impl<O: RedisOps> Run<'_, O> {
                 ));
             }
         }
-        for u in &undone {
-            self.emit(RunEvent::RolledBack { what: u.clone() });
-        }
-        if !undone.is_empty() {
-            let _ = self.record(Record {
-                event: "RolledBack".to_string(),
-                step: Some(step),
-                detail: Some(undone.join("; ")),
-                ..Record::default()
-            });
+        for what in undone {
+            self.event(RunEvent::RolledBack { step, what });
         }
         let (state, infos, silent) = self.read_state().await;
         let mut next = self.next_step(&infos, &silent);

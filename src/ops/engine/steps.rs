@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::audit::Record;
 use crate::info::{Info, InfoRole};
 
 use super::super::plan::{Step, StepKind};
@@ -25,48 +24,28 @@ impl<O: RedisOps> Run<'_, O> {
         let plan = self.plan;
         for (i, step) in plan.steps.iter().enumerate() {
             let commands: Vec<String> = step.commands.iter().map(ToString::to_string).collect();
-            self.emit(RunEvent::StepStarted {
+            self.event(RunEvent::StepStarted {
                 index: i,
                 title: step.title.clone(),
                 node: plan.name(step.node).to_string(),
-                commands: commands.clone(),
-            });
-            let _ = self.record(Record {
-                event: "StepStarted".to_string(),
-                step: Some(i),
-                title: Some(step.title.clone()),
-                ..Record::default()
+                commands,
             });
             let t = Instant::now();
             match self.exec(step).await {
                 Ok(detail) => {
-                    self.emit(RunEvent::StepVerified {
+                    self.event(RunEvent::StepVerified {
                         index: i,
                         title: step.title.clone(),
-                        detail: detail.clone(),
+                        detail,
                         elapsed_ms: ms(t.elapsed()),
-                    });
-                    let _ = self.record(Record {
-                        event: "StepVerified".to_string(),
-                        step: Some(i),
-                        title: Some(step.title.clone()),
-                        detail: Some(detail),
-                        ..Record::default()
                     });
                 }
                 Err(error) => {
-                    self.emit(RunEvent::StepFailed {
+                    self.event(RunEvent::StepFailed {
                         index: i,
                         title: step.title.clone(),
                         error: error.clone(),
                         critical: step.critical,
-                    });
-                    let _ = self.record(Record {
-                        event: "StepFailed".to_string(),
-                        step: Some(i),
-                        title: Some(step.title.clone()),
-                        detail: Some(error.clone()),
-                        ..Record::default()
                     });
                     if step.critical {
                         return self.fail(i, &error).await;
