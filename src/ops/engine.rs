@@ -44,6 +44,7 @@ mod fence;
 mod journal;
 mod permissions;
 mod rollback;
+mod state;
 mod steps;
 #[cfg(test)]
 mod tests;
@@ -52,7 +53,6 @@ pub use event::RunEvent;
 pub use fence::WATCH_TIMEOUTS;
 pub use journal::PROGRESS_RECORD_EVERY;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -63,6 +63,7 @@ use crate::audit::AuditLog;
 use crate::info::Info;
 
 use journal::Journal;
+use state::RunState;
 
 use super::plan::{CheckStatus, Confirm, Plan, PlanNode};
 use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
@@ -139,25 +140,6 @@ pub fn new_run_id() -> String {
     let (_, ts) = crate::audit::now_stamp();
     let r: u32 = rand::random();
     format!("{:x}-{r:08x}", (ts * 1000.0) as u64)
-}
-
-/// Mutable state of a run: what has changed so far, for rollback.
-#[derive(Debug, Default)]
-pub(crate) struct RunState {
-    paused: Option<usize>,
-    paused_at: Option<Instant>,
-    pause_ms: Option<u64>,
-    promoted: Option<usize>,
-    demoted: bool,
-    failover_started: Option<usize>,
-    failover_done: bool,
-    captured_offset: Option<u64>,
-    /// INFO read before the first step, per plan node.
-    pre: HashMap<usize, Info>,
-    /// The old primary was sent its demotion and never answered: it may still run it.
-    demote_pending: Option<usize>,
-    /// The target was sent `REPLICAOF NO ONE` and never answered: it may still run it.
-    promote_pending: Option<usize>,
 }
 
 pub(crate) struct Run<'a, O: RedisOps> {

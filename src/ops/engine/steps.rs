@@ -1,4 +1,5 @@
-//! Running the steps of a plan, and undoing what is safe to undo when one fails.
+//! Running the steps of a plan; each step adds what it changed to the run's list of changes
+//! (`state.rs`).
 //!
 //! A role command that goes unanswered is watched and driven to its end state (`fence.rs`);
 //! what a failed step leaves behind is undone in `rollback.rs`.
@@ -12,6 +13,7 @@ use crate::info::{Info, InfoRole};
 use super::super::plan::{Step, StepKind};
 use super::super::redis_ops::{Command, InfoSection, RedisOps};
 use super::super::summary::info_line;
+use super::state::Change;
 use super::{ms, same_host, Run, RunEvent, RunOutcome, RunStatus};
 
 /// Pause between polls while waiting for a catch-up (INFO replication is ~350 bytes).
@@ -75,8 +77,7 @@ impl<O: RedisOps> Run<'_, O> {
                     },
                 )
                 .await?;
-                self.st.paused = Some(node);
-                self.st.paused_at = Some(sent);
+                self.st.did(Change::Paused { node, at: sent });
                 Ok(format!("writes on {name} paused for at most {pause} ms"))
             }
             StepKind::WaitCaughtUp { primary, target } => {
@@ -95,7 +96,7 @@ impl<O: RedisOps> Run<'_, O> {
                     .await
                 {
                     Ok(note) => {
-                        self.st.demoted = true;
+                        self.st.did(Change::Demoted(node));
                         Ok(join_note(
                             format!("{name} replicates from {}", self.plan.name(*to)),
                             &note,
@@ -103,7 +104,7 @@ impl<O: RedisOps> Run<'_, O> {
                     }
                     Err(f) => {
                         if f.pending {
-                            self.st.demote_pending = Some(node);
+                            self.st.did(Change::DemotionPending(node));
                         }
                         Err(f.error)
                     }
@@ -116,12 +117,12 @@ impl<O: RedisOps> Run<'_, O> {
                     .await
                 {
                     Ok(note) => {
-                        self.st.promoted = Some(node);
+                        self.st.did(Change::Promoted(node));
                         Ok(join_note(format!("{name} is a primary"), &note))
                     }
                     Err(f) => {
                         if f.pending {
-                            self.st.promote_pending = Some(node);
+                            self.st.did(Change::PromotionPending(node));
                         }
                         Err(f.error)
                     }
@@ -146,10 +147,7 @@ impl<O: RedisOps> Run<'_, O> {
             }
             StepKind::Unpause => {
                 self.expect_ok(node, Command::ClientUnpause).await?;
-                self.st.paused = None;
-                if let Some(at) = self.st.paused_at.take() {
-                    self.st.pause_ms = Some(ms(at.elapsed()));
-                }
+                self.st.unpaused(node);
                 Ok(format!("writes on {name} resumed"))
             }
             StepKind::Failover {
@@ -415,12 +413,13 @@ impl<O: RedisOps> Run<'_, O> {
         if let Err((error, pending)) = sent {
             if pending {
                 // It may still start: the rollback aborts it, and never says nothing changed.
-                self.st.failover_started = Some(p);
-                self.st.demote_pending = Some(p);
+                // (A failover demotes first; the rollback, newest first, aborts it first.)
+                self.st.did(Change::DemotionPending(p));
+                self.st.did(Change::FailoverStarted(p));
             }
             return Err(error);
         }
-        self.st.failover_started = Some(p);
+        self.st.did(Change::FailoverStarted(p));
         let end = Instant::now()
             + deadline.unwrap_or(Duration::from_millis(timeout_ms) + Duration::from_secs(3));
         let t_addr = self.plan.nodes[t].addr.clone();
@@ -435,13 +434,13 @@ impl<O: RedisOps> Run<'_, O> {
                         .as_deref()
                         .is_none_or(|s| s == "no-failover");
                     if idle && follows(&i, &t_addr) {
-                        self.st.failover_done = true;
-                        self.st.promoted = Some(t);
-                        self.st.demoted = true;
+                        self.st.undid(Change::FailoverStarted(p));
+                        self.st.did(Change::Demoted(p));
+                        self.st.did(Change::Promoted(t));
                         return Ok(format!("{tn} promoted itself; {pn} replicates from it"));
                     }
                     if idle && r.role == Some(InfoRole::Primary) {
-                        self.st.failover_started = None;
+                        self.st.undid(Change::FailoverStarted(p));
                         return Err(format!(
                             "{pn} ended the failover and is still primary (the target did not catch up in time, \
                              or refused): nothing changed"
