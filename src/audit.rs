@@ -1,5 +1,6 @@
-//! The audit log: JSON Lines, one [`Record`] per step transition of an action, written and
-//! flushed as it happens, so a console killed mid-run leaves a trail that ends where it died.
+//! The audit log: JSON Lines, one [`Record`] per transition of an action (each event the
+//! engine sends its front-end, progress notes at a bounded rate), written and flushed as it
+//! happens, so a console killed mid-run leaves a trail that ends where it died.
 //!
 //! It also reads the log back: [`interrupted_runs`] finds runs that started and never
 //! finished (no `RunFinished` record). What to do about one is `ops::recovery`'s business.

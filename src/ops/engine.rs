@@ -1,12 +1,13 @@
-//! The action engine: runs any [`Plan`] through [`RedisOps`], streams [`RunEvent`]s (named as
-//! past facts) and writes one audit record per transition.
+//! The action engine: runs any [`Plan`] through [`RedisOps`]; each transition is one
+//! [`RunEvent`] (named as a past fact, `engine/event.rs`), written to the audit log and sent to
+//! the front-end from the same value (`engine/journal.rs`).
 //!
 //! Every guard is enforced here, not in a front-end (DESIGN invariant 1): read-only mode, HA
 //! managers, failed pre-checks without a recorded override, a missing confirmation, another
 //! redops action on the group (the lock), the plan being out of date, and the snapshot gate.
 //! What runs before the first step (live pre-checks, the snapshot gate) is in `engine/before.rs`,
-//! step execution in `engine/steps.rs`, rollback in `engine/rollback.rs`, unanswered role
-//! commands in `engine/fence.rs`.
+//! step execution in `engine/steps.rs`, what the run changed in `engine/state.rs`, rollback in
+//! `engine/rollback.rs`, unanswered role commands in `engine/fence.rs`.
 //!
 //! # The console may die at any instant (DESIGN invariant 10)
 //!
