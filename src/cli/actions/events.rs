@@ -15,6 +15,7 @@ fn stamp() -> String {
     )
 }
 
+/// Prints one event: its JSON (`--json`), or its text line stamped with the time.
 pub(super) fn print_event(e: &RunEvent, json: bool) {
     if json {
         if let Ok(s) = serde_json::to_string(e) {
@@ -22,7 +23,13 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
         }
         return;
     }
-    let t = stamp();
+    if let Some(line) = event_line(e, &stamp()) {
+        output::line(&line);
+    }
+}
+
+/// The text line of an event stamped `t`; `None` for `RunFinished` (the outcome says it).
+fn event_line(e: &RunEvent, t: &str) -> Option<String> {
     let line = match e {
         RunEvent::RunStarted { run_id, .. } => format!("{t} run {run_id} started"),
         RunEvent::PrecheckFailed { reason } => format!("{t} refused: {reason}"),
@@ -105,11 +112,12 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
             }
         ),
         RunEvent::RolledBack { what, .. } => format!("{t} rollback: {what}"),
-        RunEvent::RunFinished { .. } => return,
+        RunEvent::RunFinished { .. } => return None,
     };
-    output::line(&line);
+    Some(line)
 }
 
+/// Prints how the run ended: its JSON (`--json`), or the outcome, state, next step, warnings.
 pub(super) fn print_outcome(o: &RunOutcome, json: bool) {
     if json {
         output::json(&serde_json::json!({"event": "Outcome", "outcome": o}).to_string());
@@ -131,4 +139,55 @@ pub(super) fn print_outcome(o: &RunOutcome, json: bool) {
         output::line(&format!("  warning: {w}"));
     }
     output::line(&format!("  run {} took {} ms", o.run_id, o.elapsed_ms));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_download_is_one_line_per_event() {
+        let node = || "m1".to_string();
+        let lines: Vec<String> = [
+            RunEvent::DownloadStarted {
+                node: node(),
+                path: "/backups".into(),
+            },
+            RunEvent::DownloadProgress {
+                node: node(),
+                bytes: 3 << 20,
+                total: Some(12 << 20),
+            },
+            RunEvent::DownloadProgress {
+                node: node(),
+                bytes: 2048,
+                total: None,
+            },
+            RunEvent::DownloadVerified {
+                node: node(),
+                path: "/backups/g/m1/x.rdb".into(),
+                bytes: 12 << 20,
+                crc_ok: false,
+                detail: String::new(),
+            },
+            RunEvent::DownloadFailed {
+                node: node(),
+                error: "the transfer was cut".into(),
+            },
+        ]
+        .iter()
+        .filter_map(|e| event_line(e, "T"))
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "T download: m1: RDB into /backups",
+                "T download: m1: 3.0 MB of 12.0 MB",
+                "T download: m1: 2.0 KB",
+                "T download: m1 -> /backups/g/m1/x.rdb (12582912 bytes, no CRC64 in the file \
+                 (rdbchecksum no))",
+                "T download: m1 FAILED: the transfer was cut",
+            ]
+        );
+    }
 }
