@@ -515,8 +515,8 @@ mod tests {
             }
         );
         assert_eq!(
-            rb.ending.as_ref().map(|e| e.outcome.word()),
-            Some("refused")
+            rb.ending.as_ref().map(|e| e.outcome),
+            Some(Ended::Run(RunStatus::Refused))
         );
         assert!(rb.steps.iter().all(|s| s.state == StepState::NotRun));
     }
