@@ -1,5 +1,6 @@
-//! The audit log: JSON Lines, one [`Record`] per step transition of an action, written and
-//! flushed as it happens, so a console killed mid-run leaves a trail that ends where it died.
+//! The audit log: JSON Lines, one [`Record`] per transition of an action (each event the
+//! engine sends its front-end, progress notes at a bounded rate), written and flushed as it
+//! happens, so a console killed mid-run leaves a trail that ends where it died.
 //!
 //! It also reads the log back: [`interrupted_runs`] finds runs that started and never
 //! finished (no `RunFinished` record). What to do about one is `ops::recovery`'s business.
@@ -23,6 +24,49 @@ use serde::{Deserialize, Serialize};
 pub const RUN_FINISHED: &str = "RunFinished";
 /// The event name of the record that opens a run.
 pub const RUN_STARTED: &str = "RunStarted";
+/// The event name of the record written as a step begins.
+pub const STEP_STARTED: &str = "StepStarted";
+
+/// How a run ended, as its `RunFinished` record says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step verified.
+    Done,
+    /// A guard or pre-check refused it; nothing was changed.
+    Refused,
+    /// It started changing things and stopped.
+    Failed,
+    /// It never finished, and was looked at later ([`acknowledge`]).
+    Interrupted,
+    /// Not a run: a rejoin mark cleared by hand.
+    Cleared,
+    /// A word this version does not know (a log shared with a newer redops): the record is
+    /// still read, so its run still counts as finished.
+    #[serde(other)]
+    Unknown,
+}
+
+impl Outcome {
+    /// The word written in the log.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+            Self::Interrupted => "interrupted",
+            Self::Cleared => "cleared",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// Who is acting, from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,8 +132,12 @@ pub struct Record {
     pub action: String,
     /// Names and addresses of the nodes the run touches (`name=host:port`).
     pub nodes: Vec<String>,
-    /// `RunStarted`, `PrecheckPassed`, `StepStarted`, ..., `RunFinished`.
+    /// `RunStarted`, `PrecheckPassed`, `StepStarted`, ..., `RunFinished`: the name of the
+    /// engine's event the record was written from (`ops::RunEvent::name`).
     pub event: String,
+    /// The node a snapshot, download or step is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,7 +152,7 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<Outcome>,
     /// Override or skip reasons given by the operator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -323,7 +371,7 @@ pub fn interrupted_runs(path: &Path) -> io::Result<Vec<InterruptedRun>> {
             let last = recs.last()?.clone();
             let steps_started = recs
                 .iter()
-                .filter(|r| r.event == "StepStarted")
+                .filter(|r| r.event == STEP_STARTED)
                 .filter_map(|r| r.title.clone())
                 .collect();
             Some((
@@ -360,7 +408,7 @@ pub fn acknowledge(log: &mut AuditLog, run: &InterruptedRun, note: &str) -> io::
         action: run.action.clone(),
         nodes: run.nodes.clone(),
         event: RUN_FINISHED.to_string(),
-        outcome: Some("interrupted".to_string()),
+        outcome: Some(Outcome::Interrupted),
         detail: Some(note.to_string()),
         ..Record::default()
     })
@@ -389,7 +437,7 @@ mod tests {
         log.write(rec("a", 0, RUN_STARTED)).unwrap();
         log.write(rec("a", 1, RUN_FINISHED)).unwrap();
         log.write(rec("b", 0, RUN_STARTED)).unwrap();
-        let mut started = rec("b", 1, "StepStarted");
+        let mut started = rec("b", 1, STEP_STARTED);
         started.title = Some("pause writes".into());
         started.step = Some(0);
         log.write(started).unwrap();
@@ -409,6 +457,35 @@ mod tests {
         assert!(interrupted_runs(&dir.path().join("none"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn outcomes_are_words_and_an_unknown_one_still_finishes_its_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let mut log = AuditLog::open(&path).unwrap();
+        log.write(rec("a", 0, RUN_STARTED)).unwrap();
+        let mut done = rec("a", 1, RUN_FINISHED);
+        done.outcome = Some(Outcome::Done);
+        log.write(done).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(r#""outcome":"done""#), "{text}");
+        // A newer redops may write a word this one does not know.
+        let mut later = serde_json::to_value(rec("b", 1, RUN_FINISHED)).unwrap();
+        later["outcome"] = "handed_over".into();
+        let line = format!(
+            "{}\n{later}\n",
+            serde_json::to_string(&rec("b", 0, RUN_STARTED)).unwrap()
+        );
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(line.as_bytes())
+            .unwrap();
+        assert!(interrupted_runs(&path).unwrap().is_empty());
+        let back: Record = serde_json::from_value(later).unwrap();
+        assert_eq!(back.outcome, Some(Outcome::Unknown));
     }
 
     #[test]

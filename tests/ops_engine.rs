@@ -423,8 +423,8 @@ async fn refusals_send_no_role_change() {
     assert_eq!((out.status, out.exit_code()), (RunStatus::Refused, 3));
     assert!(out.detail.contains("read-only"));
     assert_eq!(
-        log.records().last().map(|r| r.outcome.clone()),
-        Some(Some("refused".into()))
+        log.records().last().map(|r| r.outcome),
+        Some(Some(audit::Outcome::Refused))
     );
     no_role_change(&fake);
 

@@ -283,12 +283,17 @@ fn scripted_switchover(w: u16, h: u16) -> (App, RunJob, tempfile::TempDir) {
             action: "switchover".into(),
             group: "demo".into(),
             summary: job.prepared.plan.summary.clone(),
+            reason: None,
         },
         5,
     );
     ev(
         &mut app,
-        RunEvent::PrecheckPassed { overridden: vec![] },
+        RunEvent::PrecheckPassed {
+            overridden: vec![],
+            reason: None,
+            state: vec![],
+        },
         12,
     );
     ev(&mut app, RunEvent::SnapshotStarted { node: "m1".into() }, 1);
@@ -297,6 +302,8 @@ fn scripted_switchover(w: u16, h: u16) -> (App, RunJob, tempfile::TempDir) {
         RunEvent::SnapshotVerified {
             node: "m1".into(),
             last_save: 1_700_000_061,
+            requested_at: 1_700_000_060,
+            saved_aside: None,
         },
         340,
     );
@@ -380,13 +387,14 @@ fn runbook_failure_state() {
         (
             3,
             RunEvent::RolledBack {
+                step: 2,
                 what: "writes on m1 unpaused".into(),
             },
         ),
         (
             9,
             RunEvent::RunFinished {
-                outcome: "failed".into(),
+                outcome: RunStatus::Failed,
                 detail: format!("step 3 failed: {err}"),
                 state: vec![
                     "m1: role=primary offset=9500 replicas=2".into(),
@@ -526,7 +534,7 @@ async fn switchover_then_failback_through_the_console() {
     );
     let rb = app.run.as_ref().unwrap();
     assert!(rb.all_verified(), "{:?}", rb.steps);
-    assert_eq!(rb.ending.as_ref().unwrap().outcome, "done");
+    assert!(rb.ending.as_ref().unwrap().outcome.is_done());
     let t = screen(&app);
     assert!(t.contains("runbook · switchover to r1 · DONE"), "{t}");
     assert_eq!(

@@ -7,13 +7,15 @@
 //! one entry point per subcommand, which builds its plan with the engine's planner; the parts:
 //! - `args`: the clap arguments and flags;
 //! - `context`: [`ActionContext`], the targets, one poll, the budgets, interrupted runs;
-//! - `run`: [`execute`] / [`run_plan`], the plan print, confirmation, progress, outcome.
+//! - `run`: [`execute`] / [`run_plan`], the plan print, confirmation, progress, outcome;
+//! - `events`: the lines printed for each engine event and for the outcome.
 //!
 //! `promote`, `repoint` and `rejoin` plug their plan builders into [`ActionContext`] and
 //! [`execute`].
 
 mod args;
 mod context;
+mod events;
 mod run;
 
 pub use args::{

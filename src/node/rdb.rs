@@ -14,8 +14,8 @@ mod verify;
 
 pub use error::RdbError;
 pub use manifest::{
-    backup, backup_dir, latest_backup, manifest_path, read_manifest, Backup, DbCount, InfoBefore,
-    Manifest, MANIFEST_VERSION,
+    backup, backup_dir, backup_with_progress, latest_backup, manifest_path, read_manifest, Backup,
+    DbCount, InfoBefore, Manifest, MANIFEST_VERSION,
 };
 pub use verify::{parse_aux, verify, CrcStatus, RdbAux, RdbCheck, RdbFormat, CRC64};
 
@@ -97,6 +97,11 @@ pub struct Downloaded {
     pub notes: Vec<String>,
 }
 
+/// Told how a transfer goes: payload bytes written so far, and the length the node announced
+/// (`None` for a diskless transfer, known only at its end). Called once when the payload
+/// begins (0 bytes), then after every write: the caller decides how often to pass it on.
+pub type Progress<'a> = &'a mut (dyn FnMut(u64, Option<u64>) + Send + Sync);
+
 /// Anything the download can read from and write to: plain TCP or TLS.
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
@@ -134,6 +139,21 @@ pub async fn download_within(
     budget: Duration,
     bound: Option<SizeBound>,
 ) -> Result<Downloaded, RdbError> {
+    download_with_progress(node, timeouts, dest_dir, budget, bound, &mut |_, _| {}).await
+}
+
+/// As [`download_within`], telling `progress` how the transfer goes.
+///
+/// # Errors
+/// As [`download_within`].
+pub async fn download_with_progress(
+    node: &Node,
+    timeouts: Timeouts,
+    dest_dir: &Path,
+    budget: Duration,
+    bound: Option<SizeBound>,
+    progress: Progress<'_>,
+) -> Result<Downloaded, RdbError> {
     let started = Instant::now();
     let mut s = Session {
         node,
@@ -143,6 +163,7 @@ pub async fn download_within(
         bound,
         dest_dir: dest_dir.to_path_buf(),
         next_space_check: 0,
+        progress,
     };
     let file_err = |path: &Path, e: std::io::Error| RdbError::File {
         path: path.to_path_buf(),
@@ -160,11 +181,16 @@ pub async fn download_within(
         .map_err(|e| s.cut(&e))?;
     let stall = timeouts.read.max(TRANSFER_STALL_FLOOR);
     let framing = s.payload_header(&mut conn, stall).await?;
-    if let Header::Length(len) = framing {
+    let announced = match framing {
+        Header::Length(len) => Some(len),
+        Header::Eof(_) => None,
+    };
+    if let Some(len) = announced {
         // A length bomb ($99999999999999) is refused before the file exists.
         s.check_size(len, true)?;
     }
     s.check_size(0, false)?;
+    (s.progress)(0, announced);
 
     let (std_file, temp_path) = tempfile::Builder::new()
         .prefix(".partial-")
@@ -243,7 +269,7 @@ enum Header {
 }
 
 /// State of one download: who, the deadline, bytes so far, the size bounds.
-struct Session<'a> {
+struct Session<'a, 'p> {
     node: &'a Node,
     deadline: Instant,
     budget: Duration,
@@ -252,9 +278,10 @@ struct Session<'a> {
     dest_dir: PathBuf,
     /// Bytes written at which free space is checked again.
     next_space_check: u64,
+    progress: Progress<'p>,
 }
 
-impl Session<'_> {
+impl Session<'_, '_> {
     /// Refuses `total` payload bytes (announced, or written so far) over the bound or over
     /// the free space minus the reserve. Free space is read again only every
     /// [`SPACE_CHECK_EVERY`] bytes; `announced` forces a check.
@@ -601,6 +628,7 @@ impl Session<'_> {
             self.write(file, slot.get(..n).unwrap_or_default(), path)
                 .await?;
             self.bytes += n as u64;
+            (self.progress)(self.bytes, Some(len));
             self.check_size(self.bytes, false)?;
         }
         Ok(())
@@ -639,6 +667,7 @@ impl Session<'_> {
                 self.write(file, pending.get(..body).unwrap_or_default(), path)
                     .await?;
                 self.bytes += body as u64;
+                (self.progress)(self.bytes, None);
                 return Ok(());
             }
             if pending.len() > EOF_MARK_LEN {
@@ -646,6 +675,7 @@ impl Session<'_> {
                 self.write(file, pending.get(..flush).unwrap_or_default(), path)
                     .await?;
                 self.bytes += flush as u64;
+                (self.progress)(self.bytes, None);
                 pending.drain(..flush);
                 // No length was announced: the bound and the disk are checked as it streams.
                 self.check_size(self.bytes, false)?;

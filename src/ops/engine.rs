@@ -1,12 +1,13 @@
-//! The action engine: runs any [`Plan`] through [`RedisOps`], streams [`RunEvent`]s (named as
-//! past facts) and writes one audit record per transition.
+//! The action engine: runs any [`Plan`] through [`RedisOps`]; each transition is one
+//! [`RunEvent`] (named as a past fact, `engine/event.rs`), written to the audit log and sent to
+//! the front-end from the same value (`engine/journal.rs`).
 //!
 //! Every guard is enforced here, not in a front-end (DESIGN invariant 1): read-only mode, HA
 //! managers, failed pre-checks without a recorded override, a missing confirmation, another
 //! redops action on the group (the lock), the plan being out of date, and the snapshot gate.
 //! What runs before the first step (live pre-checks, the snapshot gate) is in `engine/before.rs`,
-//! step execution in `engine/steps.rs`, rollback in `engine/rollback.rs`, unanswered role
-//! commands in `engine/fence.rs`.
+//! step execution in `engine/steps.rs`, what the run changed in `engine/state.rs`, rollback in
+//! `engine/rollback.rs`, unanswered role commands in `engine/fence.rs`.
 //!
 //! # The console may die at any instant (DESIGN invariant 10)
 //!
@@ -39,21 +40,31 @@
 //! there is still one primary, but those writes are not on the target.
 
 mod before;
+mod event;
 mod fence;
+mod journal;
 mod permissions;
 mod rollback;
-pub use fence::WATCH_TIMEOUTS;
+mod state;
 mod steps;
+#[cfg(test)]
+mod tests;
 
-use std::collections::HashMap;
+pub use event::RunEvent;
+pub use fence::WATCH_TIMEOUTS;
+pub use journal::PROGRESS_RECORD_EVERY;
+
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use crate::audit::{AuditLog, Record, RUN_FINISHED, RUN_STARTED};
+use crate::audit::AuditLog;
 use crate::info::Info;
+
+use journal::Journal;
+use state::RunState;
 
 use super::plan::{CheckStatus, Confirm, Plan, PlanNode};
 use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
@@ -71,70 +82,6 @@ pub struct Approval {
     pub skip_snapshot_reason: Option<String>,
 }
 
-/// Progress of a run, as past facts.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "event")]
-pub enum RunEvent {
-    RunStarted {
-        run_id: String,
-        action: String,
-        group: String,
-        summary: String,
-    },
-    PrecheckFailed {
-        reason: String,
-    },
-    PrecheckPassed {
-        overridden: Vec<String>,
-    },
-    SnapshotStarted {
-        node: String,
-    },
-    SnapshotProgress {
-        node: String,
-        detail: String,
-    },
-    SnapshotVerified {
-        node: String,
-        last_save: i64,
-    },
-    SnapshotSkipped {
-        reason: String,
-    },
-    DownloadVerified {
-        node: String,
-        path: String,
-        bytes: u64,
-    },
-    StepStarted {
-        index: usize,
-        title: String,
-        node: String,
-        commands: Vec<String>,
-    },
-    StepVerified {
-        index: usize,
-        title: String,
-        detail: String,
-        elapsed_ms: u64,
-    },
-    StepFailed {
-        index: usize,
-        title: String,
-        error: String,
-        critical: bool,
-    },
-    RolledBack {
-        what: String,
-    },
-    RunFinished {
-        outcome: String,
-        detail: String,
-        state: Vec<String>,
-        next_step: Option<String>,
-    },
-}
-
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -145,6 +92,18 @@ pub enum RunStatus {
     Refused,
     /// It started changing things and stopped; `RunOutcome` explains the state.
     Failed,
+}
+
+impl RunStatus {
+    /// `done`, `refused` or `failed`: the word the JSON output and the audit log use.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Refused => "refused",
+            Self::Failed => "failed",
+        }
+    }
 }
 
 /// The end of a run.
@@ -184,37 +143,14 @@ pub fn new_run_id() -> String {
     format!("{:x}-{r:08x}", (ts * 1000.0) as u64)
 }
 
-/// Mutable state of a run: what has changed so far, for rollback.
-#[derive(Debug, Default)]
-pub(crate) struct RunState {
-    paused: Option<usize>,
-    paused_at: Option<Instant>,
-    pause_ms: Option<u64>,
-    promoted: Option<usize>,
-    demoted: bool,
-    failover_started: Option<usize>,
-    failover_done: bool,
-    captured_offset: Option<u64>,
-    /// INFO read before the first step, per plan node.
-    pre: HashMap<usize, Info>,
-    /// The old primary was sent its demotion and never answered: it may still run it.
-    demote_pending: Option<usize>,
-    /// The target was sent `REPLICAOF NO ONE` and never answered: it may still run it.
-    promote_pending: Option<usize>,
-}
-
 pub(crate) struct Run<'a, O: RedisOps> {
     plan: &'a Plan,
     ops: &'a O,
-    audit: &'a mut AuditLog,
-    events: &'a UnboundedSender<RunEvent>,
-    run_id: String,
-    seq: u32,
+    /// Where every event goes: the audit log, then the front-end.
+    journal: Journal<'a>,
     started: Instant,
     st: RunState,
     warnings: Vec<String>,
-    exchanges: Vec<(String, String)>,
-    audit_errors: u32,
     /// The plan's old primary (first `Expect` that is a primary).
     old_primary: Option<usize>,
 }
@@ -230,31 +166,22 @@ pub async fn run<O: RedisOps>(
     audit: &mut AuditLog,
     events: &UnboundedSender<RunEvent>,
 ) -> RunOutcome {
+    let run_id = new_run_id();
     let mut r = Run {
         plan,
         ops,
-        audit,
-        events,
-        run_id: new_run_id(),
-        seq: 0,
+        journal: Journal::new(plan, run_id.clone(), audit, events),
         started: Instant::now(),
         st: RunState::default(),
         warnings: Vec::new(),
-        exchanges: Vec::new(),
-        audit_errors: 0,
         old_primary: plan.expects.iter().find(|e| e.primary).map(|e| e.node),
     };
-    r.emit(RunEvent::RunStarted {
-        run_id: r.run_id.clone(),
+    let started = r.journal.event(RunEvent::RunStarted {
+        run_id,
         action: plan.action.as_str().to_string(),
         group: plan.group.clone(),
         summary: plan.summary.clone(),
-    });
-    let started = r.record(Record {
-        event: RUN_STARTED.to_string(),
-        detail: Some(plan.summary.clone()),
         reason: approval.force_reason.clone(),
-        ..Record::default()
     });
     if let Err(e) = started {
         return r.refuse(format!(
@@ -276,20 +203,13 @@ pub async fn run<O: RedisOps>(
         .map(|c| c.message.clone())
         .chain(unchecked_lock)
         .collect();
-    r.emit(RunEvent::PrecheckPassed {
-        overridden: overridden.clone(),
-    });
-    let _ = r.record(Record {
-        event: "PrecheckPassed".to_string(),
-        reason: (!overridden.is_empty()).then(|| {
-            format!(
-                "overridden: {}; reason: {}",
-                overridden.join("; "),
-                approval.force_reason.clone().unwrap_or_default()
-            )
-        }),
-        state: Some(r.pre_state()),
-        ..Record::default()
+    let state = r.pre_state();
+    r.event(RunEvent::PrecheckPassed {
+        reason: (!overridden.is_empty())
+            .then(|| approval.force_reason.clone())
+            .flatten(),
+        overridden,
+        state,
     });
     if let Err(reason) = r.snapshot_gate(approval).await {
         return r.refuse(reason);
@@ -355,35 +275,10 @@ fn guards(plan: &Plan, approval: &Approval) -> Result<(), String> {
 }
 
 impl<O: RedisOps> Run<'_, O> {
-    fn emit(&self, e: RunEvent) {
-        let _ = self.events.send(e);
-    }
-
-    fn nodes_desc(&self) -> Vec<String> {
-        self.plan
-            .nodes
-            .iter()
-            .map(|n| format!("{}={}", n.name, n.addr))
-            .collect()
-    }
-
-    /// Writes one audit record (run id, group, action, nodes, exchanges filled in).
-    fn record(&mut self, mut rec: Record) -> std::io::Result<()> {
-        rec.run_id.clone_from(&self.run_id);
-        rec.seq = self.seq;
-        self.seq += 1;
-        rec.group.clone_from(&self.plan.group);
-        rec.action = self.plan.action.as_str().to_string();
-        rec.nodes = self.nodes_desc();
-        for (c, reply) in self.exchanges.drain(..) {
-            rec.commands.push(c);
-            rec.replies.push(reply);
-        }
-        let r = self.audit.write(rec);
-        if r.is_err() {
-            self.audit_errors += 1;
-        }
-        r
+    /// One transition: audited, then sent to the front-end. A record that cannot be written
+    /// is counted (the outcome warns about it); the run goes on.
+    fn event(&mut self, e: RunEvent) {
+        let _ = self.journal.event(e);
     }
 
     /// Sends a command, keeping it (not INFO reads) for the next audit record.
@@ -408,7 +303,7 @@ impl<O: RedisOps> Run<'_, O> {
                 Ok(reply) => reply.summary(),
                 Err(e) => format!("error: {e}"),
             };
-            self.exchanges.push((format!("{}: {cmd}", n.name), shown));
+            self.journal.exchange(format!("{}: {cmd}", n.name), shown);
         }
         r
     }
@@ -423,10 +318,10 @@ impl<O: RedisOps> Run<'_, O> {
     }
 
     fn refuse(&mut self, reason: String) -> RunOutcome {
-        self.emit(RunEvent::PrecheckFailed {
+        self.event(RunEvent::PrecheckFailed {
             reason: reason.clone(),
         });
-        self.finish(super::RunStatus::Refused, reason, Vec::new(), None)
+        self.finish(RunStatus::Refused, reason, Vec::new(), None)
     }
 
     fn finish(
@@ -436,33 +331,21 @@ impl<O: RedisOps> Run<'_, O> {
         state: Vec<String>,
         next_step: Option<String>,
     ) -> RunOutcome {
-        let outcome = match status {
-            RunStatus::Done => "done",
-            RunStatus::Refused => "refused",
-            RunStatus::Failed => "failed",
-        };
-        if self.audit_errors > 0 {
-            self.warnings.push(format!(
-                "{} audit record(s) could not be written",
-                self.audit_errors
-            ));
-        }
-        self.emit(RunEvent::RunFinished {
-            outcome: outcome.to_string(),
+        self.event(RunEvent::RunFinished {
+            outcome: status,
             detail: detail.clone(),
             state: state.clone(),
             next_step: next_step.clone(),
         });
-        let _ = self.record(Record {
-            event: RUN_FINISHED.to_string(),
-            outcome: Some(outcome.to_string()),
-            detail: Some(detail.clone()),
-            state: (!state.is_empty()).then(|| state.join(" | ")),
-            reason: next_step.clone(),
-            ..Record::default()
-        });
+        // Counted after the last record, so that a failed RunFinished is counted too.
+        if self.journal.errors > 0 {
+            self.warnings.push(format!(
+                "{} audit record(s) could not be written",
+                self.journal.errors
+            ));
+        }
         RunOutcome {
-            run_id: self.run_id.clone(),
+            run_id: self.journal.run_id().to_string(),
             status,
             detail,
             state,

@@ -277,15 +277,17 @@ pub trait RedisOps: Sync {
     ) -> impl Future<Output = Result<Reply, NodeError>> + Send;
 
     /// Downloads the node's RDB over the replication protocol into `dest` and verifies it,
-    /// the transfer ending within `budget`. The hook the engine calls before a node holding
-    /// data is `REPLICAOF`'d.
+    /// the transfer ending within `budget`, telling `progress` how it goes (see
+    /// [`rdb::Progress`](crate::node::rdb::Progress)). The hook the engine calls before a node
+    /// holding data is `REPLICAOF`'d.
     fn download_rdb(
         &self,
         node: &PlanNode,
         dest: &Path,
         budget: Duration,
+        progress: crate::node::rdb::Progress<'_>,
     ) -> impl Future<Output = Result<DownloadSummary, String>> + Send {
-        let _ = (node, dest, budget);
+        let _ = (node, dest, budget, progress);
         async { Err("RDB download is not available in this build".to_string()) }
     }
 
@@ -426,6 +428,7 @@ impl RedisOps for RealOps {
         node: &PlanNode,
         dest: &Path,
         budget: Duration,
+        progress: crate::node::rdb::Progress<'_>,
     ) -> Result<DownloadSummary, String> {
         let (Some(cfg), Some(client)) =
             (self.node_config(node).await, self.clients.get(&node.name))
@@ -433,7 +436,15 @@ impl RedisOps for RealOps {
             return Err(format!("node '{}' is not part of this group", node.name));
         };
         let timeouts = client.lock().await.timeouts();
-        match crate::node::rdb::backup(&cfg, &self.group, timeouts, dest, budget).await {
+        let backup = crate::node::rdb::backup_with_progress(
+            &cfg,
+            &self.group,
+            timeouts,
+            dest,
+            budget,
+            progress,
+        );
+        match backup.await {
             Ok(b) => Ok(DownloadSummary {
                 path: b.rdb.clone(),
                 bytes: b.manifest.bytes,

@@ -22,7 +22,7 @@ use super::modal::{
 };
 use super::prepare::{prepare, Request};
 use super::run::{RunEnd, RunJob};
-use super::runbook::Runbook;
+use super::runbook::{Ended, Runbook};
 
 impl App {
     /// The live (not frozen) topology of group `gi`, empty when it has none yet.
@@ -268,7 +268,7 @@ impl App {
                     format!("{title}: {t} failed: {error}"),
                 );
             }
-            RunEvent::RolledBack { what } => {
+            RunEvent::RolledBack { what, .. } => {
                 self.note(
                     Severity::Warning,
                     &group,
@@ -289,12 +289,14 @@ impl App {
         };
         rb.ended(end.outcome.as_ref().map_err(String::as_str), &end.notes, at);
         let (group, title) = (rb.group.clone(), rb.title.clone());
-        let (word, detail) = rb
+        let (ended, detail) = rb
             .ending
             .as_ref()
-            .map(|e| (e.outcome.clone(), e.detail.clone()))
-            .unwrap_or_default();
-        let severity = if word == "done" {
+            .map_or((Ended::NotStarted, String::new()), |e| {
+                (e.outcome, e.detail.clone())
+            });
+        let word = ended.word();
+        let severity = if ended.is_done() {
             Severity::Info
         } else {
             Severity::Critical
@@ -303,7 +305,7 @@ impl App {
         for n in &end.notes {
             self.note(Severity::Info, &group, None, n.clone());
         }
-        if word == "done" {
+        if ended.is_done() {
             self.flash_info(&format!("{title}: done · Esc closes the runbook"));
         } else {
             self.flash_error(&format!(

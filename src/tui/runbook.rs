@@ -6,6 +6,7 @@
 
 use std::time::SystemTime;
 
+use super::fmt;
 use crate::ops::{Plan, RunEvent, RunOutcome, RunStatus};
 
 /// Where a step (or gate item) is.
@@ -39,9 +40,21 @@ impl StepState {
     }
 }
 
+/// What a runbook row stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// The snapshot gate's BGSAVE on a node.
+    Snapshot,
+    /// The gate's RDB download of a node.
+    Download,
+    /// A step of the plan.
+    Step,
+}
+
 /// One line of the runbook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Row {
+    pub kind: RowKind,
     pub title: String,
     /// The node the commands go to.
     pub node: String,
@@ -58,11 +71,35 @@ pub enum Prechecks {
     Refused(String),
 }
 
+/// How the run ended: the engine's status, or that the console could not start it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    Run(RunStatus),
+    /// The audit log or the connections could not be opened: the detail says which.
+    NotStarted,
+}
+
+impl Ended {
+    /// `done`, `refused`, `failed` (the engine's word), or `error`.
+    #[must_use]
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Run(s) => s.as_str(),
+            Self::NotStarted => "error",
+        }
+    }
+
+    /// Every step verified.
+    #[must_use]
+    pub fn is_done(self) -> bool {
+        self == Self::Run(RunStatus::Done)
+    }
+}
+
 /// How the run ended.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ending {
-    /// `done`, `refused` or `failed` (the engine's word), or `error` when it could not start.
-    pub outcome: String,
+    pub outcome: Ended,
     pub detail: String,
     /// One line per node, read after a failed run.
     pub state: Vec<String>,
@@ -83,7 +120,7 @@ pub struct Runbook {
     pub run_id: Option<String>,
     pub started: SystemTime,
     pub prechecks: Prechecks,
-    /// Snapshots, then downloads.
+    /// Snapshots ([`RowKind::Snapshot`]), then downloads ([`RowKind::Download`]).
     pub gate: Vec<Row>,
     pub steps: Vec<Row>,
     pub rollbacks: Vec<String>,
@@ -94,7 +131,8 @@ impl Runbook {
     /// Every step of `plan` pending.
     #[must_use]
     pub fn new(plan: &Plan, title: &str, now: SystemTime) -> Self {
-        let gate_row = |what: &str, i: usize| Row {
+        let gate_row = |kind: RowKind, what: &str, i: usize| Row {
+            kind,
             title: format!("{what} {}", plan.name(i)),
             node: plan.name(i).to_string(),
             commands: Vec::new(),
@@ -103,13 +141,15 @@ impl Runbook {
         let mut gate: Vec<Row> = plan
             .snapshots
             .iter()
-            .map(|&i| gate_row("snapshot (BGSAVE, verified) of", i))
+            .map(|&i| gate_row(RowKind::Snapshot, "snapshot (BGSAVE, verified) of", i))
             .collect();
-        gate.extend(
-            plan.downloads
-                .iter()
-                .map(|&i| gate_row("download (CRC64 verified) of the RDB of", i)),
-        );
+        gate.extend(plan.downloads.iter().map(|&i| {
+            gate_row(
+                RowKind::Download,
+                "download (CRC64 verified) of the RDB of",
+                i,
+            )
+        }));
         Self {
             title: title.to_string(),
             group: plan.group.clone(),
@@ -121,6 +161,7 @@ impl Runbook {
                 .steps
                 .iter()
                 .map(|s| Row {
+                    kind: RowKind::Step,
                     title: s.title.clone(),
                     node: plan.name(s.node).to_string(),
                     commands: s.commands.iter().map(ToString::to_string).collect(),
@@ -143,51 +184,67 @@ impl Runbook {
         match ev {
             RunEvent::RunStarted { run_id, .. } => self.run_id = Some(run_id.clone()),
             RunEvent::PrecheckFailed { reason } => {
-                self.prechecks = Prechecks::Refused(reason.clone())
+                self.prechecks = Prechecks::Refused(reason.clone());
             }
-            RunEvent::PrecheckPassed { overridden } => {
+            RunEvent::PrecheckPassed { overridden, .. } => {
                 self.prechecks = Prechecks::Passed {
                     overridden: overridden.clone(),
                 };
-                self.next_download(at);
             }
-            RunEvent::SnapshotStarted { node } => {
-                if let Some(r) = self.gate_row(node, true) {
-                    r.state = StepState::Running {
-                        since: at,
-                        detail: None,
-                    };
-                }
-            }
+            RunEvent::SnapshotStarted { node } => self.start(RowKind::Snapshot, node, at),
             RunEvent::SnapshotProgress { node, detail } => {
-                if let Some(r) = self.gate_row(node, true) {
-                    if let StepState::Running { detail: d, .. } = &mut r.state {
-                        *d = Some(detail.clone());
-                    }
+                self.progress(RowKind::Snapshot, node, detail.clone());
+            }
+            RunEvent::SnapshotVerified {
+                node, last_save, ..
+            } => self.verified(
+                RowKind::Snapshot,
+                node,
+                format!("status ok, rdb_last_save_time {last_save}"),
+                at,
+            ),
+            RunEvent::SnapshotSkipped {
+                node: Some(node),
+                reason,
+                ..
+            } => {
+                if let Some(r) = self.gate_row(RowKind::Snapshot, node) {
+                    r.state = StepState::Skipped(reason.clone());
                 }
             }
-            RunEvent::SnapshotVerified { node, last_save } => {
-                if let Some(r) = self.gate_row(node, true) {
-                    r.state = StepState::Verified {
-                        ms: elapsed(&r.state, at),
-                        detail: format!("status ok, rdb_last_save_time {last_save}"),
-                    };
-                }
-                self.next_download(at);
-            }
-            RunEvent::SnapshotSkipped { reason } => {
+            RunEvent::SnapshotSkipped {
+                node: None, reason, ..
+            } => {
                 for r in &mut self.gate {
                     r.state = StepState::Skipped(reason.clone());
                 }
             }
-            RunEvent::DownloadVerified { node, path, bytes } => {
-                if let Some(r) = self.gate_row(node, false) {
-                    r.state = StepState::Verified {
-                        ms: elapsed(&r.state, at),
-                        detail: format!("{path} ({bytes} bytes)"),
-                    };
-                }
-                self.next_download(at);
+            RunEvent::SnapshotFailed { node, error } => {
+                self.failed(RowKind::Snapshot, node, error);
+            }
+            RunEvent::DownloadStarted { node, .. } => self.start(RowKind::Download, node, at),
+            RunEvent::DownloadProgress { node, bytes, total } => {
+                let detail = match total {
+                    Some(t) if *t > 0 => format!(
+                        "{} of {} ({}%)",
+                        fmt::bytes(*bytes),
+                        fmt::bytes(*t),
+                        bytes.saturating_mul(100) / t
+                    ),
+                    _ => format!("{} received", fmt::bytes(*bytes)),
+                };
+                self.progress(RowKind::Download, node, detail);
+            }
+            RunEvent::DownloadVerified {
+                node, path, bytes, ..
+            } => self.verified(
+                RowKind::Download,
+                node,
+                format!("{path} ({bytes} bytes)"),
+                at,
+            ),
+            RunEvent::DownloadFailed { node, error } => {
+                self.failed(RowKind::Download, node, error);
             }
             RunEvent::StepStarted { index, .. } => {
                 if let Some(r) = self.steps.get_mut(*index) {
@@ -223,7 +280,7 @@ impl Runbook {
                     };
                 }
             }
-            RunEvent::RolledBack { what } => self.rollbacks.push(what.clone()),
+            RunEvent::RolledBack { what, .. } => self.rollbacks.push(what.clone()),
             RunEvent::RunFinished {
                 outcome,
                 detail,
@@ -231,7 +288,7 @@ impl Runbook {
                 next_step,
             } => {
                 self.ending = Some(Ending {
-                    outcome: outcome.clone(),
+                    outcome: Ended::Run(*outcome),
                     detail: detail.clone(),
                     state: state.clone(),
                     next_step: next_step.clone(),
@@ -250,7 +307,7 @@ impl Runbook {
     /// own notes.
     pub fn ended(&mut self, outcome: Result<&RunOutcome, &str>, notes: &[String], at: SystemTime) {
         let e = self.ending.get_or_insert_with(|| Ending {
-            outcome: "error".to_string(),
+            outcome: Ended::NotStarted,
             detail: String::new(),
             state: Vec::new(),
             next_step: None,
@@ -262,12 +319,7 @@ impl Runbook {
         });
         match outcome {
             Ok(o) => {
-                e.outcome = match o.status {
-                    RunStatus::Done => "done",
-                    RunStatus::Refused => "refused",
-                    RunStatus::Failed => "failed",
-                }
-                .to_string();
+                e.outcome = Ended::Run(o.status);
                 e.detail.clone_from(&o.detail);
                 e.state.clone_from(&o.state);
                 e.next_step.clone_from(&o.next_step);
@@ -276,7 +328,7 @@ impl Runbook {
                 e.pause_ms = o.pause_ms;
             }
             Err(why) => {
-                e.outcome = "error".to_string();
+                e.outcome = Ended::NotStarted;
                 e.detail = why.to_string();
             }
         }
@@ -292,40 +344,49 @@ impl Runbook {
             .all(|s| matches!(s.state, StepState::Verified { .. }))
     }
 
-    fn gate_row(&mut self, node: &str, snapshot: bool) -> Option<&mut Row> {
-        let n = self
-            .gate
-            .iter()
-            .filter(|r| !r.title.starts_with("download"))
-            .count();
-        let range = if snapshot { 0..n } else { n..self.gate.len() };
-        self.gate[range].iter_mut().find(|r| r.node == node)
+    fn gate_row(&mut self, kind: RowKind, node: &str) -> Option<&mut Row> {
+        self.gate
+            .iter_mut()
+            .find(|r| r.kind == kind && r.node == node)
     }
 
-    /// Downloads have no start event: one starts when the gate before it is through.
-    fn next_download(&mut self, at: SystemTime) {
-        if !matches!(self.prechecks, Prechecks::Passed { .. }) {
-            return;
+    fn start(&mut self, kind: RowKind, node: &str, at: SystemTime) {
+        if let Some(r) = self.gate_row(kind, node) {
+            r.state = StepState::Running {
+                since: at,
+                detail: None,
+            };
         }
-        if self
-            .gate
-            .iter()
-            .any(|r| matches!(r.state, StepState::Running { .. }))
-        {
-            return;
-        }
-        if let Some(r) = self.gate.iter_mut().find(|r| r.state.is_pending()) {
-            if r.title.starts_with("download") {
-                r.state = StepState::Running {
-                    since: at,
-                    detail: None,
-                };
+    }
+
+    fn progress(&mut self, kind: RowKind, node: &str, detail: String) {
+        if let Some(r) = self.gate_row(kind, node) {
+            if let StepState::Running { detail: d, .. } = &mut r.state {
+                *d = Some(detail);
             }
         }
     }
 
-    /// Whatever did not start will not: pending rows become "not run"; a gate row still
-    /// running failed (the gate is what refused).
+    fn verified(&mut self, kind: RowKind, node: &str, detail: String, at: SystemTime) {
+        if let Some(r) = self.gate_row(kind, node) {
+            r.state = StepState::Verified {
+                ms: elapsed(&r.state, at),
+                detail,
+            };
+        }
+    }
+
+    fn failed(&mut self, kind: RowKind, node: &str, error: &str) {
+        if let Some(r) = self.gate_row(kind, node) {
+            r.state = StepState::Failed {
+                error: error.to_string(),
+                critical: true,
+            };
+        }
+    }
+
+    /// Whatever did not start will not: pending rows become "not run"; a row still running
+    /// did not finish (the run ended under it).
     fn close(&mut self) {
         for r in self.gate.iter_mut().chain(self.steps.iter_mut()) {
             match &r.state {
@@ -373,7 +434,14 @@ mod tests {
         let p = prepare(&config, &topology, &[], &req, t(0)).unwrap();
         let mut rb = Runbook::new(&p.plan, &p.title(), t(0));
         assert_eq!(rb.gate.len(), 2, "a snapshot and a download");
-        rb.apply(&RunEvent::PrecheckPassed { overridden: vec![] }, t(1));
+        rb.apply(
+            &RunEvent::PrecheckPassed {
+                overridden: vec![],
+                reason: None,
+                state: vec![],
+            },
+            t(1),
+        );
         assert!(
             rb.gate.iter().all(|r| r.state.is_pending()),
             "snapshot first"
@@ -383,6 +451,8 @@ mod tests {
             &RunEvent::SnapshotVerified {
                 node: "m1".into(),
                 last_save: 7,
+                requested_at: 6,
+                saved_aside: None,
             },
             t(102),
         );
@@ -393,15 +463,43 @@ mod tests {
                 detail: "status ok, rdb_last_save_time 7".into()
             }
         );
-        assert!(
-            matches!(rb.gate[1].state, StepState::Running { since, .. } if since == t(102)),
-            "the download starts when the snapshot is through: {:?}",
-            rb.gate[1].state
+        assert!(rb.gate[1].state.is_pending(), "{:?}", rb.gate[1].state);
+        // The download has its own events: same node, its own row.
+        rb.apply(
+            &RunEvent::DownloadStarted {
+                node: "m1".into(),
+                path: "/backups/g/m1".into(),
+            },
+            t(110),
         );
-        // The download fails: the engine refuses and finishes; what ran is failed.
+        rb.apply(
+            &RunEvent::DownloadProgress {
+                node: "m1".into(),
+                bytes: 512 << 10,
+                total: Some(2 << 20),
+            },
+            t(150),
+        );
+        assert_eq!(rb.gate[0].kind, RowKind::Snapshot);
+        assert!(matches!(rb.gate[0].state, StepState::Verified { .. }));
+        assert_eq!(
+            rb.gate[1].state,
+            StepState::Running {
+                since: t(110),
+                detail: Some("512K of 2.0M (25%)".into())
+            }
+        );
+        // The download fails: the engine says so, refuses and finishes.
+        rb.apply(
+            &RunEvent::DownloadFailed {
+                node: "m1".into(),
+                error: "transfer cut".into(),
+            },
+            t(200),
+        );
         rb.apply(
             &RunEvent::RunFinished {
-                outcome: "refused".into(),
+                outcome: RunStatus::Refused,
                 detail: "the RDB download of m1 failed".into(),
                 state: vec![],
                 next_step: None,
@@ -409,6 +507,62 @@ mod tests {
             t(300),
         );
         assert!(!rb.running());
-        assert!(matches!(rb.gate[1].state, StepState::Failed { .. }));
+        assert_eq!(
+            rb.gate[1].state,
+            StepState::Failed {
+                error: "transfer cut".into(),
+                critical: true
+            }
+        );
+        assert_eq!(
+            rb.ending.as_ref().map(|e| e.outcome),
+            Some(Ended::Run(RunStatus::Refused))
+        );
+        assert!(rb.steps.iter().all(|s| s.state == StepState::NotRun));
+    }
+
+    #[test]
+    fn a_snapshot_skipped_for_one_node_leaves_its_download() {
+        let fake = FakeOps::group(&["m1", "r1"]);
+        let (config, topology) = fake.config_and_topology("g");
+        let mut req = Request::new(ActionKey::Snapshot, 0, Some("m1".into()));
+        req.download = true;
+        let p = prepare(&config, &topology, &[], &req, t(0)).unwrap();
+        let mut rb = Runbook::new(&p.plan, &p.title(), t(0));
+        rb.apply(&RunEvent::SnapshotStarted { node: "m1".into() }, t(1));
+        rb.apply(
+            &RunEvent::SnapshotSkipped {
+                node: Some("m1".into()),
+                reason: "no persistence: the download is the snapshot".into(),
+                detail: None,
+            },
+            t(2),
+        );
+        assert!(matches!(rb.gate[0].state, StepState::Skipped(_)));
+        assert!(rb.gate[1].state.is_pending());
+        rb.apply(
+            &RunEvent::DownloadStarted {
+                node: "m1".into(),
+                path: "/b".into(),
+            },
+            t(3),
+        );
+        rb.apply(
+            &RunEvent::DownloadVerified {
+                node: "m1".into(),
+                path: "/b/x.rdb".into(),
+                bytes: 9,
+                crc_ok: true,
+                detail: String::new(),
+            },
+            t(5),
+        );
+        assert_eq!(
+            rb.gate[1].state,
+            StepState::Verified {
+                ms: Some(2),
+                detail: "/b/x.rdb (9 bytes)".into()
+            }
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::super::output::Paint;
 use super::super::status::rfc3339;
-use crate::audit::{Record, RUN_FINISHED, RUN_STARTED};
+use crate::audit::{Outcome, Record, RUN_FINISHED, RUN_STARTED};
 use crate::config::format_duration;
 use crate::ops::promote::RejoinMark;
 use crate::topology::{GroupTopology, Severity, Topology};
@@ -42,7 +42,7 @@ pub fn run_line(rec: &Record, json: bool, p: Paint) -> Option<String> {
     }
     let who = format!("{}@{} pid {}", rec.user, rec.host, rec.pid);
     let detail = rec.detail.as_deref().map(one_line).unwrap_or_default();
-    let outcome = rec.outcome.as_deref().unwrap_or("-");
+    let outcome = rec.outcome.map_or("-", Outcome::as_str);
     Some(pick(
         json,
         || {
@@ -53,9 +53,9 @@ pub fn run_line(rec: &Record, json: bool, p: Paint) -> Option<String> {
                     format!("{} by {who}", rec.action),
                 )
             } else {
-                let sev = match outcome {
-                    "done" | "cleared" => p.dim("info"),
-                    "refused" => p.yellow("WARN"),
+                let sev = match rec.outcome {
+                    Some(Outcome::Done | Outcome::Cleared) => p.dim("info"),
+                    Some(Outcome::Refused) => p.yellow("WARN"),
                     _ => p.red("CRIT"),
                 };
                 (
@@ -249,7 +249,7 @@ pub fn heartbeat_line(
 mod tests {
     use super::*;
 
-    fn rec(event: &str, outcome: Option<&str>) -> Record {
+    fn rec(event: &str, outcome: Option<Outcome>) -> Record {
         Record {
             run_id: "r1".into(),
             at: "2026-01-01T00:00:00Z".into(),
@@ -259,7 +259,7 @@ mod tests {
             group: "g".into(),
             action: "snapshot".into(),
             event: event.into(),
-            outcome: outcome.map(Into::into),
+            outcome,
             detail: Some("snapshot of n1\nverified".into()),
             ..Record::default()
         }
@@ -274,11 +274,12 @@ mod tests {
             "2026-01-01T00:00:00Z info g - run_started: snapshot by alice@bastion pid 42, run r1: \
              snapshot of n1 verified"
         );
-        let f = run_line(&rec(RUN_FINISHED, Some("failed")), false, p).unwrap();
+        let f = run_line(&rec(RUN_FINISHED, Some(Outcome::Failed)), false, p).unwrap();
         assert!(f.contains("CRIT g - run_finished: snapshot failed"), "{f}");
-        let j: serde_json::Value =
-            serde_json::from_str(&run_line(&rec(RUN_FINISHED, Some("done")), true, p).unwrap())
-                .unwrap();
+        let j: serde_json::Value = serde_json::from_str(
+            &run_line(&rec(RUN_FINISHED, Some(Outcome::Done)), true, p).unwrap(),
+        )
+        .unwrap();
         assert_eq!(j["event"], "run_finished");
         assert_eq!(j["outcome"], "done");
         assert!(run_line(&rec("StepStarted", None), false, p).is_none());

@@ -267,6 +267,21 @@ pub async fn backup(
     backups_dir: &Path,
     budget: Duration,
 ) -> Result<Backup, RdbError> {
+    backup_with_progress(node, group, timeouts, backups_dir, budget, &mut |_, _| {}).await
+}
+
+/// As [`backup`], telling `progress` how the transfer goes.
+///
+/// # Errors
+/// As [`backup`].
+pub async fn backup_with_progress(
+    node: &Node,
+    group: &str,
+    timeouts: Timeouts,
+    backups_dir: &Path,
+    budget: Duration,
+    progress: super::Progress<'_>,
+) -> Result<Backup, RdbError> {
     let started = Instant::now();
     // The INFO before counts against the budget too ("the whole of it ends within budget").
     let mut bound = None;
@@ -286,7 +301,7 @@ pub async fn backup(
     };
     let dir = backup_dir(backups_dir, group, &node.name);
     let left = budget.saturating_sub(started.elapsed());
-    let got = super::download_within(node, timeouts, &dir, left, bound)
+    let got = super::download_with_progress(node, timeouts, &dir, left, bound, progress)
         .await
         .map_err(|e| match e {
             // The operator gave one budget for the whole backup: name that one.

@@ -2,14 +2,21 @@
 //! Sentinel's connections, the plan's expectations read again) and the snapshot gate (BGSAVE
 //! verified, RDB downloaded and checked), or its recorded skip.
 
-use crate::audit::Record;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
 use crate::info::InfoRole;
 
 use super::super::lock::parse_client_list;
 use super::super::redis_ops::{Command, InfoSection, RedisOps};
 use super::super::snapshot::{run_gate, GateFailure};
 use super::super::summary::info_line;
+use super::journal::Every;
 use super::{same_host, Approval, Run, RunEvent};
+
+/// The least time between two download progress events.
+pub(crate) const DOWNLOAD_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 impl<O: RedisOps> Run<'_, O> {
     /// The lock, Sentinel's connections, and the plan's expectations, read live. Returns the
@@ -116,13 +123,13 @@ impl<O: RedisOps> Run<'_, O> {
         Ok(())
     }
 
-    pub(super) fn pre_state(&self) -> String {
+    /// One line per node read live by [`check_expects`](Self::check_expects).
+    pub(super) fn pre_state(&self) -> Vec<String> {
         let mut v: Vec<_> = self.st.pre.iter().collect();
         v.sort_by_key(|(k, _)| **k);
         v.iter()
             .map(|(k, i)| format!("{}: {}", self.plan.name(**k), info_line(i)))
-            .collect::<Vec<_>>()
-            .join(" | ")
+            .collect()
     }
 
     pub(super) async fn snapshot_gate(&mut self, approval: &Approval) -> Result<(), String> {
@@ -130,140 +137,128 @@ impl<O: RedisOps> Run<'_, O> {
             return Ok(());
         }
         if let Some(reason) = &approval.skip_snapshot_reason {
-            self.emit(RunEvent::SnapshotSkipped {
+            self.event(RunEvent::SnapshotSkipped {
+                node: None,
                 reason: reason.clone(),
-            });
-            let _ = self.record(Record {
-                event: "SnapshotSkipped".to_string(),
-                reason: Some(reason.clone()),
-                ..Record::default()
+                detail: None,
             });
             return Ok(());
         }
         for &n in &self.plan.snapshots.clone() {
-            let node = self.plan.nodes[n].clone();
-            self.emit(RunEvent::SnapshotStarted {
-                node: node.name.clone(),
-            });
-            let _ = self.record(Record {
-                event: "SnapshotStarted".to_string(),
-                title: Some(format!("BGSAVE on {}", node.name)),
-                ..Record::default()
-            });
-            let events = self.events.clone();
-            let name = node.name.clone();
-            let mut progress = move |d: String| {
-                let _ = events.send(RunEvent::SnapshotProgress {
-                    node: name.clone(),
-                    detail: d,
-                });
-            };
-            let result = run_gate(self.ops, &node, self.plan.budgets.snapshot, &mut progress).await;
-            match result {
-                Ok(g) => {
-                    self.exchanges.extend(
-                        g.exchanges
-                            .iter()
-                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
-                    );
-                    self.emit(RunEvent::SnapshotVerified {
-                        node: node.name.clone(),
-                        last_save: g.last_save,
-                    });
-                    let aside = g.saved_aside.as_ref().map_or_else(String::new, |f| {
-                        format!(
-                            "; saved as '{f}' in its dir (no persistence: the server never \
-                             loads it), its dbfilename put back"
-                        )
-                    });
-                    let _ = self.record(Record {
-                        event: "SnapshotVerified".to_string(),
-                        detail: Some(format!(
-                            "rdb_last_save_time {} >= requested at {}{aside}",
-                            g.last_save, g.t0
-                        )),
-                        ..Record::default()
-                    });
-                }
-                Err(e) if e.kind == GateFailure::WouldPlant && self.plan.downloads.contains(&n) => {
-                    // Nothing was saved on the node; the download below is the snapshot.
-                    self.exchanges.extend(
-                        e.exchanges
-                            .iter()
-                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
-                    );
-                    let reason = format!(
-                        "no BGSAVE on {}: it has no persistence and cannot save under another \
-                         name, so a saved file would be reloaded at its next restart; the \
-                         verified download is the snapshot",
-                        node.name
-                    );
-                    self.emit(RunEvent::SnapshotSkipped {
-                        reason: reason.clone(),
-                    });
-                    let _ = self.record(Record {
-                        event: "SnapshotSkipped".to_string(),
-                        reason: Some(reason),
-                        detail: Some(e.message.clone()),
-                        ..Record::default()
-                    });
-                }
-                Err(e) => {
-                    self.exchanges.extend(
-                        e.exchanges
-                            .iter()
-                            .map(|(c, r)| (format!("{}: {c}", node.name), r.clone())),
-                    );
-                    let _ = self.record(Record {
-                        event: "SnapshotFailed".to_string(),
-                        detail: Some(e.message.clone()),
-                        ..Record::default()
-                    });
-                    return Err(format!(
-                        "snapshot gate failed, nothing was changed: {}",
-                        e.message
-                    ));
-                }
-            }
+            self.snapshot(n).await?;
         }
         for &n in &self.plan.downloads.clone() {
-            let node = self.plan.nodes[n].clone();
-            let Some(dir) = self.plan.download_dir.clone() else {
-                return Err("a download was planned without a directory".to_string());
-            };
-            let budget = self.plan.budgets.download;
-            match self.ops.download_rdb(&node, &dir, budget).await {
-                Ok(d) => {
-                    self.emit(RunEvent::DownloadVerified {
-                        node: node.name.clone(),
-                        path: d.path.display().to_string(),
-                        bytes: d.bytes,
-                    });
-                    let _ = self.record(Record {
-                        event: "DownloadVerified".to_string(),
-                        detail: Some(format!(
-                            "{} ({} bytes, crc ok: {}) {}",
-                            d.path.display(),
-                            d.bytes,
-                            d.crc_ok,
-                            d.detail
-                        )),
-                        ..Record::default()
-                    });
-                }
-                Err(e) => {
-                    let _ = self.record(Record {
-                        event: "DownloadFailed".to_string(),
-                        detail: Some(e.clone()),
-                        ..Record::default()
-                    });
-                    return Err(format!(
-                        "the RDB download of {} failed, nothing was changed: {e}",
-                        node.name
-                    ));
-                }
-            }
+            self.download(n).await?;
         }
         Ok(())
+    }
+
+    /// The BGSAVE of plan node `n`, verified; its progress notes as events.
+    async fn snapshot(&mut self, n: usize) -> Result<(), String> {
+        let node = self.plan.nodes[n].clone();
+        let name = node.name.clone();
+        self.event(RunEvent::SnapshotStarted { node: name.clone() });
+        let journal = &mut self.journal;
+        let mut progress = |detail: String| {
+            let _ = journal.event(RunEvent::SnapshotProgress {
+                node: name.clone(),
+                detail,
+            });
+        };
+        let result = run_gate(self.ops, &node, self.plan.budgets.snapshot, &mut progress).await;
+        let exchanges = match &result {
+            Ok(g) => &g.exchanges,
+            Err(e) => &e.exchanges,
+        };
+        for (c, r) in exchanges {
+            self.journal.exchange(format!("{name}: {c}"), r.clone());
+        }
+        match result {
+            Ok(g) => {
+                self.event(RunEvent::SnapshotVerified {
+                    node: name,
+                    last_save: g.last_save,
+                    requested_at: g.t0,
+                    saved_aside: g.saved_aside,
+                });
+                Ok(())
+            }
+            Err(e) if e.kind == GateFailure::WouldPlant && self.plan.downloads.contains(&n) => {
+                // Nothing was saved on the node; the download that follows is the snapshot.
+                let reason = format!(
+                    "no BGSAVE on {name}: it has no persistence and cannot save under another \
+                     name, so a saved file would be reloaded at its next restart; the \
+                     verified download is the snapshot"
+                );
+                self.event(RunEvent::SnapshotSkipped {
+                    node: Some(name),
+                    reason,
+                    detail: Some(e.message),
+                });
+                Ok(())
+            }
+            Err(e) => {
+                let error = format!("snapshot gate failed, nothing was changed: {}", e.message);
+                self.event(RunEvent::SnapshotFailed {
+                    node: name,
+                    error: e.message,
+                });
+                Err(error)
+            }
+        }
+    }
+
+    /// The RDB download of plan node `n`, verified; its progress as events, at most one per
+    /// [`DOWNLOAD_PROGRESS_EVERY`] besides the first and (length announced) the last.
+    async fn download(&mut self, n: usize) -> Result<(), String> {
+        let node = self.plan.nodes[n].clone();
+        let Some(dir) = self.plan.download_dir.clone() else {
+            return Err("a download was planned without a directory".to_string());
+        };
+        let budget = self.plan.budgets.download;
+        let name = node.name.clone();
+        self.event(RunEvent::DownloadStarted {
+            node: name.clone(),
+            path: dir.display().to_string(),
+        });
+        let journal = &mut self.journal;
+        let mut every = Every::new(DOWNLOAD_PROGRESS_EVERY);
+        let mut progress = |bytes: u64, total: Option<u64>| {
+            // The transfer reports every 256 KB write; a front-end needs one line a second.
+            if !every.pass((), Instant::now()) && Some(bytes) != total {
+                return;
+            }
+            let _ = journal.event(RunEvent::DownloadProgress {
+                node: name.clone(),
+                bytes,
+                total,
+            });
+        };
+        let result = self
+            .ops
+            .download_rdb(&node, &dir, budget, &mut progress)
+            .await;
+        match result {
+            Ok(d) => {
+                self.event(RunEvent::DownloadVerified {
+                    node: node.name.clone(),
+                    path: d.path.display().to_string(),
+                    bytes: d.bytes,
+                    crc_ok: d.crc_ok,
+                    detail: d.detail,
+                });
+                Ok(())
+            }
+            Err(e) => {
+                self.event(RunEvent::DownloadFailed {
+                    node: node.name.clone(),
+                    error: e.clone(),
+                });
+                Err(format!(
+                    "the RDB download of {} failed, nothing was changed: {e}",
+                    node.name
+                ))
+            }
+        }
     }
 }

@@ -6,109 +6,85 @@
 //! still run its promotion (then it stays a replica: a late promotion leaves one primary, not
 //! two); a command that may still run is never reported as "nothing changed"; every pause is
 //! lifted (once the old primary is demoted, lifting it makes no second writable node).
+//!
+//! What there is to undo is the run's list of changes (`state.rs`), walked newest first: a new
+//! kind of change does not compile until this file says what its undo is.
 
 use std::time::Duration;
 
-use crate::audit::Record;
 use crate::info::{Info, InfoRole};
 
 use super::super::redis_ops::{Command, InfoSection, RedisOps, Reply};
 use super::super::summary::info_line;
-use super::{ms, Run, RunEvent, RunOutcome, RunStatus};
+use super::state::Change;
+use super::{Run, RunEvent, RunOutcome, RunStatus};
 
 impl<O: RedisOps> Run<'_, O> {
     /// A critical step failed: undo what is safe, read the state, explain it.
+    ///
+    /// The run's changes are walked newest first (a failover is aborted before anything else
+    /// is looked at, a pause lifted last); each kind of change says here what its undo is.
     pub(super) async fn fail(&mut self, step: usize, error: &str) -> RunOutcome {
         let mut undone = Vec::new();
-        if let (Some(p), false) = (self.st.failover_started, self.st.failover_done) {
-            match self.send(p, Command::FailoverAbort).await {
-                Ok(r) => undone.push(format!(
-                    "FAILOVER ABORT on {}: {}",
-                    self.plan.name(p),
-                    r.summary()
-                )),
-                Err(e) => undone.push(format!(
-                    "FAILOVER ABORT on {} failed: {e}",
-                    self.plan.name(p)
-                )),
-            }
-        }
         // What to say about a command that may still run leads the next step.
         let mut pending_note = None;
-        if let Some(p) = self.st.demote_pending {
-            let (pn, tn) = (self.plan.name(p).to_string(), self.target_name());
-            let line = format!(
-                "{pn} never answered its demotion: it may still run it; {tn} was not promoted by redops, so \
-                 that cannot make two primaries, but after a REPLICAOF no node takes writes ({pn} and {tn} \
-                 replicate from each other)"
-            );
-            pending_note = Some(format!(
-                "if {pn} answers again as a replica of {tn}, finish the switchover by promoting {tn}; if it \
-                 answers as a primary, it is the primary and nothing else changed"
-            ));
-            undone.push(line);
-        }
-        if let (true, None) = (self.st.demoted, self.st.promoted) {
-            undone.push(self.undo_demotion().await);
-            if let (Some(t), Some(p)) = (self.st.promote_pending, self.old_primary) {
-                let (tn, pn) = (self.plan.name(t).to_string(), self.plan.name(p).to_string());
-                pending_note = Some(format!(
-                    "{tn} never answered REPLICAOF NO ONE: when it answers it is the only primary (repoint the \
-                     siblings to it then); if {tn} is dead instead, make {pn} the primary again once {tn} is \
-                     proven down (promote {pn})"
-                ));
-            }
-        } else if let Some(t) = self.st.promote_pending {
-            // A promotion that may still run, with no demoted old primary (promote action).
-            let tn = self.plan.name(t).to_string();
-            pending_note = Some(format!(
-                "{tn} never answered REPLICAOF NO ONE: it may still run it and become the primary; look at it \
-                 again before acting"
-            ));
-        }
-        if let (Some(p), Some(_)) = (self.st.paused, self.st.demote_pending) {
-            // Unpausing a primary that may still run its demotion could let it take writes
-            // just before it demotes itself and full-syncs from the target: those writes
-            // would be lost. Left paused, it demotes itself with the writes still postponed.
-            let name = self.plan.name(p).to_string();
-            undone.push(format!(
-                "writes on {name} stay paused until the pause expires by itself: it may still run its \
-                 demotion"
-            ));
-        } else if let Some(p) = self.st.paused {
-            let name = self.plan.name(p).to_string();
-            let mut lifted = false;
-            for _ in 0..3 {
-                if let Ok(r) = self.send(p, Command::ClientUnpause).await {
-                    if r.is_ok() {
-                        lifted = true;
-                        break;
+        let changes = self.st.changes().to_vec();
+        for change in changes.into_iter().rev() {
+            match change {
+                Change::FailoverStarted(p) => undone.push(self.abort_failover(p).await),
+                Change::DemotionPending(p) => {
+                    let (pn, tn) = (self.plan.name(p).to_string(), self.target_name());
+                    undone.push(format!(
+                        "{pn} never answered its demotion: it may still run it; {tn} was not promoted by redops, so \
+                         that cannot make two primaries, but after a REPLICAOF no node takes writes ({pn} and {tn} \
+                         replicate from each other)"
+                    ));
+                    pending_note = Some(format!(
+                        "if {pn} answers again as a replica of {tn}, finish the switchover by promoting {tn}; if it \
+                         answers as a primary, it is the primary and nothing else changed"
+                    ));
+                }
+                // The promoted node is the group's one primary: it stays one.
+                Change::Promoted(_) => {}
+                // With a demoted old primary, undoing the demotion (below) deals with it.
+                Change::PromotionPending(_) if self.st.demoted().is_some() => {}
+                Change::PromotionPending(t) => {
+                    // A promotion that may still run, with no demoted old primary (promote action).
+                    let tn = self.plan.name(t).to_string();
+                    pending_note = Some(format!(
+                        "{tn} never answered REPLICAOF NO ONE: it may still run it and become the primary; look at it \
+                         again before acting"
+                    ));
+                }
+                // Demoted, and its target promoted: the group has its one primary.
+                Change::Demoted(_) if self.st.promoted().is_some() => {}
+                Change::Demoted(_) => {
+                    undone.push(self.undo_demotion().await);
+                    if let (Some(t), Some(p)) = (self.st.pending_promotion(), self.old_primary) {
+                        let (tn, pn) =
+                            (self.plan.name(t).to_string(), self.plan.name(p).to_string());
+                        pending_note = Some(format!(
+                            "{tn} never answered REPLICAOF NO ONE: when it answers it is the only primary (repoint the \
+                             siblings to it then); if {tn} is dead instead, make {pn} the primary again once {tn} is \
+                             proven down (promote {pn})"
+                        ));
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            if lifted {
-                self.st.paused = None;
-                if let Some(at) = self.st.paused_at.take() {
-                    self.st.pause_ms = Some(ms(at.elapsed()));
+                Change::Paused { node, .. } if self.st.pending_demotion().is_some() => {
+                    // Unpausing a primary that may still run its demotion could let it take writes
+                    // just before it demotes itself and full-syncs from the target: those writes
+                    // would be lost. Left paused, it demotes itself with the writes still postponed.
+                    let name = self.plan.name(node).to_string();
+                    undone.push(format!(
+                        "writes on {name} stay paused until the pause expires by itself: it may still run its \
+                         demotion"
+                    ));
                 }
-                undone.push(format!("writes on {name} unpaused"));
-            } else {
-                undone.push(format!(
-                    "CLIENT UNPAUSE on {name} failed: the pause expires by itself"
-                ));
+                Change::Paused { node, .. } => undone.push(self.lift_pause(node).await),
             }
         }
-        for u in &undone {
-            self.emit(RunEvent::RolledBack { what: u.clone() });
-        }
-        if !undone.is_empty() {
-            let _ = self.record(Record {
-                event: "RolledBack".to_string(),
-                step: Some(step),
-                detail: Some(undone.join("; ")),
-                ..Record::default()
-            });
+        for what in undone {
+            self.event(RunEvent::RolledBack { step, what });
         }
         let (state, infos, silent) = self.read_state().await;
         let mut next = self.next_step(&infos, &silent);
@@ -124,6 +100,30 @@ impl<O: RedisOps> Run<'_, O> {
         )
     }
 
+    /// `FAILOVER ABORT` on `p`, whose failover may be running.
+    async fn abort_failover(&mut self, p: usize) -> String {
+        let name = self.plan.name(p).to_string();
+        match self.send(p, Command::FailoverAbort).await {
+            Ok(r) => format!("FAILOVER ABORT on {name}: {}", r.summary()),
+            Err(e) => format!("FAILOVER ABORT on {name} failed: {e}"),
+        }
+    }
+
+    /// `CLIENT UNPAUSE` on `node`, tried three times; the pause expires by itself otherwise.
+    async fn lift_pause(&mut self, node: usize) -> String {
+        let name = self.plan.name(node).to_string();
+        for _ in 0..3 {
+            if let Ok(r) = self.send(node, Command::ClientUnpause).await {
+                if r.is_ok() {
+                    self.st.unpaused(node);
+                    return format!("writes on {name} unpaused");
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        format!("CLIENT UNPAUSE on {name} failed: the pause expires by itself")
+    }
+
     /// The old primary was demoted and the target not promoted: no node takes writes. Make the
     /// old primary a primary again (it took no write: it was paused), unless the target may
     /// still run its promotion: then the old primary stays a replica, so that a late promotion
@@ -133,7 +133,7 @@ impl<O: RedisOps> Run<'_, O> {
             return "no old primary to restore".to_string();
         };
         let (pn, tn) = (self.plan.name(p).to_string(), self.target_name());
-        if let Some(t) = self.st.promote_pending {
+        if let Some(t) = self.st.pending_promotion() {
             let watched = crate::config::format_duration(
                 self.plan.budgets.command * super::fence::WATCH_TIMEOUTS,
             );
@@ -147,7 +147,7 @@ impl<O: RedisOps> Run<'_, O> {
         let reached = |i: &Info| i.replication.role == Some(InfoRole::Primary);
         match self.role_command(p, Command::ReplicaOf(None), reached).await {
             Ok(_) => {
-                self.st.demoted = false;
+                self.st.undid(Change::Demoted(p));
                 format!("{pn} is a primary again (it took no write while paused); {tn} is still its replica")
             }
             Err(f) => format!(
@@ -219,7 +219,7 @@ impl<O: RedisOps> Run<'_, O> {
             .collect();
         let old = self.old_primary.map(|p| self.plan.name(p));
         match (primaries.as_slice(), old) {
-            ([p], Some(o)) if *p == o && down.is_empty() && self.st.demote_pending.is_none() => format!(
+            ([p], Some(o)) if *p == o && down.is_empty() && self.st.pending_demotion().is_none() => format!(
                 "nothing was changed: {o} is still the primary and writes resumed; fix the cause above and run it again"
             ),
             ([], Some(o)) if unreadable.contains(&o) => format!(

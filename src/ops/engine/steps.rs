@@ -1,4 +1,5 @@
-//! Running the steps of a plan, and undoing what is safe to undo when one fails.
+//! Running the steps of a plan; each step adds what it changed to the run's list of changes
+//! (`state.rs`).
 //!
 //! A role command that goes unanswered is watched and driven to its end state (`fence.rs`);
 //! what a failed step leaves behind is undone in `rollback.rs`.
@@ -7,12 +8,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::audit::Record;
 use crate::info::{Info, InfoRole};
 
 use super::super::plan::{Step, StepKind};
 use super::super::redis_ops::{Command, InfoSection, RedisOps};
 use super::super::summary::info_line;
+use super::state::Change;
 use super::{ms, same_host, Run, RunEvent, RunOutcome, RunStatus};
 
 /// Pause between polls while waiting for a catch-up (INFO replication is ~350 bytes).
@@ -25,48 +26,28 @@ impl<O: RedisOps> Run<'_, O> {
         let plan = self.plan;
         for (i, step) in plan.steps.iter().enumerate() {
             let commands: Vec<String> = step.commands.iter().map(ToString::to_string).collect();
-            self.emit(RunEvent::StepStarted {
+            self.event(RunEvent::StepStarted {
                 index: i,
                 title: step.title.clone(),
                 node: plan.name(step.node).to_string(),
-                commands: commands.clone(),
-            });
-            let _ = self.record(Record {
-                event: "StepStarted".to_string(),
-                step: Some(i),
-                title: Some(step.title.clone()),
-                ..Record::default()
+                commands,
             });
             let t = Instant::now();
             match self.exec(step).await {
                 Ok(detail) => {
-                    self.emit(RunEvent::StepVerified {
+                    self.event(RunEvent::StepVerified {
                         index: i,
                         title: step.title.clone(),
-                        detail: detail.clone(),
+                        detail,
                         elapsed_ms: ms(t.elapsed()),
-                    });
-                    let _ = self.record(Record {
-                        event: "StepVerified".to_string(),
-                        step: Some(i),
-                        title: Some(step.title.clone()),
-                        detail: Some(detail),
-                        ..Record::default()
                     });
                 }
                 Err(error) => {
-                    self.emit(RunEvent::StepFailed {
+                    self.event(RunEvent::StepFailed {
                         index: i,
                         title: step.title.clone(),
                         error: error.clone(),
                         critical: step.critical,
-                    });
-                    let _ = self.record(Record {
-                        event: "StepFailed".to_string(),
-                        step: Some(i),
-                        title: Some(step.title.clone()),
-                        detail: Some(error.clone()),
-                        ..Record::default()
                     });
                     if step.critical {
                         return self.fail(i, &error).await;
@@ -96,8 +77,7 @@ impl<O: RedisOps> Run<'_, O> {
                     },
                 )
                 .await?;
-                self.st.paused = Some(node);
-                self.st.paused_at = Some(sent);
+                self.st.did(Change::Paused { node, at: sent });
                 Ok(format!("writes on {name} paused for at most {pause} ms"))
             }
             StepKind::WaitCaughtUp { primary, target } => {
@@ -116,7 +96,7 @@ impl<O: RedisOps> Run<'_, O> {
                     .await
                 {
                     Ok(note) => {
-                        self.st.demoted = true;
+                        self.st.did(Change::Demoted(node));
                         Ok(join_note(
                             format!("{name} replicates from {}", self.plan.name(*to)),
                             &note,
@@ -124,7 +104,7 @@ impl<O: RedisOps> Run<'_, O> {
                     }
                     Err(f) => {
                         if f.pending {
-                            self.st.demote_pending = Some(node);
+                            self.st.did(Change::DemotionPending(node));
                         }
                         Err(f.error)
                     }
@@ -137,12 +117,12 @@ impl<O: RedisOps> Run<'_, O> {
                     .await
                 {
                     Ok(note) => {
-                        self.st.promoted = Some(node);
+                        self.st.did(Change::Promoted(node));
                         Ok(join_note(format!("{name} is a primary"), &note))
                     }
                     Err(f) => {
                         if f.pending {
-                            self.st.promote_pending = Some(node);
+                            self.st.did(Change::PromotionPending(node));
                         }
                         Err(f.error)
                     }
@@ -167,10 +147,7 @@ impl<O: RedisOps> Run<'_, O> {
             }
             StepKind::Unpause => {
                 self.expect_ok(node, Command::ClientUnpause).await?;
-                self.st.paused = None;
-                if let Some(at) = self.st.paused_at.take() {
-                    self.st.pause_ms = Some(ms(at.elapsed()));
-                }
+                self.st.unpaused(node);
                 Ok(format!("writes on {name} resumed"))
             }
             StepKind::Failover {
@@ -436,12 +413,13 @@ impl<O: RedisOps> Run<'_, O> {
         if let Err((error, pending)) = sent {
             if pending {
                 // It may still start: the rollback aborts it, and never says nothing changed.
-                self.st.failover_started = Some(p);
-                self.st.demote_pending = Some(p);
+                // (A failover demotes first; the rollback, newest first, aborts it first.)
+                self.st.did(Change::DemotionPending(p));
+                self.st.did(Change::FailoverStarted(p));
             }
             return Err(error);
         }
-        self.st.failover_started = Some(p);
+        self.st.did(Change::FailoverStarted(p));
         let end = Instant::now()
             + deadline.unwrap_or(Duration::from_millis(timeout_ms) + Duration::from_secs(3));
         let t_addr = self.plan.nodes[t].addr.clone();
@@ -456,13 +434,13 @@ impl<O: RedisOps> Run<'_, O> {
                         .as_deref()
                         .is_none_or(|s| s == "no-failover");
                     if idle && follows(&i, &t_addr) {
-                        self.st.failover_done = true;
-                        self.st.promoted = Some(t);
-                        self.st.demoted = true;
+                        self.st.undid(Change::FailoverStarted(p));
+                        self.st.did(Change::Demoted(p));
+                        self.st.did(Change::Promoted(t));
                         return Ok(format!("{tn} promoted itself; {pn} replicates from it"));
                     }
                     if idle && r.role == Some(InfoRole::Primary) {
-                        self.st.failover_started = None;
+                        self.st.undid(Change::FailoverStarted(p));
                         return Err(format!(
                             "{pn} ended the failover and is still primary (the target did not catch up in time, \
                              or refused): nothing changed"

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{AuditLog, Record, RUN_FINISHED};
+use crate::audit::{AuditLog, Outcome, Record, RUN_FINISHED};
 use crate::topology::{GroupTopology, Link, NodeView, Role};
 
 /// One old primary waiting to be rejoined.
@@ -117,7 +117,7 @@ pub fn clear_audited(
         action: "clear-rejoin-mark".to_string(),
         nodes: vec![node.to_string()],
         event: RUN_FINISHED.to_string(),
-        outcome: Some("cleared".to_string()),
+        outcome: Some(Outcome::Cleared),
         detail: Some(why.to_string()),
         ..Record::default()
     })

@@ -23,8 +23,9 @@ use ratatui::Frame;
 
 use super::super::app::{App, Pane};
 use super::super::fmt;
-use super::super::runbook::{Prechecks, Row, Runbook, StepState};
+use super::super::runbook::{Ended, Prechecks, Row, Runbook, StepState};
 use super::super::theme::{Theme, Ui};
+use crate::ops::RunStatus;
 
 /// `<1ms`, `812ms`, `3.4s`, `2m`.
 fn took(ms: u64) -> String {
@@ -136,13 +137,13 @@ pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
             let ms = e
                 .elapsed_ms
                 .map_or_else(String::new, |m| format!(" in {}", took(m)));
-            format!("{}{ms} · Esc closes", e.outcome.to_uppercase())
+            format!("{}{ms} · Esc closes", e.outcome.word().to_uppercase())
         }
     };
-    let title_role = match rb.ending.as_ref().map(|e| e.outcome.as_str()) {
+    let title_role = match rb.ending.as_ref().map(|e| e.outcome) {
         None => Ui::Info,
-        Some("done") => Ui::Up,
-        Some("refused") => Ui::Warning,
+        Some(Ended::Run(RunStatus::Done)) => Ui::Up,
+        Some(Ended::Run(RunStatus::Refused)) => Ui::Warning,
         Some(_) => Ui::Danger,
     };
     let title = Line::from(vec![
@@ -162,12 +163,12 @@ pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
         lines: Vec::new(),
     };
     if let Some(e) = &rb.ending {
-        let (sym, role) = match e.outcome.as_str() {
-            "done" => ("✓", Ui::Up),
-            "refused" => ("✗", Ui::Warning),
+        let (sym, role) = match e.outcome {
+            Ended::Run(RunStatus::Done) => ("✓", Ui::Up),
+            Ended::Run(RunStatus::Refused) => ("✗", Ui::Warning),
             _ => ("✗", Ui::Danger),
         };
-        let word = e.outcome.to_uppercase();
+        let word = e.outcome.word().to_uppercase();
         o.wrapped(
             &format!("{sym} {word}: "),
             &e.detail,
