@@ -38,6 +38,9 @@ pub async fn run_plan(
         for l in plan.to_string().lines() {
             output::line(l);
         }
+        if plan.failures().any(|c| c.overridable) {
+            output::line(&format!("override: {}", crate::cli::next_step::OVERRIDE));
+        }
     }
     let forced = flags.force && flags.reason.is_some();
     let blocked = ctx.read_only
@@ -233,8 +236,11 @@ fn print_outcome(o: &RunOutcome, json: bool) {
     for s in &o.state {
         output::line(&format!("  state: {s}"));
     }
+    for h in crate::cli::next_step::refusal_hints(o) {
+        output::line(&format!("  hint: {h}"));
+    }
     if let Some(n) = &o.next_step {
-        output::line(&format!("  next: {n}"));
+        output::line(&format!("  next: {}", crate::cli::next_step::render(n)));
     }
     for w in &o.warnings {
         output::line(&format!("  warning: {w}"));
