@@ -484,7 +484,8 @@ impl App {
             } else {
                 Severity::Warning
             };
-            out.push((sev, format!("J rejoins {}: {}", f.node, f.message)));
+            let key = next_step::key(ActionKind::Rejoin);
+            out.push((sev, format!("{key} rejoins {}: {}", f.node, f.message)));
         }
         out
     }
