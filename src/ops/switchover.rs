@@ -317,7 +317,7 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
                 commands: vec![Command::ClientPause { ms, write: true }],
                 waits_for: None,
                 deadline: None,
-                verify: "+OK; the pause expires by itself after the timeout if redops dies"
+                verify: "+OK; the pause expires by itself after the timeout if the console dies"
                     .to_string(),
                 rollback: format!("CLIENT UNPAUSE on {p_name}"),
                 critical: true,

@@ -40,7 +40,7 @@ impl<O: RedisOps> Run<'_, O> {
             if let Err(NodeError::NoPerm(cmd)) = self.ops.probe(n, probe).await {
                 let name = self.plan.name(node).to_string();
                 return Err(OpsError::refused(format!(
-                    "the user redops logs in with may not run '{cmd}' on {name}, and this action \
+                    "the user this console logs in with may not run '{cmd}' on {name}, and this action \
                      sends it: nothing was changed"
                 ))
                 .hint(format!(
