@@ -2,6 +2,7 @@
 //! an interrupted run or the console's offer handled before they shared these rules, with the
 //! advice each gave, now typed.
 
+use super::super::plan::ActionKind;
 use super::*;
 use crate::observe::NodeState;
 use crate::topology::{Anomaly, GroupTopology, NodeView, Severity, Upstream};
