@@ -8,6 +8,7 @@ pub mod actions;
 pub mod check_config;
 pub mod console;
 pub mod demo;
+pub mod next_step;
 pub mod output;
 pub mod sandbox;
 pub mod shell;

@@ -55,17 +55,18 @@ pub fn matches_node(node: &Node, query: &str) -> bool {
 /// Finds a node by name or address in any group.
 ///
 /// # Errors
-/// No node matches, or several in different groups do (the message lists them).
+/// A usage error: no node matches, or several in different groups do (the hint lists the
+/// known nodes, or says to scope the group).
 pub fn find_node<'a>(
     config: &'a Config,
     topology: &'a Topology,
     query: &str,
-) -> Result<NodeRef<'a>, String> {
+) -> OpsResult<NodeRef<'a>> {
     if let Err(e @ AddrError::Credentials { .. }) = Addr::parse(query) {
         // Refused before "no node named '...'", which would repeat the password.
-        return Err(format!(
-            "{e}\n  hint: name the node, or give its host:port; credentials come from the config \
-             or --user and --password-env"
+        return Err(OpsError::usage(e.to_string()).hint(
+            "name the node, or give its host:port; credentials come from the config or the \
+             login options",
         ));
     }
     let mut found = Vec::new();
@@ -83,6 +84,7 @@ pub fn find_node<'a>(
             }
         }
     }
+    let unknown = || OpsError::usage(format!("no node named '{query}'"));
     match found.len() {
         0 => {
             let known: Vec<String> = config
@@ -90,18 +92,13 @@ pub fn find_node<'a>(
                 .iter()
                 .flat_map(|g| g.nodes.iter().map(|n| format!("{} ({})", n.name, n.addr)))
                 .collect();
-            Err(format!(
-                "no node named '{query}'\n  hint: known nodes are: {}",
-                known.join(", ")
-            ))
+            Err(unknown().hint(format!("known nodes are: {}", known.join(", "))))
         }
-        1 => found
-            .pop()
-            .flatten()
-            .ok_or_else(|| format!("no node named '{query}'")),
-        _ => Err(format!(
-            "'{query}' names nodes in several groups\n  hint: add --group NAME"
-        )),
+        1 => found.pop().flatten().ok_or_else(unknown),
+        _ => Err(
+            OpsError::usage(format!("'{query}' names nodes in several groups"))
+                .hint("say which group it is in (the group option scopes the targets)"),
+        ),
     }
 }
 
@@ -164,6 +161,10 @@ mod tests {
         let e = find_node(&c, &t, "redis://ops:hunter2@127.0.0.1:7001")
             .map(|n| n.cfg.name.clone())
             .unwrap_err();
-        assert!(!e.contains("hunter2") && e.contains("shell history"), "{e}");
+        let shown = format!("{} {}", e.message, e.hint.unwrap_or_default());
+        assert!(
+            !shown.contains("hunter2") && shown.contains("shell history"),
+            "{shown}"
+        );
     }
 }

@@ -17,6 +17,7 @@
 //! tui/view        `render(&App, &mut Frame)` (pure) and its panes
 //! tui/keymap      the binding table (keys, help and footer from one place)
 //! tui/modal       the modal stack: help, prompts, plan, confirmation, picker, notice
+//! tui/next_step   the core's next step in the console's words (the key to press) and its offer
 //! tui/command     `:` commands and completion
 //! tui/events      the event log and its export
 //! tui/theme       TOML themes: palette + semantic roles, embedded defaults, user overlay
@@ -32,6 +33,7 @@ pub mod events;
 pub mod fmt;
 pub mod keymap;
 pub mod modal;
+pub mod next_step;
 pub mod prepare;
 pub mod run;
 pub mod runbook;

@@ -175,6 +175,7 @@ async fn settle_after_kill(c: &Cluster, cfg: &str, target: &str, label: &str) {
             assert!(
                 advice
                     .next_step
+                    .why
                     .contains("replicate from each other at the same offset"),
                 "{label}: the interrupted run's advice: {advice:#?}"
             );

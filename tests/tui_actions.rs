@@ -400,10 +400,9 @@ fn runbook_failure_state() {
                     "m1: role=primary offset=9500 replicas=2".into(),
                     "r1: role=replica of 127.0.0.1:7000 link=up offset=9000".into(),
                 ],
-                next_step: Some(
-                    "nothing was changed: m1 is still the primary and writes resumed; fix the cause above and run it again"
-                        .into(),
-                ),
+                next_step: Some(redops::ops::NextStep::manual(
+                    "nothing was changed: m1 is still the primary and writes resumed; fix the cause above and run it again",
+                )),
             },
         ),
     ] {
@@ -421,11 +420,12 @@ fn runbook_failure_state() {
                 "m1: role=primary offset=9500 replicas=2".into(),
                 "r1: role=replica of 127.0.0.1:7000 link=up offset=9000".into(),
             ],
-            next_step: Some(
-                "nothing was changed: m1 is still the primary and writes resumed; fix the cause above and run it again"
-                    .into(),
-            ),
+            next_step: Some(redops::ops::NextStep::manual(
+                "nothing was changed: m1 is still the primary and writes resumed; fix the cause above and run it again",
+            )),
             warnings: vec![],
+            hint: None,
+            overridable: false,
             elapsed_ms: 1_020,
             pause_ms: Some(31),
         }),

@@ -28,13 +28,11 @@ pub use run::{execute, run_plan};
 use super::{output, Global, TargetArgs, EXIT_OK, EXIT_USAGE};
 use crate::ops;
 
-fn usage(message: &str) -> u8 {
-    let (msg, hint) = match message.split_once("\n  hint: ") {
-        Some((m, h)) => (m, Some(h)),
-        None => (message, None),
-    };
-    output::error(msg, hint);
-    EXIT_USAGE
+/// Prints a core error (its message, then its hint) and returns the exit code its kind
+/// calls for.
+fn usage(e: &ops::OpsError) -> u8 {
+    output::error(&e.message, e.hint.as_deref());
+    super::next_step::exit_code(e.kind)
 }
 
 /// `redops snapshot NODE [--download DIR]`.
@@ -245,9 +243,6 @@ fn settle_mark(
             output::line(&format!("{name}'s rejoin mark was cleared: {why}"));
             Some(EXIT_OK)
         }
-        Err(e) => {
-            output::error(&e, None);
-            Some(EXIT_USAGE)
-        }
+        Err(e) => Some(usage(&e)),
     }
 }

@@ -66,6 +66,8 @@ use crate::info::Info;
 use journal::Journal;
 use state::RunState;
 
+use super::error::{OpsError, OpsResult};
+use super::next_step::NextStep;
 use super::plan::{CheckStatus, Confirm, Plan, PlanNode};
 use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
 
@@ -115,9 +117,16 @@ pub struct RunOutcome {
     pub detail: String,
     /// One line per node, read after the run (failed runs).
     pub state: Vec<String>,
-    pub next_step: Option<String>,
+    /// What to do next (failed runs), decided by [`super::next_step::decide`].
+    pub next_step: Option<NextStep>,
     /// Non-fatal problems (a sibling not repointed, no config file to rewrite ...).
     pub warnings: Vec<String>,
+    /// What to do about a refusal, when the engine knows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    /// The refusal is lifted by an override with a recorded reason (each front-end says how).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub overridable: bool,
     pub elapsed_ms: u64,
     /// From `CLIENT PAUSE` sent to `CLIENT UNPAUSE` acknowledged (manual strategy).
     pub pause_ms: Option<u64>,
@@ -184,10 +193,11 @@ pub async fn run<O: RedisOps>(
         reason: approval.force_reason.clone(),
     });
     if let Err(e) = started {
-        return r.refuse(format!(
-            "cannot write the audit log: {e}. hint: fix the audit_log path or its permissions; no action \
-             runs without an audit trail"
-        ));
+        return r.refuse(
+            OpsError::io(format!("cannot write the audit log: {e}")).hint(
+                "fix the audit_log path or its permissions; no action runs without an audit trail",
+            ),
+        );
     }
     if let Err(reason) = guards(plan, approval) {
         return r.refuse(reason);
@@ -226,18 +236,17 @@ fn has_reason(approval: &Approval) -> bool {
 }
 
 /// The guards that need no network: read-only, HA manager, checks, confirmation, gate skip.
-fn guards(plan: &Plan, approval: &Approval) -> Result<(), String> {
+fn guards(plan: &Plan, approval: &Approval) -> OpsResult<()> {
     if approval.read_only {
-        return Err(
-            "read-only mode: redops takes no action (--read-only or console.read_only)".to_string(),
-        );
+        return Err(OpsError::refused("read-only mode: no action is taken")
+            .hint("read-only is set on the command line or by console.read_only"));
     }
     if let Some(r) = &plan.read_only {
-        return Err(r.clone());
+        return Err(OpsError::refused(r.clone()));
     }
     if plan.changes_roles() {
         if let Some(r) = &plan.ha_manager {
-            return Err(r.clone());
+            return Err(OpsError::refused(r.clone()));
         }
     }
     let hard: Vec<&str> = plan
@@ -246,14 +255,16 @@ fn guards(plan: &Plan, approval: &Approval) -> Result<(), String> {
         .map(|c| c.message.as_str())
         .collect();
     if !hard.is_empty() {
-        return Err(format!("pre-checks failed: {}", hard.join("; ")));
+        return Err(OpsError::refused(format!(
+            "pre-checks failed: {}",
+            hard.join("; ")
+        )));
     }
     let soft: Vec<&str> = plan.failures().map(|c| c.message.as_str()).collect();
     if !soft.is_empty() && !has_reason(approval) {
-        return Err(format!(
-            "pre-checks failed: {}. hint: --force --reason TEXT overrides these (recorded)",
-            soft.join("; ")
-        ));
+        return Err(
+            OpsError::refused(format!("pre-checks failed: {}", soft.join("; "))).overridable(),
+        );
     }
     let confirmed = match (&plan.confirm, approval.confirmation.as_deref()) {
         (_, None) => false,
@@ -261,14 +272,16 @@ fn guards(plan: &Plan, approval: &Approval) -> Result<(), String> {
         (Confirm::TypeName(name), Some(typed)) => typed.trim() == name,
     };
     if !confirmed {
-        return Err(match &plan.confirm {
+        return Err(OpsError::refused(match &plan.confirm {
             Confirm::Yes => "not confirmed".to_string(),
             Confirm::TypeName(n) => format!("not confirmed: the target's name '{n}' was not typed"),
-        });
+        }));
     }
     if let Some(r) = &approval.skip_snapshot_reason {
         if r.trim().is_empty() {
-            return Err("skipping the snapshot gate needs a reason".to_string());
+            return Err(OpsError::refused(
+                "skipping the snapshot gate needs a reason",
+            ));
         }
     }
     Ok(())
@@ -309,19 +322,25 @@ impl<O: RedisOps> Run<'_, O> {
     }
 
     /// INFO on a node, parsed.
-    async fn info(&mut self, node: usize, section: InfoSection) -> Result<Info, String> {
+    async fn info(&mut self, node: usize, section: InfoSection) -> OpsResult<Info> {
         match self.send(node, Command::Info(section)).await {
             Ok(Reply::Info(i)) => Ok(*i),
-            Ok(other) => Err(format!("unexpected INFO reply: {}", other.summary())),
-            Err(e) => Err(e.to_string()),
+            Ok(other) => Err(OpsError::failed(format!(
+                "unexpected INFO reply: {}",
+                other.summary()
+            ))),
+            Err(e) => Err(OpsError::failed(e.to_string())),
         }
     }
 
-    fn refuse(&mut self, reason: String) -> RunOutcome {
+    fn refuse(&mut self, e: OpsError) -> RunOutcome {
         self.event(RunEvent::PrecheckFailed {
-            reason: reason.clone(),
+            reason: e.message.clone(),
         });
-        self.finish(RunStatus::Refused, reason, Vec::new(), None)
+        let mut o = self.finish(RunStatus::Refused, e.message, Vec::new(), None);
+        o.hint = e.hint;
+        o.overridable = e.overridable;
+        o
     }
 
     fn finish(
@@ -329,7 +348,7 @@ impl<O: RedisOps> Run<'_, O> {
         status: RunStatus,
         detail: String,
         state: Vec<String>,
-        next_step: Option<String>,
+        next_step: Option<NextStep>,
     ) -> RunOutcome {
         self.event(RunEvent::RunFinished {
             outcome: status,
@@ -351,6 +370,8 @@ impl<O: RedisOps> Run<'_, O> {
             state,
             next_step,
             warnings: std::mem::take(&mut self.warnings),
+            hint: None,
+            overridable: false,
             elapsed_ms: ms(self.started.elapsed()),
             pause_ms: self.st.pause_ms,
         }

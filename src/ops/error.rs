@@ -22,6 +22,9 @@ pub enum ErrorKind {
     NothingToDo,
     /// Local I/O failed (the audit log, the marks file, a download directory).
     Io,
+    /// A command or a wait on a server failed (a read, a step, the snapshot gate, a
+    /// download): exit 1 when it ends a run that changed something.
+    Failed,
 }
 
 /// An error of the action layer: a message, an optional hint, and its kind.
@@ -32,6 +35,10 @@ pub struct OpsError {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub hint: Option<String>,
+    /// A refusal that an override with a recorded reason lifts (failed checks that cannot
+    /// lose data by themselves, a lock that cannot be checked). Each front-end says how.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub overridable: bool,
 }
 
 impl OpsError {
@@ -42,6 +49,7 @@ impl OpsError {
             kind: ErrorKind::Usage,
             message: message.into(),
             hint: None,
+            overridable: false,
         }
     }
 
@@ -52,6 +60,7 @@ impl OpsError {
             kind: ErrorKind::Refused,
             message: message.into(),
             hint: None,
+            overridable: false,
         }
     }
 
@@ -62,6 +71,7 @@ impl OpsError {
             kind: ErrorKind::NothingToDo,
             message: message.into(),
             hint: None,
+            overridable: false,
         }
     }
 
@@ -72,7 +82,42 @@ impl OpsError {
             kind: ErrorKind::Io,
             message: message.into(),
             hint: None,
+            overridable: false,
         }
+    }
+
+    /// A command or a wait on a server failed.
+    #[must_use]
+    pub fn failed(message: impl Into<String>) -> Self {
+        Self {
+            kind: ErrorKind::Failed,
+            message: message.into(),
+            hint: None,
+            overridable: false,
+        }
+    }
+
+    /// The same refusal, marked as one an override with a recorded reason lifts.
+    #[must_use]
+    pub fn overridable(mut self) -> Self {
+        self.overridable = true;
+        self
+    }
+
+    /// The same error with its message prefixed (`context: message`), hint kept.
+    #[must_use]
+    pub fn context(mut self, context: impl std::fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
+    /// The same error with `hint` when there is one (the error's own is kept otherwise).
+    #[must_use]
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        if hint.is_some() {
+            self.hint = hint;
+        }
+        self
     }
 
     /// The same error with a hint.

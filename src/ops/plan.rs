@@ -453,7 +453,7 @@ impl fmt::Display for Plan {
                 (CheckStatus::Fail, true) => "fail",
             };
             let tail = if c.status == CheckStatus::Fail && c.overridable {
-                "  (may be overridden with --force --reason)"
+                "  (may be overridden, with a recorded reason)"
             } else {
                 ""
             };

@@ -24,6 +24,7 @@ use crate::topology::{GroupTopology, Liveness, Role, Topology};
 
 use super::checks::{group_guard, latency};
 use super::engine::{RunOutcome, RunStatus};
+use super::error::{OpsError, OpsResult};
 use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepKind};
 use super::redis_ops::{Command, InfoSection};
 use super::{find_node, group_topology};
@@ -148,20 +149,20 @@ pub fn plan_promote(
     config: &Config,
     topology: &Topology,
     req: &PromoteRequest,
-) -> Result<PromotePlan, String> {
-    let gi = match &req.node {
-        Some(n) => find_node(config, topology, n)?.group_index,
-        None => match config.groups.len() {
-            1 => 0,
-            0 => return Err("no group to promote in".to_string()),
-            _ => {
-                return Err(
-                    "several groups are configured: say which one\n  hint: add --group NAME, or name the replica"
-                        .to_string(),
-                )
-            }
-        },
-    };
+) -> OpsResult<PromotePlan> {
+    let gi =
+        match &req.node {
+            Some(n) => find_node(config, topology, n)?.group_index,
+            None => match config.groups.len() {
+                1 => 0,
+                0 => return Err(OpsError::usage("no group to promote in")),
+                _ => return Err(
+                    OpsError::usage("several groups are configured: say which one").hint(
+                        "scope the targets to one group (the group option), or name the replica",
+                    ),
+                ),
+            },
+        };
     let group = &config.groups[gi];
     let gt = group_topology(topology, gi);
     let cands = assess(&gt, req.now, req.max_extra_link_down);
@@ -176,8 +177,8 @@ pub fn plan_promote(
 
     for p in &cands.live_primaries {
         plan.checks.push(Check::fail(format!(
-            "{p} is up and a primary: promoting another node would make two primaries. hint: use \
-             `redops switchover` while the primary is healthy"
+            "{p} is up and a primary: promoting another node would make two primaries. hint: switch \
+             over instead while the primary is healthy"
         )));
     }
     let old = cands.old_primary.clone();
@@ -197,10 +198,10 @@ pub fn plan_promote(
             match cands.get(&want.cfg.name) {
                 Some(c) => Some(c.clone()),
                 None => {
-                    return Err(format!(
+                    return Err(OpsError::usage(format!(
                         "'{}' is not a promotion candidate (it is the old primary, or not a managed replica)",
                         want.cfg.name
-                    ))
+                    )))
                 }
             }
         }
@@ -393,7 +394,7 @@ pub fn plan_promote(
     });
     plan.notes.push(format!(
         "{old_name} is marked for rejoin: if it restarts, it comes back as a primary with its old data; \
-         `redops rejoin {old_name}` makes it a replica of {c_name} (its snapshot is downloaded first)"
+         rejoining it makes it a replica of {c_name} (its snapshot is downloaded first)"
     ));
     Ok(PromotePlan {
         plan,
@@ -413,7 +414,7 @@ impl PromotePlan {
         &self,
         outcome: &RunOutcome,
         marks_file: &Path,
-    ) -> Result<Option<RejoinMark>, String> {
+    ) -> OpsResult<Option<RejoinMark>> {
         if outcome.status == RunStatus::Refused {
             return Ok(None);
         }

@@ -1,5 +1,6 @@
 //! What to do about a run that never finished: given an interrupted run from the audit log
-//! and the group as it is now, describe the state and the safe next step.
+//! and the group as it is now, describe the state and the safe next step (decided by the
+//! same rules as a failed run's, `next_step.rs`).
 //!
 //! Pure: it reads the topology, it changes nothing. The CLI prints the advice before any
 //! action; the TUI shows it at start-up.
@@ -7,9 +8,9 @@
 use serde::Serialize;
 
 use crate::audit::InterruptedRun;
-use crate::info::InfoRole;
-use crate::topology::{GroupTopology, Link, Role};
+use crate::topology::GroupTopology;
 
+use super::next_step::{decide, NextStep, Situation};
 use super::summary::info_line;
 
 /// The state of an interrupted run's group and what to do next.
@@ -17,28 +18,24 @@ use super::summary::info_line;
 pub struct Advice {
     /// One line per node.
     pub state: Vec<String>,
-    pub next_step: String,
+    /// Decided by [`next_step::decide`](super::next_step::decide), as for a failed run.
+    pub next_step: NextStep,
     /// True when the group is consistent (one primary, every reachable replica follows it with
     /// its link up): the run may be acknowledged.
     pub settled: bool,
 }
 
-/// Two nodes that replicate from each other at one offset: what a switchover leaves when it
-/// dies between the demotion and the promotion.
-fn loop_pair(group: &GroupTopology) -> Option<(String, String)> {
-    let offset = |n: &crate::topology::NodeView| n.info.as_ref().and_then(|i| i.replication.offset);
-    group.nodes.iter().find_map(|a| {
-        let up = a.upstream.as_ref()?;
-        let b = group.nodes.iter().find(|b| b.addr == up.addr)?;
-        let back = b.upstream.as_ref()?;
-        (back.addr == a.addr && a.name < b.name && offset(a).is_some() && offset(a) == offset(b))
-            .then(|| (a.name.clone(), b.name.clone()))
-    })
+/// Advice for `run` given its group as polled now. What the group shows decides it, not what
+/// the run was doing: a run may have died at any instant.
+#[must_use]
+pub fn advise(_run: &InterruptedRun, group: &GroupTopology) -> Advice {
+    advise_group(group, &[])
 }
 
-/// Advice for `run` given the group as polled now.
+/// The advice for a group as polled now, with old primaries known to need a rejoin (the
+/// console's marks) besides the stale primaries the topology flags.
 #[must_use]
-pub fn advise(run: &InterruptedRun, group: &GroupTopology) -> Advice {
+pub fn advise_group(group: &GroupTopology, rejoin: &[String]) -> Advice {
     let state: Vec<String> = group
         .nodes
         .iter()
@@ -48,124 +45,11 @@ pub fn advise(run: &InterruptedRun, group: &GroupTopology) -> Advice {
             None => format!("{}: {}", n.name, n.state.as_str()),
         })
         .collect();
-    let failing_over = group.nodes.iter().find(|n| {
-        n.info
-            .as_ref()
-            .and_then(|i| i.replication.failover_state.as_deref())
-            .is_some_and(|s| s != "no-failover")
-    });
-    if let Some(n) = failing_over {
-        return Advice {
-            state,
-            next_step: format!(
-                "a FAILOVER is still in progress on {} (the {} run died during it): abort it with FAILOVER \
-                 ABORT on {}, then look again",
-                n.name, run.action, n.name
-            ),
-            settled: false,
-        };
-    }
-    let primaries: Vec<_> = group
-        .nodes
-        .iter()
-        .filter(|n| n.role == Role::Primary && !n.unmanaged)
-        .collect();
-    match primaries.as_slice() {
-        [] => Advice {
-            state,
-            next_step: match loop_pair(group) {
-                Some((a, b)) => format!(
-                    "no node takes writes: {a} and {b} replicate from each other at the same offset (the run \
-                     died after demoting the old primary and before promoting its target): promote the \
-                     target to finish (`redops promote NODE`); either holds every acknowledged write"
-                ),
-                None => "no primary answers: if the replicas form a loop or all lost their primary, promote \
-                         the most advanced replica (`redops promote`)"
-                    .to_string(),
-            },
-            settled: false,
-        },
-        [p] => {
-            let strays: Vec<&str> = group
-                .nodes
-                .iter()
-                .filter(|n| !n.unmanaged && n.role == Role::Replica)
-                .filter(|n| {
-                    n.link != Some(Link::Up)
-                        || n.info.as_ref().is_some_and(|i| i.replication.replid != p.info.as_ref().and_then(|pi| pi.replication.replid.clone()))
-                })
-                .map(|n| n.name.as_str())
-                .collect();
-            if strays.is_empty() {
-                Advice {
-                    state,
-                    next_step: format!(
-                        "the group is consistent: {} is the only primary and every reachable replica follows it; \
-                         nothing is left to finish",
-                        p.name
-                    ),
-                    settled: true,
-                }
-            } else {
-                Advice {
-                    state,
-                    next_step: format!(
-                        "{} is the primary; {} do(es) not follow it with a live link: repoint them to {} \
-                         (`redops repoint NODE --to {}`)",
-                        p.name,
-                        strays.join(", "),
-                        p.name,
-                        p.name
-                    ),
-                    settled: false,
-                }
-            }
-        }
-        many => {
-            // The promoted node carries the old history as replid2.
-            let promoted = many.iter().find(|b| {
-                many.iter().any(|a| {
-                    let (ai, bi) = (a.info.as_ref(), b.info.as_ref());
-                    match (ai, bi) {
-                        (Some(ai), Some(bi)) => {
-                            bi.replication.replid2.is_some()
-                                && bi.replication.replid2 == ai.replication.replid
-                                && ai.replication.role == Some(InfoRole::Primary)
-                        }
-                        _ => false,
-                    }
-                })
-            });
-            let next_step = match promoted {
-                Some(new) => {
-                    let old: Vec<&str> = many
-                        .iter()
-                        .filter(|o| o.name != new.name)
-                        .map(|o| o.name.as_str())
-                        .collect();
-                    format!(
-                        "{} was promoted from {}'s history but {} is still a primary (split brain): finish the \
-                         demotion: `redops rejoin {}` (it becomes a replica of {}; writes it took after the \
-                         promotion are lost, the rejoin guard shows how many bytes)",
-                        new.name,
-                        old.join(", "),
-                        old.join(", "),
-                        old.first().copied().unwrap_or("?"),
-                        new.name
-                    )
-                }
-                None => format!(
-                    "{} primaries ({}) on unrelated histories: choose the one to keep and rejoin the others",
-                    many.len(),
-                    many.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            };
-            Advice {
-                state,
-                next_step,
-                settled: false,
-            }
-        }
+    let d = decide(&Situation::of_group(group).also_rejoin(rejoin.iter().cloned()));
+    Advice {
+        state,
+        next_step: d.next,
+        settled: d.settled,
     }
 }
 
@@ -194,7 +78,10 @@ pub fn check_interrupted(
             let advice = if group.nodes.is_empty() {
                 Advice {
                     state: Vec::new(),
-                    next_step: format!("group '{}' is not among the current targets: look at it with `redops status`", r.group),
+                    next_step: NextStep::manual(format!(
+                        "group '{}' is not among the current targets: look at it with them included",
+                        r.group
+                    )),
                     settled: false,
                 }
             } else {

@@ -18,6 +18,7 @@ use crate::info::Info;
 use crate::node::{NodeClient, Timeouts};
 use crate::observe::NodeError;
 
+use super::error::{OpsError, OpsResult};
 use super::plan::PlanNode;
 
 /// The prefix of every action connection's client name; another console's run is detected
@@ -286,9 +287,13 @@ pub trait RedisOps: Sync {
         dest: &Path,
         budget: Duration,
         progress: crate::node::rdb::Progress<'_>,
-    ) -> impl Future<Output = Result<DownloadSummary, String>> + Send {
+    ) -> impl Future<Output = OpsResult<DownloadSummary>> + Send {
         let _ = (node, dest, budget, progress);
-        async { Err("RDB download is not available in this build".to_string()) }
+        async {
+            Err(OpsError::failed(
+                "RDB download is not available in this build",
+            ))
+        }
     }
 
     /// The client name this implementation's connections carry (excluded from the lock check).
@@ -429,11 +434,14 @@ impl RedisOps for RealOps {
         dest: &Path,
         budget: Duration,
         progress: crate::node::rdb::Progress<'_>,
-    ) -> Result<DownloadSummary, String> {
+    ) -> OpsResult<DownloadSummary> {
         let (Some(cfg), Some(client)) =
             (self.node_config(node).await, self.clients.get(&node.name))
         else {
-            return Err(format!("node '{}' is not part of this group", node.name));
+            return Err(OpsError::usage(format!(
+                "node '{}' is not part of this group",
+                node.name
+            )));
         };
         let timeouts = client.lock().await.timeouts();
         let backup = crate::node::rdb::backup_with_progress(
@@ -451,10 +459,7 @@ impl RedisOps for RealOps {
                 crc_ok: b.check.crc.is_verified(),
                 detail: b.summary(),
             }),
-            Err(e) => Err(match e.hint() {
-                Some(h) => format!("{e}. hint: {h}"),
-                None => e.to_string(),
-            }),
+            Err(e) => Err(OpsError::failed(e.to_string()).with_hint(e.hint())),
         }
     }
 

@@ -23,6 +23,7 @@ use crate::info::InfoRole;
 use crate::topology::{GroupTopology, NodeView, Role, Topology};
 
 use super::checks::{group_guard, latency};
+use super::error::{OpsError, OpsResult};
 use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepKind};
 use super::promote::RejoinMark;
 use super::redis_ops::{Command, InfoSection};
@@ -62,15 +63,15 @@ pub fn plan_repoint(
     config: &Config,
     topology: &Topology,
     req: &RepointRequest,
-) -> Result<RepointPlan, String> {
+) -> OpsResult<RepointPlan> {
     let node = find_node(config, topology, &req.node)?;
     let source = find_node(config, topology, &req.to)?;
     if node.group_index != source.group_index {
-        return Err(format!(
-            "'{}' and '{}' are in different groups ('{}' and '{}')\n  hint: a node replicates only \
-             within its group",
+        return Err(OpsError::usage(format!(
+            "'{}' and '{}' are in different groups ('{}' and '{}')",
             req.node, req.to, node.group_name, source.group_name
-        ));
+        ))
+        .hint("a node replicates only within its group"));
     }
     Ok(build(
         config,
@@ -97,7 +98,7 @@ pub fn plan_rejoin(
     budgets: Budgets,
     backups_dir: PathBuf,
     sync_deadline: Duration,
-) -> Result<RepointPlan, String> {
+) -> OpsResult<RepointPlan> {
     let n = find_node(config, topology, node)?;
     let gt = group_topology(topology, n.group_index);
     let others: Vec<&NodeView> = gt
@@ -115,24 +116,29 @@ pub fn plan_rejoin(
     let primary = match others.as_slice() {
         [p] => p.name.clone(),
         [] => {
-            return Err(format!(
-                "group '{}' has no other reachable primary for {} to rejoin\n  hint: promote a replica \
-                 first (redops promote), or repoint {} --to a specific node",
-                n.group_name, n.cfg.name, n.cfg.name
+            return Err(OpsError::usage(format!(
+                "group '{}' has no other reachable primary for {} to rejoin",
+                n.group_name, n.cfg.name
             ))
+            .hint(format!(
+                "promote a replica first, or repoint {} to a node chosen by name",
+                n.cfg.name
+            )))
         }
         many => match marked.filter(|m| many.iter().any(|p| p.name == *m)) {
             Some(m) => m.to_string(),
             None => {
                 let names: Vec<&str> = many.iter().map(|p| p.name.as_str()).collect();
-                return Err(format!(
-                    "group '{}' has several primaries besides {} ({}): which one is current is not clear\n  \
-                     hint: redops repoint {} --to NODE",
+                return Err(OpsError::usage(format!(
+                    "group '{}' has several primaries besides {} ({}): which one is current is not clear",
                     n.group_name,
                     n.cfg.name,
-                    names.join(", "),
+                    names.join(", ")
+                ))
+                .hint(format!(
+                    "repoint {} to the primary to keep, chosen by name",
                     n.cfg.name
-                ));
+                )));
             }
         },
     };

@@ -32,6 +32,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::error::{OpsError, OpsResult};
 use super::plan::{ActionKind, Budgets, Check, Plan, PlanNode};
 use super::redis_ops::{Command, ConfigParam, InfoSection, RedisOps, Reply};
 use super::NodeRef;
@@ -102,6 +103,8 @@ pub enum GateFailure {
 pub struct GateError {
     pub kind: GateFailure,
     pub message: String,
+    /// What the operator can do about it.
+    pub hint: Option<String>,
     pub exchanges: Vec<(String, String)>,
 }
 
@@ -132,25 +135,33 @@ impl<O: RedisOps> Gate<'_, O> {
     }
 
     fn fail(&mut self, message: String) -> GateError {
-        self.fail_as(GateFailure::Failed, message)
+        self.fail_with(OpsError::failed(message))
     }
 
-    fn fail_as(&mut self, kind: GateFailure, message: String) -> GateError {
+    fn fail_with(&mut self, e: OpsError) -> GateError {
+        self.fail_as(GateFailure::Failed, e)
+    }
+
+    fn fail_as(&mut self, kind: GateFailure, e: OpsError) -> GateError {
         GateError {
             kind,
-            message,
+            message: e.message,
+            hint: e.hint,
             exchanges: std::mem::take(&mut self.exchanges),
         }
     }
 
-    async fn persistence(&mut self) -> Result<Info, String> {
+    async fn persistence(&mut self) -> OpsResult<Info> {
         match self.send(Command::Info(InfoSection::Persistence)).await {
             Ok(Reply::Info(i)) => Ok(*i),
-            Ok(other) => Err(format!("unexpected INFO reply: {}", other.summary())),
-            Err(e) => Err(format!(
+            Ok(other) => Err(OpsError::failed(format!(
+                "unexpected INFO reply: {}",
+                other.summary()
+            ))),
+            Err(e) => Err(OpsError::failed(format!(
                 "cannot read '{}' while waiting for its BGSAVE: {e}",
                 self.node.name
-            )),
+            ))),
         }
     }
 
@@ -159,7 +170,7 @@ impl<O: RedisOps> Gate<'_, O> {
     }
 
     /// Polls until no RDB child runs, reporting progress.
-    async fn wait_no_child(&mut self, progress: &mut dyn FnMut(String)) -> Result<Info, String> {
+    async fn wait_no_child(&mut self, progress: &mut dyn FnMut(String)) -> OpsResult<Info> {
         loop {
             let info = self.persistence().await?;
             let p = &info.persistence;
@@ -167,10 +178,10 @@ impl<O: RedisOps> Gate<'_, O> {
                 return Ok(info);
             }
             if self.timed_out() {
-                return Err(format!(
+                return Err(OpsError::failed(format!(
                     "the BGSAVE on '{}' did not finish within the snapshot budget",
                     self.node.name
-                ));
+                )));
             }
             if let (Some(done), Some(total)) = (p.keys_processed, p.keys_total) {
                 progress(format!("{done}/{total} keys saved"));
@@ -180,7 +191,7 @@ impl<O: RedisOps> Gate<'_, O> {
     }
 
     /// Polls until no AOF rewrite or module fork runs (a scheduled BGSAVE starts after them).
-    async fn wait_other_children(&mut self) -> Result<(), String> {
+    async fn wait_other_children(&mut self) -> OpsResult<()> {
         loop {
             let info = self.persistence().await?;
             let p = &info.persistence;
@@ -188,10 +199,10 @@ impl<O: RedisOps> Gate<'_, O> {
                 return Ok(());
             }
             if self.timed_out() {
-                return Err(format!(
+                return Err(OpsError::failed(format!(
                     "an AOF rewrite on '{}' still runs: the scheduled BGSAVE could not start within the budget",
                     self.node.name
-                ));
+                )));
             }
             tokio::time::sleep(GATE_POLL).await;
         }
@@ -231,7 +242,8 @@ impl<O: RedisOps> Gate<'_, O> {
                 if let Err(why) = self.set_dbfilename(&o).await {
                     return Err(self.fail(format!(
                         "'{name}' still saves under '{current}', left by a console that died during a \
-                         snapshot, and it could not be put back to '{o}': {why}"
+                         snapshot, and it could not be put back to '{o}': {}",
+                        why.message
                     )));
                 }
                 o
@@ -252,19 +264,21 @@ impl<O: RedisOps> Gate<'_, O> {
     fn would_plant(&mut self, name: &str, file: &str, why: &str) -> GateError {
         self.fail_as(
             GateFailure::WouldPlant,
-            format!(
+            OpsError::failed(format!(
                 "'{name}' has no persistence (save \"\", appendonly no) and cannot save under \
                  another file name ({why}): a BGSAVE would leave a '{file}' that it reloads at \
-                 its next restart, bringing back old data that its replicas would then copy. \
-                 hint: take the snapshot as a download instead (nothing is written on '{name}'), \
-                 start '{name}' with enable-protected-configs local, or skip the snapshot with a reason"
-            ),
+                 its next restart, bringing back old data that its replicas would then copy"
+            ))
+            .hint(format!(
+                "take the snapshot as a download instead (nothing is written on '{name}'), start \
+                 '{name}' with enable-protected-configs local, or skip the snapshot with a reason"
+            )),
         )
     }
 
     /// `CONFIG SET dbfilename`, then read back; twice at most (a reply lost to a timeout may
     /// still have been applied).
-    async fn set_dbfilename(&mut self, file: &str) -> Result<(), String> {
+    async fn set_dbfilename(&mut self, file: &str) -> OpsResult<()> {
         let mut why = String::new();
         for _ in 0..2 {
             let set = self
@@ -280,7 +294,7 @@ impl<O: RedisOps> Gate<'_, O> {
                 Err(e) => why = format!("{set}CONFIG GET: {e}"),
             }
         }
-        Err(why)
+        Err(OpsError::failed(why))
     }
 }
 
@@ -332,13 +346,17 @@ pub async fn run_gate<O: RedisOps>(
     let saved = save_and_wait(&mut g, &info, t0, progress).await;
     if let Some(a) = &aside {
         if let Err(why) = g.set_dbfilename(&a.original).await {
-            return Err(g.fail(format!(
-                "'{}' still saves under '{}' and its dbfilename could not be put back to '{}' \
-                 ({why}). hint: run CONFIG SET dbfilename {} on it before anything saves or \
-                 rewrites its config (CONFIG REWRITE would make it load this snapshot at its \
-                 next restart)",
-                node.name, a.temp, a.original, a.original
-            )));
+            return Err(g.fail_with(
+                OpsError::failed(format!(
+                    "'{}' still saves under '{}' and its dbfilename could not be put back to '{}' ({})",
+                    node.name, a.temp, a.original, why.message
+                ))
+                .hint(format!(
+                    "run CONFIG SET dbfilename {} on it before anything saves or rewrites its config \
+                     (CONFIG REWRITE would make it load this snapshot at its next restart)",
+                    a.original
+                )),
+            ));
         }
     }
     match saved {
@@ -348,7 +366,7 @@ pub async fn run_gate<O: RedisOps>(
             saved_aside: aside.map(|a| a.temp),
             exchanges: g.exchanges,
         }),
-        Err(message) => Err(g.fail(message)),
+        Err(e) => Err(g.fail_with(e)),
     }
 }
 
@@ -358,7 +376,7 @@ async fn save_and_wait<O: RedisOps>(
     info: &Info,
     t0: i64,
     progress: &mut dyn FnMut(String),
-) -> Result<i64, String> {
+) -> OpsResult<i64> {
     let name = g.node.name.clone();
     let saves_before = info.persistence.saves;
     let mut schedule =
@@ -382,9 +400,9 @@ async fn save_and_wait<O: RedisOps>(
                         return verdict(&name, &info, t0);
                     }
                     if g.timed_out() {
-                        return Err(format!(
+                        return Err(OpsError::failed(format!(
                             "the scheduled BGSAVE on '{name}' did not run within the budget"
-                        ));
+                        )));
                     }
                     tokio::time::sleep(GATE_POLL).await;
                 }
@@ -394,10 +412,10 @@ async fn save_and_wait<O: RedisOps>(
                 return verdict(&name, &info, t0);
             }
             Ok(other) => {
-                return Err(format!(
+                return Err(OpsError::failed(format!(
                     "unexpected BGSAVE reply from '{name}': {}",
                     other.summary()
-                ))
+                )))
             }
             Err(e) => {
                 let text = e.to_string();
@@ -410,29 +428,31 @@ async fn save_and_wait<O: RedisOps>(
                 } else if text.contains("Another child process") && !schedule {
                     schedule = true;
                 } else {
-                    return Err(format!("BGSAVE on '{name}' was refused: {text}"));
+                    return Err(OpsError::failed(format!(
+                        "BGSAVE on '{name}' was refused: {text}"
+                    )));
                 }
             }
         }
     }
 }
 
-fn verdict(name: &str, info: &Info, t0: i64) -> Result<i64, String> {
+fn verdict(name: &str, info: &Info, t0: i64) -> OpsResult<i64> {
     let p = &info.persistence;
     if p.last_bgsave_ok == Some(false) {
-        return Err(format!(
+        return Err(OpsError::failed(format!(
             "the BGSAVE on '{name}' failed (rdb_last_bgsave_status:err); with stop-writes-on-bgsave-error \
-             the node now refuses writes (MISCONF) until a save succeeds. hint: check its log, the \
-             disk and the 'dir' it saves to"
-        ));
+             the node now refuses writes (MISCONF) until a save succeeds"
+        ))
+        .hint("check its log, the disk and the 'dir' it saves to"));
     }
     match p.last_save_time {
         Some(t) if t >= t0 => Ok(t),
-        Some(t) => Err(format!(
+        Some(t) => Err(OpsError::failed(format!(
             "the BGSAVE on '{name}' ended but rdb_last_save_time ({t}) is older than the request ({t0}): \
              no fresh snapshot on disk"
-        )),
-        None => Err(format!("'{name}' does not report rdb_last_save_time")),
+        ))),
+        None => Err(OpsError::failed(format!("'{name}' does not report rdb_last_save_time"))),
     }
 }
 

@@ -22,6 +22,7 @@ use crate::info::InfoRole;
 use crate::topology::{AnomalyKind, Liveness, NodeView, Role, Topology};
 
 use super::checks::{group_guard, latency, reachable, target_ready};
+use super::error::{OpsError, OpsResult};
 use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepKind, Strategy};
 use super::redis_ops::{Command, InfoSection};
 use super::{find_node, group_topology};
@@ -57,12 +58,23 @@ pub fn pause_ms(budgets: &Budgets, nodes_to_touch: usize) -> u64 {
 ///
 /// # Errors
 /// The target names no configured node (a usage error, not a failed check).
-#[allow(clippy::too_many_lines)]
 pub fn plan_switchover(
     config: &Config,
     topology: &Topology,
     req: &SwitchoverRequest,
-) -> Result<Plan, String> {
+) -> OpsResult<Plan> {
+    build(config, topology, req).map(|b| b.plan)
+}
+
+/// A switchover plan, and whether its target is already the group's primary (a failed check
+/// of the plan, which a failback reads instead of the check's words).
+struct Built {
+    plan: Plan,
+    target_is_primary: bool,
+}
+
+#[allow(clippy::too_many_lines)]
+fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsResult<Built> {
     let target = find_node(config, topology, &req.to)?;
     let gi = target.group_index;
     let group = &config.groups[gi];
@@ -102,7 +114,7 @@ pub fn plan_switchover(
                 "group '{}' has no reachable primary: a switchover needs a healthy one. hint: use promote",
                 group.name
             )));
-            return Ok(plan);
+            return Ok(Built::refused(plan));
         }
         many => {
             plan.summary = format!("switch the primary over to {}", target.cfg.name);
@@ -113,7 +125,7 @@ pub fn plan_switchover(
                 many.len(),
                 names.join(", ")
             )));
-            return Ok(plan);
+            return Ok(Built::refused(plan));
         }
     };
     let Some(p_id) = primary.id else {
@@ -121,7 +133,7 @@ pub fn plan_switchover(
             "the primary {} is not a configured node",
             primary.name
         )));
-        return Ok(plan);
+        return Ok(Built::refused(plan));
     };
     let p_cfg = &group.nodes[p_id.node];
     plan.summary = format!(
@@ -133,12 +145,16 @@ pub fn plan_switchover(
         req.strategy.as_str()
     );
     let pi = plan.add_node(&p_cfg.name, &p_cfg.addr, p_id);
-    if target.id == p_id {
+    let target_is_primary = target.id == p_id;
+    if target_is_primary {
         plan.checks.push(Check::fail(format!(
             "{} is already the primary",
             target.cfg.name
         )));
-        return Ok(plan);
+        return Ok(Built {
+            plan,
+            target_is_primary,
+        });
     }
     let ti = plan.add_node(&target.cfg.name, &target.cfg.addr, target.id);
     let Some(t_view) = target.view else {
@@ -146,7 +162,7 @@ pub fn plan_switchover(
             "{} has not been polled",
             target.cfg.name
         )));
-        return Ok(plan);
+        return Ok(Built::refused(plan));
     };
 
     // The primary.
@@ -250,7 +266,7 @@ pub fn plan_switchover(
     if let Some(pref) = &group.preferred_primary {
         if pref != &target.cfg.name {
             plan.notes.push(format!(
-                "{pref} is the group's preferred primary: `redops failback` brings it back later"
+                "{pref} is the group's preferred primary: a failback brings it back later"
             ));
         }
     }
@@ -281,7 +297,7 @@ pub fn plan_switchover(
     if req.download_dir.is_none() {
         plan.notes.push(format!(
             "{} keeps its data: it continues by partial resync on the same history (no off-box copy \
-             unless --download DIR is given)",
+             unless a download is asked for)",
             p_cfg.name
         ));
     }
@@ -301,7 +317,7 @@ pub fn plan_switchover(
                 commands: vec![Command::ClientPause { ms, write: true }],
                 waits_for: None,
                 deadline: None,
-                verify: "+OK; the pause expires by itself after the timeout if redops dies"
+                verify: "+OK; the pause expires by itself after the timeout if the console dies"
                     .to_string(),
                 rollback: format!("CLIENT UNPAUSE on {p_name}"),
                 critical: true,
@@ -422,7 +438,20 @@ pub fn plan_switchover(
         rollback: "none".to_string(),
         critical: false,
     });
-    Ok(plan)
+    Ok(Built {
+        plan,
+        target_is_primary: false,
+    })
+}
+
+impl Built {
+    /// A plan stopped by a failed check before its target was compared with the primary.
+    fn refused(plan: Plan) -> Self {
+        Self {
+            plan,
+            target_is_primary: false,
+        }
+    }
 }
 
 fn push_sibling_steps(plan: &mut Plan, siblings: &[usize], ti: usize) {
@@ -480,22 +509,22 @@ pub fn plan_failback(
     strategy: Strategy,
     budgets: Budgets,
     download_dir: Option<PathBuf>,
-) -> Result<Plan, String> {
+) -> OpsResult<Plan> {
     let group = match config.groups.as_slice() {
         [g] => g,
-        [] => return Err("no group to fail back".to_string()),
+        [] => return Err(OpsError::usage("no group to fail back")),
         _ => {
             return Err(
-                "several groups are configured: say which one\n  hint: add --group NAME"
-                    .to_string(),
+                OpsError::usage("several groups are configured: say which one")
+                    .hint("scope the targets to one group (the group option)"),
             )
         }
     };
     let Some(pref) = &group.preferred_primary else {
-        return Err(format!(
-            "group '{}' has no preferred primary\n  hint: set preferred_primary = \"NODE\" in the group's config",
-            group.name
-        ));
+        return Err(
+            OpsError::usage(format!("group '{}' has no preferred primary", group.name))
+                .hint("set preferred_primary = \"NODE\" in the group's config"),
+        );
     };
     let req = SwitchoverRequest {
         to: pref.clone(),
@@ -503,7 +532,10 @@ pub fn plan_failback(
         budgets,
         download_dir,
     };
-    let mut plan = plan_switchover(config, topology, &req)?;
+    let Built {
+        mut plan,
+        target_is_primary,
+    } = build(config, topology, &req)?;
     plan.action = ActionKind::Failback;
     plan.checks.insert(
         0,
@@ -516,11 +548,7 @@ pub fn plan_failback(
         .find(|n| &n.name == pref)
         .and_then(|n| n.info.as_ref())
         .is_some_and(|i| i.replication.role == Some(InfoRole::Replica));
-    if !in_sync
-        && !plan
-            .failures()
-            .any(|c| c.message.contains("already the primary"))
-    {
+    if !in_sync && !target_is_primary {
         plan.checks.push(Check::fail(format!(
             "{pref} is not a replica yet: it must be an in-sync replica before failing back (rejoin it first)"
         )));

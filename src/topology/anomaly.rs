@@ -55,7 +55,7 @@ fn last_answered(now: SystemTime, t: Option<SystemTime>) -> String {
             "last answered {} ago",
             human_secs(now.duration_since(t).unwrap_or_default().as_secs_f64())
         ),
-        None => "no answer since redops started".to_string(),
+        None => "no answer since the console started".to_string(),
     }
 }
 
@@ -605,7 +605,7 @@ pub(super) fn same_server(members: &[(&str, &str)], here: &str, run_id: &str) ->
             .collect(),
         message: format!(
             "{listed} are the same server (run_id {short}…): remove one from the config; until \
-             then redops takes no action on this group but snapshots"
+             then no action but a snapshot is taken on this group"
         ),
     }
 }

@@ -10,9 +10,9 @@ use std::time::SystemTime;
 
 use crate::audit::InterruptedRun;
 use crate::ops::promote::{self, RejoinMark};
-use crate::ops::recovery::Advice;
-use crate::ops::{self, ActionKind, Approval, Budgets, Plan, RunEvent};
-use crate::topology::{AnomalyKind, GroupTopology, Link, Role, Severity};
+use crate::ops::recovery::{self, Advice};
+use crate::ops::{self, ActionKind, Approval, Budgets, NextStep, Plan, RunEvent};
+use crate::topology::{AnomalyKind, GroupTopology, Role, Severity};
 
 use super::app::{App, Effect, Pane};
 use super::events::LogEntry;
@@ -20,6 +20,7 @@ use super::keymap::ActionKey;
 use super::modal::{
     Armed, Button, ConfirmDialog, Modal, NoticeDialog, PickItem, Picker, PlanDialog,
 };
+use super::next_step;
 use super::prepare::{prepare, Request};
 use super::run::{RunEnd, RunJob};
 use super::runbook::{Ended, Runbook};
@@ -190,9 +191,8 @@ impl App {
                 self.modals.push(Modal::Plan(PlanDialog::new(p, ro)));
             }
             Err(e) => {
-                let text = e.replace("\n  hint: ", " (hint: ");
-                let close = if text.len() == e.len() { "" } else { ")" };
-                self.flash_error(&format!("{}: {text}{close}", req.action.name()));
+                let hint = e.hint.map_or_else(String::new, |h| format!(" (hint: {h})"));
+                self.flash_error(&format!("{}: {}{hint}", req.action.name(), e.message));
             }
         }
     }
@@ -396,7 +396,11 @@ impl App {
                 sev,
                 &run.group,
                 None,
-                format!("{}; {what}: {}", run.describe(), advice.next_step),
+                format!(
+                    "{}; {what}: {}",
+                    run.describe(),
+                    next_step::render(&advice.next_step)
+                ),
             );
         }
         self.interrupted = list.into_iter().filter(|(_, a)| !a.settled).collect();
@@ -408,12 +412,14 @@ impl App {
             .collect();
         for (run, advice) in fresh {
             self.interrupted_seen.push(run.run_id.clone());
+            let gi = self.config.groups.iter().position(|g| g.name == run.group);
+            // The console knows its rejoin marks too: the same rules, with them.
+            let step = gi.map_or(advice.next_step.clone(), |gi| self.next_step_for(gi));
             let mut lines = vec![run.describe(), String::new(), "the group now:".to_string()];
             lines.extend(advice.state.iter().map(|s| format!("  {s}")));
             lines.push(String::new());
-            lines.push(format!("safe next step: {}", advice.next_step));
-            let gi = self.config.groups.iter().position(|g| g.name == run.group);
-            let offer = gi.and_then(|gi| self.safe_next(gi));
+            lines.push(format!("safe next step: {}", next_step::render(&step)));
+            let offer = gi.and_then(|gi| self.offer(&step, gi));
             self.modals.push(Modal::Notice(NoticeDialog {
                 title: format!("an earlier {} did not finish", run.action),
                 lines,
@@ -424,61 +430,30 @@ impl App {
         }
     }
 
-    /// The action the console can offer to bring group `gi` back to one primary with every
-    /// replica following it: rejoin a stale primary, promote when no primary answers, or
-    /// repoint a replica that does not follow the primary. `None` when actions are blocked.
+    /// The safe next step for group `gi` as the console sees it now (its rejoin marks
+    /// included), by the core's rules.
     #[must_use]
-    pub fn safe_next(&self, gi: usize) -> Option<(String, Request)> {
+    pub fn next_step_for(&self, gi: usize) -> NextStep {
+        let live = self.live_group(gi);
+        recovery::advise_group(live, &self.rejoin_candidates(gi)).next_step
+    }
+
+    /// The plan the console can offer for `step` in group `gi`; `None` when actions are
+    /// blocked or the step is not one the console can plan as it stands.
+    fn offer(&self, step: &NextStep, gi: usize) -> Option<(String, Request)> {
         if self.read_only() {
             return None;
         }
-        if let Some(n) = self.rejoin_candidates(gi).first() {
-            return Some((
-                format!("plan the rejoin of {n}"),
-                Request::new(ActionKey::Rejoin, gi, Some(n.clone())),
-            ));
-        }
-        let live = ops::group_topology(&self.topology, gi);
-        let current = |v: &&crate::topology::NodeView| {
-            !v.unmanaged && v.state.is_reachable() && !v.stale_info
-        };
-        let primaries: Vec<_> = live
-            .nodes
-            .iter()
-            .filter(current)
-            .filter(|v| v.role == Role::Primary)
-            .collect();
-        match primaries.as_slice() {
-            [] if live.nodes.iter().any(|v| v.role == Role::Replica) => Some((
-                "plan a promotion (best candidate)".to_string(),
-                Request::new(ActionKey::Promote, gi, None),
-            )),
-            [p] => {
-                let stray = live.nodes.iter().filter(current).find(|v| {
-                    v.role == Role::Replica && (v.link != Some(Link::Up) || v.replid != p.replid)
-                })?;
-                let mut r = Request::new(ActionKey::Repoint, gi, Some(stray.name.clone()));
-                r.source = Some(p.name.clone());
-                Some((
-                    format!("plan the repoint of {} to {}", stray.name, p.name),
-                    r,
-                ))
-            }
-            many => {
-                // The promoted one carries the old primary's history as its replid2.
-                let id2 = |v: &crate::topology::NodeView| {
-                    v.info.as_ref().and_then(|i| i.replication.replid2.clone())
-                };
-                let new = many
-                    .iter()
-                    .find(|b| id2(b).is_some() && many.iter().any(|a| a.replid == id2(b)))?;
-                let old = many.iter().find(|o| o.name != new.name)?;
-                Some((
-                    format!("plan the rejoin of {} (to {})", old.name, new.name),
-                    Request::new(ActionKey::Rejoin, gi, Some(old.name.clone())),
-                ))
-            }
-        }
+        next_step::offer(step, gi)
+    }
+
+    /// The action the console can offer to bring group `gi` back to one primary with every
+    /// replica following it (rejoin a stale primary, promote when no primary answers, repoint
+    /// a replica that does not follow the primary), from [`next_step_for`](Self::next_step_for).
+    /// `None` when actions are blocked or nothing is to be done.
+    #[must_use]
+    pub fn safe_next(&self, gi: usize) -> Option<(String, Request)> {
+        self.offer(&self.next_step_for(gi), gi)
     }
 
     /// Lines for the banner besides the anomalies: unfinished runs and old primaries back.
@@ -496,7 +471,11 @@ impl App {
                     Severity::Critical,
                     format!(
                         "an earlier {} (run {}, {}@{}) did not finish: {}",
-                        r.action, r.run_id, r.user, r.host, a.next_step
+                        r.action,
+                        r.run_id,
+                        r.user,
+                        r.host,
+                        next_step::render(&a.next_step)
                     ),
                 )
             })
@@ -507,7 +486,8 @@ impl App {
             } else {
                 Severity::Warning
             };
-            out.push((sev, format!("J rejoins {}: {}", f.node, f.message)));
+            let key = next_step::key(ActionKind::Rejoin);
+            out.push((sev, format!("{key} rejoins {}: {}", f.node, f.message)));
         }
         out
     }

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::ops::promote::{self, Candidates, Loss, PromoteRequest, RejoinMark};
 use crate::ops::repoint::{self, RepointRequest};
 use crate::ops::switchover::{self, SwitchoverRequest};
-use crate::ops::{self, ActionKind, Budgets, Plan, Strategy};
+use crate::ops::{self, ActionKind, Budgets, OpsError, OpsResult, Plan, Strategy};
 use crate::topology::Topology;
 
 use super::keymap::ActionKey;
@@ -199,22 +199,22 @@ pub fn budgets(config: &Config) -> Budgets {
 ///
 /// # Errors
 /// A usage problem the builder reports (unknown node, no preferred primary, no primary to
-/// rejoin ...), as `message\n  hint: ...`.
+/// rejoin ...), with its hint.
 pub fn prepare(
     config: &Config,
     topology: &Topology,
     marks: &[RejoinMark],
     req: &Request,
     now: SystemTime,
-) -> Result<Prepared, String> {
+) -> OpsResult<Prepared> {
     let (cfg, topo) =
-        scope(config, topology, req.group).ok_or_else(|| "no such group".to_string())?;
+        scope(config, topology, req.group).ok_or_else(|| OpsError::usage("no such group"))?;
     let budgets = budgets(&cfg);
     let backups = cfg.console.backups_dir.clone();
     let download = req.download.then(|| backups.clone());
     let need = |n: &Option<String>| {
         n.clone()
-            .ok_or_else(|| "select a node first\n  hint: ↑/↓ or j/k in the tree".to_string())
+            .ok_or_else(|| OpsError::usage("select a node first").hint("↑/↓ or j/k in the tree"))
     };
     let mut sections = Vec::new();
     let mut after = After::Nothing;
@@ -265,7 +265,7 @@ pub fn prepare(
                     to: req
                         .source
                         .clone()
-                        .ok_or_else(|| "choose the source to replicate from".to_string())?,
+                        .ok_or_else(|| OpsError::usage("choose the source to replicate from"))?,
                     budgets,
                     backups_dir: backups,
                     sync_deadline: repoint::DEFAULT_SYNC_DEADLINE,

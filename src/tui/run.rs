@@ -180,7 +180,7 @@ pub fn check_interrupted(
     for (run, advice) in &found {
         if advice.settled {
             if let Ok(mut log) = AuditLog::open(path) {
-                let _ = audit::acknowledge(&mut log, run, &advice.next_step);
+                let _ = audit::acknowledge(&mut log, run, &advice.next_step.to_string());
             }
         }
     }
@@ -197,7 +197,8 @@ pub fn clear_marks(audit_log: &Path, marks: &[(String, String, String)]) -> Resu
         .map_err(|e| format!("cannot open the audit log '{}': {e}", audit_log.display()))?;
     let file = promote::marks_path(audit_log);
     for (group, node, why) in marks {
-        promote::marks::clear_audited(&file, &mut log, group, node, why)?;
+        promote::marks::clear_audited(&file, &mut log, group, node, why)
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -207,5 +208,5 @@ pub fn clear_marks(audit_log: &Path, marks: &[(String, String, String)]) -> Resu
 /// # Errors
 /// The marks file exists but cannot be read or parsed.
 pub fn load_marks(audit_log: &Path) -> Result<Vec<RejoinMark>, String> {
-    promote::load_marks(&promote::marks_path(audit_log))
+    promote::load_marks(&promote::marks_path(audit_log)).map_err(|e| e.to_string())
 }

@@ -7,7 +7,7 @@
 use std::time::SystemTime;
 
 use super::fmt;
-use crate::ops::{Plan, RunEvent, RunOutcome, RunStatus};
+use crate::ops::{NextStep, Plan, RunEvent, RunOutcome, RunStatus};
 
 /// Where a step (or gate item) is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,7 +103,9 @@ pub struct Ending {
     pub detail: String,
     /// One line per node, read after a failed run.
     pub state: Vec<String>,
-    pub next_step: Option<String>,
+    pub next_step: Option<NextStep>,
+    /// What to do about a refusal, when the engine said.
+    pub hint: Option<String>,
     pub warnings: Vec<String>,
     /// What the console did afterwards (rejoin mark written or cleared).
     pub notes: Vec<String>,
@@ -292,6 +294,7 @@ impl Runbook {
                     detail: detail.clone(),
                     state: state.clone(),
                     next_step: next_step.clone(),
+                    hint: None,
                     warnings: Vec::new(),
                     notes: Vec::new(),
                     elapsed_ms: None,
@@ -311,6 +314,7 @@ impl Runbook {
             detail: String::new(),
             state: Vec::new(),
             next_step: None,
+            hint: None,
             warnings: Vec::new(),
             notes: Vec::new(),
             elapsed_ms: None,
@@ -323,6 +327,7 @@ impl Runbook {
                 e.detail.clone_from(&o.detail);
                 e.state.clone_from(&o.state);
                 e.next_step.clone_from(&o.next_step);
+                e.hint.clone_from(&o.hint);
                 e.warnings.clone_from(&o.warnings);
                 e.elapsed_ms = Some(o.elapsed_ms);
                 e.pause_ms = o.pause_ms;

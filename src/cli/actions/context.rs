@@ -102,11 +102,14 @@ impl ActionContext {
                 for l in &advice.state {
                     output::note(&format!("  now: {l}"));
                 }
-                output::note(&format!("  next: {}", advice.next_step));
+                output::note(&format!(
+                    "  next: {}",
+                    crate::cli::next_step::render(&advice.next_step)
+                ));
             }
             if advice.settled {
                 if let Ok(mut log) = AuditLog::open(path) {
-                    let _ = audit::acknowledge(&mut log, &run, &advice.next_step);
+                    let _ = audit::acknowledge(&mut log, &run, &advice.next_step.to_string());
                 }
             }
         }

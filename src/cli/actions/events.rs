@@ -132,8 +132,11 @@ pub(super) fn print_outcome(o: &RunOutcome, json: bool) {
     for s in &o.state {
         output::line(&format!("  state: {s}"));
     }
+    for h in crate::cli::next_step::refusal_hints(o) {
+        output::line(&format!("  hint: {h}"));
+    }
     if let Some(n) = &o.next_step {
-        output::line(&format!("  next: {n}"));
+        output::line(&format!("  next: {}", crate::cli::next_step::render(n)));
     }
     for w in &o.warnings {
         output::line(&format!("  warning: {w}"));

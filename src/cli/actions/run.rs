@@ -39,6 +39,9 @@ pub async fn run_plan(
         for l in plan.to_string().lines() {
             output::line(l);
         }
+        if plan.failures().any(|c| c.overridable) {
+            output::line(&format!("override: {}", crate::cli::next_step::OVERRIDE));
+        }
     }
     let forced = flags.force && flags.reason.is_some();
     let blocked = ctx.read_only

@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use crate::info::InfoRole;
 
+use super::super::error::{OpsError, OpsResult};
 use super::super::lock::parse_client_list;
 use super::super::redis_ops::{Command, InfoSection, RedisOps};
 use super::super::snapshot::{run_gate, GateFailure};
@@ -18,13 +19,19 @@ use super::{same_host, Approval, Run, RunEvent};
 /// The least time between two download progress events.
 pub(crate) const DOWNLOAD_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
+/// A lock check that could not be made, in words (overridden with the run's reason).
+type Unchecked = String;
+
+/// What to do when the group is no longer as the plan saw it.
+const REPLAN: &str = "look again and re-plan";
+
 impl<O: RedisOps> Run<'_, O> {
     /// The lock, Sentinel's connections, and the plan's expectations, read live. Returns the
     /// lock checks that could not be made and were overridden (with the run's reason).
     pub(super) async fn live_prechecks(
         &mut self,
         approval: &Approval,
-    ) -> Result<Vec<String>, String> {
+    ) -> OpsResult<Vec<Unchecked>> {
         // A NOPERM half-way (CLIENT PAUSE refused after the snapshot) is a refusal now.
         self.probe_permissions().await?;
         let overridden = self.check_lock(approval).await?;
@@ -37,7 +44,7 @@ impl<O: RedisOps> Run<'_, O> {
     /// lock cannot be checked (no `+client|list`, an error, this run's connection unnamed)
     /// refuses it too, unless it is forced with a reason; the unchecked nodes are returned so
     /// that the override is recorded.
-    async fn check_lock(&mut self, approval: &Approval) -> Result<Vec<String>, String> {
+    async fn check_lock(&mut self, approval: &Approval) -> OpsResult<Vec<Unchecked>> {
         let plan = self.plan;
         let own = self.ops.client_name().to_string();
         let mut unchecked = Vec::new();
@@ -47,19 +54,20 @@ impl<O: RedisOps> Run<'_, O> {
                 Ok(reply) => {
                     let actors = parse_client_list(reply.text().unwrap_or_default(), &own);
                     if let Some(h) = actors.redops.first() {
-                        return Err(format!(
-                            "another redops action is running on {name}: {}. hint: wait for it to finish, or \
-                             ask its operator",
+                        return Err(OpsError::refused(format!(
+                            "another redops action is running on {name}: {}",
                             h.describe()
-                        ));
+                        ))
+                        .hint("wait for it to finish, or ask its operator"));
                     }
                     if plan.changes_roles() {
                         if let Some(s) = actors.sentinels.first() {
-                            return Err(format!(
+                            return Err(OpsError::refused(format!(
                                 "Sentinel is connected to {name} ({}): it would undo or fight a manual role \
-                                 change. hint: switch over through Sentinel instead",
+                                 change",
                                 s.describe()
-                            ));
+                            ))
+                            .hint("switch over through Sentinel instead"));
                         }
                     }
                     if !actors.own_listed {
@@ -78,29 +86,31 @@ impl<O: RedisOps> Run<'_, O> {
         if unchecked.is_empty() || super::has_reason(approval) {
             return Ok(unchecked);
         }
-        Err(format!(
-            "{}. hint: without the lock another console (or Sentinel) acting on group '{}' goes \
-             unseen; --force --reason TEXT acts anyway (recorded)",
-            unchecked.join("; "),
-            plan.group
-        ))
+        Err(OpsError::refused(unchecked.join("; "))
+            .hint(format!(
+                "without the lock another console (or Sentinel) acting on group '{}' goes unseen",
+                plan.group
+            ))
+            .overridable())
     }
 
     /// The plan's expectations (roles, upstreams) read again: the topology has not changed.
-    async fn check_expects(&mut self) -> Result<(), String> {
+    async fn check_expects(&mut self) -> OpsResult<()> {
         for e in &self.plan.expects.clone() {
             let name = self.plan.name(e.node).to_string();
             let info = self
                 .info(e.node, InfoSection::Default)
                 .await
-                .map_err(|err| format!("cannot read {name}: {err}"))?;
+                .map_err(|err| {
+                    OpsError::refused(err.message).context(format!("cannot read {name}"))
+                })?;
             let r = &info.replication;
             if e.primary && r.role != Some(InfoRole::Primary) {
-                return Err(format!(
-                    "the topology changed since the plan was made: {name} is no longer a primary ({}). hint: \
-                     look again and re-plan",
+                return Err(OpsError::refused(format!(
+                    "the topology changed since the plan was made: {name} is no longer a primary ({})",
                     info_line(&info)
-                ));
+                ))
+                .hint(REPLAN));
             }
             if let Some(up) = e.upstream {
                 let a = &self.plan.nodes[up].addr;
@@ -110,12 +120,12 @@ impl<O: RedisOps> Run<'_, O> {
                         .as_deref()
                         .is_some_and(|h| same_host(h, &a.host));
                 if !follows {
-                    return Err(format!(
-                        "the topology changed since the plan was made: {name} no longer replicates from {} ({}). \
-                         hint: look again and re-plan",
+                    return Err(OpsError::refused(format!(
+                        "the topology changed since the plan was made: {name} no longer replicates from {} ({})",
                         self.plan.name(up),
                         info_line(&info)
-                    ));
+                    ))
+                    .hint(REPLAN));
                 }
             }
             self.st.pre.insert(e.node, info);
@@ -132,7 +142,7 @@ impl<O: RedisOps> Run<'_, O> {
             .collect()
     }
 
-    pub(super) async fn snapshot_gate(&mut self, approval: &Approval) -> Result<(), String> {
+    pub(super) async fn snapshot_gate(&mut self, approval: &Approval) -> OpsResult<()> {
         if self.plan.snapshots.is_empty() && self.plan.downloads.is_empty() {
             return Ok(());
         }
@@ -154,7 +164,7 @@ impl<O: RedisOps> Run<'_, O> {
     }
 
     /// The BGSAVE of plan node `n`, verified; its progress notes as events.
-    async fn snapshot(&mut self, n: usize) -> Result<(), String> {
+    async fn snapshot(&mut self, n: usize) -> OpsResult<()> {
         let node = self.plan.nodes[n].clone();
         let name = node.name.clone();
         self.event(RunEvent::SnapshotStarted { node: name.clone() });
@@ -198,7 +208,11 @@ impl<O: RedisOps> Run<'_, O> {
                 Ok(())
             }
             Err(e) => {
-                let error = format!("snapshot gate failed, nothing was changed: {}", e.message);
+                let error = OpsError::refused(format!(
+                    "snapshot gate failed, nothing was changed: {}",
+                    e.message
+                ))
+                .with_hint(e.hint.clone());
                 self.event(RunEvent::SnapshotFailed {
                     node: name,
                     error: e.message,
@@ -210,10 +224,12 @@ impl<O: RedisOps> Run<'_, O> {
 
     /// The RDB download of plan node `n`, verified; its progress as events, at most one per
     /// [`DOWNLOAD_PROGRESS_EVERY`] besides the first and (length announced) the last.
-    async fn download(&mut self, n: usize) -> Result<(), String> {
+    async fn download(&mut self, n: usize) -> OpsResult<()> {
         let node = self.plan.nodes[n].clone();
         let Some(dir) = self.plan.download_dir.clone() else {
-            return Err("a download was planned without a directory".to_string());
+            return Err(OpsError::usage(
+                "a download was planned without a directory",
+            ));
         };
         let budget = self.plan.budgets.download;
         let name = node.name.clone();
@@ -252,12 +268,13 @@ impl<O: RedisOps> Run<'_, O> {
             Err(e) => {
                 self.event(RunEvent::DownloadFailed {
                     node: node.name.clone(),
-                    error: e.clone(),
+                    error: e.message.clone(),
                 });
-                Err(format!(
-                    "the RDB download of {} failed, nothing was changed: {e}",
-                    node.name
+                Err(OpsError::refused(format!(
+                    "the RDB download of {} failed, nothing was changed: {}",
+                    node.name, e.message
                 ))
+                .with_hint(e.hint))
             }
         }
     }

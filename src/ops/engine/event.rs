@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::audit::{Outcome, Record};
 
+use super::super::next_step::NextStep;
 use super::RunStatus;
 
 /// Progress of a run, as past facts. Serialized with its name under `event` (the CLI's JSON
@@ -124,7 +125,7 @@ pub enum RunEvent {
         outcome: RunStatus,
         detail: String,
         state: Vec<String>,
-        next_step: Option<String>,
+        next_step: Option<NextStep>,
     },
 }
 
@@ -290,7 +291,7 @@ impl RunEvent {
                 r.outcome = Some(Outcome::from(*outcome));
                 r.detail = Some(detail.clone());
                 r.state = (!state.is_empty()).then(|| state.join(" | "));
-                r.reason.clone_from(next_step);
+                r.reason = next_step.as_ref().map(ToString::to_string);
             }
         }
         r

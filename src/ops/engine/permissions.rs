@@ -11,12 +11,13 @@ use std::collections::BTreeSet;
 
 use crate::observe::NodeError;
 
+use super::super::error::{OpsError, OpsResult};
 use super::super::redis_ops::{Probe, RedisOps};
 use super::Run;
 
 impl<O: RedisOps> Run<'_, O> {
     /// Probes every (node, command) the plan sends; the first `NOPERM` is the refusal.
-    pub(super) async fn probe_permissions(&mut self) -> Result<(), String> {
+    pub(super) async fn probe_permissions(&mut self) -> OpsResult<()> {
         let mut wanted: BTreeSet<(usize, Probe)> = BTreeSet::new();
         let mut add = |node: usize, p: Probe| {
             wanted.insert((node, p));
@@ -38,11 +39,13 @@ impl<O: RedisOps> Run<'_, O> {
             let n = &self.plan.nodes[node];
             if let Err(NodeError::NoPerm(cmd)) = self.ops.probe(n, probe).await {
                 let name = self.plan.name(node).to_string();
-                return Err(format!(
-                    "the user redops logs in with may not run '{cmd}' on {name}, and this action \
-                     sends it: nothing was changed. hint: ACL SETUSER <user> +{cmd} (the README \
-                     lists the grants of each action)"
-                ));
+                return Err(OpsError::refused(format!(
+                    "the user this console logs in with may not run '{cmd}' on {name}, and this action \
+                     sends it: nothing was changed"
+                ))
+                .hint(format!(
+                    "ACL SETUSER <user> +{cmd} (the README lists the grants of each action)"
+                )));
             }
         }
         Ok(())

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use crate::info::{Info, InfoRole};
 
+use super::super::next_step::{decide, NextStep, NodeFacts, Pending, RunFacts, Seen, Situation};
 use super::super::redis_ops::{Command, InfoSection, RedisOps, Reply};
 use super::super::summary::info_line;
 use super::state::Change;
@@ -26,8 +27,8 @@ impl<O: RedisOps> Run<'_, O> {
     /// is looked at, a pause lifted last); each kind of change says here what its undo is.
     pub(super) async fn fail(&mut self, step: usize, error: &str) -> RunOutcome {
         let mut undone = Vec::new();
-        // What to say about a command that may still run leads the next step.
-        let mut pending_note = None;
+        // A command that may still run is said first in the next step.
+        let mut pending = None;
         let changes = self.st.changes().to_vec();
         for change in changes.into_iter().rev() {
             match change {
@@ -39,10 +40,10 @@ impl<O: RedisOps> Run<'_, O> {
                          that cannot make two primaries, but after a REPLICAOF no node takes writes ({pn} and {tn} \
                          replicate from each other)"
                     ));
-                    pending_note = Some(format!(
-                        "if {pn} answers again as a replica of {tn}, finish the switchover by promoting {tn}; if it \
-                         answers as a primary, it is the primary and nothing else changed"
-                    ));
+                    pending = Some(Pending::Demotion {
+                        old: pn,
+                        target: tn,
+                    });
                 }
                 // The promoted node is the group's one primary: it stays one.
                 Change::Promoted(_) => {}
@@ -50,24 +51,19 @@ impl<O: RedisOps> Run<'_, O> {
                 Change::PromotionPending(_) if self.st.demoted().is_some() => {}
                 Change::PromotionPending(t) => {
                     // A promotion that may still run, with no demoted old primary (promote action).
-                    let tn = self.plan.name(t).to_string();
-                    pending_note = Some(format!(
-                        "{tn} never answered REPLICAOF NO ONE: it may still run it and become the primary; look at it \
-                         again before acting"
-                    ));
+                    pending = Some(Pending::Promotion {
+                        target: self.plan.name(t).to_string(),
+                    });
                 }
                 // Demoted, and its target promoted: the group has its one primary.
                 Change::Demoted(_) if self.st.promoted().is_some() => {}
                 Change::Demoted(_) => {
                     undone.push(self.undo_demotion().await);
                     if let (Some(t), Some(p)) = (self.st.pending_promotion(), self.old_primary) {
-                        let (tn, pn) =
-                            (self.plan.name(t).to_string(), self.plan.name(p).to_string());
-                        pending_note = Some(format!(
-                            "{tn} never answered REPLICAOF NO ONE: when it answers it is the only primary (repoint the \
-                             siblings to it then); if {tn} is dead instead, make {pn} the primary again once {tn} is \
-                             proven down (promote {pn})"
-                        ));
+                        pending = Some(Pending::PromotionAfterDemotion {
+                            target: self.plan.name(t).to_string(),
+                            old: self.plan.name(p).to_string(),
+                        });
                     }
                 }
                 Change::Paused { node, .. } if self.st.pending_demotion().is_some() => {
@@ -87,10 +83,7 @@ impl<O: RedisOps> Run<'_, O> {
             self.event(RunEvent::RolledBack { step, what });
         }
         let (state, infos, silent) = self.read_state().await;
-        let mut next = self.next_step(&infos, &silent);
-        if let Some(note) = pending_note {
-            next = format!("{note}. {next}");
-        }
+        let next = self.next_step(&infos, &silent, pending);
         let title = &self.plan.steps[step].title;
         self.finish(
             RunStatus::Failed,
@@ -201,59 +194,47 @@ impl<O: RedisOps> Run<'_, O> {
         }
         (lines, infos, silent)
     }
-
-    fn next_step(&self, infos: &[(usize, Option<Info>)], silent: &[usize]) -> String {
-        let primaries: Vec<&str> = infos
+    /// The safe next step, from the nodes as read now and what this run knows.
+    fn next_step(
+        &self,
+        infos: &[(usize, Option<Info>)],
+        silent: &[usize],
+        pending: Option<Pending>,
+    ) -> NextStep {
+        let nodes = infos
             .iter()
-            .filter(|(_, i)| {
-                i.as_ref()
-                    .is_some_and(|i| i.replication.role == Some(InfoRole::Primary))
-            })
-            .map(|(n, _)| self.plan.name(*n))
-            .collect();
-        let down: Vec<&str> = silent.iter().map(|&n| self.plan.name(n)).collect();
-        let unreadable: Vec<&str> = infos
-            .iter()
-            .filter(|(n, i)| i.is_none() && !silent.contains(n))
-            .map(|(n, _)| self.plan.name(*n))
-            .collect();
-        let old = self.old_primary.map(|p| self.plan.name(p));
-        match (primaries.as_slice(), old) {
-            ([p], Some(o)) if *p == o && down.is_empty() && self.st.pending_demotion().is_none() => format!(
-                "nothing was changed: {o} is still the primary and writes resumed; fix the cause above and run it again"
-            ),
-            ([], Some(o)) if unreadable.contains(&o) => format!(
-                "{o} answers but cannot be read: it is alive, so promoting another node would make two \
-                 primaries; fix the access (see its state above) and look again"
-            ),
-            ([], Some(o)) if down.contains(&o) => {
-                let proof = match self.st.captured_offset {
-                    Some(off) => {
-                        let equal = infos.iter().filter_map(|(_, i)| i.as_ref()).all(|i| {
-                            i.replication.role != Some(InfoRole::Replica) || i.replication.replica_offset == Some(off)
-                        });
-                        if equal {
-                            format!("every reachable replica is at the captured offset {off}: promoting one loses no acknowledged write")
+            .map(|(n, i)| {
+                let name = self.plan.name(*n);
+                match i {
+                    Some(i) => NodeFacts::read(name, i, self.upstream_of(i)),
+                    None => NodeFacts {
+                        name: name.to_string(),
+                        seen: if silent.contains(n) {
+                            Seen::Silent
                         } else {
-                            format!("the captured offset was {off}: promote the replica that reached it")
-                        }
-                    }
-                    None => "no offset was captured after the pause: the loss bound is unknown".to_string(),
-                };
-                format!("{o} is down with writes paused; {proof}. run `redops promote`, and rejoin {o} as a replica when it is back")
-            }
-            ([p], Some(o)) if *p != o => format!(
-                "{p} is the primary now; bring the remaining nodes to it (`redops repoint NODE --to {p}`){}",
-                if down.is_empty() { String::new() } else { format!("; unreachable: {}", down.join(", ")) }
-            ),
-            (many, _) if many.len() > 1 => format!(
-                "more than one primary ({}): demote the one that is not the new primary (`redops rejoin NODE`)",
-                many.join(", ")
-            ),
-            _ => format!(
-                "look at the state above{}",
-                if down.is_empty() { String::new() } else { format!("; unreachable: {}", down.join(", ")) }
-            ),
-        }
+                            Seen::Unreadable
+                        },
+                    },
+                }
+            })
+            .collect();
+        let run = RunFacts {
+            old_primary: self.old_primary.map(|p| self.plan.name(p).to_string()),
+            captured_offset: self.st.captured_offset,
+            demotion_pending: self.st.pending_demotion().is_some(),
+            pending,
+        };
+        decide(&Situation::after_run(nodes, run)).next
+    }
+
+    /// The plan node a replica's INFO says it replicates from.
+    fn upstream_of(&self, i: &Info) -> Option<String> {
+        let r = &i.replication;
+        let (host, port) = (r.master_host.as_deref()?, r.master_port?);
+        self.plan
+            .nodes
+            .iter()
+            .find(|n| n.addr.port == port && super::same_host(host, &n.addr.host))
+            .map(|n| n.name.clone())
     }
 }

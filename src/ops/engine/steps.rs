@@ -10,11 +10,15 @@ use tokio::time::Instant;
 
 use crate::info::{Info, InfoRole};
 
+use super::super::error::{OpsError, OpsResult};
 use super::super::plan::{Step, StepKind};
 use super::super::redis_ops::{Command, InfoSection, RedisOps};
 use super::super::summary::info_line;
 use super::state::Change;
 use super::{ms, same_host, Run, RunEvent, RunOutcome, RunStatus};
+
+/// What a step verified, in words (the runbook's line, the audit record's detail).
+type Detail = String;
 
 /// Pause between polls while waiting for a catch-up (INFO replication is ~350 bytes).
 const CATCH_UP_POLL: Duration = Duration::from_millis(2);
@@ -42,7 +46,8 @@ impl<O: RedisOps> Run<'_, O> {
                         elapsed_ms: ms(t.elapsed()),
                     });
                 }
-                Err(error) => {
+                Err(e) => {
+                    let error = e.message;
                     self.event(RunEvent::StepFailed {
                         index: i,
                         title: step.title.clone(),
@@ -63,7 +68,7 @@ impl<O: RedisOps> Run<'_, O> {
         self.finish(RunStatus::Done, detail, Vec::new(), None)
     }
 
-    async fn exec(&mut self, step: &Step) -> Result<String, String> {
+    async fn exec(&mut self, step: &Step) -> OpsResult<Detail> {
         let node = step.node;
         let name = self.plan.name(node).to_string();
         match &step.kind {
@@ -106,7 +111,7 @@ impl<O: RedisOps> Run<'_, O> {
                         if f.pending {
                             self.st.did(Change::DemotionPending(node));
                         }
-                        Err(f.error)
+                        Err(OpsError::failed(f.error))
                     }
                 }
             }
@@ -124,7 +129,7 @@ impl<O: RedisOps> Run<'_, O> {
                         if f.pending {
                             self.st.did(Change::PromotionPending(node));
                         }
-                        Err(f.error)
+                        Err(OpsError::failed(f.error))
                     }
                 }
             }
@@ -170,8 +175,10 @@ impl<O: RedisOps> Run<'_, O> {
         }
     }
 
-    pub(super) async fn expect_ok(&mut self, node: usize, cmd: Command) -> Result<(), String> {
-        self.try_ok(node, cmd).await.map_err(|(error, _)| error)
+    pub(super) async fn expect_ok(&mut self, node: usize, cmd: Command) -> OpsResult<()> {
+        self.try_ok(node, cmd)
+            .await
+            .map_err(|(error, _)| OpsError::failed(error))
     }
 
     /// As [`expect_ok`](Self::expect_ok); the error also says whether the command was sent and
@@ -219,7 +226,7 @@ impl<O: RedisOps> Run<'_, O> {
         p: usize,
         t: usize,
         deadline: Duration,
-    ) -> Result<String, String> {
+    ) -> OpsResult<Detail> {
         let (pn, tn) = (self.plan.name(p).to_string(), self.plan.name(t).to_string());
         let end = Instant::now() + deadline;
         let mut last: String;
@@ -277,17 +284,20 @@ impl<O: RedisOps> Run<'_, O> {
                         if same_id { "same" } else { "differs" }
                     );
                     if a.role != Some(InfoRole::Primary) {
-                        return Err(format!("{pn} is no longer a primary: {}", info_line(&p1)));
+                        return Err(OpsError::failed(format!(
+                            "{pn} is no longer a primary: {}",
+                            info_line(&p1)
+                        )));
                     }
                 }
                 Ok(Err(e)) => last = e,
                 Err(_) => last = "reads timed out".to_string(),
             }
             if Instant::now() >= end {
-                return Err(format!(
+                return Err(OpsError::failed(format!(
                     "{tn} did not catch up with {pn} within {} ms: {last}",
                     deadline.as_millis()
-                ));
+                )));
             }
             tokio::time::sleep(CATCH_UP_POLL).await;
         }
@@ -303,7 +313,7 @@ impl<O: RedisOps> Run<'_, O> {
         node: usize,
         source: usize,
         deadline: Duration,
-    ) -> Result<String, String> {
+    ) -> OpsResult<Detail> {
         let (n, s) = (
             self.plan.name(node).to_string(),
             self.plan.name(source).to_string(),
@@ -320,12 +330,12 @@ impl<O: RedisOps> Run<'_, O> {
                     let (a, b) = (&ni.replication, &si.replication);
                     let n_off = a.replica_offset.or(a.offset);
                     if a.replid.is_none() || a.replid != b.replid {
-                        return Err(format!(
+                        return Err(OpsError::failed(format!(
                             "{n} and {s} are no longer on one history ({n}: {}; {s}: {}): nothing was \
-                             changed. hint: look again and re-plan",
+                             changed; look again and re-plan",
                             info_line(&ni),
                             info_line(&si)
-                        ));
+                        )));
                     }
                     let source_ok = b.role == Some(InfoRole::Primary)
                         || (b.link_up == Some(true) && !b.sync_in_progress);
@@ -350,11 +360,11 @@ impl<O: RedisOps> Run<'_, O> {
                 (_, Err(e)) => last = format!("{s}: {e}"),
             }
             if Instant::now() >= end {
-                return Err(format!(
+                return Err(OpsError::failed(format!(
                     "{s} did not reach {n}'s offset within {} ms ({last}): pointing {n} at it now would make \
                      {n} full-sync, so nothing was changed",
                     deadline.as_millis()
-                ));
+                )));
             }
             tokio::time::sleep(CATCH_UP_POLL).await;
         }
@@ -365,7 +375,7 @@ impl<O: RedisOps> Run<'_, O> {
         node: usize,
         to: usize,
         deadline: Duration,
-    ) -> Result<String, String> {
+    ) -> OpsResult<Detail> {
         let (n, tn) = (
             self.plan.name(node).to_string(),
             self.plan.name(to).to_string(),
@@ -382,10 +392,12 @@ impl<O: RedisOps> Run<'_, O> {
                     }
                     last = info_line(&i);
                 }
-                Err(e) => last = e,
+                Err(e) => last = e.to_string(),
             }
             if Instant::now() >= end {
-                return Err(format!("{n}'s link to {tn} did not come up: {last}"));
+                return Err(OpsError::failed(format!(
+                    "{n}'s link to {tn} did not come up: {last}"
+                )));
             }
             tokio::time::sleep(WAIT_POLL).await;
         }
@@ -398,7 +410,7 @@ impl<O: RedisOps> Run<'_, O> {
         to: crate::config::Addr,
         timeout_ms: u64,
         deadline: Option<Duration>,
-    ) -> Result<String, String> {
+    ) -> OpsResult<Detail> {
         let (pn, tn) = (self.plan.name(p).to_string(), self.plan.name(t).to_string());
         let sent = self
             .try_ok(
@@ -417,7 +429,7 @@ impl<O: RedisOps> Run<'_, O> {
                 self.st.did(Change::DemotionPending(p));
                 self.st.did(Change::FailoverStarted(p));
             }
-            return Err(error);
+            return Err(OpsError::failed(error));
         }
         self.st.did(Change::FailoverStarted(p));
         let end = Instant::now()
@@ -441,19 +453,19 @@ impl<O: RedisOps> Run<'_, O> {
                     }
                     if idle && r.role == Some(InfoRole::Primary) {
                         self.st.undid(Change::FailoverStarted(p));
-                        return Err(format!(
+                        return Err(OpsError::failed(format!(
                             "{pn} ended the failover and is still primary (the target did not catch up in time, \
                              or refused): nothing changed"
-                        ));
+                        )));
                     }
                     last = info_line(&i);
                 }
-                Err(e) => last = e,
+                Err(e) => last = e.to_string(),
             }
             if Instant::now() >= end {
-                return Err(format!(
+                return Err(OpsError::failed(format!(
                     "the failover did not complete in time: {pn}: {last}"
-                ));
+                )));
             }
         }
     }
@@ -463,7 +475,7 @@ impl<O: RedisOps> Run<'_, O> {
         primary: usize,
         replicas: &[usize],
         deadline: Duration,
-    ) -> Result<String, String> {
+    ) -> OpsResult<Detail> {
         let pa = self.plan.nodes[primary].addr.clone();
         let pn = self.plan.name(primary).to_string();
         let end = Instant::now() + deadline;
@@ -518,17 +530,17 @@ impl<O: RedisOps> Run<'_, O> {
                 return Ok(detail);
             }
             if Instant::now() >= end {
-                return Err(format!(
+                return Err(OpsError::failed(format!(
                     "not settled after {} ms: {}",
                     deadline.as_millis(),
                     problems.join("; ")
-                ));
+                )));
             }
             tokio::time::sleep(WAIT_POLL).await;
         }
     }
 
-    async fn config_rewrite(&mut self, nodes: &[usize]) -> Result<String, String> {
+    async fn config_rewrite(&mut self, nodes: &[usize]) -> OpsResult<Detail> {
         let mut done = Vec::new();
         let mut errors = Vec::new();
         for &n in nodes {
@@ -547,7 +559,7 @@ impl<O: RedisOps> Run<'_, O> {
             }
             match self.expect_ok(n, Command::ConfigRewrite).await {
                 Ok(()) => done.push(name),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.message),
             }
         }
         if errors.is_empty() {
@@ -557,7 +569,7 @@ impl<O: RedisOps> Run<'_, O> {
                 format!("rewritten on {}", done.join(", "))
             })
         } else {
-            Err(errors.join("; "))
+            Err(OpsError::failed(errors.join("; ")))
         }
     }
 }

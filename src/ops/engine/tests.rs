@@ -40,7 +40,7 @@ impl RedisOps for WithDownload {
         dest: &Path,
         _budget: Duration,
         progress: Progress<'_>,
-    ) -> Result<DownloadSummary, String> {
+    ) -> crate::ops::OpsResult<DownloadSummary> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let total = self.chunks << 20;
         progress(0, Some(total));
@@ -48,7 +48,7 @@ impl RedisOps for WithDownload {
             progress(c << 20, Some(total));
         }
         match &self.fail {
-            Some(e) => Err(e.clone()),
+            Some(e) => Err(crate::ops::OpsError::failed(e.clone())),
             None => Ok(DownloadSummary {
                 path: dest.join("x.rdb"),
                 bytes: total,

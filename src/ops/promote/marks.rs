@@ -5,12 +5,15 @@
 //! This file owns the mark format, the pure match against a topology (a flag to show, or a
 //! mark settled by what is seen: the node already follows the current primary), and clearing a
 //! mark with an audit record. It never decides to act on a server: the console shows the flag,
-//! the operator runs `redops rejoin`.
+//! the operator asks for the rejoin.
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::super::error::{OpsError, OpsResult};
+use super::super::next_step::NextStep;
+use super::super::plan::ActionKind;
 use crate::audit::{AuditLog, Outcome, Record, RUN_FINISHED};
 use crate::topology::{GroupTopology, Link, NodeView, Role};
 
@@ -49,17 +52,24 @@ pub fn marks_path(audit_log: &Path) -> PathBuf {
 ///
 /// # Errors
 /// The file exists but cannot be read or parsed (the message names it).
-pub fn load(path: &Path) -> Result<Vec<RejoinMark>, String> {
+pub fn load(path: &Path) -> OpsResult<Vec<RejoinMark>> {
     match std::fs::read_to_string(path) {
-        Ok(text) => serde_json::from_str(&text)
-            .map_err(|e| format!("'{}' is not a rejoin marks file: {e}", path.display())),
+        Ok(text) => serde_json::from_str(&text).map_err(|e| {
+            OpsError::io(format!(
+                "'{}' is not a rejoin marks file: {e}",
+                path.display()
+            ))
+        }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(format!("cannot read '{}': {e}", path.display())),
+        Err(e) => Err(OpsError::io(format!(
+            "cannot read '{}': {e}",
+            path.display()
+        ))),
     }
 }
 
-fn save(path: &Path, marks: &[RejoinMark]) -> Result<(), String> {
-    let err = |e: String| format!("cannot write '{}': {e}", path.display());
+fn save(path: &Path, marks: &[RejoinMark]) -> OpsResult<()> {
+    let err = |e: String| OpsError::io(format!("cannot write '{}': {e}", path.display()));
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     crate::config::create_private_dir(dir).map_err(|e| err(e.to_string()))?;
     let text = serde_json::to_string_pretty(marks).map_err(|e| err(e.to_string()))?;
@@ -73,7 +83,7 @@ fn save(path: &Path, marks: &[RejoinMark]) -> Result<(), String> {
 ///
 /// # Errors
 /// The file cannot be read or written.
-pub fn add(path: &Path, mark: RejoinMark) -> Result<(), String> {
+pub fn add(path: &Path, mark: RejoinMark) -> OpsResult<()> {
     let mut marks = load(path)?;
     marks.retain(|m| !(m.group == mark.group && m.node == mark.node));
     marks.push(mark);
@@ -84,7 +94,7 @@ pub fn add(path: &Path, mark: RejoinMark) -> Result<(), String> {
 ///
 /// # Errors
 /// The file cannot be read or written.
-pub fn clear(path: &Path, group: &str, node: &str) -> Result<bool, String> {
+pub fn clear(path: &Path, group: &str, node: &str) -> OpsResult<bool> {
     let mut marks = load(path)?;
     let before = marks.len();
     marks.retain(|m| !(m.group == group && m.node == node));
@@ -107,7 +117,7 @@ pub fn clear_audited(
     group: &str,
     node: &str,
     why: &str,
-) -> Result<bool, String> {
+) -> OpsResult<bool> {
     if !clear(path, group, node)? {
         return Ok(false);
     }
@@ -121,7 +131,11 @@ pub fn clear_audited(
         detail: Some(why.to_string()),
         ..Record::default()
     })
-    .map_err(|e| format!("the mark was cleared but the audit record failed: {e}"))?;
+    .map_err(|e| {
+        OpsError::io(format!(
+            "the mark was cleared but the audit record failed: {e}"
+        ))
+    })?;
     Ok(true)
 }
 
@@ -174,7 +188,20 @@ pub struct Flag {
     pub node: String,
     /// True when it is back as a primary: a second writable primary next to the promoted one.
     pub stale_primary: bool,
+    /// What is wrong, in plain words (the front-end says how to rejoin).
     pub message: String,
+}
+
+impl Flag {
+    /// The rejoin this flag asks for, as a typed next step.
+    #[must_use]
+    pub fn next_step(&self) -> NextStep {
+        NextStep::action(
+            ActionKind::Rejoin,
+            Some(self.node.clone()),
+            self.message.clone(),
+        )
+    }
 }
 
 /// The marks of `group` whose node is reachable again, with the rejoin to offer.
@@ -192,15 +219,15 @@ pub fn flags(marks: &[RejoinMark], group: &GroupTopology) -> Vec<Flag> {
             let message = if stale_primary {
                 format!(
                     "{} is back as a primary with the data it had before {} was promoted in its place \
-                     (run {}): its writes since then are not on {}. rejoin it: redops rejoin {}",
-                    m.node, m.promoted, m.run_id, m.promoted, m.node
+                     (run {}): its writes since then are not on {}; rejoin it",
+                    m.node, m.promoted, m.run_id, m.promoted
                 )
             } else {
                 format!(
                     "{} is back (as a replica) but does not follow the primary with its link up; it was \
-                     replaced by {} (run {}). rejoin it: redops rejoin {} (the mark clears by itself once \
-                     it follows the primary; redops rejoin {} --clear-mark drops it)",
-                    m.node, m.promoted, m.run_id, m.node, m.node
+                     replaced by {} (run {}); rejoin it (the mark clears by itself once it follows the \
+                     primary, or can be cleared by hand)",
+                    m.node, m.promoted, m.run_id
                 )
             };
             Some(Flag {
@@ -246,7 +273,10 @@ mod tests {
         assert!(!clear(&path, "g", "p1").unwrap());
         assert_eq!(load(&path).unwrap(), vec![mark("p2")]);
         std::fs::write(&path, "garbage").unwrap();
-        assert!(load(&path).unwrap_err().contains("not a rejoin marks file"));
+        assert!(load(&path)
+            .unwrap_err()
+            .message
+            .contains("not a rejoin marks file"));
     }
 
     #[test]
@@ -264,11 +294,8 @@ mod tests {
         let f = flags(&[mark("p1"), mark("p2")], &g);
         assert_eq!(f.len(), 1);
         assert!(f[0].stale_primary);
-        assert!(
-            f[0].message.contains("redops rejoin p1"),
-            "{}",
-            f[0].message
-        );
+        assert!(f[0].message.contains("rejoin it"), "{}", f[0].message);
+        assert_eq!(f[0].next_step().node.as_deref(), Some("p1"));
     }
 
     fn up(name: &str, role: Role, replid: &str) -> NodeView {

@@ -238,8 +238,8 @@ fn a_replica_still_holding_the_data_is_named() {
     assert_eq!(
         t.groups[0].anomalies[0].message,
         "n1 restarted with 0 keys (it had 500); n2 still holds 500 keys and will copy it as \
-         soon as its link is up: promote it or stop its replication first; redops has no \
-         downloaded snapshot of this group to restore from"
+         soon as its link is up: promote it or stop its replication first; no downloaded \
+         snapshot of this group is at hand to restore from"
     );
 }
 

@@ -134,7 +134,7 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
         out.push(kv(t, "lag", s, st));
     }
     if let Some(p) = tree::progress(n) {
-        out.push(kv(t, "progress", p, t.s(Ui::Warning)));
+        out.push(kv(t, "progress", p.to_string(), t.s(Ui::Warning)));
     }
     if let Some(o) = n.offset {
         out.push(kv(t, "offset", o.to_string(), text));

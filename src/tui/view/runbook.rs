@@ -184,8 +184,15 @@ pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
         for s in &e.state {
             o.wrapped("  now: ", s, t.s(Ui::Text));
         }
+        if let Some(h) = &e.hint {
+            o.wrapped("  hint: ", h, t.s(Ui::Muted));
+        }
         if let Some(n) = &e.next_step {
-            o.wrapped("  next: ", n, t.s(Ui::Warning));
+            o.wrapped(
+                "  next: ",
+                &crate::tui::next_step::render(n),
+                t.s(Ui::Warning),
+            );
         }
         for n in &e.notes {
             o.wrapped("  · ", n, t.s(Ui::Info));

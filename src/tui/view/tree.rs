@@ -302,7 +302,7 @@ pub(crate) fn state_role(s: crate::observe::NodeState) -> Ui {
 fn c_state(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
     let (sym, word) = fmt::state(n.state);
     let mut text = format!("{sym} {word}");
-    if let Some(p) = progress(n).filter(|p| p.starts_with("load")) {
+    if let Some(p @ Progress::Load(_)) = progress(n) {
         text = format!("{sym} {p}");
     }
     if n.unmanaged {
@@ -312,8 +312,8 @@ fn c_state(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
 }
 
 fn c_link(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
-    if let Some(p) = progress(n).filter(|p| p.starts_with("sync")) {
-        return Line::styled(p, ctx.t.s(Ui::Warning));
+    if let Some(p @ Progress::Sync(_)) = progress(n) {
+        return Line::styled(p.to_string(), ctx.t.s(Ui::Warning));
     }
     match (n.role, n.link) {
         (_, Some(Link::Up)) => Line::styled("up", stale(ctx, n, Ui::Up)),
@@ -441,14 +441,11 @@ fn c_io(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
 }
 
 /// Full-sync or loading progress, shared with the detail pane.
-pub(crate) fn progress(n: &NodeView) -> Option<String> {
+pub(crate) fn progress(n: &NodeView) -> Option<Progress> {
     let info = n.info.as_ref()?;
     let p = &info.persistence;
     if p.loading || p.async_loading {
-        return Some(
-            p.loading_perc
-                .map_or("loading".into(), |x| format!("load {x:.0}%")),
-        );
+        return Some(Progress::Load(p.loading_perc));
     }
     let r = &info.replication;
     if r.sync_in_progress || n.sync_in_progress {
@@ -459,9 +456,27 @@ pub(crate) fn progress(n: &NodeView) -> Option<String> {
                 (Some(read), Some(total)) if total > 0 => Some(read as f64 * 100.0 / total as f64),
                 _ => None,
             });
-        return Some(perc.map_or("sync".into(), |x| format!("sync {x:.0}%")));
+        return Some(Progress::Sync(perc));
     }
     None
+}
+
+/// A node's dataset being loaded or its full sync running, with the percentage when known.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Progress {
+    Load(Option<f64>),
+    Sync(Option<f64>),
+}
+
+impl std::fmt::Display for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Load(None) => write!(f, "loading"),
+            Self::Load(Some(x)) => write!(f, "load {x:.0}%"),
+            Self::Sync(None) => write!(f, "sync"),
+            Self::Sync(Some(x)) => write!(f, "sync {x:.0}%"),
+        }
+    }
 }
 
 /// Last BGSAVE result and age (from `rdb_last_save_time`), shared with the detail pane.
