@@ -10,7 +10,7 @@
 //!
 //! Seeds 2k and 2k+1 replay the same inputs (the generator's state is `seed | 1`).
 
-#[path = "../tests/support/byte_path.rs"]
+#[path = "../tests/common/byte_path.rs"]
 mod byte_path;
 
 use std::time::{Duration, Instant};
