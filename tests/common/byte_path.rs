@@ -1,4 +1,4 @@
-//! The byte path of issue 8.1, shared by the CI proptest (`tests/hostile_bytes.rs`, small
+//! The byte path of issue 8.1, shared by the CI proptest (`tests/cli/hostile_bytes.rs`, small
 //! budget) and the bulk fuzz run (`examples/fuzz_info.rs`, 10 million inputs): reply bytes
 //! -> the driver's RESP parser -> `node::reply::info` (lossy) -> observations of a 3-node
 //! group -> topology (twice, and the changes between) -> `status` text and JSON, sanitized.

@@ -1,5 +1,5 @@
 //! Topology building from scripted observations: edges, tree order, lag, anomalies, changes.
-//! (Real servers are exercised in `tests/status_live.rs`; these pin the pure logic.)
+//! (Real servers are exercised in `tests/servers/status_live.rs`; these pin the pure logic.)
 
 #![allow(clippy::unwrap_used)]
 use crate::common::fixtures::loopback_config as config;

@@ -1,7 +1,7 @@
 //! Server identity and false alarms, on scripted observations (issue 7, items 5 and 10): one
 //! server under two addresses, a node that replicates from itself, a fresh server or an old
 //! primary not taken for a restarted one, cluster shards, lag hysteresis, role flips across a
-//! gap. Real servers show the same in `tests/safety_identity_alarms.rs`.
+//! gap. Real servers show the same in `tests/safety/safety_identity_alarms.rs`.
 
 #![allow(clippy::unwrap_used)]
 use crate::common::fixtures::{kinds, node};

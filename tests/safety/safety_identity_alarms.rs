@@ -1,7 +1,7 @@
 //! Issue 7, items 5 and 10, against real `redis-server` processes (sandbox, free loopback
 //! ports, killed by PID on drop): one server under two addresses, a connection the server
 //! kills, a node that replicates from itself, a cluster's shards, a fresh server in a group.
-//! The pure rules behind them are pinned in `tests/topology_identity_alarms.rs`.
+//! The pure rules behind them are pinned in `tests/core/topology_identity_alarms.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

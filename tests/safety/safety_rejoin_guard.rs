@@ -9,7 +9,7 @@
 //!   partial resync.
 //!
 //! Servers come from the sandbox (kill, freeze, restart with their data); the raw helpers and
-//! the writer from `ops_support.rs`.
+//! the writer from `tests/common/cluster.rs`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
