@@ -569,6 +569,54 @@ mod tests {
     }
 
     #[test]
+    fn tls_password_and_protected_configs_on_the_command_line() {
+        let dir = PathBuf::from("/tmp/x");
+        let tls = TlsFiles {
+            dir: dir.join("tls"),
+            ca_file: dir.join("tls/ca.crt"),
+            ca_key: dir.join("tls/ca.key"),
+            server_cert: dir.join("tls/server.crt"),
+            server_key: dir.join("tls/server.key"),
+            client_cert: dir.join("tls/client.crt"),
+            client_key: dir.join("tls/client.key"),
+        };
+        let launch = Launch {
+            bin: PathBuf::from("redis-server"),
+            dir: dir.join("n2"),
+            upstream_port: Some(7001),
+            debug_command: true,
+            protected_configs: true,
+            password: Some("pw".into()),
+            tls: Some(tls),
+            extra_args: vec!["--tls-auth-clients".into(), "yes".into()],
+        };
+        let a = launch.args(7002).join(" ");
+        assert!(
+            a.starts_with("--port 0 --tls-port 7002 --bind 127.0.0.1"),
+            "{a}"
+        );
+        assert!(a.contains("--enable-protected-configs local"), "{a}");
+        assert!(a.contains("--tls-cert-file /tmp/x/tls/server.crt"), "{a}");
+        assert!(a.contains("--tls-replication yes"), "{a}");
+        assert!(a.contains("--requirepass pw --masterauth pw"), "{a}");
+        assert!(
+            a.ends_with("--tls-auth-clients yes"),
+            "extra args come last: {a}"
+        );
+        let node = launch.node("n2", 7002);
+        assert_eq!(node.password.as_ref().map(Secret::expose), Some("pw"));
+        let tls = node.tls.expect("tls");
+        assert_eq!(
+            tls.ca_file.as_deref(),
+            Some(dir.join("tls/ca.crt").as_path())
+        );
+        assert!(
+            tls.client_cert.is_some(),
+            "the probe presents a client certificate"
+        );
+    }
+
+    #[test]
     fn explicit_missing_binary_gives_the_install_hint() {
         let e = find_server_binary(Some(Path::new("/nonexistent/redis-server")))
             .expect_err("a missing path is an error");

@@ -297,4 +297,78 @@ async fn missing_binary_is_a_clear_error() {
     })
     .await;
     assert!(matches!(r, Err(SandboxError::InvalidSpec(_))));
+    let r = Sandbox::start(&Spec {
+        replicas: 0,
+        names: vec!["a".into(), "b".into()],
+        ..Spec::default()
+    })
+    .await;
+    assert!(
+        matches!(r, Err(SandboxError::InvalidSpec(_))),
+        "two names, one node"
+    );
+}
+
+/// A TLS-only sandbox with a password: the replica syncs over TLS (masterauth), the nodes carry
+/// the names, the primary its own arguments, and the config file written for it reaches it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_password_names_and_primary_args() {
+    let sb = Sandbox::start(&Spec {
+        replicas: 1,
+        names: vec!["p".into(), "r".into()],
+        primary_args: vec!["--maxmemory".into(), "64mb".into()],
+        password: Some("sandbox-s3cret".into()),
+        tls: true,
+        protected_configs: true,
+        ..spec(1, false)
+    })
+    .await
+    .expect("sandbox starts");
+    let names: Vec<_> = sb.nodes().iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["p", "r"]);
+    let t = Timeouts {
+        connect: Duration::from_secs(2),
+        read: Duration::from_secs(5),
+    };
+    let query = |node: Node, args: &'static [&'static str]| async move {
+        let mut c = NodeClient::new(&node, t, "redops-test")?;
+        let mut cmd = redis::cmd(args[0]);
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        c.query::<redis::Value>(&cmd).await
+    };
+    let (p, r) = (sb.node("p").expect("p"), sb.node("r").expect("r"));
+    assert!(p.node().password.is_some() && p.node().tls.is_some());
+
+    let mut c = NodeClient::new(&r.node(), t, "redops-test").expect("client");
+    let (info, _) = c.info().await.expect("INFO over TLS with the password");
+    assert_eq!(info.replication.link_up, Some(true), "replication over TLS");
+    assert_eq!(info.replication.master_port, Some(p.port));
+
+    let maxmemory = |v: redis::Value| format!("{v:?}").contains("67108864");
+    let on_p = query(p.node(), &["CONFIG", "GET", "maxmemory"]).await;
+    let on_r = query(r.node(), &["CONFIG", "GET", "maxmemory"]).await;
+    assert!(maxmemory(on_p.expect("p")), "the primary's own arguments");
+    assert!(!maxmemory(on_r.expect("r")), "not the replica's");
+    let set = query(p.node(), &["CONFIG", "SET", "dbfilename", "other.rdb"]).await;
+    assert!(set.is_ok(), "protected configs allowed locally: {set:?}");
+
+    let mut no_password = p.node();
+    no_password.password = None;
+    let e = query(no_password, &["PING"]).await.expect_err("NOAUTH");
+    assert!(matches!(e, NodeError::Auth(_)), "{e:?}");
+    let mut plain = p.node();
+    plain.password = None;
+    plain.tls = None;
+    assert!(query(plain, &["PING"]).await.is_err(), "no plaintext port");
+
+    let path = sb.write_config().expect("write config");
+    let text = std::fs::read_to_string(&path).expect("read back");
+    assert!(!text.contains("sandbox-s3cret"), "{text}");
+    let cfg = redops::config::load_file(&path).expect("the written config loads");
+    let mut c = NodeClient::new(&cfg.groups[0].nodes[0], t, "redops-test").expect("client");
+    c.info()
+        .await
+        .expect("the config file reaches a TLS node with a password");
 }
