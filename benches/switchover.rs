@@ -14,7 +14,7 @@
     clippy::print_stderr
 )]
 
-#[path = "../tests/ops_support.rs"]
+#[path = "../tests/common/cluster.rs"]
 mod support;
 
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! figures. Each input is one to three generated replies (random bytes, INFO-shaped lines with
 //! hostile values, mutated recorded fixtures; framed right, wrong or not at all) run through
 //! reply bytes -> RESP parser -> lossy INFO -> topology -> printed text, with every property
-//! of `tests/support/byte_path.rs` checked. A panic aborts the run with its seed and index.
+//! of `tests/common/byte_path.rs` checked. A panic aborts the run with its seed and index.
 //!
 //! ```text
 //! cargo run --release --example fuzz_info -- [INPUTS=10000000] [SEED=1]
@@ -10,7 +10,7 @@
 //!
 //! Seeds 2k and 2k+1 replay the same inputs (the generator's state is `seed | 1`).
 
-#[path = "../tests/support/byte_path.rs"]
+#[path = "../tests/common/byte_path.rs"]
 mod byte_path;
 
 use std::time::{Duration, Instant};

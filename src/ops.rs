@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod engine;
 pub mod error;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 pub mod lock;
 pub mod next_step;

@@ -1,9 +1,11 @@
 //! Local sandboxes of real `redis-server` / `valkey-server` processes on free 127.0.0.1 ports
 //! in a temp dir: a primary `n1`, replicas `n2..`, optionally one replica chained under `n2`;
-//! fault injection (kill, freeze/thaw, restart with old data) and the config describing them.
+//! optionally a password, TLS-only servers (certificates made with `openssl`), protected configs
+//! allowed locally; fault injection (kill, freeze/thaw, restart with old data) and the config
+//! describing them.
 //!
 //! Used by `redops sandbox`, `redops demo`, the drills, the benchmarks and every integration
-//! test. Every process is killed by PID and reaped on [`Sandbox::stop`], on drop and so on
+//! test: it is the only way the project starts a real server. Every process is killed by PID and reaped on [`Sandbox::stop`], on drop and so on
 //! panic; and when the owning process dies without running any of that (SIGKILL), a watchdog
 //! child kills the servers it left (see `sandbox/watchdog.rs`). It never talks to anything but
 //! loopback and never prints (the CLI does).
@@ -12,13 +14,15 @@ mod blackhole;
 mod config_file;
 mod process;
 mod ready;
+mod tls;
 mod watchdog;
 
 pub use blackhole::Blackhole;
 pub use process::{
     find_server_binary, free_port, log_tail, require_server_binary, ServerProcess, SERVER_BIN_ENV,
 };
-pub use ready::{probe, ReplState, SANDBOX_CLIENT_NAME};
+pub use ready::{probe, probe_node, ReplState, SANDBOX_CLIENT_NAME};
+pub use tls::TlsFiles;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,8 +46,24 @@ pub struct Spec {
     pub chain: bool,
     /// The server binary; found by [`find_server_binary`] when `None`.
     pub server_bin: Option<PathBuf>,
-    /// Appended to every server's command line (e.g. `--requirepass`, `--repl-timeout 5`).
+    /// Appended to every server's command line (e.g. `--repl-timeout 5`).
     pub extra_args: Vec<String>,
+    /// Appended to the primary's command line only, after `extra_args`.
+    pub primary_args: Vec<String>,
+    /// Node names in start order (the primary first); a node past the list is `n1`, `n2`, …
+    /// by its position.
+    pub names: Vec<String>,
+    /// A password for the default user on every server (`requirepass`, and `masterauth` for
+    /// the replicas); the sandbox's probes and its config use it.
+    pub password: Option<String>,
+    /// TLS-only servers: a CA, a server and a client certificate are made with `openssl` in
+    /// `<dir>/tls` ([`Sandbox::tls`]); replication runs over TLS; client certificates are
+    /// checked when presented but not required.
+    pub tls: bool,
+    /// `--enable-protected-configs local` (Redis 7.0+, where `CONFIG SET dir/dbfilename` is
+    /// refused without it): what an operator sets so that the snapshot gate can save a server
+    /// that has no persistence under a temporary name.
+    pub protected_configs: bool,
     /// Name of the config group.
     pub group: String,
 }
@@ -55,6 +75,11 @@ impl Default for Spec {
             chain: false,
             server_bin: None,
             extra_args: Vec::new(),
+            primary_args: Vec::new(),
+            names: Vec::new(),
+            password: None,
+            tls: false,
+            protected_configs: false,
             group: "sandbox".to_string(),
         }
     }
@@ -77,7 +102,7 @@ pub enum SandboxError {
     #[error("'{node}' is not in sync after {}s (last seen: {last_state})\n  hint: see its log in the sandbox dir", READY_TIMEOUT.as_secs())]
     NotReady { node: String, last_state: String },
     /// No node of that name.
-    #[error("no node '{0}' in this sandbox\n  hint: nodes are named n1, n2, … in start order")]
+    #[error("no node '{0}' in this sandbox\n  hint: nodes are named n1, n2, … in start order, unless the spec names them")]
     UnknownNode(String),
     /// The node's process is not running (killed, or exited).
     #[error("'{node}' is not running\n  hint: restart it first")]
@@ -89,6 +114,9 @@ pub enum SandboxError {
     /// is started without one.
     #[error("{message}\n  hint: the sandbox runs '/bin/sh' to kill its servers if redops is killed; check that it exists and is executable")]
     Watchdog { message: String },
+    /// The TLS certificates could not be made.
+    #[error("cannot make the sandbox's TLS certificates: {message}\n  hint: the sandbox runs 'openssl' to make them: `apt-get install openssl`")]
+    Tls { message: String },
     /// A file or directory could not be made or written.
     #[error("cannot write '{path}': {source}")]
     Io {
@@ -147,6 +175,7 @@ pub struct Sandbox {
     spec: Spec,
     bin: PathBuf,
     version: Option<(String, String)>,
+    tls: Option<TlsFiles>,
     dir: tempfile::TempDir,
 }
 
@@ -167,12 +196,24 @@ impl Sandbox {
                 "a chained replica needs at least one replica to hang from\n  hint: use --replicas 1 or more with --chain".into(),
             ));
         }
+        let count = 1 + spec.replicas + usize::from(spec.chain);
+        if spec.names.len() > count {
+            return Err(SandboxError::InvalidSpec(format!(
+                "{} names for {count} node(s)",
+                spec.names.len()
+            )));
+        }
         let bin = find_server_binary(spec.server_bin.as_deref())?;
         let version = process::server_version(&bin);
         let dir = tempfile::Builder::new()
             .prefix("redops-sandbox-")
             .tempdir()
             .map_err(|e| SandboxError::io(&std::env::temp_dir(), e))?;
+        let tls = if spec.tls {
+            Some(TlsFiles::make(&dir.path().join("tls"))?)
+        } else {
+            None
+        };
         let watchdog = Arc::new(Watchdog::start()?);
         let mut sb = Self {
             nodes: Vec::new(),
@@ -180,15 +221,22 @@ impl Sandbox {
             spec: spec.clone(),
             bin,
             version,
+            tls,
             dir,
         };
-        sb.spawn_node("n1", None, &[]).await?;
-        for i in 0..spec.replicas {
-            sb.spawn_node(&format!("n{}", i + 2), Some("n1"), &[])
-                .await?;
+        let name = |i: usize| {
+            spec.names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("n{}", i + 1))
+        };
+        let primary_args: Vec<&str> = spec.primary_args.iter().map(String::as_str).collect();
+        sb.spawn_node(&name(0), None, &primary_args).await?;
+        for i in 1..=spec.replicas {
+            sb.spawn_node(&name(i), Some(&name(0)), &[]).await?;
         }
         if spec.chain {
-            sb.spawn_node(&format!("n{}", spec.replicas + 2), Some("n2"), &[])
+            sb.spawn_node(&name(spec.replicas + 1), Some(&name(1)), &[])
                 .await?;
         }
         for node in &sb.nodes {
@@ -220,11 +268,15 @@ impl Sandbox {
         };
         let mut extra_args = self.spec.extra_args.clone();
         extra_args.extend(extra.iter().map(|s| (*s).to_string()));
+        let at_least_7 = self.is_at_least_redis_7();
         let launch = Launch {
             bin: self.bin.clone(),
             dir: self.dir.path().join(name),
             upstream_port,
-            debug_command: self.has_debug_command_option(),
+            debug_command: at_least_7,
+            protected_configs: self.spec.protected_configs && at_least_7,
+            password: self.spec.password.clone(),
+            tls: self.tls.clone(),
             extra_args,
         };
         let p = ServerProcess::spawn(
@@ -238,9 +290,10 @@ impl Sandbox {
         Ok(self.nodes.last().expect("just pushed"))
     }
 
-    /// `--enable-debug-command` exists from Redis 7.0 (and in every Valkey); earlier versions
-    /// refuse the unknown option but allow DEBUG anyway.
-    fn has_debug_command_option(&self) -> bool {
+    /// `--enable-debug-command` and `--enable-protected-configs` exist from Redis 7.0 (and in
+    /// every Valkey); earlier versions refuse the unknown options, but allow DEBUG and have no
+    /// protected configs anyway.
+    fn is_at_least_redis_7(&self) -> bool {
         match &self.version {
             Some((product, v)) if product.eq_ignore_ascii_case("redis") => v
                 .split('.')
@@ -280,6 +333,12 @@ impl Sandbox {
         self.watchdog.pid()
     }
 
+    /// The certificates, when the sandbox runs TLS-only servers.
+    #[must_use]
+    pub fn tls(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
+    }
+
     /// The server binary in use.
     #[must_use]
     pub fn server_bin(&self) -> &Path {
@@ -311,14 +370,34 @@ impl Sandbox {
             self.nodes.len(),
             self.dir().display()
         );
-        config_file::to_toml(&self.config(), &header)
+        let password_file = self.spec.password.as_ref().map(|_| self.password_file());
+        config_file::to_toml(&self.config(), &header, password_file.as_deref())
     }
 
-    /// Writes [`config_toml`](Self::config_toml) to `<dir>/redops.toml`.
+    /// Where [`write_config`](Self::write_config) puts the password, when there is one.
+    fn password_file(&self) -> PathBuf {
+        self.dir().join("password")
+    }
+
+    /// Writes [`config_toml`](Self::config_toml) to `<dir>/redops.toml`, and the password (when
+    /// the sandbox has one) to the file it names, readable by its owner only.
     ///
     /// # Errors
-    /// When the file cannot be written.
+    /// When a file cannot be written.
     pub fn write_config(&self) -> Result<PathBuf, SandboxError> {
+        if let Some(pw) = &self.spec.password {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let file = self.password_file();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&file)
+                .and_then(|mut f| f.write_all(pw.as_bytes()))
+                .map_err(|e| SandboxError::io(&file, e))?;
+        }
         let path = self.dir().join("redops.toml");
         std::fs::write(&path, self.config_toml()).map_err(|e| SandboxError::io(&path, e))?;
         Ok(path)
@@ -379,7 +458,7 @@ impl Sandbox {
             let node = node.to_string();
             move |last_state| SandboxError::NotReady { node, last_state }
         };
-        let state = ready::wait_synced(name, &node.addr(), timeout)
+        let state = ready::wait_synced(&node.node(), timeout)
             .await
             .map_err(not_ready(name))?;
         let upstream = state
@@ -387,7 +466,7 @@ impl Sandbox {
             .and_then(|port| self.nodes.iter().find(|n| n.port == port));
         if let Some(upstream) = upstream {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
-            ready::wait_no_fork(&upstream.name, &upstream.addr(), left)
+            ready::wait_no_fork(&upstream.node(), left)
                 .await
                 .map_err(not_ready(&upstream.name))?;
         }

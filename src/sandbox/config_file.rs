@@ -2,7 +2,7 @@
 //! with the audit log and backups inside the sandbox directory; as a [`Config`] value and as
 //! the TOML file `redops --config` reads back.
 //!
-//! Pure: builds values and text, writes nothing.
+//! Pure: builds values and text, writes nothing (the password file is the caller's to write).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -34,9 +34,11 @@ pub fn build(group: &str, nodes: Vec<Node>, dir: &Path) -> Config {
     }
 }
 
-/// TOML for a config of plain loopback groups (no auth, TLS or Sentinel: the sandbox has none).
+/// TOML for a config of loopback groups as the sandbox makes them: no Sentinel, and when the
+/// nodes have a password, `password_file` (a password never goes into the file itself); TLS
+/// settings are written per group, from its first node.
 #[must_use]
-pub fn to_toml(config: &Config, header: &str) -> String {
+pub fn to_toml(config: &Config, header: &str, password_file: Option<&Path>) -> String {
     let c = &config.console;
     let mut out = String::new();
     for line in header.lines() {
@@ -71,6 +73,19 @@ pub fn to_toml(config: &Config, header: &str) -> String {
         }
         if let Some(p) = &g.preferred_primary {
             let _ = writeln!(out, "preferred_primary = {}", quote(p));
+        }
+        if let Some(file) = password_file.filter(|_| g.nodes.iter().any(|n| n.password.is_some())) {
+            let _ = writeln!(out, "password_file = {}", quote(&file.to_string_lossy()));
+        }
+        if let Some(tls) = g.nodes.iter().find_map(|n| n.tls.as_ref()) {
+            let _ = writeln!(out, "tls = true");
+            if let Some(ca) = &tls.ca_file {
+                let _ = writeln!(out, "ca_file = {}", quote(&ca.to_string_lossy()));
+            }
+            if let Some(c) = &tls.client_cert {
+                let _ = writeln!(out, "cert_file = {}", quote(&c.cert_file.to_string_lossy()));
+                let _ = writeln!(out, "key_file = {}", quote(&c.key_file.to_string_lossy()));
+            }
         }
         for n in &g.nodes {
             let _ = writeln!(out, "\n[[groups.nodes]]");
@@ -109,7 +124,7 @@ mod tests {
     fn toml_has_every_node_and_escapes_paths() {
         let dir = PathBuf::from("/tmp/a \"b\"\\c");
         let cfg = build("sandbox", vec![node("n1", 7001), node("n2", 7002)], &dir);
-        let text = to_toml(&cfg, "made by a test");
+        let text = to_toml(&cfg, "made by a test", None);
         let table: toml::Table = toml::from_str(&text).expect("valid TOML");
         let console = table["console"].as_table().expect("console table");
         assert_eq!(
@@ -124,5 +139,30 @@ mod tests {
         let addrs: Vec<_> = nodes.iter().filter_map(|n| n["addr"].as_str()).collect();
         assert_eq!(addrs, ["127.0.0.1:7001", "127.0.0.1:7002"]);
         assert!(text.starts_with("# made by a test\n"));
+        assert!(!text.contains("password_file") && !text.contains("tls"));
+    }
+
+    #[test]
+    fn password_and_tls_are_written_as_files() {
+        let dir = PathBuf::from("/tmp/sb");
+        let mut nodes = vec![node("n1", 7001)];
+        nodes[0].password = Some(crate::config::Secret::new("pw"));
+        nodes[0].tls = Some(crate::config::Tls {
+            ca_file: Some(dir.join("tls/ca.crt")),
+            client_cert: Some(crate::config::ClientCert {
+                cert_file: dir.join("tls/client.crt"),
+                key_file: dir.join("tls/client.key"),
+            }),
+        });
+        let cfg = build("sandbox", nodes, &dir);
+        let text = to_toml(&cfg, "h", Some(&dir.join("password")));
+        assert!(!text.contains("\"pw\""), "{text}");
+        let table: toml::Table = toml::from_str(&text).expect("valid TOML");
+        let g = &table["groups"].as_array().expect("groups")[0];
+        assert_eq!(g["password_file"].as_str(), Some("/tmp/sb/password"));
+        assert_eq!(g["tls"].as_bool(), Some(true));
+        assert_eq!(g["ca_file"].as_str(), Some("/tmp/sb/tls/ca.crt"));
+        assert_eq!(g["cert_file"].as_str(), Some("/tmp/sb/tls/client.crt"));
+        assert_eq!(g["key_file"].as_str(), Some("/tmp/sb/tls/client.key"));
     }
 }

@@ -21,9 +21,10 @@ use nix::unistd::Pid;
 use rand::Rng;
 
 use super::ready;
+use super::tls::TlsFiles;
 use super::watchdog::Watchdog;
 use super::SandboxError;
-use crate::config::{Addr, Node};
+use crate::config::{Addr, Node, Secret};
 
 /// Environment variable naming the server binary when none is given explicitly.
 pub const SERVER_BIN_ENV: &str = "REDOPS_SERVER_BIN";
@@ -70,6 +71,12 @@ pub(super) struct Launch {
     pub upstream_port: Option<u16>,
     /// `--enable-debug-command local` (7.0+ only; earlier versions allow DEBUG anyway).
     pub debug_command: bool,
+    /// `--enable-protected-configs local` (7.0+ only; earlier versions have no such guard).
+    pub protected_configs: bool,
+    /// `requirepass`, and `masterauth` so that a replica can sync from a primary that has it.
+    pub password: Option<String>,
+    /// TLS only: no plaintext port, `PORT` is the TLS port; replication over TLS too.
+    pub tls: Option<TlsFiles>,
     pub extra_args: Vec<String>,
 }
 
@@ -77,9 +84,16 @@ impl Launch {
     /// The full command line for this server on `port`.
     pub fn args(&self, port: u16) -> Vec<String> {
         let dir = self.dir.to_string_lossy().into_owned();
-        let mut a: Vec<String> = vec![
-            "--port".into(),
-            port.to_string(),
+        let mut a: Vec<String> = match &self.tls {
+            None => vec!["--port".into(), port.to_string()],
+            Some(_) => vec![
+                "--port".into(),
+                "0".into(),
+                "--tls-port".into(),
+                port.to_string(),
+            ],
+        };
+        a.extend([
             "--bind".into(),
             "127.0.0.1".into(),
             "--dir".into(),
@@ -88,9 +102,23 @@ impl Launch {
             "no".into(),
             "--logfile".into(),
             format!("{dir}/redis.log"),
-        ];
+        ]);
         if self.debug_command {
             a.extend(["--enable-debug-command".into(), "local".into()]);
+        }
+        if self.protected_configs {
+            a.extend(["--enable-protected-configs".into(), "local".into()]);
+        }
+        if let Some(tls) = &self.tls {
+            a.extend(tls.server_args());
+            // Client certificates are checked when presented, not required: the sandbox's
+            // own clients present one, a test may connect with the CA alone.
+            a.extend(["--tls-auth-clients".into(), "optional".into()]);
+            a.extend(["--tls-replication".into(), "yes".into()]);
+        }
+        if let Some(pw) = &self.password {
+            a.extend(["--requirepass".into(), pw.clone()]);
+            a.extend(["--masterauth".into(), pw.clone()]);
         }
         a.extend(["--repl-diskless-sync-delay".into(), "0".into()]);
         // Keep save points: a primary without persistence is flagged as an anomaly. Each
@@ -106,6 +134,23 @@ impl Launch {
         }
         a.extend(self.extra_args.iter().cloned());
         a
+    }
+}
+
+impl Launch {
+    /// How a client reaches this server on `port`: the sandbox's password and TLS client
+    /// settings when it has them.
+    pub fn node(&self, name: &str, port: u16) -> Node {
+        Node {
+            name: name.to_string(),
+            addr: Addr {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            username: None,
+            password: self.password.as_deref().map(Secret::new),
+            tls: self.tls.as_ref().map(TlsFiles::client),
+        }
     }
 }
 
@@ -168,16 +213,11 @@ impl ServerProcess {
         }
     }
 
-    /// This server as a config node (no auth, no TLS).
+    /// This server as a config node: the sandbox's password and TLS client settings (CA and
+    /// client certificate) when it has them.
     #[must_use]
     pub fn node(&self) -> Node {
-        Node {
-            name: self.name.clone(),
-            addr: self.addr(),
-            username: None,
-            password: None,
-            tls: None,
-        }
+        self.launch.node(&self.name, self.port)
     }
 
     /// Path of its log file.
@@ -312,10 +352,7 @@ async fn start_child(
     // Listed at once, not once it answers: the owner may die while it loads. Never run it
     // unwatched: the guard kills it when no watchdog can be had.
     watchdog.add(pid)?;
-    let addr = Addr {
-        host: "127.0.0.1".into(),
-        port,
-    };
+    let node = launch.node(name, port);
     let deadline = Instant::now() + START_TIMEOUT;
     let mut last_state = String::from("not polled yet");
     loop {
@@ -326,7 +363,12 @@ async fn start_child(
                 log_tail: log_tail(&launch.dir),
             });
         }
-        match ready::probe(name, &addr).await {
+        match ready::probe_node(&node).await {
+            // Another process answering on the port (it took the port first: ours is about to
+            // exit with "Address already in use") is never mistaken for ours.
+            Ok(state) if state.process_id.is_some_and(|p| p != pid) => {
+                last_state = format!("port {port} is answered by pid {:?}", state.process_id);
+            }
             Ok(state) if !state.loading => {
                 if let Some(child) = guard.child.take() {
                     return Ok(child);
@@ -496,6 +538,9 @@ mod tests {
             dir: PathBuf::from("/tmp/x/n2"),
             upstream_port: Some(7001),
             debug_command: true,
+            protected_configs: false,
+            password: None,
+            tls: None,
             extra_args: vec!["--maxmemory".into(), "10mb".into()],
         };
         let a = launch.args(7002).join(" ");
@@ -521,6 +566,54 @@ mod tests {
         assert_eq!(saves, ["3600|1", "300|100", "60|10000"]);
         assert!(a.contains("--replicaof 127.0.0.1 7001"));
         assert!(a.ends_with("--maxmemory 10mb"));
+    }
+
+    #[test]
+    fn tls_password_and_protected_configs_on_the_command_line() {
+        let dir = PathBuf::from("/tmp/x");
+        let tls = TlsFiles {
+            dir: dir.join("tls"),
+            ca_file: dir.join("tls/ca.crt"),
+            ca_key: dir.join("tls/ca.key"),
+            server_cert: dir.join("tls/server.crt"),
+            server_key: dir.join("tls/server.key"),
+            client_cert: dir.join("tls/client.crt"),
+            client_key: dir.join("tls/client.key"),
+        };
+        let launch = Launch {
+            bin: PathBuf::from("redis-server"),
+            dir: dir.join("n2"),
+            upstream_port: Some(7001),
+            debug_command: true,
+            protected_configs: true,
+            password: Some("pw".into()),
+            tls: Some(tls),
+            extra_args: vec!["--tls-auth-clients".into(), "yes".into()],
+        };
+        let a = launch.args(7002).join(" ");
+        assert!(
+            a.starts_with("--port 0 --tls-port 7002 --bind 127.0.0.1"),
+            "{a}"
+        );
+        assert!(a.contains("--enable-protected-configs local"), "{a}");
+        assert!(a.contains("--tls-cert-file /tmp/x/tls/server.crt"), "{a}");
+        assert!(a.contains("--tls-replication yes"), "{a}");
+        assert!(a.contains("--requirepass pw --masterauth pw"), "{a}");
+        assert!(
+            a.ends_with("--tls-auth-clients yes"),
+            "extra args come last: {a}"
+        );
+        let node = launch.node("n2", 7002);
+        assert_eq!(node.password.as_ref().map(Secret::expose), Some("pw"));
+        let tls = node.tls.expect("tls");
+        assert_eq!(
+            tls.ca_file.as_deref(),
+            Some(dir.join("tls/ca.crt").as_path())
+        );
+        assert!(
+            tls.client_cert.is_some(),
+            "the probe presents a client certificate"
+        );
     }
 
     #[test]

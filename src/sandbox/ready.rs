@@ -1,13 +1,12 @@
 //! Is a sandbox server up, and are its replicas in sync? One `INFO` through
-//! [`NodeClient`](crate::node::NodeClient), read for the handful of fields a start-up wait
-//! needs. Every wait here is bounded in time.
-//!
-//! Only the few readiness fields are read from the raw text, so the sandbox works whatever
-//! state the full INFO parser is in; the console's own view never comes from here.
+//! [`NodeClient`](crate::node::NodeClient), parsed by the crate's own INFO parser
+//! ([`crate::info`]) and reduced to the handful of fields a start-up wait needs. Every wait
+//! here is bounded in time.
 
 use std::time::{Duration, Instant};
 
 use crate::config::{Addr, Node};
+use crate::info::{Info, InfoRole};
 use crate::node::{NodeClient, Timeouts};
 use crate::observe::NodeError;
 
@@ -17,8 +16,8 @@ pub const SANDBOX_CLIENT_NAME: &str = "redops-sandbox";
 /// What a probe saw.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplState {
-    /// `role:` as printed (`master` or `slave`).
-    pub role: String,
+    /// `role:`, when the server said it.
+    pub role: Option<InfoRole>,
     pub loading: bool,
     /// `master_link_status:up` (replicas only).
     pub link_up: bool,
@@ -27,41 +26,44 @@ pub struct ReplState {
     pub bgsave_in_progress: bool,
     /// `master_port:` (replicas only): where the replica replicates from now.
     pub master_port: Option<u16>,
+    /// `process_id:`: tells the server we started from another one that holds the port.
+    pub process_id: Option<u32>,
 }
 
 impl ReplState {
     /// A replica with its link up and no sync running.
     #[must_use]
     pub fn is_synced_replica(&self) -> bool {
-        self.role == "slave" && self.link_up && !self.sync_in_progress && !self.loading
+        self.role == Some(InfoRole::Replica)
+            && self.link_up
+            && !self.sync_in_progress
+            && !self.loading
     }
 
-    /// Reads the fields from INFO text.
+    /// The readiness fields of a parsed INFO reply.
     #[must_use]
-    pub fn from_info(text: &str) -> Self {
-        let mut s = Self::default();
-        for line in text.lines() {
-            let Some((k, v)) = line.trim_end().split_once(':') else {
-                continue;
-            };
-            match k {
-                "role" => s.role = v.to_string(),
-                "loading" => s.loading = v == "1",
-                "master_link_status" => s.link_up = v == "up",
-                "master_sync_in_progress" => s.sync_in_progress = v == "1",
-                "rdb_bgsave_in_progress" => s.bgsave_in_progress = v == "1",
-                "master_port" => s.master_port = v.parse().ok(),
-                _ => {}
-            }
+    pub fn from_info(info: &Info) -> Self {
+        let r = &info.replication;
+        Self {
+            role: r.role,
+            loading: info.persistence.loading,
+            link_up: r.link_up == Some(true),
+            sync_in_progress: r.sync_in_progress,
+            bgsave_in_progress: info.persistence.bgsave_in_progress,
+            master_port: r.master_port,
+            process_id: info.server.process_id,
         }
-        s
     }
 
-    /// Short description for errors: `role=slave link=down sync=1`.
+    /// Short description for errors: `role=replica link=down sync=1`.
     #[must_use]
     pub fn describe(&self) -> String {
-        let mut s = format!("role={}", self.role);
-        if self.role == "slave" {
+        let mut s = String::from(match self.role {
+            Some(InfoRole::Primary) => "role=primary",
+            Some(InfoRole::Replica) => "role=replica",
+            None => "role=?",
+        });
+        if self.role == Some(InfoRole::Replica) {
             s.push_str(if self.link_up {
                 " link=up"
             } else {
@@ -83,7 +85,7 @@ impl ReplState {
     }
 }
 
-/// One `INFO` to a loopback server with short timeouts.
+/// One `INFO` to a plain loopback server (no password, no TLS) with short timeouts.
 ///
 /// # Errors
 /// The classified failure.
@@ -95,45 +97,48 @@ pub async fn probe(name: &str, addr: &Addr) -> Result<ReplState, NodeError> {
         password: None,
         tls: None,
     };
+    probe_node(&node).await
+}
+
+/// One `INFO` to a loopback server with short timeouts, with the node's credentials and TLS
+/// settings.
+///
+/// # Errors
+/// The classified failure.
+pub async fn probe_node(node: &Node) -> Result<ReplState, NodeError> {
     let timeouts = Timeouts {
         connect: Duration::from_millis(500),
         read: Duration::from_secs(1),
     };
-    let mut client = NodeClient::new(&node, timeouts, SANDBOX_CLIENT_NAME)?;
-    let v: redis::Value = client.query(&redis::cmd("INFO")).await?;
-    let text = crate::node::reply::text(v, "INFO")?;
-    Ok(ReplState::from_info(&text))
+    let mut client = NodeClient::new(node, timeouts, SANDBOX_CLIENT_NAME)?;
+    let (info, _) = client.info().await?;
+    Ok(ReplState::from_info(&info))
 }
 
 /// Polls until the node is a replica with its link up and no sync in progress, or the time
 /// is up; returns the last state seen (or the last error) on timeout.
 /// Returns the state that satisfied the wait.
-pub(super) async fn wait_synced(
-    name: &str,
-    addr: &Addr,
-    timeout: Duration,
-) -> Result<ReplState, String> {
-    wait_until(name, addr, timeout, ReplState::is_synced_replica).await
+pub(super) async fn wait_synced(node: &Node, timeout: Duration) -> Result<ReplState, String> {
+    wait_until(node, timeout, ReplState::is_synced_replica).await
 }
 
 /// Polls until the node runs no fork child, or the time is up. A replica can report its link
 /// up a moment before its primary has reaped the child that produced its RDB; a `SAVE` or
 /// `BGSAVE` in that moment fails with "Background save already in progress".
-pub(super) async fn wait_no_fork(name: &str, addr: &Addr, timeout: Duration) -> Result<(), String> {
-    wait_until(name, addr, timeout, |s| !s.bgsave_in_progress)
+pub(super) async fn wait_no_fork(node: &Node, timeout: Duration) -> Result<(), String> {
+    wait_until(node, timeout, |s| !s.bgsave_in_progress)
         .await
         .map(drop)
 }
 
 async fn wait_until(
-    name: &str,
-    addr: &Addr,
+    node: &Node,
     timeout: Duration,
     done: impl Fn(&ReplState) -> bool,
 ) -> Result<ReplState, String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let last = match probe(name, addr).await {
+        let last = match probe_node(node).await {
             Ok(state) if done(&state) => return Ok(state),
             Ok(state) => state.describe(),
             Err(e) => e.to_string(),
@@ -148,22 +153,31 @@ async fn wait_until(
 #[cfg(test)]
 mod tests {
     use super::ReplState;
+    use crate::info::parse;
+
+    fn state(text: &str) -> ReplState {
+        ReplState::from_info(&parse(text))
+    }
 
     #[test]
     fn reads_the_readiness_fields() {
-        let s = ReplState::from_info(
+        let s = state(
             "# Persistence\r\nloading:0\r\n# Replication\r\nrole:slave\r\nmaster_host:127.0.0.1\r\n\
-             master_link_status:up\r\nmaster_sync_in_progress:0\r\n",
+             master_port:7001\r\nmaster_link_status:up\r\nmaster_sync_in_progress:0\r\n",
         );
         assert!(s.is_synced_replica());
-        let s = ReplState::from_info("role:slave\r\nmaster_link_status:down\r\n");
+        assert_eq!(s.master_port, Some(7001));
+        let s = state("# Server\r\nprocess_id:4242\r\n# Replication\r\nrole:master\r\n");
+        assert_eq!(s.process_id, Some(4242));
+        let s = state("# Replication\r\nrole:slave\r\nmaster_link_status:down\r\n");
         assert!(!s.is_synced_replica());
-        assert_eq!(s.describe(), "role=slave link=down sync=0");
-        let s = ReplState::from_info("role:master\r\nloading:1\r\n");
+        assert_eq!(s.describe(), "role=replica link=down sync=0");
+        let s = state("# Persistence\r\nloading:1\r\n# Replication\r\nrole:master\r\n");
         assert!(!s.is_synced_replica());
-        assert_eq!(s.describe(), "role=master loading=1");
-        let s = ReplState::from_info("role:master\r\nrdb_bgsave_in_progress:1\r\n");
+        assert_eq!(s.describe(), "role=primary loading=1");
+        let s =
+            state("# Persistence\r\nrdb_bgsave_in_progress:1\r\n# Replication\r\nrole:master\r\n");
         assert!(s.bgsave_in_progress);
-        assert_eq!(s.describe(), "role=master bgsave=1");
+        assert_eq!(s.describe(), "role=primary bgsave=1");
     }
 }

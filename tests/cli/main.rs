@@ -1,0 +1,27 @@
+//! Integration tests of the built `redops` binary: the command line, config files, `status`,
+//! `watch`, actions and the sandbox from the CLI, and hostile inputs (bytes, files, fake
+//! servers, ACLs, TLS) seen through its output. Real servers come from the sandbox
+//! (`redops::sandbox`).
+//!
+//! One test binary, one module per subject; helpers shared with the other binaries are in
+//! `tests/common/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli_completions;
+mod cli_config;
+mod cli_console;
+mod cli_status;
+mod cli_urls;
+mod cli_watch;
+mod hostile_acl;
+mod hostile_bytes;
+mod hostile_discover;
+mod hostile_files;
+mod hostile_inputs;
+mod hostile_output;
+mod hostile_tls;
+mod ops_cli;
+mod ops_cli_promote_repoint;
+mod sandbox_cli;

@@ -1,0 +1,14 @@
+//! Integration tests of the console: whole-screen snapshots (insta, `snapshots/`) on ratatui's
+//! `TestBackend`, the action dialogs and runbook on the simulated group (`ops::fake`), a
+//! switchover taken from the console on real servers, and the real binary in a pseudo-terminal.
+//!
+//! One test binary, one module per subject; helpers shared with the other binaries are in
+//! `tests/common/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod tui_actions;
+mod tui_actions_live;
+mod tui_e2e;
+mod tui_snapshots;

@@ -1,0 +1,171 @@
+//! End to end: the real `redops` binary in a pseudo-terminal against real `redis-server`
+//! processes. It reads the screen (vt100), SIGKILLs the primary, sees it reported down within
+//! a bounded wait, presses `q`, and checks the exit code and that the terminal was restored
+//! (the alternate screen was left: `ESC[?1049l`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{native_pty_system, CommandBuilder, PtySize};
+
+use crate::common::server::Server;
+
+/// The console in a pty: everything it writes, and a vt100 screen.
+struct Console {
+    output: Arc<Mutex<Vec<u8>>>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn portable_pty::Child + Send + Sync>,
+}
+
+impl Console {
+    fn screen(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    /// Waits (bounded) until the screen satisfies `pred`; returns how long it took.
+    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> Duration {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if pred(&self.screen()) {
+                return start.elapsed();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; screen:\n{}", self.screen());
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+fn spawn_console(args: &[String]) -> Console {
+    let pty = native_pty_system();
+    let pair = pty
+        .openpty(PtySize {
+            rows: 35,
+            cols: 120,
+            pixel_width: 0,
+            pixel_height: 0,
+        })
+        .unwrap();
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_redops"));
+    cmd.args(args);
+    cmd.env("TERM", "xterm-256color");
+    cmd.env_remove("NO_COLOR");
+    let child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let writer = pair.master.take_writer().unwrap();
+    let output = Arc::new(Mutex::new(Vec::new()));
+    let screen = Arc::new(Mutex::new(vt100::Parser::new(
+        std::num::NonZeroU16::new(35).unwrap(),
+        std::num::NonZeroU16::new(120).unwrap(),
+        0,
+    )));
+    let (o, s) = (output.clone(), screen.clone());
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        // Ends when the pty closes (the child exited and the master is dropped).
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            o.lock().unwrap().extend_from_slice(&buf[..n]);
+            s.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    // Keep the master alive as long as the console: leak it into the reader's lifetime.
+    std::mem::forget(pair.master);
+    Console {
+        output,
+        screen,
+        writer,
+        child,
+    }
+}
+
+fn count(screen: &str, needle: &str) -> usize {
+    screen.matches(needle).count()
+}
+
+#[test]
+fn console_sees_a_killed_primary_and_quits_cleanly() {
+    let mut primary = Server::start(&[]);
+    let replica = Server::start(&["--replicaof", "127.0.0.1", &primary.port.to_string()]);
+    let args = vec![
+        "--node".to_string(),
+        format!("127.0.0.1:{}", primary.port),
+        "--node".to_string(),
+        format!("127.0.0.1:{}", replica.port),
+        "--timeout".to_string(),
+        "500ms".to_string(),
+    ];
+    let mut console = spawn_console(&args);
+
+    console.wait_for("both nodes up", Duration::from_secs(20), |s| {
+        count(s, "● up") >= 2
+    });
+    let first = console.screen();
+    assert!(first.contains("redops"), "{first}");
+    assert!(first.contains(&format!("127.0.0.1:{}", primary.port)));
+
+    // SIGKILL the primary, by PID.
+    let pid = primary.pid();
+    primary.kill();
+    let took = console.wait_for("the primary reported down", Duration::from_secs(10), |s| {
+        s.contains("✖ down")
+    });
+    println!("killed primary (pid {pid}) shown down after {took:?} (poll 1s + timeout 500ms)");
+    assert_eq!(count(&console.screen(), "● up"), 1, "{}", console.screen());
+
+    // Keys are answered while the dead node is being polled.
+    console.writer.write_all(b"?").unwrap();
+    console.writer.flush().unwrap();
+    console.wait_for("the help overlay", Duration::from_secs(5), |s| {
+        s.contains("help · Esc closes")
+    });
+    console.writer.write_all(b"\x1b").unwrap();
+    console.writer.flush().unwrap();
+    console.wait_for("help closed", Duration::from_secs(5), |s| {
+        !s.contains("help · Esc closes")
+    });
+
+    console.writer.write_all(b"q").unwrap();
+    console.writer.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = console.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the console did not exit after q"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status:?}");
+    // The last bytes may still be on their way through the pty: wait (bounded) for them.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !String::from_utf8_lossy(&console.output.lock().unwrap()).contains("\x1b[?1049l")
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = console.output.lock().unwrap().clone();
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("\x1b[?1049h"), "entered the alternate screen");
+    assert!(
+        text.rfind("\x1b[?1049l") > text.rfind("\x1b[?1049h"),
+        "left the alternate screen last"
+    );
+    drop(replica);
+}

@@ -1,0 +1,19 @@
+//! Integration tests against real `redis-server` processes through the library (no built
+//! binary, except where the sandbox's watchdog is tested from a killed owner): the INFO parser
+//! and the poller on live servers, TLS, RDB downloads, actions through the engine, and the
+//! sandbox itself. Every server comes from the sandbox (`redops::sandbox`).
+//!
+//! One test binary, one module per subject; helpers shared with the other binaries are in
+//! `tests/common/`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod info_live;
+mod ops_promote_repoint;
+mod ops_real;
+mod rdb_download;
+mod sandbox;
+mod sandbox_watchdog;
+mod status_live;
+mod tls_status;
