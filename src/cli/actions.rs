@@ -14,6 +14,7 @@
 
 mod args;
 mod context;
+mod events;
 mod run;
 
 pub use args::{
