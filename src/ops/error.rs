@@ -85,3 +85,13 @@ impl OpsError {
 
 /// The action layer's result.
 pub type OpsResult<T> = Result<T, OpsError>;
+
+// TEMPORARY: removed when the builders return OpsError.
+/// A builder's `message\n  hint: ...` string as a usage error with its hint split out.
+#[must_use]
+pub fn from_legacy(text: String) -> OpsError {
+    match text.split_once("\n  hint: ") {
+        Some((m, h)) => OpsError::usage(m).hint(h),
+        None => OpsError::usage(text),
+    }
+}

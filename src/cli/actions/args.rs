@@ -1,6 +1,7 @@
 //! The actions' command-line arguments: the flags every action shares (`--yes`, `--dry-run`,
 //! `--force`, `--reason`, `--skip-snapshot`, `--json`), `--download-timeout`, and one clap
-//! struct per subcommand. Parsing only: it resolves no target and runs nothing.
+//! struct per subcommand with the core [`Request`] it makes. Parsing only: it resolves no
+//! target and runs nothing.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +9,12 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::cli::{output, EXIT_USAGE};
-use crate::ops::Strategy;
+use crate::ops::{ActionKind, Download, Request, Strategy};
+
+/// `--download DIR` as the request's download.
+fn download(dir: Option<&PathBuf>) -> Download {
+    dir.map_or(Download::Off, |d| Download::Into(d.clone()))
+}
 
 /// Flags shared by every action.
 #[derive(Debug, Clone, Default, Args)]
@@ -161,6 +167,68 @@ pub struct RejoinArgs {
     pub budget: DownloadBudget,
     #[command(flatten)]
     pub flags: ActionFlags,
+}
+
+impl SnapshotArgs {
+    /// The request these arguments make.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request {
+            download: download(self.download.as_ref()),
+            ..Request::new(ActionKind::Snapshot, Some(self.node.clone()))
+        }
+    }
+}
+
+impl SwitchoverArgs {
+    /// The request these arguments make.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request {
+            strategy: self.strategy.into(),
+            download: download(self.download.as_ref()),
+            ..Request::new(ActionKind::Switchover, Some(self.to.clone()))
+        }
+    }
+}
+
+impl FailbackArgs {
+    /// The request these arguments make.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request {
+            strategy: self.strategy.into(),
+            download: download(self.download.as_ref()),
+            ..Request::new(ActionKind::Failback, None)
+        }
+    }
+}
+
+impl PromoteArgs {
+    /// The request these arguments make.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request::new(ActionKind::Promote, self.node.clone())
+    }
+}
+
+impl RepointArgs {
+    /// The request these arguments make.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request::new(ActionKind::Repoint, Some(self.node.clone())).from_source(self.to.clone())
+    }
+}
+
+impl RejoinArgs {
+    /// The request these arguments make.
+    #[must_use]
+    pub fn request(&self) -> Request {
+        Request {
+            clear_mark: self.clear_mark,
+            ..Request::new(ActionKind::Rejoin, Some(self.node.clone()))
+        }
+    }
 }
 
 impl From<StrategyArg> for Strategy {
