@@ -6,7 +6,8 @@
 //!
 //! Every guard and the whole lifecycle are the core's (`ops::session`); these files only turn
 //! arguments into a request, gather the operator's answers and print. The parts:
-//! - `args`: the clap arguments and flags, and the [`Request`] each subcommand makes;
+//! - `args`: the clap arguments and flags, and the core request each subcommand makes
+//!   ([`ActionArgs`]);
 //! - `context`: [`ActionContext`], the targets, one poll, interrupted runs;
 //! - `run`: the plan print, refusal, confirmation, the run and what it did after;
 //! - `events`: one line (or JSON line) per engine event, and the outcome.
@@ -17,97 +18,26 @@ mod events;
 mod run;
 
 pub use args::{
-    ActionFlags, DownloadBudget, FailbackArgs, PromoteArgs, RejoinArgs, RepointArgs, SnapshotArgs,
-    StrategyArg, SwitchoverArgs,
+    ActionArgs, ActionFlags, DownloadBudget, FailbackArgs, PromoteArgs, RejoinArgs, RepointArgs,
+    SnapshotArgs, StrategyArg, SwitchoverArgs,
 };
 pub use context::ActionContext;
 
 use super::{output, Global, TargetArgs, EXIT_OK, EXIT_REFUSED, EXIT_USAGE};
 use crate::ops::session::{self, Context, MarkClearing, Preparation};
-use crate::ops::{self, ActionKind, ErrorKind, OpsError, Request};
+use crate::ops::{self, ErrorKind, OpsError};
 
-/// `redops snapshot NODE [--download DIR]`.
-pub async fn snapshot(targets: &TargetArgs, global: &Global, args: SnapshotArgs) -> u8 {
-    act(
-        targets,
-        global,
-        &args.flags,
-        Some(&args.budget),
-        args.request(),
-    )
-    .await
-}
-
-/// `redops switchover --to NODE [--strategy manual|native]`.
-pub async fn switchover(targets: &TargetArgs, global: &Global, args: SwitchoverArgs) -> u8 {
-    act(
-        targets,
-        global,
-        &args.flags,
-        Some(&args.budget),
-        args.request(),
-    )
-    .await
-}
-
-/// `redops failback [--strategy manual|native]`.
-pub async fn failback(targets: &TargetArgs, global: &Global, args: FailbackArgs) -> u8 {
-    act(
-        targets,
-        global,
-        &args.flags,
-        Some(&args.budget),
-        args.request(),
-    )
-    .await
-}
-
-/// `redops promote [REPLICA]`: the candidates table, the loss statement, the run; the old
-/// primary is then marked for rejoin.
-pub async fn promote(targets: &TargetArgs, global: &Global, args: PromoteArgs) -> u8 {
-    act(targets, global, &args.flags, None, args.request()).await
-}
-
-/// `redops repoint NODE --to SOURCE`, behind the wipe guard.
-pub async fn repoint(targets: &TargetArgs, global: &Global, args: RepointArgs) -> u8 {
-    act(
-        targets,
-        global,
-        &args.flags,
-        Some(&args.budget),
-        args.request(),
-    )
-    .await
-}
-
-/// `redops rejoin OLD_PRIMARY`: a repoint to the current primary; clears its rejoin mark.
-/// With `--clear-mark`, or when what is seen has settled the mark, only the mark is cleared.
-pub async fn rejoin(targets: &TargetArgs, global: &Global, args: RejoinArgs) -> u8 {
-    act(
-        targets,
-        global,
-        &args.flags,
-        Some(&args.budget),
-        args.request(),
-    )
-    .await
-}
-
-/// Every action: the context, the core's `prepare`, then the plan's run or the mark's
-/// clearing.
-async fn act(
-    targets: &TargetArgs,
-    global: &Global,
-    flags: &ActionFlags,
-    budget: Option<&DownloadBudget>,
-    mut req: Request,
-) -> u8 {
-    let ctx = match ActionContext::load(targets, global, flags, budget).await {
+/// Any action: the context, the core's `prepare`, then the plan's run (or only the mark's
+/// clearing, for a rejoin whose mark is to go). Returns the exit code.
+pub async fn act<A: ActionArgs>(targets: &TargetArgs, global: &Global, args: &A) -> u8 {
+    let flags = args.flags();
+    let ctx = match ActionContext::load(targets, global, flags, args.budget()).await {
         Ok(c) => c,
         Err(code) => return code,
     };
+    let mut req = args.request();
     req.download_timeout = ctx.download_timeout;
-    let marks = if req.action == ActionKind::Rejoin {
+    let marks = if req.uses_marks() {
         let file = ops::promote::marks_path(&ctx.config.console.audit_log);
         ops::promote::load_marks(&file).unwrap_or_else(|e| {
             output::note(&format!("warning: {e}"));

@@ -33,6 +33,13 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// True when the action changes roles (all but a snapshot): an HA manager owning the
+    /// group refuses it before any plan is built.
+    #[must_use]
+    pub fn changes_roles(self) -> bool {
+        self != Self::Snapshot
+    }
+
     /// The word used in the CLI, JSON and the audit log.
     #[must_use]
     pub fn as_str(self) -> &'static str {

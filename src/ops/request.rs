@@ -91,10 +91,9 @@ impl Request {
         )
     }
 
-    /// True when the action changes roles (everything but a snapshot): an HA manager refuses
-    /// it before any plan is built.
+    /// True when preparing it reads the rejoin marks (a rejoin), so a front-end loads them.
     #[must_use]
-    pub fn changes_roles(&self) -> bool {
-        self.action != ActionKind::Snapshot
+    pub fn uses_marks(&self) -> bool {
+        self.action == ActionKind::Rejoin
     }
 }

@@ -186,7 +186,8 @@ impl Prepared {
             (ActionKind::Repoint, _) => {
                 format!("repoint {node} to {}", r.source.as_deref().unwrap_or("?"))
             }
-            (ActionKind::Rejoin, _) => format!("rejoin {node}"),
+            // `rejoin n1`, and any action on one node.
+            (action, _) => format!("{} {node}", action.as_str()),
         }
     }
 
@@ -236,7 +237,7 @@ pub fn scope(config: &Config, topology: &Topology, gi: usize) -> Option<(Config,
 /// The console greys its keys with it; [`prepare`] decides the same for every plan.
 #[must_use]
 pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refusal> {
-    let changes_roles = action != ActionKind::Snapshot;
+    let changes_roles = action.changes_roles();
     let Some(g) = ctx.config.groups.get(gi) else {
         return guard::standing(ctx.read_only, None, None, changes_roles);
     };

@@ -95,7 +95,6 @@ impl App {
         let role = |n: &str| live.by_name(n).map(|v| v.role);
         let need = || sel.clone().ok_or_else(|| "select a node first".to_string());
         let node = match a {
-            ActionKind::Snapshot => Some(need()?),
             ActionKind::Switchover => {
                 let n = need()?;
                 if role(&n) == Some(Role::Primary) {
@@ -118,6 +117,8 @@ impl App {
                     s => s.ok_or_else(|| "select the old primary to rejoin".to_string())?,
                 })
             }
+            // A snapshot, and any action on the selected node.
+            _ => Some(need()?),
         };
         Ok(Some(Request::new(a, node).in_group(gi)))
     }

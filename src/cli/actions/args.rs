@@ -11,6 +11,20 @@ use clap::{Args, ValueEnum};
 use crate::cli::{output, EXIT_USAGE};
 use crate::ops::{ActionKind, Download, Request, Strategy};
 
+/// One action's arguments: the core request they make, the shared flags, and the download
+/// budget when the action downloads. Each subcommand's clap struct implements it, so one
+/// generic entry point (`actions::act`) serves them all.
+pub trait ActionArgs {
+    /// The request these arguments make.
+    fn request(&self) -> Request;
+    /// `--yes`, `--dry-run`, `--force`, `--reason`, `--skip-snapshot`, `--json`.
+    fn flags(&self) -> &ActionFlags;
+    /// `--download-timeout`, on the actions that have it.
+    fn budget(&self) -> Option<&DownloadBudget> {
+        None
+    }
+}
+
 /// `--download DIR` as the request's download.
 fn download(dir: Option<&PathBuf>) -> Download {
     dir.map_or(Download::Off, |d| Download::Into(d.clone()))
@@ -169,65 +183,97 @@ pub struct RejoinArgs {
     pub flags: ActionFlags,
 }
 
-impl SnapshotArgs {
-    /// The request these arguments make.
-    #[must_use]
-    pub fn request(&self) -> Request {
+impl ActionArgs for SnapshotArgs {
+    fn request(&self) -> Request {
         Request {
             download: download(self.download.as_ref()),
             ..Request::new(ActionKind::Snapshot, Some(self.node.clone()))
         }
     }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
 }
 
-impl SwitchoverArgs {
-    /// The request these arguments make.
-    #[must_use]
-    pub fn request(&self) -> Request {
+impl ActionArgs for SwitchoverArgs {
+    fn request(&self) -> Request {
         Request {
             strategy: self.strategy.into(),
             download: download(self.download.as_ref()),
             ..Request::new(ActionKind::Switchover, Some(self.to.clone()))
         }
     }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
 }
 
-impl FailbackArgs {
-    /// The request these arguments make.
-    #[must_use]
-    pub fn request(&self) -> Request {
+impl ActionArgs for FailbackArgs {
+    fn request(&self) -> Request {
         Request {
             strategy: self.strategy.into(),
             download: download(self.download.as_ref()),
             ..Request::new(ActionKind::Failback, None)
         }
     }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
 }
 
-impl PromoteArgs {
-    /// The request these arguments make.
-    #[must_use]
-    pub fn request(&self) -> Request {
+impl ActionArgs for PromoteArgs {
+    fn request(&self) -> Request {
         Request::new(ActionKind::Promote, self.node.clone())
     }
-}
 
-impl RepointArgs {
-    /// The request these arguments make.
-    #[must_use]
-    pub fn request(&self) -> Request {
-        Request::new(ActionKind::Repoint, Some(self.node.clone())).from_source(self.to.clone())
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
     }
 }
 
-impl RejoinArgs {
-    /// The request these arguments make.
-    #[must_use]
-    pub fn request(&self) -> Request {
+impl ActionArgs for RepointArgs {
+    fn request(&self) -> Request {
+        Request::new(ActionKind::Repoint, Some(self.node.clone())).from_source(self.to.clone())
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
+}
+
+impl ActionArgs for RejoinArgs {
+    fn request(&self) -> Request {
         Request {
             clear_mark: self.clear_mark,
             ..Request::new(ActionKind::Rejoin, Some(self.node.clone()))
         }
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
     }
 }
 
