@@ -553,3 +553,6 @@ impl App {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;
