@@ -3,8 +3,9 @@
 //! plan dialog, the confirmation, the run as an [`Effect`], the runbook fed by the engine's
 //! events, and what the start-up finds (interrupted runs, rejoin marks, stale primaries).
 //!
-//! Synchronous and free of I/O like the rest of `update`: plans come from the engine's pure
-//! builders (`prepare.rs`), the run and the file reads are effects carried out by the runtime.
+//! Synchronous and free of I/O like the rest of `update`: requests are prepared by the core
+//! (`ops::session::prepare`, pure), which also decides every refusal; the run and the file
+//! reads are effects carried out by the runtime (`run.rs`, on `ops::session::execute`).
 
 use std::time::SystemTime;
 
@@ -20,6 +21,7 @@ use super::events::LogEntry;
 use super::modal::{
     Armed, Button, ConfirmDialog, Modal, NoticeDialog, PickItem, Picker, PlanDialog,
 };
+use super::prepare;
 use super::run::{RunEnd, RunJob};
 use super::runbook::Runbook;
 
@@ -58,10 +60,10 @@ impl App {
     /// problems are the plan's checks.
     #[must_use]
     pub fn action_blocked(&self, a: ActionKind) -> Option<String> {
-        self.config.groups.get(self.group)?;
         if let Some(r) = session::standing(&self.session(), self.group, a) {
             return Some(r.message());
         }
+        self.config.groups.get(self.group)?;
         if self.run.as_ref().is_some_and(Runbook::running) {
             return Some("an action is running: wait for it to end".to_string());
         }
@@ -73,6 +75,10 @@ impl App {
 
     /// An action key was pressed.
     pub(super) fn action_key(&mut self, a: ActionKind) -> Vec<Effect> {
+        if let Some(r) = session::standing(&self.session(), self.group, a) {
+            self.flash_error(&format!("{}: {}", a.as_str(), prepare::flash(&r)));
+            return Vec::new();
+        }
         if let Some(why) = self.action_blocked(a) {
             self.flash_error(&format!("{}: {why}", a.as_str()));
             return Vec::new();

@@ -40,6 +40,16 @@ pub fn refusal(r: &Refusal) -> String {
     }
 }
 
+/// A refusal as the status line says it when a key is pressed: with what to do instead,
+/// except for read-only mode, which the header already shows.
+#[must_use]
+pub fn flash(r: &Refusal) -> String {
+    match (r, r.hint()) {
+        (Refusal::ReadOnly, _) | (_, None) => r.message(),
+        (_, Some(h)) => format!("{} (hint: {h})", r.message()),
+    }
+}
+
 fn candidates(c: &Candidates) -> SectionText {
     let mut lines: Vec<String> = Vec::new();
     for row in &c.rows {
