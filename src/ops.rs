@@ -5,13 +5,17 @@
 //! An action is a module with a pure function that turns the live topology and a request into a
 //! [`Plan`]. The [`engine`] runs any plan through [`RedisOps`] and enforces every safety rule
 //! (read-only, pre-checks or recorded overrides, confirmation, snapshot gate, HA managers, the
-//! one-console lock) whatever the front-end. Nothing here prints or imports a UI crate.
+//! one-console lock) whatever the front-end; [`guard`] is that decision as one function the
+//! front-ends call too. Front-ends go through [`session`]: a [`Request`] (keyed by
+//! [`ActionKind`]) is prepared into a plan with every refusal decided, then executed (audit log,
+//! named connections, engine, after-run marks). Nothing here prints or imports a UI crate.
 
 pub mod checks;
 pub mod engine;
 pub mod error;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
+pub mod guard;
 pub mod lock;
 pub mod next_step;
 pub mod plan;
@@ -19,17 +23,22 @@ pub mod promote;
 pub mod recovery;
 pub mod redis_ops;
 pub mod repoint;
+pub mod request;
+pub mod session;
 pub mod snapshot;
 pub mod summary;
 pub mod switchover;
 
 pub use engine::{run, Approval, RunEvent, RunOutcome, RunStatus};
 pub use error::{ErrorKind, OpsError, OpsResult};
+pub use guard::Refusal;
 pub use next_step::NextStep;
 pub use plan::{
-    ActionKind, Budgets, Check, CheckStatus, Confirm, Plan, PlanNode, Step, StepKind, Strategy,
+    ActionKind, Budgets, Check, CheckStatus, Confirm, Note, NoteKind, Plan, PlanNode, Step,
+    StepKind, Strategy,
 };
 pub use redis_ops::{Command, RealOps, RedisOps, Reply};
+pub use request::{Download, Request};
 
 use crate::config::{Addr, AddrError, Config, Group, Node};
 use crate::observe::NodeId;

@@ -11,13 +11,59 @@ use crate::info::InfoRole;
 use crate::observe::NodeState;
 use crate::topology::{AnomalyKind, GroupTopology, Link, Liveness, NodeView};
 
+use super::guard::Refusal;
 use super::plan::{ActionKind, Check, Plan, PlanNode};
 use super::summary::bytes;
 
-/// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report,
-/// `plan.lock` with every node of the group that answered (see [`lock_group`]), and refuses a
-/// role change while one server answers under two configured entries (its role would be
-/// counted twice and the loop guard could not see it).
+/// What the config and the nodes say about acting on a group at all: read-only by config,
+/// and an HA manager (Sentinel, cluster mode) that owns its roles. Decided here once for the
+/// plan builders, the session (for every plan) and the console's keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupPolicy {
+    pub read_only: Option<Refusal>,
+    pub ha_manager: Option<Refusal>,
+}
+
+impl GroupPolicy {
+    /// The policy of `group` as configured and as its nodes report (a node in cluster mode).
+    #[must_use]
+    pub fn of(group: &Group, topo: &GroupTopology) -> Self {
+        let read_only = group.read_only.then(|| Refusal::GroupReadOnly {
+            group: group.name.clone(),
+        });
+        let cluster_node = topo.nodes.iter().any(|n| {
+            n.info
+                .as_ref()
+                .and_then(|i| i.server.mode.as_deref())
+                .is_some_and(|m| m == "cluster")
+        });
+        let ha_manager = if group.cluster || cluster_node {
+            Some(Refusal::Cluster {
+                group: group.name.clone(),
+            })
+        } else {
+            group.sentinel.as_ref().map(|s| Refusal::Sentinel {
+                group: group.name.clone(),
+                master_name: s.master_name.clone(),
+            })
+        };
+        Self {
+            read_only,
+            ha_manager,
+        }
+    }
+
+    /// Sets the plan's `read_only` and `ha_manager` (the engine refuses on them).
+    pub fn apply(&self, plan: &mut Plan) {
+        plan.read_only.clone_from(&self.read_only);
+        plan.ha_manager.clone_from(&self.ha_manager);
+    }
+}
+
+/// Fills `plan.read_only` and `plan.ha_manager` from the config and what the nodes report
+/// ([`GroupPolicy`]), `plan.lock` with every node of the group that answered (see
+/// [`lock_group`]), and refuses a role change while one server answers under two configured
+/// entries (its role would be counted twice and the loop guard could not see it).
 pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
     lock_group(plan, group, topo);
     if plan.action != ActionKind::Snapshot {
@@ -29,33 +75,7 @@ pub fn group_guard(plan: &mut Plan, group: &Group, topo: &GroupTopology) {
             plan.checks.push(Check::fail(a.message.clone()));
         }
     }
-    if group.read_only {
-        plan.read_only = Some(format!(
-            "group '{}' is read-only in the config: redops takes no action on it",
-            group.name
-        ));
-    }
-    if let Some(s) = &group.sentinel {
-        plan.ha_manager = Some(format!(
-            "group '{}' is watched by Sentinel (master name '{}'): a manual role change would be undone \
-             or fought by Sentinel. hint: switch over through Sentinel (SENTINEL FAILOVER with writes \
-             paused), not by hand",
-            group.name, s.master_name
-        ));
-    }
-    let cluster_node = topo.nodes.iter().find(|n| {
-        n.info
-            .as_ref()
-            .and_then(|i| i.server.mode.as_deref())
-            .is_some_and(|m| m == "cluster")
-    });
-    if group.cluster || cluster_node.is_some() {
-        plan.ha_manager = Some(format!(
-            "group '{}' runs in cluster mode: REPLICAOF and FAILOVER are refused there. hint: use \
-             CLUSTER FAILOVER on the replica",
-            group.name
-        ));
-    }
+    GroupPolicy::of(group, topo).apply(plan);
 }
 
 /// Sets `plan.lock` to every configured node of the group whose latest poll answered: the lock

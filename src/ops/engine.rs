@@ -68,7 +68,7 @@ use state::RunState;
 
 use super::error::{OpsError, OpsResult};
 use super::next_step::NextStep;
-use super::plan::{CheckStatus, Confirm, Plan, PlanNode};
+use super::plan::{CheckStatus, Plan, PlanNode};
 use super::redis_ops::{Command, InfoSection, RedisOps, Reply};
 
 /// What the operator gave for this run.
@@ -235,56 +235,10 @@ fn has_reason(approval: &Approval) -> bool {
         .is_some_and(|r| !r.trim().is_empty())
 }
 
-/// The guards that need no network: read-only, HA manager, checks, confirmation, gate skip.
+/// The guards that need no network (`ops::guard`): read-only, HA manager, checks, the
+/// snapshot gate or a recorded reason for its absence, confirmation.
 fn guards(plan: &Plan, approval: &Approval) -> OpsResult<()> {
-    if approval.read_only {
-        return Err(OpsError::refused("read-only mode: no action is taken")
-            .hint("read-only is set on the command line or by console.read_only"));
-    }
-    if let Some(r) = &plan.read_only {
-        return Err(OpsError::refused(r.clone()));
-    }
-    if plan.changes_roles() {
-        if let Some(r) = &plan.ha_manager {
-            return Err(OpsError::refused(r.clone()));
-        }
-    }
-    let hard: Vec<&str> = plan
-        .failures()
-        .filter(|c| !c.overridable)
-        .map(|c| c.message.as_str())
-        .collect();
-    if !hard.is_empty() {
-        return Err(OpsError::refused(format!(
-            "pre-checks failed: {}",
-            hard.join("; ")
-        )));
-    }
-    let soft: Vec<&str> = plan.failures().map(|c| c.message.as_str()).collect();
-    if !soft.is_empty() && !has_reason(approval) {
-        return Err(
-            OpsError::refused(format!("pre-checks failed: {}", soft.join("; "))).overridable(),
-        );
-    }
-    let confirmed = match (&plan.confirm, approval.confirmation.as_deref()) {
-        (_, None) => false,
-        (Confirm::Yes, Some(_)) => true,
-        (Confirm::TypeName(name), Some(typed)) => typed.trim() == name,
-    };
-    if !confirmed {
-        return Err(OpsError::refused(match &plan.confirm {
-            Confirm::Yes => "not confirmed".to_string(),
-            Confirm::TypeName(n) => format!("not confirmed: the target's name '{n}' was not typed"),
-        }));
-    }
-    if let Some(r) = &approval.skip_snapshot_reason {
-        if r.trim().is_empty() {
-            return Err(OpsError::refused(
-                "skipping the snapshot gate needs a reason",
-            ));
-        }
-    }
-    Ok(())
+    super::guard::check(plan, approval).map_err(|r| r.error())
 }
 
 impl<O: RedisOps> Run<'_, O> {

@@ -14,7 +14,11 @@ use serde::Serialize;
 use crate::config::Addr;
 use crate::observe::NodeId;
 
+use super::guard::{ser_refusal, Refusal};
 use super::redis_ops::Command;
+
+mod notes;
+pub use notes::{Note, NoteKind, Notes};
 
 /// The actions redops can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -29,6 +33,13 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// True when the action changes roles (all but a snapshot): an HA manager owning the
+    /// group refuses it before any plan is built.
+    #[must_use]
+    pub fn changes_roles(self) -> bool {
+        self != Self::Snapshot
+    }
+
     /// The word used in the CLI, JSON and the audit log.
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -317,12 +328,19 @@ pub struct Plan {
     pub lock: Vec<PlanNode>,
     pub confirm: Confirm,
     /// Set when the group is read-only by config: the engine refuses.
-    pub read_only: Option<String>,
-    /// Set when an HA manager (Sentinel, cluster) owns the group: the engine refuses.
-    pub ha_manager: Option<String>,
+    #[serde(serialize_with = "ser_refusal")]
+    pub read_only: Option<Refusal>,
+    /// Set when an HA manager (Sentinel, cluster) owns the group: the engine refuses a role
+    /// change.
+    #[serde(serialize_with = "ser_refusal")]
+    pub ha_manager: Option<Refusal>,
+    /// Why this plan has no snapshot gate although it may change roles (nothing to save, a
+    /// partial resync keeps the data ...), said by its builder. The engine refuses a role
+    /// change with neither a gate nor this reason (or the operator's), and records it.
+    pub gate_skipped: Option<String>,
     pub budgets: Budgets,
     /// Things the operator should know (what is left alone, what to do afterwards).
-    pub notes: Vec<String>,
+    pub notes: Notes,
 }
 
 impl Plan {
@@ -372,8 +390,9 @@ impl Plan {
             confirm: Confirm::Yes,
             read_only: None,
             ha_manager: None,
+            gate_skipped: None,
             budgets,
-            notes: Vec::new(),
+            notes: Notes::default(),
         }
     }
 
@@ -460,7 +479,10 @@ impl fmt::Display for Plan {
             writeln!(f, "  {word}  {}{tail}", c.message)?;
         }
         if self.snapshots.is_empty() && self.downloads.is_empty() {
-            writeln!(f, "snapshot gate: none")?;
+            match &self.gate_skipped {
+                Some(why) if self.changes_roles() => writeln!(f, "snapshot gate: none ({why})")?,
+                _ => writeln!(f, "snapshot gate: none")?,
+            }
         } else {
             let names = |v: &[usize]| {
                 v.iter()

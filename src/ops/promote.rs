@@ -25,7 +25,7 @@ use crate::topology::{GroupTopology, Liveness, Role, Topology};
 use super::checks::{group_guard, latency};
 use super::engine::{RunOutcome, RunStatus};
 use super::error::{OpsError, OpsResult};
-use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepKind};
+use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, NoteKind, Plan, Step, StepKind};
 use super::redis_ops::{Command, InfoSection};
 use super::{find_node, group_topology};
 
@@ -168,12 +168,14 @@ pub fn plan_promote(
     let cands = assess(&gt, req.now, req.max_extra_link_down);
     let mut plan = Plan::new(ActionKind::Promote, &group.name, gi, req.budgets);
     group_guard(&mut plan, group, &gt);
-    plan.notes.push(
+    plan.notes.push_as(
+        NoteKind::Candidates,
         "candidates (Sentinel's rules: reachable, not syncing or loading, priority > 0, \
-                     link not down too long; ranked by priority, then offset):"
-            .to_string(),
+                     link not down too long; ranked by priority, then offset):",
     );
-    plan.notes.extend(cands.rows.iter().map(table_line));
+    for row in &cands.rows {
+        plan.notes.push_as(NoteKind::Candidates, table_line(row));
+    }
 
     for p in &cands.live_primaries {
         plan.checks.push(Check::fail(format!(

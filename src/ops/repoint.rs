@@ -24,7 +24,7 @@ use crate::topology::{GroupTopology, NodeView, Role, Topology};
 
 use super::checks::{group_guard, latency};
 use super::error::{OpsError, OpsResult};
-use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, Plan, Step, StepKind};
+use super::plan::{ActionKind, Budgets, Check, Confirm, Expect, NoteKind, Plan, Step, StepKind};
 use super::promote::RejoinMark;
 use super::redis_ops::{Command, InfoSection};
 use super::{find_node, group_topology, NodeRef};
@@ -236,10 +236,14 @@ fn build(
     plan.checks.extend(g.findings.iter().map(to_check));
     plan.checks.push(latency(nv, req.budgets.max_rtt));
     plan.checks.push(latency(sv, req.budgets.max_rtt));
-    plan.notes
-        .push(format!("{n_name} holds: {}", g.node.describe()));
-    plan.notes
-        .push(format!("{s_name} holds: {}", g.source.describe()));
+    plan.notes.push_as(
+        NoteKind::AtRisk,
+        format!("{n_name} holds: {}", g.node.describe()),
+    );
+    plan.notes.push_as(
+        NoteKind::AtRisk,
+        format!("{s_name} holds: {}", g.source.describe()),
+    );
     if let Some(c) = &g.comparison {
         plan.notes.push(format!(
             "histories: {}; {n_name} has {} bytes {s_name} lacks, {s_name} has {} bytes {n_name} lacks",
@@ -252,8 +256,12 @@ fn build(
     if g.download.needed {
         plan.downloads.push(ni);
         plan.download_dir = Some(req.backups_dir.clone());
+    } else {
+        // The guard found nothing a snapshot would keep: the reason is the gate's record.
+        plan.gate_skipped = Some(g.download.why.clone());
     }
-    plan.notes.push(format!("download: {}", g.download.why));
+    plan.notes
+        .push_as(NoteKind::AtRisk, format!("download: {}", g.download.why));
 
     // The node and the source must still be what the plan saw.
     let n_info = nv.info.as_deref();
@@ -365,10 +373,10 @@ fn build(
     });
     if action == ActionKind::Rejoin {
         match &g.rejoin {
-            Some(MarkCheck::Matches(d)) => plan.notes.push(format!(
-                "discarded by the rejoin: {}",
-                d.describe(&n_name, &s_name)
-            )),
+            Some(MarkCheck::Matches(d)) => plan.notes.push_as(
+                NoteKind::AtRisk,
+                format!("discarded by the rejoin: {}", d.describe(&n_name, &s_name)),
+            ),
             Some(MarkCheck::Mismatch(why)) => plan
                 .notes
                 .push(format!("{n_name}'s rejoin mark does not fit: {why}")),

@@ -32,13 +32,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::checks::group_guard;
 use super::error::{OpsError, OpsResult};
 use super::plan::{ActionKind, Budgets, Check, Plan, PlanNode};
 use super::redis_ops::{Command, ConfigParam, InfoSection, RedisOps, Reply};
-use super::NodeRef;
+use super::{group_topology, NodeRef};
+use crate::config::Config;
 use crate::info::Info;
 use crate::observe::NodeError;
-use crate::topology::NodeView;
+use crate::topology::{NodeView, Topology};
 
 /// How often the gate polls `INFO persistence`.
 pub const GATE_POLL: Duration = Duration::from_millis(100);
@@ -465,9 +467,13 @@ pub fn node_time(info: &Info) -> Option<i64> {
     info.persistence.last_save_time.map(|t| t + 1)
 }
 
-/// The plan of `redops snapshot NODE`: pre-checks on the node, the gate, an optional download.
+/// The plan of `redops snapshot NODE`: pre-checks on the node, the gate, an optional download,
+/// and the group guard (read-only by config, the lock on every node that answered) like every
+/// other plan.
 #[must_use]
 pub fn plan_snapshot(
+    config: &Config,
+    topology: &Topology,
     node: &NodeRef<'_>,
     download_dir: Option<std::path::PathBuf>,
     budgets: Budgets,
@@ -478,6 +484,9 @@ pub fn plan_snapshot(
         node.group_index,
         budgets,
     );
+    if let Some(g) = config.groups.get(node.group_index) {
+        group_guard(&mut plan, g, &group_topology(topology, node.group_index));
+    }
     let i = plan.add_node(&node.cfg.name, &node.cfg.addr, node.id);
     plan.summary = format!("verified BGSAVE of {} ({})", node.cfg.name, node.cfg.addr);
     plan.snapshots.push(i);

@@ -3,25 +3,26 @@
 //! plan dialog, the confirmation, the run as an [`Effect`], the runbook fed by the engine's
 //! events, and what the start-up finds (interrupted runs, rejoin marks, stale primaries).
 //!
-//! Synchronous and free of I/O like the rest of `update`: plans come from the engine's pure
-//! builders (`prepare.rs`), the run and the file reads are effects carried out by the runtime.
+//! Synchronous and free of I/O like the rest of `update`: requests are prepared by the core
+//! (`ops::session::prepare`, pure), which also decides every refusal; the run and the file
+//! reads are effects carried out by the runtime (`run.rs`, on `ops::session::execute`).
 
 use std::time::SystemTime;
 
 use crate::audit::InterruptedRun;
 use crate::ops::promote::{self, RejoinMark};
 use crate::ops::recovery::{self, Advice};
-use crate::ops::{self, ActionKind, Approval, Budgets, NextStep, Plan, RunEvent};
+use crate::ops::session::{self, Context, MarkClearing, Preparation};
+use crate::ops::{self, ActionKind, NextStep, Request, RunEvent};
 use crate::topology::{AnomalyKind, GroupTopology, Role, Severity};
 
 use super::app::{App, Effect, Pane};
 use super::events::LogEntry;
-use super::keymap::ActionKey;
 use super::modal::{
     Armed, Button, ConfirmDialog, Modal, NoticeDialog, PickItem, Picker, PlanDialog,
 };
 use super::next_step;
-use super::prepare::{prepare, Request};
+use super::prepare;
 use super::run::{RunEnd, RunJob};
 use super::runbook::{Ended, Runbook};
 
@@ -42,32 +43,28 @@ impl App {
         self.opts.read_only || self.config.console.read_only
     }
 
+    /// What the core prepares this console's requests against: the config, the live (not
+    /// frozen) topology, the marks, read-only mode and the console's clock.
+    fn session(&self) -> Context<'_> {
+        Context {
+            config: &self.config,
+            topology: &self.topology,
+            marks: &self.marks,
+            read_only: self.read_only(),
+            now: self.now,
+        }
+    }
+
     /// Why action `a` is not available in the shown group right now (greyed, refused with
-    /// this reason), or `None`. Node-specific problems are the plan's checks.
+    /// this reason), or `None`. The guard's part is the core's (`session::standing`: read-only,
+    /// the group read-only, an HA manager); the console adds its own states. Node-specific
+    /// problems are the plan's checks.
     #[must_use]
-    pub fn action_blocked(&self, a: ActionKey) -> Option<String> {
-        if self.read_only() {
-            return Some("read-only mode".to_string());
+    pub fn action_blocked(&self, a: ActionKind) -> Option<String> {
+        if let Some(r) = session::standing(&self.session(), self.group, a) {
+            return Some(r.message());
         }
-        let g = self.config.groups.get(self.group)?;
-        // The engine's own guard, for its detection of read-only and HA-managed groups.
-        let mut probe = Plan::new(
-            ActionKind::Snapshot,
-            &g.name,
-            self.group,
-            Budgets::default(),
-        );
-        ops::checks::group_guard(&mut probe, g, self.live_group(self.group));
-        if probe.read_only.is_some() {
-            return Some(format!("group '{}' is read-only in the config", g.name));
-        }
-        if a != ActionKey::Snapshot && probe.ha_manager.is_some() {
-            return Some(if g.sentinel.is_some() {
-                "watched by Sentinel: switch over through Sentinel, not by hand".to_string()
-            } else {
-                "cluster mode: use CLUSTER FAILOVER on the replica".to_string()
-            });
-        }
+        self.config.groups.get(self.group)?;
         if self.run.as_ref().is_some_and(Runbook::running) {
             return Some("an action is running: wait for it to end".to_string());
         }
@@ -78,56 +75,59 @@ impl App {
     }
 
     /// An action key was pressed.
-    pub(super) fn action_key(&mut self, a: ActionKey) -> Vec<Effect> {
+    pub(super) fn action_key(&mut self, a: ActionKind) -> Vec<Effect> {
+        if let Some(r) = session::standing(&self.session(), self.group, a) {
+            self.flash_error(&format!("{}: {}", a.as_str(), prepare::flash(&r)));
+            return Vec::new();
+        }
         if let Some(why) = self.action_blocked(a) {
-            self.flash_error(&format!("{}: {why}", a.name()));
+            self.flash_error(&format!("{}: {why}", a.as_str()));
             return Vec::new();
         }
         match self.request_for(a) {
             Ok(Some(req)) => self.open_plan(&req),
-            Ok(None) => {}
-            Err(why) => self.flash_error(&format!("{}: {why}", a.name())),
+            Ok(None) => Vec::new(),
+            Err(why) => {
+                self.flash_error(&format!("{}: {why}", a.as_str()));
+                Vec::new()
+            }
         }
-        Vec::new()
     }
 
     /// The request a key makes from the selection; `None` when a picker was opened instead.
-    fn request_for(&mut self, a: ActionKey) -> Result<Option<Request>, String> {
+    fn request_for(&mut self, a: ActionKind) -> Result<Option<Request>, String> {
         let gi = self.group;
         let live = ops::group_topology(&self.topology, gi);
         let sel = self.selected_node().map(|n| n.name.clone());
         let role = |n: &str| live.by_name(n).map(|v| v.role);
         let need = || sel.clone().ok_or_else(|| "select a node first".to_string());
-        let req = match a {
-            ActionKey::Snapshot => Request::new(a, gi, Some(need()?)),
-            ActionKey::Switchover => {
+        let node = match a {
+            ActionKind::Switchover => {
                 let n = need()?;
                 if role(&n) == Some(Role::Primary) {
                     return Err(format!("{n} is a primary: select the replica to promote"));
                 }
-                Request::new(a, gi, Some(n))
+                Some(n)
             }
-            ActionKey::Failback => Request::new(a, gi, None),
-            ActionKey::Promote => {
-                let n = sel.filter(|n| role(n) == Some(Role::Replica));
-                Request::new(a, gi, n)
-            }
-            ActionKey::Repoint => {
+            ActionKind::Failback => None,
+            ActionKind::Promote => sel.filter(|n| role(n) == Some(Role::Replica)),
+            ActionKind::Repoint => {
                 let n = need()?;
-                self.pick_source(Request::new(a, gi, Some(n.clone())), &live, &n);
+                self.pick_source(Request::new(a, Some(n.clone())).in_group(gi), &live, &n);
                 return Ok(None);
             }
-            ActionKey::Rejoin => {
+            ActionKind::Rejoin => {
                 let flagged = self.rejoin_candidates(gi);
-                let n = match sel {
+                Some(match sel {
                     Some(s) if flagged.contains(&s) => s,
                     _ if flagged.len() == 1 => flagged[0].clone(),
                     s => s.ok_or_else(|| "select the old primary to rejoin".to_string())?,
-                };
-                Request::new(a, gi, Some(n))
+                })
             }
+            // A snapshot, and any action on the selected node.
+            _ => Some(need()?),
         };
-        Ok(Some(req))
+        Ok(Some(Request::new(a, node).in_group(gi)))
     }
 
     fn pick_source(&mut self, req: Request, live: &GroupTopology, node: &str) {
@@ -180,19 +180,43 @@ impl App {
         out
     }
 
-    /// Builds the plan of `req` from the live topology and opens its dialog.
-    pub(super) fn open_plan(&mut self, req: &Request) {
-        match prepare(&self.config, &self.topology, &self.marks, req, self.now) {
-            Ok(p) => {
+    /// Prepares `req` from the live topology (the core's `session::prepare`) and opens its
+    /// plan dialog; a rejoin whose mark what is seen has settled clears the mark instead.
+    pub(super) fn open_plan(&mut self, req: &Request) -> Vec<Effect> {
+        match session::prepare(&self.session(), req) {
+            Ok(Preparation::Run(p)) => {
                 if self.frozen.is_some() {
                     self.flash_info("the view is frozen; the plan is built from live data");
                 }
-                let ro = self.read_only();
-                self.modals.push(Modal::Plan(PlanDialog::new(p, ro)));
+                self.modals.push(Modal::Plan(PlanDialog::new(*p)));
+                Vec::new()
+            }
+            Ok(Preparation::ClearMark(m)) => {
+                self.marks
+                    .retain(|k| !(k.group == m.group && k.node == m.node));
+                let gn = m.group.clone();
+                self.note(
+                    Severity::Info,
+                    &gn,
+                    Some(m.node.clone()),
+                    format!("{}; its rejoin mark is cleared", m.why),
+                );
+                self.flash_info(&format!(
+                    "{}: {}; its rejoin mark is cleared",
+                    m.node, m.why
+                ));
+                vec![Effect::ClearMarks {
+                    audit_log: self.config.console.audit_log.clone(),
+                    marks: vec![m],
+                }]
             }
             Err(e) => {
-                let hint = e.hint.map_or_else(String::new, |h| format!(" (hint: {h})"));
-                self.flash_error(&format!("{}: {}{hint}", req.action.name(), e.message));
+                let hint = e
+                    .hint
+                    .as_ref()
+                    .map_or_else(String::new, |h| format!(" (hint: {h})"));
+                self.flash_error(&format!("{}: {}{hint}", req.action.as_str(), e.message));
+                Vec::new()
             }
         }
     }
@@ -237,12 +261,13 @@ impl App {
             format!("{title}: started{why}"),
         );
         self.flash_info(&format!("{title}: running (the runbook shows each step)"));
-        let approval = Approval {
-            read_only: self.read_only(),
-            confirmation: Some(confirmation),
-            force_reason: armed.override_reason,
-            skip_snapshot_reason: armed.skip_snapshot_reason,
-        };
+        let mut approval = armed.prepared.approval(
+            Some(confirmation),
+            armed.override_reason,
+            armed.skip_snapshot_reason,
+        );
+        // Read-only now, not only when the plan was prepared (the engine refuses it).
+        approval.read_only |= self.read_only();
         vec![Effect::RunAction(Box::new(RunJob {
             prepared: armed.prepared,
             approval,
@@ -287,7 +312,16 @@ impl App {
         let Some(rb) = &mut self.run else {
             return Vec::new();
         };
-        rb.ended(end.outcome.as_ref().map_err(String::as_str), &end.notes, at);
+        let why = end.outcome.as_ref().err().map(|e| match &e.hint {
+            Some(h) => format!("{} (hint: {h})", e.message),
+            None => e.message.clone(),
+        });
+        let outcome = match (&end.outcome, &why) {
+            (Ok(o), _) => Ok(o),
+            (Err(_), Some(w)) => Err(w.as_str()),
+            (Err(e), None) => Err(e.message.as_str()),
+        };
+        rb.ended(outcome, &end.notes, at);
         let (group, title) = (rb.group.clone(), rb.title.clone());
         let (ended, detail) = rb
             .ending
@@ -346,13 +380,16 @@ impl App {
         if !self.warm() || self.marks.is_empty() {
             return Vec::new();
         }
-        let settled: Vec<(String, String, String)> = self
+        let settled: Vec<MarkClearing> = self
             .marks
             .iter()
             .filter_map(|m| {
                 let g = self.topology.groups.iter().find(|g| g.name == m.group)?;
-                let why = promote::marks::settled(m, g)?;
-                Some((m.group.clone(), m.node.clone(), why))
+                Some(MarkClearing {
+                    group: m.group.clone(),
+                    node: m.node.clone(),
+                    why: promote::marks::settled(m, g)?,
+                })
             })
             .collect();
         if settled.is_empty() {
@@ -361,14 +398,14 @@ impl App {
         self.marks.retain(|m| {
             !settled
                 .iter()
-                .any(|(g, n, _)| *g == m.group && *n == m.node)
+                .any(|c| c.group == m.group && c.node == m.node)
         });
-        for (group, node, why) in &settled {
+        for c in &settled {
             self.note(
                 Severity::Info,
-                group,
-                Some(node.clone()),
-                format!("{why}; its rejoin mark is cleared"),
+                &c.group,
+                Some(c.node.clone()),
+                format!("{}; its rejoin mark is cleared", c.why),
             );
         }
         vec![Effect::ClearMarks {
@@ -504,3 +541,6 @@ impl App {
         });
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -25,6 +25,7 @@ use crate::monitor::Monitor;
 use crate::observe::Observation;
 use crate::ops::promote::RejoinMark;
 use crate::ops::recovery::Advice;
+use crate::ops::session::MarkClearing;
 use crate::ops::RunEvent;
 use crate::topology::data_loss::{LossKey, LossState, SnapshotRef};
 use crate::topology::{Anomaly, GroupTopology, NodeView, Severity, Topology};
@@ -104,11 +105,11 @@ pub enum Effect {
     LoadMarks {
         audit_log: PathBuf,
     },
-    /// Clear rejoin marks that what the console sees has settled (`(group, node, why)`), each
-    /// with an audit record, then read the marks again.
+    /// Clear rejoin marks that what the console sees has settled, each with an audit record,
+    /// then read the marks again.
     ClearMarks {
         audit_log: PathBuf,
-        marks: Vec<(String, String, String)>,
+        marks: Vec<MarkClearing>,
     },
     /// Look for the newest backup of `nodes` taken before `before_ms`, answering with
     /// `Msg::SnapshotFound`.
@@ -490,7 +491,7 @@ impl App {
             Outcome::History { older } => self.history_step(older),
             Outcome::Replan(req) | Outcome::Picked(req) | Outcome::Offer(req) => {
                 self.modals.pop();
-                self.open_plan(&req);
+                return self.open_plan(&req);
             }
             Outcome::PlanAccepted(armed) => {
                 self.modals.pop();

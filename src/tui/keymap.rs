@@ -6,6 +6,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use crate::ops::ActionKind;
+
 /// What the operator asked for, independent of the key pressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Intent {
@@ -26,33 +28,8 @@ pub enum Intent {
     Quit,
     /// Acknowledge the shown group's data-loss alarms (they stay until then).
     Acknowledge,
-    Action(ActionKey),
-}
-
-/// The guarded actions (run by the engine after a plan dialog and a confirmation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActionKey {
-    Snapshot,
-    Switchover,
-    Failback,
-    Promote,
-    Repoint,
-    Rejoin,
-}
-
-impl ActionKey {
-    /// The action's name as the CLI spells it.
-    #[must_use]
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Snapshot => "snapshot",
-            Self::Switchover => "switchover",
-            Self::Failback => "failback",
-            Self::Promote => "promote",
-            Self::Repoint => "repoint",
-            Self::Rejoin => "rejoin",
-        }
-    }
+    /// A guarded action (run by the engine after a plan dialog and a confirmation).
+    Action(ActionKind),
 }
 
 /// Where a binding applies, for grouping in the help overlay.
@@ -230,37 +207,37 @@ pub const BINDINGS: &[Binding] = &[
     action(
         &[ch('s')],
         "s",
-        ActionKey::Snapshot,
+        ActionKind::Snapshot,
         "snapshot the selected node (BGSAVE, verified)",
     ),
     action(
         &[ch('S')],
         "S",
-        ActionKey::Switchover,
+        ActionKind::Switchover,
         "planned switchover to the selected replica",
     ),
     action(
         &[ch('b')],
         "b",
-        ActionKey::Failback,
+        ActionKind::Failback,
         "fail back to the preferred primary",
     ),
     action(
         &[ch('p')],
         "p",
-        ActionKey::Promote,
+        ActionKind::Promote,
         "promote the selected replica, else the best (primary down)",
     ),
     action(
         &[ch('r')],
         "r",
-        ActionKey::Repoint,
+        ActionKind::Repoint,
         "repoint the selected node (the source from a list)",
     ),
     action(
         &[ch('J')],
         "J",
-        ActionKey::Rejoin,
+        ActionKind::Rejoin,
         "rejoin the selected or flagged stale primary",
     ),
 ];
@@ -268,7 +245,7 @@ pub const BINDINGS: &[Binding] = &[
 const fn action(
     keys: &'static [(KeyCode, KeyModifiers)],
     label: &'static str,
-    a: ActionKey,
+    a: ActionKind,
     what: &'static str,
 ) -> Binding {
     Binding {
@@ -277,22 +254,20 @@ const fn action(
         intent: Intent::Action(a),
         what,
         section: Section::Actions,
-        footer: Some(a.short()),
+        footer: Some(short(a)),
     }
 }
 
-impl ActionKey {
-    /// A short word for the footer.
-    #[must_use]
-    pub const fn short(self) -> &'static str {
-        match self {
-            Self::Snapshot => "snap",
-            Self::Switchover => "switch",
-            Self::Failback => "failback",
-            Self::Promote => "promote",
-            Self::Repoint => "repoint",
-            Self::Rejoin => "rejoin",
-        }
+/// A short word for an action in the footer.
+#[must_use]
+pub const fn short(a: ActionKind) -> &'static str {
+    match a {
+        ActionKind::Snapshot => "snap",
+        ActionKind::Switchover => "switch",
+        ActionKind::Failback => "failback",
+        ActionKind::Promote => "promote",
+        ActionKind::Repoint => "repoint",
+        ActionKind::Rejoin => "rejoin",
     }
 }
 
@@ -365,11 +340,11 @@ mod tests {
         assert_eq!(lookup(&k(KeyCode::Char('j'), N)), Some(Intent::Down));
         assert_eq!(
             lookup(&k(KeyCode::Char('S'), KeyModifiers::SHIFT)),
-            Some(Intent::Action(ActionKey::Switchover))
+            Some(Intent::Action(ActionKind::Switchover))
         );
         assert_eq!(
             lookup(&k(KeyCode::Char('s'), N)),
-            Some(Intent::Action(ActionKey::Snapshot))
+            Some(Intent::Action(ActionKind::Snapshot))
         );
         assert_eq!(lookup(&k(KeyCode::Char('c'), C)), Some(Intent::Quit));
         assert_eq!(

@@ -15,7 +15,7 @@ pub use dialogs::{
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::prepare::Request;
+use crate::ops::Request;
 
 /// One open popup or prompt.
 #[derive(Debug, Clone, PartialEq)]

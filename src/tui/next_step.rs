@@ -2,17 +2,16 @@
 //! it (from the keymap), and the plan the console can open for it (a notice's offer). The
 //! core never names keys; the console never names commands to type.
 
-use crate::ops::{ActionKind, NextStep};
+use crate::ops::{ActionKind, NextStep, Request};
 
-use super::keymap::{ActionKey, Intent, BINDINGS};
-use super::prepare::Request;
+use super::keymap::{Intent, BINDINGS};
 
 /// The key bound to `kind` in the main view, as help writes it.
 #[must_use]
 pub fn key(kind: ActionKind) -> &'static str {
     BINDINGS
         .iter()
-        .find(|b| matches!(b.intent, Intent::Action(a) if a.name() == kind.as_str()))
+        .find(|b| matches!(b.intent, Intent::Action(a) if a == kind))
         .map_or("?", |b| b.label)
 }
 
@@ -39,7 +38,6 @@ pub fn render(step: &NextStep) -> String {
 #[must_use]
 pub fn offer(step: &NextStep, group: usize) -> Option<(String, Request)> {
     let action = step.action?;
-    let key = action_key(action);
     let node = step.node.clone();
     match action {
         ActionKind::Promote => Some((
@@ -47,12 +45,13 @@ pub fn offer(step: &NextStep, group: usize) -> Option<(String, Request)> {
                 Some(n) => format!("plan the promotion of {n}"),
                 None => "plan a promotion (best candidate)".to_string(),
             },
-            Request::new(key, group, node),
+            Request::new(action, node).in_group(group),
         )),
         ActionKind::Repoint => {
             let (n, s) = (node?, step.source.clone()?);
-            let mut r = Request::new(key, group, Some(n.clone()));
-            r.source = Some(s.clone());
+            let r = Request::new(action, Some(n.clone()))
+                .in_group(group)
+                .from_source(s.clone());
             Some((format!("plan the repoint of {n} to {s}"), r))
         }
         ActionKind::Rejoin => {
@@ -61,21 +60,9 @@ pub fn offer(step: &NextStep, group: usize) -> Option<(String, Request)> {
                 Some(s) => format!("plan the rejoin of {n} (to {s})"),
                 None => format!("plan the rejoin of {n}"),
             };
-            Some((label, Request::new(key, group, Some(n))))
+            Some((label, Request::new(action, Some(n)).in_group(group)))
         }
         ActionKind::Snapshot | ActionKind::Switchover | ActionKind::Failback => None,
-    }
-}
-
-/// The console's action for a core action kind.
-fn action_key(a: ActionKind) -> ActionKey {
-    match a {
-        ActionKind::Snapshot => ActionKey::Snapshot,
-        ActionKind::Switchover => ActionKey::Switchover,
-        ActionKind::Failback => ActionKey::Failback,
-        ActionKind::Promote => ActionKey::Promote,
-        ActionKind::Repoint => ActionKey::Repoint,
-        ActionKind::Rejoin => ActionKey::Rejoin,
     }
 }
 

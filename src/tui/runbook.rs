@@ -422,8 +422,8 @@ fn elapsed(state: &StepState, at: SystemTime) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::ops::fake::FakeOps;
-    use crate::tui::keymap::ActionKey;
-    use crate::tui::prepare::{prepare, Request};
+    use crate::ops::session::{self, Context};
+    use crate::ops::{ActionKind, Download, Request};
     use std::time::Duration;
 
     fn t(ms: u64) -> SystemTime {
@@ -434,9 +434,16 @@ mod tests {
     fn gate_then_end_states() {
         let fake = FakeOps::group(&["m1", "r1"]);
         let (config, topology) = fake.config_and_topology("g");
-        let mut req = Request::new(ActionKey::Snapshot, 0, Some("m1".into()));
-        req.download = true;
-        let p = prepare(&config, &topology, &[], &req, t(0)).unwrap();
+        let mut req = Request::new(ActionKind::Snapshot, Some("m1".into())).in_group(0);
+        req.download = Download::Backups;
+        let ctx = Context {
+            config: &config,
+            topology: &topology,
+            marks: &[],
+            read_only: false,
+            now: t(0),
+        };
+        let p = session::prepare(&ctx, &req).unwrap().into_run().unwrap();
         let mut rb = Runbook::new(&p.plan, &p.title(), t(0));
         assert_eq!(rb.gate.len(), 2, "a snapshot and a download");
         rb.apply(
@@ -530,9 +537,16 @@ mod tests {
     fn a_snapshot_skipped_for_one_node_leaves_its_download() {
         let fake = FakeOps::group(&["m1", "r1"]);
         let (config, topology) = fake.config_and_topology("g");
-        let mut req = Request::new(ActionKey::Snapshot, 0, Some("m1".into()));
-        req.download = true;
-        let p = prepare(&config, &topology, &[], &req, t(0)).unwrap();
+        let mut req = Request::new(ActionKind::Snapshot, Some("m1".into())).in_group(0);
+        req.download = Download::Backups;
+        let ctx = Context {
+            config: &config,
+            topology: &topology,
+            marks: &[],
+            read_only: false,
+            now: t(0),
+        };
+        let p = session::prepare(&ctx, &req).unwrap().into_run().unwrap();
         let mut rb = Runbook::new(&p.plan, &p.title(), t(0));
         rb.apply(&RunEvent::SnapshotStarted { node: "m1".into() }, t(1));
         rb.apply(

@@ -495,7 +495,7 @@ async fn snapshot_n1(config: &Config, download: bool) -> ops::RunOutcome {
     let id = NodeId { group: 0, node: 0 };
     let node = ops::node_ref(config, &topo, id).expect("n1");
     let dir = download.then(|| config.console.backups_dir.clone());
-    let plan = ops::snapshot::plan_snapshot(&node, dir, ops::Budgets::default());
+    let plan = ops::snapshot::plan_snapshot(config, &topo, &node, dir, ops::Budgets::default());
     let real = RealOps::new(config, 0, "redops-action:test@host:1").expect("ops");
     let mut log = redops::audit::AuditLog::memory();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();

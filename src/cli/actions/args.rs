@@ -1,6 +1,7 @@
 //! The actions' command-line arguments: the flags every action shares (`--yes`, `--dry-run`,
 //! `--force`, `--reason`, `--skip-snapshot`, `--json`), `--download-timeout`, and one clap
-//! struct per subcommand. Parsing only: it resolves no target and runs nothing.
+//! struct per subcommand with the core [`Request`] it makes. Parsing only: it resolves no
+//! target and runs nothing.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +9,26 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::cli::{output, EXIT_USAGE};
-use crate::ops::Strategy;
+use crate::ops::{ActionKind, Download, Request, Strategy};
+
+/// One action's arguments: the core request they make, the shared flags, and the download
+/// budget when the action downloads. Each subcommand's clap struct implements it, so one
+/// generic entry point (`actions::act`) serves them all.
+pub trait ActionArgs {
+    /// The request these arguments make.
+    fn request(&self) -> Request;
+    /// `--yes`, `--dry-run`, `--force`, `--reason`, `--skip-snapshot`, `--json`.
+    fn flags(&self) -> &ActionFlags;
+    /// `--download-timeout`, on the actions that have it.
+    fn budget(&self) -> Option<&DownloadBudget> {
+        None
+    }
+}
+
+/// `--download DIR` as the request's download.
+fn download(dir: Option<&PathBuf>) -> Download {
+    dir.map_or(Download::Off, |d| Download::Into(d.clone()))
+}
 
 /// Flags shared by every action.
 #[derive(Debug, Clone, Default, Args)]
@@ -161,6 +181,100 @@ pub struct RejoinArgs {
     pub budget: DownloadBudget,
     #[command(flatten)]
     pub flags: ActionFlags,
+}
+
+impl ActionArgs for SnapshotArgs {
+    fn request(&self) -> Request {
+        Request {
+            download: download(self.download.as_ref()),
+            ..Request::new(ActionKind::Snapshot, Some(self.node.clone()))
+        }
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
+}
+
+impl ActionArgs for SwitchoverArgs {
+    fn request(&self) -> Request {
+        Request {
+            strategy: self.strategy.into(),
+            download: download(self.download.as_ref()),
+            ..Request::new(ActionKind::Switchover, Some(self.to.clone()))
+        }
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
+}
+
+impl ActionArgs for FailbackArgs {
+    fn request(&self) -> Request {
+        Request {
+            strategy: self.strategy.into(),
+            download: download(self.download.as_ref()),
+            ..Request::new(ActionKind::Failback, None)
+        }
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
+}
+
+impl ActionArgs for PromoteArgs {
+    fn request(&self) -> Request {
+        Request::new(ActionKind::Promote, self.node.clone())
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+}
+
+impl ActionArgs for RepointArgs {
+    fn request(&self) -> Request {
+        Request::new(ActionKind::Repoint, Some(self.node.clone())).from_source(self.to.clone())
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
+}
+
+impl ActionArgs for RejoinArgs {
+    fn request(&self) -> Request {
+        Request {
+            clear_mark: self.clear_mark,
+            ..Request::new(ActionKind::Rejoin, Some(self.node.clone()))
+        }
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
 }
 
 impl From<StrategyArg> for Strategy {

@@ -1,27 +1,32 @@
 //! [`ActionContext`]: what every action starts from. It checks that `--force` and
-//! `--skip-snapshot` come with a reason, resolves the targets, polls once, applies
-//! `--download-timeout`, and reports (and closes, once settled) runs the audit log shows
+//! `--skip-snapshot` come with a reason and that `--download-timeout` is a duration, resolves
+//! the targets, polls once, and reports (and closes, once settled) runs the audit log shows
 //! unfinished. It builds no plan and changes nothing on a server.
+
+use std::time::Duration;
 
 use super::args::{ActionFlags, DownloadBudget};
 use crate::audit::{self, AuditLog};
 use crate::cli::{output, status, Global, TargetArgs, EXIT_USAGE};
 use crate::config::Config;
-use crate::ops::{self, Budgets};
+use crate::ops;
 use crate::topology::Topology;
 
-/// What every action starts from: the resolved config, one poll's topology, the budgets.
+/// What every action starts from: the resolved config, one poll's topology, the flags that
+/// are not the request's.
 #[derive(Debug)]
 pub struct ActionContext {
     pub config: Config,
     pub topology: Topology,
-    pub budgets: Budgets,
     pub read_only: bool,
     pub json: bool,
+    /// `--download-timeout`, over `console.download_timeout`.
+    pub download_timeout: Option<Duration>,
 }
 
 impl ActionContext {
-    /// Resolves the targets, checks the flags, polls once, and reports interrupted runs.
+    /// Checks the flags (and `--download-timeout`, when the action has it) before anything
+    /// is polled, resolves the targets, polls once, and reports interrupted runs.
     ///
     /// # Errors
     /// The exit code to return (the problem has been printed).
@@ -29,7 +34,12 @@ impl ActionContext {
         targets: &TargetArgs,
         global: &Global,
         flags: &ActionFlags,
+        budget: Option<&DownloadBudget>,
     ) -> Result<Self, u8> {
+        let download_timeout = match budget {
+            Some(b) => b.parse()?,
+            None => None,
+        };
         let needs_reason = |on: bool, what: &str| -> Result<(), u8> {
             if on && flags.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
                 output::error(
@@ -44,34 +54,14 @@ impl ActionContext {
         needs_reason(flags.skip_snapshot, "--skip-snapshot")?;
         let config = targets.resolve_or_report().await?;
         let topology = status::snapshot(&config).await;
-        let budgets = Budgets::for_console(&config.console);
         let ctx = Self {
             read_only: global.read_only || config.console.read_only,
             json: flags.json,
             config,
             topology,
-            budgets,
+            download_timeout,
         };
         ctx.report_interrupted();
-        Ok(ctx)
-    }
-
-    /// As [`load`](Self::load), with `--download-timeout` (checked before anything is polled)
-    /// taking the place of `console.download_timeout`.
-    ///
-    /// # Errors
-    /// The exit code to return (the problem has been printed).
-    pub async fn load_downloading(
-        targets: &TargetArgs,
-        global: &Global,
-        flags: &ActionFlags,
-        budget: &DownloadBudget,
-    ) -> Result<Self, u8> {
-        let over = budget.parse()?;
-        let mut ctx = Self::load(targets, global, flags).await?;
-        if let Some(d) = over {
-            ctx.budgets.download = d;
-        }
         Ok(ctx)
     }
 

@@ -1,7 +1,8 @@
-//! Running a plan from the command line: print the plan (text or a JSON line), decide whether
-//! it is refused, ask for confirmation on the terminal (or take `--yes`), open the audit log,
-//! run the engine, and print one line per event (or JSON lines) and then the outcome.
-//! Every guard is the engine's: this only gathers the operator's answers and prints.
+//! Running a prepared plan from the command line: print the plan (text or a JSON line), take
+//! the core's refusal, ask for confirmation on the terminal (or take `--yes`), run it with the
+//! core's `session::execute`, print one line per event (or JSON lines), the outcome, and what
+//! was done after it. Every guard is the core's: this only gathers the operator's answers and
+//! prints.
 
 // The confirmation prompt goes to stderr without a newline, so it cannot use `output`.
 #![allow(clippy::print_stderr)]
@@ -9,30 +10,15 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use super::events::{print_event, print_outcome};
-use super::{ActionContext, ActionFlags};
-use crate::audit::AuditLog;
+use super::{fail, ActionContext, ActionFlags};
 use crate::cli::{output, EXIT_OK, EXIT_REFUSED, EXIT_USAGE};
-use crate::ops::redis_ops::action_client_name;
-use crate::ops::{self, Approval, Confirm, Plan, RealOps, RunOutcome};
+use crate::ops::session::{self, Aftermath, Prepared};
+use crate::ops::{guard, Confirm, RealOps};
 
-/// Prints the plan, asks for confirmation, runs it, prints the outcome; returns the exit code.
-pub async fn execute(ctx: &ActionContext, plan: &Plan, flags: &ActionFlags) -> u8 {
-    match run_plan(ctx, plan, flags).await {
-        Ok(outcome) => outcome.exit_code(),
-        Err(code) => code,
-    }
-}
-
-/// As [`execute`], returning the run's outcome when the engine ran (`Err(exit code)` for a
-/// dry run, a missing confirmation or a usage problem).
-///
-/// # Errors
-/// The exit code when no run took place.
-pub async fn run_plan(
-    ctx: &ActionContext,
-    plan: &Plan,
-    flags: &ActionFlags,
-) -> Result<RunOutcome, u8> {
+/// Prints the plan, asks for confirmation, runs it, prints the outcome and what was done
+/// after; returns the exit code.
+pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) -> u8 {
+    let plan = &p.plan;
     if ctx.json {
         output::json(&serde_json::json!({"event": "Plan", "plan": plan}).to_string());
     } else {
@@ -43,74 +29,47 @@ pub async fn run_plan(
             output::line(&format!("override: {}", crate::cli::next_step::OVERRIDE));
         }
     }
-    let forced = flags.force && flags.reason.is_some();
-    let blocked = ctx.read_only
-        || plan.read_only.is_some()
-        || (plan.changes_roles() && plan.ha_manager.is_some())
-        || plan.has_hard_failure()
-        || (!plan.checks_pass() && !forced);
+    let reason = |on: bool| if on { flags.reason.clone() } else { None };
+    let mut approval = p.approval(None, reason(flags.force), reason(flags.skip_snapshot));
+    let blocked = guard::refusal(plan, &approval).is_some();
     if flags.dry_run {
         output::line(if blocked {
             "dry run: nothing was changed; this plan would be refused"
         } else {
             "dry run: nothing was changed"
         });
-        return Err(if blocked { EXIT_REFUSED } else { EXIT_OK });
+        return if blocked { EXIT_REFUSED } else { EXIT_OK };
     }
-    let confirmation = if blocked {
-        None // The engine refuses and records why; asking would be pointless.
-    } else {
+    if !blocked {
+        // When refused, the engine records why; asking would be pointless.
         match confirm(&plan.confirm, flags.yes) {
-            Ok(c) => Some(c),
-            Err(code) => return Err(code),
+            Ok(c) => approval.confirmation = Some(c),
+            Err(code) => return code,
         }
-    };
-    let approval = Approval {
-        read_only: ctx.read_only,
-        confirmation,
-        force_reason: if flags.force {
-            flags.reason.clone()
-        } else {
-            None
-        },
-        skip_snapshot_reason: if flags.skip_snapshot {
-            flags.reason.clone()
-        } else {
-            None
-        },
-    };
-    let path = &ctx.config.console.audit_log;
-    let mut log = match AuditLog::open(path) {
-        Ok(l) => l,
-        Err(e) => {
-            output::error(
-                &format!("cannot open the audit log '{}': {e}", path.display()),
-                Some("set console.audit_log to a writable file; no action runs without an audit trail"),
-            );
-            return Err(EXIT_USAGE);
-        }
-    };
-    let who = log.who().clone();
-    let name = action_client_name(&who.user, &who.host, who.pid);
-    let ops = match RealOps::new(&ctx.config, plan.group_index, &name) {
-        Ok(o) => o,
-        Err(e) => {
-            output::error(&format!("cannot prepare the connections: {e}"), None);
-            return Err(EXIT_USAGE);
-        }
-    };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    }
     let json = ctx.json;
-    let printer = tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            print_event(&e, json);
-        }
-    });
-    let outcome = ops::run(plan, &approval, &ops, &mut log, &tx).await;
-    drop(tx);
-    let _ = printer.await;
-    print_outcome(&outcome, json);
-    Ok(outcome)
+    let done =
+        match session::execute(p, &approval, RealOps::new, move |e| print_event(&e, json)).await {
+            Ok(d) => d,
+            Err(e) => return fail(&e),
+        };
+    print_outcome(&done.outcome, json);
+    match &done.after {
+        Aftermath::Marked { mark, file } if !json => output::line(&format!(
+            "  {} is marked for rejoin ({}): when it is back, run `redops rejoin {}`",
+            mark.node,
+            file.display(),
+            mark.node
+        )),
+        Aftermath::MarkFailed { error } => output::note(&format!(
+            "warning: the old primary could not be marked: {error}"
+        )),
+        Aftermath::ClearFailed { error } => output::note(&format!(
+            "warning: the rejoin mark could not be cleared: {error}"
+        )),
+        Aftermath::Marked { .. } | Aftermath::MarkCleared { .. } | Aftermath::Nothing => {}
+    }
+    done.outcome.exit_code()
 }
 
 /// Asks on the terminal. `--yes` answers for the operator.

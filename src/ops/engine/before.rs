@@ -143,10 +143,16 @@ impl<O: RedisOps> Run<'_, O> {
     }
 
     pub(super) async fn snapshot_gate(&mut self, approval: &Approval) -> OpsResult<()> {
-        if self.plan.snapshots.is_empty() && self.plan.downloads.is_empty() {
+        let no_gate = self.plan.snapshots.is_empty() && self.plan.downloads.is_empty();
+        if no_gate && !self.plan.changes_roles() {
             return Ok(());
         }
-        if let Some(reason) = &approval.skip_snapshot_reason {
+        // A role change without a gate passed the guard only with a reason: it is recorded.
+        let why = approval
+            .skip_snapshot_reason
+            .as_ref()
+            .or(no_gate.then_some(self.plan.gate_skipped.as_ref()).flatten());
+        if let Some(reason) = why {
             self.event(RunEvent::SnapshotSkipped {
                 node: None,
                 reason: reason.clone(),

@@ -91,7 +91,13 @@ fn switchover(fake: &FakeOps) -> Plan {
 fn snapshot(fake: &FakeOps) -> Plan {
     let (config, topo) = fake.config_and_topology("g");
     let node = node_ref(&config, &topo, NodeId { group: 0, node: 0 }).unwrap();
-    plan_snapshot(&node, Some("/backups".into()), Budgets::default())
+    plan_snapshot(
+        &config,
+        &topo,
+        &node,
+        Some("/backups".into()),
+        Budgets::default(),
+    )
 }
 
 /// Runs `plan`; the outcome, every event sent, every record written.

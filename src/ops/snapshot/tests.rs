@@ -150,7 +150,7 @@ async fn the_engine_relies_on_the_download_or_stops() {
         let (config, topo) = fake.config_and_topology("g");
         let node = node_ref(&config, &topo, NodeId { group: 0, node: 0 }).unwrap();
         let dir = download.then(|| std::path::PathBuf::from("/nonexistent/backups"));
-        let plan = plan_snapshot(&node, dir, Budgets::default());
+        let plan = plan_snapshot(&config, &topo, &node, dir, Budgets::default());
         let mut log = AuditLog::memory();
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
         let approval = Approval {

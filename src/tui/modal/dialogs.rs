@@ -7,9 +7,10 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use crate::ops::{ActionKind, Strategy};
+use crate::ops::session::Prepared;
+use crate::ops::{Download, Request, Strategy};
 
-use super::super::prepare::{Prepared, Request};
+use super::super::prepare;
 use super::{LineInput, Outcome};
 
 /// Which button has the focus.
@@ -56,10 +57,10 @@ pub struct PlanDialog {
 impl PlanDialog {
     /// A dialog on `prepared`, Cancel focused.
     #[must_use]
-    pub fn new(prepared: Prepared, read_only: bool) -> Self {
+    pub fn new(prepared: Prepared) -> Self {
         Self {
+            read_only: prepared.read_only,
             prepared: Box::new(prepared),
-            read_only,
             focus: Button::Cancel,
             override_reason: None,
             skip_snapshot_reason: None,
@@ -68,10 +69,11 @@ impl PlanDialog {
         }
     }
 
-    /// Why nothing can be offered (read-only, HA manager, a failure no override covers).
+    /// Why nothing can be offered (read-only, HA manager, a failure no override covers, no
+    /// snapshot gate), in the dialog's words: the core's refusal (`Prepared::blocked`).
     #[must_use]
     pub fn blocked(&self) -> Option<String> {
-        self.prepared.blocked(self.read_only)
+        self.prepared.blocked().map(|r| prepare::refusal(&r))
     }
 
     /// True when failed checks may be overridden (each of them allows it).
@@ -84,10 +86,7 @@ impl PlanDialog {
     /// change that can run at all. An on-demand snapshot is the gate itself.
     #[must_use]
     pub fn can_skip_snapshot(&self) -> bool {
-        let plan = &self.prepared.plan;
-        self.blocked().is_none()
-            && plan.action != ActionKind::Snapshot
-            && !(plan.snapshots.is_empty() && plan.downloads.is_empty())
+        self.prepared.gate_skippable()
     }
 
     /// True when Proceed is offered.
@@ -166,7 +165,10 @@ impl PlanDialog {
             }
             KeyCode::Char('d') if self.prepared.request.has_download() => {
                 let mut r = self.prepared.request.clone();
-                r.download = !r.download;
+                r.download = match r.download {
+                    Download::Off => Download::Backups,
+                    Download::Backups | Download::Into(_) => Download::Off,
+                };
                 Outcome::Replan(r)
             }
             _ => {
@@ -308,11 +310,28 @@ impl NoticeDialog {
 mod tests {
     use super::super::Modal;
     use super::*;
+    use crate::config::Config;
     use crate::ops::fake::FakeOps;
-    use crate::tui::keymap::ActionKey;
-    use crate::tui::prepare::prepare;
+    use crate::ops::session::{self, Context};
+    use crate::ops::ActionKind;
+    use crate::topology::Topology;
     use ratatui::crossterm::event::KeyModifiers;
     use std::time::SystemTime;
+
+    /// The request prepared on the simulated group as the console does it (scoped to it).
+    fn prepare(c: &Config, t: &Topology, req: &Request, read_only: bool) -> Prepared {
+        let ctx = Context {
+            config: c,
+            topology: t,
+            marks: &[],
+            read_only,
+            now: SystemTime::now(),
+        };
+        session::prepare(&ctx, &req.clone().in_group(0))
+            .unwrap()
+            .into_run()
+            .unwrap()
+    }
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -327,9 +346,8 @@ mod tests {
     /// A switchover plan to r1 on the simulated group.
     fn plan(fake: &FakeOps) -> PlanDialog {
         let (config, topology) = fake.config_and_topology("g");
-        let req = Request::new(ActionKey::Switchover, 0, Some("r1".into()));
-        let p = prepare(&config, &topology, &[], &req, SystemTime::now()).unwrap();
-        PlanDialog::new(p, false)
+        let req = Request::new(ActionKind::Switchover, Some("r1".into()));
+        PlanDialog::new(prepare(&config, &topology, &req, false))
     }
 
     #[test]
@@ -422,17 +440,15 @@ mod tests {
     fn no_skip_offered_for_a_snapshot_a_blocked_plan_or_read_only() {
         let fake = FakeOps::group(&["p", "r1", "r2"]);
         let (config, topology) = fake.config_and_topology("g");
-        let req = Request::new(ActionKey::Snapshot, 0, Some("p".into()));
-        let p = prepare(&config, &topology, &[], &req, SystemTime::now()).unwrap();
-        let mut d = PlanDialog::new(p, false);
+        let req = Request::new(ActionKind::Snapshot, Some("p".into()));
+        let mut d = PlanDialog::new(prepare(&config, &topology, &req, false));
         assert!(!d.can_skip_snapshot(), "a snapshot is the gate itself");
         d.key(&key(KeyCode::Char('x')));
         assert!(d.reason_input.is_none());
 
         let (config, topology) = fake.config_and_topology("g");
-        let req = Request::new(ActionKey::Switchover, 0, Some("r1".into()));
-        let p = prepare(&config, &topology, &[], &req, SystemTime::now()).unwrap();
-        let mut d = PlanDialog::new(p, true);
+        let req = Request::new(ActionKind::Switchover, Some("r1".into()));
+        let mut d = PlanDialog::new(prepare(&config, &topology, &req, true));
         d.key(&key(KeyCode::Char('x')));
         assert!(d.reason_input.is_none(), "read-only offers nothing");
 

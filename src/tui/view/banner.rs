@@ -12,8 +12,8 @@ use crate::topology::{AnomalyKind, Severity};
 
 use super::super::app::App;
 use super::super::fmt;
-use super::super::keymap::ActionKey;
 use super::super::theme::Ui;
+use crate::ops::ActionKind;
 
 /// One entry of the banner.
 struct Item {
@@ -34,7 +34,7 @@ fn items(app: &App) -> Vec<Item> {
             message,
         })
         .collect();
-    let rejoin = app.action_blocked(ActionKey::Rejoin).is_none();
+    let rejoin = app.action_blocked(ActionKind::Rejoin).is_none();
     for (a, since) in app.banner() {
         let mut message = a.message.clone();
         if rejoin && a.kind == AnomalyKind::StalePrimary {

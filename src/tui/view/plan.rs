@@ -26,6 +26,7 @@ use crate::ops::{CheckStatus, Confirm};
 
 use super::super::app::App;
 use super::super::modal::{Button, ConfirmDialog, NoticeDialog, Picker, PlanDialog, ReasonFor};
+use super::super::prepare;
 use super::super::theme::{Theme, Ui};
 
 /// Wrapped body lines, built at the dialog's inner width.
@@ -172,7 +173,7 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
         b.push("download ", &dl, t.s(Ui::Muted));
     }
     for r in [&plan.ha_manager, &plan.read_only].into_iter().flatten() {
-        b.push("REFUSED: ", r, t.s(Ui::Danger));
+        b.push("REFUSED: ", &r.to_string(), t.s(Ui::Danger));
     }
     if d.read_only {
         b.push(
@@ -181,7 +182,7 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
             t.s(Ui::Danger),
         );
     }
-    for s in &p.sections {
+    for s in &prepare::sections(p) {
         b.blank();
         b.title(&s.title);
         for l in &s.lines {
@@ -281,11 +282,12 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
             b.push(&format!("{pad}if it fails: "), &s.rollback, t.s(Ui::Muted));
         }
     }
-    if !p.notes.is_empty() {
+    let notes: Vec<&crate::ops::Note> = p.notes().collect();
+    if !notes.is_empty() {
         b.blank();
         b.title("Notes");
-        for n in &p.notes {
-            b.push(" · ", n, t.s(Ui::Muted));
+        for n in notes {
+            b.push(" · ", &n.text, t.s(Ui::Muted));
         }
     }
     let footer = plan_footer(t, d);

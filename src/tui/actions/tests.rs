@@ -1,0 +1,87 @@
+//! The console's action keys on the core's session: a settled rejoin mark is cleared rather
+//! than planned, and a Sentinel group's keys say the core's one refusal text.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::super::app::{App, Effect, Msg, Options};
+use super::super::theme;
+use crate::config::{Addr, Sentinel};
+use crate::ops::fake::FakeOps;
+use crate::ops::promote::RejoinMark;
+use crate::ops::{ActionKind, Refusal};
+
+fn app(fake: &FakeOps) -> App {
+    let (config, topology) = fake.config_and_topology("g");
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let theme = theme::resolve_builtin("dark").unwrap_or_else(|e| panic!("{e}"));
+    let mut app = App::new(config, theme, Options::default(), t0);
+    app.update(Msg::Resize(120, 40));
+    app.update(Msg::Tick(t0 + Duration::from_secs(60)));
+    app.set_topology(topology);
+    app
+}
+
+fn press(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+#[test]
+fn rejoin_of_a_node_whose_mark_is_settled_clears_the_mark() {
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    app.marks = vec![RejoinMark {
+        group: "g".into(),
+        node: "r1".into(),
+        addr: "127.0.0.1:7001".into(),
+        promoted: "p".into(),
+        last_replid: None,
+        last_offset: None,
+        fork_replid: None,
+        fork_offset: None,
+        marked_at: String::new(),
+        run_id: "x".into(),
+    }];
+    app.selected = Some("r1".into());
+    let fx = press(&mut app, 'J');
+    assert!(app.modals.is_empty(), "nothing to plan");
+    assert!(app.marks.is_empty());
+    let cleared: Vec<_> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::ClearMarks { marks, .. } => Some(marks.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(cleared.len(), 1, "{fx:?}");
+    assert_eq!(cleared[0][0].node, "r1");
+    assert!(cleared[0][0].why.contains("follows"), "{:?}", cleared[0]);
+}
+
+#[test]
+fn a_sentinel_group_greys_role_changes_with_the_cores_text() {
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    app.config.groups[0].sentinel = Some(Sentinel {
+        addrs: vec![Addr::parse("127.0.0.1:26379").unwrap_or_else(|e| panic!("{e}"))],
+        master_name: "mymaster".into(),
+    });
+    let core = Refusal::Sentinel {
+        group: "g".into(),
+        master_name: "mymaster".into(),
+    };
+    for a in [
+        ActionKind::Switchover,
+        ActionKind::Failback,
+        ActionKind::Promote,
+        ActionKind::Repoint,
+        ActionKind::Rejoin,
+    ] {
+        assert_eq!(app.action_blocked(a), Some(core.message()), "{a:?}");
+    }
+    assert_eq!(app.action_blocked(ActionKind::Snapshot), None);
+}
