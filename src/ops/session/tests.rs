@@ -147,7 +147,10 @@ fn a_scoped_request_sees_its_group_alone() {
         false,
         &req(ActionKind::Snapshot, Some("p")),
     );
-    assert_eq!(e.unwrap_err().hint.as_deref(), Some("add --group NAME"));
+    assert_eq!(
+        e.unwrap_err().hint.as_deref(),
+        Some("say which group it is in (the group option scopes the targets)")
+    );
 }
 
 #[test]
