@@ -7,7 +7,7 @@
 use std::time::SystemTime;
 
 use super::fmt;
-use crate::ops::{NextStep, Plan, RunEvent, RunOutcome, RunStatus};
+use crate::ops::{Command, NextStep, Plan, RunEvent, RunOutcome, RunStatus};
 
 /// Where a step (or gate item) is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +166,13 @@ impl Runbook {
                     kind: RowKind::Step,
                     title: s.title.clone(),
                     node: plan.name(s.node).to_string(),
-                    commands: s.commands.iter().map(ToString::to_string).collect(),
+                    // Reads (INFO) are how a step checks itself, not what it does.
+                    commands: s
+                        .commands
+                        .iter()
+                        .filter(|c| !matches!(c, Command::Info(_)))
+                        .map(ToString::to_string)
+                        .collect(),
                     state: StepState::Pending,
                 })
                 .collect(),

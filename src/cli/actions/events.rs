@@ -128,7 +128,10 @@ pub(super) fn print_outcome(o: &RunOutcome, json: bool) {
         ops::RunStatus::Refused => "refused",
         ops::RunStatus::Failed => "FAILED",
     };
-    output::line(&format!("{word}: {}", o.detail));
+    match o.pause_ms {
+        Some(p) => output::line(&format!("{word}: {} (writes paused {p} ms)", o.detail)),
+        None => output::line(&format!("{word}: {}", o.detail)),
+    }
     for s in &o.state {
         output::line(&format!("  state: {s}"));
     }

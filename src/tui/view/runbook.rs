@@ -87,7 +87,7 @@ impl Out<'_> {
         };
         let label = num.map_or_else(String::new, |n| format!("{n:>2} "));
         let mut text = format!("{label}{}", r.title);
-        if !r.commands.is_empty() && !r.commands.iter().all(|c| c.starts_with("INFO")) {
+        if !r.commands.is_empty() {
             text.push_str(&format!(" · {}", r.commands.join("; ")));
         }
         let room = self.width.saturating_sub(time.chars().count() + 4);
@@ -174,7 +174,7 @@ pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
             &e.detail,
             t.s(role).add_modifier(Modifier::BOLD),
         );
-        if let Some(p) = e.pause_ms.filter(|_| !e.detail.contains("paused")) {
+        if let Some(p) = e.pause_ms {
             o.wrapped(
                 "  ",
                 &format!("writes were paused {}", took(p)),
