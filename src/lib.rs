@@ -14,7 +14,9 @@
 //!             data-loss watch (memory of each node across restarts)    (core)
 //! monitor     observations -> history -> topology -> confirmation -> data-loss watch
 //!             -> changes, one warm-up rule: the console, watch and status feed it (core)
-//! ops         plans, pre-checks, the action engine, snapshots, RDB download (core)
+//! ops         requests -> session (prepare: plan and every refusal; execute: audit log,
+//!             connections, engine, after-run marks) -> engine (typed events, emitted and
+//!             audited); planners, guard, next step, snapshot gate, RDB download  (core)
 //! audit       JSON Lines audit log                                   (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
