@@ -6,7 +6,7 @@
 //! processes on loopback in groups of three, a primary and two replicas in sync, plus 10%
 //! black-holed ports that accept and never answer), then measures, in this order:
 //! - steady state with `poller::spawn` at a 1 s interval for 15 s, consumed the way the console
-//!   does (FleetState::apply, History::record, topology::build once a second): CPU of the
+//!   does (`FleetState::apply`, `History::record`, `topology::build` once a second): CPU of the
 //!   process as % of one core (getrusage, user+sys), context switches, RSS, observations per
 //!   second, and the longest gap between two observations of one node (a cycle must finish
 //!   within interval + timeout, dead nodes included);
@@ -17,7 +17,11 @@
 //! `workers=W` sets the tokio worker threads of the measured process (default 2).
 //! `micro` runs the server-less micro-benchmarks instead (`micro.rs`).
 
-#![allow(clippy::print_stdout, clippy::cast_precision_loss)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::cast_precision_loss
+)]
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -122,7 +126,7 @@ struct Row {
     servers: usize,
     blackholes: usize,
     start_secs: f64,
-    /// Fewest nodes that answered in one poll_once cycle (all real servers, no black hole).
+    /// Fewest nodes that answered in one `poll_once` cycle (all real servers, no black hole).
     answered_min: usize,
     cycle_median: Duration,
     cycle_max: Duration,

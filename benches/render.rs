@@ -9,7 +9,13 @@
 //!
 //! Run: `cargo bench --bench render` (release).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::cast_precision_loss,
+    clippy::unwrap_used,
+    clippy::expect_used
+)]
 
 use std::io::Read;
 use std::net::TcpListener;
@@ -201,7 +207,7 @@ fn live_bench() {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         if i > 0 {
-            let primary = args[1].to_string();
+            let primary = args[1].clone();
             let p = primary.rsplit(':').next().unwrap().to_string();
             cmd.args(["--replicaof", "127.0.0.1", &p]);
         }
@@ -226,8 +232,7 @@ fn live_bench() {
         .unwrap()
         .join("target/release/redops");
     let exe = std::env::var("CARGO_TARGET_DIR")
-        .map(|d| std::path::PathBuf::from(d).join("release/redops"))
-        .unwrap_or(exe);
+        .map_or(exe, |d| std::path::PathBuf::from(d).join("release/redops"));
     if !exe.exists() {
         println!("live: skipped: build the release binary first (cargo build --release)");
         return;
@@ -239,7 +244,7 @@ fn live_bench() {
     let pid = child.process_id().unwrap();
     let mut reader = pair.master.try_clone_reader().unwrap();
     std::thread::spawn(move || {
-        let mut buf = [0u8; 65536];
+        let mut buf = vec![0u8; 65536];
         while let Ok(n) = reader.read(&mut buf) {
             if n == 0 {
                 break;

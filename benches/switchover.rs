@@ -5,7 +5,7 @@
 //! acknowledged writes lost, the total duration, and the longest gap during the snapshot gate
 //! (which runs before the pause and must not stall writes). Median and max.
 //!
-//! `cargo bench --bench switchover` (N = 10; set REDOPS_BENCH_N to change it).
+//! `cargo bench --bench switchover` (N = 10; set `REDOPS_BENCH_N` to change it).
 
 #![allow(
     clippy::unwrap_used,

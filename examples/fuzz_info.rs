@@ -10,6 +10,9 @@
 //!
 //! Seeds 2k and 2k+1 replay the same inputs (the generator's state is `seed | 1`).
 
+// A program that prints its figures.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
 #[path = "../tests/common/byte_path.rs"]
 mod byte_path;
 

@@ -148,7 +148,7 @@ pub struct Record {
     /// Replies, in the order of `commands`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replies: Vec<String>,
-    /// State summary (pre-state on RunStarted, post-state on RunFinished).
+    /// State summary (pre-state on `RunStarted`, post-state on `RunFinished`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -177,7 +177,9 @@ impl std::fmt::Debug for AuditLog {
             Sink::File { path, .. } => path.display().to_string(),
             Sink::Memory(v) => format!("memory ({} lines)", v.len()),
         };
-        f.debug_struct("AuditLog").field("sink", &where_).finish()
+        f.debug_struct("AuditLog")
+            .field("sink", &where_)
+            .finish_non_exhaustive()
     }
 }
 

@@ -51,7 +51,7 @@ pub struct Cli {
 /// Which nodes to work on: a config file, or nodes given on the command line.
 #[derive(Debug, Clone, Default, Args)]
 pub struct TargetArgs {
-    /// Config file (default: $XDG_CONFIG_HOME/redops/config.toml).
+    /// Config file (default: $`XDG_CONFIG_HOME/redops/config.toml`).
     #[arg(
         long,
         short = 'c',
@@ -286,7 +286,11 @@ impl TargetArgs {
         (!adhoc).then(|| crate::history::loss_file::path_for(&config.console.audit_log))
     }
 
-    /// Resolves the targets, printing the error (exit code 2) when they cannot be.
+    /// Resolves the targets, printing the error when they cannot be.
+    ///
+    /// # Errors
+    ///
+    /// The exit code to end with (2) once the error is printed.
     pub async fn resolve_or_report(&self) -> Result<crate::config::Config, u8> {
         let resolved = match self.to_request() {
             Ok(req) => crate::targets::resolve(&req).await,

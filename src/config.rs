@@ -280,7 +280,7 @@ impl Addr {
         Ok((Self { host, port }, port_given))
     }
 
-    /// True for loopback hosts (127.0.0.0/8, ::1, localhost).
+    /// True for loopback hosts (127.0.0.0/8, `::1`, localhost).
     #[must_use]
     pub fn is_loopback(&self) -> bool {
         self.host == "localhost"

@@ -168,9 +168,9 @@ pub struct ReplicaLine {
     pub index: u32,
     pub ip: String,
     pub port: u16,
-    /// online, wait_bgsave, send_bulk, bg_transfer …
+    /// online, `wait_bgsave`, `send_bulk`, `bg_transfer` …
     pub state: String,
-    /// Last ACKed offset (stale by up to ~1 s: display only).
+    /// Last `ACKed` offset (stale by up to ~1 s: display only).
     pub offset: Option<u64>,
     /// Seconds since the last ACK.
     pub lag: Option<i64>,

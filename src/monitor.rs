@@ -70,6 +70,7 @@ pub struct Monitor {
     /// Lookups answered [`Lookup::Later`] and not resolved yet: not asked again.
     asked: Vec<LossKey>,
     /// `Some` when the memory is kept across runs: when it was last handed out to be written.
+    #[allow(clippy::option_option)] // None: not kept; Some(None): kept, not handed out yet.
     memory: Option<Option<SystemTime>>,
     started: SystemTime,
     /// The topology last published was built warm.

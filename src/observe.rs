@@ -114,7 +114,7 @@ pub enum NodeState {
 }
 
 impl NodeState {
-    /// The snake_case word used in JSON and on screen.
+    /// The `snake_case` word used in JSON and on screen.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

@@ -267,7 +267,7 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
-    /// The snake_case word used in JSON.
+    /// The `snake_case` word used in JSON.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

@@ -1,5 +1,5 @@
-//! `redops completions SHELL` and `redops man`: shell completion scripts (clap_complete) and
-//! the roff man page (clap_mangen), both generated from the clap definition of [`super::Cli`],
+//! `redops completions SHELL` and `redops man`: shell completion scripts (`clap_complete`) and
+//! the roff man page (`clap_mangen`), both generated from the clap definition of [`super::Cli`],
 //! so they cannot drift from the real commands and flags. Both print to stdout, through
 //! `output`, for the user to redirect where their shell or `man` looks (README).
 

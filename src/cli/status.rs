@@ -57,6 +57,7 @@ pub async fn poll(config: &Config, memory: Option<&Path>) -> Topology {
 
 /// The data-loss memory from its file; a problem reading it is reported, and the memory
 /// starts empty (the next write replaces the file).
+#[must_use]
 pub fn load_memory(path: &Path) -> LossState {
     loss_file::load(path).unwrap_or_else(|e| {
         output::note(&e);

@@ -94,6 +94,7 @@ pub fn json_line(c: &Change) -> String {
 }
 
 /// Streams changes until interrupted.
+#[allow(clippy::too_many_lines)] // the loop reads top to bottom: each event source and what it prints.
 pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
     let config = match targets.resolve_or_report().await {
         Ok(c) => c,

@@ -300,7 +300,7 @@ fn backticked(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// serde's description of the value found (`integer `5``, `map`...) in operator words, with
+/// serde's description of the value found (such as integer \`5\` or map) in operator words, with
 /// the value quoted, or left out when the key may hold a secret.
 fn plain_found(found: &str, secret: bool) -> String {
     let (kind, value) = match found.split_once(' ') {

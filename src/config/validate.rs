@@ -79,7 +79,7 @@ fn validate_console(raw: Option<&RawConsole>, ctx: &Ctx<'_>) -> Result<Console> 
         if v.get_ref().trim().is_empty() {
             return Err(empty(v, "console.theme", "theme = \"dark\""));
         }
-        console.theme = v.get_ref().clone();
+        console.theme.clone_from(v.get_ref());
     }
     if let Some(v) = &raw.read_only {
         console.read_only = *v.get_ref();

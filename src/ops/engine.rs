@@ -149,7 +149,10 @@ impl RunOutcome {
 pub fn new_run_id() -> String {
     let (_, ts) = crate::audit::now_stamp();
     let r: u32 = rand::random();
-    format!("{:x}-{r:08x}", (ts * 1000.0) as u64)
+    // A wall-clock time in ms: positive and far below 2^53.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let ms = (ts * 1000.0) as u64;
+    format!("{ms:x}-{r:08x}")
 }
 
 pub(crate) struct Run<'a, O: RedisOps> {

@@ -158,7 +158,7 @@ pub enum Effect {
     /// The node freezes from now on.
     Freeze,
     /// The node freezes for this many fake milliseconds; the command is not answered but runs
-    /// when the node wakes (a SIGSTOPped server with the command in its socket).
+    /// when the node wakes (a `SIGSTOPped` server with the command in its socket).
     Stall(u64),
     /// The node dies from now on.
     Kill,
@@ -344,6 +344,11 @@ impl World {
     }
 
     /// Sends one command: injected failures first, then the node's health, then the effect.
+    ///
+    /// # Errors
+    ///
+    /// What the server would answer or how the connection would fail: an injected failure,
+    /// a node down or frozen, or the server's error reply.
     pub fn send(&mut self, name: &str, cmd: &Command, own: &str) -> Result<Reply, NodeError> {
         let text = cmd.to_string();
         let Some(i) = self.idx(name) else {

@@ -127,6 +127,7 @@ impl fmt::Display for Refusal {
 }
 
 /// Serialized as its text, as the plan's JSON has always carried it.
+#[allow(clippy::ref_option)] // serde's `serialize_with` passes `&Option<T>`.
 pub(crate) fn ser_refusal<S: serde::Serializer>(
     r: &Option<Refusal>,
     s: S,

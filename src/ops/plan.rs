@@ -89,6 +89,7 @@ fn ser_display<S: serde::Serializer, T: fmt::Display>(v: &T, s: S) -> Result<S::
     s.serialize_str(&v.to_string())
 }
 
+#[allow(clippy::ref_option)] // serde's `serialize_with` passes `&Option<T>`.
 fn ser_opt_duration<S: serde::Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
     match v {
         Some(d) => s.serialize_u64(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),

@@ -348,7 +348,7 @@ impl fmt::Debug for RealOps {
         f.debug_struct("RealOps")
             .field("nodes", &self.clients.keys().collect::<Vec<_>>())
             .field("name", &self.name)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 

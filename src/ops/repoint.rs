@@ -125,22 +125,23 @@ pub fn plan_rejoin(
                 n.cfg.name
             )))
         }
-        many => match marked.filter(|m| many.iter().any(|p| p.name == *m)) {
-            Some(m) => m.to_string(),
-            None => {
+        many => {
+            if let Some(m) = marked.filter(|m| many.iter().any(|p| p.name == *m)) {
+                m.to_string()
+            } else {
                 let names: Vec<&str> = many.iter().map(|p| p.name.as_str()).collect();
                 return Err(OpsError::usage(format!(
-                    "group '{}' has several primaries besides {} ({}): which one is current is not clear",
-                    n.group_name,
-                    n.cfg.name,
-                    names.join(", ")
-                ))
-                .hint(format!(
-                    "repoint {} to the primary to keep, chosen by name",
-                    n.cfg.name
-                )));
+                "group '{}' has several primaries besides {} ({}): which one is current is not clear",
+                n.group_name,
+                n.cfg.name,
+                names.join(", ")
+            ))
+            .hint(format!(
+                "repoint {} to the primary to keep, chosen by name",
+                n.cfg.name
+            )));
             }
-        },
+        }
     };
     let req = RepointRequest {
         node: n.cfg.name.clone(),

@@ -215,7 +215,11 @@ fn spawn(pids: &BTreeSet<u32>) -> Result<Proc, SandboxError> {
             message: "the sandbox watchdog has no stdin pipe".into(),
         });
     };
-    let seed: String = pids.iter().map(|p| format!("add {p}\n")).collect();
+    let seed: String = pids.iter().fold(String::new(), |mut s, p| {
+        use std::fmt::Write as _;
+        let _ = writeln!(s, "add {p}");
+        s
+    });
     if let Err(e) = stdin.write_all(seed.as_bytes()) {
         let _ = child.kill();
         let _ = child.wait();

@@ -195,11 +195,10 @@ fn replica_link(n: &NodeView, nodes: &[NodeView], out: &mut Vec<Anomaly>) {
         return;
     }
     let name = n.name.as_str();
-    let up_name = n
-        .upstream
-        .as_ref()
-        .map(|u| u.index.map_or(u.addr.clone(), |j| nodes[j].name.clone()))
-        .unwrap_or_else(|| "its primary".to_string());
+    let up_name = n.upstream.as_ref().map_or_else(
+        || "its primary".to_string(),
+        |u| u.index.map_or(u.addr.clone(), |j| nodes[j].name.clone()),
+    );
     if let Some(u) = &n.upstream {
         if u.index.is_none() {
             push(

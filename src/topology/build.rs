@@ -131,8 +131,8 @@ fn fill_from_status(v: &mut NodeView, status: &crate::observe::NodeStatus) {
             Some(InfoRole::Replica) => r.replica_offset,
             _ => r.offset,
         };
-        v.replid = r.replid.clone();
-        v.version = info.server.version.clone();
+        v.replid.clone_from(&r.replid);
+        v.version.clone_from(&info.server.version);
         if v.role == Role::Replica {
             v.sync_in_progress = r.sync_in_progress;
             v.link = Some(match r.link_up {
@@ -153,8 +153,8 @@ fn fill_from_status(v: &mut NodeView, status: &crate::observe::NodeStatus) {
         // Keep the last known facts (offsets matter for a lossless promotion) but say so.
         v.info = Some(info.clone());
         v.stale_info = true;
-        v.version = info.server.version.clone();
-        v.replid = info.replication.replid.clone();
+        v.version.clone_from(&info.server.version);
+        v.replid.clone_from(&info.replication.replid);
         v.offset = match info.replication.role {
             Some(InfoRole::Replica) => info.replication.replica_offset,
             _ => info.replication.offset,

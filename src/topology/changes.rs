@@ -25,7 +25,7 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
-    /// The snake_case word used in JSON lines.
+    /// The `snake_case` word used in JSON lines.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {

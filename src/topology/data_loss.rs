@@ -591,7 +591,7 @@ fn message(l: &Loss, g: &GroupTopology) -> String {
                 .unwrap_or_default()
         )),
         (None, true) => {
-            m.push_str("; no downloaded snapshot of this group is at hand to restore from")
+            m.push_str("; no downloaded snapshot of this group is at hand to restore from");
         }
         (None, false) => {}
     }

@@ -125,7 +125,7 @@ impl App {
                 })
             }
             // A snapshot, and any action on the selected node.
-            _ => Some(need()?),
+            ActionKind::Snapshot => Some(need()?),
         };
         Ok(Some(Request::new(a, node).in_group(gi)))
     }
@@ -307,7 +307,7 @@ impl App {
 
     /// The run is over: the outcome into the runbook and the log; marks and interrupted runs
     /// are read again.
-    pub(super) fn run_ended(&mut self, end: RunEnd) -> Vec<Effect> {
+    pub(super) fn run_ended(&mut self, end: &RunEnd) -> Vec<Effect> {
         let at = self.now;
         let Some(rb) = &mut self.run else {
             return Vec::new();

@@ -258,7 +258,7 @@ impl App {
         self.dirty = true;
         match msg {
             Msg::Key(k) => return self.key(&k),
-            Msg::Mouse(m) => self.mouse(&m),
+            Msg::Mouse(m) => self.mouse(m),
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.keep_selection_visible();
@@ -285,7 +285,7 @@ impl App {
             Msg::Exported(Err(e)) => self.flash_error(&e),
             Msg::Quit => self.quit = true,
             Msg::Run { at, event } => self.run_event(at, &event),
-            Msg::RunEnded(end) => return self.run_ended(end),
+            Msg::RunEnded(end) => return self.run_ended(&end),
             Msg::Interrupted(r) => self.interrupted_found(r),
             Msg::Marks(r) => self.marks_loaded(r),
             Msg::SnapshotFound { key, snapshot } => return self.snapshot_found(&key, snapshot),

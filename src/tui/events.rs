@@ -60,6 +60,7 @@ impl EventLog {
     }
 
     /// Entries, oldest first.
+    #[must_use]
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &LogEntry> + ExactSizeIterator {
         self.entries.iter()
     }

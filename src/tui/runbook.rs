@@ -188,6 +188,7 @@ impl Runbook {
     }
 
     /// Takes in one engine event, stamped `at`.
+    #[allow(clippy::too_many_lines)] // one arm per engine event.
     pub fn apply(&mut self, ev: &RunEvent, at: SystemTime) {
         match ev {
             RunEvent::RunStarted { run_id, .. } => self.run_id = Some(run_id.clone()),

@@ -140,10 +140,10 @@ async fn event_loop(
         tokio::select! {
             ev = events.next(), if input_open => match ev {
                 Some(Ok(ev)) => {
-                    push_event(&mut msgs, ev);
+                    push_event(&mut msgs, &ev);
                     for _ in 0..DRAIN_MAX {
                         match events.next().now_or_never() {
-                            Some(Some(Ok(ev))) => push_event(&mut msgs, ev),
+                            Some(Some(Ok(ev))) => push_event(&mut msgs, &ev),
                             Some(Some(Err(e))) => return Err(e),
                             Some(None) => { input_open = false; break; }
                             None => break,
@@ -195,8 +195,8 @@ async fn sleep_until(t: Option<Instant>) {
     }
 }
 
-fn push_event(msgs: &mut Vec<Msg>, ev: Event) {
-    match ev {
+fn push_event(msgs: &mut Vec<Msg>, ev: &Event) {
+    match *ev {
         Event::Key(k) if k.kind != ratatui::crossterm::event::KeyEventKind::Release => {
             msgs.push(Msg::Key(k));
         }

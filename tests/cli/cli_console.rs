@@ -2,7 +2,7 @@
 //! pipe, cron or `ssh host redops` say that the console needs a terminal and which commands
 //! work without one, and exit 2, before anything is resolved or started.
 //!
-//! assert_cmd captures stdout through a pipe, so stdout is never a terminal here.
+//! `assert_cmd` captures stdout through a pipe, so stdout is never a terminal here.
 
 #![allow(clippy::unwrap_used)]
 

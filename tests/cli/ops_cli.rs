@@ -1,5 +1,5 @@
 //! The action commands through the built binary: exit codes and refusals, a switchover from
-//! the CLI, the console itself SIGKILLed mid-run (the pause expires; the next start finds
+//! the CLI, the console itself `SIGKILLed` mid-run (the pause expires; the next start finds
 //! the interrupted run in the audit log and explains it), and the RDB download budget from the
 //! config and from `--download-timeout` against a frozen source.
 

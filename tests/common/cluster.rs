@@ -148,8 +148,8 @@ impl Cluster {
         let console = Console {
             audit_log: self.dir.path().join("audit.jsonl"),
             backups_dir: self.dir.path().join("backups"),
-            timeout: Duration::from_millis(1000),
-            connect_timeout: Duration::from_millis(1000),
+            timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
             ..Console::default()
         };
         Config {
@@ -253,7 +253,7 @@ async fn read_reply(r: &mut BufReader<TcpStream>) -> Result<String, String> {
     r.read_line(&mut line).await.map_err(|e| e.to_string())?;
     let line = line.trim_end().to_string();
     match line.chars().next() {
-        Some('+') | Some(':') => Ok(line[1..].to_string()),
+        Some('+' | ':') => Ok(line[1..].to_string()),
         Some('-') => Err(line[1..].to_string()),
         Some('$') => {
             let n: i64 = line[1..].parse().map_err(|_| "bad bulk".to_string())?;
@@ -380,7 +380,7 @@ async fn writer_loop(
         };
         match reply {
             Ok(Ok(r)) if r == "OK" => acks.lock().unwrap().push((i, Instant::now())),
-            Ok(Ok(r)) | Ok(Err(r)) => {
+            Ok(Ok(r) | Err(r)) => {
                 errors.lock().unwrap().push(format!("{i}: {r}"));
                 conn = None;
             }

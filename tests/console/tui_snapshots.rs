@@ -1,5 +1,5 @@
 //! Snapshot tests of the console's screens on ratatui's `TestBackend`, driven by scripted
-//! observations fed through the real pipeline (`App::update(Msg::Observed)` -> FleetState ->
+//! observations fed through the real pipeline (`App::update(Msg::Observed)` -> `FleetState` ->
 //! History -> `topology::build` -> `topology::changes`), at fixed times so every frame is
 //! reproducible. The theme tests snapshot a style summary (runs of fg/bg/modifiers) too, and
 //! hold every cell of every theme to the contrast rule (`theme::contrast`).
@@ -103,7 +103,7 @@ fn primary(port: u16, sec: u64, offset: u64, replicas: &[(u16, u64)]) -> Info {
         .iter()
         .enumerate()
         .map(|(k, (p, off))| ReplicaLine {
-            index: k as u32,
+            index: u32::try_from(k).unwrap(),
             ip: "127.0.0.1".into(),
             port: *p,
             state: "online".into(),
@@ -287,8 +287,12 @@ fn styles(buf: &Buffer) -> String {
 fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
     let t = text(buf);
     t.lines().enumerate().find_map(|(y, l)| {
-        l.find(needle)
-            .map(|bx| (l[..bx].chars().count() as u16, y as u16))
+        l.find(needle).map(|bx| {
+            (
+                u16::try_from(l[..bx].chars().count()).unwrap(),
+                u16::try_from(y).unwrap(),
+            )
+        })
     })
 }
 
@@ -689,7 +693,7 @@ fn selected_row_min(app: &App, buf: &Buffer) -> f64 {
 #[test]
 fn every_theme_keeps_every_cell_readable() {
     // One line per theme and colour pair that fails, with where it was first seen.
-    let mut failures: std::collections::BTreeMap<String, String> = Default::default();
+    let mut failures = std::collections::BTreeMap::<String, String>::default();
     for name in theme::builtin_names() {
         let theme = theme::resolve_builtin(name).unwrap();
         for (screen, app) in contrast_screens(&theme) {

@@ -94,7 +94,7 @@ fn every_fixture_file_is_listed_here() {
     let mut listed: Vec<String> = RECORDED
         .iter()
         .chain(CONSTRUCTED)
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     listed.sort();
     assert_eq!(on_disk, listed);

@@ -319,30 +319,24 @@ proptest! {
     fn generated_info_round_trips(m in model()) {
         let info = parse(&render(&m));
         let s = &info.server;
-        match &m.valkey {
-            Some(v) => {
-                prop_assert_eq!(s.product, Product::Valkey);
-                prop_assert_eq!(s.version.as_deref(), Some(v.as_str()));
-            }
-            None => {
-                prop_assert_eq!(s.product, Product::Redis);
-                prop_assert_eq!(s.version.as_deref(), Some(m.version.as_str()));
-            }
+        if let Some(v) = &m.valkey {
+            prop_assert_eq!(s.product, Product::Valkey);
+            prop_assert_eq!(s.version.as_deref(), Some(v.as_str()));
+        } else {
+            prop_assert_eq!(s.product, Product::Redis);
+            prop_assert_eq!(s.version.as_deref(), Some(m.version.as_str()));
         }
         let r = &info.replication;
-        match &m.replica_of {
-            Some((host, port, up, off, down)) => {
-                prop_assert_eq!(r.role, Some(InfoRole::Replica));
-                prop_assert_eq!(r.master_host.as_deref(), Some(host.as_str()));
-                prop_assert_eq!(r.master_port, Some(*port));
-                prop_assert_eq!(r.link_up, Some(*up));
-                prop_assert_eq!(r.replica_offset, Some(*off));
-                prop_assert_eq!(r.link_down_since_seconds, Some(*down));
-            }
-            None => {
-                prop_assert_eq!(r.role, Some(InfoRole::Primary));
-                prop_assert_eq!(r.master_host.as_ref(), None);
-            }
+        if let Some((host, port, up, off, down)) = &m.replica_of {
+            prop_assert_eq!(r.role, Some(InfoRole::Replica));
+            prop_assert_eq!(r.master_host.as_deref(), Some(host.as_str()));
+            prop_assert_eq!(r.master_port, Some(*port));
+            prop_assert_eq!(r.link_up, Some(*up));
+            prop_assert_eq!(r.replica_offset, Some(*off));
+            prop_assert_eq!(r.link_down_since_seconds, Some(*down));
+        } else {
+            prop_assert_eq!(r.role, Some(InfoRole::Primary));
+            prop_assert_eq!(r.master_host.as_ref(), None);
         }
         prop_assert_eq!(r.connected_replicas, m.replicas.len() as u64);
         prop_assert_eq!(r.replicas.len(), m.replicas.len());

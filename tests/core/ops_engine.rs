@@ -418,6 +418,7 @@ async fn primary_killed_after_the_pause_is_explained() {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one scenario per refusal, each checked the same way.
 async fn refusals_send_no_role_change() {
     // Read-only.
     let fake = FakeOps::group(&["p", "t"]);

@@ -305,6 +305,7 @@ fn persistence_problems() {
 
 #[test]
 fn changes_report_role_flips_links_and_anomalies() {
+    use topology::ChangeKind as K;
     let mut s = Scene::new(2);
     s.observe(0, 0, Ok(primary(7001, 100, &[7002])));
     s.observe(1, 0, Ok(replica(7002, 7001, 100, true)));
@@ -316,7 +317,6 @@ fn changes_report_role_flips_links_and_anomalies() {
     let after = s.build(3);
     let ch = topology::changes(&before, &after, s.t0);
     let kinds: Vec<_> = ch.iter().map(|c| c.kind).collect();
-    use topology::ChangeKind as K;
     assert!(kinds.contains(&K::NodeDown), "{kinds:?}");
     assert!(kinds.contains(&K::RoleChanged));
     assert!(kinds.contains(&K::AnomalyRaised));

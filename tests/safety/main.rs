@@ -5,6 +5,9 @@
 //! One test binary, one module per subject; helpers shared with the other binaries are in
 //! `tests/common/`.
 
+// The kill tests say on stderr which step they are at: the test runner shows it on failure.
+#![allow(clippy::print_stderr)]
+
 #[path = "../common/mod.rs"]
 mod common;
 

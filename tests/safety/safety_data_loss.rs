@@ -1,6 +1,6 @@
 //! Silent data loss must never look healthy (issue 7, items 8 and 9; DESIGN invariant 11), on
 //! real `redis-server` processes from the sandbox:
-//! - 8a: a primary without persistence, SIGKILLed and restarted at once, comes back empty and its
+//! - 8a: a primary without persistence, `SIGKILLed` and restarted at once, comes back empty and its
 //!   replicas copy it: `redops watch` (the built binary) prints a critical
 //!   `data_lost_on_restart` naming the snapshot to restore; a later `status` still reports it.
 //! - 8b: the same primary reloading an older dump: the console (`App`, fed by the pollers as the

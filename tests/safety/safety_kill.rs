@@ -1,4 +1,4 @@
-//! DESIGN invariant 10, end to end: the console (the CLI binary) is SIGKILLed at every step
+//! DESIGN invariant 10, end to end: the console (the CLI binary) is `SIGKILLed` at every step
 //! boundary of a switchover (both strategies), a failback and a promote, against real servers
 //! with a writer recording every acknowledged write and a sampler reading every node's role.
 //!
@@ -499,14 +499,13 @@ async fn die_before_every_command(act: Act) -> usize {
         let (samples, both) = sampler.stop().await;
         assert!(samples > 0, "{label}: no sample");
         assert!(both.is_empty(), "{label}: {both:?}");
-        match writer {
-            Some(w) => assert_nothing_lost(&c, w, &label).await,
-            None => {
-                let primaries = c.primaries().await;
-                assert_eq!(primaries, vec![c.port(target)], "{label}");
-                let missing = missing_keys(primaries[0], &acked_before).await;
-                assert!(missing.is_empty(), "{label}: {} lost", missing.len());
-            }
+        if let Some(w) = writer {
+            assert_nothing_lost(&c, w, &label).await;
+        } else {
+            let primaries = c.primaries().await;
+            assert_eq!(primaries, vec![c.port(target)], "{label}");
+            let missing = missing_keys(primaries[0], &acked_before).await;
+            assert!(missing.is_empty(), "{label}: {} lost", missing.len());
         }
         if died.is_none() {
             eprintln!("{act:?}: killed before each of its {at} commands");

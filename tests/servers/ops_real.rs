@@ -483,7 +483,7 @@ async fn repoint_through_engine(config: &Config, node: &str, to: &str) -> RunOut
     }
 }
 
-/// A sibling that is unreachable in the black-hole sense when the plan is made (SIGSTOPped:
+/// A sibling that is unreachable in the black-hole sense when the plan is made (`SIGSTOPped`:
 /// it accepts TCP and never answers), and a configured node that is a black hole outright: the
 /// plan leaves both out with a warning, the run never touches them and ends done, and the
 /// frozen sibling, thawed, comes back under the old primary and can be repointed.

@@ -1,6 +1,6 @@
 //! The sandbox against real `redis-server` processes: topology and links, fault injection
 //! (kill, freeze/thaw, restart with old data), clean-up on drop and on panic (servers and
-//! watchdog), the black hole. A SIGKILLed owner is in `sandbox_watchdog.rs`.
+//! watchdog), the black hole. A `SIGKILLed` owner is in `sandbox_watchdog.rs`.
 //! These tests fail (never skip) when no server binary is installed.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! The sandbox's watchdog against real servers: when the owning process is SIGKILLed (no
+//! The sandbox's watchdog against real servers: when the owning process is `SIGKILLed` (no
 //! clean-up runs), every server it started stops accepting connections, frozen ones too, and
 //! the watchdog exits; an orderly stop reaps the watchdog; no server holds the watchdog's pipe.
 //! These tests fail (never skip) when no server binary is installed. Linux: they read `/proc`.
@@ -183,7 +183,7 @@ fn sigkill_owner(guard: &mut Cleanup) {
     );
 }
 
-/// `redops sandbox --replicas 1`, SIGKILLed once it is up (with one server frozen first when
+/// `redops sandbox --replicas 1`, `SIGKILLed` once it is up (with one server frozen first when
 /// `freeze`): every port must stop accepting and the watchdog must exit.
 fn sigkill_the_cli(freeze: bool) {
     let bin = require_server_binary();
@@ -266,7 +266,8 @@ fn a_sigkilled_redops_sandbox_leaves_no_frozen_server() {
 const OWNER_ENV: &str = "REDOPS_TEST_WATCHDOG_OWNER";
 
 /// Owner half: a sandbox whose PIDs changed after start (a kill, a restart, an added node,
-/// a frozen node), printed, then waiting (bounded) to be SIGKILLed.
+/// a frozen node), printed, then waiting (bounded) to be `SIGKILLed`.
+#[allow(clippy::print_stdout)] // Its stdout is what the driving test reads.
 fn run_owner() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

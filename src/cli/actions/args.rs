@@ -57,7 +57,7 @@ pub struct ActionFlags {
 #[derive(Debug, Clone, Default, Args)]
 pub struct DownloadBudget {
     /// The longest the RDB download may take, e.g. 90s or 10m (overrides
-    /// console.download_timeout for this action).
+    /// `console.download_timeout` for this action).
     #[arg(long, value_name = "DURATION")]
     pub download_timeout: Option<String>,
 }

@@ -4,9 +4,6 @@
 //! was done after it. Every guard is the core's: this only gathers the operator's answers and
 //! prints.
 
-// The confirmation prompt goes to stderr without a newline, so it cannot use `output`.
-#![allow(clippy::print_stderr)]
-
 use std::io::{BufRead, IsTerminal, Write};
 
 use super::events::{print_event, print_outcome};

@@ -91,7 +91,7 @@ async fn run(nodes: Vec<Node>, timeouts: Timeouts) {
         owed += rate_at(started.elapsed()) * TICK.as_secs_f64();
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let n = owed.floor() as u64;
-        owed -= n as f64;
+        owed -= owed.floor();
         for _ in 0..n {
             let len = 32 + usize::try_from((i * 7919) % 480).unwrap_or(0);
             let cmd = redis::cmd("SET")

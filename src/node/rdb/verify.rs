@@ -532,7 +532,7 @@ mod tests {
                 buf.push(if x % 3 == 0 {
                     OPCODE_AUX
                 } else {
-                    (x >> 8) as u8
+                    (x >> 8).to_le_bytes()[0]
                 });
             }
             let aux = parse_aux(&buf);

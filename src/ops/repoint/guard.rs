@@ -338,17 +338,16 @@ pub fn assess_rejoin(
             );
         }
     }
-    let (resync, comparison) = match (&nh, &sh) {
-        (Some(nh), Some(sh)) => (Some(predict(nh, nr.role, sh)), Some(compare(nh, sh))),
-        _ => {
-            report(
-                Verdict::Warn,
-                "replication ids or offsets are missing: the resync cannot be predicted, a full sync is \
-                 assumed"
-                    .to_string(),
-            );
-            (None, None)
-        }
+    let (resync, comparison) = if let (Some(nh), Some(sh)) = (&nh, &sh) {
+        (Some(predict(nh, nr.role, sh)), Some(compare(nh, sh)))
+    } else {
+        report(
+            Verdict::Warn,
+            "replication ids or offsets are missing: the resync cannot be predicted, a full sync is \
+             assumed"
+                .to_string(),
+        );
+        (None, None)
     };
     let full = !resync.as_ref().is_some_and(Resync::is_partial);
     versions(ni, si, n, s, full, &mut report);

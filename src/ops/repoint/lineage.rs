@@ -262,7 +262,7 @@ mod tests {
         assert_eq!(c.source_only, Some(0));
         match predict(&old, Some(InfoRole::Primary), &new) {
             Resync::Full { why } => assert!(why.contains("up to 73200372"), "{why}"),
-            other => panic!("{other:?}"),
+            other @ Resync::Partial { .. } => panic!("{other:?}"),
         }
     }
 
@@ -293,7 +293,7 @@ mod tests {
         assert_eq!(c.node_only, None);
         match predict(&node, Some(InfoRole::Primary), &fresh) {
             Resync::Full { why } => assert!(why.contains("unknown to the source"), "{why}"),
-            other => panic!("{other:?}"),
+            other @ Resync::Partial { .. } => panic!("{other:?}"),
         }
     }
 
@@ -326,7 +326,7 @@ mod tests {
         };
         match predict(&node, Some(InfoRole::Replica), &source) {
             Resync::Full { why } => assert!(why.contains("outside the source's backlog"), "{why}"),
-            other => panic!("{other:?}"),
+            other @ Resync::Partial { .. } => panic!("{other:?}"),
         }
     }
 

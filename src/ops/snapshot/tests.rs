@@ -109,7 +109,7 @@ async fn a_leftover_temporary_name_is_put_back_first() {
     let fake = FakeOps::group(&["p", "r"]);
     no_persistence(&fake, "p");
     fake.node("p", |n| {
-        n.dbfilename = "redops-snapshot-deadbeef.my.rdb".into()
+        n.dbfilename = "redops-snapshot-deadbeef.my.rdb".into();
     });
     let g = gate(&fake, "p").await.unwrap();
     assert_eq!(

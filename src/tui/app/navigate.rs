@@ -68,7 +68,7 @@ impl App {
             .min(row);
     }
 
-    pub(super) fn mouse(&mut self, m: &MouseEvent) {
+    pub(super) fn mouse(&mut self, m: MouseEvent) {
         let areas = view::layout(self, self.area());
         let at = Position::new(m.column, m.row);
         let pane = if areas.tree.contains(at) {

@@ -115,7 +115,8 @@ pub fn shown(fg: Color, bg: Color, modifier: Modifier, base: Style) -> Option<(R
         std::mem::swap(&mut f, &mut b);
     }
     if modifier.contains(Modifier::DIM) {
-        let mid = |x: u8, y: u8| u8::try_from((u16::from(x) + u16::from(y)) / 2).unwrap_or(x);
+        let mid =
+            |x: u8, y: u8| u8::try_from(u16::midpoint(u16::from(x), u16::from(y))).unwrap_or(x);
         f = Rgb(mid(f.0, b.0), mid(f.1, b.1), mid(f.2, b.2));
     }
     Some((f, b))

@@ -92,6 +92,7 @@ fn yes(b: bool) -> String {
 }
 
 /// The field list of a node.
+#[allow(clippy::too_many_lines)] // one line per field, in the order drawn.
 fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
     let text = t.s(Ui::Text);
     let mut out = Vec::new();

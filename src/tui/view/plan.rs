@@ -143,6 +143,7 @@ fn button(t: &Theme, label: &str, focused: bool, enabled: bool) -> Span<'static>
 }
 
 /// The plan dialog.
+#[allow(clippy::too_many_lines)] // the dialog's sections top to bottom, in the order drawn.
 pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
     let t = &app.theme;
     let p = &d.prepared;

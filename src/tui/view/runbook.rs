@@ -128,6 +128,7 @@ impl Out<'_> {
 }
 
 /// Draws the runbook in `area`.
+#[allow(clippy::too_many_lines)] // the runbook's sections top to bottom, in the order drawn.
 pub fn render(app: &App, rb: &Runbook, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let now = app.now;
