@@ -59,16 +59,12 @@ fn last_answered(now: SystemTime, t: Option<SystemTime>) -> String {
     }
 }
 
-/// `42 s`, `3 min`, `2.5 h`.
+/// An age in the one format the console and the CLI use (`45s`, `1m30s`, `2h05m`): see
+/// [`crate::timefmt::secs`].
 #[must_use]
 pub fn human_secs(s: f64) -> String {
-    if s < 90.0 {
-        format!("{s:.0} s")
-    } else if s < 5400.0 {
-        format!("{:.0} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
-    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    crate::timefmt::secs(s.max(0.0) as u64)
 }
 
 /// `812 B`, `3.2 KB`, `14.0 MB`.
