@@ -193,6 +193,33 @@ pub(crate) fn as_border(role: Style) -> Style {
         .add_modifier(role.add_modifier & ratatui::style::Modifier::BOLD)
 }
 
+/// `line` in at most `width` characters: whole when it fits, else cut with `…` (see
+/// [`super::fmt::fit`]); spans past the cut are dropped, styles are kept.
+pub(super) fn fit_line(mut line: Line<'static>, width: usize) -> Line<'static> {
+    let total: usize = line.spans.iter().map(|s| s.content.chars().count()).sum();
+    if total <= width {
+        return line;
+    }
+    // Room for the text before the `…`, which takes the style of the span it cuts.
+    let mut left = width.saturating_sub(1);
+    let mut spans = Vec::with_capacity(line.spans.len());
+    for span in line.spans.drain(..) {
+        let n = span.content.chars().count();
+        if n <= left {
+            left -= n;
+            spans.push(span);
+            continue;
+        }
+        let head: String = span.content.chars().take(left).collect();
+        if width > 0 {
+            spans.push(ratatui::text::Span::styled(format!("{head}…"), span.style));
+        }
+        break;
+    }
+    line.spans = spans;
+    line
+}
+
 /// Appends `text` wrapped to `width`: the first line after `lead`, the others indented as far,
 /// all in `style` (the plan dialog and the runbook share this).
 pub(super) fn push_wrapped(
