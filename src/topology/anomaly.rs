@@ -120,11 +120,12 @@ fn node_health(n: &NodeView, now: SystemTime, out: &mut Vec<Anomaly>) {
                 Severity::Warning
             },
             &[name],
+            // What it was comes first: a banner cut to one line still says it.
             format!(
-                "{name} ({}) is down: {err}; {}{}",
-                n.addr,
+                "{name} is down{}; {} ({}: {err})",
+                last_role_words(n),
                 last_answered(now, n.last_ok),
-                last_role_words(n)
+                n.addr,
             ),
         ),
         NodeState::Unresponsive => push(
@@ -137,11 +138,11 @@ fn node_health(n: &NodeView, now: SystemTime, out: &mut Vec<Anomaly>) {
             },
             &[name],
             format!(
-                "{name} ({}) accepts connections but does not answer ({err}): frozen, swapping \
-                 or black-holed; {}{}",
-                n.addr,
+                "{name} does not answer{}; {}; it accepts connections ({}: {err}): frozen, \
+                 swapping or black-holed",
+                last_role_words(n),
                 last_answered(now, n.last_ok),
-                last_role_words(n)
+                n.addr,
             ),
         ),
         NodeState::Loading => {

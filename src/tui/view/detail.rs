@@ -13,7 +13,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use crate::history::History;
-use crate::topology::{Link, NodeView, Role};
+use crate::topology::{GroupTopology, Link, NodeView, Role};
 
 use super::super::app::{App, Pane};
 use super::super::fmt;
@@ -49,7 +49,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    let lines = fields(t, app.now, n);
+    let lines = fields(t, app.now, n, app.shown_group());
     let (fields_w, charts_area) = split(inner, &lines);
     let lines: Vec<Line> = lines
         .into_iter()
@@ -124,9 +124,22 @@ fn yes(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
+/// A node of the group by address, as `name (address)`; the address alone for a node the
+/// console does not know.
+fn named(group: Option<&GroupTopology>, addr: &str) -> String {
+    group
+        .and_then(|g| g.nodes.iter().find(|m| m.addr == addr))
+        .map_or_else(|| addr.to_string(), |m| format!("{} ({addr})", m.name))
+}
+
 /// The field list of a node.
 #[allow(clippy::too_many_lines)] // one line per field, in the order drawn.
-fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
+fn fields(
+    t: &Theme,
+    now: SystemTime,
+    n: &NodeView,
+    group: Option<&GroupTopology>,
+) -> Vec<Line<'static>> {
     let text = t.s(Ui::Text);
     let mut out = Vec::new();
     let (sym, word) = fmt::state(n.state);
@@ -154,7 +167,7 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
     out.push(section(t, "replication"));
     out.push(kv(t, "role", n.role.as_str().into(), text));
     if let Some(u) = &n.upstream {
-        out.push(kv(t, "upstream", u.addr.clone(), text));
+        out.push(kv(t, "upstream", named(group, &u.addr), text));
     }
     if let Some(l) = n.link {
         let (s, st) = match l {
@@ -187,7 +200,8 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
         }
         if let (Some(id2), Some(off2)) = (&r.replid2, r.second_offset) {
             if off2 >= 0 {
-                out.push(kv(t, "replid2", format!("{id2} @ {off2}"), text));
+                // The offset first: a cut line keeps it, the id is seldom read whole.
+                out.push(kv(t, "replid2", format!("until {off2}: {id2}"), text));
             }
         }
         if r.role == Some(crate::info::InfoRole::Primary) || r.connected_replicas > 0 {
@@ -197,7 +211,11 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
                 out.push(kv(
                     t,
                     "",
-                    format!("{}:{} {}{lag}", l.ip, l.port, l.state),
+                    format!(
+                        "{} {}{lag}",
+                        named(group, &format!("{}:{}", l.ip, l.port)),
+                        l.state
+                    ),
                     text,
                 ));
             }
