@@ -243,3 +243,29 @@ pub(super) fn push_wrapped(
         ]));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ratatui::style::{Color, Style};
+    use ratatui::text::{Line, Span};
+
+    use super::fit_line;
+
+    fn text(l: &Line) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_cut_line_ends_with_an_ellipsis_in_the_cut_span_style() {
+        let red = Style::default().fg(Color::Red);
+        let line = || Line::from(vec![Span::raw("ab"), Span::styled("cdef", red)]);
+        assert_eq!(text(&fit_line(line(), 6)), "abcdef");
+        let cut = fit_line(line(), 4);
+        assert_eq!(text(&cut), "abc…");
+        assert_eq!(cut.spans[1].style, red);
+        // A cut right after a span: the ellipsis takes the next span's place.
+        assert_eq!(text(&fit_line(line(), 3)), "ab…");
+        assert_eq!(text(&fit_line(line(), 1)), "…");
+        assert_eq!(text(&fit_line(line(), 0)), "");
+    }
+}
