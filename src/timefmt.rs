@@ -30,6 +30,18 @@ pub fn secs(s: u64) -> String {
     }
 }
 
+/// A replica's lag in seconds: `0.4s` under ten seconds (a tenth matters there), then as
+/// [`secs`] (`12s`, `1m30s`).
+#[must_use]
+pub fn lag(s: f64) -> String {
+    if s < 10.0 {
+        format!("{:.1}s", s.max(0.0))
+    } else {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        secs(s as u64)
+    }
+}
+
 /// A duration the same way as [`secs`] (whole seconds, rounded down).
 #[must_use]
 pub fn span(d: Duration) -> String {
@@ -117,6 +129,8 @@ mod tests {
         assert_eq!(age(t0, t0 + Duration::from_millis(400)), "<1s");
         assert_eq!(age(t0, t0 + Duration::from_secs(5)), "?");
         assert_eq!(age_of_unix(t0, 910), "1m30s");
+        assert_eq!(lag(0.42), "0.4s");
+        assert_eq!(lag(90.0), "1m30s");
         assert_eq!(age_of_unix(t0, -1), "?");
         assert_eq!(clock(t0), "00:16:40");
         assert_eq!(unix_clock(1_796_394_959), "2026-12-04 14:35:59 UTC");

@@ -252,7 +252,7 @@ pub(super) fn lag_high(n: &NodeView) -> Option<Anomaly> {
     let name = n.name.as_str();
     let secs = n
         .lag_seconds
-        .map(|s| format!(" (about {s:.1} s)"))
+        .map(|s| format!(" (about {})", crate::timefmt::lag(s)))
         .unwrap_or_default();
     Some(Anomaly {
         kind: AnomalyKind::LagHigh,

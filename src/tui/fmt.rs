@@ -60,15 +60,10 @@ pub fn dur(d: Duration) -> String {
     crate::timefmt::span(d)
 }
 
-/// Lag in seconds: `0.4s` under ten seconds (a tenth matters there), then as [`secs`].
+/// Lag in seconds: `0.4s`, `12s`, `1m30s` (see [`crate::timefmt::lag`]).
 #[must_use]
 pub fn lag_secs(s: f64) -> String {
-    if s < 10.0 {
-        format!("{s:.1}s")
-    } else {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        secs(s as u64)
-    }
+    crate::timefmt::lag(s)
 }
 
 /// Age of `then` at `now` as [`secs`] says (`?` when `then` is in the future by more than a
