@@ -124,12 +124,11 @@ fn yes(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
-/// A node of the group by address, as `name (address)`; the address alone for a node the
-/// console does not know.
-fn named(group: Option<&GroupTopology>, addr: &str) -> String {
+/// The name of the group's node at `addr`, when the console knows it.
+fn name_at<'a>(group: Option<&'a GroupTopology>, addr: &str) -> Option<&'a str> {
     group
         .and_then(|g| g.nodes.iter().find(|m| m.addr == addr))
-        .map_or_else(|| addr.to_string(), |m| format!("{} ({addr})", m.name))
+        .map(|m| m.name.as_str())
 }
 
 /// The field list of a node.
@@ -167,7 +166,9 @@ fn fields(
     out.push(section(t, "replication"));
     out.push(kv(t, "role", n.role.as_str().into(), text));
     if let Some(u) = &n.upstream {
-        out.push(kv(t, "upstream", named(group, &u.addr), text));
+        let up = name_at(group, &u.addr)
+            .map_or_else(|| u.addr.clone(), |name| format!("{name} ({})", u.addr));
+        out.push(kv(t, "upstream", up, text));
     }
     if let Some(l) = n.link {
         let (s, st) = match l {
@@ -207,13 +208,18 @@ fn fields(
         if r.role == Some(crate::info::InfoRole::Primary) || r.connected_replicas > 0 {
             out.push(kv(t, "replicas", r.connected_replicas.to_string(), text));
             for l in &r.replicas {
-                let lag = l.lag.map(|x| format!(" {x}s")).unwrap_or_default();
+                let addr = format!("{}:{}", l.ip, l.port);
+                // `lag=` of the primary's replica line: seconds since the replica's last ACK.
+                let lag = l
+                    .lag
+                    .map(|x| format!(" · ack {} ago", fmt::secs(u64::try_from(x).unwrap_or(0))))
+                    .unwrap_or_default();
                 out.push(kv(
                     t,
                     "",
                     format!(
                         "{} {}{lag}",
-                        named(group, &format!("{}:{}", l.ip, l.port)),
+                        name_at(group, &addr).unwrap_or(&addr),
                         l.state
                     ),
                     text,
