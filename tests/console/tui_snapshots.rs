@@ -430,6 +430,11 @@ fn tree_and_detail_at_three_sizes() {
         let after = &replid[replid.find(value).unwrap() + value.len()..];
         assert!(after.starts_with("  "), "{w}x{h}: '{replid}'");
         if w >= 200 {
+            // The width is used: more columns, and no band left empty after VERSION.
+            let head = t.lines().find(|l| l.contains("NAME")).unwrap();
+            assert!(head.contains("OPS/S") && head.contains("UPTIME"), "{head}");
+            let tail = head.chars().rev().skip(1).take_while(|c| *c == ' ').count();
+            assert!(tail < 20, "{tail} blank columns after VERSION: {head}");
             assert!(
                 replid.contains(REPLID),
                 "{w}x{h}: room for the whole replid: {replid}"
