@@ -20,6 +20,7 @@
 //! audit       JSON Lines audit log                                   (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
+//! timefmt     ages and clock times in one format, never an epoch     (core)
 //! tui         the ratatui console (front-end); returns a ConsoleExit, never imports cli
 //! cli         clap commands, text and JSON output (front-end; the only place that prints)
 //! ```
@@ -40,5 +41,6 @@ pub mod poller;
 pub mod sandbox;
 pub mod sanitize;
 pub mod targets;
+pub mod timefmt;
 pub mod topology;
 pub mod tui;

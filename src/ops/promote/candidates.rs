@@ -362,10 +362,10 @@ fn row(
             soft("its link never came up: it may hold no data".to_string());
         }
         Some(Link::Down { since: Some(d) }) if d > down_for + max_extra => soft(format!(
-            "its link has been down for {} s, more than the primary's {} s outage plus {} s: its data is too old",
-            d.as_secs(),
-            down_for.as_secs(),
-            max_extra.as_secs()
+            "its link has been down for {}, more than the primary's {} outage plus {}: its data is too old",
+            crate::timefmt::span(d),
+            crate::timefmt::span(down_for),
+            crate::timefmt::span(max_extra)
         )),
         _ => {}
     }
@@ -376,7 +376,7 @@ fn row(
 fn link_words(link: Option<Link>) -> String {
     match link {
         Some(Link::Up) => "up".to_string(),
-        Some(Link::Down { since: Some(d) }) => format!("down {} s", d.as_secs()),
+        Some(Link::Down { since: Some(d) }) => format!("down {}", crate::timefmt::span(d)),
         Some(Link::Down { since: None }) => "never up".to_string(),
         None => "-".to_string(),
     }
@@ -478,7 +478,7 @@ mod tests {
         );
         let why = |n: &str| c.get(n).unwrap().reasons[0].text.clone();
         assert!(why("r4").contains("replica-priority is 0"));
-        assert!(why("r5").contains("down for 600 s"), "{}", why("r5"));
+        assert!(why("r5").contains("down for 10m"), "{}", why("r5"));
         assert!(why("r6").contains("full sync is in progress"));
         assert!(c.get("r6").unwrap().hard_blocked());
         assert!(why("r7").contains("another replication history"));

@@ -81,7 +81,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Ui::FlashInfo
         };
         left.push(Span::styled(f.text.clone(), t.s(role)));
-        frame.render_widget(Paragraph::new(Line::from(left)), area);
+        let line = super::fit_line(Line::from(left), usize::from(area.width));
+        frame.render_widget(Paragraph::new(line), area);
         return;
     }
     let used: usize = left.iter().map(Span::width).sum();
