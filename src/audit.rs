@@ -7,6 +7,7 @@
 //! [`Tail`] follows the records another process appends (`redops watch`).
 //! Secrets never reach this file: records carry command texts (which hold none) and summaries.
 
+pub mod runs;
 mod tail;
 
 pub use tail::Tail;
@@ -158,6 +159,10 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// How long writes were paused, from `CLIENT PAUSE` sent to `CLIENT UNPAUSE`
+    /// acknowledged (on `RunFinished`, when the run paused them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_ms: Option<u64>,
 }
 
 enum Sink {
