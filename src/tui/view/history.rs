@@ -69,7 +69,9 @@ pub fn step(run: &Run, e: &Entry) -> (String, String, String) {
     if let Some(o) = e.outcome {
         said.push(o.as_str().to_string());
     }
-    if let Some(t) = e.title.as_ref().filter(|t| !t.is_empty()) {
+    // A step's title is on its `started` line; its end says only how it ended.
+    let ends_a_step = e.step.is_some() && !what.ends_with("started");
+    if let Some(t) = e.title.as_ref().filter(|t| !t.is_empty() && !ends_a_step) {
         said.push(t.clone());
     }
     if let Some(d) = e.detail.as_ref().filter(|d| !d.is_empty()) {
