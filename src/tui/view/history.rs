@@ -145,7 +145,7 @@ pub fn render(app: &App, view: &RunsView, frame: &mut Frame, area: Rect) {
         (Some(Err(e)), _) | (None, Some(Err(e))) => {
             vec![Line::styled(e.clone(), t.s(Ui::FlashError))]
         }
-        (None, Some(Ok(log))) => list_lines(app, view, log, usize::from(inner.height)),
+        (None, Some(Ok(log))) => list_lines(app, view, log, inner),
         (None, None) => vec![Line::styled("reading the audit log…", t.s(Ui::Muted))],
     };
     let scroll = if view.steps.is_some() { view.scroll } else { 0 };
@@ -161,8 +161,9 @@ fn list_lines(
     app: &App,
     view: &RunsView,
     log: &crate::audit::runs::RunLog,
-    height: usize,
+    area: Rect,
 ) -> Vec<Line<'static>> {
+    let height = usize::from(area.height);
     let t = &app.theme;
     if log.runs.is_empty() {
         return vec![Line::styled(
@@ -183,10 +184,21 @@ fn list_lines(
             *w = (*w).max(c.chars().count());
         }
     }
+    // Whole columns only: those that do not fit are left out, not cut (the run id last).
+    let mut used = 0;
+    let fit = widths
+        .iter()
+        .take_while(|w| {
+            used += *w + 2;
+            used <= usize::from(area.width) + 2
+        })
+        .count()
+        .max(1);
     let pad = |cells: &[String]| -> Vec<String> {
         cells
             .iter()
             .zip(widths)
+            .take(fit)
             .map(|(c, w)| format!("{c:<w$}  "))
             .collect()
     };
@@ -228,14 +240,18 @@ fn list_lines(
             .take(3)
             .map(|s| format!("line {}: {}", s.line, s.why))
             .collect();
-        lines.push(Line::styled(
-            format!(
-                "{} line(s) of the log skipped: {}",
-                log.skipped_total,
-                listed.join("; ")
-            ),
+        let said = format!(
+            "{} line(s) of the log skipped: {}",
+            log.skipped_total,
+            listed.join("; ")
+        );
+        super::push_wrapped(
+            &mut lines,
+            usize::from(area.width),
+            "",
+            &said,
             t.s(Ui::Warning),
-        ));
+        );
     }
     lines
 }
