@@ -7,17 +7,16 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 
 use redops::audit::runs::{read_from, Query};
 use redops::audit::{Outcome, Record};
 use redops::config::{Config, Console, Group};
 use redops::tui::theme;
-use redops::tui::{view, App, Effect, Msg, Options};
+use redops::tui::{App, Effect, Msg, Options};
 
 use crate::common::fixtures::loopback_node as node;
+use crate::common::screen;
 
 const T0: f64 = 1_700_000_000.0;
 
@@ -57,19 +56,7 @@ fn command(app: &mut App, line: &str) -> Vec<Effect> {
 }
 
 fn text(app: &App) -> String {
-    let (w, h) = app.size;
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| view::render(app, f)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width)
-            .map(|x| buf[(x, y)].symbol().to_string())
-            .collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    screen::text(&screen::draw(app))
 }
 
 fn rec(run: &str, sec: f64, event: &str) -> Record {
