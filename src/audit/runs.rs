@@ -253,15 +253,36 @@ impl Held {
     }
 }
 
+/// The longest name (user, host, group, action, run id, node) kept; longer is cut with `…`.
+const MAX_NAME: usize = 200;
+/// The longest text (detail, title, command) kept.
+const MAX_TEXT: usize = 4096;
+
+/// Text from the log made safe for a terminal (control characters shown, not obeyed: see
+/// `sanitize`) and cut to `max` characters.
+fn clean(s: &str, max: usize) -> String {
+    let safe = crate::sanitize::visible(s);
+    if safe.chars().count() <= max {
+        return safe.into_owned();
+    }
+    let mut cut: String = safe.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+fn names(v: &[String]) -> Vec<String> {
+    v.iter().map(|n| clean(n, MAX_NAME)).collect()
+}
+
 fn new_run(rec: &Record) -> Run {
     Run {
-        run_id: rec.run_id.clone(),
-        user: rec.user.clone(),
-        host: rec.host.clone(),
-        ssh_client: rec.ssh_client.clone(),
-        group: rec.group.clone(),
-        action: rec.action.clone(),
-        nodes: rec.nodes.clone(),
+        run_id: clean(&rec.run_id, MAX_NAME),
+        user: clean(&rec.user, MAX_NAME),
+        host: clean(&rec.host, MAX_NAME),
+        ssh_client: rec.ssh_client.as_deref().map(|c| clean(c, MAX_NAME)),
+        group: clean(&rec.group, MAX_NAME),
+        action: clean(&rec.action, MAX_NAME),
+        nodes: names(&rec.nodes),
         started: time_of(rec.ts),
         finished: None,
         outcome: None,
@@ -340,13 +361,13 @@ fn take_record(run: &mut Run, rec: Record, keep_entries: bool) {
     if same_event(&rec.event, RUN_STARTED) {
         run.started = at;
         if !rec.nodes.is_empty() {
-            run.nodes.clone_from(&rec.nodes);
+            run.nodes = names(&rec.nodes);
         }
     }
     if same_event(&rec.event, RUN_FINISHED) {
         run.finished = Some(at);
         run.outcome = Some(rec.outcome.unwrap_or(Outcome::Unknown));
-        run.detail.clone_from(&rec.detail);
+        run.detail = rec.detail.as_deref().map(|d| clean(d, MAX_TEXT));
         run.pause_ms = rec.pause_ms.or(run.pause_ms);
     }
     if !keep_entries {
@@ -356,14 +377,15 @@ fn take_record(run: &mut Run, rec: Record, keep_entries: bool) {
         run.entries_dropped += 1;
         return;
     }
+    let text = |t: Option<String>| t.map(|t| clean(&t, MAX_TEXT));
     run.entries.push(Entry {
         at,
-        event: rec.event,
+        event: clean(&rec.event, MAX_NAME),
         step: rec.step,
-        title: rec.title,
-        node: rec.node,
-        detail: rec.detail,
-        commands: rec.commands,
+        title: text(rec.title),
+        node: rec.node.map(|n| clean(&n, MAX_NAME)),
+        detail: text(rec.detail),
+        commands: rec.commands.iter().map(|c| clean(c, MAX_TEXT)).collect(),
         outcome: rec.outcome,
     });
 }
@@ -596,6 +618,21 @@ mod tests {
         assert!(!same_event("RunStarted", "RunFinished"));
         assert_eq!(snake_event("StepStarted"), "step_started");
         assert_eq!(snake_event("step_started"), "step_started");
+    }
+
+    #[test]
+    fn text_from_the_log_is_shown_not_obeyed_and_names_are_bounded() {
+        let mut r = rec("e", 1.0, "RunStarted");
+        r.user = "op\x1b]0;owned\x07".into();
+        r.host = "h".repeat(MAX_NAME * 2);
+        let mut end = rec("e", 2.0, "RunFinished");
+        end.detail = Some("ok\r\x1b[2Kall healthy".into());
+        let log = read_from((line(&r) + &line(&end)).as_bytes(), &Query::default()).unwrap();
+        let run = &log.runs[0];
+        assert_eq!(run.user, "op\\x1b]0;owned\\x07");
+        assert_eq!(run.host.chars().count(), MAX_NAME);
+        assert!(run.host.ends_with('…'));
+        assert_eq!(run.detail.as_deref(), Some("ok\\r\\x1b[2Kall healthy"));
     }
 
     #[test]
