@@ -8,7 +8,7 @@
 //! data-loss watch, changes), which is pure: the backup lookups and memory writes it asks for
 //! become effects (`app/live.rs`). The action side (keys, dialogs, runbook, start-up findings)
 //! is `actions.rs`; moving around (focus, scroll, selection, mouse) is `app/navigate.rs`; the
-//! `:` command line is `app/prompt.rs`.
+//! `:` command line is `app/prompt.rs`; the history of runs (`:history`) is `app/runs.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
