@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 use super::{output, TargetArgs, EXIT_OK, EXIT_USAGE};
 use crate::audit::runs::{self, snake_event, Entry, Query, ReadError, Run, RunLog};
+use crate::audit::Outcome;
 use crate::config;
 use crate::tui::fmt;
 use crate::tui::view::history::{row, step, summary, HEADERS};
@@ -164,17 +165,30 @@ fn list(path: &Path, log: &RunLog, json: bool, now: SystemTime) {
             *w = (*w).max(c.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
+    // The outcome in colour on a terminal (green done, red failed, yellow the rest).
+    let paint = output::Paint::new(output::color_enabled());
+    let line = |cells: Vec<&str>, outcome: Option<&Run>| {
         let padded: Vec<String> = cells
             .iter()
             .zip(widths)
-            .map(|(c, w)| format!("{c:<w$}"))
+            .enumerate()
+            .map(|(k, (c, w))| {
+                let cell = format!("{c:<w$}");
+                match outcome.filter(|_| k == 4) {
+                    Some(r) => match r.outcome {
+                        Some(Outcome::Done) => paint.green(&cell),
+                        Some(Outcome::Failed) => paint.red(&cell),
+                        _ => paint.yellow(&cell),
+                    },
+                    None => cell,
+                }
+            })
             .collect();
-        output::line(padded.join("  ").trim_end());
+        output::painted(padded.join("  ").trim_end());
     };
-    line(HEADERS.to_vec());
-    for cells in &rows {
-        line(cells.iter().map(String::as_str).collect());
+    line(HEADERS.to_vec(), None);
+    for (cells, run) in rows.iter().zip(&log.runs) {
+        line(cells.iter().map(String::as_str).collect(), Some(run));
     }
 }
 
