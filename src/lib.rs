@@ -17,7 +17,7 @@
 //! ops         requests -> session (prepare: plan and every refusal; execute: audit log,
 //!             connections, engine, after-run marks) -> engine (typed events, emitted and
 //!             audited); planners, guard, next step, snapshot gate, RDB download  (core)
-//! audit       JSON Lines audit log                                   (core)
+//! audit       JSON Lines audit log; read back as runs (`history`)    (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
 //! timefmt     ages and clock times in one format, never an epoch     (core)

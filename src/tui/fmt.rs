@@ -92,6 +92,16 @@ pub fn clock(t: SystemTime) -> String {
     crate::timefmt::clock(t)
 }
 
+/// `YYYY-MM-DD HH:MM:SS` in UTC: a time that may be days old (the history of runs).
+#[must_use]
+pub fn date_clock(t: SystemTime) -> String {
+    OffsetDateTime::from(t)
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second]"
+        ))
+        .unwrap_or_else(|_| "????-??-?? ??:??:??".to_string())
+}
+
 /// RFC 3339 in UTC with milliseconds, for exported timelines.
 #[must_use]
 pub fn timestamp(t: SystemTime) -> String {

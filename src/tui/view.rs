@@ -19,6 +19,7 @@
 mod banner;
 mod detail;
 mod header;
+pub mod history;
 mod log;
 mod overlay;
 mod plan;
@@ -93,6 +94,21 @@ pub fn layout(app: &App, area: Rect) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
+    if app.detail_zoom {
+        // Enter on a node: its detail takes the tree's place and the panes'.
+        let body = tree.union(bottom);
+        return Areas {
+            too_small: false,
+            header,
+            banner,
+            tree: Rect::new(body.x, body.y, body.width, 0),
+            tree_rows: 0,
+            tree_first_row: body.y,
+            detail: Some(body),
+            log: None,
+            status,
+        };
+    }
     let (detail, log) = if area.width >= WIDE {
         let [d, l] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
             .areas(bottom);
@@ -136,7 +152,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     header::render(app, frame, a.header);
     banner::render(app, frame, a.banner);
-    tree::render(app, frame, a.tree, a.tree_rows);
+    if !app.detail_zoom {
+        tree::render(app, frame, a.tree, a.tree_rows);
+    }
     if let Some(r) = a.detail {
         match &app.run {
             Some(rb) => runbook::render(app, rb, frame, r),
@@ -145,6 +163,15 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     if let Some(r) = a.log {
         log::render(app, frame, r);
+    }
+    if let Some(v) = &app.runs {
+        let body = Rect::new(
+            area.x,
+            a.header.bottom(),
+            area.width,
+            a.status.y.saturating_sub(a.header.bottom()),
+        );
+        history::render(app, v, frame, body);
     }
     status::render(app, frame, a.status);
     overlay::render(app, frame, area);

@@ -561,7 +561,11 @@ fn export_and_theme_are_effects() {
     typed(&mut app, "export /tmp/x.log");
     let fx = app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
     match &fx[..] {
-        [redops::tui::Effect::Export { path, text }] => {
+        [redops::tui::Effect::Export {
+            path,
+            text,
+            overwrite: false,
+        }] => {
             assert_eq!(path.to_str(), Some("/tmp/x.log"));
             assert!(
                 text.contains("critical  cache-main  node_down  r2 is down"),
