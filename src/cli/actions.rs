@@ -15,6 +15,7 @@
 mod args;
 mod context;
 mod events;
+mod progress;
 mod run;
 
 pub use args::{

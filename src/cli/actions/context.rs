@@ -82,7 +82,7 @@ impl ActionContext {
         for (run, advice) in found {
             if self.json {
                 let v =
-                    serde_json::json!({"event": "InterruptedRun", "run": run, "advice": advice});
+                    serde_json::json!({"event": "interrupted_run", "run": run, "advice": advice});
                 output::json(&v.to_string());
             } else {
                 output::note(&format!(

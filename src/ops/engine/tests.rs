@@ -179,11 +179,12 @@ async fn a_switchover_is_told_and_audited_alike() {
     assert_eq!(out.status, RunStatus::Done, "{out:#?}");
     same_story(&out, &events, &records);
     assert_eq!(
-        names(&events)[..5],
+        names(&events)[..6],
         [
             "RunStarted",
             "PrecheckPassed",
             "SnapshotStarted",
+            "SnapshotProgress",
             "SnapshotVerified",
             "StepStarted"
         ]
@@ -246,6 +247,7 @@ async fn a_download_is_told_and_audited_with_its_progress_thinned() {
         names(&events)[2..],
         [
             "SnapshotStarted",
+            "SnapshotProgress",
             "SnapshotVerified",
             "DownloadStarted",
             "DownloadProgress",

@@ -347,8 +347,7 @@ fn collector() -> (
     let seen = Arc::new(Mutex::new(Vec::new()));
     let into = Arc::clone(&seen);
     let f = move |e: RunEvent| {
-        let v = serde_json::to_value(&e).unwrap_or_default();
-        let name = v["event"].as_str().unwrap_or("?").to_string();
+        let name = e.name().to_string();
         into.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(name);
