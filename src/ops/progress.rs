@@ -83,7 +83,8 @@ impl SaveProgress {
         }
     }
 
-    /// `212,000 of 400,000 keys (53%)`, `1.2s of about 2.5s (estimate from the last BGSAVE)`,
+    /// `212,000 of 400,000 keys (53%)`, `1.2s of about 2.5s (48%, an estimate from the last
+    /// BGSAVE's time)`,
     /// `running 1.2s (no earlier BGSAVE to estimate from)`.
     #[must_use]
     pub fn line(&self) -> String {
@@ -98,7 +99,7 @@ impl SaveProgress {
                 format!("{} of {} keys ({})", count(d), count(t), pct(self.fraction))
             }
             (Basis::Estimate, _, _, Some(e)) => format!(
-                "{el} of about {} ({}, estimated from the last BGSAVE's time)",
+                "{el} of about {} ({}, an estimate from the last BGSAVE's time)",
                 secs(e),
                 pct(self.fraction)
             ),
@@ -141,8 +142,8 @@ impl Transfer {
         Some(Duration::from_secs_f64(left / rate))
     }
 
-    /// `41.2 MB of 83.0 MB (49%) · 20.6 MB/s · 2s left`, or without a length
-    /// `41.2 MB · 20.6 MB/s`.
+    /// `41.2 MB of 83.0 MB (49%) · 20.6 MB/s · 2.0s left`, or without a length (a diskless
+    /// transfer announces none) `41.2 MB · 20.6 MB/s · length unknown (diskless)`.
     #[must_use]
     pub fn line(&self) -> String {
         let mut s = summary::bytes(self.bytes);
@@ -158,6 +159,9 @@ impl Transfer {
         }
         if let Some(eta) = self.eta().filter(|_| self.total != Some(self.bytes)) {
             s.push_str(&format!(" · {} left", secs(super::engine::ms(eta))));
+        }
+        if self.total.is_none() {
+            s.push_str(" · length unknown (diskless)");
         }
         s
     }
@@ -232,7 +236,7 @@ mod tests {
         assert_eq!(p.fraction, Some(0.4));
         assert_eq!(
             p.line(),
-            "0.6s of about 1.5s (40%, estimated from the last BGSAVE's time)"
+            "0.6s of about 1.5s (40%, an estimate from the last BGSAVE's time)"
         );
     }
 
@@ -282,7 +286,7 @@ mod tests {
             elapsed_ms: 50,
         };
         assert_eq!((diskless.rate(), diskless.eta()), (None, None));
-        assert_eq!(diskless.line(), "3.0 MB");
+        assert_eq!(diskless.line(), "3.0 MB · length unknown (diskless)");
     }
 
     #[test]

@@ -194,7 +194,7 @@ mod tests {
             [
                 "T download: m1: RDB into /backups",
                 "T download: m1: 3.0 MB of 12.0 MB (25%) · 3.0 MB/s · 3.0s left",
-                "T download: m1: 2.0 KB",
+                "T download: m1: 2.0 KB · length unknown (diskless)",
                 "T download: m1 -> /backups/g/m1/x.rdb (12.0 MB, no CRC64 in the file \
                  (rdbchecksum no))",
                 "T download: m1 FAILED: the transfer was cut",

@@ -12,7 +12,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::events::{event_line, print_event, stamp};
 use crate::cli::output;
-use crate::ops::progress::Basis;
 use crate::ops::RunEvent;
 use crate::sanitize;
 
@@ -132,12 +131,7 @@ impl Printer {
                 self.start(&format!("download {node}"));
             }
             RunEvent::SnapshotProgress { progress, .. } => {
-                let estimate = if progress.basis == Basis::Estimate {
-                    " (estimate)"
-                } else {
-                    ""
-                };
-                self.show(progress.fraction, &format!("{}{estimate}", progress.line()));
+                self.show(progress.fraction, &progress.line());
             }
             RunEvent::DownloadProgress { .. } => {
                 if let Some(t) = e.transfer() {
@@ -162,7 +156,7 @@ impl Printer {
         if let Some(b) = self.bar.take() {
             b.finish_and_clear();
         }
-        let style = ProgressStyle::with_template("{prefix} [{bar:30.cyan/blue}] {msg} · {elapsed}")
+        let style = ProgressStyle::with_template("{prefix} [{bar:24.cyan/blue}] {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("█▌░");
         let b = ProgressBar::new(SCALE)
@@ -178,8 +172,14 @@ impl Printer {
         };
         // Thousandths, 0 to 1000.
         #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        if let Some(f) = fraction {
-            b.set_position((f.clamp(0.0, 1.0) * 1000.0).round() as u64);
+        match fraction {
+            Some(f) => b.set_position((f.clamp(0.0, 1.0) * 1000.0).round() as u64),
+            // No length, no estimate: an empty bar would say "nothing done"; a spinner says
+            // "working", the words say how much.
+            None => b.set_style(
+                ProgressStyle::with_template("{prefix} {spinner} {wide_msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
         }
         b.set_message(sanitize::visible(msg).into_owned());
     }
