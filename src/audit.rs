@@ -398,7 +398,7 @@ pub fn interrupted_runs(path: &Path) -> io::Result<Vec<InterruptedRun>> {
                 first_line,
                 InterruptedRun {
                     run_id: first.run_id,
-                    started_at: rfc3339_ms_of(&first.at),
+                    started_at: first.at,
                     user: first.user,
                     host: first.host,
                     pid: first.pid,

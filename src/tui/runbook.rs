@@ -434,7 +434,7 @@ impl Runbook {
 fn permille(f: f64) -> u16 {
     // Clamped to 0..=1000 first.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let p = (f.clamp(0.0, 1.0) * 1000.0).round() as u16;
+    let p = (f.clamp(0.0, 1.0) * 1000.0).floor() as u16;
     p
 }
 

@@ -12,6 +12,7 @@ mod common;
 mod cli_completions;
 mod cli_config;
 mod cli_console;
+mod cli_json;
 mod cli_status;
 mod cli_urls;
 mod cli_watch;
