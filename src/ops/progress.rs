@@ -114,15 +114,35 @@ pub struct Transfer {
     pub bytes: u64,
     pub total: Option<u64>,
     pub elapsed_ms: u64,
+    /// Without an announced length (a diskless transfer): the size of the node's last
+    /// download, the estimate's reference.
+    pub expected: Option<u64>,
 }
 
 impl Transfer {
-    /// 0.0 to 1.0 when the length is known.
+    /// The length to measure against: the announced one, else the estimate (never below
+    /// what has arrived).
+    fn length(&self) -> Option<u64> {
+        self.total
+            .or(self.expected.map(|e| e.max(self.bytes)))
+            .filter(|t| *t > 0)
+    }
+
+    /// True when the fraction rests on the last download's size, not an announced length.
+    #[must_use]
+    pub fn estimated(&self) -> bool {
+        self.total.is_none() && self.expected.is_some()
+    }
+
+    /// 0.0 to 1.0 when the length is known; an estimate stops at 0.99.
     #[must_use]
     pub fn fraction(&self) -> Option<f64> {
-        self.total
-            .filter(|t| *t > 0)
-            .map(|t| ratio(self.bytes, t).min(1.0))
+        let f = ratio(self.bytes, self.length()?).min(1.0);
+        Some(if self.estimated() {
+            f.min(ESTIMATE_CAP)
+        } else {
+            f
+        })
     }
 
     /// Mean bytes per second since the start; `None` before the first 100 ms (a rate over a
@@ -132,24 +152,28 @@ impl Transfer {
         (self.elapsed_ms >= 100).then(|| ratio(self.bytes, self.elapsed_ms) * 1000.0)
     }
 
-    /// Time left at the mean rate, when the length is known and something has arrived.
+    /// Time left at the mean rate, when the length is known (or estimated) and something has
+    /// arrived.
     #[must_use]
     pub fn eta(&self) -> Option<Duration> {
-        let total = self.total?;
+        let total = self.length()?;
         let rate = self.rate().filter(|r| *r > 0.0)?;
         #[allow(clippy::cast_precision_loss)]
         let left = total.saturating_sub(self.bytes) as f64;
         Some(Duration::from_secs_f64(left / rate))
     }
 
-    /// `41.2 MB of 83.0 MB (49%) · 20.6 MB/s · 2.0s left`, or without a length (a diskless
-    /// transfer announces none) `41.2 MB · 20.6 MB/s · length unknown (diskless)`.
+    /// `41.2 MB of 83.0 MB (49%) · 20.6 MB/s · 2.0s left`; without a length (a diskless
+    /// transfer announces none) against the last download's size, `41.2 MB of about 83.0 MB
+    /// (49%) · 20.6 MB/s · about 2.0s left · estimated from the last download (...)`, or
+    /// with no earlier download `41.2 MB · 20.6 MB/s · length unknown (diskless)`.
     #[must_use]
     pub fn line(&self) -> String {
         let mut s = summary::bytes(self.bytes);
-        if let Some(t) = self.total {
+        let about = if self.estimated() { "about " } else { "" };
+        if let Some(t) = self.length() {
             s.push_str(&format!(
-                " of {} ({})",
+                " of {about}{} ({})",
                 summary::bytes(t),
                 pct(self.fraction())
             ));
@@ -157,10 +181,12 @@ impl Transfer {
         if let Some(r) = self.rate() {
             s.push_str(&format!(" · {}", per_sec(r)));
         }
-        if let Some(eta) = self.eta().filter(|_| self.total != Some(self.bytes)) {
-            s.push_str(&format!(" · {} left", secs(super::engine::ms(eta))));
+        if let Some(eta) = self.eta().filter(|_| self.length() != Some(self.bytes)) {
+            s.push_str(&format!(" · {about}{} left", secs(super::engine::ms(eta))));
         }
-        if self.total.is_none() {
+        if self.estimated() {
+            s.push_str(" · estimated from the last download (diskless: no length announced)");
+        } else if self.total.is_none() {
             s.push_str(" · length unknown (diskless)");
         }
         s
@@ -270,6 +296,7 @@ mod tests {
             bytes: 40 * MB,
             total: Some(80 * MB),
             elapsed_ms: 2000,
+            expected: None,
         };
         assert_eq!(t.fraction(), Some(0.5));
         assert_eq!(t.rate(), Some(20.0 * f64::from(1u32 << 20)));
@@ -284,9 +311,35 @@ mod tests {
             bytes: 3 * MB,
             total: None,
             elapsed_ms: 50,
+            expected: None,
         };
         assert_eq!((diskless.rate(), diskless.eta()), (None, None));
         assert_eq!(diskless.line(), "3.0 MB · length unknown (diskless)");
+    }
+
+    #[test]
+    fn a_diskless_transfer_is_estimated_from_the_last_download() {
+        let t = Transfer {
+            bytes: 60 * MB,
+            total: None,
+            elapsed_ms: 3000,
+            expected: Some(80 * MB),
+        };
+        assert!(t.estimated());
+        assert_eq!(t.fraction(), Some(0.75));
+        assert_eq!(t.eta(), Some(Duration::from_secs(1)));
+        assert_eq!(
+            t.line(),
+            "60.0 MB of about 80.0 MB (75%) · 20.0 MB/s · about 1.0s left · estimated from the \
+             last download (diskless: no length announced)"
+        );
+        // Bigger than last time: never past 99%, never a negative time left.
+        let over = Transfer {
+            bytes: 90 * MB,
+            ..t
+        };
+        assert_eq!(over.fraction(), Some(0.99));
+        assert_eq!(over.eta(), Some(Duration::ZERO));
     }
 
     #[test]

@@ -520,6 +520,7 @@ mod tests {
                 bytes: 512 << 10,
                 total: Some(2 << 20),
                 elapsed_ms: 500,
+                expected: None,
             },
             t(150),
         );

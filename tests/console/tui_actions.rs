@@ -430,6 +430,7 @@ fn scripted_download(w: u16, h: u16) -> (App, tempfile::TempDir) {
             bytes: 34 << 20,
             total: Some(83 << 20),
             elapsed_ms: 2400,
+            expected: None,
         },
         2400,
     );

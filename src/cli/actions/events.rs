@@ -167,12 +167,14 @@ mod tests {
                 bytes: 3 << 20,
                 total: Some(12 << 20),
                 elapsed_ms: 1000,
+                expected: None,
             },
             RunEvent::DownloadProgress {
                 node: node(),
                 bytes: 2048,
                 total: None,
                 elapsed_ms: 0,
+                expected: None,
             },
             RunEvent::DownloadVerified {
                 node: node(),

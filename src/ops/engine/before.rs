@@ -255,6 +255,14 @@ impl<O: RedisOps> Run<'_, O> {
             node: name.clone(),
             path: dir.display().to_string(),
         });
+        // A diskless transfer announces no length: the node's last download is the estimate.
+        let expected = crate::node::rdb::latest_backup(
+            &dir,
+            &self.plan.group,
+            std::slice::from_ref(&name),
+            u64::MAX,
+        )
+        .map(|(_, m)| m.bytes);
         let journal = &mut self.journal;
         let mut every = Every::new(DOWNLOAD_PROGRESS_EVERY);
         let began = Instant::now();
@@ -268,6 +276,7 @@ impl<O: RedisOps> Run<'_, O> {
                 bytes,
                 total,
                 elapsed_ms: super::ms(began.elapsed()),
+                expected: total.is_none().then_some(expected).flatten(),
             });
         };
         let result = self

@@ -94,6 +94,9 @@ pub enum RunEvent {
         total: Option<u64>,
         /// Since the download began: the mean rate is `bytes / elapsed_ms`.
         elapsed_ms: u64,
+        /// Without `total`: the size of the node's last download, an estimate of it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected: Option<u64>,
     },
     DownloadVerified {
         node: String,
@@ -182,11 +185,13 @@ impl RunEvent {
                 bytes,
                 total,
                 elapsed_ms,
+                expected,
                 ..
             } => Some(Transfer {
                 bytes: *bytes,
                 total: *total,
                 elapsed_ms: *elapsed_ms,
+                expected: *expected,
             }),
             _ => None,
         }
@@ -398,6 +403,7 @@ mod tests {
                 bytes: 0,
                 total: None,
                 elapsed_ms: 0,
+                expected: None,
             },
             RunEvent::DownloadVerified {
                 node: s(),
