@@ -165,7 +165,7 @@ impl Transfer {
 
     /// `41.2 MB of 83.0 MB (49%) · 20.6 MB/s · 2.0s left`; without a length (a diskless
     /// transfer announces none) against the last download's size, `41.2 MB of about 83.0 MB
-    /// (49%) · 20.6 MB/s · about 2.0s left · estimated from the last download (...)`, or
+    /// (49%) · 20.6 MB/s · about 2.0s left · size from the last download`, or
     /// with no earlier download `41.2 MB · 20.6 MB/s · length unknown (diskless)`.
     #[must_use]
     pub fn line(&self) -> String {
@@ -185,7 +185,7 @@ impl Transfer {
             s.push_str(&format!(" · {about}{} left", secs(super::engine::ms(eta))));
         }
         if self.estimated() {
-            s.push_str(" · estimated from the last download (diskless: no length announced)");
+            s.push_str(" · size from the last download");
         } else if self.total.is_none() {
             s.push_str(" · length unknown (diskless)");
         }
@@ -330,8 +330,8 @@ mod tests {
         assert_eq!(t.eta(), Some(Duration::from_secs(1)));
         assert_eq!(
             t.line(),
-            "60.0 MB of about 80.0 MB (75%) · 20.0 MB/s · about 1.0s left · estimated from the \
-             last download (diskless: no length announced)"
+            "60.0 MB of about 80.0 MB (75%) · 20.0 MB/s · about 1.0s left · size from the last \
+             download"
         );
         // Bigger than last time: never past 99%, never a negative time left.
         let over = Transfer {
