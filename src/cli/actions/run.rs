@@ -66,7 +66,7 @@ pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) 
     }
     let done = match executed {
         Ok(d) => d,
-        Err(e) => return fail(&e),
+        Err(e) => return fail(&e, json),
     };
     print_outcome(&done.outcome, json);
     match &done.after {
