@@ -177,6 +177,10 @@ async fn a_switchover_is_told_and_audited_alike() {
     let plan = switchover(&fake);
     let (out, events, records) = run_it(&fake, &plan, "t").await;
     assert_eq!(out.status, RunStatus::Done, "{out:#?}");
+    assert_eq!(
+        out.detail, "t is now the primary in place of p",
+        "in the past tense"
+    );
     same_story(&out, &events, &records);
     assert_eq!(
         names(&events)[..6],
@@ -229,6 +233,10 @@ async fn a_download_is_told_and_audited_with_its_progress_thinned() {
     let plan = snapshot(&ops.fake);
     let (out, events, records) = run_it(&ops, &plan, "p").await;
     assert_eq!(out.status, RunStatus::Done, "{out:#?}");
+    assert_eq!(
+        out.detail,
+        "p saved its dataset: BGSAVE verified, its RDB downloaded and checked"
+    );
     let left_out = same_story(&out, &events, &records);
     let sent: Vec<(u64, Option<u64>)> = events
         .iter()
