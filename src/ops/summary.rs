@@ -18,7 +18,7 @@ pub fn done(plan: &Plan) -> String {
         _ => None,
     });
     let old_primary = plan.expects.iter().find(|e| e.primary).map(|e| e.node);
-    match (plan.action, verified_primary, repointed) {
+    let mut line = match (plan.action, verified_primary, repointed) {
         (ActionKind::Snapshot, ..) => {
             let who = plan.snapshots.first().or(plan.downloads.first()).copied();
             let who = who.map_or_else(|| "the node".to_string(), name);
@@ -39,7 +39,12 @@ pub fn done(plan: &Plan) -> String {
             None => format!("{} is now the primary", name(p)),
         },
         _ => format!("{} (every step verified)", plan.summary),
+    };
+    for fact in &plan.done_facts {
+        line.push_str("; ");
+        line.push_str(fact);
     }
+    line
 }
 
 /// `1 full resync`, `3 full resyncs`.

@@ -418,7 +418,10 @@ async fn a_promotion_marks_the_old_primary_and_the_rejoin_clears_it() {
     let a = r.approval(Some("p".into()), None, None);
     let done = execute_on(&r, &a, &fake, &mut log, f).await;
     assert_eq!(done.outcome.status, RunStatus::Done, "{:?}", done.outcome);
-    assert_eq!(done.outcome.detail, "p rejoined: it now replicates from r2");
+    assert_eq!(
+        done.outcome.detail,
+        "p rejoined: it now replicates from r2; it discarded nothing (proven)"
+    );
     assert_eq!(done.after, Aftermath::MarkCleared { node: "p".into() });
     assert!(promote::load_marks(file)
         .unwrap_or_else(|e| panic!("{e}"))
