@@ -1,5 +1,6 @@
-//! Printing a run as it happens: one line per engine event (or one JSON line each with
-//! `--json`), then the outcome with its state, next step and warnings.
+//! The words of a run: one text line per engine event (or its JSON line with `--json`), then
+//! the outcome with its state, next step and warnings. How progress events are thinned or
+//! drawn as bars is `progress.rs`'s choice.
 
 use crate::cli::output;
 use crate::ops::{self, summary, RunEvent, RunOutcome};

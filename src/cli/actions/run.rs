@@ -1,7 +1,7 @@
 //! Running a prepared plan from the command line: print the plan (text or a JSON line), take
 //! the core's refusal, ask for confirmation on the terminal (or take `--yes`), run it with the
-//! core's `session::execute`, print one line per event (or JSON lines), the outcome, and what
-//! was done after it. Every guard is the core's: this only gathers the operator's answers and
+//! core's `session::execute`, show its events (`progress.rs`: lines, bars on a terminal, or
+//! JSON lines), the outcome, and what was done after it. Every guard is the core's: this only gathers the operator's answers and
 //! prints.
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -53,6 +53,8 @@ pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) 
         }
     }
     let json = ctx.json;
+    // The engine's callback must be 'static: the printer is shared with it, and its last bar
+    // cleared here once the run has ended (a run that ends under a bar leaves none drawn).
     let printer = std::sync::Arc::new(std::sync::Mutex::new(Printer::new(Mode::detect(json))));
     let shown = std::sync::Arc::clone(&printer);
     let on_event = move |e| {
