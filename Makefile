@@ -21,7 +21,7 @@ lint:
 
 # The core never imports the front-end crates (DESIGN.md).
 boundary:
-	@! grep -rlE '\b(ratatui|crossterm|clap)::' src --include=*.rs | grep -vE '^src/(tui|cli)(\.rs|/)' \
+	@! grep -rlE '\b(ratatui|crossterm|clap|indicatif)::' src --include=*.rs | grep -vE '^src/(tui|cli)(\.rs|/)' \
 		|| (echo "core module imports a front-end crate (see above)"; exit 1)
 	@! grep -rnE '\b(crate|super)::cli\b' src/tui src/tui.rs \
 		|| (echo "the console imports the CLI (see above): the CLI calls the console, not back"; exit 1)

@@ -303,7 +303,7 @@ fn end_torn_line(file: &mut File) -> io::Result<()> {
     Ok(())
 }
 
-/// Now as (RFC 3339 UTC, seconds since the epoch).
+/// Now as (RFC 3339 UTC in milliseconds, seconds since the epoch).
 #[must_use]
 pub fn now_stamp() -> (String, f64) {
     let now = SystemTime::now();
@@ -311,10 +311,28 @@ pub fn now_stamp() -> (String, f64) {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or_default();
-    let at = time::OffsetDateTime::from(now)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    (at, ts)
+    (rfc3339_ms(now), ts)
+}
+
+/// `2026-12-05T07:42:05.123Z`: RFC 3339, UTC, always three fractional digits. Every time in
+/// redops' JSON (the CLI's lines, the audit log) is written so.
+#[must_use]
+pub fn rfc3339_ms(t: SystemTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from(t)
+        .to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// An RFC 3339 time read from a record, written again in milliseconds (records written
+/// before carry nanoseconds); text that is not such a time is kept as it is.
+#[must_use]
+pub fn rfc3339_ms_of(text: &str) -> String {
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_or_else(|_| text.to_string(), |t| rfc3339_ms(t.into()))
 }
 
 /// A run that started and has no `RunFinished` record.
@@ -420,6 +438,27 @@ pub fn acknowledge(log: &mut AuditLog, run: &InterruptedRun, note: &str) -> io::
         detail: Some(note.to_string()),
         ..Record::default()
     })
+}
+
+#[cfg(test)]
+mod time_tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_in_milliseconds_and_old_ones_read_again() {
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(1_700_000_000_123_456_789);
+        assert_eq!(rfc3339_ms(t), "2023-11-14T22:13:20.123Z");
+        assert_eq!(
+            rfc3339_ms_of("2023-11-14T22:13:20.123456789Z"),
+            "2023-11-14T22:13:20.123Z"
+        );
+        assert_eq!(
+            rfc3339_ms_of("2023-11-14T23:13:20+01:00"),
+            "2023-11-14T22:13:20.000Z"
+        );
+        assert_eq!(rfc3339_ms_of("yesterday"), "yesterday");
+        assert_eq!(now_stamp().0.len(), "2023-11-14T22:13:20.123Z".len());
+    }
 }
 
 #[cfg(test)]

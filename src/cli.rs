@@ -130,7 +130,7 @@ pub enum Command {
     /// Stream one line per change (role flips, links, anomalies) with timestamps.
     Watch(watch::WatchArgs),
     /// Validate a config file and exit (0 valid, 2 invalid).
-    CheckConfig,
+    CheckConfig(check_config::CheckConfigArgs),
     /// Start a local sandbox of real redis-server processes and keep it up until Ctrl-C.
     Sandbox(sandbox::SandboxArgs),
     /// Take a verified snapshot (BGSAVE) of a node, optionally downloading the RDB.
@@ -202,7 +202,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Demo(args)) => demo::run(args, &global).await,
         Some(Command::Status(args)) => status::run(&targets, args).await,
         Some(Command::Watch(args)) => watch::run(&targets, args).await,
-        Some(Command::CheckConfig) => check_config::run(&targets),
+        Some(Command::CheckConfig(args)) => check_config::run(&targets, &args),
         Some(Command::Sandbox(args)) => sandbox::run(args).await,
         Some(Command::Snapshot(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Switchover(args)) => actions::act(&targets, &global, &args).await,

@@ -16,7 +16,8 @@
 //!             -> changes, one warm-up rule: the console, watch and status feed it (core)
 //! ops         requests -> session (prepare: plan and every refusal; execute: audit log,
 //!             connections, engine, after-run marks) -> engine (typed events, emitted and
-//!             audited); planners, guard, next step, snapshot gate, RDB download  (core)
+//!             audited); planners, guard, next step, snapshot gate and its progress,
+//!             RDB download                                           (core)
 //! audit       JSON Lines audit log; read back as runs (`history`)    (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)

@@ -19,6 +19,7 @@ pub mod guard;
 pub mod lock;
 pub mod next_step;
 pub mod plan;
+pub mod progress;
 pub mod promote;
 pub mod recovery;
 pub mod redis_ops;

@@ -15,6 +15,7 @@
 mod args;
 mod context;
 mod events;
+mod progress;
 mod run;
 
 pub use args::{
@@ -56,32 +57,52 @@ pub async fn act<A: ActionArgs>(targets: &TargetArgs, global: &Global, args: &A)
     match session::prepare(&session, &req) {
         Ok(Preparation::Run(p)) => run::run(&ctx, &p, flags).await,
         Ok(Preparation::ClearMark(m)) => clear_mark(&ctx, &m, flags),
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, ctx.json),
     }
 }
 
 /// Only a rejoin mark to drop: nothing is sent to any server; an audit record says why.
 fn clear_mark(ctx: &ActionContext, m: &MarkClearing, flags: &ActionFlags) -> u8 {
     if flags.dry_run {
-        output::line(&format!(
-            "dry run: {}'s rejoin mark would be cleared: {}",
-            m.node, m.why
-        ));
+        if ctx.json {
+            output::json(
+                &serde_json::json!({"event": "dry_run", "changed": false, "would_refuse": false,
+                    "would_clear_mark": m.node, "why": m.why})
+                .to_string(),
+            );
+        } else {
+            output::line(&format!(
+                "dry run: {}'s rejoin mark would be cleared: {}",
+                m.node, m.why
+            ));
+        }
         return EXIT_OK;
     }
     match session::clear_marks(&ctx.config.console.audit_log, std::slice::from_ref(m)) {
+        Ok(()) if ctx.json => {
+            output::json(
+                &serde_json::json!({"event": "rejoin_mark_cleared", "node": m.node, "why": m.why})
+                    .to_string(),
+            );
+            EXIT_OK
+        }
         Ok(()) => {
             output::line(&format!("{}'s rejoin mark was cleared: {}", m.node, m.why));
             EXIT_OK
         }
-        Err(e) => fail(&e),
+        Err(e) => fail(&e, ctx.json),
     }
 }
 
 /// Prints an error of the action layer and returns its exit code (`next_step::exit_code`):
-/// nothing to do is not a failure (0), a refusal is 3, a usage problem 2.
-fn fail(e: &OpsError) -> u8 {
-    if e.kind == ErrorKind::NothingToDo {
+/// nothing to do is not a failure (0), a refusal is 3, a usage problem 2. Errors go to
+/// stderr; "nothing to do" is the answer, on stdout (a JSON object with `--json`).
+fn fail(e: &OpsError, json: bool) -> u8 {
+    if e.kind == ErrorKind::NothingToDo && json {
+        output::json(
+            &serde_json::json!({"event": "nothing_to_do", "detail": e.message}).to_string(),
+        );
+    } else if e.kind == ErrorKind::NothingToDo {
         output::line(&e.message);
     } else {
         output::error(&e.message, e.hint.as_deref());

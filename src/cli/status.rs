@@ -109,12 +109,10 @@ pub async fn run(targets: &TargetArgs, args: StatusArgs) -> u8 {
     }
 }
 
-/// RFC 3339 UTC timestamp.
+/// RFC 3339 UTC timestamp in milliseconds, as every time in the JSON output.
 #[must_use]
 pub fn rfc3339(t: SystemTime) -> String {
-    time::OffsetDateTime::from(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
+    crate::audit::rfc3339_ms(t)
 }
 
 fn link_str(n: &NodeView) -> Option<&'static str> {

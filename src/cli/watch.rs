@@ -247,7 +247,7 @@ mod tests {
             message: "was \u{1b}[31mprimary\r\u{1b}[2K".into(),
         };
         let printed = terminal_line(&text_line(&c, Paint::new(true)), true).into_owned();
-        assert!(printed.starts_with("1970-01-01T00:00:00Z \u{1b}[31;1mCRIT\u{1b}[0m "));
+        assert!(printed.starts_with("1970-01-01T00:00:00.000Z \u{1b}[31;1mCRIT\u{1b}[0m "));
         assert!(
             printed.ends_with(
                 "10.0.0.1\\x1b]0;OWNED\\x07:6379 role_changed: was \\x1b[31mprimary\\r\\x1b[2K"

@@ -342,6 +342,9 @@ pub struct Plan {
     pub budgets: Budgets,
     /// Things the operator should know (what is left alone, what to do afterwards).
     pub notes: Notes,
+    /// Facts the outcome of a run that ends done repeats, in the past tense (what a rejoin
+    /// discarded): the done line is built from the steps, these are not in them.
+    pub done_facts: Vec<String>,
 }
 
 impl Plan {
@@ -392,6 +395,7 @@ impl Plan {
             read_only: None,
             ha_manager: None,
             gate_skipped: None,
+            done_facts: Vec::new(),
             budgets,
             notes: Notes::default(),
         }

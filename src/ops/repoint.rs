@@ -207,17 +207,16 @@ fn build(
     };
     let g = assess_rejoin(nv, sv, &gt, source.cfg.password.is_some(), mark);
     if let Some(MarkCheck::Matches(d)) = &g.rejoin {
-        plan.summary.push_str(&format!(
-            "; it discards {}",
-            if d.bytes == 0 {
-                "nothing (proven)".to_string()
-            } else {
-                format!(
-                    "{} bytes {s_name} never received (kept in its snapshot)",
-                    d.bytes
-                )
-            }
-        ));
+        let what = if d.bytes == 0 {
+            "nothing (proven)".to_string()
+        } else {
+            format!(
+                "{} bytes {s_name} never received (kept in its snapshot)",
+                d.bytes
+            )
+        };
+        plan.summary.push_str(&format!("; it discards {what}"));
+        plan.done_facts.push(format!("it discarded {what}"));
     }
 
     // Already there: nothing to do.

@@ -35,6 +35,7 @@ use tokio::time::Instant;
 use super::checks::group_guard;
 use super::error::{OpsError, OpsResult};
 use super::plan::{ActionKind, Budgets, Check, Plan, PlanNode};
+use super::progress::SaveProgress;
 use super::redis_ops::{Command, ConfigParam, InfoSection, RedisOps, Reply};
 use super::{group_topology, NodeRef};
 use crate::config::Config;
@@ -89,6 +90,15 @@ pub struct GateResult {
     pub exchanges: Vec<(String, String)>,
 }
 
+/// What the gate reports while it works.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GateNote {
+    /// A wait or a choice, in words.
+    Note(String),
+    /// How far the running save is (each poll; the engine lets one a second through).
+    Saving(SaveProgress),
+}
+
 /// Why the gate did not pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GateFailure {
@@ -121,6 +131,10 @@ struct Gate<'a, O: RedisOps> {
     node: &'a PlanNode,
     exchanges: Vec<(String, String)>,
     deadline: Instant,
+    /// When the last BGSAVE was asked for: the progress's clock.
+    asked: Instant,
+    /// `rdb_last_bgsave_time_sec` before this save: what the estimate compares with.
+    last_save_secs: Option<i64>,
 }
 
 impl<O: RedisOps> Gate<'_, O> {
@@ -172,7 +186,7 @@ impl<O: RedisOps> Gate<'_, O> {
     }
 
     /// Polls until no RDB child runs, reporting progress.
-    async fn wait_no_child(&mut self, progress: &mut dyn FnMut(String)) -> OpsResult<Info> {
+    async fn wait_no_child(&mut self, progress: &mut dyn FnMut(GateNote)) -> OpsResult<Info> {
         loop {
             let info = self.persistence().await?;
             let p = &info.persistence;
@@ -185,9 +199,17 @@ impl<O: RedisOps> Gate<'_, O> {
                     self.node.name
                 )));
             }
-            if let (Some(done), Some(total)) = (p.keys_processed, p.keys_total) {
-                progress(format!("{done}/{total} keys saved"));
-            }
+            // The child's own age counts when it is older than our ask (another's save).
+            let child = p
+                .current_bgsave_time_sec
+                .and_then(|s| u64::try_from(s).ok())
+                .map_or(Duration::ZERO, Duration::from_secs);
+            progress(GateNote::Saving(SaveProgress::new(
+                self.asked.elapsed().max(child),
+                p.keys_processed,
+                p.keys_total,
+                self.last_save_secs,
+            )));
             tokio::time::sleep(GATE_POLL).await;
         }
     }
@@ -313,13 +335,15 @@ pub async fn run_gate<O: RedisOps>(
     ops: &O,
     node: &PlanNode,
     budget: Duration,
-    progress: &mut dyn FnMut(String),
+    progress: &mut dyn FnMut(GateNote),
 ) -> Result<GateResult, GateError> {
     let mut g = Gate {
         ops,
         node,
         exchanges: Vec::new(),
         deadline: Instant::now() + budget,
+        asked: Instant::now(),
+        last_save_secs: None,
     };
     let info = match g.send(Command::Info(InfoSection::Default)).await {
         Ok(Reply::Info(i)) => *i,
@@ -338,12 +362,13 @@ pub async fn run_gate<O: RedisOps>(
             node.name
         )));
     };
+    g.last_save_secs = info.persistence.last_bgsave_time_sec;
     let aside = g.set_aside(&info).await?;
     if let Some(a) = &aside {
-        progress(format!(
+        progress(GateNote::Note(format!(
             "no persistence: saving as '{}' (never loaded by the server), then putting '{}' back",
             a.temp, a.original
-        ));
+        )));
     }
     let saved = save_and_wait(&mut g, &info, t0, progress).await;
     if let Some(a) = &aside {
@@ -377,7 +402,7 @@ async fn save_and_wait<O: RedisOps>(
     g: &mut Gate<'_, O>,
     info: &Info,
     t0: i64,
-    progress: &mut dyn FnMut(String),
+    progress: &mut dyn FnMut(GateNote),
 ) -> OpsResult<i64> {
     let name = g.node.name.clone();
     let saves_before = info.persistence.saves;
@@ -385,10 +410,13 @@ async fn save_and_wait<O: RedisOps>(
         info.persistence.aof_rewrite_in_progress || info.persistence.module_fork_in_progress;
     let mut reissues = 0;
     loop {
+        g.asked = Instant::now();
         let reply = g.send(Command::BgSave { schedule }).await;
         match reply {
             Ok(r) if r.text().is_some_and(|t| t.contains("scheduled")) => {
-                progress("BGSAVE scheduled after the running AOF rewrite".to_string());
+                progress(GateNote::Note(
+                    "BGSAVE scheduled after the running AOF rewrite".to_string(),
+                ));
                 g.wait_other_children().await?;
                 // The scheduled save starts on the next cron tick: wait for a new save to show.
                 loop {
@@ -425,7 +453,11 @@ async fn save_and_wait<O: RedisOps>(
                     // Possibly a diskless replication transfer: it writes no file. Wait it out,
                     // then ask again.
                     reissues += 1;
-                    progress("another RDB child runs (a save or a replica transfer): waiting, then asking again".to_string());
+                    progress(GateNote::Note(
+                        "another RDB child runs (a save or a replica transfer): waiting, then \
+                         asking again"
+                            .to_string(),
+                    ));
                     g.wait_no_child(progress).await?;
                 } else if text.contains("Another child process") && !schedule {
                     schedule = true;

@@ -1,7 +1,61 @@
 //! One-line descriptions of a node's state, for the audit log, events and failure reports.
 //! Pure text formatting; no I/O.
 
+use super::plan::{ActionKind, Plan, StepKind};
 use crate::info::{Info, InfoRole};
+
+/// What a plan did, in the past tense and by node names: the detail of a run whose every step
+/// was verified (`n2 is now the primary in place of n1`, `n4 now replicates from n2`).
+#[must_use]
+pub fn done(plan: &Plan) -> String {
+    let name = |i: usize| plan.name(i).to_string();
+    let verified_primary = plan.steps.iter().find_map(|s| match &s.kind {
+        StepKind::Verify { primary, .. } => Some(*primary),
+        _ => None,
+    });
+    let repointed = plan.steps.iter().find_map(|s| match &s.kind {
+        StepKind::ReplicaOf { to } => Some((s.node, *to)),
+        _ => None,
+    });
+    let old_primary = plan.expects.iter().find(|e| e.primary).map(|e| e.node);
+    let mut line = match (plan.action, verified_primary, repointed) {
+        (ActionKind::Snapshot, ..) => {
+            let who = plan.snapshots.first().or(plan.downloads.first()).copied();
+            let who = who.map_or_else(|| "the node".to_string(), name);
+            if plan.downloads.is_empty() {
+                format!("{who} saved its dataset: BGSAVE verified")
+            } else {
+                format!("{who} saved its dataset: BGSAVE verified, its RDB downloaded and checked")
+            }
+        }
+        (ActionKind::Rejoin, _, Some((n, to))) => {
+            format!("{} rejoined: it now replicates from {}", name(n), name(to))
+        }
+        (ActionKind::Repoint, _, Some((n, to))) => {
+            format!("{} now replicates from {}", name(n), name(to))
+        }
+        (_, Some(p), _) => match old_primary.filter(|o| *o != p) {
+            Some(o) => format!("{} is now the primary in place of {}", name(p), name(o)),
+            None => format!("{} is now the primary", name(p)),
+        },
+        _ => format!("{} (every step verified)", plan.summary),
+    };
+    for fact in &plan.done_facts {
+        line.push_str("; ");
+        line.push_str(fact);
+    }
+    line
+}
+
+/// `1 full resync`, `3 full resyncs`.
+#[must_use]
+pub fn full_resyncs(n: u64) -> String {
+    if n == 1 {
+        "1 full resync".to_string()
+    } else {
+        format!("{n} full resyncs")
+    }
+}
 
 /// `s` cut to at most `max` bytes (on a character boundary), marked when cut.
 #[must_use]
@@ -91,6 +145,12 @@ pub fn bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resyncs_are_counted_in_words() {
+        assert_eq!(full_resyncs(1), "1 full resync");
+        assert_eq!(full_resyncs(2), "2 full resyncs");
+    }
 
     #[test]
     fn clip_and_bytes() {

@@ -6,7 +6,6 @@
 
 use std::time::SystemTime;
 
-use super::fmt;
 use crate::ops::{Command, NextStep, Plan, RunEvent, RunOutcome, RunStatus};
 
 /// Where a step (or gate item) is.
@@ -15,8 +14,11 @@ pub enum StepState {
     Pending,
     Running {
         since: SystemTime,
-        /// Latest progress note (snapshot gate).
+        /// Latest progress in words (snapshot gate: the save's keys or estimate, the
+        /// download's bytes, rate and time left).
         detail: Option<String>,
+        /// How far, in thousandths, when it is known (a bar is drawn).
+        permille: Option<u16>,
     },
     Verified {
         ms: Option<u64>,
@@ -201,8 +203,16 @@ impl Runbook {
                 };
             }
             RunEvent::SnapshotStarted { node } => self.start(RowKind::Snapshot, node, at),
-            RunEvent::SnapshotProgress { node, detail } => {
-                self.progress(RowKind::Snapshot, node, detail.clone());
+            RunEvent::SnapshotProgress { node, progress } => {
+                self.progress(
+                    RowKind::Snapshot,
+                    node,
+                    progress.line(),
+                    progress.fraction.map(permille),
+                );
+            }
+            RunEvent::SnapshotNoted { node, note } => {
+                self.progress(RowKind::Snapshot, node, note.clone(), None);
             }
             RunEvent::SnapshotVerified {
                 node, last_save, ..
@@ -235,17 +245,11 @@ impl Runbook {
                 self.failed(RowKind::Snapshot, node, error);
             }
             RunEvent::DownloadStarted { node, .. } => self.start(RowKind::Download, node, at),
-            RunEvent::DownloadProgress { node, bytes, total } => {
-                let detail = match total {
-                    Some(t) if *t > 0 => format!(
-                        "{} of {} ({}%)",
-                        fmt::bytes(*bytes),
-                        fmt::bytes(*t),
-                        bytes.saturating_mul(100) / t
-                    ),
-                    _ => format!("{} received", fmt::bytes(*bytes)),
-                };
-                self.progress(RowKind::Download, node, detail);
+            RunEvent::DownloadProgress { node, .. } => {
+                if let Some(t) = ev.transfer() {
+                    let f = t.fraction().map(permille);
+                    self.progress(RowKind::Download, node, t.line(), f);
+                }
             }
             RunEvent::DownloadVerified {
                 node, path, bytes, ..
@@ -263,6 +267,7 @@ impl Runbook {
                     r.state = StepState::Running {
                         since: at,
                         detail: None,
+                        permille: None,
                     };
                 }
             }
@@ -370,14 +375,24 @@ impl Runbook {
             r.state = StepState::Running {
                 since: at,
                 detail: None,
+                permille: None,
             };
         }
     }
 
-    fn progress(&mut self, kind: RowKind, node: &str, detail: String) {
+    /// A note keeps the last known fraction; a measure replaces it.
+    fn progress(&mut self, kind: RowKind, node: &str, detail: String, done: Option<u16>) {
         if let Some(r) = self.gate_row(kind, node) {
-            if let StepState::Running { detail: d, .. } = &mut r.state {
+            if let StepState::Running {
+                detail: d,
+                permille: p,
+                ..
+            } = &mut r.state
+            {
                 *d = Some(detail);
+                if done.is_some() {
+                    *p = done;
+                }
             }
         }
     }
@@ -416,6 +431,14 @@ impl Runbook {
             }
         }
     }
+}
+
+/// 0.0 to 1.0 as thousandths.
+fn permille(f: f64) -> u16 {
+    // Clamped to 0..=1000 first.
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let p = (f.clamp(0.0, 1.0) * 1000.0).floor() as u16;
+    p
 }
 
 fn elapsed(state: &StepState, at: SystemTime) -> Option<u64> {
@@ -499,6 +522,8 @@ mod tests {
                 node: "m1".into(),
                 bytes: 512 << 10,
                 total: Some(2 << 20),
+                elapsed_ms: 500,
+                expected: None,
             },
             t(150),
         );
@@ -508,7 +533,8 @@ mod tests {
             rb.gate[1].state,
             StepState::Running {
                 since: t(110),
-                detail: Some("512K of 2.0M (25%)".into())
+                detail: Some("512.0 KB of 2.0 MB (25%) · 1.0 MB/s · 1.5s left".into()),
+                permille: Some(250),
             }
         );
         // The download fails: the engine says so, refuses and finishes.

@@ -80,14 +80,14 @@ async fn watch_streams_changes_and_stops_on_sigint() {
 }
 
 /// A running `redops watch` with its stdout and stderr lines arriving on channels.
-struct Watch {
+pub(super) struct Watch {
     child: std::process::Child,
     stdout: mpsc::Receiver<String>,
     stderr: mpsc::Receiver<String>,
 }
 
 impl Watch {
-    fn start(args: &[&str]) -> Self {
+    pub(super) fn start(args: &[&str]) -> Self {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("redops"))
             .arg("watch")
             .args(args)
@@ -118,7 +118,7 @@ impl Watch {
     }
 
     /// Stdout lines up to and including the first that `want` accepts (panics after 20 s).
-    fn until(&self, what: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
+    pub(super) fn until(&self, what: &str, want: impl Fn(&str) -> bool) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut seen = Vec::new();
         while Instant::now() < deadline {
@@ -133,7 +133,7 @@ impl Watch {
         panic!("no {what} line: {seen:#?}");
     }
 
-    fn stop(mut self) {
+    pub(super) fn stop(mut self) {
         kill(
             Pid::from_raw(i32::try_from(self.child.id()).unwrap()),
             Signal::SIGINT,

@@ -91,7 +91,7 @@ async fn exit_codes_refusals_and_a_cli_switchover() {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
         assert!(v.get("event").is_some(), "{line}");
     }
-    assert!(out.contains("\"StepVerified\""), "{out}");
+    assert!(out.contains("\"step_verified\""), "{out}");
     assert_eq!(c.primaries().await, vec![c.port("r1")]);
 
     let (code, out, _) = redops(&["-c", cfg, "failback", "--yes", "--strategy", "native"]).await;

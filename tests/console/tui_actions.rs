@@ -18,6 +18,7 @@ use ratatui::Terminal;
 use redops::audit::{AuditLog, Record};
 use redops::config::{Addr, Sentinel};
 use redops::ops::fake::{Effect as Fault, FakeOps};
+use redops::ops::progress::SaveProgress;
 use redops::ops::{RunEvent, RunOutcome, RunStatus};
 use redops::tui::modal::Modal;
 use redops::tui::run::{self, RunEnd, RunJob};
@@ -125,8 +126,7 @@ async fn drive(app: &mut App, job: &RunJob, fake: &FakeOps) -> (Vec<String>, Run
     while let Some(m) = rx.recv().await {
         match &m {
             Msg::Run { event, .. } => {
-                let v = serde_json::to_value(event).unwrap();
-                names.push(v["event"].as_str().unwrap().to_string());
+                names.push(event.name().to_string());
             }
             Msg::RunEnded(_) => names.push("(RunEnded)".to_string()),
             _ => {}
@@ -341,6 +341,117 @@ fn scripted_switchover(w: u16, h: u16) -> (App, RunJob, tempfile::TempDir) {
     );
     app.update(Msg::Tick(at_ms(t + 400)));
     (app, job, dir)
+}
+
+/// A snapshot with its download confirmed, then the gate's events scripted: the BGSAVE
+/// verified after an estimated progress, the download 41% through an 83 MB file.
+fn scripted_download(w: u16, h: u16) -> (App, tempfile::TempDir) {
+    let fake = FakeOps::group(&["m1", "r1", "r2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_on(&fake, dir.path(), Options::default(), w, h);
+    app.config.console.backups_dir = "/var/backups/redops".into();
+    select(&mut app, "r1");
+    press(&mut app, KeyCode::Char('s'));
+    press(&mut app, KeyCode::Char('d'));
+    let _job = confirm(&mut app, None);
+    let mut t = 60_000;
+    let mut ev = |app: &mut App, e: RunEvent, dt: u64| {
+        t += dt;
+        app.update(Msg::Run {
+            at: at_ms(t),
+            event: e,
+        });
+    };
+    ev(
+        &mut app,
+        RunEvent::RunStarted {
+            run_id: "18bc-0002".into(),
+            action: "snapshot".into(),
+            group: "demo".into(),
+            summary: "verified BGSAVE of r1".into(),
+            reason: None,
+        },
+        5,
+    );
+    ev(
+        &mut app,
+        RunEvent::PrecheckPassed {
+            overridden: vec![],
+            reason: None,
+            state: vec![],
+        },
+        12,
+    );
+    ev(&mut app, RunEvent::SnapshotStarted { node: "r1".into() }, 1);
+    ev(
+        &mut app,
+        RunEvent::SnapshotProgress {
+            node: "r1".into(),
+            progress: SaveProgress::new(
+                Duration::from_millis(600),
+                Some(1),
+                Some(400_000),
+                Some(1),
+            ),
+        },
+        600,
+    );
+    let t_mid = screen(&app);
+    assert!(
+        t_mid.contains("0.6s of about 1.5s (40%, an estimate from the last BGSAVE's"),
+        "{t_mid}"
+    );
+    assert!(
+        t_mid.contains("████████████████░░░░"),
+        "the bar at 40%:\n{t_mid}"
+    );
+    ev(
+        &mut app,
+        RunEvent::SnapshotVerified {
+            node: "r1".into(),
+            last_save: 1_700_000_061,
+            requested_at: 1_700_000_060,
+            saved_aside: None,
+        },
+        700,
+    );
+    ev(
+        &mut app,
+        RunEvent::DownloadStarted {
+            node: "r1".into(),
+            path: "/var/backups/redops".into(),
+        },
+        1,
+    );
+    ev(
+        &mut app,
+        RunEvent::DownloadProgress {
+            node: "r1".into(),
+            bytes: 34 << 20,
+            total: Some(83 << 20),
+            elapsed_ms: 2400,
+            expected: None,
+        },
+        2400,
+    );
+    app.update(Msg::Tick(at_ms(t + 100)));
+    (app, dir)
+}
+
+/// The download's bar, bytes, rate and time left, at 120x35 and 80x24.
+#[test]
+fn runbook_mid_download() {
+    let (app, _dir) = scripted_download(120, 35);
+    let t = screen(&app);
+    assert!(
+        t.contains("34.0 MB of 83.0 MB (40%) · 14.2 MB/s · 3.5s left"),
+        "{t}"
+    );
+    insta::assert_snapshot!("runbook_mid_download", t);
+    let (app80, _dir) = scripted_download(80, 24);
+    let t = screen(&app80);
+    assert!(t.contains("40%"), "{t}");
+    insta::assert_snapshot!("runbook_mid_download_80x24", t);
 }
 
 #[test]

@@ -76,8 +76,7 @@ async fn confirm_and_run(app: &mut App, name: &str) -> Vec<String> {
             .expect("the run reports its end");
         let done = matches!(m, Msg::RunEnded(_));
         if let Msg::Run { event, .. } = &m {
-            let v = serde_json::to_value(event).unwrap();
-            names.push(v["event"].as_str().unwrap().to_string());
+            names.push(event.name().to_string());
         }
         app.update(m);
         if done {

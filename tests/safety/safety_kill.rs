@@ -126,7 +126,7 @@ async fn run_and_kill(args: &[&str], kill_at: u64) -> (bool, Vec<String>) {
         while let Ok(Some(line)) = lines.next_line().await {
             seen.push(line.clone());
             let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["event"] == "StepStarted" && v["index"].as_u64() == Some(kill_at) {
+            if v["event"] == "step_started" && v["index"].as_u64() == Some(kill_at) {
                 child.start_kill().unwrap();
                 let _ = child.wait().await;
                 return true;
@@ -149,7 +149,7 @@ async fn step_count(args: &[&str]) -> u64 {
     let plan = out
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .find(|v| v["event"] == "Plan")
+        .find(|v| v["event"] == "plan")
         .unwrap_or_else(|| panic!("no plan in {out}"));
     plan["plan"]["steps"].as_array().unwrap().len() as u64
 }

@@ -81,8 +81,10 @@ impl ActionContext {
         };
         for (run, advice) in found {
             if self.json {
-                let v =
-                    serde_json::json!({"event": "InterruptedRun", "run": run, "advice": advice});
+                let mut v =
+                    serde_json::json!({"event": "interrupted_run", "run": run, "advice": advice});
+                // Records written before carry nanoseconds: JSON times are milliseconds.
+                v["run"]["started_at"] = crate::audit::rfc3339_ms_of(&run.started_at).into();
                 output::json(&v.to_string());
             } else {
                 output::note(&format!(

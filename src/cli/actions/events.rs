@@ -1,10 +1,12 @@
-//! Printing a run as it happens: one line per engine event (or one JSON line each with
-//! `--json`), then the outcome with its state, next step and warnings.
+//! The words of a run: one text line per engine event (or its JSON line with `--json`), then
+//! the outcome with its state, next step and warnings. How progress events are thinned or
+//! drawn as bars is `progress.rs`'s choice.
 
 use crate::cli::output;
 use crate::ops::{self, summary, RunEvent, RunOutcome};
 
-fn stamp() -> String {
+/// The time of day to the millisecond, for the text lines.
+pub(super) fn stamp() -> String {
     let now = time::OffsetDateTime::now_utc();
     format!(
         "{:02}:{:02}:{:02}.{:03}",
@@ -29,7 +31,7 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
 }
 
 /// The text line of an event stamped `t`; `None` for `RunFinished` (the outcome says it).
-fn event_line(e: &RunEvent, t: &str) -> Option<String> {
+pub(super) fn event_line(e: &RunEvent, t: &str) -> Option<String> {
     let line = match e {
         RunEvent::RunStarted { run_id, .. } => format!("{t} run {run_id} started"),
         RunEvent::PrecheckFailed { reason } => format!("{t} refused: {reason}"),
@@ -43,7 +45,10 @@ fn event_line(e: &RunEvent, t: &str) -> Option<String> {
             )
         }
         RunEvent::SnapshotStarted { node } => format!("{t} snapshot: BGSAVE on {node}"),
-        RunEvent::SnapshotProgress { node, detail } => format!("{t} snapshot: {node}: {detail}"),
+        RunEvent::SnapshotProgress { node, progress } => {
+            format!("{t} snapshot: {node}: {}", progress.line())
+        }
+        RunEvent::SnapshotNoted { node, note } => format!("{t} snapshot: {node}: {note}"),
         RunEvent::SnapshotVerified {
             node, last_save, ..
         } => {
@@ -59,14 +64,10 @@ fn event_line(e: &RunEvent, t: &str) -> Option<String> {
         RunEvent::DownloadStarted { node, path } => {
             format!("{t} download: {node}: RDB into {path}")
         }
-        RunEvent::DownloadProgress { node, bytes, total } => match total {
-            Some(total) => format!(
-                "{t} download: {node}: {} of {}",
-                summary::bytes(*bytes),
-                summary::bytes(*total)
-            ),
-            None => format!("{t} download: {node}: {}", summary::bytes(*bytes)),
-        },
+        RunEvent::DownloadProgress { node, .. } => {
+            let line = e.transfer().map(|p| p.line()).unwrap_or_default();
+            format!("{t} download: {node}: {line}")
+        }
         RunEvent::DownloadVerified {
             node,
             path,
@@ -79,7 +80,10 @@ fn event_line(e: &RunEvent, t: &str) -> Option<String> {
             } else {
                 "no CRC64 in the file (rdbchecksum no)"
             };
-            format!("{t} download: {node} -> {path} ({bytes} bytes, {crc})")
+            format!(
+                "{t} download: {node} -> {path} ({}, {crc})",
+                summary::bytes(*bytes)
+            )
         }
         RunEvent::DownloadFailed { node, error } => {
             format!("{t} download: {node} FAILED: {error}")
@@ -123,7 +127,7 @@ fn event_line(e: &RunEvent, t: &str) -> Option<String> {
 /// Prints how the run ended: its JSON (`--json`), or the outcome, state, next step, warnings.
 pub(super) fn print_outcome(o: &RunOutcome, json: bool) {
     if json {
-        output::json(&serde_json::json!({"event": "Outcome", "outcome": o}).to_string());
+        output::json(&serde_json::json!({"event": "outcome", "outcome": o}).to_string());
         return;
     }
     let word = match o.status {
@@ -166,11 +170,15 @@ mod tests {
                 node: node(),
                 bytes: 3 << 20,
                 total: Some(12 << 20),
+                elapsed_ms: 1000,
+                expected: None,
             },
             RunEvent::DownloadProgress {
                 node: node(),
                 bytes: 2048,
                 total: None,
+                elapsed_ms: 0,
+                expected: None,
             },
             RunEvent::DownloadVerified {
                 node: node(),
@@ -191,9 +199,9 @@ mod tests {
             lines,
             [
                 "T download: m1: RDB into /backups",
-                "T download: m1: 3.0 MB of 12.0 MB",
-                "T download: m1: 2.0 KB",
-                "T download: m1 -> /backups/g/m1/x.rdb (12582912 bytes, no CRC64 in the file \
+                "T download: m1: 3.0 MB of 12.0 MB (25%) · 3.0 MB/s · 3.0s left",
+                "T download: m1: 2.0 KB · length unknown (diskless)",
+                "T download: m1 -> /backups/g/m1/x.rdb (12.0 MB, no CRC64 in the file \
                  (rdbchecksum no))",
                 "T download: m1 FAILED: the transfer was cut",
             ]

@@ -1,12 +1,13 @@
 //! Running a prepared plan from the command line: print the plan (text or a JSON line), take
 //! the core's refusal, ask for confirmation on the terminal (or take `--yes`), run it with the
-//! core's `session::execute`, print one line per event (or JSON lines), the outcome, and what
-//! was done after it. Every guard is the core's: this only gathers the operator's answers and
+//! core's `session::execute`, show its events (`progress.rs`: lines, bars on a terminal, or
+//! JSON lines), the outcome, and what was done after it. Every guard is the core's: this only gathers the operator's answers and
 //! prints.
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use super::events::{print_event, print_outcome};
+use super::events::print_outcome;
+use super::progress::{Mode, Printer};
 use super::{fail, ActionContext, ActionFlags};
 use crate::cli::{output, EXIT_OK, EXIT_REFUSED, EXIT_USAGE};
 use crate::ops::session::{self, Aftermath, Prepared};
@@ -17,7 +18,7 @@ use crate::ops::{guard, Confirm, RealOps};
 pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) -> u8 {
     let plan = &p.plan;
     if ctx.json {
-        output::json(&serde_json::json!({"event": "Plan", "plan": plan}).to_string());
+        output::json(&serde_json::json!({"event": "plan", "plan": plan}).to_string());
     } else {
         for l in plan.to_string().lines() {
             output::line(l);
@@ -30,11 +31,18 @@ pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) 
     let mut approval = p.approval(None, reason(flags.force), reason(flags.skip_snapshot));
     let blocked = guard::refusal(plan, &approval).is_some();
     if flags.dry_run {
-        output::line(if blocked {
-            "dry run: nothing was changed; this plan would be refused"
+        if ctx.json {
+            output::json(
+                &serde_json::json!({"event": "dry_run", "changed": false, "would_refuse": blocked})
+                    .to_string(),
+            );
         } else {
-            "dry run: nothing was changed"
-        });
+            output::line(if blocked {
+                "dry run: nothing was changed; this plan would be refused"
+            } else {
+                "dry run: nothing was changed"
+            });
+        }
         return if blocked { EXIT_REFUSED } else { EXIT_OK };
     }
     if !blocked {
@@ -45,11 +53,23 @@ pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) 
         }
     }
     let json = ctx.json;
-    let done =
-        match session::execute(p, &approval, RealOps::new, move |e| print_event(&e, json)).await {
-            Ok(d) => d,
-            Err(e) => return fail(&e),
-        };
+    // The engine's callback must be 'static: the printer is shared with it, and its last bar
+    // cleared here once the run has ended (a run that ends under a bar leaves none drawn).
+    let printer = std::sync::Arc::new(std::sync::Mutex::new(Printer::new(Mode::detect(json))));
+    let shown = std::sync::Arc::clone(&printer);
+    let on_event = move |e| {
+        if let Ok(mut p) = shown.lock() {
+            p.event(&e);
+        }
+    };
+    let executed = session::execute(p, &approval, RealOps::new, on_event).await;
+    if let Ok(mut p) = printer.lock() {
+        p.finish();
+    }
+    let done = match executed {
+        Ok(d) => d,
+        Err(e) => return fail(&e, json),
+    };
     print_outcome(&done.outcome, json);
     match &done.after {
         Aftermath::Marked { mark, file } if !json => output::line(&format!(

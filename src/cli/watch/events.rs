@@ -76,7 +76,7 @@ pub fn run_line(rec: &Record, json: bool, p: Paint) -> Option<String> {
         || {
             let mut v = json!({
                 "event": if started { "run_started" } else { "run_finished" },
-                "at": rec.at,
+                "at": crate::audit::rfc3339_ms_of(&rec.at),
                 "group": rec.group,
                 "action": rec.action,
                 "run_id": rec.run_id,
@@ -156,7 +156,7 @@ fn mark_json(event: &str, at: &str, m: &RejoinMark) -> serde_json::Value {
         "addr": m.addr,
         "promoted": m.promoted,
         "run_id": m.run_id,
-        "marked_at": m.marked_at,
+        "marked_at": crate::audit::rfc3339_ms_of(&m.marked_at),
     })
 }
 

@@ -11,12 +11,13 @@ use crate::info::InfoRole;
 use super::super::error::{OpsError, OpsResult};
 use super::super::lock::parse_client_list;
 use super::super::redis_ops::{Command, InfoSection, RedisOps};
-use super::super::snapshot::{run_gate, GateFailure};
+use super::super::snapshot::{run_gate, GateFailure, GateNote};
 use super::super::summary::info_line;
 use super::journal::Every;
 use super::{same_host, Approval, Run, RunEvent};
 
-/// The least time between two download progress events.
+/// The least time between two progress events of a BGSAVE or a download: front-ends redraw
+/// a bar, they do not need the gate's ten polls a second.
 pub(crate) const DOWNLOAD_PROGRESS_EVERY: Duration = Duration::from_secs(1);
 
 /// A lock check that could not be made, in words (overridden with the run's reason).
@@ -175,11 +176,22 @@ impl<O: RedisOps> Run<'_, O> {
         let name = node.name.clone();
         self.event(RunEvent::SnapshotStarted { node: name.clone() });
         let journal = &mut self.journal;
-        let mut progress = |detail: String| {
-            let _ = journal.event(RunEvent::SnapshotProgress {
-                node: name.clone(),
-                detail,
-            });
+        let mut every = Every::new(DOWNLOAD_PROGRESS_EVERY);
+        let mut progress = |n: GateNote| {
+            let e = match n {
+                GateNote::Note(note) => RunEvent::SnapshotNoted {
+                    node: name.clone(),
+                    note,
+                },
+                GateNote::Saving(p) if every.pass((), Instant::now()) => {
+                    RunEvent::SnapshotProgress {
+                        node: name.clone(),
+                        progress: p,
+                    }
+                }
+                GateNote::Saving(_) => return,
+            };
+            let _ = journal.event(e);
         };
         let result = run_gate(self.ops, &node, self.plan.budgets.snapshot, &mut progress).await;
         let exchanges = match &result {
@@ -243,8 +255,17 @@ impl<O: RedisOps> Run<'_, O> {
             node: name.clone(),
             path: dir.display().to_string(),
         });
+        // A diskless transfer announces no length: the node's last download is the estimate.
+        let expected = crate::node::rdb::latest_backup(
+            &dir,
+            &self.plan.group,
+            std::slice::from_ref(&name),
+            u64::MAX,
+        )
+        .map(|(_, m)| m.bytes);
         let journal = &mut self.journal;
         let mut every = Every::new(DOWNLOAD_PROGRESS_EVERY);
+        let began = Instant::now();
         let mut progress = |bytes: u64, total: Option<u64>| {
             // The transfer reports every 256 KB write; a front-end needs one line a second.
             if !every.pass((), Instant::now()) && Some(bytes) != total {
@@ -254,6 +275,8 @@ impl<O: RedisOps> Run<'_, O> {
                 node: name.clone(),
                 bytes,
                 total,
+                elapsed_ms: super::ms(began.elapsed()),
+                expected: total.is_none().then_some(expected).flatten(),
             });
         };
         let result = self

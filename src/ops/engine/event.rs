@@ -13,12 +13,14 @@ use serde::Serialize;
 use crate::audit::{Outcome, Record};
 
 use super::super::next_step::NextStep;
+use super::super::progress::{SaveProgress, Transfer};
 use super::RunStatus;
 
-/// Progress of a run, as past facts. Serialized with its name under `event` (the CLI's JSON
-/// lines, the audit record's `event`).
+/// Progress of a run, as past facts. Serialized with its name in snake case under `event`
+/// (the CLI's JSON lines: `run_started`); the audit record keeps the log's historic
+/// `RunStarted` ([`RunEvent::name`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "event")]
+#[serde(tag = "event", rename_all = "snake_case")]
 pub enum RunEvent {
     RunStarted {
         run_id: String,
@@ -44,10 +46,16 @@ pub enum RunEvent {
     SnapshotStarted {
         node: String,
     },
-    /// A note while the BGSAVE runs (keys saved so far, a wait).
+    /// How far the BGSAVE is (at most one a second; `ops::progress` says what it rests on).
     SnapshotProgress {
         node: String,
-        detail: String,
+        #[serde(flatten)]
+        progress: SaveProgress,
+    },
+    /// A note about the BGSAVE: a wait for another child, a save under another name.
+    SnapshotNoted {
+        node: String,
+        note: String,
     },
     SnapshotVerified {
         node: String,
@@ -84,6 +92,11 @@ pub enum RunEvent {
         bytes: u64,
         #[serde(skip_serializing_if = "Option::is_none")]
         total: Option<u64>,
+        /// Since the download began: the mean rate is `bytes / elapsed_ms`.
+        elapsed_ms: u64,
+        /// Without `total`: the size of the node's last download, an estimate of it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected: Option<u64>,
     },
     DownloadVerified {
         node: String,
@@ -139,6 +152,7 @@ impl RunEvent {
             Self::PrecheckPassed { .. } => "PrecheckPassed",
             Self::SnapshotStarted { .. } => "SnapshotStarted",
             Self::SnapshotProgress { .. } => "SnapshotProgress",
+            Self::SnapshotNoted { .. } => "SnapshotNoted",
             Self::SnapshotVerified { .. } => "SnapshotVerified",
             Self::SnapshotSkipped { .. } => "SnapshotSkipped",
             Self::SnapshotFailed { .. } => "SnapshotFailed",
@@ -163,12 +177,33 @@ impl RunEvent {
         )
     }
 
+    /// The transfer a `DownloadProgress` reports.
+    #[must_use]
+    pub fn transfer(&self) -> Option<Transfer> {
+        match self {
+            Self::DownloadProgress {
+                bytes,
+                total,
+                elapsed_ms,
+                expected,
+                ..
+            } => Some(Transfer {
+                bytes: *bytes,
+                total: *total,
+                elapsed_ms: *elapsed_ms,
+                expected: *expected,
+            }),
+            _ => None,
+        }
+    }
+
     /// The node a gate event is about.
     #[must_use]
     pub fn node(&self) -> Option<&str> {
         match self {
             Self::SnapshotStarted { node }
             | Self::SnapshotProgress { node, .. }
+            | Self::SnapshotNoted { node, .. }
             | Self::SnapshotVerified { node, .. }
             | Self::SnapshotFailed { node, .. }
             | Self::DownloadStarted { node, .. }
@@ -214,7 +249,8 @@ impl RunEvent {
                 r.state = Some(state.join(" | "));
             }
             Self::SnapshotStarted { node } => r.title = Some(format!("BGSAVE on {node}")),
-            Self::SnapshotProgress { detail, .. } => r.detail = Some(detail.clone()),
+            Self::SnapshotProgress { progress, .. } => r.detail = Some(progress.line()),
+            Self::SnapshotNoted { note, .. } => r.detail = Some(note.clone()),
             Self::SnapshotVerified {
                 last_save,
                 requested_at,
@@ -242,10 +278,15 @@ impl RunEvent {
                 r.title = Some(format!("RDB download of {node}"));
                 r.detail = Some(format!("into {path}"));
             }
-            Self::DownloadProgress { bytes, total, .. } => {
+            Self::DownloadProgress {
+                bytes,
+                total,
+                elapsed_ms,
+                ..
+            } => {
                 r.detail = Some(match total {
-                    Some(t) => format!("{bytes} of {t} bytes"),
-                    None => format!("{bytes} bytes"),
+                    Some(t) => format!("{bytes} of {t} bytes in {elapsed_ms} ms"),
+                    None => format!("{bytes} bytes in {elapsed_ms} ms"),
                 });
             }
             Self::DownloadVerified {
@@ -332,7 +373,11 @@ mod tests {
             RunEvent::SnapshotStarted { node: s() },
             RunEvent::SnapshotProgress {
                 node: s(),
-                detail: s(),
+                progress: SaveProgress::new(std::time::Duration::ZERO, None, None, None),
+            },
+            RunEvent::SnapshotNoted {
+                node: s(),
+                note: s(),
             },
             RunEvent::SnapshotVerified {
                 node: s(),
@@ -357,6 +402,8 @@ mod tests {
                 node: s(),
                 bytes: 0,
                 total: None,
+                elapsed_ms: 0,
+                expected: None,
             },
             RunEvent::DownloadVerified {
                 node: s(),
@@ -397,12 +444,27 @@ mod tests {
         ]
     }
 
+    /// `RunStarted` -> `run_started`.
+    fn snake(name: &str) -> String {
+        let mut out = String::new();
+        for (i, c) in name.chars().enumerate() {
+            if c.is_ascii_uppercase() && i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    }
+
     #[test]
-    fn the_record_and_the_json_carry_the_same_name() {
+    fn the_json_says_in_snake_case_what_the_record_names() {
         for e in one_of_each() {
             let json = serde_json::to_value(&e).unwrap();
-            assert_eq!(json["event"], e.name(), "{e:?}");
+            assert_eq!(json["event"], snake(e.name()), "{e:?}");
             assert_eq!(e.body().event, e.name());
+            for key in json.as_object().unwrap().keys() {
+                assert_eq!(key, &snake(key), "{e:?}");
+            }
         }
     }
 

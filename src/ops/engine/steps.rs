@@ -62,7 +62,7 @@ impl<O: RedisOps> Run<'_, O> {
             }
         }
         // The pause's length is the outcome's `pause_ms`: each front-end says it its own way.
-        let detail = format!("{}: done", self.plan.summary);
+        let detail = super::super::summary::done(self.plan);
         self.finish(RunStatus::Done, detail, Vec::new(), None)
     }
 
@@ -518,7 +518,11 @@ impl<O: RedisOps> Run<'_, O> {
                 if let (Ok(after), Some(before)) = (&p, self.st.pre.get(&primary)) {
                     if let (Some(a), Some(b)) = (after.stats.sync_full, before.stats.sync_full) {
                         if a > b {
-                            let w = format!("{pn} served {} full resync(s) during the switchover (sync_full {b} -> {a})", a - b);
+                            let w = format!(
+                                "{pn} served {} during the {} (sync_full {b} -> {a})",
+                                super::super::summary::full_resyncs(a - b),
+                                self.plan.action.as_str()
+                            );
                             self.warnings.push(w.clone());
                             detail.push_str(&format!("; {w}"));
                         } else {

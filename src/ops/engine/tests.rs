@@ -177,13 +177,18 @@ async fn a_switchover_is_told_and_audited_alike() {
     let plan = switchover(&fake);
     let (out, events, records) = run_it(&fake, &plan, "t").await;
     assert_eq!(out.status, RunStatus::Done, "{out:#?}");
+    assert_eq!(
+        out.detail, "t is now the primary in place of p",
+        "in the past tense"
+    );
     same_story(&out, &events, &records);
     assert_eq!(
-        names(&events)[..5],
+        names(&events)[..6],
         [
             "RunStarted",
             "PrecheckPassed",
             "SnapshotStarted",
+            "SnapshotProgress",
             "SnapshotVerified",
             "StepStarted"
         ]
@@ -235,6 +240,10 @@ async fn a_download_is_told_and_audited_with_its_progress_thinned() {
     let plan = snapshot(&ops.fake);
     let (out, events, records) = run_it(&ops, &plan, "p").await;
     assert_eq!(out.status, RunStatus::Done, "{out:#?}");
+    assert_eq!(
+        out.detail,
+        "p saved its dataset: BGSAVE verified, its RDB downloaded and checked"
+    );
     let left_out = same_story(&out, &events, &records);
     let sent: Vec<(u64, Option<u64>)> = events
         .iter()
@@ -253,6 +262,7 @@ async fn a_download_is_told_and_audited_with_its_progress_thinned() {
         names(&events)[2..],
         [
             "SnapshotStarted",
+            "SnapshotProgress",
             "SnapshotVerified",
             "DownloadStarted",
             "DownloadProgress",

@@ -347,8 +347,7 @@ fn collector() -> (
     let seen = Arc::new(Mutex::new(Vec::new()));
     let into = Arc::clone(&seen);
     let f = move |e: RunEvent| {
-        let v = serde_json::to_value(&e).unwrap_or_default();
-        let name = v["event"].as_str().unwrap_or("?").to_string();
+        let name = e.name().to_string();
         into.lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(name);
@@ -419,6 +418,10 @@ async fn a_promotion_marks_the_old_primary_and_the_rejoin_clears_it() {
     let a = r.approval(Some("p".into()), None, None);
     let done = execute_on(&r, &a, &fake, &mut log, f).await;
     assert_eq!(done.outcome.status, RunStatus::Done, "{:?}", done.outcome);
+    assert_eq!(
+        done.outcome.detail,
+        "p rejoined: it now replicates from r2; it discarded nothing (proven)"
+    );
     assert_eq!(done.after, Aftermath::MarkCleared { node: "p".into() });
     assert!(promote::load_marks(file)
         .unwrap_or_else(|e| panic!("{e}"))

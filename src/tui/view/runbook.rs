@@ -8,6 +8,9 @@
 //! │ ✓ pre-checks passed (lock, roles read live)                           │
 //! │ ✓ snapshot (BGSAVE, verified) of m1                          310ms    │
 //! │ ✓  1 pause writes on m1 · CLIENT PAUSE 20000 WRITE             1ms    │
+//! │ ▶ download of m1 (RDB, verified)                     running 2.4s    │
+//! │     ████████████████▌░░░░░░░░░░░░░░░░░░░░░░░  41%                      │
+//! │     34.1 MB of 83.0 MB (41%) · 14.2 MB/s · 3.4s left                  │
 //! │ ▶  2 wait until r1 has caught up                     running 0.2s    │
 //! │ ·  3 promote r1 · REPLICAOF NO ONE                                    │
 //! └───────────────────────────────────────────────────────────────────────┘
@@ -61,8 +64,29 @@ impl Out<'_> {
         super::push_wrapped(&mut self.lines, self.width, lead, text, style);
     }
 
+    /// `     ██████████▌░░░░░░░░░  52%`: as wide as the pane allows, at most 40 cells.
+    fn bar(&mut self, permille: u16) {
+        let t = self.t;
+        let cells = self.width.saturating_sub(12).min(40);
+        if cells < 4 {
+            return;
+        }
+        let halves = usize::from(permille.min(1000)) * cells * 2 / 1000;
+        let mut filled = "█".repeat(halves / 2);
+        if halves % 2 == 1 {
+            filled.push('▌');
+        }
+        let empty = "░".repeat(cells - filled.chars().count());
+        self.lines.push(Line::from(vec![
+            Span::raw("     "),
+            Span::styled(filled, t.s(Ui::Info)),
+            Span::styled(empty, t.s(Ui::Muted)),
+            Span::styled(format!(" {:>3}%", permille / 10), t.s(Ui::Info)),
+        ]));
+    }
+
     /// One row: symbol, number, title and commands, time at the right; an error or the
-    /// progress under it.
+    /// progress under it (a bar when the fraction is known, then the words).
     fn row(&mut self, num: Option<usize>, r: &Row, now: SystemTime) {
         let t = self.t;
         let (sym, role, time) = match &r.state {
@@ -118,8 +142,15 @@ impl Out<'_> {
         }
         match &r.state {
             StepState::Running {
-                detail: Some(d), ..
-            } => self.wrapped("     ", d, t.s(Ui::Muted)),
+                detail, permille, ..
+            } => {
+                if let Some(p) = permille {
+                    self.bar(*p);
+                }
+                if let Some(d) = detail {
+                    self.wrapped("     ", d, t.s(Ui::Muted));
+                }
+            }
             StepState::Failed {
                 error, critical, ..
             } => {
