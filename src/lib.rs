@@ -19,6 +19,7 @@
 //!             audited); planners, guard, next step, snapshot gate, RDB download  (core)
 //! audit       JSON Lines audit log                                   (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
+//! words       counts in operator text: "1 replica", "3 replicas"    (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
 //! tui         the ratatui console (front-end); returns a ConsoleExit, never imports cli
 //! cli         clap commands, text and JSON output (front-end; the only place that prints)
@@ -42,3 +43,4 @@ pub mod sanitize;
 pub mod targets;
 pub mod topology;
 pub mod tui;
+pub mod words;

@@ -309,7 +309,10 @@ fn persistence(n: &NodeView, out: &mut Vec<Anomaly>) {
                 "{name} is a primary with no persistence (no save points, no AOF): if it \
                  restarts it comes back empty{}",
                 if replicas > 0 {
-                    format!(" and its {replicas} replica(s) will copy the empty dataset")
+                    format!(
+                        " and its {} will copy the empty dataset",
+                        crate::words::count(replicas, "replica")
+                    )
                 } else {
                     String::new()
                 }

@@ -174,7 +174,7 @@ async fn repointing_a_primary_with_replicas_is_refused_unless_forced() {
     .unwrap();
     let f = failures(&rp.plan);
     assert!(
-        f.iter().any(|m| m.contains("primary with 1 replica(s)")),
+        f.iter().any(|m| m.contains("primary with 1 replica:")),
         "{f:?}"
     );
     assert!(!rp.plan.has_hard_failure(), "{}", rp.plan);
