@@ -118,11 +118,19 @@ impl App {
             }
             ActionKind::Rejoin => {
                 let flagged = self.rejoin_candidates(gi);
-                Some(match sel {
+                let n = match sel {
                     Some(s) if flagged.contains(&s) => s,
                     _ if flagged.len() == 1 => flagged[0].clone(),
                     s => s.ok_or_else(|| "select the old primary to rejoin".to_string())?,
-                })
+                };
+                // A marked node goes to the core, which clears a mark that has settled.
+                let marked = self.marks.iter().any(|m| m.node == n);
+                if !flagged.contains(&n) && !marked {
+                    if let Some(why) = nothing_to_rejoin(&live, &n) {
+                        return Err(why);
+                    }
+                }
+                Some(n)
             }
             // A snapshot, and any action on the selected node.
             ActionKind::Snapshot => Some(need()?),
@@ -540,6 +548,30 @@ impl App {
             message,
         });
     }
+}
+
+/// Why `J` on `node` has nothing to do, when it is plain from the view: the node is the only
+/// primary, or a replica already linked to the primary. Short enough for an 80-column status
+/// line, with the key that does what the operator may have meant.
+fn nothing_to_rejoin(live: &GroupTopology, node: &str) -> Option<String> {
+    let v = live.by_name(node)?;
+    let current = |p: &crate::topology::NodeView| {
+        !p.unmanaged && p.role == Role::Primary && p.state.is_reachable() && !p.stale_info
+    };
+    if current(v) && live.nodes.iter().filter(|p| current(p)).count() == 1 {
+        return Some(format!(
+            "{node} is the primary: nothing to rejoin (to hand its role over: S)"
+        ));
+    }
+    let up = v.upstream.as_ref()?.index.and_then(|i| live.nodes.get(i))?;
+    (v.role == Role::Replica && current(up) && v.link == Some(crate::topology::Link::Up)).then(
+        || {
+            format!(
+                "{node} already follows {}: nothing to rejoin (to change its source: r)",
+                up.name
+            )
+        },
+    )
 }
 
 #[cfg(test)]

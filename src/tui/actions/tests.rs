@@ -85,3 +85,62 @@ fn a_sentinel_group_greys_role_changes_with_the_cores_text() {
     }
     assert_eq!(app.action_blocked(ActionKind::Snapshot), None);
 }
+
+fn flash(app: &App) -> String {
+    app.flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default()
+}
+
+/// `J` on a healthy primary, or on a replica already linked to it: a whole message that fits
+/// an 80-column status line, saying why and which key does what may have been meant.
+#[test]
+fn rejoin_of_a_healthy_node_says_why_and_what_to_do() {
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    app.selected = Some("p".into());
+    press(&mut app, 'J');
+    assert!(app.modals.is_empty());
+    let f = flash(&app);
+    assert_eq!(
+        f,
+        "rejoin: p is the primary: nothing to rejoin (to hand its role over: S)"
+    );
+    assert!(f.chars().count() <= 80, "{f}");
+    app.selected = Some("r1".into());
+    press(&mut app, 'J');
+    assert!(app.modals.is_empty());
+    let f = flash(&app);
+    assert_eq!(
+        f,
+        "rejoin: r1 already follows p: nothing to rejoin (to change its source: r)"
+    );
+    assert!(f.chars().count() <= 80, "{f}");
+}
+
+/// A key bound to nothing flashes so; a modifier alone or a release says nothing.
+#[test]
+fn an_unknown_key_flashes_and_a_modifier_alone_does_not() {
+    use ratatui::crossterm::event::{KeyEventKind, ModifierKeyCode};
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    press(&mut app, 'Z');
+    assert_eq!(flash(&app), "unknown key Z, ? for help");
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('x'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(flash(&app), "unknown key Ctrl-x, ? for help");
+    app.flash = None;
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Modifier(ModifierKeyCode::LeftShift),
+        KeyModifiers::SHIFT,
+    )));
+    let mut release = KeyEvent::new(KeyCode::Char('Z'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    app.update(Msg::Key(release));
+    assert!(app.flash.is_none(), "{:?}", app.flash);
+    press(&mut app, '?');
+    assert!(!app.modals.is_empty(), "a bound key still works");
+}
