@@ -86,8 +86,8 @@ fn old_primary_check(p: &OldPrimary, now: SystemTime) -> Check {
         .last_seen
         .and_then(|t| now.duration_since(t).ok())
         .map_or_else(
-            || "never by this console".to_string(),
-            |d| format!("{} s ago", d.as_secs()),
+            || "not seen by this console before".to_string(),
+            |d| format!("last seen {} s ago", d.as_secs()),
         );
     match &p.liveness {
         Liveness::ProvenDown { state, .. } if *state == NodeState::Unresponsive => {
@@ -98,7 +98,7 @@ fn old_primary_check(p: &OldPrimary, now: SystemTime) -> Check {
             ))
         }
         l @ Liveness::ProvenDown { .. } => Check::pass(format!(
-            "{} (last seen {last_seen})",
+            "{} ({last_seen})",
             l.describe(&p.name)
         )),
         l => Check::fail(format!(
@@ -221,11 +221,23 @@ pub fn plan_promote(
             loss: None,
         });
     };
+    // The primary up, when a promote is asked next to it (refused above): named as such.
+    let up = match (&old, cands.live_primaries.as_slice()) {
+        (None, [up]) => Some(up.clone()),
+        _ => None,
+    };
     let old_name = old
         .as_ref()
-        .map_or("the old primary", |p| p.name.as_str())
-        .to_string();
-    plan.summary = format!("promote {} in place of {old_name}", cand.name);
+        .map(|p| p.name.clone())
+        .or_else(|| up.clone())
+        .unwrap_or_else(|| "the old primary".to_string());
+    plan.summary = match &up {
+        Some(up) => format!(
+            "promote {} while {up} is up and the primary (refused: it would make two primaries)",
+            cand.name
+        ),
+        None => format!("promote {} in place of {old_name}", cand.name),
+    };
     plan.confirm = Confirm::TypeName(cand.name.clone());
 
     for r in &cand.reasons {
@@ -267,11 +279,14 @@ pub fn plan_promote(
         }
     }
     let loss = cands.loss(&cand);
-    let loss_text = describe_loss(&loss, &cand.name, &old_name);
-    plan.checks.push(match loss {
-        Loss::NoneProven { .. } => Check::pass(loss_text),
-        _ => Check::warn(loss_text),
-    });
+    // With the primary up nothing is lost yet: the refusal above says what matters.
+    if up.is_none() {
+        let loss_text = describe_loss(&loss, &cand.name, &old_name);
+        plan.checks.push(match loss {
+            Loss::NoneProven { .. } => Check::pass(loss_text),
+            _ => Check::warn(loss_text),
+        });
+    }
 
     let Some(cv) = gt.nodes.get(cand.index) else {
         return Ok(PromotePlan {
@@ -321,7 +336,7 @@ pub fn plan_promote(
                 plan.notes.push(format!(
                     "{} replicates from {} (chained): left as it is",
                     v.name,
-                    v.upstream.as_ref().map_or("?", |u| u.addr.as_str())
+                    v.upstream.as_ref().map_or("?", |u| gt.upstream_name(u))
                 ));
             }
             continue;
@@ -362,7 +377,7 @@ pub fn plan_promote(
         deadline: None,
         verify: "+OK".to_string(),
         rollback: format!(
-            "none once clients write to {c_name}; before that, REPLICAOF the old primary on {c_name}"
+            "none once clients write to {c_name}; before that, REPLICAOF {old_name} on {c_name}"
         ),
         critical: true,
     });

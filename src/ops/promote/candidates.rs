@@ -115,7 +115,10 @@ impl Candidates {
     pub fn loss(&self, cand: &Candidate) -> Loss {
         let Some(p) = &self.old_primary else {
             return Loss::Unknown {
-                why: "no old primary is known for this group".to_string(),
+                why: match self.live_primaries.as_slice() {
+                    [p] => format!("{p} is up and still the primary: nothing is lost yet"),
+                    _ => "no old primary is known for this group".to_string(),
+                },
             };
         };
         let (Some(p_off), Some(p_id)) = (p.last_offset, p.last_replid.as_deref()) else {
@@ -192,6 +195,25 @@ pub fn assess(group: &GroupTopology, now: SystemTime, max_extra_link_down: Durat
         .map(|v| v.name.clone())
         .collect();
     let old = old_primary(group);
+    // The primary a candidate must be a direct replica of: the old one, else (a promote asked
+    // while the primary is up, which the plan refuses) the one live primary.
+    let live_primary = group
+        .nodes
+        .iter()
+        .position(|v| !v.unmanaged && v.role == Role::Primary && current(v).is_some());
+    let reference = match (&old, live_primaries.len()) {
+        (Some(p), _) => Some(Reference {
+            index: p.index,
+            name: p.name.clone(),
+            replid: p.last_replid.clone(),
+        }),
+        (None, 1) => live_primary.map(|i| Reference {
+            index: i,
+            name: group.nodes[i].name.clone(),
+            replid: current(&group.nodes[i]).and_then(|x| x.replication.replid.clone()),
+        }),
+        (None, _) => None,
+    };
     let down_for = old
         .as_ref()
         .and_then(|p| p.last_seen)
@@ -202,8 +224,17 @@ pub fn assess(group: &GroupTopology, now: SystemTime, max_extra_link_down: Durat
         .nodes
         .iter()
         .enumerate()
-        .filter(|(i, v)| !v.unmanaged && old.as_ref().is_none_or(|p| p.index != *i))
-        .map(|(i, v)| row(i, v, old.as_ref(), down_for, max_extra_link_down))
+        .filter(|(i, v)| !v.unmanaged && reference.as_ref().is_none_or(|p| p.index != *i))
+        .map(|(i, v)| {
+            row(
+                group,
+                i,
+                v,
+                reference.as_ref(),
+                down_for,
+                max_extra_link_down,
+            )
+        })
         .collect();
 
     // Siblings that could not load the candidate's RDB after a full sync.
@@ -291,10 +322,18 @@ fn old_primary(group: &GroupTopology) -> Option<OldPrimary> {
     })
 }
 
+/// The primary the candidates are judged against (see [`assess`]).
+struct Reference {
+    index: usize,
+    name: String,
+    replid: Option<String>,
+}
+
 fn row(
+    group: &GroupTopology,
     index: usize,
     v: &NodeView,
-    old: Option<&OldPrimary>,
+    old: Option<&Reference>,
     down_for: Duration,
     max_extra: Duration,
 ) -> Candidate {
@@ -342,11 +381,11 @@ fn row(
                 "it replicates from {}, not from {} (chained or elsewhere)",
                 v.upstream
                     .as_ref()
-                    .map_or("nothing known", |u| u.addr.as_str()),
+                    .map_or("nothing known", |u| group.upstream_name(u)),
                 p.name
             ));
         }
-        if let (Some(mine), Some(theirs)) = (r.replid.as_deref(), p.last_replid.as_deref()) {
+        if let (Some(mine), Some(theirs)) = (r.replid.as_deref(), p.replid.as_deref()) {
             if mine != theirs {
                 soft(format!(
                     "it is on another replication history (replid {}) than {} was ({})",
@@ -532,6 +571,47 @@ mod tests {
         r.link = Some(Link::Up);
         let c = assess(&group(vec![p, r]), at(0), Duration::from_secs(60));
         assert_eq!(c.live_primaries, vec!["p1".to_string()]);
+    }
+
+    /// `p` while the primary is up: the chained replica (the highest offset here) is not
+    /// eligible and never ranked first; the live primary is no candidate row; the loss says
+    /// the primary is up; the chain is named by node, not address.
+    #[test]
+    fn with_the_primary_up_a_chained_replica_is_not_ranked_first() {
+        let mut p = primary_down(1000);
+        p.stale_info = false;
+        p.state = NodeState::Up;
+        p.role = Role::Primary;
+        let mut r1 = replica("r1", 990, 100, 0);
+        r1.link = Some(Link::Up);
+        let mut r2 = replica("r2", 1000, 100, 0);
+        r2.link = Some(Link::Up);
+        r2.upstream = Some(Upstream {
+            addr: "127.0.0.1:7001".into(),
+            index: Some(1),
+        });
+        let c = assess(&group(vec![p, r1, r2]), at(0), Duration::from_secs(60));
+        assert!(c.old_primary.is_none());
+        let ranked: Vec<(&str, Option<usize>)> =
+            c.rows.iter().map(|r| (r.name.as_str(), r.rank)).collect();
+        assert_eq!(ranked, vec![("r1", Some(1)), ("r2", None)]);
+        assert_eq!(c.best().map(|b| b.name.as_str()), Some("r1"));
+        let why = &c.get("r2").unwrap().reasons[0].text;
+        assert_eq!(
+            why,
+            "it replicates from r1, not from p1 (chained or elsewhere)"
+        );
+        match c.loss(c.get("r1").unwrap()) {
+            Loss::Unknown { why } => assert!(why.starts_with("p1 is up and still the primary")),
+            other => panic!("{other:?}"),
+        }
+        for r in &c.rows {
+            assert!(
+                r.rank.is_none() || r.eligible(),
+                "{} ranked but not eligible",
+                r.name
+            );
+        }
     }
 
     /// A primary that answers with an error is alive, whatever the error (invariant 9).
