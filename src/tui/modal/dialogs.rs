@@ -81,6 +81,14 @@ impl PlanDialog {
         }
     }
 
+    fn armed(&self) -> Armed {
+        Armed {
+            prepared: (*self.prepared).clone(),
+            override_reason: self.override_reason.clone(),
+            skip_snapshot_reason: self.skip_snapshot_reason.clone(),
+        }
+    }
+
     /// Why Proceed is disabled, in words with what to do: the core's refusal of the plan.
     fn disabled_why(&self) -> String {
         let why = self
@@ -157,12 +165,16 @@ impl PlanDialog {
                 };
                 Outcome::Keep
             }
+            // A plain confirm (a snapshot: no role changes) takes a `y` as well as Run.
+            KeyCode::Char('y')
+                if self.can_proceed() && self.prepared.plan.confirm == crate::ops::Confirm::Yes =>
+            {
+                Outcome::PlanAccepted(Box::new(self.armed()))
+            }
             KeyCode::Enter => match self.focus {
-                Button::Proceed if self.can_proceed() => Outcome::PlanAccepted(Box::new(Armed {
-                    prepared: (*self.prepared).clone(),
-                    override_reason: self.override_reason.clone(),
-                    skip_snapshot_reason: self.skip_snapshot_reason.clone(),
-                })),
+                Button::Proceed if self.can_proceed() => {
+                    Outcome::PlanAccepted(Box::new(self.armed()))
+                }
                 Button::Proceed => {
                     self.message = Some(format!(
                         "{} is disabled: {}",
@@ -516,6 +528,14 @@ mod tests {
         let (config, topology) = fake.config_and_topology("g");
         let req = Request::new(ActionKind::Snapshot, Some("p".into()));
         let mut d = PlanDialog::new(prepare(&config, &topology, &req, false));
+        assert!(
+            matches!(d.key(&key(KeyCode::Char('y'))), Outcome::PlanAccepted(_)),
+            "a snapshot runs on y, no name typed"
+        );
+        assert!(
+            matches!(plan(&fake).key(&key(KeyCode::Char('y'))), Outcome::Keep),
+            "a role change does not take a y"
+        );
         assert!(!d.can_skip_snapshot(), "a snapshot is the gate itself");
         d.key(&key(KeyCode::Char('x')));
         assert!(d.reason_input.is_none());

@@ -350,6 +350,9 @@ fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
             (None, false) => {}
         }
     }
+    if d.can_proceed() && d.prepared.confirm_word().is_none() {
+        hints.push_str(" · y runs");
+    }
     if d.prepared.request.has_strategy() {
         hints.push_str(" · t strategy");
     }
