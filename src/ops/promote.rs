@@ -322,15 +322,19 @@ pub fn plan_promote(
         upstream: oi,
     });
 
-    // Siblings: reachable direct replicas of the old primary. Chained ones follow their upstream.
+    // Siblings: reachable direct replicas of the old primary (of the primary up, when a
+    // promote is asked next to it). Chained ones follow their upstream.
+    let primary_index = old.as_ref().map(|p| p.index).or_else(|| {
+        up.as_ref()
+            .and_then(|n| gt.nodes.iter().position(|v| &v.name == n))
+    });
     let mut siblings = Vec::new();
     for (k, v) in gt.nodes.iter().enumerate() {
-        if v.unmanaged || k == cand.index || old.as_ref().is_some_and(|p| p.index == k) {
+        if v.unmanaged || k == cand.index || primary_index == Some(k) {
             continue;
         }
-        let direct = old
-            .as_ref()
-            .is_some_and(|p| v.upstream.as_ref().and_then(|u| u.index) == Some(p.index));
+        let direct =
+            primary_index.is_some() && v.upstream.as_ref().and_then(|u| u.index) == primary_index;
         if !direct {
             if v.role == Role::Replica {
                 plan.notes.push(format!(
@@ -381,7 +385,7 @@ pub fn plan_promote(
         ),
         critical: true,
     });
-    plan.push_sibling_repoints(&siblings, ci, "keeps waiting for the old primary");
+    plan.push_sibling_repoints(&siblings, ci, &format!("keeps waiting for {old_name}"));
     plan.steps.push(Step {
         title: format!("verify {c_name} is primary and its replicas follow it"),
         node: ci,
@@ -409,10 +413,12 @@ pub fn plan_promote(
         rollback: "none".to_string(),
         critical: false,
     });
-    plan.notes.push(format!(
-        "{old_name} is marked for rejoin: if it restarts, it comes back as a primary with its old data; \
-         rejoining it makes it a replica of {c_name} (its snapshot is downloaded first)"
-    ));
+    if up.is_none() {
+        plan.notes.push(format!(
+            "{old_name} is marked for rejoin: if it restarts, it comes back as a primary with its old \
+             data; rejoining it makes it a replica of {c_name} (its snapshot is downloaded first)"
+        ));
+    }
     Ok(PromotePlan {
         plan,
         chosen: Some(c_name),

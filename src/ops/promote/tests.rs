@@ -155,7 +155,7 @@ fn another_unreadable_node_of_unknown_role_needs_a_reason() {
 /// ranks no chained replica first, and names the chain's upstream by name.
 #[test]
 fn a_promote_while_the_primary_is_up_says_so() {
-    let fake = FakeOps::group(&["p", "r1", "r2"]);
+    let fake = FakeOps::group(&["p", "r1", "r2", "r3"]);
     // r2 chained under r1, ahead of it on the stream.
     fake.node("r2", |n| {
         n.master = Some(crate::config::Addr {
@@ -180,4 +180,8 @@ fn a_promote_while_the_primary_is_up_says_so() {
         "{text}"
     );
     assert!(!text.contains("the old primary"), "{text}");
+    assert!(
+        !text.contains("p is marked for rejoin") && !text.contains("r3 replicates from p"),
+        "a primary up is not an old one, and its direct replicas are not chained: {text}"
+    );
 }
