@@ -214,11 +214,11 @@ pub fn assess(group: &GroupTopology, now: SystemTime, max_extra_link_down: Durat
         }),
         (None, _) => None,
     };
+    // Unknown when this console never saw the old primary up (counted as no outage).
     let down_for = old
         .as_ref()
         .and_then(|p| p.last_seen)
-        .and_then(|t| now.duration_since(t).ok())
-        .unwrap_or_default();
+        .and_then(|t| now.duration_since(t).ok());
 
     let mut rows: Vec<Candidate> = group
         .nodes
@@ -334,7 +334,7 @@ fn row(
     index: usize,
     v: &NodeView,
     old: Option<&Reference>,
-    down_for: Duration,
+    down_for: Option<Duration>,
     max_extra: Duration,
 ) -> Candidate {
     let mut reasons = Vec::new();
@@ -400,12 +400,23 @@ fn row(
         Some(Link::Down { since: None }) => {
             soft("its link never came up: it may hold no data".to_string());
         }
-        Some(Link::Down { since: Some(d) }) if d > down_for + max_extra => soft(format!(
-            "its link has been down for {} s, more than the primary's {} s outage plus {} s: its data is too old",
-            d.as_secs(),
-            down_for.as_secs(),
-            max_extra.as_secs()
-        )),
+        Some(Link::Down { since: Some(d) }) if d > down_for.unwrap_or_default() + max_extra => {
+            soft(match down_for {
+                Some(o) => format!(
+                    "its link has been down for {} s, more than the primary's {} s outage plus {} s: \
+                     its data is too old",
+                    d.as_secs(),
+                    o.as_secs(),
+                    max_extra.as_secs()
+                ),
+                None => format!(
+                    "its link has been down for {} s, more than {} s, and how long the primary has \
+                     been down is not known (not seen by this console before): its data may be too old",
+                    d.as_secs(),
+                    max_extra.as_secs()
+                ),
+            });
+        }
         _ => {}
     }
     c.reasons = reasons;
@@ -678,6 +689,25 @@ mod tests {
             );
             assert!(c.primary_down(), "{state:?}: {:?}", c.old_primary);
         }
+    }
+
+    /// A primary this console never saw up has an outage of unknown length: the link rule
+    /// says so instead of "the primary's 0 s outage".
+    #[test]
+    fn an_unknown_outage_is_not_called_0_s() {
+        let mut p = primary_down(1000);
+        p.last_ok = None;
+        let c = assess(
+            &group(vec![p, replica("r1", 1000, 100, 600)]),
+            at(0),
+            Duration::from_secs(60),
+        );
+        let why = &c.get("r1").unwrap().reasons[0].text;
+        assert!(
+            why.contains("how long the primary has been down is not known")
+                && !why.contains("0 s outage"),
+            "{why}"
+        );
     }
 
     #[test]
