@@ -55,7 +55,7 @@ fn last_answered(now: SystemTime, t: Option<SystemTime>) -> String {
             "last answered {} ago",
             human_secs(now.duration_since(t).unwrap_or_default().as_secs_f64())
         ),
-        None => "no answer since the console started".to_string(),
+        None => "no answer since redops started".to_string(),
     }
 }
 
