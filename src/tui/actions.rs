@@ -77,18 +77,18 @@ impl App {
     /// An action key was pressed.
     pub(super) fn action_key(&mut self, a: ActionKind) -> Vec<Effect> {
         if let Some(r) = session::standing(&self.session(), self.group, a) {
-            self.flash_error(&format!("{}: {}", a.as_str(), prepare::flash(&r)));
+            self.refuse(a, &prepare::flash(&r));
             return Vec::new();
         }
         if let Some(why) = self.action_blocked(a) {
-            self.flash_error(&format!("{}: {why}", a.as_str()));
+            self.refuse(a, &why);
             return Vec::new();
         }
         match self.request_for(a) {
             Ok(Some(req)) => self.open_plan(&req),
             Ok(None) => Vec::new(),
             Err(why) => {
-                self.flash_error(&format!("{}: {why}", a.as_str()));
+                self.refuse(a, &why);
                 Vec::new()
             }
         }
@@ -223,10 +223,36 @@ impl App {
                     .hint
                     .as_ref()
                     .map_or_else(String::new, |h| format!(" (hint: {h})"));
-                self.flash_error(&format!("{}: {}{hint}", req.action.as_str(), e.message));
+                self.refuse(req.action, &format!("{}{hint}", e.message));
                 Vec::new()
             }
         }
+    }
+
+    /// Why action `a` was not planned, whole: in the status line when it fits there, else
+    /// in a notice (a status line cuts a long reason mid-sentence, and the hint is its end).
+    fn refuse(&mut self, a: ActionKind, why: &str) {
+        let line = format!("{}: {why}", a.as_str());
+        if line.chars().count() <= usize::from(self.size.0) {
+            self.flash_error(&line);
+            return;
+        }
+        let (reason, hint) = match why.split_once(" (hint: ") {
+            Some((r, h)) => (r.to_string(), Some(h.trim_end_matches(')').to_string())),
+            None => (why.to_string(), None),
+        };
+        let mut lines = vec![reason];
+        if let Some(h) = hint {
+            lines.push(String::new());
+            lines.push(format!("hint: {h}"));
+        }
+        self.modals.push(Modal::Notice(NoticeDialog {
+            title: format!("{}: not planned", a.as_str()),
+            lines,
+            offer: None,
+            focus: Button::Cancel,
+            scroll: 0,
+        }));
     }
 
     /// Proceed was chosen in the plan dialog: a plain confirm runs it; a role change asks

@@ -144,3 +144,31 @@ fn an_unknown_key_flashes_and_a_modifier_alone_does_not() {
     press(&mut app, '?');
     assert!(!app.modals.is_empty(), "a bound key still works");
 }
+
+/// A refusal too long for the status line opens a notice with all of it, hint included,
+/// instead of a line cut mid-sentence.
+#[test]
+fn a_long_refusal_is_shown_whole_in_a_notice() {
+    use super::super::modal::Modal;
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    app.update(Msg::Resize(80, 24));
+    app.config.groups[0].sentinel = Some(Sentinel {
+        addrs: vec![Addr::parse("127.0.0.1:26379").unwrap_or_else(|e| panic!("{e}"))],
+        master_name: "mymaster".into(),
+    });
+    app.selected = Some("r1".into());
+    press(&mut app, 'S');
+    let Some(Modal::Notice(n)) = app.modals.last() else {
+        panic!("a notice, not a cut flash: {:?}", app.flash);
+    };
+    assert_eq!(n.title, "switchover: not planned");
+    assert!(n.lines[0].contains("watched by Sentinel"), "{:?}", n.lines);
+    assert!(
+        n.lines
+            .iter()
+            .any(|l| l.starts_with("hint: switch over through Sentinel")),
+        "{:?}",
+        n.lines
+    );
+}
