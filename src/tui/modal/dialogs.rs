@@ -90,15 +90,16 @@ impl PlanDialog {
     }
 
     /// Why Proceed is disabled, in words with what to do: the core's refusal of the plan.
+    /// The failed checks are listed above (✗), so they are counted, not repeated: the
+    /// footer is one line.
     fn disabled_why(&self) -> String {
-        let why = self
-            .prepared
-            .refusal()
-            .map_or_else(|| "the plan is refused".to_string(), |r| prepare::flash(&r));
-        if self.can_override() {
-            format!("{why}; o overrides them with a reason (recorded)")
-        } else {
-            why
+        match self.prepared.refusal() {
+            Some(crate::ops::Refusal::NeedsOverride { failed }) => format!(
+                "{} (✗ above); o overrides with a reason (recorded)",
+                crate::words::count(failed.len(), "failed check")
+            ),
+            Some(r) => prepare::flash(&r),
+            None => "the plan is refused".to_string(),
         }
     }
 
@@ -462,8 +463,7 @@ mod tests {
         );
         let why = d.message.clone().expect("and says why");
         assert!(
-            why.starts_with("Continue is disabled: pre-checks failed: ")
-                && why.ends_with("o overrides them with a reason (recorded)"),
+            why == "Continue is disabled: 2 failed checks (✗ above); o overrides with a reason (recorded)",
             "{why}"
         );
         d.key(&key(KeyCode::Char('o')));
