@@ -4,9 +4,11 @@
 //!
 //! It also reads the log back: [`interrupted_runs`] finds runs that started and never
 //! finished (no `RunFinished` record). What to do about one is `ops::recovery`'s business.
-//! [`Tail`] follows the records another process appends (`redops watch`).
+//! [`Tail`] follows the records another process appends (`redops watch`); [`runs`] reads the
+//! log back as past runs (`redops history`, the console's `:history`).
 //! Secrets never reach this file: records carry command texts (which hold none) and summaries.
 
+pub mod runs;
 mod tail;
 
 pub use tail::Tail;
@@ -158,6 +160,10 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// How long writes were paused, from `CLIENT PAUSE` sent to `CLIENT UNPAUSE`
+    /// acknowledged (on `RunFinished`, when the run paused them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pause_ms: Option<u64>,
 }
 
 enum Sink {

@@ -8,6 +8,7 @@ pub mod actions;
 pub mod check_config;
 pub mod console;
 pub mod demo;
+pub mod history;
 pub mod next_step;
 pub mod output;
 pub mod sandbox;
@@ -151,6 +152,9 @@ pub enum Command {
     Repoint(actions::RepointArgs),
     /// Bring a restarted old primary back as a replica of the current primary.
     Rejoin(actions::RejoinArgs),
+    /// Past runs from the audit log: who, when, what, outcome, duration, writes paused;
+    /// `history RUN_ID` shows one run's steps.
+    History(history::HistoryArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(shell::CompletionsArgs),
     /// Print the man page, redops(1), in roff to stdout.
@@ -213,6 +217,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Promote(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Repoint(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
+        Some(Command::History(args)) => history::run(&targets, &args),
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

@@ -18,8 +18,8 @@ mod validate;
 pub use error::{ConfigError, ErrorKind, Location};
 pub use file::{create_private_dir, read_small_file, read_small_text, MAX_FILE_BYTES};
 pub use load::{
-    default_config_path, expand_tilde, load_file, load_file_with_env, load_str, load_str_with_env,
-    value_error, DEFAULT_CONFIG_TOML,
+    default_config_path, expand_tilde, expand_tilde_with, load_file, load_file_with_env, load_str,
+    load_str_with_env, value_error, DEFAULT_CONFIG_TOML,
 };
 pub use secret::Secret;
 pub use url::{AddrError, ParsedAddr};

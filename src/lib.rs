@@ -17,10 +17,11 @@
 //! ops         requests -> session (prepare: plan and every refusal; execute: audit log,
 //!             connections, engine, after-run marks) -> engine (typed events, emitted and
 //!             audited); planners, guard, next step, snapshot gate, RDB download  (core)
-//! audit       JSON Lines audit log                                   (core)
+//! audit       JSON Lines audit log; read back as runs (`history`)    (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! words       counts in operator text: "1 replica", "3 replicas"    (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
+//! timefmt     ages and clock times in one format, never an epoch     (core)
 //! tui         the ratatui console (front-end); returns a ConsoleExit, never imports cli
 //! cli         clap commands, text and JSON output (front-end; the only place that prints)
 //! ```
@@ -41,6 +42,7 @@ pub mod poller;
 pub mod sandbox;
 pub mod sanitize;
 pub mod targets;
+pub mod timefmt;
 pub mod topology;
 pub mod tui;
 pub mod words;

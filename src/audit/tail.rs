@@ -15,7 +15,7 @@ use super::Record;
 pub const MAX_READ: u64 = 1 << 20;
 
 /// A line longer than this is no record of ours: it is dropped, not buffered.
-const MAX_LINE: usize = 256 << 10;
+pub(super) const MAX_LINE: usize = 256 << 10;
 
 /// The read position in an audit log.
 #[derive(Debug)]

@@ -210,7 +210,7 @@ fn lag_cell(n: &NodeView, p: Paint) -> String {
     };
     let secs = n
         .lag_seconds
-        .map_or_else(|| "?".to_string(), |s| format!("{s:.1}s"));
+        .map_or_else(|| "?".to_string(), crate::timefmt::lag);
     let s = format!("{} {secs}", human_bytes(b));
     match n.lag_level {
         LagLevel::Critical => p.red(&s),

@@ -124,7 +124,9 @@ pub fn expand_tilde(path: &str) -> PathBuf {
     expand_tilde_with(path, std::env::var_os("HOME"))
 }
 
-pub(super) fn expand_tilde_with(path: &str, home: Option<OsString>) -> PathBuf {
+/// [`expand_tilde`] with `$HOME` given (tests, and callers that read it once).
+#[must_use]
+pub fn expand_tilde_with(path: &str, home: Option<OsString>) -> PathBuf {
     let home = home.filter(|h| !h.is_empty()).map(PathBuf::from);
     match (path, home) {
         ("~", Some(home)) => home,

@@ -127,7 +127,7 @@ pub fn reachable(v: &NodeView) -> Check {
 pub fn link_down_words(link: Option<Link>) -> String {
     match link {
         Some(Link::Down { since: Some(d) }) => {
-            format!("its link has been down for {} s", d.as_secs())
+            format!("its link has been down for {}", crate::timefmt::span(d))
         }
         Some(Link::Down { since: None }) => "its link has never come up".to_string(),
         Some(Link::Up) => "its link is up".to_string(),

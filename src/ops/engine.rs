@@ -307,6 +307,8 @@ impl<O: RedisOps> Run<'_, O> {
         state: Vec<String>,
         next_step: Option<NextStep>,
     ) -> RunOutcome {
+        // `history` shows how long writes were paused: the last record carries it.
+        self.journal.pause_ms = self.st.pause_ms;
         self.event(RunEvent::RunFinished {
             outcome: status,
             detail: detail.clone(),

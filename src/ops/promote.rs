@@ -87,7 +87,7 @@ fn old_primary_check(p: &OldPrimary, now: SystemTime) -> Check {
         .and_then(|t| now.duration_since(t).ok())
         .map_or_else(
             || "not seen by this console before".to_string(),
-            |d| format!("last seen {} s ago", d.as_secs()),
+            |d| format!("last seen {} ago", crate::timefmt::span(d)),
         );
     match &p.liveness {
         Liveness::ProvenDown { state, .. } if *state == NodeState::Unresponsive => {

@@ -59,16 +59,12 @@ fn last_answered(now: SystemTime, t: Option<SystemTime>) -> String {
     }
 }
 
-/// `42 s`, `3 min`, `2.5 h`.
+/// An age in the one format the console and the CLI use (`45s`, `1m30s`, `2h05m`): see
+/// [`crate::timefmt::secs`].
 #[must_use]
 pub fn human_secs(s: f64) -> String {
-    if s < 90.0 {
-        format!("{s:.0} s")
-    } else if s < 5400.0 {
-        format!("{:.0} min", s / 60.0)
-    } else {
-        format!("{:.1} h", s / 3600.0)
-    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    crate::timefmt::secs(s.max(0.0) as u64)
 }
 
 /// `812 B`, `3.2 KB`, `14.0 MB`.
@@ -124,11 +120,12 @@ fn node_health(n: &NodeView, now: SystemTime, out: &mut Vec<Anomaly>) {
                 Severity::Warning
             },
             &[name],
+            // What it was comes first: a banner cut to one line still says it.
             format!(
-                "{name} ({}) is down: {err}; {}{}",
-                n.addr,
+                "{name} is down{}; {} ({}: {err})",
+                last_role_words(n),
                 last_answered(now, n.last_ok),
-                last_role_words(n)
+                n.addr,
             ),
         ),
         NodeState::Unresponsive => push(
@@ -141,11 +138,11 @@ fn node_health(n: &NodeView, now: SystemTime, out: &mut Vec<Anomaly>) {
             },
             &[name],
             format!(
-                "{name} ({}) accepts connections but does not answer ({err}): frozen, swapping \
-                 or black-holed; {}{}",
-                n.addr,
+                "{name} does not answer{}; {}; it accepts connections ({}: {err}): frozen, \
+                 swapping or black-holed",
+                last_role_words(n),
                 last_answered(now, n.last_ok),
-                last_role_words(n)
+                n.addr,
             ),
         ),
         NodeState::Loading => {
@@ -255,7 +252,7 @@ pub(super) fn lag_high(n: &NodeView) -> Option<Anomaly> {
     let name = n.name.as_str();
     let secs = n
         .lag_seconds
-        .map(|s| format!(" (about {s:.1} s)"))
+        .map(|s| format!(" (about {})", crate::timefmt::lag(s)))
         .unwrap_or_default();
     Some(Anomaly {
         kind: AnomalyKind::LagHigh,

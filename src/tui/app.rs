@@ -8,7 +8,7 @@
 //! data-loss watch, changes), which is pure: the backup lookups and memory writes it asks for
 //! become effects (`app/live.rs`). The action side (keys, dialogs, runbook, start-up findings)
 //! is `actions.rs`; moving around (focus, scroll, selection, mouse) is `app/navigate.rs`; the
-//! `:` command line is `app/prompt.rs`.
+//! `:` command line is `app/prompt.rs`; the history of runs (`:history`) is `app/runs.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
@@ -41,6 +41,9 @@ use super::view;
 mod live;
 mod navigate;
 mod prompt;
+mod runs;
+
+pub use runs::RunsView;
 
 use live::anomaly_key;
 
@@ -60,6 +63,13 @@ pub enum Msg {
     ThemeLoaded(Result<Theme, ThemeError>),
     /// An export finished: the path written, or the error.
     Exported(Result<PathBuf, String>),
+    /// The export's file exists and overwriting was not asked for: the operator is asked.
+    ExportExists(PathBuf),
+    /// Runs read from the audit log: the list, or (`steps`) the one run asked for by id.
+    RunsRead {
+        steps: bool,
+        result: Result<crate::audit::runs::RunLog, String>,
+    },
     /// SIGTERM or SIGHUP: leave like `q`.
     Quit,
     /// An event of the running action, stamped when the runtime received it.
@@ -89,9 +99,19 @@ pub enum Effect {
         name: String,
         no_color: bool,
     },
+    /// Write the event log to `path` (`~` is expanded); an existing file is replaced only
+    /// with `overwrite`, else the answer is `Msg::ExportExists`.
     Export {
         path: PathBuf,
         text: String,
+        overwrite: bool,
+    },
+    /// Put text on the terminal's clipboard (OSC 52, which works over SSH).
+    Copy(String),
+    /// Read past runs from the audit log, answering with `Msg::RunsRead`.
+    ReadRuns {
+        audit_log: PathBuf,
+        query: crate::audit::runs::Query,
     },
     /// Run a confirmed action (the engine, on a task), answering with `Msg::Run` events and
     /// one `Msg::RunEnded`.
@@ -203,6 +223,12 @@ pub struct App {
     pub interrupted_seen: Vec<String>,
     /// The start-up reads (audit log, marks) were asked for.
     pub started_up: bool,
+    /// The history of runs (`:history`), while open.
+    pub runs: Option<RunsView>,
+    /// An export waiting for y/N: its file exists.
+    pub export_pending: Option<PathBuf>,
+    /// The detail pane fills the screen (Enter on a node).
+    pub detail_zoom: bool,
     /// `q` was pressed once while an action runs; a second `q` quits.
     pub quit_armed: bool,
     pub quit: bool,
@@ -247,6 +273,9 @@ impl App {
             interrupted: Vec::new(),
             interrupted_seen: Vec::new(),
             started_up: false,
+            runs: None,
+            export_pending: None,
+            detail_zoom: false,
             quit_armed: false,
             quit: false,
             dirty: true,
@@ -258,7 +287,11 @@ impl App {
         self.dirty = true;
         match msg {
             Msg::Key(k) => return self.key(&k),
-            Msg::Mouse(m) => self.mouse(m),
+            Msg::Mouse(m) => {
+                if self.runs.is_none() {
+                    self.mouse(m);
+                }
+            }
             Msg::Resize(w, h) => {
                 self.size = (w, h);
                 self.keep_selection_visible();
@@ -283,6 +316,8 @@ impl App {
                 ));
             }
             Msg::Exported(Err(e)) => self.flash_error(&e),
+            Msg::ExportExists(p) => self.export_pending = Some(p),
+            Msg::RunsRead { steps, result } => self.runs_read(steps, result),
             Msg::Quit => self.quit = true,
             Msg::Run { at, event } => self.run_event(at, &event),
             Msg::RunEnded(end) => return self.run_ended(&end),
@@ -405,6 +440,12 @@ impl App {
             let outcome = top.key(k);
             return self.modal_outcome(outcome);
         }
+        if let Some(path) = self.export_pending.take() {
+            return self.export_answer(path, k);
+        }
+        if self.runs.is_some() {
+            return self.runs_key(k);
+        }
         if let Some(i) = keymap::lookup(k) {
             return self.intent(i);
         }
@@ -438,8 +479,12 @@ impl App {
                 .modals
                 .push(Modal::Prompt(Prompt::new(PromptKind::Command, ""))),
             Intent::Freeze => self.toggle_freeze(),
+            Intent::Describe => self.toggle_describe(),
+            Intent::Copy => return self.copy_address(),
             Intent::Back => {
-                if self.run.as_ref().is_some_and(|r| !r.running()) {
+                if self.detail_zoom {
+                    self.toggle_describe();
+                } else if self.run.as_ref().is_some_and(|r| !r.running()) {
                     self.run = None;
                     self.flash_info("runbook closed");
                 } else if !self.filter.is_empty() {

@@ -13,6 +13,8 @@ pub enum Command {
     /// `None` clears the filter.
     Filter(Option<String>),
     Freeze,
+    /// Past runs from the audit log.
+    History,
     Help,
     Quit,
 }
@@ -24,6 +26,7 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("export", "FILE", "write the event log to FILE"),
     ("filter", "TEXT", "filter nodes (no TEXT clears)"),
     ("freeze", "", "freeze or resume the view"),
+    ("history", "", "past runs from the audit log (Enter: steps)"),
     ("help", "", "key bindings"),
     ("quit", "", "leave the console"),
 ];
@@ -51,6 +54,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "export" | "w" => need("a file name").map(|f| Command::Export(PathBuf::from(f))),
         "filter" => Ok(Command::Filter((!arg.is_empty()).then(|| arg.to_string()))),
         "freeze" | "unfreeze" | "resume" => Ok(Command::Freeze),
+        "history" | "hist" => Ok(Command::History),
         "help" | "h" => Ok(Command::Help),
         "quit" | "q" | "q!" => Ok(Command::Quit),
         "" => Err("empty command; try :help".to_string()),
@@ -110,6 +114,7 @@ mod tests {
         );
         assert_eq!(parse("filter"), Ok(Command::Filter(None)));
         assert_eq!(parse("q"), Ok(Command::Quit));
+        assert_eq!(parse("history"), Ok(Command::History));
         assert!(parse("group").unwrap_err().contains("needs a group name"));
         assert!(parse("frobnicate")
             .unwrap_err()
@@ -131,5 +136,6 @@ mod tests {
             vec!["theme dark", "theme light"]
         );
         assert!(complete("export x", &groups, &themes).is_empty());
+        assert_eq!(complete("hi", &groups, &themes), vec!["history"]);
     }
 }

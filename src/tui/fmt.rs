@@ -47,42 +47,30 @@ pub fn count(n: u64) -> String {
     }
 }
 
-/// `0s`, `42s`, `3m`, `5h`, `2d`: an age or a span in at most four characters.
+/// An age or a span in the one format every view uses (`<1s`, `45s`, `1m30s`, `2h05m`,
+/// `3d04h`): see [`crate::timefmt::secs`].
 #[must_use]
 pub fn secs(s: u64) -> String {
-    match s {
-        0..=99 => format!("{s}s"),
-        100..=5_999 => format!("{}m", s / 60),
-        6_000..=172_799 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
+    crate::timefmt::secs(s)
 }
 
 /// A duration the same way as [`secs`].
 #[must_use]
 pub fn dur(d: Duration) -> String {
-    secs(d.as_secs())
+    crate::timefmt::span(d)
 }
 
-/// Lag in seconds: `0.4s`, `12s`, `3m`.
+/// Lag in seconds: `0.4s`, `12s`, `1m30s` (see [`crate::timefmt::lag`]).
 #[must_use]
 pub fn lag_secs(s: f64) -> String {
-    if s < 10.0 {
-        format!("{s:.1}s")
-    } else {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        secs(s as u64)
-    }
+    crate::timefmt::lag(s)
 }
 
-/// Age of `then` at `now` (`?` when `then` is in the future by more than a second).
+/// Age of `then` at `now` as [`secs`] says (`?` when `then` is in the future by more than a
+/// second).
 #[must_use]
 pub fn age(now: SystemTime, then: SystemTime) -> String {
-    match now.duration_since(then) {
-        Ok(d) => dur(d),
-        Err(e) if e.duration() < Duration::from_secs(1) => "0s".to_string(),
-        Err(_) => "?".to_string(),
-    }
+    crate::timefmt::age(now, then)
 }
 
 /// A poll latency: `0.4ms`, `12ms`, `1.2s`.
@@ -101,9 +89,17 @@ pub fn latency(d: Duration) -> String {
 /// `HH:MM:SS` in UTC.
 #[must_use]
 pub fn clock(t: SystemTime) -> String {
+    crate::timefmt::clock(t)
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC: a time that may be days old (the history of runs).
+#[must_use]
+pub fn date_clock(t: SystemTime) -> String {
     OffsetDateTime::from(t)
-        .format(format_description!("[hour]:[minute]:[second]"))
-        .unwrap_or_else(|_| "??:??:??".to_string())
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second]"
+        ))
+        .unwrap_or_else(|_| "????-??-?? ??:??:??".to_string())
 }
 
 /// RFC 3339 in UTC with milliseconds, for exported timelines.
@@ -191,6 +187,22 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// `text` in at most `width` characters: whole when it fits, else cut with `…` as its last
+/// character, so a cut value never passes for a whole one. Every cell the views cut goes
+/// through here.
+#[must_use]
+pub fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = text.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
 /// Bars for sparklines, lowest first.
 pub const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 /// What a sparkline draws for a failed poll: a gap, never a zero.
@@ -260,6 +272,15 @@ mod tests {
         assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
         assert_eq!(wrap("abcdefgh", 3), vec!["abc", "def", "gh"]);
         assert_eq!(wrap("", 3), vec![""]);
+    }
+
+    #[test]
+    fn fit_cuts_with_an_ellipsis() {
+        assert_eq!(fit("abcdef", 6), "abcdef");
+        assert_eq!(fit("abcdef", 5), "abcd…");
+        assert_eq!(fit("abcdef", 1), "…");
+        assert_eq!(fit("abcdef", 0), "");
+        assert_eq!(fit("n1 → n2", 7), "n1 → n2");
     }
 
     #[test]

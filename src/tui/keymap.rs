@@ -24,6 +24,10 @@ pub enum Intent {
     Filter,
     Command,
     Freeze,
+    /// Open the selected node's detail full screen (k9s's describe), or close it.
+    Describe,
+    /// Copy the selected node's address to the clipboard (OSC 52).
+    Copy,
     Back,
     Quit,
     /// Acknowledge the shown group's data-loss alarms (they stay until then).
@@ -147,6 +151,22 @@ pub const BINDINGS: &[Binding] = &[
         what: "next group",
         section: Section::Move,
         footer: Some("group"),
+    },
+    Binding {
+        keys: &[(KeyCode::Enter, N)],
+        label: "Enter",
+        intent: Intent::Describe,
+        what: "the selected node's detail, full screen (Enter or Esc: back)",
+        section: Section::View,
+        footer: None,
+    },
+    Binding {
+        keys: &[ch('y')],
+        label: "y",
+        intent: Intent::Copy,
+        what: "copy the selected node's address (OSC 52: works over SSH)",
+        section: Section::View,
+        footer: None,
     },
     Binding {
         keys: &[ch('/')],
@@ -285,7 +305,7 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
         "commands",
         ":group NAME  :theme NAME  :export FILE  :filter TEXT",
     ),
-    ("", ":freeze  :help  :quit"),
+    ("", ":history (Enter: a run's steps)  :freeze  :help  :quit"),
     (
         "plan",
         "Cancel focused · ←/→ choose · Enter · Esc cancels · ↑/↓ scroll",

@@ -209,7 +209,10 @@ impl Runbook {
             } => self.verified(
                 RowKind::Snapshot,
                 node,
-                format!("status ok, rdb_last_save_time {last_save}"),
+                format!(
+                    "status ok, saved at {} by the node's clock",
+                    crate::timefmt::unix_clock(*last_save)
+                ),
                 at,
             ),
             RunEvent::SnapshotSkipped {
@@ -479,7 +482,7 @@ mod tests {
             rb.gate[0].state,
             StepState::Verified {
                 ms: Some(100),
-                detail: "status ok, rdb_last_save_time 7".into()
+                detail: "status ok, saved at 1970-01-01 00:00:07 UTC by the node's clock".into()
             }
         );
         assert!(rb.gate[1].state.is_pending(), "{:?}", rb.gate[1].state);

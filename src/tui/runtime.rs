@@ -180,7 +180,18 @@ async fn event_loop(
         }
         for m in msgs {
             for fx in app.update(m) {
-                spawn_effect(fx, fx_tx.clone());
+                match fx {
+                    // The terminal is here: the clipboard sequence goes through it, between
+                    // frames, never as a stray print.
+                    Effect::Copy(text) => {
+                        use std::io::Write as _;
+                        let out = inner.backend_mut();
+                        let _ = out
+                            .write_all(osc52(&text).as_bytes())
+                            .and_then(|()| out.flush());
+                    }
+                    fx => spawn_effect(fx, fx_tx.clone()),
+                }
             }
         }
         if app.quit {
@@ -214,12 +225,24 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::ThemeLoaded(theme::load(&name, no_color)));
             });
         }
-        Effect::Export { path, text } => {
+        Effect::Export {
+            path,
+            text,
+            overwrite,
+        } => {
             tokio::task::spawn_blocking(move || {
-                let r = std::fs::write(&path, text)
-                    .map(|()| path.clone())
-                    .map_err(|e| format!("cannot write '{}': {e}", path.display()));
-                let _ = tx.send(Msg::Exported(r));
+                let home = std::env::var_os("HOME");
+                let _ = tx.send(write_export(&path, home, &text, overwrite));
+            });
+        }
+        // Written by the event loop, which holds the terminal.
+        Effect::Copy(_) => {}
+        Effect::ReadRuns { audit_log, query } => {
+            tokio::task::spawn_blocking(move || {
+                let steps = query.run_id.is_some();
+                let result = crate::audit::runs::read(&audit_log, &query)
+                    .map_err(|e| format!("{e} (hint: {})", e.hint()));
+                let _ = tx.send(Msg::RunsRead { steps, result });
             });
         }
         Effect::RunAction(job) => run::spawn(*job, tx),
@@ -262,5 +285,111 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::LossMemorySaved(loss_file::save(&path, &state)));
             });
         }
+    }
+}
+
+/// Writes the exported event log to `path`, a leading `~` expanded against `home`. An existing
+/// file is replaced only with `overwrite`; otherwise the answer is [`Msg::ExportExists`] (with
+/// the expanded path) and the console asks. The check and the creation are one step
+/// (`create_new`), so a file that appears in between is not replaced either.
+#[must_use]
+pub fn write_export(
+    path: &std::path::Path,
+    home: Option<std::ffi::OsString>,
+    text: &str,
+    overwrite: bool,
+) -> Msg {
+    use std::io::Write as _;
+    let path = match path.to_str() {
+        Some(p) => crate::config::expand_tilde_with(p, home),
+        None => path.to_path_buf(),
+    };
+    let opened = if overwrite {
+        std::fs::File::create(&path)
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+    };
+    let written = match opened {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Msg::ExportExists(path),
+        Err(e) => Err(e),
+        Ok(mut f) => f.write_all(text.as_bytes()),
+    };
+    Msg::Exported(
+        written
+            .map(|()| path.clone())
+            .map_err(|e| format!("cannot write '{}': {e}", path.display())),
+    )
+}
+
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard: `ESC ] 52 ; c ; BASE64
+/// BEL`. The terminal, not this machine, holds the clipboard, so it works over SSH (and in
+/// tmux with `set-clipboard on`).
+#[must_use]
+pub fn osc52(text: &str) -> String {
+    format!("\x1b]52;c;{}\x07", base64(text.as_bytes()))
+}
+
+/// Standard base64 with padding (RFC 4648); a few lines instead of a dependency.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn osc52_carries_the_address_in_base64() {
+        assert_eq!(
+            osc52("127.0.0.1:6379"),
+            "\x1b]52;c;MTI3LjAuMC4xOjYzNzk=\x07"
+        );
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"foob"), "Zm9vYg==");
+    }
+
+    #[test]
+    fn export_expands_the_tilde_and_asks_before_overwriting() {
+        let home = tempfile::tempdir().unwrap();
+        let h = Some(home.path().as_os_str().to_owned());
+        let file = home.path().join("x.txt");
+        let Msg::Exported(Ok(p)) = write_export("~/x.txt".as_ref(), h.clone(), "one", false) else {
+            panic!("the first export writes");
+        };
+        assert_eq!(p, file);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "one");
+        let Msg::ExportExists(p) = write_export("~/x.txt".as_ref(), h.clone(), "two", false) else {
+            panic!("an existing file is not replaced without asking");
+        };
+        assert_eq!(p, file);
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "one");
+        assert!(matches!(
+            write_export(&file, h, "two", true),
+            Msg::Exported(Ok(_))
+        ));
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "two");
     }
 }

@@ -19,6 +19,7 @@
 mod banner;
 mod detail;
 mod header;
+pub mod history;
 mod log;
 mod overlay;
 mod plan;
@@ -93,6 +94,21 @@ pub fn layout(app: &App, area: Rect) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
+    if app.detail_zoom {
+        // Enter on a node: its detail takes the tree's place and the panes'.
+        let body = tree.union(bottom);
+        return Areas {
+            too_small: false,
+            header,
+            banner,
+            tree: Rect::new(body.x, body.y, body.width, 0),
+            tree_rows: 0,
+            tree_first_row: body.y,
+            detail: Some(body),
+            log: None,
+            status,
+        };
+    }
     let (detail, log) = if area.width >= WIDE {
         let [d, l] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)])
             .areas(bottom);
@@ -136,7 +152,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     header::render(app, frame, a.header);
     banner::render(app, frame, a.banner);
-    tree::render(app, frame, a.tree, a.tree_rows);
+    if !app.detail_zoom {
+        tree::render(app, frame, a.tree, a.tree_rows);
+    }
     if let Some(r) = a.detail {
         match &app.run {
             Some(rb) => runbook::render(app, rb, frame, r),
@@ -145,6 +163,15 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     if let Some(r) = a.log {
         log::render(app, frame, r);
+    }
+    if let Some(v) = &app.runs {
+        let body = Rect::new(
+            area.x,
+            a.header.bottom(),
+            area.width,
+            a.status.y.saturating_sub(a.header.bottom()),
+        );
+        history::render(app, v, frame, body);
     }
     status::render(app, frame, a.status);
     overlay::render(app, frame, area);
@@ -193,6 +220,33 @@ pub(crate) fn as_border(role: Style) -> Style {
         .add_modifier(role.add_modifier & ratatui::style::Modifier::BOLD)
 }
 
+/// `line` in at most `width` characters: whole when it fits, else cut with `…` (see
+/// [`super::fmt::fit`]); spans past the cut are dropped, styles are kept.
+pub(super) fn fit_line(mut line: Line<'static>, width: usize) -> Line<'static> {
+    let total: usize = line.spans.iter().map(|s| s.content.chars().count()).sum();
+    if total <= width {
+        return line;
+    }
+    // Room for the text before the `…`, which takes the style of the span it cuts.
+    let mut left = width.saturating_sub(1);
+    let mut spans = Vec::with_capacity(line.spans.len());
+    for span in line.spans.drain(..) {
+        let n = span.content.chars().count();
+        if n <= left {
+            left -= n;
+            spans.push(span);
+            continue;
+        }
+        let head: String = span.content.chars().take(left).collect();
+        if width > 0 {
+            spans.push(ratatui::text::Span::styled(format!("{head}…"), span.style));
+        }
+        break;
+    }
+    line.spans = spans;
+    line
+}
+
 /// Appends `text` wrapped to `width`: the first line after `lead`, the others indented as far,
 /// all in `style` (the plan dialog and the runbook share this).
 pub(super) fn push_wrapped(
@@ -214,5 +268,31 @@ pub(super) fn push_wrapped(
             ratatui::text::Span::styled(head, style),
             ratatui::text::Span::styled(part, style),
         ]));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::style::{Color, Style};
+    use ratatui::text::{Line, Span};
+
+    use super::fit_line;
+
+    fn text(l: &Line) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn a_cut_line_ends_with_an_ellipsis_in_the_cut_span_style() {
+        let red = Style::default().fg(Color::Red);
+        let line = || Line::from(vec![Span::raw("ab"), Span::styled("cdef", red)]);
+        assert_eq!(text(&fit_line(line(), 6)), "abcdef");
+        let cut = fit_line(line(), 4);
+        assert_eq!(text(&cut), "abc…");
+        assert_eq!(cut.spans[1].style, red);
+        // A cut right after a span: the ellipsis takes the next span's place.
+        assert_eq!(text(&fit_line(line(), 3)), "ab…");
+        assert_eq!(text(&fit_line(line(), 1)), "…");
+        assert_eq!(text(&fit_line(line(), 0)), "");
     }
 }

@@ -13,6 +13,7 @@ mod cli_completions;
 mod cli_config;
 mod cli_confirm;
 mod cli_console;
+mod cli_history;
 mod cli_status;
 mod cli_urls;
 mod cli_watch;

@@ -13,4 +13,5 @@ pub mod byte_path;
 pub mod cluster;
 pub mod fixtures;
 pub mod hostile;
+pub mod screen;
 pub mod server;

@@ -383,6 +383,35 @@ fn runbook_mid_run() {
     insta::assert_snapshot!("runbook_mid_run_80x24", screen(&app80));
 }
 
+/// The plan dialog and the runbook at the three sizes the layout is checked at: the smallest
+/// the console draws on, the common one, and a wide screen. No step's commands are cut.
+#[test]
+fn plan_and_runbook_at_three_sizes() {
+    for (w, h) in [(80, 24), (120, 35), (200, 50)] {
+        let fake = FakeOps::group(&["m1", "r1", "r2"]);
+        let dir = tempfile::tempdir().unwrap();
+        let mut app = app_on(&fake, dir.path(), Options::default(), w, h);
+        select(&mut app, "r1");
+        press(&mut app, KeyCode::Char('S'));
+        let t = screen(&app);
+        assert!(t.contains("switchover to r1"), "{w}x{h}:\n{t}");
+        insta::assert_snapshot!(format!("plan_dialog_{w}x{h}"), t);
+
+        let (app, _job, _dir) = scripted_switchover(w, h);
+        let t = screen(&app);
+        let rb = app.run.as_ref().unwrap();
+        for row in &rb.steps {
+            for c in &row.commands {
+                assert!(t.contains(c.as_str()), "{w}x{h}: '{c}' is cut:\n{t}");
+            }
+        }
+        // `runbook_mid_run` snapshots this same screen at 120x35 and 80x24.
+        if w == 200 {
+            insta::assert_snapshot!("runbook_mid_run_200x50", t);
+        }
+    }
+}
+
 #[test]
 fn runbook_failure_state() {
     let (mut app, job, _dir) = scripted_switchover(120, 35);

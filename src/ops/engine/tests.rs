@@ -194,6 +194,13 @@ async fn a_switchover_is_told_and_audited_alike() {
             .any(|r| r.commands.iter().any(|c| c == "p: BGSAVE")),
         "the exchanges ride on the records"
     );
+    let last = records.last().unwrap();
+    assert_eq!(last.event, "RunFinished");
+    assert!(out.pause_ms.is_some(), "a manual switchover pauses writes");
+    assert_eq!(
+        last.pause_ms, out.pause_ms,
+        "the pause is in the log for `history`"
+    );
 }
 
 #[tokio::test]

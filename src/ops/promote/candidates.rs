@@ -403,17 +403,17 @@ fn row(
         Some(Link::Down { since: Some(d) }) if d > down_for.unwrap_or_default() + max_extra => {
             soft(match down_for {
                 Some(o) => format!(
-                    "its link has been down for {} s, more than the primary's {} s outage plus {} s: \
+                    "its link has been down for {}, more than the primary's {} outage plus {}: \
                      its data is too old",
-                    d.as_secs(),
-                    o.as_secs(),
-                    max_extra.as_secs()
+                    crate::timefmt::span(d),
+                    crate::timefmt::span(o),
+                    crate::timefmt::span(max_extra)
                 ),
                 None => format!(
-                    "its link has been down for {} s, more than {} s, and how long the primary has \
+                    "its link has been down for {}, more than {}, and how long the primary has \
                      been down is not known (not seen by this console before): its data may be too old",
-                    d.as_secs(),
-                    max_extra.as_secs()
+                    crate::timefmt::span(d),
+                    crate::timefmt::span(max_extra)
                 ),
             });
         }
@@ -426,7 +426,7 @@ fn row(
 fn link_words(link: Option<Link>) -> String {
     match link {
         Some(Link::Up) => "up".to_string(),
-        Some(Link::Down { since: Some(d) }) => format!("down {} s", d.as_secs()),
+        Some(Link::Down { since: Some(d) }) => format!("down {}", crate::timefmt::span(d)),
         Some(Link::Down { since: None }) => "never up".to_string(),
         None => "-".to_string(),
     }
@@ -528,7 +528,7 @@ mod tests {
         );
         let why = |n: &str| c.get(n).unwrap().reasons[0].text.clone();
         assert!(why("r4").contains("replica-priority is 0"));
-        assert!(why("r5").contains("down for 600 s"), "{}", why("r5"));
+        assert!(why("r5").contains("down for 10m"), "{}", why("r5"));
         assert!(why("r6").contains("full sync is in progress"));
         assert!(c.get("r6").unwrap().hard_blocked());
         assert!(why("r7").contains("another replication history"));
@@ -705,7 +705,7 @@ mod tests {
         let why = &c.get("r1").unwrap().reasons[0].text;
         assert!(
             why.contains("how long the primary has been down is not known")
-                && !why.contains("0 s outage"),
+                && !why.contains("outage plus"),
             "{why}"
         );
     }

@@ -91,7 +91,7 @@ impl Holdings {
     }
 
     /// `r1: primary, 3,000 keys, 1.2 MB, 0 replicas, replid 1a2b3c4d offset 5000, last save
-    /// 1700000000 (12 writes since)`.
+    /// at 2023-11-14 22:13:20 UTC (12 writes since)`.
     #[must_use]
     pub fn describe(&self) -> String {
         let role = match self.role {
@@ -112,7 +112,11 @@ impl Holdings {
         if let (Some(id), Some(o)) = (&self.replid, self.offset) {
             s.push_str(&format!(", replid {} offset {o}", short(id)));
         }
-        match (self.last_save, self.changes_since_save) {
+        // The node's own clock, as a date and time: a person compares it with theirs.
+        match (
+            self.last_save.map(crate::timefmt::unix_clock),
+            self.changes_since_save,
+        ) {
             (Some(t), Some(c)) => s.push_str(&format!(", last save at {t} ({c} writes since)")),
             (Some(t), None) => s.push_str(&format!(", last save at {t}")),
             _ => {}

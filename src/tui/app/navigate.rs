@@ -6,15 +6,41 @@ use ratatui::crossterm::event::{MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
 use super::super::view;
-use super::{App, Pane};
+use super::{App, Effect, Pane};
 
 impl App {
     pub(super) fn cycle_focus(&mut self, forward: bool) {
+        self.detail_zoom = false;
         self.focus = match (self.focus, forward) {
             (Pane::Tree, true) | (Pane::Log, false) => Pane::Detail,
             (Pane::Detail, true) | (Pane::Tree, false) => Pane::Log,
             (Pane::Log, true) | (Pane::Detail, false) => Pane::Tree,
         };
+    }
+
+    /// Enter on a node: its detail fills the screen (k9s's describe), focused for scrolling;
+    /// Enter or Esc again returns to the tree.
+    pub(super) fn toggle_describe(&mut self) {
+        if self.detail_zoom {
+            self.detail_zoom = false;
+            self.focus = Pane::Tree;
+        } else if self.selected_node().is_some() {
+            self.detail_zoom = true;
+            self.focus = Pane::Detail;
+            self.detail_scroll = 0;
+        } else {
+            self.flash_error("no node selected");
+        }
+    }
+
+    /// `y`: the selected node's address to the terminal's clipboard.
+    pub(super) fn copy_address(&mut self) -> Vec<Effect> {
+        let Some(addr) = self.selected_node().map(|n| n.addr.clone()) else {
+            self.flash_error("no node selected");
+            return Vec::new();
+        };
+        self.flash_info(&format!("copied {addr}"));
+        vec![Effect::Copy(addr)]
     }
 
     pub(super) fn scroll(&mut self, by: isize) {

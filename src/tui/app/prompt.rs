@@ -2,6 +2,10 @@
 //! over commands, groups and themes, and stepping through the history. Slow commands (theme,
 //! export) come back as effects; no I/O here.
 
+use std::path::PathBuf;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
 use super::super::command::{self, Command};
 use super::super::modal::{LineInput, Modal};
 use super::super::theme;
@@ -37,9 +41,25 @@ impl App {
                 return vec![Effect::Export {
                     path,
                     text: self.log.export_text(),
+                    overwrite: false,
                 }]
             }
+            Ok(Command::History) => return self.open_runs(),
         }
+        Vec::new()
+    }
+
+    /// The answer to "overwrite?": `y` writes (the event log as it is now), anything else
+    /// keeps the file.
+    pub(super) fn export_answer(&mut self, path: PathBuf, k: &KeyEvent) -> Vec<Effect> {
+        if matches!(k.code, KeyCode::Char('y' | 'Y')) {
+            return vec![Effect::Export {
+                path,
+                text: self.log.export_text(),
+                overwrite: true,
+            }];
+        }
+        self.flash_info(&format!("not exported: '{}' kept", path.display()));
         Vec::new()
     }
 

@@ -103,10 +103,16 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         if i + 1 == rows && more > 0 {
             msg.push_str(&format!("  (+{more} more in the events pane)"));
         }
-        let parts = fmt::wrap(&msg, width.saturating_sub(indent).max(10));
+        let room = width.saturating_sub(indent).max(10);
+        let mut parts = fmt::wrap(&msg, room);
         let extra = (parts.len() - 1).min(spare);
         spare -= extra;
         budget[i] += extra;
+        // What does not fit in the lines it got ends its last line with `…`, never silently.
+        if parts.len() > budget[i] {
+            let rest = parts.split_off(budget[i] - 1).join(" ");
+            parts.push(fmt::fit(&rest, room));
+        }
         wrapped.push((item.severity, label, parts));
     }
     for ((severity, label, parts), n) in wrapped.into_iter().zip(budget) {

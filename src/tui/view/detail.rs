@@ -13,7 +13,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph};
 use ratatui::Frame;
 
 use crate::history::History;
-use crate::topology::{Link, NodeView, Role};
+use crate::topology::{GroupTopology, Link, NodeView, Role};
 
 use super::super::app::{App, Pane};
 use super::super::fmt;
@@ -49,23 +49,56 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         );
         return;
     };
-    let fields_w = (inner.width * 9 / 20).max(38).min(inner.width);
-    let [left, _, right] = Layout::horizontal([
-        Constraint::Length(fields_w),
-        Constraint::Length(1),
-        Constraint::Min(0),
-    ])
-    .areas(inner);
-    let lines = fields(t, app.now, n);
+    let lines = fields(t, app.now, n, app.shown_group());
+    let (fields_w, charts_area) = split(inner, &lines);
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| super::fit_line(l, usize::from(fields_w)))
+        .collect();
+    let left = Rect {
+        width: fields_w,
+        ..inner
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .style(t.s(Ui::Text))
             .scroll((app.detail_scroll, 0)),
         left,
     );
-    if right.width >= 20 && right.height >= 4 {
+    if let Some(right) = charts_area {
         charts(t, app.now, app.shown_history(), n, frame, right);
     }
+}
+
+/// Narrowest the field list gets beside the charts (a key and a short value).
+const FIELDS_MIN: u16 = 38;
+/// Narrowest chart worth drawing (axis labels take up to six columns of it).
+const CHART_MIN: u16 = 22;
+/// Blank columns between the field list and the charts, so an axis label never reads as part
+/// of a value.
+const GAP: u16 = 2;
+
+/// The field list's width and the charts' area: the fields as wide as their longest line
+/// when the charts still get [`CHART_MIN`], else narrower (values cut with `…`), and no
+/// charts when even [`FIELDS_MIN`] leaves them too little room.
+fn split(inner: Rect, lines: &[Line]) -> (u16, Option<Rect>) {
+    let natural = lines
+        .iter()
+        .map(Line::width)
+        .max()
+        .map_or(FIELDS_MIN, |w| u16::try_from(w).unwrap_or(u16::MAX));
+    let room = inner.width.saturating_sub(GAP + CHART_MIN);
+    if room < FIELDS_MIN || inner.height < 4 {
+        return (inner.width, None);
+    }
+    let fields_w = natural.clamp(FIELDS_MIN, room);
+    let x = inner.x + fields_w + GAP;
+    let charts = Rect {
+        x,
+        width: inner.right().saturating_sub(x),
+        ..inner
+    };
+    (fields_w, Some(charts))
 }
 
 fn hint(app: &App) -> String {
@@ -91,9 +124,21 @@ fn yes(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 
+/// The name of the group's node at `addr`, when the console knows it.
+fn name_at<'a>(group: Option<&'a GroupTopology>, addr: &str) -> Option<&'a str> {
+    group
+        .and_then(|g| g.nodes.iter().find(|m| m.addr == addr))
+        .map(|m| m.name.as_str())
+}
+
 /// The field list of a node.
 #[allow(clippy::too_many_lines)] // one line per field, in the order drawn.
-fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
+fn fields(
+    t: &Theme,
+    now: SystemTime,
+    n: &NodeView,
+    group: Option<&GroupTopology>,
+) -> Vec<Line<'static>> {
     let text = t.s(Ui::Text);
     let mut out = Vec::new();
     let (sym, word) = fmt::state(n.state);
@@ -121,7 +166,9 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
     out.push(section(t, "replication"));
     out.push(kv(t, "role", n.role.as_str().into(), text));
     if let Some(u) = &n.upstream {
-        out.push(kv(t, "upstream", u.addr.clone(), text));
+        let up = name_at(group, &u.addr)
+            .map_or_else(|| u.addr.clone(), |name| format!("{name} ({})", u.addr));
+        out.push(kv(t, "upstream", up, text));
     }
     if let Some(l) = n.link {
         let (s, st) = match l {
@@ -146,24 +193,35 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
             out.push(kv(t, "read offset", x.to_string(), text));
         }
         if let Some(x) = r.last_io_seconds_ago {
-            out.push(kv(t, "last io", format!("{x}s ago"), text));
+            let ago = fmt::secs(u64::try_from(x).unwrap_or(0));
+            out.push(kv(t, "last io", format!("{ago} ago"), text));
         }
         if let Some(id) = &r.replid {
             out.push(kv(t, "replid", id.clone(), text));
         }
         if let (Some(id2), Some(off2)) = (&r.replid2, r.second_offset) {
             if off2 >= 0 {
-                out.push(kv(t, "replid2", format!("{id2} @ {off2}"), text));
+                // The offset first: a cut line keeps it, the id is seldom read whole.
+                out.push(kv(t, "replid2", format!("until {off2}: {id2}"), text));
             }
         }
         if r.role == Some(crate::info::InfoRole::Primary) || r.connected_replicas > 0 {
             out.push(kv(t, "replicas", r.connected_replicas.to_string(), text));
             for l in &r.replicas {
-                let lag = l.lag.map(|x| format!(" {x}s")).unwrap_or_default();
+                let addr = format!("{}:{}", l.ip, l.port);
+                // `lag=` of the primary's replica line: seconds since the replica's last ACK.
+                let lag = l
+                    .lag
+                    .map(|x| format!(" · ack {} ago", fmt::secs(u64::try_from(x).unwrap_or(0))))
+                    .unwrap_or_default();
                 out.push(kv(
                     t,
                     "",
-                    format!("{}:{} {}{lag}", l.ip, l.port, l.state),
+                    format!(
+                        "{} {}{lag}",
+                        name_at(group, &addr).unwrap_or(&addr),
+                        l.state
+                    ),
                     text,
                 ));
             }
@@ -222,7 +280,7 @@ fn fields(t: &Theme, now: SystemTime, n: &NodeView) -> Vec<Line<'static>> {
         if p.loading {
             let eta = p
                 .loading_eta_seconds
-                .map(|e| format!(" eta {e}s"))
+                .map(|e| format!(" eta {}", fmt::secs(u64::try_from(e).unwrap_or(0))))
                 .unwrap_or_default();
             let perc = p
                 .loading_perc
@@ -316,10 +374,11 @@ fn charts(t: &Theme, now: SystemTime, h: &History, n: &NodeView, frame: &mut Fra
                 .map(|p| {
                     (
                         x(p.at),
+                        // A poll that worked but gave no lag (no primary to compare with,
+                        // another replid) has no figure; only a failed poll is a gap.
                         p.sample
                             .as_ref()
-                            .and_then(|s| s.lag_bytes)
-                            .map(|b| b as f64),
+                            .map(|s| s.lag_bytes.map_or(f64::NAN, |b| b as f64)),
                     )
                 })
                 .collect(),
@@ -394,7 +453,7 @@ fn chart(
         Span::styled(last, t.s(role)),
     ];
     if gaps > 0 {
-        title.push(Span::styled(format!("  ×{gaps} missed"), t.s(Ui::Gap)));
+        title.push(Span::styled(format!(" ×{gaps} missed"), t.s(Ui::Gap)));
     }
     let datasets: Vec<Dataset> = segs
         .iter()
@@ -420,13 +479,18 @@ fn chart(
                 .style(t.s(Ui::Muted)),
         )
         .y_axis(
+            // Right-aligned, against the axis: a label is never read as the end of a field.
             Axis::default()
                 .bounds([0.0, ymax])
                 .labels(["0".to_string(), label(ymax / 1.1)])
+                .labels_alignment(ratatui::layout::Alignment::Right)
                 .style(t.s(Ui::Muted)),
         );
     let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    frame.render_widget(Paragraph::new(Line::from(title)), head);
+    frame.render_widget(
+        Paragraph::new(super::fit_line(Line::from(title), usize::from(head.width))),
+        head,
+    );
     frame.render_widget(chart, body);
 }
 

@@ -112,7 +112,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         width: area.width.saturating_sub(rw + 1),
         ..area
     };
-    frame.render_widget(Paragraph::new(Line::from(left)).style(base), left_area);
+    let left = super::fit_line(Line::from(left), usize::from(left_area.width));
+    frame.render_widget(Paragraph::new(left).style(base), left_area);
     let right_area = Rect {
         x: area.x + area.width - rw,
         width: rw,

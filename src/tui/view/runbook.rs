@@ -27,13 +27,13 @@ use super::super::runbook::{Ended, Prechecks, Row, Runbook, StepState};
 use super::super::theme::{Theme, Ui};
 use crate::ops::RunStatus;
 
-/// `<1ms`, `812ms`, `3.4s`, `2m`.
+/// `<1ms`, `812ms`, `3.4s`, then the one age format (`1m30s`).
 fn took(ms: u64) -> String {
     if ms == 0 {
         "<1ms".to_string()
     } else if ms < 1000 {
         format!("{ms}ms")
-    } else if ms < 100_000 {
+    } else if ms < 60_000 {
         #[allow(clippy::cast_precision_loss)]
         let s = ms as f64 / 1000.0;
         format!("{s:.1}s")
@@ -47,15 +47,8 @@ fn since_ms(now: SystemTime, then: SystemTime) -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn cut(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        let mut c: String = s.chars().take(max.saturating_sub(1)).collect();
-        c.push('…');
-        c
-    }
-}
+/// Fewest characters of a step's title kept beside its commands on one line.
+const TITLE_MIN: usize = 16;
 
 struct Out<'a> {
     t: &'a Theme,
@@ -86,26 +79,43 @@ impl Out<'_> {
             StepState::NotRun => ("–", Ui::Muted, "not run".to_string()),
         };
         let label = num.map_or_else(String::new, |n| format!("{n:>2} "));
-        let mut text = format!("{label}{}", r.title);
-        if !r.commands.is_empty() {
-            text.push_str(&format!(" · {}", r.commands.join("; ")));
-        }
-        let room = self.width.saturating_sub(time.chars().count() + 4);
-        let text = cut(&text, room);
-        let pad = self
-            .width
-            .saturating_sub(2 + text.chars().count() + time.chars().count());
         let body = if matches!(r.state, StepState::Pending | StepState::NotRun) {
             t.s(Ui::Muted)
         } else {
             t.s(Ui::Text)
         };
+        // The commands are what an operator checks, so they are never cut: the title gives
+        // way first (cut with `…`; the plan dialog shows it whole). Only when the commands
+        // leave the title no room do they go on lines of their own under it.
+        let room = self.width.saturating_sub(time.chars().count() + 4);
+        let title = format!("{label}{}", r.title);
+        let cmds = r.commands.join("; ");
+        let cmds_w = cmds.chars().count() + 3;
+        let (first, commands) = if r.commands.is_empty() {
+            (fmt::fit(&title, room), &[][..])
+        } else if title.chars().count() + cmds_w <= room {
+            (format!("{title} · {cmds}"), &[][..])
+        } else if room >= cmds_w + label.chars().count() + TITLE_MIN {
+            (
+                format!("{} · {cmds}", fmt::fit(&title, room - cmds_w)),
+                &[][..],
+            )
+        } else {
+            (fmt::fit(&title, room), &r.commands[..])
+        };
+        let pad = self
+            .width
+            .saturating_sub(2 + first.chars().count() + time.chars().count());
         self.lines.push(Line::from(vec![
             Span::styled(format!("{sym} "), t.s(role)),
-            Span::styled(text, body),
+            Span::styled(first, body),
             Span::raw(" ".repeat(pad)),
             Span::styled(time, t.s(role)),
         ]));
+        let indent = " ".repeat(2 + label.chars().count());
+        for c in commands {
+            self.wrapped(&format!("{indent}· "), c, body);
+        }
         match &r.state {
             StepState::Running {
                 detail: Some(d), ..

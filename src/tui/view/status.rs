@@ -37,7 +37,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             }
         } else if p.kind == PromptKind::Command && p.input.text.is_empty() {
             spans.push(Span::styled(
-                "  Tab completes: group theme export filter freeze help quit",
+                "  Tab completes: group theme export filter freeze history help quit",
                 t.s(Ui::Muted),
             ));
         } else if p.kind == PromptKind::Filter {
@@ -57,6 +57,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             (area.x + 1 + col).min(area.right().saturating_sub(1)),
             area.y,
         ));
+        return;
+    }
+    if let Some(path) = &app.export_pending {
+        let ask = format!(" '{}' exists: overwrite it? y/N ", path.display());
+        frame.render_widget(Paragraph::new(Span::styled(ask, t.s(Ui::Warning))), area);
         return;
     }
     let mut left: Vec<Span> = Vec::new();
@@ -81,7 +86,8 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
             Ui::FlashInfo
         };
         left.push(Span::styled(f.text.clone(), t.s(role)));
-        frame.render_widget(Paragraph::new(Line::from(left)), area);
+        let line = super::fit_line(Line::from(left), usize::from(area.width));
+        frame.render_widget(Paragraph::new(line), area);
         return;
     }
     let used: usize = left.iter().map(Span::width).sum();

@@ -36,7 +36,11 @@ struct Col {
     cell: CellFn,
 }
 
+/// The trend column's width when space is short; spare width on a wide screen grows it up to
+/// [`SPARK_MAX`] (a longer look back), so the table fills the screen rather than leaving an
+/// empty band at its right.
 const SPARK_WIDTH: u16 = 10;
+const SPARK_MAX: u16 = 60;
 
 const fn col(title: &'static str, width: u16, prio: u8, cell: CellFn) -> Col {
     Col {
@@ -49,7 +53,7 @@ const fn col(title: &'static str, width: u16, prio: u8, cell: CellFn) -> Col {
 
 /// The columns in screen order (sync progress shares the link column: a syncing replica's
 /// link is not up anyway; loading progress shows in the state column).
-fn columns(name_w: u16, addr_w: u16) -> [Col; 14] {
+fn columns(name_w: u16, addr_w: u16) -> [Col; COLS] {
     [
         col("NAME", name_w, 0, c_name),
         col("ADDRESS", addr_w, 4, c_addr),
@@ -60,20 +64,25 @@ fn columns(name_w: u16, addr_w: u16) -> [Col; 14] {
         col("TREND", SPARK_WIDTH, 3, c_spark),
         col("OFFSET", 11, 6, c_offset),
         col("IO", 4, 7, c_io),
-        col("BGSAVE", 8, 5, c_bgsave),
+        col("BGSAVE", 9, 5, c_bgsave),
         col("MEM", 6, 8, c_mem),
         col("KEYS", 6, 8, c_keys),
         col("CLI", 4, 9, c_clients),
+        col("OPS/S", 6, 9, c_ops),
+        col("UPTIME", 6, 10, c_uptime),
         col("VERSION", 8, 10, c_version),
     ]
 }
 
-/// Picks the columns that fit `width`, by priority, kept in screen order.
-fn fit(cols: [Col; 14], width: u16) -> Vec<Col> {
+const COLS: usize = 16;
+
+/// Picks the columns that fit `width`, by priority, kept in screen order; the width left
+/// over goes to the trend column (up to [`SPARK_MAX`]).
+fn fit(cols: [Col; COLS], width: u16) -> Vec<Col> {
     let mut order: Vec<usize> = (0..cols.len()).collect();
     order.sort_by_key(|&i| (cols[i].prio, i));
     let mut used = 0u16;
-    let mut keep = [false; 14];
+    let mut keep = [false; COLS];
     for i in order {
         let w = cols[i].width + 1;
         if used + w <= width {
@@ -81,10 +90,16 @@ fn fit(cols: [Col; 14], width: u16) -> Vec<Col> {
             keep[i] = true;
         }
     }
-    cols.into_iter()
+    let mut kept: Vec<Col> = cols
+        .into_iter()
         .zip(keep)
         .filter_map(|(c, k)| k.then_some(c))
-        .collect()
+        .collect();
+    let spare = width.saturating_sub(used);
+    if let Some(trend) = kept.iter_mut().find(|c| c.title == "TREND") {
+        trend.width += spare.min(SPARK_MAX.saturating_sub(trend.width));
+    }
+    kept
 }
 
 /// Draws the table of the shown group.
@@ -103,10 +118,18 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
     let start = app.tree_offset.min(visible.len());
     let end = (start + usize::from(rows)).min(visible.len());
     let shown = &visible[start..end];
-    let prefixes = tree_prefixes(g);
+    // Guide lines of the rows shown (a filter hides rows: lines are drawn for what is left).
+    let prefixes = tree_prefixes(
+        &visible
+            .iter()
+            .map(|&i| g.nodes[i].depth)
+            .collect::<Vec<_>>(),
+    );
+    let prefixes = &prefixes[start..end];
     let name_w = shown
         .iter()
-        .map(|&i| prefixes[i].chars().count() + g.nodes[i].name.chars().count())
+        .zip(prefixes)
+        .map(|(&i, p)| p.chars().count() + g.nodes[i].name.chars().count())
         .max()
         .unwrap_or(4)
         .clamp(8, 28);
@@ -123,11 +146,15 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
         ),
         inner_w,
     );
+    let spark_width = cols
+        .iter()
+        .find(|c| c.title == "TREND")
+        .map_or(SPARK_WIDTH, |c| c.width);
     let ctx = Ctx {
         t,
         now: app.now,
         history: app.shown_history(),
-        spark_width: usize::from(SPARK_WIDTH),
+        spark_width: usize::from(spark_width),
     };
     let selected = app.selected_row(&visible);
     let body: Vec<Row> = shown
@@ -140,8 +167,9 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
                 let mut line = (c.cell)(&ctx, n);
                 if c.title == "NAME" {
                     line.spans
-                        .insert(0, Span::styled(prefixes[i].clone(), t.s(Ui::Muted)));
+                        .insert(0, Span::styled(prefixes[k].clone(), t.s(Ui::Muted)));
                 }
+                let mut line = super::fit_line(line, usize::from(c.width));
                 if is_selected {
                     line = on_selection(t, line);
                 }
@@ -164,22 +192,27 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
         .style(t.s(Ui::Text));
     frame.render_widget(table, area);
     if visible.is_empty() {
-        let msg = if app.filter.is_empty() {
-            "no nodes yet".to_string()
-        } else {
-            format!("no node matches '{}' (Esc clears the filter)", app.filter)
-        };
-        let r = Rect {
-            x: area.x + 2,
-            y: area.y + 2,
-            width: area.width.saturating_sub(4),
-            height: 1.min(area.height.saturating_sub(2)),
-        };
-        frame.render_widget(
-            ratatui::widgets::Paragraph::new(msg).style(t.s(Ui::Muted)),
-            r,
-        );
+        empty(app, frame, area);
     }
+}
+
+/// What an empty table says: no nodes yet, or none matches the filter.
+fn empty(app: &App, frame: &mut Frame, area: Rect) {
+    let msg = if app.filter.is_empty() {
+        "no nodes yet".to_string()
+    } else {
+        format!("no node matches '{}' (Esc clears the filter)", app.filter)
+    };
+    let r = Rect {
+        x: area.x + 2,
+        y: area.y + 2,
+        width: area.width.saturating_sub(4),
+        height: 1.min(area.height.saturating_sub(2)),
+    };
+    frame.render_widget(
+        ratatui::widgets::Paragraph::new(msg).style(app.theme.s(Ui::Muted)),
+        r,
+    );
 }
 
 /// A cell of the selected row: every span in the selection's colours (see
@@ -214,30 +247,13 @@ fn title<'a>(app: &App, g: Option<&GroupTopology>, shown: usize) -> Line<'a> {
     Line::from(spans)
 }
 
-/// Tree drawing for each node (`├─ `, `└─ `, `│  `), from the depths in tree order.
-fn tree_prefixes(g: &GroupTopology) -> Vec<String> {
-    let n = g.nodes.len();
-    let mut out = vec![String::new(); n];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let d = g.nodes[i].depth;
-        if d == 0 {
-            continue;
-        }
-        // Is there a later sibling (same depth before the subtree ends)?
-        let has_next_at = |depth: usize| {
-            g.nodes[i + 1..]
-                .iter()
-                .take_while(|m| m.depth >= depth)
-                .any(|m| m.depth == depth)
-        };
-        let mut s = String::new();
-        for level in 1..d {
-            s.push_str(if has_next_at(level) { "│ " } else { "  " });
-        }
-        s.push_str(if has_next_at(d) { "├─" } else { "└─" });
-        *slot = s;
-    }
-    out
+/// Tree drawing for rows in tree order with their depths (`├─`, `└─`, `│ `): the core's
+/// guide lines (the CLI draws the same tree), with the console's wider branch.
+fn tree_prefixes(depths: &[usize]) -> Vec<String> {
+    crate::topology::tree_prefixes(depths)
+        .into_iter()
+        .map(|p| p.replace("├ ", "├─").replace("└ ", "└─"))
+        .collect()
 }
 
 fn stale(ctx: &Ctx<'_>, n: &NodeView, role: Ui) -> Style {
@@ -487,8 +503,7 @@ pub(crate) fn bgsave(t: &Theme, now: SystemTime, n: &NodeView) -> Option<(String
     }
     let age = p
         .last_save_time
-        .and_then(|s| u64::try_from(s).ok())
-        .map(|s| fmt::age(now, SystemTime::UNIX_EPOCH + Duration::from_secs(s)))
+        .map(|s| crate::timefmt::age_of_unix(now, s))
         .unwrap_or_default();
     match p.last_bgsave_ok {
         Some(true) => Some((format!("ok {age}"), t.s(Ui::Up))),
@@ -503,27 +518,36 @@ fn c_bgsave(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
     })
 }
 
+/// A figure read from the node's INFO, dimmed when that INFO is the last known one.
+fn info_cell(
+    ctx: &Ctx<'_>,
+    n: &NodeView,
+    figure: impl Fn(&crate::info::Info) -> Option<String>,
+) -> Line<'static> {
+    let text = n.info.as_deref().and_then(figure).unwrap_or_default();
+    Line::styled(text, stale(ctx, n, Ui::Text))
+}
+
 fn c_mem(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
-    let m = n
-        .info
-        .as_ref()
-        .and_then(|i| i.memory.used_memory)
-        .map(fmt::bytes);
-    Line::styled(m.unwrap_or_default(), stale(ctx, n, Ui::Text))
+    info_cell(ctx, n, |i| i.memory.used_memory.map(fmt::bytes))
 }
 
 fn c_keys(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
-    let k = n.info.as_ref().map(|i| fmt::count(i.total_keys()));
-    Line::styled(k.unwrap_or_default(), stale(ctx, n, Ui::Text))
+    info_cell(ctx, n, |i| Some(fmt::count(i.total_keys())))
 }
 
 fn c_clients(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
-    let c = n
-        .info
-        .as_ref()
-        .and_then(|i| i.clients.connected)
-        .map(fmt::count);
-    Line::styled(c.unwrap_or_default(), stale(ctx, n, Ui::Text))
+    info_cell(ctx, n, |i| i.clients.connected.map(fmt::count))
+}
+
+fn c_ops(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    info_cell(ctx, n, |i| {
+        i.stats.instantaneous_ops_per_sec.map(fmt::count)
+    })
+}
+
+fn c_uptime(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    info_cell(ctx, n, |i| i.server.uptime_seconds.map(fmt::secs))
 }
 
 fn c_version(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
@@ -546,6 +570,20 @@ mod tests {
         assert!(titles.contains(&"STATE") && titles.contains(&"LAG"));
         assert!(!titles.contains(&"VERSION"));
         let all = fit(columns(12, 15), 200);
-        assert_eq!(all.len(), 14);
+        assert_eq!(all.len(), COLS);
+        let trend = |cols: &[Col]| cols.iter().find(|c| c.title == "TREND").map(|c| c.width);
+        // 115 columns are taken exactly by the columns that fit; 3 more widen the trend.
+        assert_eq!(trend(&fit(columns(12, 15), 115)), Some(SPARK_WIDTH));
+        assert_eq!(trend(&fit(columns(12, 15), 118)), Some(SPARK_WIDTH + 3));
+        assert_eq!(trend(&all), Some(SPARK_WIDTH + (200 - 157)));
+        assert_eq!(trend(&fit(columns(12, 15), 400)), Some(SPARK_MAX));
+    }
+
+    #[test]
+    fn guide_lines_follow_the_rows_shown() {
+        // m1, r1, r3 (under r1), r2: all shown, then r3 alone (a filter).
+        assert_eq!(tree_prefixes(&[0, 1, 2, 1]), ["", "├─", "│ └─", "└─"]);
+        assert_eq!(tree_prefixes(&[2]), ["  └─"]);
+        assert_eq!(tree_prefixes(&[1, 2]), ["└─", "  └─"]);
     }
 }
