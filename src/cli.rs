@@ -27,12 +27,19 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_PROBLEM: u8 = 1;
 /// Exit code: bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
-/// Exit code: an action was refused by its pre-checks.
+/// Exit code: an action was refused, by its pre-checks or by the operator at the prompt.
 pub const EXIT_REFUSED: u8 = 3;
+
+/// The exit codes, as `--help` shows them (the README has the same table).
+const EXIT_CODES: &str = "Exit codes:
+  0  healthy (status), done (actions), valid (check-config)
+  1  an anomaly of warning or critical severity (status), or an action failed
+  2  usage or configuration error; the console started without a terminal
+  3  an action was refused: by its pre-checks, or not confirmed at the prompt";
 
 /// redops: see and operate Redis/Valkey replication from the terminal.
 #[derive(Debug, Parser)]
-#[command(name = "redops", version, about, long_about = None)]
+#[command(name = "redops", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(flatten)]
     pub targets: TargetArgs,

@@ -20,6 +20,7 @@
 //!             RDB download                                           (core)
 //! audit       JSON Lines audit log; read back as runs (`history`)    (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
+//! words       counts in operator text: "1 replica", "3 replicas"    (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
 //! timefmt     ages and clock times in one format, never an epoch     (core)
 //! tui         the ratatui console (front-end); returns a ConsoleExit, never imports cli
@@ -45,3 +46,4 @@ pub mod targets;
 pub mod timefmt;
 pub mod topology;
 pub mod tui;
+pub mod words;

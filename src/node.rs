@@ -173,7 +173,7 @@ impl NodeClient {
         .await
         {
             Err(_) => return Err(NodeError::Unresponsive(read)),
-            Ok(Err(e)) => return Err(classify(&e, read)),
+            Ok(Err(e)) => return Err(first_exchange(classify(&e, read), self.tls.is_some())),
             Ok(Ok(c)) => c,
         };
         let driver = tokio::spawn(driver).abort_handle();
@@ -199,7 +199,10 @@ impl NodeClient {
         {
             Err(_) => return Err(NodeError::Unresponsive(self.timeouts.read)),
             Ok(Err(e)) if is_fatal_to_connection(&e) => {
-                return Err(classify(&e, self.timeouts.read))
+                return Err(first_exchange(
+                    classify(&e, self.timeouts.read),
+                    self.tls.is_some(),
+                ))
             }
             Ok(_) => {}
         }
@@ -473,14 +476,29 @@ pub fn classify(e: &redis::RedisError, timeout: Duration) -> NodeError {
         return NodeError::Unresponsive(timeout);
     }
     if lower.contains("connection reset") || lower.contains("broken pipe") {
-        // An open connection to a killed server is reset; so is a plaintext hello to a TLS
-        // port, which is why the hint names both.
-        return NodeError::Refused(
-            "connection reset by peer (the server went away; on a TLS port, check tls = true)"
-                .to_string(),
-        );
+        // An open connection to a killed server is reset: no word of TLS here. A reset in
+        // the first exchange on a new connection is what a TLS port does to a plaintext
+        // hello: `NodeClient::connection` says so there (`first_exchange`).
+        return NodeError::Refused(RESET.to_string());
     }
     NodeError::Other(first_line(&text))
+}
+
+/// A connection the server reset or closed under a command.
+const RESET: &str = "connection reset by peer (the server closed the connection)";
+
+/// `e` from the first exchange on a new plaintext connection: a reset there is the evidence
+/// of a TLS port (a server that went away refuses the connection instead), so the hint
+/// names `tls = true`. Any other error, or a TLS connection, is left as it is.
+fn first_exchange(e: NodeError, tls: bool) -> NodeError {
+    match e {
+        NodeError::Refused(m) if !tls && m == RESET => NodeError::Refused(
+            "connection reset by peer as soon as it was opened (a TLS port resets a plaintext \
+             client this way: if the port serves TLS, set tls = true)"
+                .to_string(),
+        ),
+        other => other,
+    }
 }
 
 fn first_line(s: &str) -> String {

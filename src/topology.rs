@@ -83,6 +83,15 @@ impl GroupTopology {
     pub fn by_name(&self, name: &str) -> Option<&NodeView> {
         self.nodes.iter().find(|n| n.name == name)
     }
+
+    /// How operator text names an upstream: the known node's name, its address only when
+    /// no node of the group has it.
+    #[must_use]
+    pub fn upstream_name<'a>(&'a self, u: &'a Upstream) -> &'a str {
+        u.index
+            .and_then(|i| self.nodes.get(i))
+            .map_or(u.addr.as_str(), |v| v.name.as_str())
+    }
 }
 
 /// Our word for a node's role.

@@ -164,7 +164,16 @@ pub fn target_ready(
             primary.name,
             match (r.role, &t.upstream) {
                 (Some(InfoRole::Primary), _) => "is a primary".to_string(),
-                (_, Some(u)) => format!("replicates from {}", u.addr),
+                // A known node by name; an address only for what the group does not know.
+                (_, Some(u)) => format!(
+                    "replicates from {}",
+                    others
+                        .iter()
+                        .copied()
+                        .chain([primary])
+                        .find(|v| v.addr == u.addr)
+                        .map_or(u.addr.as_str(), |v| v.name.as_str())
+                ),
                 _ => "has no upstream".to_string(),
             }
         ),

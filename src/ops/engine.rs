@@ -318,8 +318,8 @@ impl<O: RedisOps> Run<'_, O> {
         // Counted after the last record, so that a failed RunFinished is counted too.
         if self.journal.errors > 0 {
             self.warnings.push(format!(
-                "{} audit record(s) could not be written",
-                self.journal.errors
+                "{} could not be written",
+                crate::words::count(self.journal.errors, "audit record")
             ));
         }
         RunOutcome {

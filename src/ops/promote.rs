@@ -86,8 +86,8 @@ fn old_primary_check(p: &OldPrimary, now: SystemTime) -> Check {
         .last_seen
         .and_then(|t| now.duration_since(t).ok())
         .map_or_else(
-            || "never by this console".to_string(),
-            |d| format!("{} s ago", d.as_secs()),
+            || "not seen by this console before".to_string(),
+            |d| format!("last seen {} ago", crate::timefmt::span(d)),
         );
     match &p.liveness {
         Liveness::ProvenDown { state, .. } if *state == NodeState::Unresponsive => {
@@ -98,7 +98,7 @@ fn old_primary_check(p: &OldPrimary, now: SystemTime) -> Check {
             ))
         }
         l @ Liveness::ProvenDown { .. } => Check::pass(format!(
-            "{} (last seen {last_seen})",
+            "{} ({last_seen})",
             l.describe(&p.name)
         )),
         l => Check::fail(format!(
@@ -221,11 +221,23 @@ pub fn plan_promote(
             loss: None,
         });
     };
+    // The primary up, when a promote is asked next to it (refused above): named as such.
+    let up = match (&old, cands.live_primaries.as_slice()) {
+        (None, [up]) => Some(up.clone()),
+        _ => None,
+    };
     let old_name = old
         .as_ref()
-        .map_or("the old primary", |p| p.name.as_str())
-        .to_string();
-    plan.summary = format!("promote {} in place of {old_name}", cand.name);
+        .map(|p| p.name.clone())
+        .or_else(|| up.clone())
+        .unwrap_or_else(|| "the old primary".to_string());
+    plan.summary = match &up {
+        Some(up) => format!(
+            "promote {} while {up} is up and the primary (refused: it would make two primaries)",
+            cand.name
+        ),
+        None => format!("promote {} in place of {old_name}", cand.name),
+    };
     plan.confirm = Confirm::TypeName(cand.name.clone());
 
     for r in &cand.reasons {
@@ -267,11 +279,14 @@ pub fn plan_promote(
         }
     }
     let loss = cands.loss(&cand);
-    let loss_text = describe_loss(&loss, &cand.name, &old_name);
-    plan.checks.push(match loss {
-        Loss::NoneProven { .. } => Check::pass(loss_text),
-        _ => Check::warn(loss_text),
-    });
+    // With the primary up nothing is lost yet: the refusal above says what matters.
+    if up.is_none() {
+        let loss_text = describe_loss(&loss, &cand.name, &old_name);
+        plan.checks.push(match loss {
+            Loss::NoneProven { .. } => Check::pass(loss_text),
+            _ => Check::warn(loss_text),
+        });
+    }
 
     let Some(cv) = gt.nodes.get(cand.index) else {
         return Ok(PromotePlan {
@@ -307,21 +322,25 @@ pub fn plan_promote(
         upstream: oi,
     });
 
-    // Siblings: reachable direct replicas of the old primary. Chained ones follow their upstream.
+    // Siblings: reachable direct replicas of the old primary (of the primary up, when a
+    // promote is asked next to it). Chained ones follow their upstream.
+    let primary_index = old.as_ref().map(|p| p.index).or_else(|| {
+        up.as_ref()
+            .and_then(|n| gt.nodes.iter().position(|v| &v.name == n))
+    });
     let mut siblings = Vec::new();
     for (k, v) in gt.nodes.iter().enumerate() {
-        if v.unmanaged || k == cand.index || old.as_ref().is_some_and(|p| p.index == k) {
+        if v.unmanaged || k == cand.index || primary_index == Some(k) {
             continue;
         }
-        let direct = old
-            .as_ref()
-            .is_some_and(|p| v.upstream.as_ref().and_then(|u| u.index) == Some(p.index));
+        let direct =
+            primary_index.is_some() && v.upstream.as_ref().and_then(|u| u.index) == primary_index;
         if !direct {
             if v.role == Role::Replica {
                 plan.notes.push(format!(
                     "{} replicates from {} (chained): left as it is",
                     v.name,
-                    v.upstream.as_ref().map_or("?", |u| u.addr.as_str())
+                    v.upstream.as_ref().map_or("?", |u| gt.upstream_name(u))
                 ));
             }
             continue;
@@ -362,11 +381,11 @@ pub fn plan_promote(
         deadline: None,
         verify: "+OK".to_string(),
         rollback: format!(
-            "none once clients write to {c_name}; before that, REPLICAOF the old primary on {c_name}"
+            "none once clients write to {c_name}; before that, REPLICAOF {old_name} on {c_name}"
         ),
         critical: true,
     });
-    plan.push_sibling_repoints(&siblings, ci, "keeps waiting for the old primary");
+    plan.push_sibling_repoints(&siblings, ci, &format!("keeps waiting for {old_name}"));
     plan.steps.push(Step {
         title: format!("verify {c_name} is primary and its replicas follow it"),
         node: ci,
@@ -394,10 +413,12 @@ pub fn plan_promote(
         rollback: "none".to_string(),
         critical: false,
     });
-    plan.notes.push(format!(
-        "{old_name} is marked for rejoin: if it restarts, it comes back as a primary with its old data; \
-         rejoining it makes it a replica of {c_name} (its snapshot is downloaded first)"
-    ));
+    if up.is_none() {
+        plan.notes.push(format!(
+            "{old_name} is marked for rejoin: if it restarts, it comes back as a primary with its old \
+             data; rejoining it makes it a replica of {c_name} (its snapshot is downloaded first)"
+        ));
+    }
     Ok(PromotePlan {
         plan,
         chosen: Some(c_name),

@@ -8,7 +8,8 @@
 use serde::Serialize;
 
 use crate::audit::InterruptedRun;
-use crate::topology::GroupTopology;
+use crate::info::Info;
+use crate::topology::{GroupTopology, NodeView};
 
 use super::next_step::{decide, NextStep, Situation};
 use super::summary::info_line;
@@ -41,7 +42,7 @@ pub fn advise_group(group: &GroupTopology, rejoin: &[String]) -> Advice {
         .iter()
         .filter(|n| !n.unmanaged)
         .map(|n| match &n.info {
-            Some(i) => format!("{}: {}", n.name, info_line(i)),
+            Some(i) => format!("{}: {}", n.name, named_upstream(info_line(i), i, n, group)),
             None => format!("{}: {}", n.name, n.state.as_str()),
         })
         .collect();
@@ -51,6 +52,23 @@ pub fn advise_group(group: &GroupTopology, rejoin: &[String]) -> Advice {
         next_step: d.next,
         settled: d.settled,
     }
+}
+
+/// `line` (an [`info_line`]) with the upstream a replica reports (`of host:port`) named when
+/// it is a node of the group: nodes by name, an address only for one the group does not know.
+fn named_upstream(line: String, i: &Info, n: &NodeView, group: &GroupTopology) -> String {
+    let r = &i.replication;
+    let (Some(host), Some(port), Some(u)) = (&r.master_host, r.master_port, &n.upstream) else {
+        return line;
+    };
+    if u.index.is_none() {
+        return line;
+    }
+    line.replacen(
+        &format!("replica of {host}:{port} "),
+        &format!("replica of {} ", group.upstream_name(u)),
+        1,
+    )
 }
 
 /// Interrupted runs in the audit log at `path`, each with advice for its group as it is now.
@@ -95,4 +113,20 @@ pub fn check_interrupted(
 /// True when a process with this id exists on this machine.
 fn process_alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advise_group;
+    use crate::ops::fake::FakeOps;
+
+    /// The group's state names a replica's upstream by node name, not by address.
+    #[test]
+    fn state_lines_name_known_upstreams() {
+        let fake = FakeOps::group(&["p", "r1"]);
+        let (_, topo) = fake.config_and_topology("g");
+        let a = advise_group(&topo.groups[0], &[]);
+        let r1 = a.state.iter().find(|l| l.starts_with("r1: ")).unwrap();
+        assert!(r1.starts_with("r1: role=replica of p link=up"), "{r1}");
+    }
 }

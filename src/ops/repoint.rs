@@ -115,6 +115,19 @@ pub fn plan_rejoin(
     let marked = mark.map(|m| m.promoted.as_str());
     let primary = match others.as_slice() {
         [p] => p.name.clone(),
+        [] if n
+            .view
+            .is_some_and(|v| v.role == Role::Primary && v.state.is_reachable()) =>
+        {
+            return Err(OpsError::usage(format!(
+                "{} is the primary of group '{}': there is no old primary to rejoin",
+                n.cfg.name, n.group_name
+            ))
+            .hint(
+                "rejoin brings an old primary back as a replica after a promote; to hand the \
+                 primary role to a replica, run a switchover",
+            ))
+        }
         [] => {
             return Err(OpsError::usage(format!(
                 "group '{}' has no other reachable primary for {} to rejoin",

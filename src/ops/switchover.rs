@@ -257,7 +257,7 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
             plan.notes.push(format!(
                 "{} replicates from {} (chained): left as it is",
                 v.name,
-                v.upstream.as_ref().map_or("?", |u| u.addr.as_str())
+                v.upstream.as_ref().map_or("?", |u| gt.upstream_name(u))
             ));
         }
     }

@@ -55,7 +55,7 @@ fn last_answered(now: SystemTime, t: Option<SystemTime>) -> String {
             "last answered {} ago",
             human_secs(now.duration_since(t).unwrap_or_default().as_secs_f64())
         ),
-        None => "no answer since the console started".to_string(),
+        None => "no answer since redops started".to_string(),
     }
 }
 
@@ -306,7 +306,10 @@ fn persistence(n: &NodeView, out: &mut Vec<Anomaly>) {
                 "{name} is a primary with no persistence (no save points, no AOF): if it \
                  restarts it comes back empty{}",
                 if replicas > 0 {
-                    format!(" and its {replicas} replica(s) will copy the empty dataset")
+                    format!(
+                        " and its {} will copy the empty dataset",
+                        crate::words::count(replicas, "replica")
+                    )
                 } else {
                     String::new()
                 }

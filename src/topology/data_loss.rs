@@ -518,8 +518,9 @@ fn message(l: &Loss, g: &GroupTopology) -> String {
     };
     if let Some(n) = l.unsaved_lost {
         m.push_str(&format!(
-            ", without at least {} write(s) made since its last save",
-            thousands(n)
+            ", without at least {} {} made since its last save",
+            thousands(n),
+            if n == 1 { "write" } else { "writes" }
         ));
     }
     let (idx, follow) = followers(l, g);

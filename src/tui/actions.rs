@@ -77,18 +77,18 @@ impl App {
     /// An action key was pressed.
     pub(super) fn action_key(&mut self, a: ActionKind) -> Vec<Effect> {
         if let Some(r) = session::standing(&self.session(), self.group, a) {
-            self.flash_error(&format!("{}: {}", a.as_str(), prepare::flash(&r)));
+            self.refuse(a, &prepare::flash(&r));
             return Vec::new();
         }
         if let Some(why) = self.action_blocked(a) {
-            self.flash_error(&format!("{}: {why}", a.as_str()));
+            self.refuse(a, &why);
             return Vec::new();
         }
         match self.request_for(a) {
             Ok(Some(req)) => self.open_plan(&req),
             Ok(None) => Vec::new(),
             Err(why) => {
-                self.flash_error(&format!("{}: {why}", a.as_str()));
+                self.refuse(a, &why);
                 Vec::new()
             }
         }
@@ -118,11 +118,19 @@ impl App {
             }
             ActionKind::Rejoin => {
                 let flagged = self.rejoin_candidates(gi);
-                Some(match sel {
+                let n = match sel {
                     Some(s) if flagged.contains(&s) => s,
                     _ if flagged.len() == 1 => flagged[0].clone(),
                     s => s.ok_or_else(|| "select the old primary to rejoin".to_string())?,
-                })
+                };
+                // A marked node goes to the core, which clears a mark that has settled.
+                let marked = self.marks.iter().any(|m| m.node == n);
+                if !flagged.contains(&n) && !marked {
+                    if let Some(why) = nothing_to_rejoin(&live, &n) {
+                        return Err(why);
+                    }
+                }
+                Some(n)
             }
             // A snapshot, and any action on the selected node.
             ActionKind::Snapshot => Some(need()?),
@@ -215,10 +223,36 @@ impl App {
                     .hint
                     .as_ref()
                     .map_or_else(String::new, |h| format!(" (hint: {h})"));
-                self.flash_error(&format!("{}: {}{hint}", req.action.as_str(), e.message));
+                self.refuse(req.action, &format!("{}{hint}", e.message));
                 Vec::new()
             }
         }
+    }
+
+    /// Why action `a` was not planned, whole: in the status line when it fits there, else
+    /// in a notice (a status line cuts a long reason mid-sentence, and the hint is its end).
+    fn refuse(&mut self, a: ActionKind, why: &str) {
+        let line = format!("{}: {why}", a.as_str());
+        if line.chars().count() <= usize::from(self.size.0) {
+            self.flash_error(&line);
+            return;
+        }
+        let (reason, hint) = match why.split_once(" (hint: ") {
+            Some((r, h)) => (r.to_string(), Some(h.trim_end_matches(')').to_string())),
+            None => (why.to_string(), None),
+        };
+        let mut lines = vec![reason];
+        if let Some(h) = hint {
+            lines.push(String::new());
+            lines.push(format!("hint: {h}"));
+        }
+        self.modals.push(Modal::Notice(NoticeDialog {
+            title: format!("{}: not planned", a.as_str()),
+            lines,
+            offer: None,
+            focus: Button::Cancel,
+            scroll: 0,
+        }));
     }
 
     /// Proceed was chosen in the plan dialog: a plain confirm runs it; a role change asks
@@ -540,6 +574,30 @@ impl App {
             message,
         });
     }
+}
+
+/// Why `J` on `node` has nothing to do, when it is plain from the view: the node is the only
+/// primary, or a replica already linked to the primary. Short enough for an 80-column status
+/// line, with the key that does what the operator may have meant.
+fn nothing_to_rejoin(live: &GroupTopology, node: &str) -> Option<String> {
+    let v = live.by_name(node)?;
+    let current = |p: &crate::topology::NodeView| {
+        !p.unmanaged && p.role == Role::Primary && p.state.is_reachable() && !p.stale_info
+    };
+    if current(v) && live.nodes.iter().filter(|p| current(p)).count() == 1 {
+        return Some(format!(
+            "{node} is the primary: nothing to rejoin (to hand its role over: S)"
+        ));
+    }
+    let up = v.upstream.as_ref()?.index.and_then(|i| live.nodes.get(i))?;
+    (v.role == Role::Replica && current(up) && v.link == Some(crate::topology::Link::Up)).then(
+        || {
+            format!(
+                "{node} already follows {}: nothing to rejoin (to change its source: r)",
+                up.name
+            )
+        },
+    )
 }
 
 #[cfg(test)]

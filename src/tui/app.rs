@@ -446,10 +446,14 @@ impl App {
         if self.runs.is_some() {
             return self.runs_key(k);
         }
-        match keymap::lookup(k) {
-            Some(i) => self.intent(i),
-            None => Vec::new(),
+        if let Some(i) = keymap::lookup(k) {
+            return self.intent(i);
         }
+        // A key that does nothing says so, rather than leave the operator guessing.
+        if let Some(name) = keymap::unbound_name(k) {
+            self.flash_info(&format!("unknown key {name}, ? for help"));
+        }
+        Vec::new()
     }
 
     fn intent(&mut self, i: Intent) -> Vec<Effect> {

@@ -4,7 +4,7 @@
 //! Modals (prompt, help, dialogs) handle their own few keys in `modal.rs`; their bindings are
 //! listed here too ([`MODAL_BINDINGS`]) so the help overlay shows them.
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::ops::ActionKind;
 
@@ -333,6 +333,37 @@ pub fn lookup(key: &KeyEvent) -> Option<Intent> {
         .iter()
         .find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == mods))
         .map(|b| b.intent)
+}
+
+/// How the status line names a key no binding has (`x`, `Ctrl-x`, `F5`), or `None` for
+/// what is not worth a word: a release, a modifier alone, lock and media keys.
+#[must_use]
+pub fn unbound_name(key: &KeyEvent) -> Option<String> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let base = match key.code {
+        KeyCode::Modifier(_)
+        | KeyCode::Media(_)
+        | KeyCode::Null
+        | KeyCode::CapsLock
+        | KeyCode::ScrollLock
+        | KeyCode::NumLock
+        | KeyCode::KeypadBegin => return None,
+        KeyCode::Char(' ') => "Space".to_string(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::F(n) => format!("F{n}"),
+        other => other.to_string(),
+    };
+    let mut name = String::new();
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        name.push_str("Ctrl-");
+    }
+    if key.modifiers.contains(KeyModifiers::ALT) {
+        name.push_str("Alt-");
+    }
+    name.push_str(&base);
+    Some(name)
 }
 
 /// Shift is part of the character for letters (`S` vs `s`), so it is dropped from them.

@@ -113,3 +113,34 @@ async fn a_server_that_requires_client_certificates() {
     assert!(err.contains("needs both cert_file and key_file"), "{err}");
     assert!(err.contains(":4:"), "{err}");
 }
+
+/// The TLS hint only where the evidence points at TLS: a plaintext client on a TLS port is
+/// told to check `tls = true`; a node killed under an open connection is not.
+#[tokio::test]
+async fn the_tls_hint_only_on_a_tls_port() {
+    let s = Server::start_tls(&[]);
+    let mut plain = NodeClient::new(&s.node("t1"), server::timeouts(), "t").unwrap();
+    let e = plain.info().await.unwrap_err().to_string();
+    println!("plaintext to a TLS port: {e}");
+    assert!(e.contains("tls = true"), "{e}");
+
+    let mut killed = Server::start(&[]);
+    let mut c = NodeClient::new(&killed.node("k1"), server::timeouts(), "t").unwrap();
+    c.info().await.expect("INFO before the kill");
+    let mut q = NodeClient::new(&killed.node("k1"), server::timeouts(), "q").unwrap();
+    let ping = redis::cmd("PING");
+    q.query::<String>(&ping)
+        .await
+        .expect("PING before the kill");
+    killed.kill();
+    // A command on the connection open before the kill: reset or closed, never "TLS".
+    if let Err(e) = q.query::<String>(&ping).await {
+        println!("after kill -9, on an open connection: {e}");
+        assert!(!e.to_string().to_ascii_lowercase().contains("tls"), "{e}");
+    }
+    for _ in 0..3 {
+        let e = c.info().await.unwrap_err().to_string();
+        println!("after kill -9: {e}");
+        assert!(!e.to_ascii_lowercase().contains("tls"), "{e}");
+    }
+}

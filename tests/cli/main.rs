@@ -11,6 +11,7 @@ mod common;
 
 mod cli_completions;
 mod cli_config;
+mod cli_confirm;
 mod cli_console;
 mod cli_history;
 mod cli_json;

@@ -165,6 +165,17 @@ fn plan_dialog_with_checks_failing() {
     let t = screen(&app);
     assert!(t.contains("o overrides them with a reason"), "{t}");
     insta::assert_snapshot!("plan_dialog_overridable_failure", t);
+    // The greyed Continue takes the focus; Enter on it keeps the plan and says why.
+    press(&mut app, KeyCode::Right);
+    assert!(press(&mut app, KeyCode::Enter).is_empty());
+    let t = screen(&app);
+    assert!(
+        t.contains("Continue is disabled: 2 failed checks (✗ above); o overrides with a reason"),
+        "{t}"
+    );
+    assert!(matches!(app.modals.last(), Some(Modal::Plan(_))));
+    insta::assert_snapshot!("plan_dialog_enter_on_disabled_continue", t);
+    press(&mut app, KeyCode::Left);
     press(&mut app, KeyCode::Char('o'));
     typed(&mut app, "replicas are upgraded next");
     press(&mut app, KeyCode::Enter);
@@ -249,6 +260,10 @@ fn typed_confirmation() {
         press(&mut app, KeyCode::Enter).is_empty(),
         "a partial name runs nothing"
     );
+    let t = screen(&app);
+    assert!(t.contains("type r1 to confirm: you typed r"), "{t}");
+    assert!(matches!(app.modals.last(), Some(Modal::Confirm(_))));
+    insta::assert_snapshot!("typed_confirmation_wrong_name", t);
     press(&mut app, KeyCode::Esc);
     assert!(app.modals.is_empty() && app.run.is_none());
 }
@@ -631,8 +646,13 @@ fn sentinel_groups_refuse_role_changes_with_the_reason() {
     });
     select(&mut app, "r1");
     press(&mut app, KeyCode::Char('S'));
-    let f = app.flash.clone().unwrap();
-    assert!(f.text.contains("watched by Sentinel"), "{}", f.text);
+    // Too long for the status line with its hint: shown whole in a notice, no plan.
+    let Some(Modal::Notice(n)) = app.modals.last() else {
+        panic!("{:?}", app.flash);
+    };
+    assert!(n.lines[0].contains("watched by Sentinel"), "{:?}", n.lines);
+    assert!(!app.modals.iter().any(|m| matches!(m, Modal::Plan(_))));
+    press(&mut app, KeyCode::Esc);
     assert!(app.modals.is_empty());
     // A snapshot changes no role: it is offered.
     press(&mut app, KeyCode::Char('s'));

@@ -174,7 +174,7 @@ async fn repointing_a_primary_with_replicas_is_refused_unless_forced() {
     .unwrap();
     let f = failures(&rp.plan);
     assert!(
-        f.iter().any(|m| m.contains("primary with 1 replica(s)")),
+        f.iter().any(|m| m.contains("primary with 1 replica:")),
         "{f:?}"
     );
     assert!(!rp.plan.has_hard_failure(), "{}", rp.plan);
@@ -234,4 +234,22 @@ async fn rejoin_targets_the_current_primary_and_loops_are_caught() {
         .checks
         .iter()
         .any(|c| c.status == CheckStatus::Fail && c.message.contains("nothing to do")));
+
+    // Rejoin of the healthy primary: why there is nothing to rejoin, and what to run instead.
+    let e = plan_rejoin(
+        &config,
+        &topo,
+        "p",
+        &[],
+        budgets(),
+        PathBuf::from("/nonexistent"),
+        Duration::from_millis(300),
+    )
+    .unwrap_err();
+    let text = format!("{} hint: {}", e.message, e.hint.unwrap_or_default());
+    assert!(
+        text.contains("p is the primary of group 'g': there is no old primary to rejoin")
+            && text.contains("run a switchover"),
+        "{text}"
+    );
 }

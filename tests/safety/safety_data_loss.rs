@@ -411,7 +411,7 @@ async fn a_primary_reloading_an_older_dump_is_a_loss_until_acknowledged() {
     assert_eq!(a.nodes, ["n1"]);
     assert!(
         a.message
-            .starts_with("n1 restarted with 1,000 keys (it had 1,500), without at least 500 write(s) made since its last save"),
+            .starts_with("n1 restarted with 1,000 keys (it had 1,500), without at least 500 writes made since its last save"),
         "{}",
         a.message
     );

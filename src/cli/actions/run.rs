@@ -89,7 +89,9 @@ pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) 
     done.outcome.exit_code()
 }
 
-/// Asks on the terminal. `--yes` answers for the operator.
+/// Asks on the terminal. `--yes` answers for the operator. A plain confirmation (a snapshot,
+/// which changes no role) is a y/N; a role change asks for the target's name. An answer that
+/// does not confirm is a refusal (exit 3), not a usage error: nothing was changed.
 fn confirm(what: &Confirm, yes: bool) -> Result<String, u8> {
     let expected = match what {
         Confirm::Yes => "yes".to_string(),
@@ -109,16 +111,60 @@ fn confirm(what: &Confirm, yes: bool) -> Result<String, u8> {
         return Err(EXIT_USAGE);
     }
     match what {
-        Confirm::Yes => output::prompt("proceed? type 'yes': "),
+        Confirm::Yes => output::prompt("proceed? [y/N] "),
         Confirm::TypeName(n) => output::prompt(&format!(
             "this changes roles. type the target's name ({n}) to proceed: "
         )),
     }
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    if stdin.lock().read_line(&mut line).is_err() || line.trim() != expected {
-        output::error("not confirmed: nothing was done", None);
-        return Err(EXIT_USAGE);
+    let answer = match stdin.lock().read_line(&mut line) {
+        Ok(_) => Some(line.trim()),
+        Err(_) => None,
+    };
+    match answer.map(|a| confirmed(what, a)) {
+        Some(Ok(())) => Ok(expected),
+        Some(Err(why)) => {
+            output::error(&format!("not confirmed: nothing was changed ({why})"), None);
+            Err(EXIT_REFUSED)
+        }
+        None => {
+            output::error("not confirmed: nothing was changed (no answer read)", None);
+            Err(EXIT_REFUSED)
+        }
     }
-    Ok(expected)
+}
+
+/// Whether `answer` confirms `what`; otherwise what the operator answered, in words.
+fn confirmed(what: &Confirm, answer: &str) -> Result<(), String> {
+    match what {
+        Confirm::Yes if matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes") => Ok(()),
+        Confirm::Yes if answer.is_empty() => Err("the default is no".to_string()),
+        Confirm::Yes => Err(format!("answered '{answer}'")),
+        Confirm::TypeName(n) if answer == n => Ok(()),
+        Confirm::TypeName(n) if answer.is_empty() => Err(format!("type {n} to confirm")),
+        Confirm::TypeName(n) => Err(format!("type {n} to confirm: you typed '{answer}'")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirmed;
+    use crate::ops::Confirm;
+
+    #[test]
+    fn a_snapshot_takes_y_and_a_role_change_its_name() {
+        for a in ["y", "Y", "yes", "YES"] {
+            assert_eq!(confirmed(&Confirm::Yes, a), Ok(()), "{a}");
+        }
+        assert!(confirmed(&Confirm::Yes, "").is_err());
+        assert!(confirmed(&Confirm::Yes, "n").is_err());
+        let n3 = Confirm::TypeName("n3".into());
+        assert_eq!(confirmed(&n3, "n3"), Ok(()));
+        assert_eq!(
+            confirmed(&n3, "n2"),
+            Err("type n3 to confirm: you typed 'n2'".to_string())
+        );
+        assert!(confirmed(&n3, "y").is_err());
+    }
 }

@@ -188,9 +188,9 @@ impl<'a> GroupHealth<'a> {
     fn text(&self) -> String {
         let state = match (self.critical, self.warnings) {
             (0, 0) => "healthy".to_string(),
-            (0, w) => format!("{w} warning(s)"),
+            (0, w) => crate::words::count(w, "warning"),
             (c, 0) => format!("{c} critical"),
-            (c, w) => format!("{c} critical, {w} warning(s)"),
+            (c, w) => format!("{c} critical, {}", crate::words::count(w, "warning")),
         };
         format!(
             "{} {state} ({}/{} nodes up)",

@@ -511,10 +511,10 @@ impl<O: RedisOps> Run<'_, O> {
                 }
             }
             if problems.is_empty() {
-                let mut detail = format!(
-                    "{pn} is the only primary; {} replica(s) follow it, link up, same replid",
-                    replicas.len()
-                );
+                let mut detail = {
+                    let checked: Vec<&str> = replicas.iter().map(|&r| self.plan.name(r)).collect();
+                    settled_words(&pn, p.as_ref().ok(), &checked)
+                };
                 if let (Ok(after), Some(before)) = (&p, self.st.pre.get(&primary)) {
                     if let (Some(a), Some(b)) = (after.stats.sync_full, before.stats.sync_full) {
                         if a > b {
@@ -594,4 +594,53 @@ fn follows(info: &Info, addr: &crate::config::Addr) -> bool {
         && r.master_host
             .as_deref()
             .is_some_and(|h| same_host(h, &addr.host))
+}
+
+/// What a settled verify saw: how many replicas follow the primary (from its own INFO, which
+/// lists every replica, not only the ones the plan checked), and which were checked.
+fn settled_words(primary: &str, info: Option<&Info>, checked: &[&str]) -> String {
+    let listed = info.map_or(0, |i| {
+        let r = &i.replication;
+        usize::try_from(r.connected_replicas)
+            .unwrap_or(usize::MAX)
+            .max(r.replicas.len())
+    });
+    let follow = listed.max(checked.len());
+    let verb = if follow == 1 { "follows" } else { "follow" };
+    let mut s = format!(
+        "{primary} is the only primary; {} {verb} it",
+        crate::words::count(follow, "replica")
+    );
+    if !checked.is_empty() {
+        s.push_str(&format!(
+            "; {} checked: link up, same replid",
+            checked.join(", ")
+        ));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::settled_words;
+    use crate::info::Info;
+
+    /// A rejoin checks one replica, but the primary lists three: the count is the primary's.
+    #[test]
+    fn settled_counts_every_replica_the_primary_lists() {
+        let mut i = Info::default();
+        i.replication.connected_replicas = 3;
+        let s = settled_words("n2", Some(&i), &["n1"]);
+        assert_eq!(
+            s,
+            "n2 is the only primary; 3 replicas follow it; n1 checked: link up, same replid"
+        );
+        assert!(!s.contains("(s)"), "{s}");
+        i.replication.connected_replicas = 1;
+        assert_eq!(
+            settled_words("n2", Some(&i), &["n1"]),
+            "n2 is the only primary; 1 replica follows it; n1 checked: link up, same replid"
+        );
+        assert!(settled_words("n2", None, &["n1", "n3"]).contains("2 replicas follow it"));
+    }
 }

@@ -231,9 +231,11 @@ fn one_primary(s: &Situation, p: &NodeFacts, old: Option<&str>, unreachable: &st
         };
     }
     Decision::open(repoint(format!(
-        "{} is the primary; {} do(es) not follow it with a live link: repoint them to {}",
+        "{} is the primary; {} {} not follow it with a live link: repoint {} to {}",
         p.name,
         strays.join(", "),
+        if strays.len() == 1 { "does" } else { "do" },
+        if strays.len() == 1 { "it" } else { "them" },
         p.name
     )))
 }

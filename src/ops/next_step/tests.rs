@@ -303,7 +303,7 @@ fn replicas_that_do_not_follow_the_primary_are_repointed_to_it() {
         (Some("s"), Some("p"))
     );
     assert!(
-        d.next.why.contains("s, u do(es) not follow it"),
+        d.next.why.contains("s, u do not follow it") && d.next.why.contains("repoint them"),
         "{}",
         d.next
     );

@@ -115,7 +115,10 @@ impl Candidates {
     pub fn loss(&self, cand: &Candidate) -> Loss {
         let Some(p) = &self.old_primary else {
             return Loss::Unknown {
-                why: "no old primary is known for this group".to_string(),
+                why: match self.live_primaries.as_slice() {
+                    [p] => format!("{p} is up and still the primary: nothing is lost yet"),
+                    _ => "no old primary is known for this group".to_string(),
+                },
             };
         };
         let (Some(p_off), Some(p_id)) = (p.last_offset, p.last_replid.as_deref()) else {
@@ -192,18 +195,46 @@ pub fn assess(group: &GroupTopology, now: SystemTime, max_extra_link_down: Durat
         .map(|v| v.name.clone())
         .collect();
     let old = old_primary(group);
+    // The primary a candidate must be a direct replica of: the old one, else (a promote asked
+    // while the primary is up, which the plan refuses) the one live primary.
+    let live_primary = group
+        .nodes
+        .iter()
+        .position(|v| !v.unmanaged && v.role == Role::Primary && current(v).is_some());
+    let reference = match (&old, live_primaries.len()) {
+        (Some(p), _) => Some(Reference {
+            index: p.index,
+            name: p.name.clone(),
+            replid: p.last_replid.clone(),
+        }),
+        (None, 1) => live_primary.map(|i| Reference {
+            index: i,
+            name: group.nodes[i].name.clone(),
+            replid: current(&group.nodes[i]).and_then(|x| x.replication.replid.clone()),
+        }),
+        (None, _) => None,
+    };
+    // Unknown when this console never saw the old primary up (counted as no outage).
     let down_for = old
         .as_ref()
         .and_then(|p| p.last_seen)
-        .and_then(|t| now.duration_since(t).ok())
-        .unwrap_or_default();
+        .and_then(|t| now.duration_since(t).ok());
 
     let mut rows: Vec<Candidate> = group
         .nodes
         .iter()
         .enumerate()
-        .filter(|(i, v)| !v.unmanaged && old.as_ref().is_none_or(|p| p.index != *i))
-        .map(|(i, v)| row(i, v, old.as_ref(), down_for, max_extra_link_down))
+        .filter(|(i, v)| !v.unmanaged && reference.as_ref().is_none_or(|p| p.index != *i))
+        .map(|(i, v)| {
+            row(
+                group,
+                i,
+                v,
+                reference.as_ref(),
+                down_for,
+                max_extra_link_down,
+            )
+        })
         .collect();
 
     // Siblings that could not load the candidate's RDB after a full sync.
@@ -291,11 +322,19 @@ fn old_primary(group: &GroupTopology) -> Option<OldPrimary> {
     })
 }
 
+/// The primary the candidates are judged against (see [`assess`]).
+struct Reference {
+    index: usize,
+    name: String,
+    replid: Option<String>,
+}
+
 fn row(
+    group: &GroupTopology,
     index: usize,
     v: &NodeView,
-    old: Option<&OldPrimary>,
-    down_for: Duration,
+    old: Option<&Reference>,
+    down_for: Option<Duration>,
     max_extra: Duration,
 ) -> Candidate {
     let mut reasons = Vec::new();
@@ -342,11 +381,11 @@ fn row(
                 "it replicates from {}, not from {} (chained or elsewhere)",
                 v.upstream
                     .as_ref()
-                    .map_or("nothing known", |u| u.addr.as_str()),
+                    .map_or("nothing known", |u| group.upstream_name(u)),
                 p.name
             ));
         }
-        if let (Some(mine), Some(theirs)) = (r.replid.as_deref(), p.last_replid.as_deref()) {
+        if let (Some(mine), Some(theirs)) = (r.replid.as_deref(), p.replid.as_deref()) {
             if mine != theirs {
                 soft(format!(
                     "it is on another replication history (replid {}) than {} was ({})",
@@ -361,12 +400,23 @@ fn row(
         Some(Link::Down { since: None }) => {
             soft("its link never came up: it may hold no data".to_string());
         }
-        Some(Link::Down { since: Some(d) }) if d > down_for + max_extra => soft(format!(
-            "its link has been down for {}, more than the primary's {} outage plus {}: its data is too old",
-            crate::timefmt::span(d),
-            crate::timefmt::span(down_for),
-            crate::timefmt::span(max_extra)
-        )),
+        Some(Link::Down { since: Some(d) }) if d > down_for.unwrap_or_default() + max_extra => {
+            soft(match down_for {
+                Some(o) => format!(
+                    "its link has been down for {}, more than the primary's {} outage plus {}: \
+                     its data is too old",
+                    crate::timefmt::span(d),
+                    crate::timefmt::span(o),
+                    crate::timefmt::span(max_extra)
+                ),
+                None => format!(
+                    "its link has been down for {}, more than {}, and how long the primary has \
+                     been down is not known (not seen by this console before): its data may be too old",
+                    crate::timefmt::span(d),
+                    crate::timefmt::span(max_extra)
+                ),
+            });
+        }
         _ => {}
     }
     c.reasons = reasons;
@@ -534,6 +584,47 @@ mod tests {
         assert_eq!(c.live_primaries, vec!["p1".to_string()]);
     }
 
+    /// `p` while the primary is up: the chained replica (the highest offset here) is not
+    /// eligible and never ranked first; the live primary is no candidate row; the loss says
+    /// the primary is up; the chain is named by node, not address.
+    #[test]
+    fn with_the_primary_up_a_chained_replica_is_not_ranked_first() {
+        let mut p = primary_down(1000);
+        p.stale_info = false;
+        p.state = NodeState::Up;
+        p.role = Role::Primary;
+        let mut r1 = replica("r1", 990, 100, 0);
+        r1.link = Some(Link::Up);
+        let mut r2 = replica("r2", 1000, 100, 0);
+        r2.link = Some(Link::Up);
+        r2.upstream = Some(Upstream {
+            addr: "127.0.0.1:7001".into(),
+            index: Some(1),
+        });
+        let c = assess(&group(vec![p, r1, r2]), at(0), Duration::from_secs(60));
+        assert!(c.old_primary.is_none());
+        let ranked: Vec<(&str, Option<usize>)> =
+            c.rows.iter().map(|r| (r.name.as_str(), r.rank)).collect();
+        assert_eq!(ranked, vec![("r1", Some(1)), ("r2", None)]);
+        assert_eq!(c.best().map(|b| b.name.as_str()), Some("r1"));
+        let why = &c.get("r2").unwrap().reasons[0].text;
+        assert_eq!(
+            why,
+            "it replicates from r1, not from p1 (chained or elsewhere)"
+        );
+        match c.loss(c.get("r1").unwrap()) {
+            Loss::Unknown { why } => assert!(why.starts_with("p1 is up and still the primary")),
+            other => panic!("{other:?}"),
+        }
+        for r in &c.rows {
+            assert!(
+                r.rank.is_none() || r.eligible(),
+                "{} ranked but not eligible",
+                r.name
+            );
+        }
+    }
+
     /// A primary that answers with an error is alive, whatever the error (invariant 9).
     #[test]
     fn a_primary_that_answers_with_an_error_is_not_down() {
@@ -598,6 +689,25 @@ mod tests {
             );
             assert!(c.primary_down(), "{state:?}: {:?}", c.old_primary);
         }
+    }
+
+    /// A primary this console never saw up has an outage of unknown length: the link rule
+    /// says so instead of "the primary's 0 s outage".
+    #[test]
+    fn an_unknown_outage_is_not_called_0_s() {
+        let mut p = primary_down(1000);
+        p.last_ok = None;
+        let c = assess(
+            &group(vec![p, replica("r1", 1000, 100, 600)]),
+            at(0),
+            Duration::from_secs(60),
+        );
+        let why = &c.get("r1").unwrap().reasons[0].text;
+        assert!(
+            why.contains("how long the primary has been down is not known")
+                && !why.contains("outage plus"),
+            "{why}"
+        );
     }
 
     #[test]

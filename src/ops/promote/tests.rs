@@ -150,3 +150,38 @@ fn another_unreadable_node_of_unknown_role_needs_a_reason() {
         pp.plan
     );
 }
+
+/// `promote` while the primary is up: refused as before, and the plan says why in its summary,
+/// ranks no chained replica first, and names the chain's upstream by name.
+#[test]
+fn a_promote_while_the_primary_is_up_says_so() {
+    let fake = FakeOps::group(&["p", "r1", "r2", "r3"]);
+    // r2 chained under r1, ahead of it on the stream.
+    fake.node("r2", |n| {
+        n.master = Some(crate::config::Addr {
+            host: "127.0.0.1".into(),
+            port: 7001,
+        });
+    });
+    let (config, topo) = fake.config_and_topology("g");
+    let pp = plan_promote(&config, &topo, &req()).unwrap();
+    let plan = &pp.plan;
+    assert!(!plan.checks_pass(), "{plan}");
+    assert!(
+        plan.summary
+            .starts_with("promote r1 while p is up and the primary (refused"),
+        "{}",
+        plan.summary
+    );
+    assert_eq!(pp.candidates.best().map(|c| c.name.as_str()), Some("r1"));
+    let text = plan.to_string();
+    assert!(
+        text.contains("r2 replicates from r1 (chained)") && !text.contains("from 127.0.0.1"),
+        "{text}"
+    );
+    assert!(!text.contains("the old primary"), "{text}");
+    assert!(
+        !text.contains("p is marked for rejoin") && !text.contains("r3 replicates from p"),
+        "a primary up is not an old one, and its direct replicas are not chained: {text}"
+    );
+}

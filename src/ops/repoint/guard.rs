@@ -104,7 +104,10 @@ impl Holdings {
             s.push_str(&format!(", {} used", human_bytes(m)));
         }
         if self.role == Some(InfoRole::Primary) {
-            s.push_str(&format!(", {} replica(s)", self.replicas));
+            s.push_str(&format!(
+                ", {}",
+                crate::words::count(self.replicas, "replica")
+            ));
         }
         if let (Some(id), Some(o)) = (&self.replid, self.offset) {
             s.push_str(&format!(", replid {} offset {o}", short(id)));
@@ -286,9 +289,9 @@ pub fn assess_rejoin(
         report(
             Verdict::RefuseUnlessForced,
             format!(
-                "{n} is a primary with {} replica(s): they follow it into the change, with full resyncs \
+                "{n} is a primary with {}: they follow it into the change, with full resyncs \
                  if its history changes",
-                nr.connected_replicas
+                crate::words::count(nr.connected_replicas, "replica")
             ),
         );
     }

@@ -85,3 +85,90 @@ fn a_sentinel_group_greys_role_changes_with_the_cores_text() {
     }
     assert_eq!(app.action_blocked(ActionKind::Snapshot), None);
 }
+
+fn flash(app: &App) -> String {
+    app.flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default()
+}
+
+/// `J` on a healthy primary, or on a replica already linked to it: a whole message that fits
+/// an 80-column status line, saying why and which key does what may have been meant.
+#[test]
+fn rejoin_of_a_healthy_node_says_why_and_what_to_do() {
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    app.selected = Some("p".into());
+    press(&mut app, 'J');
+    assert!(app.modals.is_empty());
+    let f = flash(&app);
+    assert_eq!(
+        f,
+        "rejoin: p is the primary: nothing to rejoin (to hand its role over: S)"
+    );
+    assert!(f.chars().count() <= 80, "{f}");
+    app.selected = Some("r1".into());
+    press(&mut app, 'J');
+    assert!(app.modals.is_empty());
+    let f = flash(&app);
+    assert_eq!(
+        f,
+        "rejoin: r1 already follows p: nothing to rejoin (to change its source: r)"
+    );
+    assert!(f.chars().count() <= 80, "{f}");
+}
+
+/// A key bound to nothing flashes so; a modifier alone or a release says nothing.
+#[test]
+fn an_unknown_key_flashes_and_a_modifier_alone_does_not() {
+    use ratatui::crossterm::event::{KeyEventKind, ModifierKeyCode};
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    press(&mut app, 'Z');
+    assert_eq!(flash(&app), "unknown key Z, ? for help");
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('x'),
+        KeyModifiers::CONTROL,
+    )));
+    assert_eq!(flash(&app), "unknown key Ctrl-x, ? for help");
+    app.flash = None;
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Modifier(ModifierKeyCode::LeftShift),
+        KeyModifiers::SHIFT,
+    )));
+    let mut release = KeyEvent::new(KeyCode::Char('Z'), KeyModifiers::NONE);
+    release.kind = KeyEventKind::Release;
+    app.update(Msg::Key(release));
+    assert!(app.flash.is_none(), "{:?}", app.flash);
+    press(&mut app, '?');
+    assert!(!app.modals.is_empty(), "a bound key still works");
+}
+
+/// A refusal too long for the status line opens a notice with all of it, hint included,
+/// instead of a line cut mid-sentence.
+#[test]
+fn a_long_refusal_is_shown_whole_in_a_notice() {
+    use super::super::modal::Modal;
+    let fake = FakeOps::group(&["p", "r1"]);
+    let mut app = app(&fake);
+    app.update(Msg::Resize(80, 24));
+    app.config.groups[0].sentinel = Some(Sentinel {
+        addrs: vec![Addr::parse("127.0.0.1:26379").unwrap_or_else(|e| panic!("{e}"))],
+        master_name: "mymaster".into(),
+    });
+    app.selected = Some("r1".into());
+    press(&mut app, 'S');
+    let Some(Modal::Notice(n)) = app.modals.last() else {
+        panic!("a notice, not a cut flash: {:?}", app.flash);
+    };
+    assert_eq!(n.title, "switchover: not planned");
+    assert!(n.lines[0].contains("watched by Sentinel"), "{:?}", n.lines);
+    assert!(
+        n.lines
+            .iter()
+            .any(|l| l.starts_with("hint: switch over through Sentinel")),
+        "{:?}",
+        n.lines
+    );
+}

@@ -52,6 +52,8 @@ pub struct PlanDialog {
     /// The reason being typed (after `o` or `x`), and what it is for.
     pub reason_input: Option<(ReasonFor, LineInput)>,
     pub scroll: u16,
+    /// Why the last key did nothing (Enter on a disabled Continue), shown in the dialog.
+    pub message: Option<String>,
 }
 
 impl PlanDialog {
@@ -66,6 +68,38 @@ impl PlanDialog {
             skip_snapshot_reason: None,
             reason_input: None,
             scroll: 0,
+            message: None,
+        }
+    }
+
+    /// The proceed button's word: `Run` for a plain confirm, `Continue` before a typed one.
+    #[must_use]
+    pub fn proceed_word(&self) -> &'static str {
+        match self.prepared.plan.confirm {
+            crate::ops::Confirm::Yes => "Run",
+            crate::ops::Confirm::TypeName(_) => "Continue",
+        }
+    }
+
+    fn armed(&self) -> Armed {
+        Armed {
+            prepared: (*self.prepared).clone(),
+            override_reason: self.override_reason.clone(),
+            skip_snapshot_reason: self.skip_snapshot_reason.clone(),
+        }
+    }
+
+    /// Why Proceed is disabled, in words with what to do: the core's refusal of the plan.
+    /// The failed checks are listed above (✗), so they are counted, not repeated: the
+    /// footer is one line.
+    fn disabled_why(&self) -> String {
+        match self.prepared.refusal() {
+            Some(crate::ops::Refusal::NeedsOverride { failed }) => format!(
+                "{} (✗ above); o overrides with a reason (recorded)",
+                crate::words::count(failed.len(), "failed check")
+            ),
+            Some(r) => prepare::flash(&r),
+            None => "the plan is refused".to_string(),
         }
     }
 
@@ -117,6 +151,7 @@ impl PlanDialog {
             }
             return Outcome::Keep;
         }
+        self.message = None;
         match key.code {
             KeyCode::Esc | KeyCode::Char('q' | 'n') => Outcome::Close,
             KeyCode::Tab
@@ -124,19 +159,31 @@ impl PlanDialog {
             | KeyCode::Left
             | KeyCode::Right
             | KeyCode::Char('h' | 'l') => {
+                // A disabled Continue takes the focus too: Enter on it says why it is disabled.
                 self.focus = match self.focus {
-                    Button::Cancel if self.can_proceed() => Button::Proceed,
+                    Button::Cancel if self.blocked().is_none() => Button::Proceed,
                     _ => Button::Cancel,
                 };
                 Outcome::Keep
             }
+            // A plain confirm (a snapshot: no role changes) takes a `y` as well as Run.
+            KeyCode::Char('y')
+                if self.can_proceed() && self.prepared.plan.confirm == crate::ops::Confirm::Yes =>
+            {
+                Outcome::PlanAccepted(Box::new(self.armed()))
+            }
             KeyCode::Enter => match self.focus {
-                Button::Proceed if self.can_proceed() => Outcome::PlanAccepted(Box::new(Armed {
-                    prepared: (*self.prepared).clone(),
-                    override_reason: self.override_reason.clone(),
-                    skip_snapshot_reason: self.skip_snapshot_reason.clone(),
-                })),
-                Button::Proceed => Outcome::Keep,
+                Button::Proceed if self.can_proceed() => {
+                    Outcome::PlanAccepted(Box::new(self.armed()))
+                }
+                Button::Proceed => {
+                    self.message = Some(format!(
+                        "{} is disabled: {}",
+                        self.proceed_word(),
+                        self.disabled_why()
+                    ));
+                    Outcome::Keep
+                }
                 Button::Cancel => Outcome::Close,
             },
             KeyCode::Char('o') if self.can_override() => {
@@ -196,6 +243,8 @@ pub struct ConfirmDialog {
     pub armed: Box<Armed>,
     pub expected: String,
     pub input: LineInput,
+    /// Why Enter did not confirm ("type n3 to confirm: you typed n2"), shown in the dialog.
+    pub message: Option<String>,
 }
 
 impl ConfirmDialog {
@@ -206,6 +255,7 @@ impl ConfirmDialog {
             armed,
             expected: expected.to_string(),
             input: LineInput::default(),
+            message: None,
         }
     }
 
@@ -216,9 +266,19 @@ impl ConfirmDialog {
                 armed: self.armed.clone(),
                 typed: self.input.text.clone(),
             },
-            KeyCode::Enter => Outcome::Keep,
+            KeyCode::Enter => {
+                let typed = self.input.text.trim();
+                self.message = Some(if typed.is_empty() {
+                    format!("type {} to confirm", self.expected)
+                } else {
+                    format!("type {} to confirm: you typed {typed}", self.expected)
+                });
+                Outcome::Keep
+            }
             _ => {
-                self.input.edit(key);
+                if self.input.edit(key) {
+                    self.message = None;
+                }
                 Outcome::Keep
             }
         }
@@ -360,9 +420,20 @@ mod tests {
         let Outcome::PlanAccepted(armed) = m.key(&key(KeyCode::Enter)) else {
             panic!("Proceed accepts a plan whose checks passed");
         };
-        let mut c = Modal::Confirm(ConfirmDialog::new(armed, "r1"));
+        let mut c = ConfirmDialog::new(armed, "r1");
+        c.key(&key(KeyCode::Enter));
+        assert_eq!(c.message.as_deref(), Some("type r1 to confirm"));
+        let mut c = Modal::Confirm(c);
         typed(&mut c, "r2");
         assert_eq!(c.key(&key(KeyCode::Enter)), Outcome::Keep, "wrong word");
+        let Modal::Confirm(d) = &c else {
+            unreachable!()
+        };
+        assert_eq!(
+            d.message.as_deref(),
+            Some("type r1 to confirm: you typed r2"),
+            "a wrong name says so and the dialog stays"
+        );
         c.key(&key(KeyCode::Backspace));
         typed(&mut c, "1");
         assert!(matches!(
@@ -380,8 +451,23 @@ mod tests {
         assert!(d.prepared.needs_override(), "{:?}", d.prepared.plan.checks);
         assert!(d.blocked().is_none() && !d.can_proceed());
         d.key(&key(KeyCode::Right));
-        assert_eq!(d.focus, Button::Cancel, "Proceed is not offered yet");
+        assert_eq!(
+            d.focus,
+            Button::Proceed,
+            "a disabled Continue takes the focus"
+        );
+        assert_eq!(
+            d.key(&key(KeyCode::Enter)),
+            Outcome::Keep,
+            "Enter on a disabled Continue keeps the plan open"
+        );
+        let why = d.message.clone().expect("and says why");
+        assert!(
+            why == "Continue is disabled: 2 failed checks (✗ above); o overrides with a reason (recorded)",
+            "{why}"
+        );
         d.key(&key(KeyCode::Char('o')));
+        assert!(d.message.is_none(), "the next key clears the message");
         d.key(&key(KeyCode::Enter));
         assert!(d.override_reason.is_none(), "an empty reason is no reason");
         for c in "lag is a stale poll".chars() {
@@ -389,7 +475,7 @@ mod tests {
         }
         d.key(&key(KeyCode::Enter));
         assert_eq!(d.override_reason.as_deref(), Some("lag is a stale poll"));
-        d.key(&key(KeyCode::Right));
+        assert_eq!(d.focus, Button::Proceed);
         let Outcome::PlanAccepted(a) = d.key(&key(KeyCode::Enter)) else {
             panic!("overridden plan proceeds");
         };
@@ -442,6 +528,14 @@ mod tests {
         let (config, topology) = fake.config_and_topology("g");
         let req = Request::new(ActionKind::Snapshot, Some("p".into()));
         let mut d = PlanDialog::new(prepare(&config, &topology, &req, false));
+        assert!(
+            matches!(d.key(&key(KeyCode::Char('y'))), Outcome::PlanAccepted(_)),
+            "a snapshot runs on y, no name typed"
+        );
+        assert!(
+            matches!(plan(&fake).key(&key(KeyCode::Char('y'))), Outcome::Keep),
+            "a role change does not take a y"
+        );
         assert!(!d.can_skip_snapshot(), "a snapshot is the gate itself");
         d.key(&key(KeyCode::Char('x')));
         assert!(d.reason_input.is_none());

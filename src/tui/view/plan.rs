@@ -22,7 +22,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use crate::ops::{CheckStatus, Confirm};
+use crate::ops::CheckStatus;
 
 use super::super::app::App;
 use super::super::modal::{Button, ConfirmDialog, NoticeDialog, Picker, PlanDialog, ReasonFor};
@@ -319,10 +319,7 @@ fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
             ),
         ];
     }
-    let proceed = match d.prepared.plan.confirm {
-        Confirm::Yes => "Run",
-        Confirm::TypeName(_) => "Continue",
-    };
+    let proceed = d.proceed_word();
     let mut row = vec![
         Span::raw(" "),
         button(t, "Cancel", d.focus == Button::Cancel, true),
@@ -353,6 +350,9 @@ fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
             (None, false) => {}
         }
     }
+    if d.can_proceed() && d.prepared.confirm_word().is_none() {
+        hints.push_str(" · y runs");
+    }
     if d.prepared.request.has_strategy() {
         hints.push_str(" · t strategy");
     }
@@ -368,7 +368,12 @@ fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
     } else if d.can_skip_snapshot() {
         hints.push_str(" · x skips the snapshot");
     }
-    vec![Line::from(row), Line::styled(hints, t.s(Ui::Muted))]
+    // Why the last key did nothing, in place of the key hints until the next key.
+    let last = match &d.message {
+        Some(m) => Line::styled(m.clone(), t.s(Ui::Warning)),
+        None => Line::styled(hints, t.s(Ui::Muted)),
+    };
+    vec![Line::from(row), last]
 }
 
 /// The typed confirmation.
@@ -410,14 +415,17 @@ pub fn confirm(app: &App, frame: &mut Frame, area: Rect, c: &ConfirmDialog) {
             Span::styled("> ", t.s(Ui::Key)),
             Span::styled(format!("{}█", c.input.text), t.s(Ui::Input)),
         ]),
-        Line::styled(
-            if matches {
-                "Enter runs it"
-            } else {
-                "the exact name, then Enter"
-            },
-            t.s(if matches { Ui::Warning } else { Ui::Muted }),
-        ),
+        match &c.message {
+            Some(m) if !matches => Line::styled(m.clone(), t.s(Ui::Danger)),
+            _ => Line::styled(
+                if matches {
+                    "Enter runs it"
+                } else {
+                    "the exact name, then Enter"
+                },
+                t.s(if matches { Ui::Warning } else { Ui::Muted }),
+            ),
+        },
     ];
     let title = format!("confirm: {} · group {}", p.title(), p.plan.group);
     frame_dialog(t, frame, area, &title, b.lines, footer, 0);

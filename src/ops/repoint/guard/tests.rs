@@ -201,7 +201,7 @@ fn old_primary_with_divergent_writes_and_replicas() {
     assert!(
         forced
             .iter()
-            .any(|m| m.contains("primary with 2 replica(s)")),
+            .any(|m| m.contains("primary with 2 replicas:")),
         "{forced:?}"
     );
     assert!(verdicts(&g, Verdict::Warn)
