@@ -140,8 +140,8 @@ fn report_skipped(path: &Path, log: &RunLog) {
         String::new()
     };
     output::note(&format!(
-        "note: {} line(s) of '{}' skipped ({}{more})",
-        log.skipped_total,
+        "note: {} of '{}' skipped ({}{more})",
+        crate::words::count(log.skipped_total, "line"),
         path.display(),
         listed.join("; ")
     ));

@@ -241,8 +241,8 @@ fn list_lines(
             .map(|s| format!("line {}: {}", s.line, s.why))
             .collect();
         let said = format!(
-            "{} line(s) of the log skipped: {}",
-            log.skipped_total,
+            "{} of the log skipped: {}",
+            crate::words::count(log.skipped_total, "line"),
             listed.join("; ")
         );
         super::push_wrapped(
