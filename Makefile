@@ -1,6 +1,6 @@
 # `make test` is what CI runs (.ci/run): formatting, the core/front-end boundary, the test
 # layout, one build of every target with clippy's lints on (warnings are errors), the tests.
-.PHONY: test fmt lint boundary layout bench fuzz-info demo deps
+.PHONY: test fmt lint boundary layout bench fuzz-info demo deps smoke
 
 # Clippy's lints run inside the build the tests run from: cargo hands our own targets (never the
 # dependencies) to clippy's driver, which is what `cargo clippy` does in a check build. So the
@@ -11,6 +11,11 @@ LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__
 test: deps fmt boundary layout
 	$(LINTED) cargo test --all-targets --no-run
 	$(LINTED) cargo test --no-fail-fast
+
+# The smoke suite alone (status, both switchovers, snapshot download, promote, rejoin), on the
+# server REDOPS_SERVER_BIN names; .ci/run runs it on Redis 6.2 and Valkey 9.1 after `make test`.
+smoke:
+	$(LINTED) cargo test --test cli smoke::
 
 fmt:
 	cargo fmt --all -- --check

@@ -25,3 +25,4 @@ mod hostile_tls;
 mod ops_cli;
 mod ops_cli_promote_repoint;
 mod sandbox_cli;
+mod smoke;
