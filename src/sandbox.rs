@@ -12,12 +12,17 @@
 
 mod blackhole;
 mod config_file;
+mod control;
 mod process;
 mod ready;
 mod tls;
 mod watchdog;
 
 pub use blackhole::Blackhole;
+pub use control::{
+    find_running, read_state, send, ControlError, ControlServer, Fault, NodeState, State,
+    CONTROL_SOCKET, DIR_PREFIX, STATE_FILE,
+};
 pub use process::{
     find_server_binary, free_port, log_tail, require_server_binary, ServerProcess, SERVER_BIN_ENV,
 };
@@ -206,7 +211,9 @@ impl Sandbox {
         let bin = find_server_binary(spec.server_bin.as_deref())?;
         let version = process::server_version(&bin);
         let dir = tempfile::Builder::new()
-            .prefix("redops-sandbox-")
+            .prefix(control::DIR_PREFIX)
+            // Owner only: it holds the control socket, the password and every redis.conf.
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .map_err(|e| SandboxError::io(&std::env::temp_dir(), e))?;
         let tls = if spec.tls {
@@ -386,17 +393,7 @@ impl Sandbox {
     /// When a file cannot be written.
     pub fn write_config(&self) -> Result<PathBuf, SandboxError> {
         if let Some(pw) = &self.spec.password {
-            use std::io::Write as _;
-            use std::os::unix::fs::OpenOptionsExt as _;
-            let file = self.password_file();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&file)
-                .and_then(|mut f| f.write_all(pw.as_bytes()))
-                .map_err(|e| SandboxError::io(&file, e))?;
+            write_private(&self.password_file(), pw.as_bytes())?;
         }
         let path = self.dir().join("redops.toml");
         std::fs::write(&path, self.config_toml()).map_err(|e| SandboxError::io(&path, e))?;
@@ -495,6 +492,20 @@ impl Sandbox {
         }
         let _ = self.watchdog.close();
     }
+}
+
+/// Writes a file readable by its owner only (a password, a `redis.conf` holding one).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| SandboxError::io(path, e))
 }
 
 impl Drop for Sandbox {
