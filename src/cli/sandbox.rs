@@ -146,7 +146,8 @@ async fn serve(sandbox: &mut Sandbox, control: &ControlServer, signals: &mut Sig
     loop {
         tokio::select! {
             name = signals.wait() => return format!("{name} received"),
-            said = control.serve_one(sandbox) => output::line(&said),
+            // The request itself is not raced: a signal waits for a restart to finish.
+            stream = control.accept() => output::line(&control.handle(stream, sandbox).await),
             () = child(&mut child_exited) => {}
             _ = tick.tick() => {}
         }

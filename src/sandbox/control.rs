@@ -252,17 +252,21 @@ impl ControlServer {
         })
     }
 
-    /// Waits for the next request, carries it out on `sandbox`, rewrites the state file,
-    /// replies; returns the line
-    /// describing what was done or refused, for the owner to show. Cancel-safe between
-    /// requests (a dropped call drops at most the connection it was serving).
-    pub async fn serve_one(&self, sandbox: &mut Sandbox) -> String {
-        let stream = loop {
+    /// Waits for the next connection. Cancel-safe: race it with anything, then
+    /// [`handle`](Self::handle) what it returns without racing that.
+    pub async fn accept(&self) -> UnixStream {
+        loop {
             match self.listener.accept().await {
-                Ok((s, _)) => break s,
+                Ok((s, _)) => return s,
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
-        };
+        }
+    }
+
+    /// Reads the request on `stream`, carries it out on `sandbox`, rewrites the state file,
+    /// replies; returns the line describing what was done or refused, for the owner to show.
+    /// Not cancel-safe: a restart dropped half-way kills the server it was starting.
+    pub async fn handle(&self, stream: UnixStream, sandbox: &mut Sandbox) -> String {
         let same_user = stream.peer_cred().is_ok_and(|c| c.uid() == self.owner_uid);
         let (read, mut write) = stream.into_split();
         let request = if same_user {
