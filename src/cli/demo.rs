@@ -68,6 +68,7 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
     let opts = crate::tui::Options {
         read_only: g.read_only || config.console.read_only,
         label: None,
+        sandbox_dir: Some(sandbox.dir().to_path_buf()),
         // The data-loss watch's memory is of this sandbox's ports: it goes with the sandbox.
         loss_file: Some(crate::history::loss_file::path_for(
             &sandbox.dir().join("audit.jsonl"),

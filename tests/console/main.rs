@@ -11,4 +11,5 @@ mod common;
 mod tui_actions;
 mod tui_actions_live;
 mod tui_e2e;
+mod tui_practice;
 mod tui_snapshots;
