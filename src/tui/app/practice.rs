@@ -52,7 +52,8 @@ impl App {
 
     pub(super) fn fault_answered(&mut self, r: Result<String, String>) {
         match r {
-            Ok(said) => self.flash_info(&said),
+            // The first clause: the rest names CLI commands, and the status line is short.
+            Ok(said) => self.flash_info(said.split("; ").next().unwrap_or_default()),
             Err(e) => self.flash_error(e.lines().next().unwrap_or_default()),
         }
     }
