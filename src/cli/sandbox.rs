@@ -189,7 +189,8 @@ fn stdout_reader_gone() -> bool {
 }
 
 /// `redops sandbox kill|restart|freeze|thaw NODE`: asks the running sandbox to do it. Exit 0
-/// done, 1 failed (a restart that did not come up), 2 no such sandbox or node.
+/// done, 1 not done (a node not running, a restart that did not come up), 2 no such sandbox
+/// or node.
 async fn run_control(cmd: ControlCommand) -> u8 {
     let (fault, args) = match cmd {
         ControlCommand::Kill(a) => (Fault::Kill, a),

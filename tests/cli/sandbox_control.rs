@@ -40,10 +40,16 @@ impl Running {
     /// Starts `redops sandbox --replicas 1` with stdout on a pipe and reads up to its "press
     /// Ctrl-C" line; with `close_stdout`, the reader then closes the pipe.
     fn start(close_stdout: bool) -> Self {
+        Self::start_in(close_stdout, &std::env::temp_dir())
+    }
+
+    /// [`start`](Self::start) with its directory made in `tmp` (`TMPDIR`).
+    fn start_in(close_stdout: bool, tmp: &Path) -> Self {
         let bin = require_server_binary();
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("redops"))
             .args(["sandbox", "--replicas", "1", "--server-bin"])
             .arg(&bin)
+            .env("TMPDIR", tmp)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -291,4 +297,48 @@ fn a_closed_stdout_stops_the_sandbox_and_removes_its_dir() {
 #[test]
 fn a_closed_stdout_then_sigint_stops_the_sandbox_and_removes_its_dir() {
     reader_gone(true);
+}
+
+/// `redops sandbox FAULT NODE` without `--dir`, looking in `tmp`.
+fn control_in(tmp: &Path, fault: &str, node: &str) -> Output {
+    Command::new(assert_cmd::cargo::cargo_bin("redops"))
+        .args(["sandbox", fault, node])
+        .env("TMPDIR", tmp)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("redops runs")
+}
+
+#[test]
+fn without_dir_the_one_running_sandbox_is_used_and_none_or_two_are_errors() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = control_in(tmp.path(), "freeze", "n1");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("no running sandbox found"),
+        "{}",
+        text(&out)
+    );
+
+    let mut first = Running::start_in(false, tmp.path());
+    let out = control_in(tmp.path(), "freeze", "n1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(first.node("n1").state, "frozen");
+    let out = control_in(tmp.path(), "thaw", "n1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let second = Running::start_in(false, tmp.path());
+    let out = control_in(tmp.path(), "freeze", "n1");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("2 sandboxes are running"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("--dir"), "{}", text(&out));
+    drop(second);
+
+    kill(pid_of(first.child.id()), Signal::SIGINT).expect("signal redops");
+    assert_eq!(first.wait_exit(Duration::from_secs(15)), Some(0));
 }
