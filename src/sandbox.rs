@@ -2,7 +2,10 @@
 //! in a temp dir: a primary `n1`, replicas `n2..`, optionally one replica chained under `n2`;
 //! optionally a password, TLS-only servers (certificates made with `openssl`), protected configs
 //! allowed locally; fault injection (kill, freeze/thaw, restart with old data) and the config
-//! describing them.
+//! describing them. Every server runs from its own `redis.conf` (`<dir>/<node>/redis.conf`), so
+//! a restart keeps its settings and what `CONFIG REWRITE` persisted. A running sandbox takes
+//! faults from other processes through its control socket and keeps a state file
+//! (`sandbox/control.rs`).
 //!
 //! Used by `redops sandbox`, `redops demo`, the drills, the benchmarks and every integration
 //! test: it is the only way the project starts a real server. Every process is killed by PID and reaped on [`Sandbox::stop`], on drop and so on
