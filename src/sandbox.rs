@@ -23,8 +23,8 @@ mod watchdog;
 
 pub use blackhole::Blackhole;
 pub use control::{
-    find_running, read_state, send, ControlError, ControlServer, Fault, NodeState, State,
-    CONTROL_SOCKET, DIR_PREFIX, STATE_FILE,
+    find_running, read_state, send, ControlError, ControlServer, Exited, Fault, FaultDone,
+    NodeState, State, CONTROL_SOCKET, DIR_PREFIX, STATE_FILE,
 };
 pub use process::{
     find_server_binary, free_port, log_tail, require_server_binary, ServerProcess, SERVER_BIN_ENV,

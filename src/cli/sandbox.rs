@@ -15,7 +15,8 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use super::{output, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
 use crate::sandbox::{
-    self as sb, ControlError, ControlServer, Fault, Sandbox, SandboxError, ServerProcess, Spec,
+    self as sb, ControlError, ControlServer, Fault, FaultDone, Sandbox, SandboxError,
+    ServerProcess, Spec,
 };
 
 /// How often the sandbox checks for servers that exited and for a closed stdout (besides
@@ -147,13 +148,19 @@ async fn serve(sandbox: &mut Sandbox, control: &ControlServer, signals: &mut Sig
         tokio::select! {
             name = signals.wait() => return format!("{name} received"),
             // The request itself is not raced: a signal waits for a restart to finish.
-            stream = control.accept() => output::line(&control.handle(stream, sandbox).await),
+            stream = control.accept() => match control.handle(stream, sandbox).await {
+                Ok(done) => output::line(&done_line(&done)),
+                Err(e) => output::line(&format!("a fault asked for was not done: {e}")),
+            },
             () = child(&mut child_exited) => {}
             _ = tick.tick() => {}
         }
         let gone = sandbox.reap_exited();
-        for line in &gone {
-            output::line(line);
+        for e in &gone {
+            output::line(&format!(
+                "{} (pid {}) exited; `redops sandbox restart {}` brings it back",
+                e.node, e.pid, e.node
+            ));
         }
         if !gone.is_empty() {
             let _ = sandbox.write_state();
@@ -200,28 +207,43 @@ async fn run_control(cmd: ControlCommand) -> u8 {
     };
     let dir = match sb::find_running(args.dir.as_deref()) {
         Ok(d) => d,
-        Err(e) => return report_control_error(&e, &args.node),
+        Err(e) => return report_control_error(&e),
     };
     match sb::send(&dir, fault, &args.node).await {
-        Ok(said) => {
-            output::line(&said);
+        Ok(done) => {
+            output::line(&done_line(&done));
             EXIT_OK
         }
-        Err(e) => report_control_error(&e, &args.node),
+        Err(e) => report_control_error(&e),
     }
 }
 
-fn report_control_error(e: &ControlError, node: &str) -> u8 {
-    let text = e.to_string();
-    let (message, hint) = match text.split_once("\n  hint: ") {
-        Some((m, h)) => (m.to_string(), Some(h.to_string())),
-        None => (text, None),
-    };
-    output::error(&message, hint.as_deref());
-    match e {
-        ControlError::NotFound { .. } | ControlError::Unreachable { .. } => EXIT_USAGE,
-        ControlError::Refused(m) if m.contains(&format!("no node '{node}'")) => EXIT_USAGE,
-        ControlError::Refused(_) => EXIT_PROBLEM,
+fn report_control_error(e: &ControlError) -> u8 {
+    output::error(&e.to_string(), e.hint());
+    if e.is_usage() {
+        EXIT_USAGE
+    } else {
+        EXIT_PROBLEM
+    }
+}
+
+/// What a fault did, with the command that undoes it.
+fn done_line(d: &FaultDone) -> String {
+    let (node, pid) = (&d.node, d.pid);
+    match d.fault {
+        Fault::Kill if !d.was_running => format!("{node} (pid {pid}) was not running"),
+        Fault::Kill => format!(
+            "{node} (pid {pid}) killed and reaped; its data and redis.conf stay: `redops sandbox restart {node}` brings it back"
+        ),
+        Fault::Restart => format!(
+            "{node} restarted from {} on port {}, pid {pid}",
+            d.conf.display(),
+            d.port
+        ),
+        Fault::Freeze => format!(
+            "{node} (pid {pid}) frozen (SIGSTOP): its port accepts connections, nothing answers; `redops sandbox thaw {node}`"
+        ),
+        Fault::Thaw => format!("{node} (pid {pid}) thawed (SIGCONT)"),
     }
 }
 

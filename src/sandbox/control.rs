@@ -99,24 +99,100 @@ struct Request {
     node: String,
 }
 
+/// What a fault did, for the front-ends to put in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaultDone {
+    pub fault: Fault,
+    pub node: String,
+    /// The process signalled, or (restart) the new one.
+    pub pid: u32,
+    pub port: u16,
+    /// The config file a restart read.
+    pub conf: PathBuf,
+    /// False when a kill found the node already stopped.
+    pub was_running: bool,
+}
+
+/// A server that exited on its own and was reaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exited {
+    pub node: String,
+    pub pid: u32,
+}
+
+/// The owner's answer on the socket.
 #[derive(Debug, Serialize, Deserialize)]
-struct Reply {
-    ok: bool,
-    message: String,
+enum Reply {
+    Done(FaultDone),
+    UnknownNode { node: String, nodes: Vec<String> },
+    NotRunning { node: String },
+    Failed { node: String, message: String },
+    BadRequest { message: String },
 }
 
 /// A control request that could not be carried out, or no sandbox to send it to.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    /// No running sandbox where one was looked for, or several and none chosen.
-    #[error("{message}\n  hint: {hint}")]
-    NotFound { message: String, hint: String },
-    /// The owner refused or failed the request (an unknown node, a failed restart).
-    #[error("{0}")]
-    Refused(String),
-    /// The socket could not be used.
-    #[error("cannot reach the sandbox in '{dir}': {message}\n  hint: is its `redops sandbox` (or `redops demo`) still running?")]
-    Unreachable { dir: PathBuf, message: String },
+    /// No running sandbox in the temp dir.
+    #[error("no running sandbox found in '{}'", tmp.display())]
+    NoneRunning { tmp: PathBuf },
+    /// Several running sandboxes and none chosen.
+    #[error("{} sandboxes are running: {}", dirs.len(), list(dirs))]
+    Several { dirs: Vec<PathBuf> },
+    /// The sandbox's owner cannot be reached (gone, not redops, no answer).
+    #[error("cannot reach the sandbox in '{}': {reason}", dir.display())]
+    Unreachable { dir: PathBuf, reason: String },
+    /// No node of that name in the sandbox.
+    #[error("no node '{node}' in this sandbox: it has {}", nodes.join(", "))]
+    UnknownNode { node: String, nodes: Vec<String> },
+    /// The node is not running (freeze, thaw).
+    #[error("'{node}' is not running")]
+    NotRunning { node: String },
+    /// The owner tried and failed (a restart that did not come up).
+    #[error("'{node}': {message}")]
+    Failed { node: String, message: String },
+    /// The owner could not read the request.
+    #[error("the sandbox refused the request: {message}")]
+    BadRequest { message: String },
+}
+
+fn list(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl ControlError {
+    /// What to do about it, when there is something to say.
+    #[must_use]
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Self::NoneRunning { .. } => Some(
+                "start one with `redops sandbox` (or `redops demo`), or name its directory with --dir",
+            ),
+            Self::Several { .. } => Some("choose one with --dir"),
+            Self::Unreachable { .. } => {
+                Some("is its `redops sandbox` (or `redops demo`) still running?")
+            }
+            Self::NotRunning { .. } => Some("restart it first"),
+            Self::Failed { .. } => Some("see its redis.log in the sandbox directory"),
+            Self::UnknownNode { .. } | Self::BadRequest { .. } => None,
+        }
+    }
+
+    /// True for a mistake in what was asked (no such sandbox or node), as opposed to a fault
+    /// that could not be done.
+    #[must_use]
+    pub fn is_usage(&self) -> bool {
+        matches!(
+            self,
+            Self::NoneRunning { .. }
+                | Self::Several { .. }
+                | Self::Unreachable { .. }
+                | Self::UnknownNode { .. }
+        )
+    }
 }
 
 impl Sandbox {
@@ -164,64 +240,57 @@ impl Sandbox {
         Ok(path)
     }
 
-    /// Injects a fault into one node; says what was done, in one line.
+    /// Injects a fault into one node; what was done.
     ///
     /// # Errors
     /// An unknown node, a node not running (freeze, thaw), or a restart that failed.
-    pub async fn apply(&mut self, fault: Fault, name: &str) -> Result<String, SandboxError> {
+    pub async fn apply(&mut self, fault: Fault, name: &str) -> Result<FaultDone, ControlError> {
         let Some(node) = self.node(name) else {
-            let names: Vec<&str> = self.nodes().iter().map(|n| n.name.as_str()).collect();
-            return Err(SandboxError::InvalidSpec(format!(
-                "no node '{name}' in this sandbox: it has {}",
-                names.join(", ")
-            )));
+            return Err(ControlError::UnknownNode {
+                node: name.to_string(),
+                nodes: self.nodes().iter().map(|n| n.name.clone()).collect(),
+            });
         };
-        let (pid, port) = (node.pid, node.port);
         let was_running = node.is_running();
+        let not_running = || ControlError::NotRunning {
+            node: name.to_string(),
+        };
+        let failed = |e: SandboxError| match e {
+            SandboxError::NotRunning { .. } => not_running(),
+            other => ControlError::Failed {
+                node: name.to_string(),
+                message: other.to_string(),
+            },
+        };
         match fault {
-            Fault::Kill => {
-                self.kill(name)?;
-                Ok(if was_running {
-                    format!("{name} (pid {pid}) killed and reaped; its data and redis.conf stay: `redops sandbox restart {name}` brings it back")
-                } else {
-                    format!("{name} (pid {pid}) was not running")
-                })
-            }
-            Fault::Restart => {
-                self.restart(name).await?;
-                let node = self.get(name)?;
-                Ok(format!(
-                    "{name} restarted from {} on port {port}, pid {}",
-                    node.conf_path().display(),
-                    node.pid
-                ))
-            }
-            Fault::Freeze => {
-                self.freeze(name)?;
-                Ok(format!("{name} (pid {pid}) frozen (SIGSTOP): its port accepts connections, nothing answers; `redops sandbox thaw {name}`"))
-            }
-            Fault::Thaw => {
-                self.thaw(name)?;
-                Ok(format!("{name} (pid {pid}) thawed (SIGCONT)"))
-            }
+            Fault::Kill => self.kill(name).map_err(failed)?,
+            Fault::Restart => self.restart(name).await.map_err(failed)?,
+            Fault::Freeze => self.freeze(name).map_err(failed)?,
+            Fault::Thaw => self.thaw(name).map_err(failed)?,
         }
+        let node = self.get(name).map_err(failed)?;
+        Ok(FaultDone {
+            fault,
+            node: name.to_string(),
+            pid: node.pid,
+            port: node.port,
+            conf: node.conf_path(),
+            was_running,
+        })
     }
 
     /// Reaps servers that exited on their own (a `kill -9` from outside, a crash), so that none
-    /// stays a zombie; returns one line per server found gone since the last call.
+    /// stays a zombie; returns those found gone since the last call.
     #[must_use]
-    pub fn reap_exited(&self) -> Vec<String> {
-        let mut gone = Vec::new();
-        for n in self.nodes() {
-            let had_child = n.has_child();
-            if had_child && !n.is_running() {
-                gone.push(format!(
-                    "{} (pid {}) exited; `redops sandbox restart {}` brings it back",
-                    n.name, n.pid, n.name
-                ));
-            }
-        }
-        gone
+    pub fn reap_exited(&self) -> Vec<Exited> {
+        self.nodes()
+            .iter()
+            .filter(|n| n.has_child() && !n.is_running())
+            .map(|n| Exited {
+                node: n.name.clone(),
+                pid: n.pid,
+            })
+            .collect()
     }
 }
 
@@ -264,51 +333,49 @@ impl ControlServer {
     }
 
     /// Reads the request on `stream`, carries it out on `sandbox`, rewrites the state file,
-    /// replies; returns the line describing what was done or refused, for the owner to show.
+    /// replies; returns what was done, for the owner to show too.
     /// Not cancel-safe: a restart dropped half-way kills the server it was starting.
-    pub async fn handle(&self, stream: UnixStream, sandbox: &mut Sandbox) -> String {
+    ///
+    /// # Errors
+    /// What was refused or failed, as the asker is told: an unreadable request or one from
+    /// another user, an unknown node, a node not running, a failed restart.
+    pub async fn handle(
+        &self,
+        stream: UnixStream,
+        sandbox: &mut Sandbox,
+    ) -> Result<FaultDone, ControlError> {
         let same_user = stream.peer_cred().is_ok_and(|c| c.uid() == self.owner_uid);
         let (read, mut write) = stream.into_split();
-        let request = if same_user {
-            read_request(read).await
+        let result = if same_user {
+            match read_request(read).await {
+                Ok(req) => sandbox.apply(req.fault, &req.node).await,
+                Err(message) => Err(ControlError::BadRequest { message }),
+            }
         } else {
-            Err("refused: the request comes from another user".to_string())
+            Err(ControlError::BadRequest {
+                message: "it comes from another user".into(),
+            })
         };
-        let (reply, said) = match request {
-            Ok(req) => match sandbox.apply(req.fault, &req.node).await {
-                Ok(m) => (
-                    Reply {
-                        ok: true,
-                        message: m.clone(),
-                    },
-                    m,
-                ),
-                Err(e) => (
-                    Reply {
-                        ok: false,
-                        message: e.to_string(),
-                    },
-                    format!(
-                        "{} {}: {}",
-                        req.fault.word(),
-                        req.node,
-                        first_line(&e.to_string())
-                    ),
-                ),
+        let reply = match &result {
+            Ok(done) => Reply::Done(done.clone()),
+            Err(ControlError::UnknownNode { node, nodes }) => Reply::UnknownNode {
+                node: node.clone(),
+                nodes: nodes.clone(),
             },
-            Err(e) => (
-                Reply {
-                    ok: false,
-                    message: e.clone(),
-                },
-                format!("control request ignored: {e}"),
-            ),
+            Err(ControlError::NotRunning { node }) => Reply::NotRunning { node: node.clone() },
+            Err(ControlError::Failed { node, message }) => Reply::Failed {
+                node: node.clone(),
+                message: message.clone(),
+            },
+            Err(other) => Reply::BadRequest {
+                message: other.to_string(),
+            },
         };
         // Before the reply: whoever asked reads the new state once answered.
         let _ = sandbox.write_state();
         let line = serde_json::to_string(&reply).unwrap_or_default() + "\n";
         let _ = tokio::time::timeout(IO_TIMEOUT, write.write_all(line.as_bytes())).await;
-        said
+        result
     }
 
     /// The socket's path.
@@ -322,10 +389,6 @@ impl Drop for ControlServer {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or_default()
 }
 
 async fn read_request(read: tokio::net::unix::OwnedReadHalf) -> Result<Request, String> {
@@ -344,12 +407,12 @@ async fn read_request(read: tokio::net::unix::OwnedReadHalf) -> Result<Request, 
 /// # Errors
 /// The owner is gone or not redops ([`ControlError::Unreachable`]), or it refused or failed
 /// the request ([`ControlError::Refused`], its message).
-pub async fn send(dir: &Path, fault: Fault, node: &str) -> Result<String, ControlError> {
-    let unreachable = |message: String| ControlError::Unreachable {
+pub async fn send(dir: &Path, fault: Fault, node: &str) -> Result<FaultDone, ControlError> {
+    let unreachable = |reason: String| ControlError::Unreachable {
         dir: dir.to_path_buf(),
-        message,
+        reason,
     };
-    let state = read_state(dir).map_err(&unreachable)?;
+    let state = read_state(dir).map_err(unreachable)?;
     if !owner_is_redops(state.owner_pid) {
         return Err(unreachable(format!(
             "its owner, pid {}, is no longer running redops",
@@ -388,10 +451,12 @@ pub async fn send(dir: &Path, fault: Fault, node: &str) -> Result<String, Contro
     }
     let reply: Reply = serde_json::from_str(answer.trim_end())
         .map_err(|e| unreachable(format!("not an answer: {e}")))?;
-    if reply.ok {
-        Ok(reply.message)
-    } else {
-        Err(ControlError::Refused(reply.message))
+    match reply {
+        Reply::Done(done) => Ok(done),
+        Reply::UnknownNode { node, nodes } => Err(ControlError::UnknownNode { node, nodes }),
+        Reply::NotRunning { node } => Err(ControlError::NotRunning { node }),
+        Reply::Failed { node, message } => Err(ControlError::Failed { node, message }),
+        Reply::BadRequest { message } => Err(ControlError::BadRequest { message }),
     }
 }
 
@@ -447,21 +512,7 @@ pub fn find_running(explicit: Option<&Path>) -> Result<PathBuf, ControlError> {
     found.sort();
     match found.len() {
         1 => Ok(found.remove(0)),
-        0 => Err(ControlError::NotFound {
-            message: format!("no running sandbox found in {}", tmp.display()),
-            hint: "start one with `redops sandbox` (or `redops demo`), or name its directory with --dir".into(),
-        }),
-        _ => Err(ControlError::NotFound {
-            message: format!(
-                "{} sandboxes are running: {}",
-                found.len(),
-                found
-                    .iter()
-                    .map(|d| d.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            hint: "choose one with --dir".into(),
-        }),
+        0 => Err(ControlError::NoneRunning { tmp }),
+        _ => Err(ControlError::Several { dirs: found }),
     }
 }

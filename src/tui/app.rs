@@ -27,7 +27,7 @@ use crate::ops::promote::RejoinMark;
 use crate::ops::recovery::Advice;
 use crate::ops::session::MarkClearing;
 use crate::ops::RunEvent;
-use crate::sandbox::Fault;
+use crate::sandbox::{Fault, FaultDone};
 use crate::topology::data_loss::{LossKey, LossState, SnapshotRef};
 use crate::topology::{Anomaly, GroupTopology, NodeView, Severity, Topology};
 
@@ -82,8 +82,8 @@ pub enum Msg {
     },
     /// The data-loss memory was written, or why not.
     LossMemorySaved(Result<(), String>),
-    /// What the demo's sandbox said to a practice key.
-    SandboxFault(Result<String, String>),
+    /// What the demo's sandbox did for a practice key, or why not.
+    SandboxFault(Result<FaultDone, String>),
 }
 
 /// Slow work for the runtime.

@@ -228,6 +228,7 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let r = crate::sandbox::send(&dir, fault, &node)
                     .await
                     .map_err(|e| e.to_string());
+                // The hint is for the CLI (it names --dir): the console shows the message.
                 let _ = tx.send(Msg::SandboxFault(r));
             });
         }

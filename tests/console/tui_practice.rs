@@ -13,7 +13,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use redops::ops::fake::FakeOps;
-use redops::sandbox::Fault;
+use redops::sandbox::{Fault, FaultDone};
 use redops::tui::keymap::{Section, BINDINGS};
 use redops::tui::{theme, view, App, Effect, Msg, Options};
 
@@ -92,11 +92,19 @@ fn restart_and_freeze_then_thaw() {
         fault(&press(&mut app, 'F')),
         Some((Fault::Thaw, "r1".into()))
     );
-    app.update(Msg::SandboxFault(Ok("r1 (pid 7) thawed (SIGCONT)".into())));
-    assert_eq!(flash(&app), "r1 (pid 7) thawed (SIGCONT)");
-    app.update(Msg::SandboxFault(Err(
-        "'r1' is not running\n  hint: restart it first".into(),
-    )));
+    let done = |fault| FaultDone {
+        fault,
+        node: "r1".into(),
+        pid: 7,
+        port: 7002,
+        conf: PathBuf::from("/tmp/sb/r1/redis.conf"),
+        was_running: true,
+    };
+    app.update(Msg::SandboxFault(Ok(done(Fault::Kill))));
+    assert_eq!(flash(&app), "r1 killed (pid 7); R restarts it");
+    app.update(Msg::SandboxFault(Ok(done(Fault::Freeze))));
+    assert_eq!(flash(&app), "r1 frozen (SIGSTOP); F thaws it");
+    app.update(Msg::SandboxFault(Err("'r1' is not running".into())));
     assert_eq!(flash(&app), "'r1' is not running");
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::{App, Effect};
-use crate::sandbox::Fault;
+use crate::sandbox::{Fault, FaultDone};
 
 /// What the practice keys remember between presses.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,11 +50,20 @@ impl App {
         vec![Effect::SandboxFault { dir, fault, node }]
     }
 
-    pub(super) fn fault_answered(&mut self, r: Result<String, String>) {
+    pub(super) fn fault_answered(&mut self, r: Result<FaultDone, String>) {
         match r {
-            // The first clause: the rest names CLI commands, and the status line is short.
-            Ok(said) => self.flash_info(said.split("; ").next().unwrap_or_default()),
-            Err(e) => self.flash_error(e.lines().next().unwrap_or_default()),
+            Ok(d) => {
+                let (node, pid) = (&d.node, d.pid);
+                let text = match d.fault {
+                    Fault::Kill if !d.was_running => format!("{node} was not running"),
+                    Fault::Kill => format!("{node} killed (pid {pid}); R restarts it"),
+                    Fault::Restart => format!("{node} restarted from its redis.conf (pid {pid})"),
+                    Fault::Freeze => format!("{node} frozen (SIGSTOP); F thaws it"),
+                    Fault::Thaw => format!("{node} thawed"),
+                };
+                self.flash_info(&text);
+            }
+            Err(e) => self.flash_error(&e),
         }
     }
 }
