@@ -79,6 +79,14 @@ fn kill_asks_first_then_a_second_k_sends_it() {
 
 #[test]
 fn restart_and_freeze_then_thaw() {
+    let done = |fault| FaultDone {
+        fault,
+        node: "r1".into(),
+        pid: 7,
+        port: 7002,
+        conf: PathBuf::from("/tmp/sb/r1/redis.conf"),
+        was_running: true,
+    };
     let mut app = app(Some(PathBuf::from("/tmp/sb")));
     assert_eq!(
         fault(&press(&mut app, 'R')),
@@ -88,18 +96,22 @@ fn restart_and_freeze_then_thaw() {
         fault(&press(&mut app, 'F')),
         Some((Fault::Freeze, "r1".into()))
     );
+    // Refused (the node is down): F stays a freeze.
+    app.update(Msg::SandboxFault(Err("'r1' is not running".into())));
+    assert_eq!(
+        fault(&press(&mut app, 'F')),
+        Some((Fault::Freeze, "r1".into()))
+    );
+    app.update(Msg::SandboxFault(Ok(done(Fault::Freeze))));
     assert_eq!(
         fault(&press(&mut app, 'F')),
         Some((Fault::Thaw, "r1".into()))
     );
-    let done = |fault| FaultDone {
-        fault,
-        node: "r1".into(),
-        pid: 7,
-        port: 7002,
-        conf: PathBuf::from("/tmp/sb/r1/redis.conf"),
-        was_running: true,
-    };
+    app.update(Msg::SandboxFault(Ok(done(Fault::Thaw))));
+    assert_eq!(
+        fault(&press(&mut app, 'F')),
+        Some((Fault::Freeze, "r1".into()))
+    );
     app.update(Msg::SandboxFault(Ok(done(Fault::Kill))));
     assert_eq!(flash(&app), "r1 killed (pid 7); R restarts it");
     app.update(Msg::SandboxFault(Ok(done(Fault::Freeze))));

@@ -12,7 +12,7 @@ use crate::sandbox::{Fault, FaultDone};
 pub struct Practice {
     /// The node a first `K` asked to kill; any other key disarms it.
     pub armed: Option<String>,
-    /// Nodes `F` froze: the next `F` on one of them thaws it.
+    /// Nodes the sandbox froze for `F`: the next `F` on one of them thaws it.
     pub frozen: BTreeSet<String>,
 }
 
@@ -38,14 +38,6 @@ impl App {
             return Vec::new();
         }
         self.practice.armed = None;
-        match fault {
-            Fault::Freeze => {
-                self.practice.frozen.insert(node.clone());
-            }
-            Fault::Thaw | Fault::Kill | Fault::Restart => {
-                self.practice.frozen.remove(&node);
-            }
-        }
         self.flash_info(&format!("{} {node}…", fault.word()));
         vec![Effect::SandboxFault { dir, fault, node }]
     }
@@ -53,6 +45,12 @@ impl App {
     pub(super) fn fault_answered(&mut self, r: Result<FaultDone, String>) {
         match r {
             Ok(d) => {
+                // Only what the sandbox did: a freeze refused (node down) leaves F a freeze.
+                if d.fault == Fault::Freeze {
+                    self.practice.frozen.insert(d.node.clone());
+                } else {
+                    self.practice.frozen.remove(&d.node);
+                }
                 let (node, pid) = (&d.node, d.pid);
                 let text = match d.fault {
                     Fault::Kill if !d.was_running => format!("{node} was not running"),
