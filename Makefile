@@ -1,6 +1,6 @@
 # `make test` is what CI runs (.ci/run): formatting, the core/front-end boundary, the test
 # layout, one build of every target with clippy's lints on (warnings are errors), the tests.
-.PHONY: test fmt lint boundary layout bench fuzz-info demo
+.PHONY: test fmt lint boundary layout bench fuzz-info demo deps smoke
 
 # Clippy's lints run inside the build the tests run from: cargo hands our own targets (never the
 # dependencies) to clippy's driver, which is what `cargo clippy` does in a check build. So the
@@ -8,9 +8,14 @@
 # same variables on both commands keep cargo from rebuilding between them.
 LINTED := RUSTC_WORKSPACE_WRAPPER=clippy-driver CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 
-test: fmt boundary layout
+test: deps fmt boundary layout
 	$(LINTED) cargo test --all-targets --no-run
 	$(LINTED) cargo test --no-fail-fast
+
+# The smoke suite alone (status, both switchovers, snapshot download, promote, rejoin), on the
+# server REDOPS_SERVER_BIN names; .ci/run runs it on Redis 6.2 and Valkey 9.1 after `make test`.
+smoke:
+	$(LINTED) cargo test --test cli smoke::
 
 fmt:
 	cargo fmt --all -- --check
@@ -42,5 +47,10 @@ bench:
 fuzz-info:
 	cargo run --release --example fuzz_info -- 10000000
 
-demo:
+demo: deps
 	cargo run --release -- demo
+
+# What the tests and the demo need beyond Rust (redis-server, redis-tools, openssl): installed
+# with apt-get when run as root, else one line saying exactly what to run (.ci/deps).
+deps:
+	@.ci/deps

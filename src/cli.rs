@@ -130,7 +130,8 @@ pub struct TargetArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Open the console on a local sandbox (a primary, two replicas, a chained replica) with a
-    /// gentle writer; everything is cleaned up on exit.
+    /// gentle writer; the servers go on exit, the audit log and backups are kept (the path is
+    /// printed).
     Demo(demo::DemoArgs),
     /// Print the topology once (tree, lag, anomalies). Exit 0 healthy, 1 anomaly, 2 usage.
     Status(status::StatusArgs),
@@ -138,7 +139,8 @@ pub enum Command {
     Watch(watch::WatchArgs),
     /// Validate a config file and exit (0 valid, 2 invalid).
     CheckConfig(check_config::CheckConfigArgs),
-    /// Start a local sandbox of real redis-server processes and keep it up until Ctrl-C.
+    /// Start a local sandbox of real redis-server processes and keep it up until Ctrl-C; or
+    /// kill, restart, freeze or thaw a node of a running one.
     Sandbox(sandbox::SandboxArgs),
     /// Take a verified snapshot (BGSAVE) of a node, optionally downloading the RDB.
     Snapshot(actions::SnapshotArgs),

@@ -2,7 +2,10 @@
 //! in a temp dir: a primary `n1`, replicas `n2..`, optionally one replica chained under `n2`;
 //! optionally a password, TLS-only servers (certificates made with `openssl`), protected configs
 //! allowed locally; fault injection (kill, freeze/thaw, restart with old data) and the config
-//! describing them.
+//! describing them. Every server runs from its own `redis.conf` (`<dir>/<node>/redis.conf`), so
+//! a restart keeps its settings and what `CONFIG REWRITE` persisted. A running sandbox takes
+//! faults from other processes through its control socket and keeps a state file
+//! (`sandbox/control.rs`).
 //!
 //! Used by `redops sandbox`, `redops demo`, the drills, the benchmarks and every integration
 //! test: it is the only way the project starts a real server. Every process is killed by PID and reaped on [`Sandbox::stop`], on drop and so on
@@ -12,12 +15,17 @@
 
 mod blackhole;
 mod config_file;
+mod control;
 mod process;
 mod ready;
 mod tls;
 mod watchdog;
 
 pub use blackhole::Blackhole;
+pub use control::{
+    find_running, read_state, send, ControlError, ControlServer, Exited, Fault, FaultDone,
+    NodeState, State, CONTROL_SOCKET, DIR_PREFIX, STATE_FILE,
+};
 pub use process::{
     find_server_binary, free_port, log_tail, require_server_binary, ServerProcess, SERVER_BIN_ENV,
 };
@@ -206,7 +214,9 @@ impl Sandbox {
         let bin = find_server_binary(spec.server_bin.as_deref())?;
         let version = process::server_version(&bin);
         let dir = tempfile::Builder::new()
-            .prefix("redops-sandbox-")
+            .prefix(control::DIR_PREFIX)
+            // Owner only: it holds the control socket, the password and every redis.conf.
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
             .tempdir()
             .map_err(|e| SandboxError::io(&std::env::temp_dir(), e))?;
         let tls = if spec.tls {
@@ -386,17 +396,7 @@ impl Sandbox {
     /// When a file cannot be written.
     pub fn write_config(&self) -> Result<PathBuf, SandboxError> {
         if let Some(pw) = &self.spec.password {
-            use std::io::Write as _;
-            use std::os::unix::fs::OpenOptionsExt as _;
-            let file = self.password_file();
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&file)
-                .and_then(|mut f| f.write_all(pw.as_bytes()))
-                .map_err(|e| SandboxError::io(&file, e))?;
+            write_private(&self.password_file(), pw.as_bytes())?;
         }
         let path = self.dir().join("redops.toml");
         std::fs::write(&path, self.config_toml()).map_err(|e| SandboxError::io(&path, e))?;
@@ -495,6 +495,20 @@ impl Sandbox {
         }
         let _ = self.watchdog.close();
     }
+}
+
+/// Writes a file readable by its owner only (a password, a `redis.conf` holding one).
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .map_err(|e| SandboxError::io(path, e))
 }
 
 impl Drop for Sandbox {

@@ -21,6 +21,7 @@ pub async fn launch(targets: &TargetArgs, global: &Global) -> u8 {
         read_only: global.read_only || config.console.read_only,
         label: None,
         loss_file: targets.loss_memory(&config),
+        sandbox_dir: None,
     };
     exit_code(crate::tui::runtime::run(config, theme, opts).await)
 }

@@ -62,6 +62,22 @@ pub struct ServerProcess {
 /// The save points every sandbox server gets: (seconds, changes).
 const SAVE_POINTS: &[(u32, u32)] = &[(3600, 1), (300, 100), (60, 10000)];
 
+/// One argument as a `redis.conf` word: double-quoted, `\\` and `"` escaped, any other
+/// byte outside printable ASCII as `\\xHH` (what the server's own parser reads back).
+fn conf_quote(arg: &str) -> String {
+    let mut q = String::from("\"");
+    for b in arg.bytes() {
+        match b {
+            b'\\' => q.push_str("\\\\"),
+            b'"' => q.push_str("\\\""),
+            0x20..=0x7e => q.push(char::from(b)),
+            _ => q.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    q.push('"');
+    q
+}
+
 /// Everything needed to start (and restart) one server except its port.
 #[derive(Debug, Clone)]
 pub(super) struct Launch {
@@ -138,6 +154,45 @@ impl Launch {
 }
 
 impl Launch {
+    /// The node's config file, `<dir>/redis.conf`: the server is started with it, so a killed
+    /// node restarts with its settings (and whatever `CONFIG REWRITE` put there since).
+    pub fn conf_path(&self) -> PathBuf {
+        self.dir.join("redis.conf")
+    }
+
+    /// [`args`](Self::args) as a `redis.conf`: one directive per `--name`, every argument
+    /// quoted (6.2 and 7.x read `save "3600" "1"` and `save ""` alike).
+    pub fn conf_text(&self, port: u16) -> String {
+        let mut out = String::from(
+            "# Written by the redops sandbox; the server is started with this file, so a\n\
+             # restart keeps these settings and anything CONFIG REWRITE adds.\n",
+        );
+        let mut line: Option<String> = None;
+        for a in self.args(port) {
+            if let Some(name) = a.strip_prefix("--") {
+                if let Some(l) = line.take() {
+                    out.push_str(&l);
+                    out.push('\n');
+                }
+                line = Some(name.to_string());
+            } else if let Some(l) = line.as_mut() {
+                l.push(' ');
+                l.push_str(&conf_quote(&a));
+            }
+        }
+        if let Some(l) = line {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Writes [`conf_text`](Self::conf_text) to [`conf_path`](Self::conf_path).
+    fn write_conf(&self, port: u16) -> Result<(), SandboxError> {
+        // Owner only: it may hold the sandbox's password.
+        super::write_private(&self.conf_path(), self.conf_text(port).as_bytes())
+    }
+
     /// How a client reaches this server on `port`: the sandbox's password and TLS client
     /// settings when it has them.
     pub fn node(&self, name: &str, port: u16) -> Node {
@@ -167,6 +222,7 @@ impl ServerProcess {
         let mut last_err = None;
         for _ in 0..PORT_ATTEMPTS {
             let port = free_port();
+            launch.write_conf(port)?;
             match start_child(name, &launch, port, &watchdog).await {
                 Ok(child) => {
                     return Ok(Self {
@@ -192,11 +248,15 @@ impl ServerProcess {
         }))
     }
 
-    /// Starts the server again on the same port, in the same directory, with the same
-    /// arguments (a killed primary comes back with its old `dump.rdb`). A process still
+    /// Starts the server again on the same port, in the same directory, from the same
+    /// `redis.conf` (a killed primary comes back with its old `dump.rdb`; a node whose role
+    /// was persisted with `CONFIG REWRITE` comes back in that role). A process still
     /// running is killed first. Waits until the server answers.
     pub(super) async fn restart(&mut self) -> Result<(), SandboxError> {
         self.kill();
+        if !self.launch.conf_path().exists() {
+            self.launch.write_conf(self.port)?;
+        }
         let child = start_child(&self.name, &self.launch, self.port, &self.watchdog).await?;
         self.pid = child.id();
         self.frozen.store(false, Ordering::SeqCst);
@@ -226,10 +286,17 @@ impl ServerProcess {
         self.dir.join("redis.log")
     }
 
-    /// The command-line arguments it was started with.
+    /// The settings it was first started with, as command-line arguments (its
+    /// [`conf_path`](Self::conf_path) holds them as directives).
     #[must_use]
     pub fn args(&self) -> Vec<String> {
         self.launch.args(self.port)
+    }
+
+    /// Its config file, `<dir>/redis.conf`, which every start and restart reads.
+    #[must_use]
+    pub fn conf_path(&self) -> PathBuf {
+        self.launch.conf_path()
     }
 
     /// True while the process has not exited (a frozen process is running).
@@ -247,6 +314,11 @@ impl ServerProcess {
                 }
             }
         }
+    }
+
+    /// True while this process is held unreaped (running, or exited and not yet seen).
+    pub(super) fn has_child(&self) -> bool {
+        self.lock().is_some()
     }
 
     /// True after [`freeze`](super::Sandbox::freeze) until thawed or killed.
@@ -330,7 +402,7 @@ async fn start_child(
     let stderr_path = launch.dir.join("stderr.log");
     let stderr = File::create(&stderr_path).map_err(|e| SandboxError::io(&stderr_path, e))?;
     let mut cmd = Command::new(&launch.bin);
-    cmd.args(launch.args(port))
+    cmd.arg(launch.conf_path())
         .current_dir(&launch.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -566,6 +638,35 @@ mod tests {
         assert_eq!(saves, ["3600|1", "300|100", "60|10000"]);
         assert!(a.contains("--replicaof 127.0.0.1 7001"));
         assert!(a.ends_with("--maxmemory 10mb"));
+    }
+
+    #[test]
+    fn conf_file_has_one_directive_per_option_every_word_quoted() {
+        let launch = Launch {
+            bin: PathBuf::from("redis-server"),
+            dir: PathBuf::from("/tmp/a b/n2"),
+            upstream_port: Some(7001),
+            debug_command: false,
+            protected_configs: false,
+            password: Some("p\"w\\x\n".into()),
+            tls: None,
+            extra_args: vec!["--save".into(), String::new()],
+        };
+        let text = launch.conf_text(7002);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(lines[0], "port \"7002\"");
+        assert!(lines.contains(&"dir \"/tmp/a b/n2\""), "{text}");
+        assert!(
+            lines.contains(&"requirepass \"p\\\"w\\\\x\\x0a\""),
+            "{text}"
+        );
+        assert!(lines.contains(&"save \"3600\" \"1\""), "{text}");
+        assert!(
+            lines.contains(&"replicaof \"127.0.0.1\" \"7001\""),
+            "{text}"
+        );
+        assert_eq!(lines.last(), Some(&"save \"\""), "extra args last: {text}");
+        assert_eq!(launch.conf_path(), PathBuf::from("/tmp/a b/n2/redis.conf"));
     }
 
     #[test]

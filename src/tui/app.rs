@@ -27,6 +27,7 @@ use crate::ops::promote::RejoinMark;
 use crate::ops::recovery::Advice;
 use crate::ops::session::MarkClearing;
 use crate::ops::RunEvent;
+use crate::sandbox::{Fault, FaultDone};
 use crate::topology::data_loss::{LossKey, LossState, SnapshotRef};
 use crate::topology::{Anomaly, GroupTopology, NodeView, Severity, Topology};
 
@@ -40,6 +41,7 @@ use super::view;
 
 mod live;
 mod navigate;
+mod practice;
 mod prompt;
 mod runs;
 
@@ -90,6 +92,8 @@ pub enum Msg {
     },
     /// The data-loss memory was written, or why not.
     LossMemorySaved(Result<(), String>),
+    /// What the demo's sandbox did for a practice key, or why not.
+    SandboxFault(Result<FaultDone, String>),
 }
 
 /// Slow work for the runtime.
@@ -146,6 +150,13 @@ pub enum Effect {
         path: PathBuf,
         state: Box<LossState>,
     },
+    /// A fault for a node of the demo's sandbox (through its control socket), answering with
+    /// `Msg::SandboxFault`.
+    SandboxFault {
+        dir: PathBuf,
+        fault: Fault,
+        node: String,
+    },
 }
 
 /// Which pane has the keys.
@@ -181,6 +192,9 @@ pub struct Options {
     pub label: Option<String>,
     /// The data-loss watch's memory file (`None`: kept in memory only, as for ad-hoc targets).
     pub loss_file: Option<PathBuf>,
+    /// The demo's sandbox directory: its practice keys (kill, restart, freeze) send faults
+    /// there. `None` outside `redops demo`.
+    pub sandbox_dir: Option<PathBuf>,
 }
 
 /// Everything the console knows and shows.
@@ -231,6 +245,8 @@ pub struct App {
     pub detail_zoom: bool,
     /// `q` was pressed once while an action runs; a second `q` quits.
     pub quit_armed: bool,
+    /// The demo's practice keys: the kill awaiting its second `K`, the nodes frozen by `F`.
+    pub practice: practice::Practice,
     pub quit: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
@@ -277,6 +293,7 @@ impl App {
             export_pending: None,
             detail_zoom: false,
             quit_armed: false,
+            practice: practice::Practice::default(),
             quit: false,
             dirty: true,
         }
@@ -326,6 +343,7 @@ impl App {
             Msg::SnapshotFound { key, snapshot } => return self.snapshot_found(&key, snapshot),
             Msg::LossMemorySaved(Ok(())) => {}
             Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
+            Msg::SandboxFault(r) => self.fault_answered(r),
         }
         Vec::new()
     }
@@ -457,6 +475,9 @@ impl App {
     }
 
     fn intent(&mut self, i: Intent) -> Vec<Effect> {
+        if i != Intent::Practice(Fault::Kill) {
+            self.practice.armed = None;
+        }
         let page = usize::from(view::layout(self, self.area()).tree_rows.max(1));
         match i {
             Intent::Up => self.scroll(-1),
@@ -509,6 +530,7 @@ impl App {
             }
             Intent::Action(a) => return self.action_key(a),
             Intent::Acknowledge => return self.acknowledge_losses(),
+            Intent::Practice(f) => return self.practice_key(f),
         }
         Vec::new()
     }

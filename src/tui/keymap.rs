@@ -7,6 +7,7 @@
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use crate::ops::ActionKind;
+use crate::sandbox::Fault;
 
 /// What the operator asked for, independent of the key pressed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +35,8 @@ pub enum Intent {
     Acknowledge,
     /// A guarded action (run by the engine after a plan dialog and a confirmation).
     Action(ActionKind),
+    /// A fault for the selected node of the demo's sandbox (`redops demo` only).
+    Practice(Fault),
 }
 
 /// Where a binding applies, for grouping in the help overlay.
@@ -42,6 +45,8 @@ pub enum Section {
     Move,
     View,
     Actions,
+    /// The demo's practice keys, shown in `redops demo` only.
+    Practice,
 }
 
 impl Section {
@@ -52,6 +57,7 @@ impl Section {
             Self::Move => "Move",
             Self::View => "View",
             Self::Actions => "Actions (a plan is shown first; nothing runs before you confirm)",
+            Self::Practice => "Practice (redops demo: faults for the selected node)",
         }
     }
 }
@@ -260,7 +266,36 @@ pub const BINDINGS: &[Binding] = &[
         ActionKind::Rejoin,
         "rejoin the selected or flagged stale primary",
     ),
+    practice(&[ch('K')], "K", Fault::Kill, "kill it (SIGKILL; K twice)"),
+    practice(
+        &[ch('R')],
+        "R",
+        Fault::Restart,
+        "restart it from its redis.conf",
+    ),
+    practice(
+        &[ch('F')],
+        "F",
+        Fault::Freeze,
+        "freeze it (SIGSTOP); F again thaws",
+    ),
 ];
+
+const fn practice(
+    keys: &'static [(KeyCode, KeyModifiers)],
+    label: &'static str,
+    f: Fault,
+    what: &'static str,
+) -> Binding {
+    Binding {
+        keys,
+        label,
+        intent: Intent::Practice(f),
+        what,
+        section: Section::Practice,
+        footer: None,
+    }
+}
 
 const fn action(
     keys: &'static [(KeyCode, KeyModifiers)],

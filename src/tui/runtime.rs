@@ -246,6 +246,15 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
             });
         }
         Effect::RunAction(job) => run::spawn(*job, tx),
+        Effect::SandboxFault { dir, fault, node } => {
+            tokio::spawn(async move {
+                let r = crate::sandbox::send(&dir, fault, &node)
+                    .await
+                    .map_err(|e| e.to_string());
+                // The hint is for the CLI (it names --dir): the console shows the message.
+                let _ = tx.send(Msg::SandboxFault(r));
+            });
+        }
         Effect::CheckInterrupted {
             audit_log,
             topology,

@@ -28,3 +28,5 @@ mod hostile_tls;
 mod ops_cli;
 mod ops_cli_promote_repoint;
 mod sandbox_cli;
+mod sandbox_control;
+mod smoke;

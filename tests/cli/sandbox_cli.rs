@@ -12,11 +12,12 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use redops::sandbox::require_server_binary;
 
-fn pid_of(n: u32) -> Pid {
+pub fn pid_of(n: u32) -> Pid {
     Pid::from_raw(i32::try_from(n).expect("pid fits"))
 }
 
-fn gone(pid: u32) -> bool {
+/// Gone and reaped: a zombie still answers signal 0.
+pub fn gone(pid: u32) -> bool {
     kill(pid_of(pid), None) == Err(Errno::ESRCH)
 }
 

@@ -12,4 +12,5 @@ mod tui_actions;
 mod tui_actions_live;
 mod tui_e2e;
 mod tui_history;
+mod tui_practice;
 mod tui_snapshots;

@@ -609,6 +609,7 @@ fn read_only_greys_the_action_keys() {
         read_only: true,
         label: None,
         loss_file: None,
+        sandbox_dir: None,
     };
     let mut app = app_on(&fake, dir.path(), opts, 120, 35);
     select(&mut app, "r1");

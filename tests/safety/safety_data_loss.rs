@@ -297,6 +297,7 @@ impl Console {
             read_only: false,
             label: None,
             loss_file: Some(loss_file::path_for(&config.console.audit_log)),
+            sandbox_dir: None,
         };
         let theme = theme::load("dark", true).expect("theme");
         let (pollers, rx) = redops::poller::spawn(config);

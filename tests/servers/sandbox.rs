@@ -186,6 +186,37 @@ async fn killed_primary_restarts_with_its_old_dump() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_runs_from_its_redis_conf_and_restarts_in_the_role_config_rewrite_kept() {
+    let mut sb = Sandbox::start(&spec(1, false))
+        .await
+        .expect("sandbox starts");
+    let n2 = sb.node("n2").expect("n2");
+    let (addr, conf) = (n2.addr(), n2.conf_path());
+    assert_eq!(conf, n2.dir.join("redis.conf"));
+    let text = info(&addr).await.expect("info");
+    assert_eq!(
+        field(&text, "config_file").map(std::path::PathBuf::from),
+        Some(conf.clone()),
+        "started from its redis.conf"
+    );
+    // The operator promotes it and persists the role, as an action's last step does.
+    let mut c = client(&addr, 2000);
+    let _: () = c
+        .query(redis::cmd("REPLICAOF").arg("NO").arg("ONE"))
+        .await
+        .expect("replicaof no one");
+    let _: () = c
+        .query(redis::cmd("CONFIG").arg("REWRITE"))
+        .await
+        .expect("config rewrite");
+    drop(c);
+    sb.kill("n2").expect("kill");
+    sb.restart("n2").await.expect("restart");
+    let text = info(&addr).await.expect("info");
+    assert_eq!(field(&text, "role"), Some("master"), "the rewritten role");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_node_is_standalone_and_configured() {
     let mut sb = Sandbox::start(&spec(1, false))
         .await

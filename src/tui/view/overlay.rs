@@ -31,7 +31,11 @@ fn help(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     let t = &app.theme;
     let mut lines: Vec<Line> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
-    for section in [Section::Move, Section::View, Section::Actions] {
+    let practice = app.opts.sandbox_dir.is_some().then_some(Section::Practice);
+    for section in [Section::Move, Section::View, Section::Actions]
+        .into_iter()
+        .chain(practice)
+    {
         lines.push(Line::styled(section.title(), t.s(Ui::Title)));
         for b in BINDINGS.iter().filter(|b| b.section == section) {
             let blocked = match b.intent {
