@@ -8,6 +8,7 @@ pub mod actions;
 pub mod check_config;
 pub mod console;
 pub mod demo;
+pub mod drill;
 pub mod next_step;
 pub mod output;
 pub mod sandbox;
@@ -144,6 +145,8 @@ pub enum Command {
     Repoint(actions::RepointArgs),
     /// Bring a restarted old primary back as a replica of the current primary.
     Rejoin(actions::RejoinArgs),
+    /// Guided drills on a local sandbox: `drill list`, `drill run NAME --headless`.
+    Drill(drill::DrillArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(shell::CompletionsArgs),
     /// Print the man page, redops(1), in roff to stdout.
@@ -206,6 +209,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Promote(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Repoint(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
+        Some(Command::Drill(args)) => drill::run(&targets, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

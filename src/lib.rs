@@ -20,6 +20,7 @@
 //! audit       JSON Lines audit log                                   (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
+//! drill       guided drills: format, pure engine, writer, report, headless runner (core)
 //! tui         the ratatui console (front-end); returns a ConsoleExit, never imports cli
 //! cli         clap commands, text and JSON output (front-end; the only place that prints)
 //! ```
@@ -30,6 +31,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod history;
 pub mod info;
 pub mod monitor;
