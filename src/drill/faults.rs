@@ -1,6 +1,6 @@
 //! Carrying out a drill's faults on its sandbox, through the sandbox's public API (kill,
 //! restart, freeze, thaw) and plain commands to loopback servers (`REPLICAOF`, `FLUSHALL`,
-//! `DEBUG POPULATE`, `CONFIG SET dir`). What a fault means is `spec::Fault`; when it is due is
+//! `MSET`, `CONFIG SET dir`). What a fault means is `spec::Fault`; when it is due is
 //! the engine's business. Every command runs under a timeout; a fault that cannot be carried
 //! out is an error the runner ends the drill with.
 
@@ -20,8 +20,11 @@ const TIMEOUTS: Timeouts = Timeouts {
     connect: Duration::from_secs(1),
     read: Duration::from_secs(2),
 };
-/// `SAVE` and `DEBUG POPULATE` of a drill's data take longer than a plain command.
+/// `SAVE` and the fills of a drill's data take longer than a plain command.
 const SLOW_COMMAND: Duration = Duration::from_secs(20);
+/// Keys per `MSET` of a fill, and the size of each value.
+const FILL_BATCH: u64 = 500;
+const FILL_VALUE_BYTES: usize = 100;
 /// How long a kill of the primary waits for its replicas to catch up first.
 const CATCH_UP: Duration = Duration::from_secs(3);
 
@@ -137,18 +140,30 @@ impl Injector {
     }
 }
 
-/// `DEBUG POPULATE`: `keys` keys `drill:data:N` of 64 bytes.
+/// Fills `keys` keys `drill:data:N` of [`FILL_VALUE_BYTES`] bytes with `MSET`s, which the
+/// replicas receive too (`DEBUG POPULATE` is not replicated).
 ///
 /// # Errors
 /// The node refused or did not answer.
 pub async fn fill(node: &Node, keys: u64) -> Result<(), String> {
-    let cmd = redis::cmd("DEBUG")
-        .arg("POPULATE")
-        .arg(keys)
-        .arg("drill:data")
-        .arg(64)
-        .clone();
-    send(node, cmd, SLOW_COMMAND).await
+    let mut c = NodeClient::new(node, TIMEOUTS, CLIENT_NAME).map_err(|e| e.to_string())?;
+    let value = "x".repeat(FILL_VALUE_BYTES);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut start = 0;
+    while start < keys {
+        let end = (start + FILL_BATCH).min(keys);
+        let mut cmd = redis::cmd("MSET");
+        for i in start..end {
+            cmd.arg(format!("drill:data:{stamp}:{i}")).arg(&value);
+        }
+        c.query_with_timeout::<redis::Value>(&cmd, SLOW_COMMAND)
+            .await
+            .map_err(|e| format!("{}: {e}", node.name))?;
+        start = end;
+    }
+    Ok(())
 }
 
 async fn send(node: &Node, cmd: redis::Cmd, timeout: Duration) -> Result<(), String> {
@@ -192,7 +207,12 @@ async fn catch_up(sb: &Sandbox, primary: &Node) {
                 break;
             };
             match c.info().await {
-                Ok((i, _)) if i.replication.role == Some(InfoRole::Replica) => {
+                // A replica whose link is down cannot catch up: what it misses is the
+                // incident's, not the crash's.
+                Ok((i, _))
+                    if i.replication.role == Some(InfoRole::Replica)
+                        && i.replication.link_up == Some(true) =>
+                {
                     if i.replication.replica_offset.is_some_and(|o| o >= target) {
                         break;
                     }

@@ -187,7 +187,7 @@ impl Play {
         self.monitor.cycle(now, |_| Lookup::Found(None));
         for rec in self.tail.poll().unwrap_or_default() {
             if let Some(a) = activity(&rec) {
-                self.drill.action(a, now);
+                self.drill.action(a, recorded_at(&rec, now));
             }
         }
         if let Some(w) = &self.writer {
@@ -285,6 +285,15 @@ fn sandbox_error(e: crate::sandbox::SandboxError) -> DrillError {
             .unwrap_or("see the servers' logs in the sandbox directory")
             .to_string(),
     }
+}
+
+/// When a record was written (its `ts`), not later than `now` (the file is not trusted).
+fn recorded_at(rec: &Record, now: SystemTime) -> SystemTime {
+    Duration::try_from_secs_f64(rec.ts)
+        .ok()
+        .map(|d| SystemTime::UNIX_EPOCH + d)
+        .filter(|at| *at <= now)
+        .unwrap_or(now)
 }
 
 /// What the trainee did, from one audit record (others say nothing the report counts).

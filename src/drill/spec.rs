@@ -45,7 +45,7 @@ pub struct SandboxSpec {
     /// One more replica hanging from `n2`.
     pub chain: bool,
     pub persistence: Persistence,
-    /// Keys filled into the primary before the drill starts (`DEBUG POPULATE`).
+    /// Keys of 100 bytes written to the primary before the drill starts.
     pub data_keys: u64,
     /// The writer's rate, in acknowledged writes a second (0: no writer).
     pub writer_rate: u32,
@@ -160,7 +160,7 @@ pub enum Fault {
     },
     /// `FLUSHALL` on the node.
     Flushall { node: String },
-    /// `keys` more keys on the node (`DEBUG POPULATE`).
+    /// `keys` more keys of 100 bytes written to the node (replicated as any write).
     Fill { node: String, keys: u64 },
     /// The node stops for `for` (frozen, then thawed): a replica falls behind.
     Slow {
