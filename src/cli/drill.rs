@@ -3,7 +3,10 @@
 //! lines, each with its `"event"`), and stops the drill on Ctrl-C or SIGTERM (dropping the run
 //! stops its sandbox).
 
+use std::io::BufRead;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tokio::signal::unix::{signal, SignalKind};
@@ -139,7 +142,9 @@ async fn run_one(targets: &TargetArgs, args: RunArgs) -> u8 {
         time_limit,
         reports_dir: drill::report::reports_dir(&audit_log(targets)),
         server_bin: args.server_bin,
+        hint_asks: Arc::default(),
     };
+    listen_for_hints(&opts.hint_asks);
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
@@ -161,6 +166,21 @@ async fn run_one(targets: &TargetArgs, args: RunArgs) -> u8 {
         Ok(_) => EXIT_PROBLEM,
         Err(e) => fail(&e),
     }
+}
+
+/// A line `hint` (or `h`) on standard input asks for the current step's next hint. The
+/// reading thread blocks on stdin and ends with the process.
+fn listen_for_hints(asks: &Arc<AtomicUsize>) {
+    let asks = Arc::clone(asks);
+    let _ = std::thread::Builder::new()
+        .name("drill-hints".to_string())
+        .spawn(move || {
+            for line in std::io::stdin().lock().lines().map_while(Result::ok) {
+                if matches!(line.trim(), "h" | "hint") {
+                    asks.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
 }
 
 /// The audit log of the config given with `-c`, else the default one in redops's data
@@ -201,6 +221,7 @@ fn print_event(e: &RunnerEvent, json: bool) {
                 crate::config::format_duration(*time_limit)
             ));
             output::line(&format!("  act with: redops -c {} ...", config.display()));
+            output::line("  type 'hint' and Enter for a hint");
         }
         RunnerEvent::Step(DrillEvent::StepStarted {
             step,

@@ -86,9 +86,8 @@ struct StepState {
     pending: Vec<(Duration, Fault)>,
     /// Handed out and not yet reported done.
     in_flight: usize,
-    /// When the step's first fault was injected.
-    first_fault: Option<SystemTime>,
-    /// When the last fault was injected: only later polls are judged.
+    /// When the step's last fault was injected: only later polls are judged, and the time to
+    /// detect counts from it.
     judge_after: Option<SystemTime>,
     first_action: Option<SystemTime>,
     hints_shown: Vec<bool>,
@@ -252,15 +251,16 @@ impl Drill {
     pub fn fault_done(&mut self, now: SystemTime) {
         if let Some(st) = self.steps.get_mut(self.current) {
             st.in_flight = st.in_flight.saturating_sub(1);
-            st.first_fault.get_or_insert(now);
             st.judge_after = Some(now);
         }
     }
 
-    /// What the trainee did.
+    /// What the trainee did. The first thing done after the step's faults are all in counts
+    /// for its time to detect.
     pub fn action(&mut self, activity: Activity, now: SystemTime) {
         if let Some(st) = self.steps.get_mut(self.current) {
-            if st.first_fault.is_some() {
+            let faults_out = st.pending.is_empty() && st.in_flight == 0;
+            if faults_out && st.judge_after.is_some_and(|done| done <= now) {
                 st.first_action.get_or_insert(now);
             }
         }
@@ -322,7 +322,7 @@ impl Drill {
                 done: st.done.is_some(),
                 elapsed_ms: st.started.map(|s| ms(since(s, st.done.unwrap_or(ended)))),
                 time_to_detect_ms: st
-                    .first_fault
+                    .judge_after
                     .zip(st.first_action)
                     .map(|(f, a)| ms(since(f, a))),
                 hints_used: st.hints_shown.iter().filter(|s| **s).count(),

@@ -21,7 +21,7 @@ pub struct Report {
     pub ending: Ending,
     pub elapsed_ms: u64,
     pub steps: Vec<StepReport>,
-    /// From the first fault to the trainee's first action (the first step that has both).
+    /// From a step's last fault to the trainee's first action (the first step that has both).
     pub time_to_detect_ms: Option<u64>,
     pub hints_used: usize,
     pub guards_tripped: Vec<GuardTrip>,
@@ -105,7 +105,7 @@ impl Report {
             let mark = if s.done { "done" } else { "not done" };
             let _ = write!(t, "  step {}: {} ({mark}, {took}", i + 1, s.goal);
             if let Some(d) = s.time_to_detect_ms {
-                let _ = write!(t, ", first action {} after the fault", secs(d));
+                let _ = write!(t, ", first action {} after the faults", secs(d));
             }
             let _ = writeln!(t, ", {} hint(s))", s.hints_used);
         }

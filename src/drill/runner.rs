@@ -7,6 +7,8 @@
 //! Events go to a callback; the CLI prints them (text or JSON lines), a test collects them.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
@@ -34,6 +36,9 @@ pub struct Options {
     pub reports_dir: PathBuf,
     /// The server binary (found as the sandbox finds it when `None`).
     pub server_bin: Option<PathBuf>,
+    /// How many hints the trainee has asked for so far (a front-end counts up; each ask shows
+    /// the current step's next hint at the next poll).
+    pub hint_asks: Arc<AtomicUsize>,
 }
 
 /// What the runner tells its front-end.
@@ -103,6 +108,8 @@ pub async fn run(
         injector: Injector::default(),
         writer,
         drill,
+        hint_asks: Arc::clone(&opts.hint_asks),
+        hints_given: opts.hint_asks.load(Ordering::SeqCst),
     };
     play.until_over(opts.time_limit.unwrap_or(spec.time_limit), &mut emit)
         .await;
@@ -156,6 +163,8 @@ struct Play {
     injector: Injector,
     writer: Option<Writer>,
     drill: Drill,
+    hint_asks: Arc<AtomicUsize>,
+    hints_given: usize,
 }
 
 impl Play {
@@ -196,7 +205,13 @@ impl Play {
                 self.drill.writes(check);
             }
         }
-        for e in self.drill.update(self.monitor.topology(), now) {
+        let mut events = self.drill.update(self.monitor.topology(), now);
+        let asked = self.hint_asks.load(Ordering::SeqCst);
+        while self.hints_given < asked {
+            self.hints_given += 1;
+            events.extend(self.drill.ask_hint());
+        }
+        for e in events {
             match e {
                 DrillEvent::FaultDue { step, fault } => {
                     let done = self

@@ -50,6 +50,7 @@ impl Drill {
             .env("XDG_DATA_HOME", data.path())
             .env("NO_COLOR", "1")
             .env(redops::sandbox::SERVER_BIN_ENV, server)
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -129,6 +130,14 @@ impl Drill {
             assert!(Instant::now() < end, "{node}'s link never went down");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Asks for a hint as a trainee does: `hint` on the drill's standard input.
+    fn ask_hint(&mut self) {
+        use std::io::Write as _;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"hint\n").unwrap();
+        stdin.flush().unwrap();
     }
 
     /// `redops -c CONFIG ARGS`, which must succeed.
@@ -247,12 +256,16 @@ fn planned_switchover_reference_solution_passes() {
 }
 
 #[test]
-fn lagging_replica_reference_solution_passes() {
-    let d = Drill::start("lagging-replica");
+fn lagging_replica_reference_solution_passes_and_a_hint_comes_on_demand() {
+    let mut d = Drill::start("lagging-replica");
     d.fault("n3's replication link cut");
+    d.ask_hint();
+    let hint = d.wait_for(|e| e["event"] == "hint");
+    assert_eq!(hint["index"], 0, "{hint}");
     d.act("repoint n3 --to n1 --yes");
     let (report, code) = d.finish();
     assert_passed("lagging-replica", &report, code);
+    assert_eq!(report["hints_used"], 1, "{report:#}");
 }
 
 #[test]

@@ -25,57 +25,83 @@ fn kinds(events: &[DrillEvent]) -> Vec<&'static str> {
         .collect()
 }
 
-#[test]
-fn master_crash_played_well_passes_with_time_to_detect() {
+/// Starts master-crash and hands out every fault of its first step (n3 frozen at 0 s; n1
+/// filled, n1 killed and n3 thawed at 3 s), each reported done at once.
+fn master_crash_crashed() -> Drill {
     let mut d = drill("master-crash");
     let healthy = [primary("n1"), replica("n2", "n1"), replica("n3", "n1")];
     let first = d.update(&topo(0, &healthy), time(0));
     assert_eq!(kinds(&first), ["step_started", "fault_due"]);
-    assert!(
-        matches!(&first[1], DrillEvent::FaultDue { fault: Fault::Kill { node }, .. } if node == "n1")
-    );
     d.fault_done(time(0));
+    let due = d.update(&topo(3, &healthy), time(3));
+    let faults: Vec<String> = due
+        .iter()
+        .map(|e| match e {
+            DrillEvent::FaultDue { fault, .. } => fault.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        faults,
+        ["50000 keys filled into n1", "n1 killed", "n3 thawed"]
+    );
+    assert!(
+        matches!(&due[1], DrillEvent::FaultDue { fault: Fault::Kill { node }, .. } if node == "n1")
+    );
+    for _ in &due {
+        d.fault_done(time(3));
+    }
+    d
+}
+
+#[test]
+fn master_crash_played_well_passes_with_time_to_detect() {
+    let mut d = master_crash_crashed();
     d.writes(KEPT);
     let crashed = [
         down(primary("n1")),
         link_down(replica("n2", "n1")),
         link_down(replica("n3", "n1")),
     ];
-    assert!(d.update(&topo(1, &crashed), time(1)).is_empty());
+    assert!(d.update(&topo(4, &crashed), time(4)).is_empty());
     d.action(
         Activity::Started {
             action: "promote".into(),
             summary: "promote n2 in place of n1".into(),
         },
-        time(4),
+        time(7),
     );
     let promoted = [down(primary("n1")), primary("n2"), replica("n3", "n2")];
     assert!(
-        d.update(&topo(5, &promoted), time(5)).is_empty(),
+        d.update(&topo(8, &promoted), time(8)).is_empty(),
         "one poll is not enough"
     );
-    let next = d.update(&topo(6, &promoted), time(6));
+    let next = d.update(&topo(9, &promoted), time(9));
     assert_eq!(kinds(&next), ["step_done", "step_started", "fault_due"]);
-    d.fault_done(time(6));
+    d.fault_done(time(9));
     let stale = [primary("n1"), primary("n2"), replica("n3", "n2")];
-    assert!(d.update(&topo(7, &stale), time(7)).is_empty());
+    assert!(d.update(&topo(10, &stale), time(10)).is_empty());
     assert_eq!(d.waiting_for()[0], "2 primaries (n1, n2)");
     d.action(
         Activity::Started {
             action: "rejoin".into(),
             summary: "rejoin n1".into(),
         },
-        time(9),
+        time(12),
     );
     let rejoined = [replica("n1", "n2"), primary("n2"), replica("n3", "n2")];
-    d.update(&topo(10, &rejoined), time(10));
-    let end = d.update(&topo(11, &rejoined), time(11));
+    d.update(&topo(13, &rejoined), time(13));
+    let end = d.update(&topo(14, &rejoined), time(14));
     assert_eq!(kinds(&end), ["step_done", "over"]);
     let r = d.report(Some(KEPT));
     assert!(r.passed, "{r:#?}");
-    assert_eq!(r.time_to_detect_ms, Some(4000));
+    assert_eq!(
+        r.time_to_detect_ms,
+        Some(4000),
+        "counted from the last fault"
+    );
     assert_eq!(r.steps[1].time_to_detect_ms, Some(3000));
-    assert_eq!(r.steps[0].elapsed_ms, Some(6000));
+    assert_eq!(r.steps[0].elapsed_ms, Some(9000));
     assert_eq!(r.writes_lost, Some(0));
     assert!(r.verdict().starts_with("passed"), "{}", r.verdict());
 }
@@ -215,10 +241,7 @@ fn the_drill_time_limit_can_be_overridden() {
 
 #[test]
 fn hints_come_after_their_delay_or_on_demand() {
-    let mut d = drill("master-crash");
-    let healthy = [primary("n1"), replica("n2", "n1"), replica("n3", "n1")];
-    d.update(&topo(0, &healthy), time(0));
-    d.fault_done(time(0));
+    let mut d = master_crash_crashed();
     let crashed = [
         down(primary("n1")),
         link_down(replica("n2", "n1")),
