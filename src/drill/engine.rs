@@ -340,6 +340,11 @@ impl Drill {
             time_to_detect_ms: steps.iter().find_map(|s| s.time_to_detect_ms),
             hints_used: steps.iter().map(|s| s.hints_used).sum(),
             guards_tripped: self.guards.clone(),
+            waiting_for: if ending == Ending::Completed {
+                Vec::new()
+            } else {
+                self.waiting_for.clone()
+            },
             writes_acknowledged: writes.map(|w| w.acknowledged),
             writes_lost: writes.map(|w| w.lost),
             ending,

@@ -26,6 +26,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "stale-old-master",
         include_str!("builtin/stale-old-master.toml"),
     ),
+    (
+        "restore-from-snapshot",
+        include_str!("builtin/restore-from-snapshot.toml"),
+    ),
 ];
 
 /// A drill that cannot be read or makes no sense.

@@ -25,6 +25,9 @@ pub struct Report {
     pub time_to_detect_ms: Option<u64>,
     pub hints_used: usize,
     pub guards_tripped: Vec<GuardTrip>,
+    /// What the last step's condition still missed when the drill ended (empty when it held).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waiting_for: Vec<String>,
     /// `None` when the final check could not be made (no single primary to read from).
     pub writes_acknowledged: Option<u64>,
     pub writes_lost: Option<u64>,
@@ -108,6 +111,9 @@ impl Report {
                 let _ = write!(t, ", first action {} after the faults", secs(d));
             }
             let _ = writeln!(t, ", {} hint(s))", s.hints_used);
+        }
+        if !self.waiting_for.is_empty() {
+            let _ = writeln!(t, "  still missing: {}", self.waiting_for.join("; "));
         }
         match self.time_to_detect_ms {
             Some(d) => {

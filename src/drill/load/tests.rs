@@ -11,9 +11,11 @@ fn every_builtin_parses_and_checks() {
             "planned-switchover",
             "lagging-replica",
             "split-brain",
-            "stale-old-master"
+            "stale-old-master",
+            "restore-from-snapshot"
         ]
     );
+    assert!(all.iter().filter(|d| d.disabled.is_some()).count() == 1);
     for d in &all {
         assert!(!d.solution.is_empty(), "{} has a reference solution", d.id);
     }
@@ -85,4 +87,15 @@ fn unknown_names_and_files_are_explained() {
     assert!(e.message.contains("cannot read drill file"), "{e}");
     let e = find("/dev/zero.toml").unwrap_err();
     assert!(e.message.contains("cannot read"), "{e}");
+}
+
+#[test]
+fn the_readme_example_is_a_valid_drill() {
+    let readme = include_str!("../../../README.md");
+    let start = readme
+        .find("id = \"replica-restart\"")
+        .expect("the README has the example drill");
+    let end = start + readme[start..].find("```").expect("the example ends");
+    let d = parse(&readme[start..end], "README.md").unwrap();
+    assert_eq!(d.steps[0].faults.len(), 1);
 }
