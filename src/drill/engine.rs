@@ -266,11 +266,15 @@ impl Drill {
         }
         match activity {
             Activity::Started { summary, .. } => self.last_action = Some(summary),
-            Activity::Refused { action, reason } => self.guards.push(GuardTrip::Refusal {
-                action,
-                reason,
-                step: self.current,
-            }),
+            Activity::Refused { action, reason } => {
+                // A refused action changed nothing: it cannot be the move a topology shows.
+                self.last_action = None;
+                self.guards.push(GuardTrip::Refusal {
+                    action,
+                    reason,
+                    step: self.current,
+                });
+            }
             Activity::Overridden { action, reason } => {
                 if let Some(last) = &mut self.last_action {
                     last.push_str(&format!(", forced: \"{reason}\""));

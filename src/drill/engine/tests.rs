@@ -283,3 +283,37 @@ fn lost_writes_fail_a_completed_drill() {
     );
     assert!(!d.report(None).passed, "unchecked writes fail");
 }
+
+#[test]
+fn a_wrong_move_made_outside_redops_names_no_refused_action() {
+    let mut d = drill("lagging-replica");
+    let healthy = [primary("n1"), replica("n2", "n1"), replica("n3", "n1")];
+    d.update(&topo(0, &healthy), time(0));
+    d.fault_done(time(0));
+    d.action(
+        Activity::Started {
+            action: "promote".into(),
+            summary: "promote n3 in place of n1".into(),
+        },
+        time(1),
+    );
+    d.action(
+        Activity::Refused {
+            action: "promote".into(),
+            reason: "n1 is up and a primary".into(),
+        },
+        time(1),
+    );
+    // REPLICAOF NO ONE sent by hand: the refused promotion did not do it.
+    let by_hand = [primary("n1"), replica("n2", "n1"), primary("n3")];
+    let end = d.update(&topo(2, &by_hand), time(2));
+    assert!(
+        matches!(
+            &end[..],
+            [DrillEvent::Over {
+                ending: Ending::WrongMove { by: None, .. }
+            }]
+        ),
+        "{end:?}"
+    );
+}
