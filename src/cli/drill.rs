@@ -94,7 +94,7 @@ fn list(json: bool) -> u8 {
                 .as_ref()
                 .map(|why| format!(" (disabled: {why})"))
                 .unwrap_or_default();
-            output::line(&format!("{:<22} {}{off}", d.id, d.title));
+            output::line(&format!("{:<24} {}{off}", d.id, d.title));
         }
     }
     EXIT_OK

@@ -418,8 +418,22 @@ fn forbidden_seen(forbid: &[Forbidden], topology: &Topology) -> Option<String> {
         .iter()
         .find(|f| match f {
             Forbidden::Primary(node) => primaries.iter().any(|p| p.name == *node),
+            Forbidden::ReplicaOf([node, of]) => replicates_from(group, node, of),
         })
         .map(ToString::to_string)
+}
+
+/// `node` says it replicates from `of` (link up or not).
+fn replicates_from(group: &crate::topology::GroupTopology, node: &str, of: &str) -> bool {
+    group.by_name(node).is_some_and(|n| {
+        n.state == crate::observe::NodeState::Up
+            && n.role == crate::topology::Role::Replica
+            && n.upstream
+                .as_ref()
+                .and_then(|u| u.index)
+                .and_then(|i| group.nodes.get(i))
+                .is_some_and(|u| u.name == of)
+    })
 }
 
 fn since(from: SystemTime, to: SystemTime) -> Duration {

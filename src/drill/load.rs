@@ -27,6 +27,14 @@ const BUILTIN: &[(&str, &str)] = &[
         include_str!("builtin/stale-old-master.toml"),
     ),
     (
+        "persistence-off-primary",
+        include_str!("builtin/persistence-off-primary.toml"),
+    ),
+    (
+        "wrong-replicaof",
+        include_str!("builtin/wrong-replicaof.toml"),
+    ),
+    (
         "restore-from-snapshot",
         include_str!("builtin/restore-from-snapshot.toml"),
     ),
@@ -131,10 +139,11 @@ pub fn parse(text: &str, origin: &str) -> Result<DrillSpec, DrillError> {
     Ok(spec)
 }
 
-/// The node names of the sandbox a drill starts: `n1` (primary), `n2..` replicas, the chained one last.
+/// The node names of the sandbox a drill starts: `n1` (primary), `n2..` replicas, the chained
+/// one, then the spare servers.
 #[must_use]
 pub fn node_names(spec: &DrillSpec) -> Vec<String> {
-    let count = 1 + spec.sandbox.replicas + usize::from(spec.sandbox.chain);
+    let count = 1 + spec.sandbox.replicas + usize::from(spec.sandbox.chain) + spec.sandbox.spare;
     (1..=count).map(|i| format!("n{i}")).collect()
 }
 
@@ -149,6 +158,15 @@ fn check(spec: &DrillSpec) -> Result<(), DrillError> {
         return Err(DrillError::new(
             "a chained replica needs at least one replica",
             "set sandbox.replicas to 1 or more",
+        ));
+    }
+    if spec.sandbox.spare > 4 {
+        return Err(DrillError::new(
+            format!(
+                "{} spare servers is more than a drill needs",
+                spec.sandbox.spare
+            ),
+            "a drill's sandbox has at most 4 spare servers",
         ));
     }
     if spec.sandbox.replicas > 8 {
@@ -182,6 +200,10 @@ fn check(spec: &DrillSpec) -> Result<(), DrillError> {
         for f in &step.forbid {
             match f {
                 Forbidden::Primary(n) => known(n, &what)?,
+                Forbidden::ReplicaOf([n, of]) => {
+                    known(n, &what)?;
+                    known(of, &what)?;
+                }
             }
         }
         check_condition(&step.until, &|n| known(n, &what))?;

@@ -251,12 +251,6 @@ fn forward(e: DrillEvent) -> Option<RunnerEvent> {
 }
 
 async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, DrillError> {
-    let mut extra_args = Vec::new();
-    match spec.sandbox.persistence {
-        Persistence::Rdb => {}
-        Persistence::Aof => extra_args.extend(["--appendonly".to_string(), "yes".to_string()]),
-        Persistence::None => extra_args.extend(["--save".to_string(), String::new()]),
-    }
     let needs_protected = spec
         .steps
         .iter()
@@ -266,12 +260,17 @@ async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, Dril
         replicas: spec.sandbox.replicas,
         chain: spec.sandbox.chain,
         server_bin: opts.server_bin.clone(),
-        extra_args,
-        protected_configs: needs_protected,
+        extra_args: persistence_args(spec.sandbox.persistence),
+        primary_args: spec
+            .sandbox
+            .primary_persistence
+            .map(persistence_args)
+            .unwrap_or_default(),
+        protected_configs: needs_protected || spec.sandbox.protected_configs,
         group: "drill".to_string(),
         ..Spec::default()
     };
-    let sb = Sandbox::start(&sb_spec).await.map_err(sandbox_error)?;
+    let mut sb = Sandbox::start(&sb_spec).await.map_err(sandbox_error)?;
     if spec.sandbox.data_keys > 0 {
         let primary = sb.nodes()[0].node();
         faults::fill(&primary, spec.sandbox.data_keys)
@@ -279,7 +278,7 @@ async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, Dril
             .map_err(|e| DrillError {
                 message: format!("cannot fill the sandbox with data: {e}"),
                 at: None,
-                hint: "the sandbox's servers allow DEBUG from loopback; see their logs".to_string(),
+                hint: "see the servers' logs in the sandbox directory".to_string(),
             })?;
         for n in sb.nodes().iter().skip(1) {
             sb.wait_synced(&n.name, crate::sandbox::READY_TIMEOUT)
@@ -287,7 +286,24 @@ async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, Dril
                 .map_err(sandbox_error)?;
         }
     }
+    // Spares last: standalone and empty.
+    let names = super::load::node_names(spec);
+    for name in names.iter().skip(sb.nodes().len()) {
+        sb.add_node(name, &[]).await.map_err(sandbox_error)?;
+    }
     Ok(sb)
+}
+
+/// The servers' arguments for a persistence setting, after the sandbox's own save points:
+/// the first `save` resets them, later ones add (each point its own arguments, as the sandbox
+/// does for 6.2's sake).
+fn persistence_args(p: Persistence) -> Vec<String> {
+    let args: &[&str] = match p {
+        Persistence::Rdb => &["--save", "3600", "1", "--save", "300", "100"],
+        Persistence::Aof => &["--appendonly", "yes"],
+        Persistence::None => &["--save", ""],
+    };
+    args.iter().map(ToString::to_string).collect()
 }
 
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(sandbox_error)`

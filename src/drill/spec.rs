@@ -45,6 +45,15 @@ pub struct SandboxSpec {
     /// One more replica hanging from `n2`.
     pub chain: bool,
     pub persistence: Persistence,
+    /// The primary's own persistence, when it differs from the others'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_persistence: Option<Persistence>,
+    /// `enable-protected-configs local`: what lets the snapshot gate save a server that has
+    /// no persistence under a temporary name.
+    pub protected_configs: bool,
+    /// Standalone empty servers started beside the group (named after the replicas), e.g.
+    /// a new machine to add as a replica.
+    pub spare: usize,
     /// Keys of 100 bytes written to the primary before the drill starts.
     pub data_keys: u64,
     /// The writer's rate, in acknowledged writes a second (0: no writer).
@@ -57,6 +66,9 @@ impl Default for SandboxSpec {
             replicas: 2,
             chain: false,
             persistence: Persistence::Rdb,
+            primary_persistence: None,
+            protected_configs: false,
+            spare: 0,
             data_keys: 1000,
             writer_rate: 50,
         }
@@ -242,12 +254,16 @@ impl RestartData {
 pub enum Forbidden {
     /// The node becomes a primary (e.g. the lagging replica promoted).
     Primary(String),
+    /// `[node, of]`: the node becomes a replica of `of` (e.g. the primary made a replica of
+    /// an empty server, which wipes it).
+    ReplicaOf([String; 2]),
 }
 
 impl std::fmt::Display for Forbidden {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Primary(n) => write!(f, "{n} became a primary"),
+            Self::ReplicaOf([n, of]) => write!(f, "{n} became a replica of {of}"),
         }
     }
 }

@@ -288,6 +288,48 @@ fn stale_old_master_reference_solution_passes() {
 }
 
 #[test]
+fn persistence_off_primary_reference_solution_passes() {
+    let d = Drill::start("persistence-off-primary");
+    d.step(0);
+    d.act("switchover --to n2 --yes");
+    d.step(1);
+    d.fault("n1 restarted with no data");
+    d.act("rejoin n1 --yes");
+    let (report, code) = d.finish();
+    assert_passed("persistence-off-primary", &report, code);
+}
+
+#[test]
+fn wrong_replicaof_reference_solution_passes_and_the_refusal_counts() {
+    let d = Drill::start("wrong-replicaof");
+    d.step(0);
+    // The obvious, wrong way round: refused by the wipe guard, counted as a guard tripped.
+    let mut wrong = vec!["-c", d.config.as_str()];
+    wrong.extend(["repoint", "n1", "--to", "n4", "--yes"]);
+    assert_eq!(redops(&wrong).status.code(), Some(3));
+    d.act("repoint n4 --to n1 --yes");
+    let (report, code) = d.finish();
+    assert_passed("wrong-replicaof", &report, code);
+    assert_eq!(report["guards_tripped"][0]["kind"], "refusal", "{report:#}");
+}
+
+#[test]
+fn wrong_replicaof_forced_the_wrong_way_fails_naming_the_move() {
+    let d = Drill::start("wrong-replicaof");
+    d.step(0);
+    d.act("repoint n1 --to n4 --yes --force --reason it-is-new");
+    let (report, code) = d.finish();
+    assert_eq!(code, 1);
+    let ending = &report["ending"];
+    assert_eq!(ending["kind"], "wrong_move", "{report:#}");
+    assert_eq!(ending["what"], "n1 became a replica of n4");
+    assert!(
+        ending["by"].as_str().unwrap().contains("it-is-new"),
+        "{report:#}"
+    );
+}
+
+#[test]
 fn drill_list_shows_the_builtins() {
     let out = command()
         .args(["drill", "list", "--json"])
@@ -309,6 +351,9 @@ fn drill_list_shows_the_builtins() {
         "lagging-replica",
         "split-brain",
         "stale-old-master",
+        "persistence-off-primary",
+        "wrong-replicaof",
+        "restore-from-snapshot",
     ] {
         assert!(ids.iter().any(|i| i == id), "{id} in {ids:?}");
     }

@@ -12,6 +12,8 @@ fn every_builtin_parses_and_checks() {
             "lagging-replica",
             "split-brain",
             "stale-old-master",
+            "persistence-off-primary",
+            "wrong-replicaof",
             "restore-from-snapshot"
         ]
     );
