@@ -244,8 +244,11 @@ fn print_event(e: &RunnerEvent, json: bool) {
         RunnerEvent::Step(DrillEvent::StepDone { step, elapsed_ms }) => output::line(&format!(
             "step {} done in {}",
             step + 1,
-            crate::config::format_duration(std::time::Duration::from_millis(*elapsed_ms))
+            drill::report::secs(*elapsed_ms)
         )),
+        RunnerEvent::Waiting { missing, .. } => {
+            output::line(&format!("  waiting for: {}", missing.join("; ")));
+        }
         RunnerEvent::Step(DrillEvent::FaultDue { .. } | DrillEvent::Over { .. }) => {}
         RunnerEvent::DrillFinished { report } => {
             for l in report.to_text().lines() {

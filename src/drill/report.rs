@@ -187,7 +187,82 @@ fn sanitize(id: &str) -> String {
     }
 }
 
+/// Milliseconds as the report writes them: `12.3 s`.
 #[allow(clippy::cast_precision_loss)] // milliseconds of a drill
-fn secs(ms: u64) -> String {
+#[must_use]
+pub fn secs(ms: u64) -> String {
     format!("{:.1} s", ms as f64 / 1000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{reports_dir, GuardTrip, Report, StepReport};
+    use crate::drill::engine::Ending;
+    use std::path::Path;
+
+    fn report() -> Report {
+        Report {
+            drill: "../x y".into(),
+            title: "t".into(),
+            passed: false,
+            ending: Ending::WrongMove {
+                step: 0,
+                what: "n3 became a primary".into(),
+                by: Some("promote n3 in place of n1".into()),
+            },
+            elapsed_ms: 12_345,
+            steps: vec![StepReport {
+                goal: "g".into(),
+                done: false,
+                elapsed_ms: Some(12_345),
+                time_to_detect_ms: Some(1_500),
+                hints_used: 1,
+            }],
+            time_to_detect_ms: Some(1_500),
+            hints_used: 1,
+            guards_tripped: vec![GuardTrip::Override {
+                action: "promote".into(),
+                reason: "closest".into(),
+                step: 0,
+            }],
+            waiting_for: vec!["the primary is n3, not n2".into()],
+            writes_acknowledged: Some(12_345),
+            writes_lost: Some(7),
+            path: None,
+        }
+    }
+
+    #[test]
+    fn the_text_says_the_verdict_and_every_figure() {
+        let t = report().to_text();
+        assert!(t.starts_with("drill ../x y (t): failed: wrong move in step 1: n3 became a primary (promote n3 in place of n1); lost 7 of 12345 acknowledged writes\n"), "{t}");
+        for part in [
+            "took 12.3 s",
+            "first action 1.5 s after the faults",
+            "time to detect: 1.5 s",
+            "overridden promote: closest",
+            "still missing: the primary is n3, not n2",
+            "writes: lost 7 of 12345 acknowledged",
+        ] {
+            assert!(t.contains(part), "{part} in {t}");
+        }
+    }
+
+    #[test]
+    fn reports_go_beside_the_audit_log_under_a_safe_name() {
+        assert_eq!(
+            reports_dir(Path::new("/var/lib/redops/audit.jsonl")),
+            Path::new("/var/lib/redops/drills")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = report();
+        let path = r.write_into(&dir.path().join("drills"), 42).unwrap();
+        assert_eq!(path, dir.path().join("drills").join("___x_y-42.json"));
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(json["passed"], false);
+        assert_eq!(json["writes_lost"], 7);
+        assert_eq!(json["path"], path.display().to_string());
+        assert!(path.with_extension("txt").is_file());
+    }
 }

@@ -61,6 +61,11 @@ pub enum RunnerEvent {
         /// What the fault did, in words.
         what: String,
     },
+    /// What the current step's condition still misses, each time that changes.
+    Waiting {
+        step: usize,
+        missing: Vec<String>,
+    },
     DrillFinished {
         report: Box<Report>,
     },
@@ -110,6 +115,7 @@ pub async fn run(
         drill,
         hint_asks: Arc::clone(&opts.hint_asks),
         hints_given: opts.hint_asks.load(Ordering::SeqCst),
+        missing: (0, Vec::new()),
     };
     play.until_over(opts.time_limit.unwrap_or(spec.time_limit), &mut emit)
         .await;
@@ -165,6 +171,8 @@ struct Play {
     drill: Drill,
     hint_asks: Arc<AtomicUsize>,
     hints_given: usize,
+    /// The last `Waiting` sent.
+    missing: (usize, Vec<String>),
 }
 
 impl Play {
@@ -181,6 +189,17 @@ impl Play {
             }
             self.tick(emit).await;
             self.injector.thaw_due(&self.sb);
+            let now_missing = (self.drill.current_step(), self.drill.waiting_for().to_vec());
+            if self.drill.ending().is_none()
+                && !now_missing.1.is_empty()
+                && now_missing != self.missing
+            {
+                self.missing = now_missing.clone();
+                emit(RunnerEvent::Waiting {
+                    step: now_missing.0,
+                    missing: now_missing.1,
+                });
+            }
             if self.drill.ending().is_none() {
                 tokio::time::sleep(poll).await;
             }

@@ -101,3 +101,17 @@ fn the_readme_example_is_a_valid_drill() {
     let d = parse(&readme[start..end], "README.md").unwrap();
     assert_eq!(d.steps[0].faults.len(), 1);
 }
+
+#[test]
+fn a_directory_or_an_oversized_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_file = dir.path().join("d.toml");
+    std::fs::create_dir(&not_a_file).unwrap();
+    let e = super::load_file(&not_a_file).unwrap_err();
+    assert!(e.message.contains("cannot read drill file"), "{e}");
+    let big = dir.path().join("big.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(crate::config::MAX_FILE_BYTES + 1).unwrap();
+    let e = super::load_file(&big).unwrap_err();
+    assert!(e.message.contains("larger than 4 MB"), "{e}");
+}
