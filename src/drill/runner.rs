@@ -396,3 +396,63 @@ async fn final_topology(config: &Config) -> crate::topology::Topology {
     m.cycle(SystemTime::now(), |_| Lookup::Found(None));
     m.into_topology()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{activity, recorded_at, Activity};
+    use crate::audit::Record;
+    use std::time::{Duration, SystemTime};
+
+    fn rec(event: &str, detail: Option<&str>, reason: Option<&str>) -> Record {
+        Record {
+            action: "promote".into(),
+            event: event.into(),
+            detail: detail.map(Into::into),
+            reason: reason.map(Into::into),
+            ts: 100.5,
+            ..Record::default()
+        }
+    }
+
+    #[test]
+    fn audit_records_become_what_the_trainee_did() {
+        assert_eq!(
+            activity(&rec("RunStarted", Some("promote n3 in place of n1"), None)),
+            Some(Activity::Started {
+                action: "promote".into(),
+                summary: "promote n3 in place of n1".into()
+            })
+        );
+        assert_eq!(
+            activity(&rec("PrecheckFailed", Some("n1 is up"), None)),
+            Some(Activity::Refused {
+                action: "promote".into(),
+                reason: "n1 is up".into()
+            })
+        );
+        assert_eq!(
+            activity(&rec("PrecheckPassed", None, Some("closest"))),
+            Some(Activity::Overridden {
+                action: "promote".into(),
+                reason: "closest".into()
+            })
+        );
+        // Passed with nothing overridden, and every other record: nothing the report counts.
+        assert_eq!(activity(&rec("PrecheckPassed", None, None)), None);
+        assert_eq!(activity(&rec("StepStarted", None, None)), None);
+    }
+
+    #[test]
+    fn a_record_time_from_the_future_or_out_of_range_is_not_believed() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(200);
+        let at = recorded_at(&rec("RunStarted", None, None), now);
+        assert_eq!(at, SystemTime::UNIX_EPOCH + Duration::from_millis(100_500));
+        let mut future = rec("RunStarted", None, None);
+        future.ts = 1e12;
+        assert_eq!(recorded_at(&future, now), now);
+        future.ts = f64::NAN;
+        assert_eq!(recorded_at(&future, now), now);
+        future.ts = -5.0;
+        assert_eq!(recorded_at(&future, now), now);
+    }
+}
