@@ -38,10 +38,14 @@ pub enum Condition {
     },
     /// `node` answers.
     NodeIsUp { node: String },
+    /// `node` persists its data: save points set, or the AOF on (as it answers now).
+    Persists { node: String },
     /// Every acknowledged write is on the primary (as last checked by the runner).
     NoWritesLost,
     /// Every one of these.
     All(Vec<Condition>),
+    /// At least one of these (two ways to the same goal).
+    Any(Vec<Condition>),
 }
 
 fn yes() -> bool {
@@ -145,10 +149,34 @@ impl Condition {
                 )),
                 None => out.push("the writes are not checked yet".to_string()),
             },
+            Self::Persists { node } => match g.by_name(node) {
+                Some(n) if is_live(n) => {
+                    let p = n.info.as_ref().map(|i| &i.persistence);
+                    let saves = p
+                        .and_then(|p| p.save_config.as_deref())
+                        .is_some_and(|s| !s.trim().is_empty());
+                    if !saves && !p.is_some_and(|p| p.aof_enabled) {
+                        out.push(format!("{node} has no save points and no AOF"));
+                    }
+                }
+                _ => out.push(format!("{node} is not up")),
+            },
             Self::All(all) => {
                 for c in all {
                     c.collect(g, writes, out);
                 }
+            }
+            Self::Any(any) => {
+                let mut missing = Vec::new();
+                for c in any {
+                    let mut one = Vec::new();
+                    c.collect(g, writes, &mut one);
+                    if one.is_empty() {
+                        return;
+                    }
+                    missing.push(one.join(", "));
+                }
+                out.push(format!("one of: {}", missing.join(" | ")));
             }
         }
     }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use crate::config::Node;
 use crate::info::InfoRole;
 use crate::node::{NodeClient, Timeouts};
-use crate::sandbox::{Blackhole, Sandbox};
+use crate::sandbox::{Blackhole, Sandbox, ServerProcess};
 
 use super::spec::{Fault, RestartData};
 use super::writer::Writer;
@@ -51,7 +51,7 @@ impl Injector {
         let name = fault.node();
         let node = sb
             .node(name)
-            .map(crate::sandbox::ServerProcess::node)
+            .map(ServerProcess::node)
             .ok_or_else(|| format!("no node '{name}' in the sandbox"))?;
         match fault {
             Fault::Kill { .. } => {
@@ -71,6 +71,11 @@ impl Injector {
                     RestartData::Old => {}
                     RestartData::Same => {
                         send(&node, redis::cmd("SAVE").clone(), SLOW_COMMAND).await?;
+                    }
+                    RestartData::Graceful => {
+                        // The connection closes as the server exits: no reply is the answer.
+                        let _ = send(&node, redis::cmd("SHUTDOWN").clone(), SLOW_COMMAND).await;
+                        wait_exit(sb, name).await;
                     }
                     RestartData::No => {
                         let _ = sb.kill(name);
@@ -183,6 +188,15 @@ async fn is_primary(node: &Node) -> bool {
         .is_ok_and(|(i, _)| i.replication.role == Some(InfoRole::Primary))
 }
 
+/// Waits (bounded: a save on shutdown of a drill's data takes well under this) until the
+/// node's process has exited.
+async fn wait_exit(sb: &Sandbox, name: &str) {
+    let deadline = Instant::now() + SLOW_COMMAND;
+    while sb.node(name).is_some_and(ServerProcess::is_running) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Waits (bounded) until every running replica of `primary` has applied its offset.
 async fn catch_up(sb: &Sandbox, primary: &Node) {
     let deadline = Instant::now() + CATCH_UP;
@@ -199,7 +213,7 @@ async fn catch_up(sb: &Sandbox, primary: &Node) {
         .nodes()
         .iter()
         .filter(|n| n.name != primary.name && n.is_running() && !n.is_frozen())
-        .map(crate::sandbox::ServerProcess::node)
+        .map(ServerProcess::node)
         .collect();
     for n in others {
         while Instant::now() < deadline {

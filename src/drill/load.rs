@@ -217,7 +217,9 @@ fn check_condition(
 ) -> Result<(), DrillError> {
     match c {
         Condition::OnePrimaryAmong { nodes } => nodes.iter().try_for_each(|n| known(n)),
-        Condition::PrimaryIs { node } | Condition::NodeIsUp { node } => known(node),
+        Condition::PrimaryIs { node }
+        | Condition::NodeIsUp { node }
+        | Condition::Persists { node } => known(node),
         Condition::AllReplicateFrom {
             primary, except, ..
         } => primary.iter().chain(except).try_for_each(|n| known(n)),
@@ -226,7 +228,9 @@ fn check_condition(
             known(primary)
         }
         Condition::NoWritesLost => Ok(()),
-        Condition::All(all) => all.iter().try_for_each(|c| check_condition(c, known)),
+        Condition::All(all) | Condition::Any(all) => {
+            all.iter().try_for_each(|c| check_condition(c, known))
+        }
     }
 }
 

@@ -236,6 +236,9 @@ pub enum RestartData {
     No,
     /// What it holds now: saved (`SAVE`) before the restart.
     Same,
+    /// A maintenance restart: `SHUTDOWN`, which saves only when the node persists (save
+    /// points or AOF), then started again with its command line (runtime `CONFIG SET`s lost).
+    Graceful,
 }
 
 impl RestartData {
@@ -244,6 +247,7 @@ impl RestartData {
             Self::Old => "its old data",
             Self::No => "no data",
             Self::Same => "the same data",
+            Self::Graceful => "what its own shutdown saved",
         }
     }
 }

@@ -18,7 +18,7 @@ use redops::sandbox::require_server_binary;
 use serde_json::Value;
 
 use crate::common::bin::{command, redops};
-use crate::common::cluster::{info_field, raw_info};
+use crate::common::cluster::{info_field, raw_cmd};
 
 /// How long any one wait for a drill's event may take.
 const WAIT: Duration = Duration::from_secs(60);
@@ -106,24 +106,28 @@ impl Drill {
         self.wait_for(|e| e["event"] == "step_started" && e["step"] == step);
     }
 
-    /// Waits (bounded) until `node` itself says its replication link is down: a replica thawed
-    /// after its primary died sees the end of the link only once it reads it.
-    fn link_down(&self, node: &str) {
+    /// The port of a node of the drill's sandbox, from its config.
+    fn port(&self, node: &str) -> u16 {
         let config = redops::config::load_file(Path::new(&self.config)).unwrap();
-        let port = config.groups[0]
-            .nodes
-            .iter()
-            .find(|n| n.name == node)
-            .unwrap()
-            .addr
-            .port;
+        let n = config.groups[0].nodes.iter().find(|n| n.name == node);
+        n.unwrap().addr.port
+    }
+
+    /// A command sent straight to a node (what an operator does with redis-cli).
+    fn raw(&self, node: &str, args: &[&str]) -> Result<String, String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .unwrap();
+        rt.block_on(raw_cmd(self.port(node), args))
+    }
+
+    /// Waits (bounded) until `node` itself says its replication link is down: a replica thawed
+    /// after its primary died sees the end of the link only once it reads it.
+    fn link_down(&self, node: &str) {
         let end = Instant::now() + WAIT;
         loop {
-            let info = rt.block_on(raw_info(port)).unwrap_or_default();
+            let info = self.raw(node, &["INFO", "replication"]).unwrap_or_default();
             if info_field(&info, "master_link_status").as_deref() == Some("down") {
                 return;
             }
@@ -293,10 +297,24 @@ fn persistence_off_primary_reference_solution_passes() {
     d.step(0);
     d.act("switchover --to n2 --yes");
     d.step(1);
-    d.fault("n1 restarted with no data");
+    d.fault("n1 restarted with what its own shutdown saved");
     d.act("rejoin n1 --yes");
     let (report, code) = d.finish();
     assert_passed("persistence-off-primary", &report, code);
+}
+
+#[test]
+fn persistence_off_primary_passes_with_persistence_turned_on_instead() {
+    let d = Drill::start("persistence-off-primary");
+    d.step(0);
+    assert_eq!(
+        d.raw("n1", &["CONFIG", "SET", "save", "60 1"]).as_deref(),
+        Ok("OK")
+    );
+    d.step(1);
+    d.fault("n1 restarted with what its own shutdown saved");
+    let (report, code) = d.finish();
+    assert_passed("persistence-off-primary (persistence on)", &report, code);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! A drill's faults carried out on real servers (`drill::faults::Injector`), each with the
 //! effect a trainee would see: fills that replicate, a cut link, `REPLICAOF` both ways, a
-//! BGSAVE that fails, a stall that thaws by itself, `FLUSHALL`, restarts with the same data and
-//! with none. The drills themselves are played end to end in `tests/cli/drill_cli.rs`.
+//! BGSAVE that fails, a stall that thaws by itself, `FLUSHALL`, restarts with the same data,
+//! after a shutdown that saves, and with none. The drills themselves are played end to end in
+//! `tests/cli/drill_cli.rs`.
 
 use std::time::{Duration, Instant};
 
@@ -135,24 +136,6 @@ async fn every_fault_has_its_effect() {
     assert!(!sb.node("n3").expect("n3").is_frozen());
     assert_eq!(dbsize(&n3).await, 1200);
 
-    // A restart with the same data keeps it; with none, n1 comes back empty.
-    let same = Fault::Restart {
-        node: "n1".into(),
-        data: RestartData::Same,
-    };
-    inj.inject(&mut sb, &same, None)
-        .await
-        .expect("restart same");
-    assert_eq!(dbsize(&n1).await, 1200);
-    let none = Fault::Restart {
-        node: "n1".into(),
-        data: RestartData::No,
-    };
-    inj.inject(&mut sb, &none, None)
-        .await
-        .expect("restart no data");
-    assert_eq!(dbsize(&n1).await, 0);
-
     // FLUSHALL.
     assert_eq!(dbsize(&n3).await, 1200);
     inj.inject(&mut sb, &Fault::Flushall { node: "n3".into() }, None)
@@ -170,4 +153,50 @@ async fn every_fault_has_its_effect() {
         .await
         .expect_err("no n9");
     assert!(err.contains("n9"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_keep_or_drop_the_data_as_asked() {
+    let spec = Spec {
+        replicas: 0,
+        server_bin: Some(require_server_binary()),
+        ..Spec::default()
+    };
+    let mut sb = Sandbox::start(&spec).await.expect("sandbox starts");
+    let n1 = sb.node("n1").expect("n1").node();
+    let mut inj = Injector::default();
+    let fill = Fault::Fill {
+        node: "n1".into(),
+        keys: 1200,
+    };
+    inj.inject(&mut sb, &fill, None).await.expect("fill");
+    // A restart with the same data keeps it; with none, n1 comes back empty.
+    let same = Fault::Restart {
+        node: "n1".into(),
+        data: RestartData::Same,
+    };
+    inj.inject(&mut sb, &same, None)
+        .await
+        .expect("restart same");
+    assert_eq!(dbsize(&n1).await, 1200);
+    // A maintenance restart: its own shutdown saves it (the sandbox's save points).
+    query(&n1, &["SET", "after-the-save", "1"])
+        .await
+        .expect("SET");
+    let graceful = Fault::Restart {
+        node: "n1".into(),
+        data: RestartData::Graceful,
+    };
+    inj.inject(&mut sb, &graceful, None)
+        .await
+        .expect("graceful restart");
+    assert_eq!(dbsize(&n1).await, 1201);
+    let none = Fault::Restart {
+        node: "n1".into(),
+        data: RestartData::No,
+    };
+    inj.inject(&mut sb, &none, None)
+        .await
+        .expect("restart no data");
+    assert_eq!(dbsize(&n1).await, 0);
 }

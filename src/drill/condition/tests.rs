@@ -108,3 +108,33 @@ fn no_writes_lost_needs_a_check_with_nothing_missing() {
         Condition::All(vec![c, Condition::PrimaryIs { node: "n1".into() }]).holds(&t, Some(kept))
     );
 }
+
+#[test]
+fn any_holds_when_one_way_holds_and_persists_reads_save_points_or_aof() {
+    use std::sync::Arc;
+    let with_persistence = |save: Option<&str>, aof: bool| {
+        let mut t = topo(1, &[primary("n1"), replica("n2", "n1")]);
+        let mut info = crate::info::Info::default();
+        info.persistence.save_config = save.map(str::to_string);
+        info.persistence.aof_enabled = aof;
+        t.groups[0].nodes[0].info = Some(Arc::new(info));
+        t
+    };
+    let persists = Condition::Persists { node: "n1".into() };
+    assert_eq!(
+        persists.unmet(&with_persistence(Some(""), false), None),
+        vec!["n1 has no save points and no AOF"]
+    );
+    assert!(persists.holds(&with_persistence(Some("60 1"), false), None));
+    assert!(persists.holds(&with_persistence(Some(""), true), None));
+    assert!(
+        !persists.holds(&with_persistence(None, false), None),
+        "unknown is not on"
+    );
+    let either = Condition::Any(vec![persists, Condition::PrimaryIs { node: "n2".into() }]);
+    assert_eq!(
+        either.unmet(&with_persistence(Some(""), false), None),
+        vec!["one of: n1 has no save points and no AOF | the primary is n1, not n2"]
+    );
+    assert!(either.holds(&with_persistence(Some("3600 1"), false), None));
+}
