@@ -40,6 +40,11 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// The most keys a fill writes (100 bytes each: 100 MB of data at most).
+const MAX_KEYS: u64 = 1_000_000;
+/// The fastest the writer is asked to write (one connection, one write at a time).
+const MAX_RATE: u32 = 10_000;
+
 /// A drill that cannot be read or makes no sense.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}{}\n  hint: {hint}", at.as_ref().map(|a| format!("\n  --> {a}")).unwrap_or_default())]
@@ -160,6 +165,24 @@ fn check(spec: &DrillSpec) -> Result<(), DrillError> {
             "set sandbox.replicas to 1 or more",
         ));
     }
+    if spec.sandbox.data_keys > MAX_KEYS {
+        return Err(DrillError::new(
+            format!(
+                "data_keys {} is more than a drill's sandbox holds",
+                spec.sandbox.data_keys
+            ),
+            format!("at most {MAX_KEYS} keys (100 bytes each)"),
+        ));
+    }
+    if spec.sandbox.writer_rate > MAX_RATE {
+        return Err(DrillError::new(
+            format!(
+                "writer_rate {} is more than the drill's writer does",
+                spec.sandbox.writer_rate
+            ),
+            format!("at most {MAX_RATE} writes a second"),
+        ));
+    }
     if spec.sandbox.spare > 4 {
         return Err(DrillError::new(
             format!(
@@ -193,6 +216,14 @@ fn check(spec: &DrillSpec) -> Result<(), DrillError> {
         let what = format!("step {}", i + 1);
         for f in &step.faults {
             known(f.fault.node(), &what)?;
+            if let super::spec::Fault::Fill { keys, .. } = &f.fault {
+                if *keys > MAX_KEYS {
+                    return Err(DrillError::new(
+                        format!("{what} fills {keys} keys, more than a drill's sandbox holds"),
+                        format!("at most {MAX_KEYS} keys (100 bytes each)"),
+                    ));
+                }
+            }
             if let super::spec::Fault::Replicaof { of: Some(of), .. } = &f.fault {
                 known(of, &what)?;
             }

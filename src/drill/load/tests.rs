@@ -115,3 +115,21 @@ fn a_directory_or_an_oversized_file_is_refused() {
     let e = super::load_file(&big).unwrap_err();
     assert!(e.message.contains("larger than 4 MB"), "{e}");
 }
+
+#[test]
+fn sizes_past_what_a_sandbox_holds_are_refused() {
+    let text = SMALL.replace(
+        "[[steps]]",
+        "[sandbox]\ndata_keys = 5000000000\n\n[[steps]]",
+    );
+    let e = parse(&text, "mine.toml").unwrap_err();
+    assert!(e.message.contains("data_keys"), "{e}");
+    let text = SMALL.replace("[[steps]]", "[sandbox]\nwriter_rate = 1000000\n\n[[steps]]");
+    assert!(parse(&text, "mine.toml").is_err());
+    let text = SMALL.replace(
+        "goal = \"g\"",
+        "goal = \"g\"\nfaults = [{ kind = \"fill\", node = \"n1\", keys = 99999999 }]",
+    );
+    let e = parse(&text, "mine.toml").unwrap_err();
+    assert!(e.message.contains("fills 99999999 keys"), "{e}");
+}
