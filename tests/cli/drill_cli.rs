@@ -282,6 +282,19 @@ fn split_brain_reference_solution_passes() {
 }
 
 #[test]
+fn split_brain_keeping_the_primary_without_the_writes_fails_naming_the_move() {
+    let d = Drill::start("split-brain");
+    d.fault("n3 made a primary");
+    d.act("repoint n1 --to n3 --yes --force --reason n3-is-newer");
+    let (report, code) = d.finish();
+    assert_eq!(code, 1);
+    assert_eq!(
+        report["ending"]["what"], "n1 became a replica of n3",
+        "{report:#}"
+    );
+}
+
+#[test]
 fn stale_old_master_reference_solution_passes() {
     let d = Drill::start("stale-old-master");
     d.step(1);
