@@ -9,6 +9,7 @@ pub mod check_config;
 pub mod console;
 pub mod demo;
 pub mod history;
+pub mod drill;
 pub mod next_step;
 pub mod output;
 pub mod sandbox;
@@ -157,6 +158,8 @@ pub enum Command {
     /// Past runs from the audit log: who, when, what, outcome, duration, writes paused;
     /// `history RUN_ID` shows one run's steps.
     History(history::HistoryArgs),
+    /// Guided drills on a local sandbox: `drill list`, `drill run NAME --headless`.
+    Drill(drill::DrillArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(shell::CompletionsArgs),
     /// Print the man page, redops(1), in roff to stdout.
@@ -220,6 +223,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Repoint(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::History(args)) => history::run(&targets, &args),
+        Some(Command::Drill(args)) => drill::run(&targets, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

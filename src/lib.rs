@@ -23,6 +23,7 @@
 //! words       counts in operator text: "1 replica", "3 replicas"    (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
 //! timefmt     ages and clock times in one format, never an epoch     (core)
+//! drill       guided drills: format, pure engine, writer, report, headless runner (core)
 //! tui         the ratatui console (front-end); returns a ConsoleExit, never imports cli
 //! cli         clap commands, text and JSON output (front-end; the only place that prints)
 //! ```
@@ -33,6 +34,7 @@
 pub mod audit;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod history;
 pub mod info;
 pub mod monitor;

@@ -1,5 +1,5 @@
 //! Integration tests of the built `redops` binary: the command line, config files, `status`,
-//! `watch`, actions and the sandbox from the CLI, and hostile inputs (bytes, files, fake
+//! `watch`, actions, the sandbox and the drills from the CLI, and hostile inputs (bytes, files, fake
 //! servers, ACLs, TLS) seen through its output. Real servers come from the sandbox
 //! (`redops::sandbox`).
 //!
@@ -18,6 +18,7 @@ mod cli_json;
 mod cli_status;
 mod cli_urls;
 mod cli_watch;
+mod drill_cli;
 mod hostile_acl;
 mod hostile_bytes;
 mod hostile_discover;

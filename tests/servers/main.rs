@@ -1,7 +1,7 @@
 //! Integration tests against real `redis-server` processes through the library (no built
 //! binary, except where the sandbox's watchdog is tested from a killed owner): the INFO parser
 //! and the poller on live servers, TLS, RDB downloads, actions through the engine, and the
-//! sandbox itself. Every server comes from the sandbox (`redops::sandbox`).
+//! sandbox itself, and the drills' faults. Every server comes from the sandbox (`redops::sandbox`).
 //!
 //! One test binary, one module per subject; helpers shared with the other binaries are in
 //! `tests/common/`.
@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod drill_faults;
 mod info_live;
 mod ops_promote_repoint;
 mod ops_real;
