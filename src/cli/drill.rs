@@ -233,8 +233,9 @@ fn print_event(e: &RunnerEvent, json: bool) {
                 .map(|d| format!(", limit {}", crate::config::format_duration(d)))
                 .unwrap_or_default();
             output::line(&format!(
-                "step {}: {goal} ({hints} hint(s){limit})",
-                step + 1
+                "step {}: {goal} ({} available{limit})",
+                step + 1,
+                crate::words::count(*hints, "hint")
             ));
         }
         RunnerEvent::FaultInjected { what, .. } => output::line(&format!("  fault: {what}")),

@@ -110,7 +110,7 @@ impl Report {
             if let Some(d) = s.time_to_detect_ms {
                 let _ = write!(t, ", first action {} after the faults", secs(d));
             }
-            let _ = writeln!(t, ", {} hint(s))", s.hints_used);
+            let _ = writeln!(t, ", {} used)", crate::words::count(s.hints_used, "hint"));
         }
         if !self.waiting_for.is_empty() {
             let _ = writeln!(t, "  still missing: {}", self.waiting_for.join("; "));
