@@ -5,7 +5,7 @@
 //! where text was asked): it says so instead of showing a node "up" with nothing known.
 //!
 //! This is also the entry of the byte-path fuzzing (`examples/fuzz_info.rs`, the proptests in
-//! `tests/hostile_bytes.rs`): reply bytes -> [`redis::parse_redis_value`] -> [`info`] ->
+//! `tests/cli/hostile_bytes.rs`): reply bytes -> [`redis::parse_redis_value`] -> [`info`] ->
 //! topology.
 
 use crate::info::{self, Info};

@@ -4,7 +4,7 @@
 //! at which two primaries accept writes.
 //!
 //! It models only what the engine's decisions depend on; behaviour that needs a real server
-//! to be believed is tested against real servers (`tests/ops_real.rs`).
+//! to be believed is tested against real servers (`tests/servers/ops_real.rs`).
 
 use std::sync::Mutex;
 use std::time::Duration;

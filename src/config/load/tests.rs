@@ -1,6 +1,7 @@
 //! Tests of loading: one per error case (kind, key, line:column, hint), the shipped samples,
 //! the defaults, inheritance, paths, and that no password ever shows. Shared helpers here;
-//! error cases in `tests/errors.rs` and `tests/secrets.rs`, valid files in `tests/loading.rs`.
+//! error cases in `tests/errors.rs` and `tests/secrets.rs` beside this file, valid files in
+//! `tests/loading.rs`.
 
 mod errors;
 mod loading;
