@@ -160,6 +160,9 @@ pub struct Record {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// What to do about a refusal, as the operator was told (on `PrecheckFailed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
     /// How long writes were paused, from `CLIENT PAUSE` sent to `CLIENT UNPAUSE`
     /// acknowledged (on `RunFinished`, when the run paused them).
     #[serde(default, skip_serializing_if = "Option::is_none")]

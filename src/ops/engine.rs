@@ -293,6 +293,7 @@ impl<O: RedisOps> Run<'_, O> {
     fn refuse(&mut self, e: OpsError) -> RunOutcome {
         self.event(RunEvent::PrecheckFailed {
             reason: e.message.clone(),
+            hint: e.hint.clone(),
         });
         let mut o = self.finish(RunStatus::Refused, e.message, Vec::new(), None);
         o.hint = e.hint;

@@ -194,7 +194,7 @@ impl Runbook {
     pub fn apply(&mut self, ev: &RunEvent, at: SystemTime) {
         match ev {
             RunEvent::RunStarted { run_id, .. } => self.run_id = Some(run_id.clone()),
-            RunEvent::PrecheckFailed { reason } => {
+            RunEvent::PrecheckFailed { reason, .. } => {
                 self.prechecks = Prechecks::Refused(reason.clone());
             }
             RunEvent::PrecheckPassed { overridden, .. } => {

@@ -457,8 +457,17 @@ async fn refusals_send_no_role_change() {
             download_dir: None,
         };
         let p = plan_switchover(&config, &topo, &req).unwrap();
-        let (out, _) = run(&fake, &p, &approve("t")).await;
+        let (out, log) = run(&fake, &p, &approve("t")).await;
         assert_eq!(out.status, RunStatus::Refused, "{which}");
+        let refusal = log
+            .records()
+            .into_iter()
+            .find(|r| r.event == "PrecheckFailed");
+        assert_eq!(
+            refusal.and_then(|r| r.hint),
+            out.hint,
+            "{which}: the log keeps the hint the operator was given"
+        );
         let word = if which == "read_only" {
             "read-only"
         } else {

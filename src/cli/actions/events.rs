@@ -34,7 +34,7 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
 pub(super) fn event_line(e: &RunEvent, t: &str) -> Option<String> {
     let line = match e {
         RunEvent::RunStarted { run_id, .. } => format!("{t} run {run_id} started"),
-        RunEvent::PrecheckFailed { reason } => format!("{t} refused: {reason}"),
+        RunEvent::PrecheckFailed { reason, .. } => format!("{t} refused: {reason}"),
         RunEvent::PrecheckPassed { overridden, .. } if overridden.is_empty() => {
             format!("{t} pre-checks passed")
         }

@@ -34,6 +34,9 @@ pub enum RunEvent {
     /// A guard, a pre-check or the snapshot gate refused the run; nothing was changed.
     PrecheckFailed {
         reason: String,
+        /// What to do about it, as the operator is told.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        hint: Option<String>,
     },
     PrecheckPassed {
         /// Failed checks the operator overrode (with `reason`).
@@ -233,7 +236,10 @@ impl RunEvent {
                 r.detail = Some(summary.clone());
                 r.reason.clone_from(reason);
             }
-            Self::PrecheckFailed { reason } => r.detail = Some(reason.clone()),
+            Self::PrecheckFailed { reason, hint } => {
+                r.detail = Some(reason.clone());
+                r.hint.clone_from(hint);
+            }
             Self::PrecheckPassed {
                 overridden,
                 reason,
@@ -364,7 +370,10 @@ mod tests {
                 summary: s(),
                 reason: None,
             },
-            RunEvent::PrecheckFailed { reason: s() },
+            RunEvent::PrecheckFailed {
+                reason: s(),
+                hint: Some(s()),
+            },
             RunEvent::PrecheckPassed {
                 overridden: vec![],
                 reason: None,

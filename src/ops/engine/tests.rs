@@ -132,6 +132,7 @@ fn body(r: &Record) -> Record {
         outcome: r.outcome,
         reason: r.reason.clone(),
         detail: r.detail.clone(),
+        hint: r.hint.clone(),
         ..Record::default()
     }
 }
