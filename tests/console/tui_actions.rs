@@ -10,11 +10,9 @@
 
 use std::time::{Duration, SystemTime};
 
-use ratatui::backend::TestBackend;
-use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::Terminal;
 
+use crate::common::screen::{draw, text};
 use redops::audit::{AuditLog, Record};
 use redops::config::{Addr, Sentinel};
 use redops::ops::fake::{Effect as Fault, FakeOps};
@@ -23,7 +21,7 @@ use redops::ops::{RunEvent, RunOutcome, RunStatus};
 use redops::tui::modal::Modal;
 use redops::tui::run::{self, RunEnd, RunJob};
 use redops::tui::theme::{self, Ui};
-use redops::tui::{view, App, Effect, Msg, Options};
+use redops::tui::{App, Effect, Msg, Options};
 
 const T0: u64 = 1_700_000_000;
 
@@ -68,25 +66,6 @@ fn typed(app: &mut App, s: &str) {
 
 fn select(app: &mut App, name: &str) {
     app.selected = Some(name.to_string());
-}
-
-fn draw(app: &App) -> Buffer {
-    let (w, h) = app.size;
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| view::render(app, f)).unwrap();
-    term.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width)
-            .map(|x| buf[(x, y)].symbol().to_string())
-            .collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 fn screen(app: &App) -> String {

@@ -10,12 +10,11 @@ use crate::common::fixtures::loopback_node as node;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::{Color, Modifier};
-use ratatui::Terminal;
 
+use crate::common::screen::{draw, text};
 use redops::config::{Config, Console, Group, LagThresholds};
 use redops::info::{DbKeys, Info, InfoRole, ReplicaLine};
 use redops::observe::{NodeError, NodeId, Observation};
@@ -237,25 +236,6 @@ fn typed(app: &mut App, s: &str) {
     for c in s.chars() {
         key(app, KeyCode::Char(c));
     }
-}
-
-fn draw(app: &App) -> Buffer {
-    let (w, h) = app.size;
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| view::render(app, f)).unwrap();
-    term.backend().buffer().clone()
-}
-
-fn text(buf: &Buffer) -> String {
-    let mut out = String::new();
-    for y in 0..buf.area.height {
-        let line: String = (0..buf.area.width)
-            .map(|x| buf[(x, y)].symbol().to_string())
-            .collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
 }
 
 /// Runs of identical style per row: `y x0-x1 fg bg modifiers`.
