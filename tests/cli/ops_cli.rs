@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use crate::common::cluster as support;
+use crate::common::files::walk;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -263,21 +264,4 @@ async fn download_budget_from_the_config_and_the_flag_stops_a_frozen_source() {
             .collect();
         assert!(left.is_empty(), "a failed download left {left:?}");
     }
-}
-
-/// Every file under `dir` (none when it does not exist).
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }

@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use crate::common::files::walk;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -96,22 +97,6 @@ fn files_with_ext(dir: &std::path::Path, ext: &str) -> usize {
         .iter()
         .filter(|p| p.extension().is_some_and(|x| x == ext))
         .count()
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 /// Redis 7.0 (and every Valkey) keeps a primary's replication id in its dump and takes it back
