@@ -5,6 +5,7 @@
 //! 3 action refused by its pre-checks.
 
 pub mod actions;
+pub mod backup;
 pub mod check_config;
 pub mod console;
 pub mod demo;
@@ -154,6 +155,8 @@ pub enum Command {
     Repoint(actions::RepointArgs),
     /// Bring a restarted old primary back as a replica of the current primary.
     Rejoin(actions::RejoinArgs),
+    /// The downloaded backups: list, prune (dry run unless --yes), verify (restore test).
+    Backup(backup::BackupArgs),
     /// Past runs from the audit log: who, when, what, outcome, duration, writes paused;
     /// `history RUN_ID` shows one run's steps.
     History(history::HistoryArgs),
@@ -220,6 +223,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Repoint(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::History(args)) => history::run(&targets, &args),
+        Some(Command::Backup(args)) => backup::run(&targets, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

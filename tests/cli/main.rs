@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod backup_cli;
 mod cli_completions;
 mod cli_config;
 mod cli_confirm;

@@ -1,0 +1,163 @@
+//! `redops backup list|prune|verify` on the built binary against real servers: downloads into
+//! the backups directory and elsewhere (recorded in the catalog), a restore test that passes
+//! and is recorded in the manifest, a corrupted and a truncated file that fail (exit 1), an
+//! RDB without a manifest reported from its load, and a prune that is a dry run until --yes
+//! and never touches a file outside the catalog.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::bin::redops;
+use crate::common::cluster::{raw_cmd, Cluster};
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn list_json(cfg: &str) -> Vec<Value> {
+    let out = redops(&["-c", cfg, "backup", "list", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn snapshot(cfg: &str, node: &str, dir: &Path) {
+    let out = redops(&[
+        "-c",
+        cfg,
+        "snapshot",
+        node,
+        "--download",
+        dir.to_str().unwrap(),
+        "--yes",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_verify_corrupt_truncated_foreign_and_prune() {
+    let c = Cluster::start(&["p", "r"], &[]).await;
+    let port = c.port("p");
+    for i in 0..300 {
+        raw_cmd(port, &["SET", &format!("k:{i}"), "v"])
+            .await
+            .unwrap();
+    }
+    raw_cmd(port, &["RPUSH", "list", "a", "b"]).await.unwrap();
+    let cfg_path = c.config_file(None);
+    let cfg = cfg_path.to_str().unwrap();
+    let backups = c.dir.path().join("backups");
+    let elsewhere = tempfile::tempdir().unwrap();
+
+    snapshot(cfg, "p", &backups);
+    snapshot(cfg, "p", &backups);
+    snapshot(cfg, "p", elsewhere.path());
+    let entries = list_json(cfg);
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    let external: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["recorded_elsewhere"] == true)
+        .collect();
+    assert_eq!(
+        external.len(),
+        1,
+        "the download elsewhere is in the catalog"
+    );
+    let newest = entries[0]["id"].as_str().unwrap().to_string();
+
+    // Restore test: passes, and the list shows it.
+    let out = redops(&["-c", cfg, "backup", "verify", &newest]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
+    assert!(
+        said.contains("301 keys") && said.contains("list 1"),
+        "{said}"
+    );
+    let out = redops(&["-c", cfg, "backup", "list"]);
+    assert!(
+        text(&out.stdout).contains("restore-tested") && text(&out.stdout).contains("301 keys"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A corrupted copy fails on its CRC; a truncated one on its end; both exit 1.
+    let rdb = PathBuf::from(external[0]["rdb"].as_str().unwrap());
+    let mut bytes = std::fs::read(&rdb).unwrap();
+    let full = bytes.clone();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    std::fs::write(&rdb, &bytes).unwrap();
+    let id = external[0]["id"].as_str().unwrap();
+    let out = redops(&["-c", cfg, "backup", "verify", id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("corrupt"),
+        "{}",
+        text(&out.stderr)
+    );
+    let trunc = elsewhere.path().join("cut.rdb");
+    std::fs::write(&trunc, &full[..full.len() - 20]).unwrap();
+    let out = redops(&["-c", cfg, "backup", "verify", trunc.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("truncated"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // An RDB redops did not make: what it holds, from the load.
+    let foreign = elsewhere.path().join("foreign.rdb");
+    std::fs::write(&foreign, &full).unwrap();
+    let out = redops(&["-c", cfg, "backup", "verify", foreign.to_str().unwrap()]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("no manifest") && said.contains("db0=301"),
+        "{said}"
+    );
+
+    // Prune: a dry run first, then only catalogued files go.
+    let stray = backups.join("g").join("p").join("notes.txt");
+    std::fs::write(&stray, "keep me").unwrap();
+    let out = redops(&["-c", cfg, "backup", "prune", "--keep", "1"]);
+    let said = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(said.matches("would delete").count(), 2, "{said}");
+    assert_eq!(list_json(cfg).len(), 3, "a dry run deletes nothing");
+    let out = redops(&["-c", cfg, "backup", "prune", "--keep", "1", "--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let left = list_json(cfg);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["id"], newest.as_str());
+    assert!(stray.exists() && foreign.exists() && trunc.exists());
+}
+
+#[test]
+fn bad_manifests_are_reported_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = dir.path().join("g").join("n");
+    std::fs::create_dir_all(&node).unwrap();
+    std::fs::write(node.join("x.rdb.json"), b"\xff\xfe not json").unwrap();
+    std::fs::write(dir.path().join("catalog.jsonl"), "garbage\n").unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = redops(&["backup", "list", "--backups-dir", d]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("x.rdb.json") && err.contains("line 1"),
+        "{err}"
+    );
+    let out = redops(&["backup", "verify", "nosuch", "--backups-dir", d]);
+    assert_eq!(out.status.code(), Some(2));
+}
