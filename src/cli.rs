@@ -7,6 +7,7 @@
 pub mod actions;
 pub mod backup;
 pub mod check_config;
+pub mod check_data;
 pub mod console;
 pub mod demo;
 pub mod history;
@@ -157,6 +158,9 @@ pub enum Command {
     Rejoin(actions::RejoinArgs),
     /// The downloaded backups: list, prune (dry run unless --yes), verify (restore test).
     Backup(backup::BackupArgs),
+    /// Compare each replica's data with its primary's (key counts per db and a digest) at one
+    /// proven point in time. Exit 0 consistent, 1 a mismatch or a pair not compared.
+    CheckData(check_data::CheckDataArgs),
     /// Past runs from the audit log: who, when, what, outcome, duration, writes paused;
     /// `history RUN_ID` shows one run's steps.
     History(history::HistoryArgs),
@@ -224,6 +228,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::History(args)) => history::run(&targets, &args),
         Some(Command::Backup(args)) => backup::run(&targets, args).await,
+        Some(Command::CheckData(args)) => check_data::run(&targets, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

@@ -37,6 +37,7 @@ pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod datacheck;
 pub mod history;
 pub mod info;
 pub mod monitor;

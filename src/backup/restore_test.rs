@@ -184,15 +184,7 @@ pub async fn restore_test(
         .info()
         .await
         .map_err(|e| VerifyError::Server(e.to_string()))?;
-    let loaded: Vec<DbCount> = info
-        .keyspace
-        .iter()
-        .map(|d| DbCount {
-            db: d.db,
-            keys: d.keys,
-            expires: d.expires,
-        })
-        .collect();
+    let loaded = DbCount::of(&info);
     let total_keys = loaded.iter().map(|d| d.keys).sum();
     let mut report = Report {
         file: rdb.to_path_buf(),

@@ -10,6 +10,7 @@
 mod common;
 
 mod backup_cli;
+mod check_data_cli;
 mod cli_completions;
 mod cli_config;
 mod cli_confirm;

@@ -121,6 +121,21 @@ pub struct DbCount {
     pub expires: u64,
 }
 
+impl DbCount {
+    /// Keys per database from an INFO reply's keyspace section.
+    #[must_use]
+    pub fn of(info: &Info) -> Vec<Self> {
+        info.keyspace
+            .iter()
+            .map(|d| Self {
+                db: d.db,
+                keys: d.keys,
+                expires: d.expires,
+            })
+            .collect()
+    }
+}
+
 impl InfoBefore {
     /// The manifest's view of an INFO reply.
     #[must_use]
@@ -140,15 +155,7 @@ impl InfoBefore {
             replid2: r.replid2.clone(),
             offset: r.offset,
             replica_offset: r.replica_offset,
-            keys: info
-                .keyspace
-                .iter()
-                .map(|d| DbCount {
-                    db: d.db,
-                    keys: d.keys,
-                    expires: d.expires,
-                })
-                .collect(),
+            keys: DbCount::of(info),
             total_keys: info.total_keys(),
             used_memory: info.memory.used_memory,
             aof_enabled: info.persistence.aof_enabled,
