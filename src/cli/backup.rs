@@ -388,6 +388,16 @@ async fn verify(
         output::json(&report_json(&report, manifest.is_some()).to_string());
     } else {
         print_report(&report, manifest.is_some());
+        let aof = manifest
+            .as_ref()
+            .and_then(|m| m.info.as_ref())
+            .is_some_and(|i| i.aof_enabled);
+        if aof {
+            output::line(&format!(
+                "note: {}",
+                crate::ops::snapshot::aof_note(manifest.as_ref().map_or("?", |m| m.node.as_str()))
+            ));
+        }
     }
     if let Some(e) = write_error {
         output::error(

@@ -77,7 +77,7 @@ async fn list_verify_corrupt_truncated_foreign_and_prune() {
     let newest = entries[0]["id"].as_str().unwrap().to_string();
 
     // Restore test: passes, and the list shows it.
-    let out = redops(&["-c", cfg, "backup", "verify", &newest]);
+    let out = redops(&["-c", cfg, "backup", "verify", &newest, "--sample", "1000"]);
     let said = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{said}{}", text(&out.stderr));
     assert!(
@@ -141,6 +141,32 @@ async fn list_verify_corrupt_truncated_foreign_and_prune() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0]["id"], newest.as_str());
     assert!(stray.exists() && foreign.exists() && trunc.exists());
+
+    aof_node_is_noted(&c, cfg, &backups).await;
+}
+
+/// An AOF node: the plan and the manifest say the RDB is not what it reloads.
+async fn aof_node_is_noted(c: &Cluster, cfg: &str, backups: &Path) {
+    let port = c.port("p");
+    raw_cmd(port, &["CONFIG", "SET", "appendonly", "yes"])
+        .await
+        .unwrap();
+    c.wait_field(port, "aof_rewrite_in_progress", "0").await;
+    c.wait_field(port, "aof_enabled", "1").await;
+    let out = redops(&[
+        "-c",
+        cfg,
+        "snapshot",
+        "p",
+        "--download",
+        backups.to_str().unwrap(),
+        "--yes",
+    ]);
+    let said = text(&out.stdout) + &text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("reloads its AOF, not this RDB"), "{said}");
+    let newest = &list_json(cfg)[0];
+    assert_eq!(newest["manifest"]["info"]["aof_enabled"], true, "{newest}");
 }
 
 #[test]
