@@ -34,8 +34,10 @@ pub const EXIT_REFUSED: u8 = 3;
 
 /// The exit codes, as `--help` shows them (the README has the same table).
 const EXIT_CODES: &str = "Exit codes:
-  0  healthy (status), done (actions), valid (check-config)
-  1  an anomaly of warning or critical severity (status), or an action failed
+  0  healthy (status), done (actions), valid (check-config), passed (backup verify,
+     check-data)
+  1  an anomaly of warning or critical severity (status), or an action failed; a failed
+     restore test or a data mismatch
   2  usage or configuration error; the console started without a terminal
   3  an action was refused: by its pre-checks, or not confirmed at the prompt";
 
