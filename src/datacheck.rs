@@ -22,6 +22,8 @@ use crate::node::{NodeClient, Timeouts};
 use crate::observe::NodeError;
 
 const CLIENT_NAME: &str = "redops-check-data";
+/// The longest one reading (with `DEBUG DIGEST`) may take: about 2.5 s per million keys.
+const DIGEST_TIMEOUT: Duration = Duration::from_secs(120);
 /// Up to this many keys, every poll of a replica reads its digest too.
 const CHEAP_DIGEST_KEYS: u64 = 100_000;
 /// Example keys named per database, at most.
@@ -129,7 +131,12 @@ struct Reading {
 struct Side {
     name: String,
     client: NodeClient,
+    /// For the `MULTI`/`EXEC` readings: a digest of a large dataset takes seconds.
+    slow: NodeClient,
     replid: Option<String>,
+    /// The primary's last reading: the next replica compared at that offset needs no new
+    /// digest of the primary (seconds of a blocked server on a large dataset).
+    last: Option<Reading>,
 }
 
 /// Checks every replica of `group` against its primary.
@@ -150,10 +157,19 @@ pub async fn check_group(group: &Group, timeouts: Timeouts, opts: Options) -> Gr
             report.pairs.push(undecided(node, "does not answer INFO"));
             continue;
         };
+        let slow_timeouts = Timeouts {
+            read: timeouts.read.max(DIGEST_TIMEOUT),
+            ..timeouts
+        };
+        let Ok(slow) = NodeClient::new(node, slow_timeouts, CLIENT_NAME) else {
+            continue;
+        };
         let side = Side {
             name: node.name.clone(),
             client,
+            slow,
             replid: info.replication.replid.clone(),
+            last: None,
         };
         match info.replication.role {
             Some(InfoRole::Primary) if primary.is_none() => primary = Some(side),
@@ -213,18 +229,18 @@ fn undecided(node: &Node, why: &str) -> PairReport {
     }
 }
 
-/// `DEBUG DIGEST` is answered (not refused by config, ACL or a rename).
+/// `DEBUG` is answered (not refused by `enable-debug-command`, an ACL or a rename). Probed with
+/// `DEBUG DIGEST-VALUE` of no key (Redis 5+, Valkey): the same command and checks as
+/// `DEBUG DIGEST`, without its cost, which on a large dataset is seconds of a blocked server.
 async fn digest_allowed(client: &mut NodeClient) -> bool {
     client
-        .query::<String>(redis::cmd("DEBUG").arg("DIGEST"))
+        .query::<redis::Value>(redis::cmd("DEBUG").arg("DIGEST-VALUE"))
         .await
         .is_ok()
 }
 
 /// Offset, keys per database and (when `digest`) `DEBUG DIGEST`, in one transaction.
 async fn read(client: &mut NodeClient, digest: bool) -> Result<Reading, NodeError> {
-    // A slow digest (a large dataset) may take longer than the read timeout.
-    let long = client.timeouts().read.max(Duration::from_secs(60));
     client.query::<()>(&redis::cmd("MULTI")).await?;
     client
         .query::<()>(redis::cmd("INFO").arg("replication"))
@@ -237,7 +253,7 @@ async fn read(client: &mut NodeClient, digest: bool) -> Result<Reading, NodeErro
             .query::<()>(redis::cmd("DEBUG").arg("DIGEST"))
             .await?;
     }
-    let v: Vec<redis::Value> = client.query_with_timeout(&redis::cmd("EXEC"), long).await?;
+    let v: Vec<redis::Value> = client.query(&redis::cmd("EXEC")).await?;
     let mut it = v.into_iter();
     let repl: Info = crate::node::reply::info(it.next().unwrap_or(redis::Value::Nil))?;
     let space: Info = crate::node::reply::info(it.next().unwrap_or(redis::Value::Nil))?;
@@ -331,14 +347,17 @@ async fn equal_readings(
 ) -> Result<Option<(Reading, Reading)>, NodeError> {
     for _ in 0..opts.attempts {
         pair.attempts += 1;
-        let p = read(&mut primary.client, digest).await?;
+        let p = match primary.last.take() {
+            Some(p) if pair.attempts == 1 && p.digest.is_some() == digest => p,
+            _ => read(&mut primary.slow, digest).await?,
+        };
         // A small dataset digests in microseconds: every poll of the replica is then a full
         // reading, with no race between "it is there" and "read it".
         let cheap = p.keys.iter().map(|d| d.keys).sum::<u64>() <= CHEAP_DIGEST_KEYS;
         let deadline = Instant::now() + opts.catch_up;
         loop {
             let (at, reading) = if cheap {
-                let r = read(&mut replica.client, digest).await?;
+                let r = read(&mut replica.slow, digest).await?;
                 (r.offset, Some(r))
             } else {
                 (offset(&mut replica.client).await?, None)
@@ -346,9 +365,10 @@ async fn equal_readings(
             if at == p.offset {
                 let r = match reading {
                     Some(r) => r,
-                    None => read(&mut replica.client, digest).await?,
+                    None => read(&mut replica.slow, digest).await?,
                 };
                 if r.offset == p.offset {
+                    primary.last = Some(p.clone());
                     return Ok(Some((p, r)));
                 }
                 break;
@@ -379,7 +399,7 @@ async fn paused_readings(
     let result = async {
         let deadline = Instant::now() + ms.min(opts.catch_up);
         pair.attempts += 1;
-        let p = read(&mut primary.client, digest).await?;
+        let p = read(&mut primary.slow, digest).await?;
         loop {
             let at = offset(&mut replica.client).await?;
             if at >= p.offset || Instant::now() >= deadline {
@@ -387,7 +407,7 @@ async fn paused_readings(
             }
             tokio::task::yield_now().await;
         }
-        let r = read(&mut replica.client, digest).await?;
+        let r = read(&mut replica.slow, digest).await?;
         Ok((r.offset == p.offset).then_some((p, r)))
     }
     .await;
