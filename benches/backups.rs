@@ -116,11 +116,11 @@ async fn main() {
     for p in &report.pairs {
         let ok = matches!(p.verdict, Verdict::Consistent);
         println!(
-            "check-data {}: {} in {:.2}s ({} attempts)",
+            "check-data {}: {} in {:.2}s ({})",
             p.replica,
             if ok { "consistent" } else { "NOT consistent" },
             p.elapsed.as_secs_f64(),
-            p.attempts
+            redops::words::count(p.attempts, "attempt")
         );
     }
     println!(
