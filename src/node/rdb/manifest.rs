@@ -70,6 +70,10 @@ pub struct Manifest {
     pub info_error: Option<String>,
     /// Optional handshake steps the server refused (older servers).
     pub notes: Vec<String>,
+    /// Keys per database from `INFO` right after the download (absent when it failed, and in
+    /// manifests written before this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_after: Option<Vec<DbCount>>,
     /// The last restore test (`backup verify`): absent until one ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_test: Option<RestoreTest>,
@@ -374,7 +378,13 @@ pub async fn backup_with_progress(
             return Err(e);
         }
     };
-    let manifest = build_manifest(group, node, &got, &check, info, info_error);
+    let mut manifest = build_manifest(group, node, &got, &check, info, info_error);
+    // Keys per db again: the file holds the keyspace of a moment between the two readings,
+    // so a restore test under writes compares with both (an INFO that fails is no matter).
+    let left = budget.saturating_sub(started.elapsed());
+    if let Ok(Ok(after)) = tokio::time::timeout(left, info_before(node, timeouts)).await {
+        manifest.keys_after = Some(DbCount::of(&after));
+    }
     let manifest_path = manifest_path(&got.path);
     write_json(&manifest_path, &manifest)?;
     Ok(Backup {
@@ -434,6 +444,7 @@ fn build_manifest(
         info,
         info_error,
         notes: got.notes.clone(),
+        keys_after: None,
         restore_test: None,
     }
 }
