@@ -17,6 +17,17 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// Exit 0, or the test fails with everything the command said.
+fn succeeded(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 fn list_json(cfg: &str) -> Vec<Value> {
     let out = redops(&["-c", cfg, "backup", "list", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -36,13 +47,7 @@ fn snapshot(cfg: &str, node: &str, dir: &Path) {
         dir.to_str().unwrap(),
         "--yes",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,13 +196,7 @@ async fn a_backup_taken_under_writes_passes_its_restore_test() {
     assert!(after > before, "the writer wrote during the download: {m}");
     let id = entries[0]["id"].as_str().unwrap();
     let out = redops(&["-c", &cfg, "backup", "verify", id]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
 }
 
 #[test]
