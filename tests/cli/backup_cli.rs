@@ -199,6 +199,83 @@ async fn a_backup_taken_under_writes_passes_its_restore_test() {
     succeeded(&out);
 }
 
+/// PIDs of the servers (`redis-server`, `valkey-server`) whose parent is `parent` (from
+/// `/proc/*/stat`).
+fn server_children(parent: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`: comm may hold spaces, so split after its `)`.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if !(head.ends_with("(redis-server") || head.ends_with("(valkey-server")) {
+            continue;
+        }
+        let ppid = rest.split_whitespace().nth(1).and_then(|p| p.parse().ok());
+        if ppid == Some(parent) {
+            out.extend(e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()));
+        }
+    }
+    out
+}
+
+/// Ctrl-C during the load: the scratch server (a child of redops) is gone when redops ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_restore_test_leaves_no_scratch_server() {
+    let c = Cluster::start(&["p"], &[]).await;
+    raw_cmd(c.port("p"), &["DEBUG", "POPULATE", "1000000", "key", "100"])
+        .await
+        .unwrap();
+    let cfg_path = c.config_file(None);
+    let cfg = cfg_path.to_str().unwrap().to_string();
+    let backups = c.dir.path().join("backups");
+    let (cfg2, dir) = (cfg.clone(), backups.clone());
+    tokio::task::spawn_blocking(move || snapshot(&cfg2, "p", &dir))
+        .await
+        .unwrap();
+    let id = list_json(&cfg)[0]["id"].as_str().unwrap().to_string();
+    let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_redops"))
+        .args(["-c", &cfg, "backup", "verify", &id])
+        .env_remove("REDOPS_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut scratch = Vec::new();
+    for _ in 0..2_000 {
+        scratch = server_children(run.id());
+        if !scratch.is_empty() || run.try_wait().unwrap().is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert!(!scratch.is_empty(), "no scratch server was seen");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(run.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || run.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("interrupted"),
+        "{}",
+        text(&out.stderr)
+    );
+    for pid in scratch {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "scratch server {pid} outlived redops"
+        );
+    }
+}
+
 #[test]
 fn bad_manifests_are_reported_not_fatal() {
     let dir = tempfile::tempdir().unwrap();
