@@ -132,7 +132,11 @@ pub async fn restore_test(
     let source_version = manifest
         .and_then(|m| m.info.as_ref().and_then(|i| i.server_version.clone()))
         .or_else(|| check.aux.server_version.clone());
-    let server = choose_server(server_bin, source_version).map_err(VerifyError::NoServer)?;
+    // A `VALKEY` header (Valkey 9+) or a `valkey-ver` AUX field: a Valkey server reads it.
+    let valkey = check.format == rdb::RdbFormat::Valkey
+        || check.aux.fields.iter().any(|(k, _)| k == "valkey-ver");
+    let server =
+        choose_server(server_bin, source_version, valkey).map_err(VerifyError::NoServer)?;
     let scratch = tempfile::Builder::new()
         .prefix("redops-restore-test-")
         .tempdir()
@@ -169,7 +173,15 @@ pub async fn restore_test(
     };
     let sb = Sandbox::start(&spec).await.map_err(|e| VerifyError::Load {
         file: rdb.to_path_buf(),
-        detail: e.message(),
+        detail: format!(
+            "{} (the source was {}): {}",
+            server.version.as_deref().unwrap_or("the server"),
+            server
+                .source_version
+                .as_deref()
+                .unwrap_or("of an unknown version"),
+            e.message()
+        ),
     })?;
     let load_time = started.elapsed();
     let node = sb
@@ -321,14 +333,16 @@ async fn sample_keys(
 }
 
 /// The server that loads the file: the first of `--server-bin`, `$REDOPS_SERVER_BIN`,
-/// `redis-server` and `valkey-server` on `PATH` whose major version is the source's; else the
-/// first that exists.
+/// `redis-server` and `valkey-server` on `PATH` whose major version is the source's (and a
+/// Valkey one for a file Valkey wrote, when `valkey`); else the first Valkey one for such a
+/// file; else the first that exists.
 ///
 /// # Errors
 /// No server binary at all.
 pub fn choose_server(
     explicit: Option<&Path>,
     source_version: Option<String>,
+    valkey: bool,
 ) -> Result<ServerChoice, SandboxError> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(p) = explicit {
@@ -359,13 +373,20 @@ pub fn choose_server(
             (p, v)
         })
         .collect();
+    let is_valkey = |v: &Option<(String, String)>| {
+        v.as_ref()
+            .is_some_and(|(product, _)| product.eq_ignore_ascii_case("valkey"))
+    };
+    let product_ok = |v: &Option<(String, String)>| !valkey || is_valkey(v);
     let matching = want.as_ref().and_then(|w| {
-        versioned
-            .iter()
-            .find(|(_, v)| v.as_ref().and_then(|(_, v)| major(v)).as_ref() == Some(w))
+        versioned.iter().find(|(_, v)| {
+            product_ok(v) && v.as_ref().and_then(|(_, v)| major(v)).as_ref() == Some(w)
+        })
     });
     let (bin, version, same_major) = if let Some((p, v)) = matching {
         (p.clone(), v.clone(), true)
+    } else if let Some((p, v)) = versioned.iter().find(|(_, v)| valkey && is_valkey(v)) {
+        (p.clone(), v.clone(), false)
     } else {
         let v = versioned
             .iter()
