@@ -67,9 +67,7 @@ impl Report {
     pub fn record(&self, at: SystemTime) -> RestoreTest {
         RestoreTest {
             at: rdb::rfc3339(at),
-            at_unix_ms: at
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            at_unix_ms: unix_ms(at),
             keys: self.total_keys,
             server_version: self
                 .server
@@ -411,8 +409,43 @@ pub fn write_back(
     manifest: &Manifest,
     report: &Report,
 ) -> Result<Manifest, RdbError> {
+    record(manifest_path, manifest, report.record(SystemTime::now()))
+}
+
+/// Writes a restore test that could not run to its end (a corrupt file, a refused load) into
+/// the backup's manifest, so that the catalog shows it failed.
+///
+/// # Errors
+/// The manifest cannot be written.
+pub fn write_failure(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    error: &VerifyError,
+) -> Result<Manifest, RdbError> {
+    let at = SystemTime::now();
+    let test = RestoreTest {
+        at: rdb::rfc3339(at),
+        at_unix_ms: unix_ms(at),
+        keys: 0,
+        server_version: String::new(),
+        passed: false,
+        problems: vec![error.to_string()],
+    };
+    record(manifest_path, manifest, test)
+}
+
+fn record(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    test: RestoreTest,
+) -> Result<Manifest, RdbError> {
     let mut m = manifest.clone();
-    m.restore_test = Some(report.record(SystemTime::now()));
+    m.restore_test = Some(test);
     rdb::write_json(manifest_path, &m)?;
     Ok(m)
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -315,13 +315,9 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, yes: bool) -> u8 {
     }
 }
 
-async fn verify(
-    dir: &Path,
-    target: &str,
-    server_bin: Option<&Path>,
-    sample: usize,
-    as_json: bool,
-) -> u8 {
+/// The RDB (and its manifest, when it has one) that `target` names: an id of the catalog, or
+/// a file. `Err` is the exit code once the error is printed.
+fn resolve(dir: &Path, target: &str) -> Result<(PathBuf, Option<Manifest>), u8> {
     let cat = catalog::load(dir, &Filter::default());
     let entry = match cat.find(target) {
         Ok(e) => e.cloned(),
@@ -334,10 +330,10 @@ async fn verify(
                 ),
                 Some("give more of the id"),
             );
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
     };
-    let (rdb, manifest) = match &entry {
+    Ok(match &entry {
         Some(e) => (e.rdb.clone(), Some(e.manifest.clone())),
         None if Path::new(target).is_file() => {
             // An RDB of the catalog given by path, or one redops did not make.
@@ -353,17 +349,41 @@ async fn verify(
                 ),
                 Some("`redops backup list` shows the ids"),
             );
-            return EXIT_USAGE;
+            return Err(EXIT_USAGE);
         }
+    })
+}
+
+async fn verify(
+    dir: &Path,
+    target: &str,
+    server_bin: Option<&Path>,
+    sample: usize,
+    as_json: bool,
+) -> u8 {
+    let (rdb, manifest) = match resolve(dir, target) {
+        Ok(found) => found,
+        Err(code) => return code,
     };
+    // Listening before anything starts: `ctrl_c()` would only listen once first polled, and
+    // a Ctrl-C before that would end the process with the scratch server left to the watchdog.
+    let mut interrupt =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(s) => s,
+            Err(e) => {
+                output::error(&format!("cannot listen for Ctrl-C: {e}"), None);
+                return EXIT_PROBLEM;
+            }
+        };
     let test = backup::restore_test(&rdb, manifest.as_ref(), server_bin, sample);
     let report = tokio::select! {
-        r = test => r,
-        _ = tokio::signal::ctrl_c() => {
+        biased;
+        _ = interrupt.recv() => {
             // The test's future is dropped here: the scratch server is killed with it.
             output::error("interrupted: the scratch server was stopped", None);
             return EXIT_PROBLEM;
         }
+        r = test => r,
     };
     let report = match report {
         Ok(r) => r,
@@ -374,6 +394,15 @@ async fn verify(
                 );
             }
             output::error(&e.to_string(), e.hint().as_deref());
+            if let Some(m) = &manifest {
+                let path = crate::node::rdb::manifest_path(&rdb);
+                if let Err(w) = backup::restore_test::write_failure(&path, m, &e) {
+                    output::error(
+                        &format!("the failure was not written into the manifest: {w}"),
+                        None,
+                    );
+                }
+            }
             return EXIT_PROBLEM;
         }
     };

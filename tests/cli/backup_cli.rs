@@ -111,6 +111,12 @@ async fn list_verify_corrupt_truncated_foreign_and_prune() {
         "{}",
         text(&out.stderr)
     );
+    let out = redops(&["-c", cfg, "backup", "list"]);
+    assert!(
+        text(&out.stdout).contains("restore test FAILED"),
+        "{}",
+        text(&out.stdout)
+    );
     let trunc = elsewhere.path().join("cut.rdb");
     std::fs::write(&trunc, &full[..full.len() - 20]).unwrap();
     let out = redops(&["-c", cfg, "backup", "verify", trunc.to_str().unwrap()]);
