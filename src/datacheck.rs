@@ -575,3 +575,25 @@ async fn dump(client: &mut NodeClient, db: u32, key: &[u8]) -> Result<Option<Vec
     client.query::<()>(redis::cmd("SELECT").arg(db)).await?;
     client.query(redis::cmd("DUMP").arg(key)).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn count_diffs_names_each_db_that_differs_either_way() {
+        let c = |db, keys| DbCount {
+            db,
+            keys,
+            expires: 0,
+        };
+        let p = [c(0, 10), c(1, 3)];
+        assert!(count_diffs(&p, &p).is_empty());
+        let d = count_diffs(&p, &[c(0, 510), c(1, 3), c(2, 1)]);
+        let got: Vec<(u32, u64, u64)> = d
+            .iter()
+            .map(|d| (d.db, d.primary_keys, d.replica_keys))
+            .collect();
+        assert_eq!(got, [(0, 10, 510), (2, 0, 1)]);
+    }
+}

@@ -240,26 +240,26 @@ fn compare(m: &Manifest, r: &Report) -> Vec<String> {
     let Some(info) = &m.info else {
         return out;
     };
-    let count = |list: &[DbCount], db: u32| list.iter().find(|d| d.db == db).map_or(0, |d| d.keys);
     let after = m.keys_after.as_deref().unwrap_or(&info.keys);
-    let mut dbs: Vec<u32> = info
-        .keys
+    out.extend(count_problems(&info.keys, after, &r.loaded));
+    out
+}
+
+/// Databases whose loaded key count is not what the manifest allows. The file is the
+/// keyspace of a moment between the INFO before the download and the one after: equal to both
+/// when nothing was written, between them under writes.
+fn count_problems(before: &[DbCount], after: &[DbCount], loaded: &[DbCount]) -> Vec<String> {
+    let count = |list: &[DbCount], db: u32| list.iter().find(|d| d.db == db).map_or(0, |d| d.keys);
+    let dbs: std::collections::BTreeSet<u32> = before
         .iter()
         .chain(after)
-        .chain(&r.loaded)
+        .chain(loaded)
         .map(|d| d.db)
         .collect();
-    dbs.sort_unstable();
-    dbs.dedup();
+    let mut out = Vec::new();
     for db in dbs {
-        // The file is the keyspace of a moment between the INFO before the download and the
-        // one after: equal to both when nothing was written, between them under writes.
-        let (before, after, got) = (
-            count(&info.keys, db),
-            count(after, db),
-            count(&r.loaded, db),
-        );
-        let (lo, hi) = (before.min(after), before.max(after));
+        let (b, a, got) = (count(before, db), count(after, db), count(loaded, db));
+        let (lo, hi) = (b.min(a), b.max(a));
         if got < lo || got > hi {
             let want = if lo == hi {
                 format!("{lo} keys")
@@ -448,4 +448,38 @@ fn record(
 fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dbs(list: &[(u32, u64)]) -> Vec<DbCount> {
+        list.iter()
+            .map(|&(db, keys)| DbCount {
+                db,
+                keys,
+                expires: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_must_match_or_lie_between_before_and_after() {
+        let before = dbs(&[(0, 100), (1, 5)]);
+        assert!(count_problems(&before, &before, &before).is_empty());
+        let after = dbs(&[(0, 120), (1, 5)]);
+        assert!(count_problems(&before, &after, &dbs(&[(0, 110), (1, 5)])).is_empty());
+        let p = count_problems(&before, &after, &dbs(&[(0, 121), (1, 5)]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("db0: the manifest says 100 to 120 keys"),
+            "{p:?}"
+        );
+        // A database the manifest does not know, and one that did not load.
+        let p = count_problems(&before, &before, &dbs(&[(0, 100), (3, 1)]));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("db1: the manifest says 5 keys, the scratch server loaded 0"));
+        assert!(p[1].contains("db3: the manifest says 0 keys"));
+    }
 }
