@@ -89,6 +89,8 @@ pub struct DbDiff {
 /// One replica compared with its primary.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PairReport {
+    /// The primary it was compared with (empty when none).
+    pub primary: String,
     pub replica: String,
     pub verdict: Verdict,
     pub method: Option<Method>,
@@ -106,7 +108,8 @@ pub struct PairReport {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupReport {
     pub group: String,
-    pub primary: Option<String>,
+    /// Every primary found: one, or one per shard of a cluster.
+    pub primaries: Vec<String>,
     pub pairs: Vec<PairReport>,
     /// Why the group could not be checked at all.
     pub problem: Option<String>,
@@ -143,11 +146,11 @@ struct Side {
 pub async fn check_group(group: &Group, timeouts: Timeouts, opts: Options) -> GroupReport {
     let mut report = GroupReport {
         group: group.name.clone(),
-        primary: None,
+        primaries: Vec::new(),
         pairs: Vec::new(),
         problem: None,
     };
-    let mut primary: Option<Side> = None;
+    let mut primaries: Vec<Side> = Vec::new();
     let mut replicas: Vec<Side> = Vec::new();
     for node in &group.nodes {
         let Ok(mut client) = NodeClient::new(node, timeouts, CLIENT_NAME) else {
@@ -172,37 +175,33 @@ pub async fn check_group(group: &Group, timeouts: Timeouts, opts: Options) -> Gr
             last: None,
         };
         match info.replication.role {
-            Some(InfoRole::Primary) if primary.is_none() => primary = Some(side),
-            Some(InfoRole::Primary) => {
-                report.problem = Some(format!(
-                    "more than one primary ('{}' and '{}'): not one dataset to compare",
-                    primary.as_ref().map_or("", |p| p.name.as_str()),
-                    node.name
-                ));
-                return report;
-            }
+            Some(InfoRole::Primary) => primaries.push(side),
             _ => replicas.push(side),
         }
     }
-    let Some(mut primary) = primary else {
+    if primaries.is_empty() {
         report.problem = Some("no primary answered".into());
         return report;
-    };
-    report.primary = Some(primary.name.clone());
-    let digest_ok = digest_allowed(&mut primary.client).await;
+    }
+    report.primaries = primaries.iter().map(|p| p.name.clone()).collect();
+    // Each replica against the primary of its replication history: one per shard of a
+    // cluster; a replica of none (a split, a stale history) is not compared.
+    let mut digest_ok = Vec::new();
+    for p in &mut primaries {
+        digest_ok.push(digest_allowed(&mut p.client).await);
+    }
     for mut replica in replicas {
-        if replica.replid != primary.replid {
+        let Some(i) = primaries.iter().position(|p| p.replid == replica.replid) else {
             report.pairs.push(PairReport {
                 replica: replica.name.clone(),
-                ..blank(Verdict::Undecided(format!(
-                    "not in '{}''s replication history (another replid)",
-                    primary.name
-                )))
+                ..blank(Verdict::Undecided(
+                    "in no primary's replication history (another replid)".to_string(),
+                ))
             });
             continue;
-        }
-        let digest = digest_ok && digest_allowed(&mut replica.client).await;
-        let pair = check_pair(&mut primary, &mut replica, digest, opts).await;
+        };
+        let digest = digest_ok[i] && digest_allowed(&mut replica.client).await;
+        let pair = check_pair(&mut primaries[i], &mut replica, digest, opts).await;
         report.pairs.push(pair);
     }
     report
@@ -210,6 +209,7 @@ pub async fn check_group(group: &Group, timeouts: Timeouts, opts: Options) -> Gr
 
 fn blank(verdict: Verdict) -> PairReport {
     PairReport {
+        primary: String::new(),
         replica: String::new(),
         verdict,
         method: None,
@@ -281,6 +281,7 @@ async fn check_pair(
 ) -> PairReport {
     let started = Instant::now();
     let mut pair = PairReport {
+        primary: primary.name.clone(),
         replica: replica.name.clone(),
         paused: opts.allow_pause,
         ..blank(Verdict::Undecided(String::new()))

@@ -117,8 +117,17 @@ fn method_text(p: &PairReport) -> String {
 }
 
 fn print_group(g: &GroupReport) {
-    let primary = g.primary.as_deref().unwrap_or("?");
-    output::line(&format!("group {}: primary {primary}", g.group));
+    let primaries = if g.primaries.is_empty() {
+        "?".to_string()
+    } else {
+        g.primaries.join(", ")
+    };
+    let word = if g.primaries.len() > 1 {
+        "primaries"
+    } else {
+        "primary"
+    };
+    output::line(&format!("group {}: {word} {primaries}", g.group));
     if let Some(p) = &g.problem {
         output::line(&format!("  NOT CHECKED: {p}"));
     }
@@ -134,8 +143,8 @@ fn print_group(g: &GroupReport) {
                 output::line(&format!("  {}: MISMATCH ({})", p.replica, method_text(p)));
                 for d in dbs {
                     output::line(&format!(
-                        "    db{}: {} keys on {primary}, {} on {}",
-                        d.db, d.primary_keys, d.replica_keys, p.replica
+                        "    db{}: {} keys on {}, {} on {}",
+                        d.db, d.primary_keys, p.primary, d.replica_keys, p.replica
                     ));
                 }
                 if dbs.is_empty() {
@@ -182,6 +191,7 @@ fn group_json(g: &GroupReport) -> Value {
                 None => Value::Null,
             };
             json!({
+                "primary": p.primary,
                 "replica": p.replica,
                 "verdict": verdict,
                 "why": why,
@@ -199,7 +209,7 @@ fn group_json(g: &GroupReport) -> Value {
         .collect();
     json!({
         "group": g.group,
-        "primary": g.primary,
+        "primaries": g.primaries,
         "consistent": g.consistent(),
         "problem": g.problem,
         "replicas": pairs,

@@ -121,3 +121,50 @@ async fn with_debug_refused_the_scan_states_its_coverage_and_catches_a_written_r
         "{out}"
     );
 }
+
+/// Two primaries in one group (the shards of a cluster, or two groups listed as one): each
+/// replica is compared with the primary of its own replication history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_replica_is_compared_with_the_primary_of_its_history() {
+    let a = Cluster::start(&["a", "a2"], &[]).await;
+    let b = Cluster::start(&["b", "b2"], &[]).await;
+    fill(a.port("a"), 100, "a").await;
+    fill(b.port("b"), 50, "b").await;
+    let mut toml = String::from(
+        "[console]\ntimeout = \"1s\"\nconnect_timeout = \"1s\"\n\n[[groups]]\nname = \"g\"\n",
+    );
+    for (name, port) in [
+        ("a", a.port("a")),
+        ("a2", a.port("a2")),
+        ("b", b.port("b")),
+        ("b2", b.port("b2")),
+    ] {
+        toml.push_str(&format!(
+            "\n[[groups.nodes]]\nname = \"{name}\"\naddr = \"127.0.0.1:{port}\"\n"
+        ));
+    }
+    let cfg = a.dir.path().join("two.toml");
+    std::fs::write(&cfg, toml).unwrap();
+    let (code, out) = check_data(cfg.to_str().unwrap(), &["--json"]).await;
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(v["primaries"], serde_json::json!(["a", "b"]), "{v}");
+    let pairs: Vec<(String, String)> = v["replicas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["primary"].as_str().unwrap().to_string(),
+                p["replica"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("a".to_string(), "a2".to_string()),
+            ("b".into(), "b2".into())
+        ]
+    );
+}
