@@ -325,6 +325,32 @@ pub fn delete(entry: &Entry) -> Result<(), String> {
     Ok(())
 }
 
+/// Rewrites the catalog file without the records whose manifest is gone (pruned, or moved by
+/// hand), so that it does not grow without end. Unreadable lines are kept (they are reported
+/// by every listing, never silently dropped). Nothing to do without a catalog file.
+///
+/// # Errors
+/// The file cannot be read or rewritten, as a message.
+pub fn compact(backups_dir: &Path) -> Result<(), String> {
+    let path = backups_dir.join(CATALOG_FILE);
+    if !path.exists() {
+        return Ok(());
+    }
+    let text = read_bounded(&path, MAX_CATALOG_BYTES)?;
+    let mut kept = String::new();
+    for line in text.lines().filter(|line| {
+        !line.trim().is_empty()
+            && serde_json::from_str::<Record>(line).map_or(true, |r| r.manifest.is_file())
+    }) {
+        kept.push_str(line);
+        kept.push('\n');
+    }
+    let mut tmp = tempfile::NamedTempFile::new_in(backups_dir).map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut tmp, kept.as_bytes()).map_err(|e| e.to_string())?;
+    tmp.persist(&path).map_err(|e| e.error.to_string())?;
+    Ok(())
+}
+
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -427,6 +453,13 @@ mod tests {
         let cat = load(t.path(), &Filter::default());
         assert_eq!(cat.entries.len(), 1);
         assert!(cat.entries[0].external);
+        // Compacting keeps a live record and drops a gone one.
+        let gone = put(other.path(), "g", "n1", "b", 2_000);
+        record(t.path(), &gone).expect("record");
+        std::fs::remove_file(&gone).expect("rm");
+        compact(t.path()).expect("compact");
+        let text = std::fs::read_to_string(t.path().join(CATALOG_FILE)).expect("read");
+        assert_eq!(text.lines().count(), 1, "{text}");
         let id = cat.entries[0].id.clone();
         assert_eq!(cat.find(&id[..5]).expect("one").map(|e| &e.id), Some(&id));
         let rdb = cat.entries[0].rdb.to_string_lossy().into_owned();

@@ -296,6 +296,9 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, yes: bool) -> u8 {
     }
     let total: u64 = gone.iter().map(|e| e.manifest.bytes).sum();
     if yes {
+        if let Err(e) = catalog::compact(dir) {
+            output::error(&format!("the catalog file was not compacted: {e}"), None);
+        }
         output::line(&format!(
             "deleted {} ({})",
             crate::words::count(gone.len(), "backup"),
