@@ -24,6 +24,8 @@ use crate::observe::NodeError;
 const CLIENT_NAME: &str = "redops-check-data";
 /// The longest one reading (with `DEBUG DIGEST`) may take: about 2.5 s per million keys.
 const DIGEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Readings of the primary tried on a dataset too large to digest cheaply.
+const LARGE_ATTEMPTS: u32 = 3;
 /// Up to this many keys, every poll of a replica reads its digest too.
 const CHEAP_DIGEST_KEYS: u64 = 100_000;
 /// Example keys named per database, at most.
@@ -40,7 +42,7 @@ pub struct Options {
     pub catch_up: Duration,
     /// Keys compared one by one (the scan fallback, and the search for examples), at most.
     pub key_budget: u64,
-    /// Time spent comparing keys one by one, at most.
+    /// Time spent trying for equal offsets, and again comparing keys one by one, at most.
     pub time_budget: Duration,
 }
 
@@ -346,15 +348,21 @@ async fn equal_readings(
     opts: Options,
     pair: &mut PairReport,
 ) -> Result<Option<(Reading, Reading)>, NodeError> {
-    for _ in 0..opts.attempts {
+    let started = Instant::now();
+    let mut attempts = opts.attempts;
+    while pair.attempts < attempts && started.elapsed() < opts.time_budget {
         pair.attempts += 1;
         let p = match primary.last.take() {
             Some(p) if pair.attempts == 1 && p.digest.is_some() == digest => p,
             _ => read(&mut primary.slow, digest).await?,
         };
         // A small dataset digests in microseconds: every poll of the replica is then a full
-        // reading, with no race between "it is there" and "read it".
+        // reading, with no race between "it is there" and "read it". A large one blocks the
+        // primary for its digest (seconds per million keys) on every attempt: a few only.
         let cheap = p.keys.iter().map(|d| d.keys).sum::<u64>() <= CHEAP_DIGEST_KEYS;
+        if !cheap && digest {
+            attempts = attempts.min(LARGE_ATTEMPTS);
+        }
         let deadline = Instant::now() + opts.catch_up;
         loop {
             let (at, reading) = if cheap {
