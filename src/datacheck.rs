@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::config::{Group, Node};
+use crate::config::Group;
 use crate::info::{Info, InfoRole};
 use crate::node::rdb::DbCount;
 use crate::node::{NodeClient, Timeouts};
@@ -76,8 +76,22 @@ pub enum Verdict {
         dbs: Vec<DbDiff>,
         examples: Vec<String>,
     },
-    /// No comparison could be made (why).
-    Undecided(String),
+    /// No comparison could be made.
+    Undecided(Undecided),
+}
+
+/// Why a replica could not be compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undecided {
+    /// It did not answer `INFO`.
+    NoAnswer,
+    /// It is in no primary's replication history (another replid).
+    OtherHistory,
+    /// It was never read at the primary's offset: writes too fast to catch both sides at one
+    /// point (without a pause), or the pause ran out first (with one).
+    NoEqualOffsets,
+    /// A command failed (the error's text).
+    Failed(String),
 }
 
 /// One database that differs.
@@ -159,7 +173,10 @@ pub async fn check_group(group: &Group, timeouts: Timeouts, opts: Options) -> Gr
             continue;
         };
         let Ok((info, _)) = client.info().await else {
-            report.pairs.push(undecided(node, "does not answer INFO"));
+            report.pairs.push(PairReport {
+                replica: node.name.clone(),
+                ..blank(Verdict::Undecided(Undecided::NoAnswer))
+            });
             continue;
         };
         let slow_timeouts = Timeouts {
@@ -196,9 +213,7 @@ pub async fn check_group(group: &Group, timeouts: Timeouts, opts: Options) -> Gr
         let Some(i) = primaries.iter().position(|p| p.replid == replica.replid) else {
             report.pairs.push(PairReport {
                 replica: replica.name.clone(),
-                ..blank(Verdict::Undecided(
-                    "in no primary's replication history (another replid)".to_string(),
-                ))
+                ..blank(Verdict::Undecided(Undecided::OtherHistory))
             });
             continue;
         };
@@ -221,13 +236,6 @@ fn blank(verdict: Verdict) -> PairReport {
         primary_keys: Vec::new(),
         replica_keys: Vec::new(),
         elapsed: Duration::ZERO,
-    }
-}
-
-fn undecided(node: &Node, why: &str) -> PairReport {
-    PairReport {
-        replica: node.name.clone(),
-        ..blank(Verdict::Undecided(why.to_string()))
     }
 }
 
@@ -286,7 +294,7 @@ async fn check_pair(
         primary: primary.name.clone(),
         replica: replica.name.clone(),
         paused: opts.allow_pause,
-        ..blank(Verdict::Undecided(String::new()))
+        ..blank(Verdict::Undecided(Undecided::NoEqualOffsets))
     };
     let found = match opts.allow_pause {
         Some(ms) => paused_readings(primary, replica, digest, ms, opts, &mut pair).await,
@@ -295,17 +303,12 @@ async fn check_pair(
     let (p, r) = match found {
         Ok(Some(both)) => both,
         Ok(None) => {
-            pair.verdict = Verdict::Undecided(format!(
-                "the replica was never read at the primary's offset in {} attempts (writes \
-                 too fast to catch both sides at one point); --allow-pause MS takes a brief \
-                 write pause instead",
-                pair.attempts
-            ));
+            pair.verdict = Verdict::Undecided(Undecided::NoEqualOffsets);
             pair.elapsed = started.elapsed();
             return pair;
         }
         Err(e) => {
-            pair.verdict = Verdict::Undecided(e.to_string());
+            pair.verdict = Verdict::Undecided(Undecided::Failed(e.to_string()));
             pair.elapsed = started.elapsed();
             return pair;
         }

@@ -6,7 +6,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::{output, TargetArgs, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
-use crate::datacheck::{self, GroupReport, Method, Options, PairReport, Verdict};
+use crate::datacheck::{self, GroupReport, Method, Options, PairReport, Undecided, Verdict};
 use crate::node::rdb::DbCount;
 use crate::node::Timeouts;
 use crate::timefmt;
@@ -116,6 +116,27 @@ fn method_text(p: &PairReport) -> String {
     )
 }
 
+/// Why a replica was not compared, with what to do about it.
+fn why_text(why: &Undecided, p: &PairReport) -> String {
+    match why {
+        Undecided::NoAnswer => "it does not answer INFO".to_string(),
+        Undecided::OtherHistory => {
+            "it is in no primary's replication history (another replid)".to_string()
+        }
+        Undecided::NoEqualOffsets if p.paused.is_some() => format!(
+            "the write pause ran out before the replica was read at the primary's offset \
+             ({}); give a longer --allow-pause",
+            crate::words::count(p.attempts, "attempt")
+        ),
+        Undecided::NoEqualOffsets => format!(
+            "the replica was never read at the primary's offset in {} (writes too fast to \
+             catch both sides at one point); --allow-pause MS takes a brief write pause instead",
+            crate::words::count(p.attempts, "attempt")
+        ),
+        Undecided::Failed(e) => e.clone(),
+    }
+}
+
 fn print_group(g: &GroupReport) {
     let primaries = if g.primaries.is_empty() {
         "?".to_string()
@@ -155,7 +176,11 @@ fn print_group(g: &GroupReport) {
                 }
             }
             Verdict::Undecided(why) => {
-                output::line(&format!("  {}: NOT COMPARED: {why}", p.replica));
+                output::line(&format!(
+                    "  {}: NOT COMPARED: {}",
+                    p.replica,
+                    why_text(why, p)
+                ));
             }
         }
     }
@@ -181,7 +206,7 @@ fn group_json(g: &GroupReport) -> Value {
                     examples.clone(),
                     None,
                 ),
-                Verdict::Undecided(w) => ("not_compared", Vec::new(), Vec::new(), Some(w.clone())),
+                Verdict::Undecided(w) => ("not_compared", Vec::new(), Vec::new(), Some(why_text(w, p))),
             };
             let method = match &p.method {
                 Some(Method::Digest) => json!({"kind": "digest"}),
