@@ -104,12 +104,7 @@ impl VerifyError {
         match self {
             Self::File(e) => e.hint(),
             Self::NoServer(e) => e.hint().map(str::to_string),
-            Self::Load { .. } => Some(
-                "a newer RDB version than this server reads, or a module's data type; \
-                 give a matching server with --server-bin or REDOPS_SERVER_BIN"
-                    .to_string(),
-            ),
-            Self::Server(_) => None,
+            Self::Load { .. } | Self::Server(_) => None,
         }
     }
 }

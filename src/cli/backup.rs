@@ -396,7 +396,15 @@ async fn verify(
                     &json!({"file": rdb, "passed": false, "error": e.to_string()}).to_string(),
                 );
             }
-            output::error(&e.to_string(), e.hint().as_deref());
+            let hint = match &e {
+                backup::VerifyError::Load { .. } => Some(
+                    "a newer RDB version than this server reads, or a module's data type: \
+                     give a server of the source's version with --server-bin or REDOPS_SERVER_BIN"
+                        .to_string(),
+                ),
+                other => other.hint(),
+            };
+            output::error(&e.to_string(), hint.as_deref());
             if let Some(m) = &manifest {
                 let path = crate::node::rdb::manifest_path(&rdb);
                 if let Err(w) = backup::restore_test::write_failure(&path, m, &e) {
