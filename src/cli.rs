@@ -5,7 +5,9 @@
 //! 3 action refused by its pre-checks.
 
 pub mod actions;
+pub mod backup;
 pub mod check_config;
+pub mod check_data;
 pub mod console;
 pub mod demo;
 pub mod drill;
@@ -33,8 +35,10 @@ pub const EXIT_REFUSED: u8 = 3;
 
 /// The exit codes, as `--help` shows them (the README has the same table).
 const EXIT_CODES: &str = "Exit codes:
-  0  healthy (status), done (actions), valid (check-config)
-  1  an anomaly of warning or critical severity (status), or an action failed
+  0  healthy (status), done (actions), valid (check-config), passed (backup verify,
+     check-data)
+  1  an anomaly of warning or critical severity (status), or an action failed; a failed
+     restore test or a data mismatch
   2  usage or configuration error; the console started without a terminal
   3  an action was refused: by its pre-checks, or not confirmed at the prompt";
 
@@ -155,6 +159,11 @@ pub enum Command {
     Repoint(actions::RepointArgs),
     /// Bring a restarted old primary back as a replica of the current primary.
     Rejoin(actions::RejoinArgs),
+    /// The downloaded backups: list, prune (dry run unless --yes), verify (restore test).
+    Backup(backup::BackupArgs),
+    /// Compare each replica's data with its primary's (key counts per db and a digest) at one
+    /// proven point in time. Exit 0 consistent, 1 a mismatch or a pair not compared.
+    CheckData(check_data::CheckDataArgs),
     /// Past runs from the audit log: who, when, what, outcome, duration, writes paused;
     /// `history RUN_ID` shows one run's steps.
     History(history::HistoryArgs),
@@ -224,6 +233,8 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::History(args)) => history::run(&targets, &args),
         Some(Command::Drill(args)) => drill::run(&targets, args).await,
+        Some(Command::Backup(args)) => backup::run(&targets, args).await,
+        Some(Command::CheckData(args)) => check_data::run(&targets, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

@@ -18,6 +18,9 @@
 //!             connections, engine, after-run marks) -> engine (typed events, emitted and
 //!             audited); planners, guard, next step, snapshot gate and its progress,
 //!             RDB download                                           (core)
+//! backup      the catalog of downloaded backups, retention, the restore test into a
+//!             scratch server                                         (core)
+//! datacheck   primary and replicas compared at one proven point in time (core)
 //! audit       JSON Lines audit log; read back as runs (`history`)    (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! words       counts in operator text: "1 replica", "3 replicas"    (core)
@@ -32,8 +35,10 @@
 //! (`make boundary` checks both).
 
 pub mod audit;
+pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod datacheck;
 pub mod drill;
 pub mod history;
 pub mod info;

@@ -27,7 +27,8 @@ pub use control::{
     NodeState, State, CONTROL_SOCKET, DIR_PREFIX, STATE_FILE,
 };
 pub use process::{
-    find_server_binary, free_port, log_tail, require_server_binary, ServerProcess, SERVER_BIN_ENV,
+    find_server_binary, free_port, log_tail, require_server_binary, server_version, ServerProcess,
+    SERVER_BIN_ENV,
 };
 pub use ready::{probe, probe_node, ReplState, SANDBOX_CLIENT_NAME};
 pub use tls::TlsFiles;

@@ -110,7 +110,7 @@ fn audit_log(targets: &TargetArgs, args: &HistoryArgs) -> Option<PathBuf> {
 }
 
 /// A `--since` span: what the config accepts (`30m`, `1h`), or days (`7d`).
-fn parse_since(s: &str) -> Result<Duration, String> {
+pub(super) fn parse_since(s: &str) -> Result<Duration, String> {
     if let Some(days) = s.trim().strip_suffix('d') {
         let n: u64 = days
             .trim()

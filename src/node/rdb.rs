@@ -14,8 +14,9 @@ mod verify;
 
 pub use error::RdbError;
 pub use manifest::{
-    backup, backup_dir, backup_with_progress, latest_backup, manifest_path, read_manifest, Backup,
-    DbCount, InfoBefore, Manifest, MANIFEST_VERSION,
+    backup, backup_dir, backup_with_progress, latest_backup, manifest_path, read_bounded,
+    read_manifest, rfc3339, write_json, Backup, DbCount, InfoBefore, Manifest, RestoreTest,
+    MANIFEST_VERSION, MAX_MANIFEST_BYTES,
 };
 pub use verify::{parse_aux, verify, CrcStatus, RdbAux, RdbCheck, RdbFormat, CRC64};
 

@@ -341,6 +341,9 @@ pub struct RealOps {
     name: String,
     /// The group's name: downloads land in `<dest>/<group>/<node>/`.
     group: String,
+    /// The configured backups directory: a download made elsewhere is recorded in its
+    /// catalog file, so that `backup list` finds it.
+    backups_dir: PathBuf,
 }
 
 impl fmt::Debug for RealOps {
@@ -379,6 +382,7 @@ impl RealOps {
                 .get(group)
                 .map(|g| g.name.clone())
                 .unwrap_or_default(),
+            backups_dir: config.console.backups_dir.clone(),
         })
     }
 
@@ -453,12 +457,20 @@ impl RedisOps for RealOps {
             progress,
         );
         match backup.await {
-            Ok(b) => Ok(DownloadSummary {
-                path: b.rdb.clone(),
-                bytes: b.manifest.bytes,
-                crc_ok: b.check.crc.is_verified(),
-                detail: b.summary(),
-            }),
+            Ok(b) => {
+                let mut detail = b.summary();
+                // The download stands; only the listing would miss it.
+                if let Err(e) = crate::backup::catalog::record(&self.backups_dir, &b.manifest_path)
+                {
+                    detail.push_str(&format!(" (not recorded in the backup catalog: {e})"));
+                }
+                Ok(DownloadSummary {
+                    path: b.rdb.clone(),
+                    bytes: b.manifest.bytes,
+                    crc_ok: b.check.crc.is_verified(),
+                    detail,
+                })
+            }
             Err(e) => Err(OpsError::failed(e.to_string()).with_hint(e.hint())),
         }
     }

@@ -559,6 +559,9 @@ pub fn plan_snapshot(
                     node.cfg.name
                 )));
             }
+            if p.aof_enabled {
+                plan.notes.push(aof_note(&node.cfg.name));
+            }
         }
     }
     plan.notes.push(format!(
@@ -567,6 +570,17 @@ pub fn plan_snapshot(
     ));
     note_no_persistence(&mut plan, i, node.view);
     plan
+}
+
+/// What an `appendonly yes` node reloads: its AOF, not this RDB. The manifest records
+/// `aof_enabled` too.
+#[must_use]
+pub fn aof_note(node: &str) -> String {
+    format!(
+        "{node} runs with appendonly yes: at a restart it reloads its AOF, not this RDB; to \
+         restore from the RDB, start the server with appendonly no on it, then turn appendonly \
+         back on with CONFIG SET (which rewrites the AOF from the loaded data)"
+    )
 }
 
 /// Says in the plan what the gate does on plan node `node` when its last poll showed no

@@ -583,7 +583,8 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// `redis-server --version` → (product, version), e.g. `("Redis", "7.0.15")`.
-pub(super) fn server_version(bin: &Path) -> Option<(String, String)> {
+#[must_use]
+pub fn server_version(bin: &Path) -> Option<(String, String)> {
     let out = Command::new(bin)
         .arg("--version")
         .stdin(Stdio::null())

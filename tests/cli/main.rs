@@ -9,6 +9,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod backup_cli;
+mod check_data_cli;
 mod cli_completions;
 mod cli_config;
 mod cli_confirm;

@@ -16,6 +16,26 @@ use crate::config::Node;
 use crate::info::{Info, InfoRole};
 use crate::node::{NodeClient, Timeouts};
 
+/// A manifest is a few kilobytes; anything past this is not one (and is not read whole).
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+
+/// Reads a text file of at most `max` bytes; a larger one is refused without being read.
+///
+/// # Errors
+/// The I/O error, a file over `max`, or bytes that are not UTF-8, as a message.
+pub fn read_bounded(path: &Path, max: u64) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > max {
+        return Err(format!("larger than {max} bytes: not read"));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
 /// Bumped when a field changes meaning.
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -50,6 +70,30 @@ pub struct Manifest {
     pub info_error: Option<String>,
     /// Optional handshake steps the server refused (older servers).
     pub notes: Vec<String>,
+    /// Keys per database from `INFO` right after the download (absent when it failed, and in
+    /// manifests written before this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys_after: Option<Vec<DbCount>>,
+    /// The last restore test (`backup verify`): absent until one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_test: Option<RestoreTest>,
+}
+
+/// What the last restore test found: the file loaded into a scratch server, its keys counted
+/// per database and a sample read back with their types.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestoreTest {
+    /// When it ran, RFC 3339 UTC.
+    pub at: String,
+    pub at_unix_ms: u64,
+    /// Keys the scratch server held once loaded, every database together.
+    pub keys: u64,
+    /// `"Redis 7.0.15"`: the scratch server that loaded it.
+    pub server_version: String,
+    pub passed: bool,
+    /// Why it did not pass (empty when it passed).
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 /// What `INFO` said just before the download.
@@ -68,6 +112,9 @@ pub struct InfoBefore {
     pub keys: Vec<DbCount>,
     pub total_keys: u64,
     pub used_memory: Option<u64>,
+    /// `aof_enabled:1`: on restart the server reloads its AOF, not an RDB put in its `dir`.
+    #[serde(default)]
+    pub aof_enabled: bool,
 }
 
 /// Keys in one database.
@@ -76,6 +123,21 @@ pub struct DbCount {
     pub db: u32,
     pub keys: u64,
     pub expires: u64,
+}
+
+impl DbCount {
+    /// Keys per database from an INFO reply's keyspace section.
+    #[must_use]
+    pub fn of(info: &Info) -> Vec<Self> {
+        info.keyspace
+            .iter()
+            .map(|d| Self {
+                db: d.db,
+                keys: d.keys,
+                expires: d.expires,
+            })
+            .collect()
+    }
 }
 
 impl InfoBefore {
@@ -97,17 +159,10 @@ impl InfoBefore {
             replid2: r.replid2.clone(),
             offset: r.offset,
             replica_offset: r.replica_offset,
-            keys: info
-                .keyspace
-                .iter()
-                .map(|d| DbCount {
-                    db: d.db,
-                    keys: d.keys,
-                    expires: d.expires,
-                })
-                .collect(),
+            keys: DbCount::of(info),
             total_keys: info.total_keys(),
             used_memory: info.memory.used_memory,
+            aof_enabled: info.persistence.aof_enabled,
         }
     }
 }
@@ -168,9 +223,9 @@ pub fn manifest_path(rdb: &Path) -> PathBuf {
 /// # Errors
 /// [`RdbError::File`] when it cannot be read or parsed.
 pub fn read_manifest(path: &Path) -> Result<Manifest, RdbError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RdbError::File {
+    let text = read_bounded(path, MAX_MANIFEST_BYTES).map_err(|message| RdbError::File {
         path: path.to_path_buf(),
-        message: e.to_string(),
+        message,
     })?;
     serde_json::from_str(&text).map_err(|e| RdbError::File {
         path: path.to_path_buf(),
@@ -245,7 +300,9 @@ pub(super) fn file_stamp(at: SystemTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
-fn rfc3339(at: SystemTime) -> String {
+/// `2023-11-14T22:13:20.123Z`.
+#[must_use]
+pub fn rfc3339(at: SystemTime) -> String {
     let t = time::OffsetDateTime::from(at);
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
@@ -321,7 +378,13 @@ pub async fn backup_with_progress(
             return Err(e);
         }
     };
-    let manifest = build_manifest(group, node, &got, &check, info, info_error);
+    let mut manifest = build_manifest(group, node, &got, &check, info, info_error);
+    // Keys per db again: the file holds the keyspace of a moment between the two readings,
+    // so a restore test under writes compares with both (an INFO that fails is no matter).
+    let left = budget.saturating_sub(started.elapsed());
+    if let Ok(Ok(after)) = tokio::time::timeout(left, info_before(node, timeouts)).await {
+        manifest.keys_after = Some(DbCount::of(&after));
+    }
     let manifest_path = manifest_path(&got.path);
     write_json(&manifest_path, &manifest)?;
     Ok(Backup {
@@ -381,11 +444,16 @@ fn build_manifest(
         info,
         info_error,
         notes: got.notes.clone(),
+        keys_after: None,
+        restore_test: None,
     }
 }
 
 /// Writes JSON through a temp file and a rename, so a reader never sees half a manifest.
-fn write_json(path: &Path, manifest: &Manifest) -> Result<(), RdbError> {
+///
+/// # Errors
+/// [`RdbError::File`] when it cannot be written.
+pub fn write_json(path: &Path, manifest: &Manifest) -> Result<(), RdbError> {
     let err = |e: String| RdbError::File {
         path: path.to_path_buf(),
         message: e,

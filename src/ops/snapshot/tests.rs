@@ -174,3 +174,20 @@ async fn the_engine_relies_on_the_download_or_stops() {
         }
     }
 }
+
+/// An `appendonly yes` node: the plan says the RDB is not what the server reloads.
+#[test]
+fn an_aof_node_is_told_apart_in_the_plan() {
+    for aof in [false, true] {
+        let fake = FakeOps::group(&["p", "r"]);
+        fake.node("p", |n| n.aof_enabled = aof);
+        let (config, topo) = fake.config_and_topology("g");
+        let node = node_ref(&config, &topo, NodeId { group: 0, node: 0 }).unwrap();
+        let plan = plan_snapshot(&config, &topo, &node, None, Budgets::default());
+        let said = plan
+            .notes
+            .iter()
+            .any(|n| n.text.contains("reloads its AOF, not this RDB"));
+        assert_eq!(said, aof, "{:?}", plan.notes);
+    }
+}

@@ -1,0 +1,480 @@
+//! The restore test (`backup verify`): a backup counts once it restored. The RDB's CRC is
+//! checked, then the file is loaded into a scratch local server started through the sandbox
+//! (killed by PID when this is done, on error and when the future is dropped), its keys counted
+//! per database and compared with the manifest, and a sample of keys read back (`TYPE` and
+//! `DUMP`). The result can be written back into the manifest.
+//!
+//! The scratch server reads the file through a symlink in its own temp dir, with persistence
+//! off: it never writes over the backup.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::config::Console;
+use crate::node::rdb::{self, DbCount, Manifest, RdbCheck, RdbError, RestoreTest};
+use crate::node::{NodeClient, Timeouts};
+use crate::sandbox::{self, Sandbox, SandboxError, Spec};
+
+/// How many keys the test reads back by default.
+pub const DEFAULT_SAMPLE: usize = 100;
+/// SCAN calls made per database while sampling, at most.
+const MAX_SCAN_CALLS: usize = 1_000;
+const CLIENT_NAME: &str = "redops-restore-test";
+
+/// Which server loads the file, and why that one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerChoice {
+    pub bin: PathBuf,
+    /// `"Redis 7.0.15"`, when `--version` could be read.
+    pub version: Option<String>,
+    /// The source's server version, from the manifest or the file's AUX fields.
+    pub source_version: Option<String>,
+    /// The binary's major version is the source's.
+    pub same_major: bool,
+}
+
+/// What the restore test found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub file: PathBuf,
+    pub check: RdbCheck,
+    pub server: ServerChoice,
+    /// Keys per database once loaded.
+    pub loaded: Vec<DbCount>,
+    pub total_keys: u64,
+    /// Keys read back, and their types.
+    pub sampled: usize,
+    pub types: BTreeMap<String, u64>,
+    /// Sampled keys that could not be read back (lossy text).
+    pub unreadable: Vec<String>,
+    /// Differences from the manifest; empty when it passed.
+    pub problems: Vec<String>,
+    /// Time to start the scratch server and load the file.
+    pub load_time: Duration,
+    pub elapsed: Duration,
+}
+
+impl Report {
+    /// No difference from the manifest and every sampled key readable.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    /// The record written back into the manifest.
+    #[must_use]
+    pub fn record(&self, at: SystemTime) -> RestoreTest {
+        RestoreTest {
+            at: rdb::rfc3339(at),
+            at_unix_ms: unix_ms(at),
+            keys: self.total_keys,
+            server_version: self
+                .server
+                .version
+                .clone()
+                .unwrap_or_else(|| self.server.bin.display().to_string()),
+            passed: self.passed(),
+            problems: self.problems.clone(),
+        }
+    }
+}
+
+/// Why the restore test could not pass.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// The file itself is bad (CRC, truncated, not an RDB) or unreadable.
+    #[error(transparent)]
+    File(#[from] RdbError),
+    /// No server binary to load it with.
+    #[error("{0}")]
+    NoServer(SandboxError),
+    /// The scratch server did not load it (the server's own words are in `detail`).
+    #[error("the scratch server did not load '{file}': {detail}")]
+    Load { file: PathBuf, detail: String },
+    /// Talking to the scratch server failed.
+    #[error("the scratch server stopped answering: {0}")]
+    Server(String),
+}
+
+impl VerifyError {
+    /// A hint for the operator, where one helps.
+    #[must_use]
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::File(e) => e.hint(),
+            Self::NoServer(e) => e.hint().map(str::to_string),
+            Self::Load { .. } | Self::Server(_) => None,
+        }
+    }
+}
+
+/// Runs the restore test of `rdb` (with its `manifest`, when it has one).
+///
+/// # Errors
+/// A bad file, no server, or a load the server refused; differences from the manifest are
+/// not errors but [`Report::problems`].
+pub async fn restore_test(
+    rdb: &Path,
+    manifest: Option<&Manifest>,
+    server_bin: Option<&Path>,
+    sample: usize,
+) -> Result<Report, VerifyError> {
+    let started = Instant::now();
+    let check = rdb::verify(rdb)?;
+    let source_version = manifest
+        .and_then(|m| m.info.as_ref().and_then(|i| i.server_version.clone()))
+        .or_else(|| check.aux.server_version.clone());
+    // A `VALKEY` header (Valkey 9+) or a `valkey-ver` AUX field: a Valkey server reads it.
+    let valkey = check.format == rdb::RdbFormat::Valkey
+        || check.aux.fields.iter().any(|(k, _)| k == "valkey-ver");
+    let server =
+        choose_server(server_bin, source_version, valkey).map_err(VerifyError::NoServer)?;
+    let scratch = tempfile::Builder::new()
+        .prefix("redops-restore-test-")
+        .tempdir()
+        .map_err(|e| RdbError::File {
+            path: std::env::temp_dir(),
+            message: e.to_string(),
+        })?;
+    let target = std::path::absolute(rdb).map_err(|e| RdbError::File {
+        path: rdb.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    std::os::unix::fs::symlink(&target, scratch.path().join("dump.rdb")).map_err(|e| {
+        RdbError::File {
+            path: scratch.path().to_path_buf(),
+            message: e.to_string(),
+        }
+    })?;
+    let spec = Spec {
+        replicas: 0,
+        server_bin: Some(server.bin.clone()),
+        primary_args: vec![
+            "--dir".into(),
+            scratch.path().to_string_lossy().into_owned(),
+            "--dbfilename".into(),
+            "dump.rdb".into(),
+            "--appendonly".into(),
+            "no".into(),
+            "--save".into(),
+            String::new(),
+        ],
+        names: vec!["scratch".into()],
+        group: "restore-test".into(),
+        ..Spec::default()
+    };
+    let sb = Sandbox::start(&spec).await.map_err(|e| VerifyError::Load {
+        file: rdb.to_path_buf(),
+        detail: format!(
+            "{} (the source was {}): {}",
+            server.version.as_deref().unwrap_or("the server"),
+            server
+                .source_version
+                .as_deref()
+                .unwrap_or("of an unknown version"),
+            e.message()
+        ),
+    })?;
+    let load_time = started.elapsed();
+    let node = sb
+        .nodes()
+        .first()
+        .map(sandbox::ServerProcess::node)
+        .ok_or_else(|| VerifyError::Server("no scratch node".into()))?;
+    let timeouts = Timeouts::from(&Console::default());
+    let mut client = NodeClient::new(&node, timeouts, CLIENT_NAME)
+        .map_err(|e| VerifyError::Server(e.to_string()))?;
+    let (info, _) = client
+        .info()
+        .await
+        .map_err(|e| VerifyError::Server(e.to_string()))?;
+    let loaded = DbCount::of(&info);
+    let total_keys = loaded.iter().map(|d| d.keys).sum();
+    let mut report = Report {
+        file: rdb.to_path_buf(),
+        check,
+        server,
+        loaded,
+        total_keys,
+        sampled: 0,
+        types: BTreeMap::new(),
+        unreadable: Vec::new(),
+        problems: Vec::new(),
+        load_time,
+        elapsed: Duration::ZERO,
+    };
+    sample_keys(&mut client, &mut report, sample).await?;
+    if let Some(m) = manifest {
+        report.problems.extend(compare(m, &report));
+    }
+    if !report.unreadable.is_empty() {
+        report.problems.push(format!(
+            "{} of {} sampled keys could not be read back",
+            report.unreadable.len(),
+            report.sampled
+        ));
+    }
+    drop(client);
+    drop(sb);
+    report.elapsed = started.elapsed();
+    Ok(report)
+}
+
+/// Keys per database against the manifest's, and the CRC against the one recorded.
+fn compare(m: &Manifest, r: &Report) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(want), rdb::CrcStatus::Verified(got)) = (&m.crc64, r.check.crc) {
+        let got = format!("{got:016x}");
+        if *want != got {
+            out.push(format!(
+                "the file's CRC-64 is {got}, the manifest recorded {want}: the file changed since it was downloaded"
+            ));
+        }
+    }
+    let Some(info) = &m.info else {
+        return out;
+    };
+    let after = m.keys_after.as_deref().unwrap_or(&info.keys);
+    out.extend(count_problems(&info.keys, after, &r.loaded));
+    out
+}
+
+/// Databases whose loaded key count is not what the manifest allows. The file is the
+/// keyspace of a moment between the INFO before the download and the one after: equal to both
+/// when nothing was written, between them under writes.
+fn count_problems(before: &[DbCount], after: &[DbCount], loaded: &[DbCount]) -> Vec<String> {
+    let count = |list: &[DbCount], db: u32| list.iter().find(|d| d.db == db).map_or(0, |d| d.keys);
+    let dbs: std::collections::BTreeSet<u32> = before
+        .iter()
+        .chain(after)
+        .chain(loaded)
+        .map(|d| d.db)
+        .collect();
+    let mut out = Vec::new();
+    for db in dbs {
+        let (b, a, got) = (count(before, db), count(after, db), count(loaded, db));
+        let (lo, hi) = (b.min(a), b.max(a));
+        if got < lo || got > hi {
+            let want = if lo == hi {
+                format!("{lo} keys")
+            } else {
+                format!("{lo} to {hi} keys (before and after the download)")
+            };
+            out.push(format!(
+                "db{db}: the manifest says {want}, the scratch server loaded {got}"
+            ));
+        }
+    }
+    out
+}
+
+/// Reads back up to `sample` keys, shared out over the databases by size.
+async fn sample_keys(
+    client: &mut NodeClient,
+    report: &mut Report,
+    sample: usize,
+) -> Result<(), VerifyError> {
+    let total = report.total_keys.max(1);
+    let server = |e: crate::observe::NodeError| VerifyError::Server(e.to_string());
+    for db in report.loaded.clone() {
+        let share =
+            usize::try_from((u128::from(db.keys) * sample as u128).div_ceil(u128::from(total)))
+                .unwrap_or(sample)
+                .min(sample.saturating_sub(report.sampled));
+        if share == 0 {
+            continue;
+        }
+        client
+            .query::<()>(redis::cmd("SELECT").arg(db.db))
+            .await
+            .map_err(server)?;
+        let mut cursor: u64 = 0;
+        let mut keys: Vec<Vec<u8>> = Vec::new();
+        for _ in 0..MAX_SCAN_CALLS {
+            let (next, batch): (u64, Vec<Vec<u8>>) = client
+                .query(redis::cmd("SCAN").arg(cursor).arg("COUNT").arg(100))
+                .await
+                .map_err(server)?;
+            keys.extend(batch);
+            cursor = next;
+            if cursor == 0 || keys.len() >= share {
+                break;
+            }
+        }
+        keys.truncate(share);
+        for key in keys {
+            let kind: String = client
+                .query(redis::cmd("TYPE").arg(&key))
+                .await
+                .map_err(server)?;
+            let dump: Option<Vec<u8>> = client
+                .query(redis::cmd("DUMP").arg(&key))
+                .await
+                .map_err(server)?;
+            report.sampled += 1;
+            if kind == "none" || dump.is_none() {
+                report
+                    .unreadable
+                    .push(format!("db{}: {}", db.db, String::from_utf8_lossy(&key)));
+            } else {
+                *report.types.entry(kind).or_default() += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The server that loads the file: the first of `--server-bin`, `$REDOPS_SERVER_BIN`,
+/// `redis-server` and `valkey-server` on `PATH` whose major version is the source's (and a
+/// Valkey one for a file Valkey wrote, when `valkey`); else the first Valkey one for such a
+/// file; else the first that exists.
+///
+/// # Errors
+/// No server binary at all.
+pub fn choose_server(
+    explicit: Option<&Path>,
+    source_version: Option<String>,
+    valkey: bool,
+) -> Result<ServerChoice, SandboxError> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(p) = explicit {
+        candidates.push(sandbox::find_server_binary(Some(p))?);
+    }
+    if let Some(env) = std::env::var_os(sandbox::SERVER_BIN_ENV).filter(|v| !v.is_empty()) {
+        candidates.push(PathBuf::from(env));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in ["redis-server", "valkey-server"] {
+        if let Some(p) = std::env::split_paths(&path)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+        {
+            candidates.push(p);
+        }
+    }
+    let first = match candidates.first() {
+        Some(p) => p.clone(),
+        None => sandbox::find_server_binary(None)?,
+    };
+    let major = |v: &str| v.split('.').next().map(str::to_string);
+    let want = source_version.as_deref().and_then(major);
+    let versioned: Vec<(PathBuf, Option<(String, String)>)> = candidates
+        .into_iter()
+        .map(|p| {
+            let v = sandbox::server_version(&p);
+            (p, v)
+        })
+        .collect();
+    let is_valkey = |v: &Option<(String, String)>| {
+        v.as_ref()
+            .is_some_and(|(product, _)| product.eq_ignore_ascii_case("valkey"))
+    };
+    let product_ok = |v: &Option<(String, String)>| !valkey || is_valkey(v);
+    let matching = want.as_ref().and_then(|w| {
+        versioned.iter().find(|(_, v)| {
+            product_ok(v) && v.as_ref().and_then(|(_, v)| major(v)).as_ref() == Some(w)
+        })
+    });
+    let (bin, version, same_major) = if let Some((p, v)) = matching {
+        (p.clone(), v.clone(), true)
+    } else if let Some((p, v)) = versioned.iter().find(|(_, v)| valkey && is_valkey(v)) {
+        (p.clone(), v.clone(), false)
+    } else {
+        let v = versioned
+            .iter()
+            .find(|(p, _)| *p == first)
+            .and_then(|(_, v)| v.clone());
+        (first, v, false)
+    };
+    Ok(ServerChoice {
+        bin,
+        version: version.map(|(p, v)| format!("{p} {v}")),
+        source_version,
+        same_major,
+    })
+}
+
+/// Writes the restore test's result into the backup's manifest.
+///
+/// # Errors
+/// The manifest cannot be written.
+pub fn write_back(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    report: &Report,
+) -> Result<Manifest, RdbError> {
+    record(manifest_path, manifest, report.record(SystemTime::now()))
+}
+
+/// Writes a restore test that could not run to its end (a corrupt file, a refused load) into
+/// the backup's manifest, so that the catalog shows it failed.
+///
+/// # Errors
+/// The manifest cannot be written.
+pub fn write_failure(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    error: &VerifyError,
+) -> Result<Manifest, RdbError> {
+    let at = SystemTime::now();
+    let test = RestoreTest {
+        at: rdb::rfc3339(at),
+        at_unix_ms: unix_ms(at),
+        keys: 0,
+        server_version: String::new(),
+        passed: false,
+        problems: vec![error.to_string()],
+    };
+    record(manifest_path, manifest, test)
+}
+
+fn record(
+    manifest_path: &Path,
+    manifest: &Manifest,
+    test: RestoreTest,
+) -> Result<Manifest, RdbError> {
+    let mut m = manifest.clone();
+    m.restore_test = Some(test);
+    rdb::write_json(manifest_path, &m)?;
+    Ok(m)
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dbs(list: &[(u32, u64)]) -> Vec<DbCount> {
+        list.iter()
+            .map(|&(db, keys)| DbCount {
+                db,
+                keys,
+                expires: 0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn counts_must_match_or_lie_between_before_and_after() {
+        let before = dbs(&[(0, 100), (1, 5)]);
+        assert!(count_problems(&before, &before, &before).is_empty());
+        let after = dbs(&[(0, 120), (1, 5)]);
+        assert!(count_problems(&before, &after, &dbs(&[(0, 110), (1, 5)])).is_empty());
+        let p = count_problems(&before, &after, &dbs(&[(0, 121), (1, 5)]));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(
+            p[0].starts_with("db0: the manifest says 100 to 120 keys"),
+            "{p:?}"
+        );
+        // A database the manifest does not know, and one that did not load.
+        let p = count_problems(&before, &before, &dbs(&[(0, 100), (3, 1)]));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].contains("db1: the manifest says 5 keys, the scratch server loaded 0"));
+        assert!(p[1].contains("db3: the manifest says 0 keys"));
+    }
+}
