@@ -223,7 +223,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Repoint(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::History(args)) => history::run(&targets, &args),
-        Some(Command::Drill(args)) => drill::run(&targets, args).await,
+        Some(Command::Drill(args)) => drill::run(&targets, &global, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

@@ -31,5 +31,5 @@ pub use condition::{Condition, WriteCheck};
 pub use engine::{Activity, Drill, DrillEvent, Ending};
 pub use load::{builtins, find, parse, DrillError};
 pub use report::Report;
-pub use runner::{run, Options, RunnerEvent};
+pub use runner::{run, Options, Ready, RunnerEvent};
 pub use spec::{DrillSpec, Fault};
