@@ -22,11 +22,11 @@ pub fn render(app: &App, p: &DrillPanel, frame: &mut Frame, area: Rect) {
     let mut title = vec![Span::styled(format!(" drill {} ", p.id), t.s(Ui::Title))];
     if let Some(s) = p.step.as_ref().filter(|_| p.report.is_none()) {
         title.push(Span::styled(
-            format!("step {}/{} ", s.index + 1, p.steps),
+            format!("· step {} of {} ", s.index + 1, p.steps),
             t.s(Ui::Text),
         ));
     }
-    title.push(Span::styled("total ", t.s(Ui::Muted)));
+    title.push(Span::styled("· drill time ", t.s(Ui::Muted)));
     title.push(limit_span(
         app,
         p.elapsed(p.started, app.now),
@@ -86,14 +86,6 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
             push_wrapped(&mut lines, width, "  • ", w, t.s(Ui::Warning));
         }
     }
-    let faults: Vec<_> = p.faults.iter().filter(|f| f.step == s.index).collect();
-    if !faults.is_empty() {
-        lines.push(Line::styled("Faults:", t.s(Ui::Muted)));
-        for f in faults {
-            let lead = format!("  {} ", fmt::clock(f.at));
-            push_wrapped(&mut lines, width, &lead, &f.what, t.s(Ui::Danger));
-        }
-    }
     lines.push(hint_line(app, p, s.hints.len(), s.hints_total));
     for (i, h) in s.hints.iter().enumerate() {
         push_wrapped(
@@ -104,15 +96,25 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
             t.s(Ui::Info),
         );
     }
-    for (i, (goal, ms)) in p.done.iter().enumerate() {
-        let text = format!("{goal} ({})", crate::drill::report::secs(*ms));
-        push_wrapped(
-            &mut lines,
-            width,
-            &format!("✔ step {}: ", i + 1),
-            &text,
-            t.s(Ui::Muted),
-        );
+    let faults: Vec<_> = p.faults.iter().filter(|f| f.step == s.index).collect();
+    if !faults.is_empty() {
+        // One wrapped line: on a short screen the hints above must not be pushed out.
+        let text = faults
+            .iter()
+            .map(|f| format!("{} {}", fmt::clock(f.at), f.what))
+            .collect::<Vec<_>>()
+            .join(" · ");
+        push_wrapped(&mut lines, width, "Faults: ", &text, t.s(Ui::Danger));
+    }
+    for (i, (_, ms)) in p.done.iter().enumerate() {
+        lines.push(Line::styled(
+            format!(
+                "✔ step {} done in {}",
+                i + 1,
+                crate::drill::report::secs(*ms)
+            ),
+            t.s(Ui::Up),
+        ));
     }
     lines
 }
