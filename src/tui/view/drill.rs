@@ -20,19 +20,21 @@ use super::push_wrapped;
 pub fn render(app: &App, p: &DrillPanel, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     let mut title = vec![Span::styled(format!(" drill {} ", p.id), t.s(Ui::Title))];
+    // The step while one runs (the times are in the body), else the drill's time.
     if let Some(s) = p.step.as_ref().filter(|_| p.report.is_none()) {
         title.push(Span::styled(
             format!("· step {} of {} ", s.index + 1, p.steps),
             t.s(Ui::Text),
         ));
+    } else {
+        title.push(Span::styled("· drill time ", t.s(Ui::Muted)));
+        title.push(limit_span(
+            app,
+            p.elapsed(p.started, app.now),
+            Some(p.limit),
+        ));
+        title.push(Span::raw(" "));
     }
-    title.push(Span::styled("· drill time ", t.s(Ui::Muted)));
-    title.push(limit_span(
-        app,
-        p.elapsed(p.started, app.now),
-        Some(p.limit),
-    ));
-    title.push(Span::raw(" "));
     if app.size.0 < super::WIDE {
         title.push(Span::styled("(Tab: detail) ", t.s(Ui::Muted)));
     }
@@ -77,8 +79,10 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
     let bold = t.s(Ui::Text).add_modifier(Modifier::BOLD);
     push_wrapped(&mut lines, width, "Goal: ", &s.goal, bold);
     lines.push(Line::from(vec![
-        Span::styled("Step time: ", t.s(Ui::Muted)),
+        Span::styled("Time: step ", t.s(Ui::Muted)),
         limit_span(app, p.elapsed(s.started, app.now), s.limit),
+        Span::styled(" · drill ", t.s(Ui::Muted)),
+        limit_span(app, p.elapsed(p.started, app.now), Some(p.limit)),
     ]));
     if !p.waiting.is_empty() {
         lines.push(Line::styled("Waiting for:", t.s(Ui::Muted)));
