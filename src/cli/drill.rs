@@ -176,6 +176,10 @@ async fn run_one(targets: &TargetArgs, global: &Global, args: RunArgs) -> u8 {
             );
             return EXIT_USAGE;
         }
+        // Before the sandbox starts: from a pipe or cron the console cannot run.
+        if let Err(code) = super::console_terminal() {
+            return code;
+        }
         return console::play(spec, &opts, global).await;
     }
     listen_for_hints(&opts.hint_asks);
