@@ -160,7 +160,12 @@ fn drill_place(
         }
         return (detail, None, Some(l));
     }
-    let detail_wanted = app.focus == Pane::Detail || (app.run.is_some() && app.focus != Pane::Log);
+    // A running action's runbook shows; once it ends, the panel is back (Tab: the runbook).
+    let running = app
+        .run
+        .as_ref()
+        .is_some_and(super::runbook::Runbook::running);
+    let detail_wanted = app.focus == Pane::Detail || (running && app.focus != Pane::Log);
     if detail_wanted {
         (detail, None, None)
     } else {
