@@ -113,6 +113,9 @@ fn running(w: u16, h: u16) -> App {
     app
 }
 
+const STEP2: &str = "n1 came back as a primary with its old data. Keep the new primary's \
+                     data and make n1 its replica.";
+
 fn report() -> Report {
     Report {
         drill: "master-crash".into(),
@@ -129,9 +132,7 @@ fn report() -> Report {
                 hints_used: 1,
             },
             StepReport {
-                goal: "n1 came back as a primary with its old data. Keep the new primary's \
-                       data and make n1 its replica."
-                    .into(),
+                goal: STEP2.into(),
                 done: true,
                 elapsed_ms: Some(16_100),
                 time_to_detect_ms: Some(14_800),
@@ -159,6 +160,25 @@ fn finished(w: u16, h: u16) -> App {
             elapsed_ms: 16_200,
         }),
     );
+    tick(&mut app, 16);
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::StepStarted {
+            step: 1,
+            goal: STEP2.into(),
+            hints: 2,
+            time_limit: Some(Duration::from_secs(180)),
+        }),
+    );
+    assert!(app.frozen.is_none());
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::StepDone {
+            step: 1,
+            elapsed_ms: 16_100,
+        }),
+    );
+    assert!(app.frozen.is_some(), "the last step done freezes the view");
     tick(&mut app, 32);
     drill(
         &mut app,
@@ -195,7 +215,10 @@ fn the_panel_follows_the_runner_and_h_asks_for_hints() {
 
     let mut app = finished(120, 35);
     let p = app.drill.as_ref().unwrap();
-    assert_eq!(p.done, vec![(GOAL.to_string(), 16_200)]);
+    assert_eq!(
+        p.done,
+        vec![(GOAL.to_string(), 16_200), (STEP2.to_string(), 16_100)]
+    );
     assert!(p.report.as_ref().unwrap().passed);
     assert!(p.waiting.is_empty());
     assert!(app

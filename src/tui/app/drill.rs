@@ -3,7 +3,8 @@
 //! report); `h` asks for the current step's next hint (`Effect::DrillHint`, which the runner
 //! answers with a `hint` event at its next poll). Everything else in the console works as
 //! usual: the trainee's actions go through the same session, and the runner reads them from
-//! the audit log.
+//! the audit log. When the last step is done the view freezes on the topology that passed
+//! (the runner then stops the servers); `f` resumes the live view.
 
 use std::time::{Duration, SystemTime};
 
@@ -138,6 +139,11 @@ impl App {
                     .unwrap_or_default();
                 p.done.push((goal, elapsed_ms));
                 p.waiting.clear();
+                // The last step done: the runner checks the writes and stops the servers. The
+                // view stays on the topology that passed (f resumes the live one).
+                if step + 1 == p.steps && self.frozen.is_none() {
+                    self.toggle_freeze();
+                }
             }
             RunnerEvent::Step(DrillEvent::Over { .. }) => p.ended = Some(now),
             RunnerEvent::DrillFinished { report } => {
