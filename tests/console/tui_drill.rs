@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use redops::drill::engine::Ending;
-use redops::drill::report::StepReport;
+use redops::drill::report::{GuardTrip, StepReport};
 use redops::drill::{DrillEvent, Fault, Report, RunnerEvent};
 use redops::ops::fake::FakeOps;
 use redops::tui::{theme, App, Effect, Msg, Options};
@@ -141,7 +141,11 @@ fn report() -> Report {
         ],
         time_to_detect_ms: Some(10_400),
         hints_used: 1,
-        guards_tripped: Vec::new(),
+        guards_tripped: vec![GuardTrip::Refusal {
+            action: "promote".into(),
+            reason: "n3 is behind n2 by 3.5 MB: the writes only n2 has would be lost".into(),
+            step: 0,
+        }],
         waiting_for: Vec::new(),
         writes_acknowledged: Some(1084),
         writes_lost: Some(0),

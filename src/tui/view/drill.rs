@@ -15,6 +15,7 @@ use super::super::app::{App, DrillPanel, Pane};
 use super::super::fmt;
 use super::super::theme::Ui;
 use super::push_wrapped;
+use crate::drill::report::GuardTrip;
 
 /// Draws the panel.
 pub fn render(app: &App, p: &DrillPanel, frame: &mut Frame, area: Rect) {
@@ -146,13 +147,67 @@ fn report_lines(app: &App, r: &crate::drill::Report, width: usize) -> Vec<Line<'
     let verdict = if r.passed { Ui::Up } else { Ui::Danger };
     let style: Style = t.s(verdict).add_modifier(Modifier::BOLD);
     push_wrapped(&mut lines, width, "", &r.verdict(), style);
-    // The text report without its first line (the verdict, above).
-    for l in r.to_text().lines().skip(1) {
-        let trimmed = l.trim_start();
-        let indent = l.len() - trimmed.len();
-        let lead = " ".repeat(indent.saturating_sub(2));
-        push_wrapped(&mut lines, width, &lead, trimmed, t.s(Ui::Text));
+    // The text report's figures, each step on one line (the goals are above, as they ran):
+    // on a 24-line screen the report file's path must still show.
+    let secs = crate::drill::report::secs;
+    let detect = r
+        .time_to_detect_ms
+        .map_or_else(|| "no action after a fault".to_string(), secs);
+    let text = format!("took {} · time to detect {detect}", secs(r.elapsed_ms));
+    push_wrapped(&mut lines, width, "", &text, t.s(Ui::Text));
+    for (i, st) in r.steps.iter().enumerate() {
+        let mut text = match (st.done, st.elapsed_ms) {
+            (_, None) => "not reached".to_string(),
+            (true, Some(ms)) => format!("done in {}", secs(ms)),
+            (false, Some(ms)) => format!("not done ({})", secs(ms)),
+        };
+        if let Some(d) = st.time_to_detect_ms {
+            text.push_str(&format!(", first action {} after the faults", secs(d)));
+        }
+        text.push_str(&format!(", {} hint(s)", st.hints_used));
+        let role = if st.done { Ui::Text } else { Ui::Warning };
+        push_wrapped(
+            &mut lines,
+            width,
+            &format!("step {}: ", i + 1),
+            &text,
+            t.s(role),
+        );
     }
+    if !r.waiting_for.is_empty() {
+        let text = r.waiting_for.join("; ");
+        push_wrapped(
+            &mut lines,
+            width,
+            "still missing: ",
+            &text,
+            t.s(Ui::Warning),
+        );
+    }
+    let guards = format!(
+        "hints used: {} · guards tripped: {}",
+        r.hints_used,
+        r.guards_tripped.len()
+    );
+    lines.push(Line::styled(guards, t.s(Ui::Text)));
+    for g in &r.guards_tripped {
+        let (lead, action, reason) = match g {
+            GuardTrip::Refusal { action, reason, .. } => ("  refused ", action, reason),
+            GuardTrip::Override { action, reason, .. } => ("  overridden ", action, reason),
+        };
+        let text = format!("{action}: {reason}");
+        push_wrapped(&mut lines, width, lead, &text, t.s(Ui::Warning));
+    }
+    let writes = match (r.writes_lost, r.writes_acknowledged) {
+        (Some(l), Some(a)) => format!("writes: lost {l} of {a} acknowledged"),
+        _ => "writes: could not be checked".to_string(),
+    };
+    let role = if r.writes_lost == Some(0) {
+        Ui::Text
+    } else {
+        Ui::Danger
+    };
+    lines.push(Line::styled(writes, t.s(role)));
     if let Some(path) = &r.path {
         push_wrapped(
             &mut lines,
