@@ -4,7 +4,9 @@
 //! faults it hands out, and ends with the report written beside redops's audit log. The
 //! sandbox is stopped before it returns (and on drop, when the caller gives up on it).
 //!
-//! Events go to a callback; the CLI prints them (text or JSON lines), a test collects them.
+//! Events go to a callback; the CLI prints them (text or JSON lines), the console's drill
+//! panel takes them through a channel (`redops drill NAME`: [`Ready::start`] gives the config
+//! the console opens on, then [`Ready::play`] runs beside it), a test collects them.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
