@@ -232,7 +232,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Repoint(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::History(args)) => history::run(&targets, &args),
-        Some(Command::Drill(args)) => drill::run(&targets, args).await,
+        Some(Command::Drill(args)) => drill::run(&targets, &global, args).await,
         Some(Command::Backup(args)) => backup::run(&targets, args).await,
         Some(Command::CheckData(args)) => check_data::run(&targets, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),

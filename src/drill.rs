@@ -9,7 +9,8 @@
 //! report     time per step, time to detect, hints, guards tripped, writes lost, verdict
 //! writer     records every acknowledged write; the final "lost N of M" check
 //! faults     faults carried out on the sandbox (effects of the engine)
-//! runner     the headless loop: sandbox, writer, monitor, audit log, engine, report
+//! runner     the loop: sandbox, writer, monitor, audit log, engine, report (headless, or
+//!            beside the console: Ready::start, then Ready::play)
 //! ```
 //!
 //! Core: never imports a front-end. The trainee acts through the ordinary actions (the same
@@ -31,5 +32,5 @@ pub use condition::{Condition, WriteCheck};
 pub use engine::{Activity, Drill, DrillEvent, Ending};
 pub use load::{builtins, find, parse, DrillError};
 pub use report::Report;
-pub use runner::{run, Options, RunnerEvent};
+pub use runner::{run, Options, Ready, RunnerEvent};
 pub use spec::{DrillSpec, Fault};

@@ -1,7 +1,8 @@
-//! `redops drill list` and `redops drill run NAME|FILE --headless`: the drills from the
-//! command line. All the work is in [`crate::drill`]; this file parses, prints (text or JSON
-//! lines, each with its `"event"`), and stops the drill on Ctrl-C or SIGTERM (dropping the run
-//! stops its sandbox).
+//! `redops drill list`, `redops drill NAME|FILE` (the console with a drill panel) and
+//! `redops drill run NAME|FILE --headless`: the drills from the command line. All the work is
+//! in [`crate::drill`]; this file parses, prints (text or JSON lines, each with its
+//! `"event"`), opens the console on the drill's sandbox, and stops the drill on Ctrl-C or
+//! SIGTERM (dropping the run stops its sandbox).
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -11,14 +12,27 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 use tokio::signal::unix::{signal, SignalKind};
 
-use super::{output, TargetArgs, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
+mod console;
+
+use super::{output, Global, TargetArgs, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
 use crate::drill::{self, DrillError, DrillEvent, RunnerEvent};
 
 /// `redops drill ...`
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DrillArgs {
     #[command(subcommand)]
-    pub command: DrillCommand,
+    pub command: Option<DrillCommand>,
+    /// A built-in drill's id, or the path of a drill file: opens the console on its sandbox,
+    /// with the drill panel.
+    #[arg(value_name = "NAME|FILE")]
+    pub drill: Option<String>,
+    /// Overrides the drill's time limit (e.g. 120s, 5m).
+    #[arg(long, value_name = "DURATION")]
+    pub time_limit: Option<String>,
+    /// The redis-server or valkey-server binary to run.
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<PathBuf>,
 }
 
 /// What to do with drills.
@@ -30,8 +44,8 @@ pub enum DrillCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Run a drill on a fresh sandbox; act meanwhile with `redops -c CONFIG ...`.
-    /// Exit 0 passed, 1 failed or timed out, 2 usage.
+    /// Run a drill on a fresh sandbox: in the console, or with --headless while you act
+    /// with `redops -c CONFIG ...`. Exit 0 passed, 1 failed or timed out, 2 usage.
     Run(RunArgs),
 }
 
@@ -56,10 +70,27 @@ pub struct RunArgs {
 }
 
 /// Runs `redops drill ...`; returns the exit code.
-pub async fn run(targets: &TargetArgs, args: DrillArgs) -> u8 {
-    match args.command {
-        DrillCommand::List { json } => list(json),
-        DrillCommand::Run(r) => run_one(targets, r).await,
+pub async fn run(targets: &TargetArgs, global: &Global, args: DrillArgs) -> u8 {
+    match (args.command, args.drill) {
+        (Some(DrillCommand::List { json }), _) => list(json),
+        (Some(DrillCommand::Run(r)), _) => run_one(targets, global, r).await,
+        (None, Some(drill)) => {
+            let r = RunArgs {
+                drill,
+                headless: false,
+                json: false,
+                time_limit: args.time_limit,
+                server_bin: args.server_bin,
+            };
+            run_one(targets, global, r).await
+        }
+        (None, None) => {
+            output::error(
+                "which drill?",
+                Some("`redops drill list` shows them; `redops drill master-crash` plays one"),
+            );
+            EXIT_USAGE
+        }
     }
 }
 
@@ -100,14 +131,7 @@ fn list(json: bool) -> u8 {
     EXIT_OK
 }
 
-async fn run_one(targets: &TargetArgs, args: RunArgs) -> u8 {
-    if !args.headless {
-        output::error(
-            "the console drill panel is not there yet",
-            Some("run it with --headless, and act from another terminal with the printed config"),
-        );
-        return EXIT_USAGE;
-    }
+async fn run_one(targets: &TargetArgs, global: &Global, args: RunArgs) -> u8 {
     let time_limit = match args
         .time_limit
         .as_deref()
@@ -144,6 +168,20 @@ async fn run_one(targets: &TargetArgs, args: RunArgs) -> u8 {
         server_bin: args.server_bin,
         hint_asks: Arc::default(),
     };
+    if !args.headless {
+        if args.json {
+            output::error(
+                "--json is for --headless",
+                Some("add --headless, or drop --json"),
+            );
+            return EXIT_USAGE;
+        }
+        // Before the sandbox starts: from a pipe or cron the console cannot run.
+        if let Err(code) = super::console_terminal() {
+            return code;
+        }
+        return console::play(spec, &opts, global).await;
+    }
     listen_for_hints(&opts.hint_asks);
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),
@@ -211,6 +249,7 @@ fn print_event(e: &RunnerEvent, json: bool) {
             config,
             nodes,
             time_limit,
+            ..
         } => {
             output::line(&format!("drill {drill}: {title}"));
             output::line(&format!("  {incident}"));

@@ -4,7 +4,9 @@
 //! faults it hands out, and ends with the report written beside redops's audit log. The
 //! sandbox is stopped before it returns (and on drop, when the caller gives up on it).
 //!
-//! Events go to a callback; the CLI prints them (text or JSON lines), a test collects them.
+//! Events go to a callback; the CLI prints them (text or JSON lines), the console's drill
+//! panel takes them through a channel (`redops drill NAME`: [`Ready::start`] gives the config
+//! the console opens on, then [`Ready::play`] runs beside it), a test collects them.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,6 +56,8 @@ pub enum RunnerEvent {
         nodes: Vec<String>,
         #[serde(with = "super::spec::duration")]
         time_limit: Duration,
+        /// How many steps the drill has.
+        steps: usize,
     },
     FaultInjected {
         step: usize,
@@ -81,11 +85,79 @@ pub enum RunnerEvent {
 pub async fn run(
     spec: DrillSpec,
     opts: &Options,
-    mut emit: impl FnMut(RunnerEvent),
+    emit: impl FnMut(RunnerEvent),
 ) -> Result<Report, DrillError> {
-    let sb = start_sandbox(&spec, opts).await?;
-    let config_path = sb.write_config().map_err(sandbox_error)?;
-    let config = sb.config();
+    Ready::start(spec, opts).await?.play(opts, emit).await
+}
+
+/// A drill whose sandbox is up, its config written, not played yet: a console opens on
+/// [`Ready::config`] before [`Ready::play`] starts the clock. Dropping it stops the sandbox.
+pub struct Ready {
+    spec: DrillSpec,
+    sb: Sandbox,
+    config: Config,
+    config_path: PathBuf,
+}
+
+impl Ready {
+    /// Starts the drill's sandbox (filled, replicas synced, spares added) and writes its
+    /// config file.
+    ///
+    /// # Errors
+    /// The sandbox could not be started or prepared.
+    pub async fn start(spec: DrillSpec, opts: &Options) -> Result<Self, DrillError> {
+        let sb = start_sandbox(&spec, opts).await?;
+        let config_path = sb.write_config().map_err(sandbox_error)?;
+        let config = sb.config();
+        Ok(Self {
+            spec,
+            sb,
+            config,
+            config_path,
+        })
+    }
+
+    /// The sandbox's config: its nodes, and the audit log the trainee's actions go to (the
+    /// runner reads what they did from it).
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The sandbox's directory.
+    #[must_use]
+    pub fn dir(&self) -> &std::path::Path {
+        self.sb.dir()
+    }
+
+    /// Plays the drill to its end; returns the report (also sent as `DrillFinished`). The
+    /// sandbox is stopped before it returns.
+    ///
+    /// # Errors
+    /// The report could not be written.
+    pub async fn play(
+        self,
+        opts: &Options,
+        mut emit: impl FnMut(RunnerEvent),
+    ) -> Result<Report, DrillError> {
+        let Self {
+            spec,
+            sb,
+            config,
+            config_path,
+        } = self;
+        play(spec, sb, config, config_path, opts, &mut emit).await
+    }
+}
+
+async fn play(
+    spec: DrillSpec,
+    sb: Sandbox,
+    config: Config,
+    config_path: PathBuf,
+    opts: &Options,
+    emit: &mut impl FnMut(RunnerEvent),
+) -> Result<Report, DrillError> {
     let timeouts = Timeouts::from(&config.console);
     let tail = Tail::from_end(&config.console.audit_log);
     let nodes: Vec<_> = sb
@@ -103,6 +175,7 @@ pub async fn run(
         config: config_path,
         nodes: sb.nodes().iter().map(|n| n.name.clone()).collect(),
         time_limit: opts.time_limit.unwrap_or(spec.time_limit),
+        steps: spec.steps.len(),
     });
     let mut play = Play {
         monitor: Monitor::new(&config, SystemTime::now()),
@@ -117,7 +190,7 @@ pub async fn run(
         hints_given: opts.hint_asks.load(Ordering::SeqCst),
         missing: (0, Vec::new()),
     };
-    play.until_over(opts.time_limit.unwrap_or(spec.time_limit), &mut emit)
+    play.until_over(opts.time_limit.unwrap_or(spec.time_limit), emit)
         .await;
     let Play {
         mut sb,

@@ -39,12 +39,14 @@ use super::runbook::Runbook;
 use super::theme::{Theme, ThemeError};
 use super::view;
 
+mod drill;
 mod live;
 mod navigate;
 mod practice;
 mod prompt;
 mod runs;
 
+pub use drill::{DrillPanel, FaultSeen, StepShown};
 pub use runs::RunsView;
 
 use live::anomaly_key;
@@ -94,6 +96,8 @@ pub enum Msg {
     LossMemorySaved(Result<(), String>),
     /// What the demo's sandbox did for a practice key, or why not.
     SandboxFault(Result<FaultDone, String>),
+    /// What the drill runner says (`redops drill NAME`).
+    Drill(crate::drill::RunnerEvent),
 }
 
 /// Slow work for the runtime.
@@ -157,6 +161,9 @@ pub enum Effect {
         fault: Fault,
         node: String,
     },
+    /// Ask the drill runner for the current step's next hint (answered by a `Msg::Drill`
+    /// hint event at its next poll).
+    DrillHint,
 }
 
 /// Which pane has the keys.
@@ -247,6 +254,8 @@ pub struct App {
     pub quit_armed: bool,
     /// The demo's practice keys: the kill awaiting its second `K`, the nodes frozen by `F`.
     pub practice: practice::Practice,
+    /// The drill panel, once a drill has started (`redops drill NAME`).
+    pub drill: Option<DrillPanel>,
     pub quit: bool,
     /// Something changed since the last frame.
     pub dirty: bool,
@@ -294,6 +303,7 @@ impl App {
             detail_zoom: false,
             quit_armed: false,
             practice: practice::Practice::default(),
+            drill: None,
             quit: false,
             dirty: true,
         }
@@ -344,6 +354,7 @@ impl App {
             Msg::LossMemorySaved(Ok(())) => {}
             Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
             Msg::SandboxFault(r) => self.fault_answered(r),
+            Msg::Drill(ev) => self.drill_event(ev),
         }
         Vec::new()
     }
@@ -531,6 +542,7 @@ impl App {
             Intent::Action(a) => return self.action_key(a),
             Intent::Acknowledge => return self.acknowledge_losses(),
             Intent::Practice(f) => return self.practice_key(f),
+            Intent::DrillHint => return self.hint_key(),
         }
         Vec::new()
     }

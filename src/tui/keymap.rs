@@ -37,6 +37,8 @@ pub enum Intent {
     Action(ActionKind),
     /// A fault for the selected node of the demo's sandbox (`redops demo` only).
     Practice(Fault),
+    /// Reveal the drill's next hint (`redops drill NAME` only).
+    DrillHint,
 }
 
 /// Where a binding applies, for grouping in the help overlay.
@@ -47,6 +49,8 @@ pub enum Section {
     Actions,
     /// The demo's practice keys, shown in `redops demo` only.
     Practice,
+    /// The drill panel's keys, shown in `redops drill NAME` only.
+    Drill,
 }
 
 impl Section {
@@ -58,6 +62,7 @@ impl Section {
             Self::View => "View",
             Self::Actions => "Actions (a plan is shown first; nothing runs before you confirm)",
             Self::Practice => "Practice (redops demo: faults for the selected node)",
+            Self::Drill => "Drill (redops drill NAME)",
         }
     }
 }
@@ -279,6 +284,14 @@ pub const BINDINGS: &[Binding] = &[
         Fault::Freeze,
         "freeze it (SIGSTOP); F again thaws",
     ),
+    Binding {
+        keys: &[ch('h')],
+        label: "h",
+        intent: Intent::DrillHint,
+        what: "reveal the current step's next hint",
+        section: Section::Drill,
+        footer: None,
+    },
 ];
 
 const fn practice(

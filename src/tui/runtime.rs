@@ -8,6 +8,8 @@
 //! `process::exit`.
 
 use std::io::{self, stdout};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::{FutureExt, StreamExt};
@@ -36,8 +38,26 @@ const DRAIN_MAX: usize = 4096;
 /// Keys are not delayed.
 pub const GATHER: Duration = Duration::from_millis(200);
 
+/// A drill's link to the console (`redops drill NAME`): the runner's events, and the count of
+/// hints asked for that the runner reads at each poll.
+#[derive(Debug)]
+pub struct DrillFeed {
+    pub events: mpsc::UnboundedReceiver<crate::drill::RunnerEvent>,
+    pub hint_asks: Arc<AtomicUsize>,
+}
+
 /// Runs the console until the operator quits; says how it ended (printing is the caller's).
 pub async fn run(config: Config, theme: Theme, opts: Options) -> ConsoleExit {
+    run_with(config, theme, opts, None).await
+}
+
+/// [`run`], with a drill panel fed by `drill` when given.
+pub async fn run_with(
+    config: Config,
+    theme: Theme,
+    opts: Options,
+    drill: Option<DrillFeed>,
+) -> ConsoleExit {
     let (mut pollers, rx) = crate::poller::spawn(&config);
     let mut app = App::new(config, theme, opts, SystemTime::now());
     // Before the first poll: a restart while no console ran is judged against this memory.
@@ -49,7 +69,7 @@ pub async fn run(config: Config, theme: Theme, opts: Options) -> ConsoleExit {
     }
     let result = match Terminal::enter() {
         Ok(mut term) => {
-            let r = event_loop(&mut term, app, rx).await;
+            let r = event_loop(&mut term, app, rx, drill).await;
             drop(term);
             r
         }
@@ -107,6 +127,7 @@ async fn event_loop(
     term: &mut Terminal,
     mut app: App,
     mut rx: mpsc::Receiver<Observation>,
+    drill: Option<DrillFeed>,
 ) -> io::Result<()> {
     let Some(inner) = term.inner.as_mut() else {
         return Ok(());
@@ -125,6 +146,7 @@ async fn event_loop(
     let mut flush_at: Option<Instant> = None;
     let mut input_open = true;
     let mut polls_open = true;
+    let (mut drill_rx, hint_asks) = drill.map(|d| (d.events, d.hint_asks)).unzip();
 
     loop {
         if app.dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
@@ -172,6 +194,9 @@ async fn event_loop(
                 msgs.push(Msg::Observed(std::mem::take(&mut gathered)));
             },
             Some(m) = fx_rx.recv() => msgs.push(m),
+            Some(ev) = recv_drill(drill_rx.as_mut()), if drill_rx.is_some() => {
+                msgs.push(Msg::Drill(ev));
+            },
             _ = tick.tick() => msgs.push(Msg::Tick(SystemTime::now())),
             _ = sigterm.recv() => msgs.push(Msg::Quit),
             _ = sighup.recv() => msgs.push(Msg::Quit),
@@ -190,6 +215,11 @@ async fn event_loop(
                             .write_all(osc52(&text).as_bytes())
                             .and_then(|()| out.flush());
                     }
+                    Effect::DrillHint => {
+                        if let Some(asks) = &hint_asks {
+                            asks.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
                     fx => spawn_effect(fx, fx_tx.clone()),
                 }
             }
@@ -197,6 +227,16 @@ async fn event_loop(
         if app.quit {
             return Ok(());
         }
+    }
+}
+
+/// The drill's next event; `None` (so the arm is skipped) once the runner is gone.
+async fn recv_drill(
+    rx: Option<&mut mpsc::UnboundedReceiver<crate::drill::RunnerEvent>>,
+) -> Option<crate::drill::RunnerEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => None,
     }
 }
 
@@ -235,8 +275,8 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(write_export(&path, home, &text, overwrite));
             });
         }
-        // Written by the event loop, which holds the terminal.
-        Effect::Copy(_) => {}
+        // Carried out by the event loop, which holds the terminal and the drill's link.
+        Effect::Copy(_) | Effect::DrillHint => {}
         Effect::ReadRuns { audit_log, query } => {
             tokio::task::spawn_blocking(move || {
                 let steps = query.run_id.is_some();

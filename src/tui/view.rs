@@ -14,10 +14,13 @@
 //!   status line: flash message, prompt, or key hints (action keys greyed)
 //! ```
 //! Below 120 columns the detail and event panes share one place (Tab switches); below 80x24
-//! the screen says so instead of drawing.
+//! the screen says so instead of drawing. While a drill runs (`redops drill NAME`), its panel
+//! takes the events pane's place (on a tall wide screen, all but the events' last lines; below
+//! 120 columns, the shared place unless the detail pane has the focus or an action runs).
 
 mod banner;
 mod detail;
+mod drill;
 mod header;
 pub mod history;
 mod log;
@@ -54,6 +57,8 @@ pub struct Areas {
     pub tree_first_row: u16,
     pub detail: Option<Rect>,
     pub log: Option<Rect>,
+    /// The drill panel, while a drill is on.
+    pub drill: Option<Rect>,
     pub status: Rect,
 }
 
@@ -106,6 +111,7 @@ pub fn layout(app: &App, area: Rect) -> Areas {
             tree_first_row: body.y,
             detail: Some(body),
             log: None,
+            drill: None,
             status,
         };
     }
@@ -118,6 +124,7 @@ pub fn layout(app: &App, area: Rect) -> Areas {
     } else {
         (Some(bottom), None)
     };
+    let (detail, log, drill) = drill_place(app, area.width, bottom, detail, log);
     Areas {
         too_small: false,
         header,
@@ -127,7 +134,42 @@ pub fn layout(app: &App, area: Rect) -> Areas {
         tree_first_row: tree.y + 2,
         detail,
         log,
+        drill,
         status,
+    }
+}
+
+/// Where the drill panel goes, and what it leaves of the detail and events panes.
+fn drill_place(
+    app: &App,
+    width: u16,
+    bottom: Rect,
+    detail: Option<Rect>,
+    log: Option<Rect>,
+) -> (Option<Rect>, Option<Rect>, Option<Rect>) {
+    if app.drill.is_none() {
+        return (detail, log, None);
+    }
+    if width >= WIDE {
+        let Some(l) = log else {
+            return (detail, None, None);
+        };
+        if l.height >= 30 {
+            let [d, rest] = Layout::vertical([Constraint::Min(0), Constraint::Length(10)]).areas(l);
+            return (detail, Some(rest), Some(d));
+        }
+        return (detail, None, Some(l));
+    }
+    // A running action's runbook shows; once it ends, the panel is back (Tab: the runbook).
+    let running = app
+        .run
+        .as_ref()
+        .is_some_and(super::runbook::Runbook::running);
+    let detail_wanted = app.focus == Pane::Detail || (running && app.focus != Pane::Log);
+    if detail_wanted {
+        (detail, None, None)
+    } else {
+        (None, None, Some(bottom))
     }
 }
 
@@ -163,6 +205,9 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
     if let Some(r) = a.log {
         log::render(app, frame, r);
+    }
+    if let (Some(r), Some(p)) = (a.drill, &app.drill) {
+        drill::render(app, p, frame, r);
     }
     if let Some(v) = &app.runs {
         let body = Rect::new(

@@ -1,6 +1,7 @@
-//! The console without a terminal (issue 10 item 7): `redops` and `redops demo` run from a
-//! pipe, cron or `ssh host redops` say that the console needs a terminal and which commands
-//! work without one, and exit 2, before anything is resolved or started.
+//! The console without a terminal (issue 10 item 7): `redops`, `redops demo` and `redops
+//! drill NAME` run from a pipe, cron or `ssh host redops` say that the console needs a
+//! terminal and which commands work without one, and exit 2, before anything is resolved or
+//! started.
 //!
 //! `assert_cmd` captures stdout through a pipe, so stdout is never a terminal here.
 
@@ -46,4 +47,34 @@ fn status_still_works_without_a_terminal() {
         .args(["status", "--node", "127.0.0.1:1", "--timeout", "200ms"])
         .assert()
         .stderr(predicate::str::contains("needs a terminal").not());
+}
+
+#[test]
+fn the_drill_console_without_a_terminal_starts_no_server() {
+    // `redops drill NAME` opens the console: the check comes before the drill's sandbox.
+    says_it_needs_a_terminal(
+        redops()
+            .args([
+                "drill",
+                "master-crash",
+                "--server-bin",
+                "/nonexistent/redis-server",
+            ])
+            .assert(),
+    )
+    .stderr(predicate::str::contains("starting").not());
+}
+
+#[test]
+fn drill_without_a_name_or_with_json_outside_headless_is_a_usage_error() {
+    redops()
+        .arg("drill")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("which drill?"));
+    redops()
+        .args(["drill", "run", "master-crash", "--json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--json is for --headless"));
 }

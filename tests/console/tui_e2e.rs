@@ -1,7 +1,8 @@
 //! End to end: the real `redops` binary in a pseudo-terminal against real `redis-server`
 //! processes. It reads the screen (vt100), SIGKILLs the primary, sees it reported down within
 //! a bounded wait, presses `q`, and checks the exit code and that the terminal was restored
-//! (the alternate screen was left: `ESC[?1049l`).
+//! (the alternate screen was left: `ESC[?1049l`). And `redops drill master-crash` played to
+//! its report with the console's keys.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -48,6 +49,11 @@ impl Drop for Console {
 }
 
 fn spawn_console(args: &[String]) -> Console {
+    spawn_console_with(args, &[])
+}
+
+/// [`spawn_console`] with environment variables set.
+fn spawn_console_with(args: &[String], env: &[(&str, &std::path::Path)]) -> Console {
     let pty = native_pty_system();
     let pair = pty
         .openpty(PtySize {
@@ -61,6 +67,9 @@ fn spawn_console(args: &[String]) -> Console {
     cmd.args(args);
     cmd.env("TERM", "xterm-256color");
     cmd.env_remove("NO_COLOR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().unwrap();
@@ -90,6 +99,37 @@ fn spawn_console(args: &[String]) -> Console {
         screen,
         writer,
         child,
+    }
+}
+
+impl Console {
+    fn keys(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// An action by its key: the plan for `node` (Continue), then its name typed to confirm.
+    fn act(&mut self, key: &[u8], action: &str, node: &str) {
+        let long = Duration::from_secs(60);
+        self.keys(key);
+        let title = format!("{action} {node} · group drill");
+        self.wait_for(&title, long, |s| s.contains(&title));
+        self.keys(b"\x1b[C\r");
+        let typed = format!("Type {node}");
+        self.wait_for(&typed, long, |s| s.contains(&typed));
+        self.keys(format!("{node}\r").as_bytes());
+    }
+
+    /// Waits (bounded) for the process to exit; its exit code.
+    fn exit_code(&mut self, limit: Duration) -> u32 {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.exit_code();
+            }
+            assert!(Instant::now() < deadline, "the console did not exit");
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 
@@ -168,4 +208,51 @@ fn console_sees_a_killed_primary_and_quits_cleanly() {
         "left the alternate screen last"
     );
     drop(replica);
+}
+
+/// `redops drill master-crash` played from the console with its ordinary keys, as a trainee
+/// would from the drill panel's guidance: `p` on the dead primary promotes the best replica,
+/// `J` on the old primary rejoins it; the panel shows each step, the faults and the report;
+/// `q` exits 0 (passed) and the report file is in the data directory.
+#[test]
+fn a_drill_is_played_from_the_console_panel() {
+    let data = tempfile::tempdir().unwrap();
+    let args = vec!["drill".to_string(), "master-crash".to_string()];
+    let mut c = spawn_console_with(&args, &[("XDG_DATA_HOME", data.path())]);
+    let long = Duration::from_secs(60);
+    c.wait_for("step 1 and the primary killed", long, |s| {
+        s.contains("step 1 of 2") && s.contains("n1 killed") && s.contains("Waiting for:")
+    });
+    // The selection is on n1 (down): p promotes the best replica.
+    c.act(b"p", "promote", "n2");
+    c.wait_for("step 2 and n1 back", long, |s| {
+        s.contains("step 2 of 2") && s.contains("n1 restarted")
+    });
+    c.keys(b"h");
+    c.wait_for("a hint", long, |s| s.contains("Hints: 1 of 2"));
+    // n1 is the last row: End, then J rejoins it.
+    c.keys(b"\x1b[F");
+    c.act(b"J", "rejoin", "n1");
+    let took = c.wait_for("the report", long, |s| {
+        s.contains("passed: every step done")
+    });
+    let screen = c.screen();
+    assert!(screen.contains("writes: lost 0 of"), "{screen}");
+    assert!(
+        screen.contains("FROZEN"),
+        "the view stays on the end: {screen}"
+    );
+    println!("the report came {took:?} after the rejoin was confirmed");
+    c.keys(b"q");
+    assert_eq!(c.exit_code(Duration::from_secs(20)), 0, "passed: exit 0");
+    let reports: Vec<_> = std::fs::read_dir(data.path().join("redops/drills"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        reports
+            .iter()
+            .any(|f| f.starts_with("master-crash-") && f.ends_with(".json")),
+        "{reports:?}"
+    );
 }

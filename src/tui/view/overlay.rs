@@ -32,9 +32,11 @@ fn help(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     let mut lines: Vec<Line> = Vec::new();
     let mut reasons: Vec<String> = Vec::new();
     let practice = app.opts.sandbox_dir.is_some().then_some(Section::Practice);
+    let drill = app.drill.is_some().then_some(Section::Drill);
     for section in [Section::Move, Section::View, Section::Actions]
         .into_iter()
         .chain(practice)
+        .chain(drill)
     {
         lines.push(Line::styled(section.title(), t.s(Ui::Title)));
         for b in BINDINGS.iter().filter(|b| b.section == section) {
