@@ -243,6 +243,10 @@ pub fn target_ready(
 /// The node's last poll was quick enough to act on within the action's budget.
 #[must_use]
 pub fn latency(v: &NodeView, max: Duration) -> Check {
+    if !v.state.is_reachable() {
+        // The last figure is from before it stopped answering: no latency to speak of.
+        return Check::warn(format!("{} does not answer: no latency figure", v.name));
+    }
     match v.rtt {
         Some(rtt) if rtt > max => Check::fail_overridable(format!(
             "{}'s last poll took {} ms, over the {} ms an action allows",

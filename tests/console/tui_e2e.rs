@@ -220,13 +220,28 @@ fn a_drill_is_played_from_the_console_panel() {
     let args = vec!["drill".to_string(), "master-crash".to_string()];
     let mut c = spawn_console_with(&args, &[("XDG_DATA_HOME", data.path())]);
     let long = Duration::from_secs(60);
-    c.wait_for("step 1 and the primary killed", long, |s| {
-        s.contains("step 1 of 2") && s.contains("n1 killed") && s.contains("Waiting for:")
-    });
+    // As a trainee would, act once the console has confirmed the outage (the banner), not
+    // in the second the kill shows: a plan prepared before the next poll can be outdated.
+    c.wait_for(
+        "step 1, the primary killed and the outage confirmed",
+        long,
+        |s| {
+            s.contains("step 1 of 2")
+                && s.contains("n1 killed")
+                && s.contains("Waiting for:")
+                && s.contains("no reachable node is a primary")
+        },
+    );
     // The selection is on n1 (down): p promotes the best replica.
     c.act(b"p", "promote", "n2");
+    // The panel says n1 restarted as soon as the runner did it; the tree shows it up once the
+    // poller has reached it again (its back-off after a refused connection): only then can a
+    // rejoin plan read it.
     c.wait_for("step 2 and n1 back", long, |s| {
-        s.contains("step 2 of 2") && s.contains("n1 restarted")
+        s.contains("step 2 of 2")
+            && s.contains("n1 restarted")
+            && s.lines()
+                .any(|l| l.starts_with("┃n1 ") && l.contains("● up"))
     });
     c.keys(b"h");
     c.wait_for("a hint", long, |s| s.contains("Hints: 1 of 2"));
