@@ -344,6 +344,13 @@ fn resolve(dir: &Path, target: &str) -> Result<(PathBuf, Option<Manifest>), u8> 
             let m = crate::node::rdb::read_manifest(&mp).ok();
             (PathBuf::from(target), m)
         }
+        None if Path::new(target).exists() => {
+            output::error(
+                &format!("'{target}' is not a regular file: an RDB to verify must be one"),
+                Some("give the RDB's path, or an id from `redops backup list`"),
+            );
+            return Err(EXIT_USAGE);
+        }
         None => {
             output::error(
                 &format!(

@@ -300,3 +300,25 @@ fn bad_manifests_are_reported_not_fatal() {
     let out = redops(&["backup", "verify", "nosuch", "--backups-dir", d]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// A path that exists but is not a regular file (a device, a directory) is named as such, not
+/// as missing; exit 2 before any server starts.
+#[test]
+fn verify_of_a_path_that_is_not_a_regular_file_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let backups = dir.path().join("backups");
+    for target in ["/dev/zero", dir.path().to_str().unwrap()] {
+        let out = redops(&[
+            "--node",
+            "127.0.0.1:1",
+            "backup",
+            "verify",
+            target,
+            "--backups-dir",
+            backups.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{target}");
+        let err = text(&out.stderr);
+        assert!(err.contains("is not a regular file"), "{target}: {err}");
+    }
+}

@@ -726,8 +726,22 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
     script(&mut greyed, Fault::None);
     greyed.update(Msg::Tick(at(30)));
     key(&mut greyed, KeyCode::Char('?'));
+    let mut wrong_name = app_with(theme.clone(), 120, 40, Fault::None);
+    key(&mut wrong_name, KeyCode::Down);
+    key(&mut wrong_name, KeyCode::Char('S'));
+    key(&mut wrong_name, KeyCode::Right);
+    key(&mut wrong_name, KeyCode::Enter);
+    typed(&mut wrong_name, "x");
+    key(&mut wrong_name, KeyCode::Enter); // "type r1 to confirm: you typed x"
+    let mut unknown = app_with(theme.clone(), 120, 35, Fault::None);
+    key(&mut unknown, KeyCode::Char('Z')); // the flash
+    let mut zoomed = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
+    key(&mut zoomed, KeyCode::Enter); // the detail, full screen
     vec![
         ("start-up", startup),
+        ("wrong name typed", wrong_name),
+        ("unknown key", unknown),
+        ("detail full screen", zoomed),
         ("down node selected", down_selected),
         ("split brain", split),
         ("chart with a gap", gap),
@@ -790,7 +804,12 @@ fn every_theme_keeps_every_cell_readable() {
             let buf = draw(&app);
             // The row the issue was about, named on its own (the loop below covers it too):
             // before the fix it was 1.0-1.2:1 in every theme.
-            let selected = selected_row_min(&app, &buf);
+            // (The full-screen detail draws no tree: every cell is still checked below.)
+            let selected = if screen == "detail full screen" {
+                f64::INFINITY
+            } else {
+                selected_row_min(&app, &buf)
+            };
             assert!(
                 selected >= theme::contrast::TEXT,
                 "{name} / {screen}: the selected row is {selected:.2}:1"

@@ -143,7 +143,16 @@ pub fn render(app: &App, view: &RunsView, frame: &mut Frame, area: Rect) {
     let lines = match (&view.steps, &view.list) {
         (Some(Ok(run)), _) => steps_lines(app, run, usize::from(inner.width)),
         (Some(Err(e)), _) | (None, Some(Err(e))) => {
-            vec![Line::styled(e.clone(), t.s(Ui::FlashError))]
+            // Wrapped: the path in the message is often wider than the pane.
+            let mut lines = Vec::new();
+            super::push_wrapped(
+                &mut lines,
+                usize::from(inner.width),
+                "",
+                e,
+                t.s(Ui::FlashError),
+            );
+            lines
         }
         (None, Some(Ok(log))) => list_lines(app, view, log, inner),
         (None, None) => vec![Line::styled("reading the audit log…", t.s(Ui::Muted))],
