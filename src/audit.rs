@@ -5,9 +5,11 @@
 //! It also reads the log back: [`interrupted_runs`] finds runs that started and never
 //! finished (no `RunFinished` record). What to do about one is `ops::recovery`'s business.
 //! [`Tail`] follows the records another process appends (`redops watch`); [`runs`] reads the
-//! log back as past runs (`redops history`, the console's `:history`).
+//! log back as past runs (`redops history`, the console's `:history`). [`checks`] writes the
+//! one closed record of a check that changes no role (restore test, prune, `check-data`).
 //! Secrets never reach this file: records carry command texts (which hold none) and summaries.
 
+pub mod checks;
 pub mod runs;
 mod tail;
 

@@ -351,6 +351,36 @@ pub fn compact(backups_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The audit record of a prune that deleted `gone` (`failed`: the messages of the files that
+/// could not be deleted) under `rule` (as the operator gave it, e.g. `--keep 3`).
+#[must_use]
+pub fn prune_audit(gone: &[&Entry], failed: &[String], rule: &str) -> crate::audit::checks::Check {
+    let groups: BTreeSet<&str> = gone.iter().map(|e| e.manifest.group.as_str()).collect();
+    let nodes: BTreeSet<&str> = gone.iter().map(|e| e.manifest.node.as_str()).collect();
+    let ids: Vec<&str> = gone.iter().map(|e| e.id.as_str()).collect();
+    let mut detail = format!(
+        "deleted {}: {}",
+        crate::words::count(gone.len() - failed.len().min(gone.len()), "backup"),
+        ids.join(" ")
+    );
+    for f in failed {
+        detail.push_str(&format!("; {f}"));
+    }
+    crate::audit::checks::Check {
+        action: crate::audit::checks::BACKUP_PRUNE,
+        group: groups.into_iter().collect::<Vec<_>>().join(","),
+        nodes: nodes.into_iter().map(str::to_string).collect(),
+        outcome: if failed.is_empty() {
+            crate::audit::Outcome::Done
+        } else {
+            crate::audit::Outcome::Failed
+        },
+        detail,
+        reason: Some(format!("retention {rule}")),
+        pause_ms: None,
+    }
+}
+
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
