@@ -267,10 +267,21 @@ impl AuditLog {
     ///
     /// # Errors
     /// Writing or flushing failed.
-    pub fn write(&mut self, mut rec: Record) -> io::Result<()> {
-        let (at, ts) = now_stamp();
-        rec.at = at;
-        rec.ts = ts;
+    pub fn write(&mut self, rec: Record) -> io::Result<()> {
+        self.write_at(rec, SystemTime::now())
+    }
+
+    /// [`write`](AuditLog::write) with the record's time given: the start of a check,
+    /// written once the check is done ([`checks`]).
+    ///
+    /// # Errors
+    /// Writing or flushing failed.
+    pub fn write_at(&mut self, mut rec: Record, at: SystemTime) -> io::Result<()> {
+        rec.at = rfc3339_ms(at);
+        rec.ts = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
         rec.user.clone_from(&self.who.user);
         rec.ssh_client.clone_from(&self.who.ssh_client);
         rec.host.clone_from(&self.who.host);

@@ -539,9 +539,10 @@ async fn find_differences(
             Ok((a, b)) if a != b => "another value on the replica",
             _ => continue,
         };
+        // A key is the server's bytes: made visible, never interpreted by a terminal.
         examples.push(format!(
             "db{db}: {} ({what})",
-            String::from_utf8_lossy(&key)
+            crate::sanitize::visible(&String::from_utf8_lossy(&key))
         ));
     }
     (examples, compared)

@@ -2,16 +2,18 @@
 //! retention (`backup prune`, when it deletes) and the consistency check (`check-data`, whose
 //! optional write pause is the one thing among them that touches a live server's writes).
 //!
-//! Each is one closed record (a `RunFinished` with its outcome, who, when, what, the result in
-//! words and the pause), so `redops history` and the console's `:history` list it as a run and
-//! it never reads as an unfinished one. The CLI and the console build it from the same
+//! Each is one run of two records written together once the check is done: a `RunStarted`
+//! stamped with the check's start (so the history shows how long it took) and a `RunFinished`
+//! with its outcome, who, when, what, the result in words and the pause. `redops history` and
+//! the console's `:history` list it as a run, and it never reads as an unfinished one. The CLI and the console build it from the same
 //! constructors (`backup::restore_test::audit`, `backup::catalog::prune_audit`,
 //! `datacheck::audit`), so both leave the same trail. Writing it is the caller's effect.
 
 use std::io;
 use std::path::Path;
+use std::time::SystemTime;
 
-use super::{AuditLog, Outcome, Record, RUN_FINISHED};
+use super::{AuditLog, Outcome, Record, RUN_FINISHED, RUN_STARTED};
 
 /// The action word of a restore test.
 pub const BACKUP_VERIFY: &str = "backup-verify";
@@ -37,24 +39,33 @@ pub struct Check {
     pub reason: Option<String>,
     /// How long writes were paused, measured (check-data with a pause allowed).
     pub pause_ms: Option<u64>,
+    /// When the check began.
+    pub started: SystemTime,
 }
 
 impl Check {
-    /// The record written for it (who and when are filled in by [`AuditLog::write`]).
+    /// The two records written for it, start and finish (who and when are filled in by
+    /// [`AuditLog::write`]).
     #[must_use]
-    pub fn record(&self) -> Record {
-        Record {
+    pub fn records(&self) -> [Record; 2] {
+        let started = Record {
             run_id: crate::ops::engine::new_run_id(),
             group: self.group.clone(),
             action: self.action.to_string(),
             nodes: self.nodes.clone(),
+            event: RUN_STARTED.to_string(),
+            reason: self.reason.clone(),
+            ..Record::default()
+        };
+        let finished = Record {
+            seq: 1,
             event: RUN_FINISHED.to_string(),
             outcome: Some(self.outcome),
             detail: Some(self.detail.clone()),
-            reason: self.reason.clone(),
             pause_ms: self.pause_ms,
-            ..Record::default()
-        }
+            ..started.clone()
+        };
+        [started, finished]
     }
 }
 
@@ -63,7 +74,10 @@ impl Check {
 /// # Errors
 /// The log cannot be opened or written.
 pub fn write(audit_log: &Path, check: &Check) -> io::Result<()> {
-    AuditLog::open(audit_log)?.write(check.record())
+    let mut log = AuditLog::open(audit_log)?;
+    let [started, finished] = check.records();
+    log.write_at(started, check.started)?;
+    log.write(finished)
 }
 
 #[cfg(test)]
@@ -82,6 +96,7 @@ mod tests {
             detail: "r1: MISMATCH".into(),
             reason: Some("a write pause of at most 200ms allowed".into()),
             pause_ms: Some(12),
+            started: SystemTime::now() - std::time::Duration::from_secs(2),
         };
         write(&path, &check).expect("write");
         assert!(super::super::interrupted_runs(&path)
@@ -94,5 +109,6 @@ mod tests {
         assert_eq!(run.outcome_word(), "failed");
         assert_eq!(run.pause_ms, Some(12));
         assert_eq!(run.detail.as_deref(), Some("r1: MISMATCH"));
+        assert!(run.duration().expect("finished") >= std::time::Duration::from_secs(2));
     }
 }

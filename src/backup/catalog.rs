@@ -352,9 +352,14 @@ pub fn compact(backups_dir: &Path) -> Result<(), String> {
 }
 
 /// The audit record of a prune that deleted `gone` (`failed`: the messages of the files that
-/// could not be deleted) under `rule` (as the operator gave it, e.g. `--keep 3`).
+/// could not be deleted) under `rule`, begun at `started` (as the operator gave it, e.g. `--keep 3`).
 #[must_use]
-pub fn prune_audit(gone: &[&Entry], failed: &[String], rule: &str) -> crate::audit::checks::Check {
+pub fn prune_audit(
+    gone: &[&Entry],
+    failed: &[String],
+    rule: &str,
+    started: SystemTime,
+) -> crate::audit::checks::Check {
     let groups: BTreeSet<&str> = gone.iter().map(|e| e.manifest.group.as_str()).collect();
     let nodes: BTreeSet<&str> = gone.iter().map(|e| e.manifest.node.as_str()).collect();
     let ids: Vec<&str> = gone.iter().map(|e| e.id.as_str()).collect();
@@ -378,6 +383,7 @@ pub fn prune_audit(gone: &[&Entry], failed: &[String], rule: &str) -> crate::aud
         detail,
         reason: Some(format!("retention {rule}")),
         pause_ms: None,
+        started,
     }
 }
 

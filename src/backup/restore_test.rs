@@ -440,13 +440,14 @@ fn record(
     Ok(m)
 }
 
-/// The audit record of a restore test of `rdb` (with its `manifest`, when it has one): the
+/// The audit record of a restore test of `rdb` begun at `started` (with its `manifest`, when it has one): the
 /// backup's group and node, passed or failed, and what was found.
 #[must_use]
 pub fn audit(
     rdb: &Path,
     manifest: Option<&Manifest>,
     result: Result<&Report, &VerifyError>,
+    started: SystemTime,
 ) -> crate::audit::checks::Check {
     use crate::audit::Outcome;
     let file = rdb.file_name().map_or_else(
@@ -480,6 +481,7 @@ pub fn audit(
         },
         reason: None,
         pause_ms: None,
+        started,
     }
 }
 

@@ -14,7 +14,9 @@ use crate::backup::{self, catalog, Catalog, Entry, Filter, Retention};
 use crate::config;
 use crate::node::rdb::Manifest;
 use crate::timefmt;
+use crate::topology::data_loss::thousands;
 use crate::tui::fmt;
+use crate::tui::view::backups::{keys_text, restore_text};
 
 /// `redops backup` options.
 #[derive(Debug, Clone, Args)]
@@ -245,48 +247,6 @@ fn row(e: &Entry, now: SystemTime) -> [String; 9] {
     ]
 }
 
-fn keys_text(m: &Manifest) -> String {
-    match &m.info {
-        Some(i) if i.keys.is_empty() => "empty".to_string(),
-        Some(i) => i
-            .keys
-            .iter()
-            .map(|d| format!("db{}={}", d.db, d.keys))
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => "?".to_string(),
-    }
-}
-
-/// `restore-tested 14:05, 20,150 keys`, `restore test FAILED 14:05`, or `never`.
-fn restore_text(m: &Manifest) -> String {
-    match &m.restore_test {
-        None => "never".to_string(),
-        Some(t) => {
-            let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(t.at_unix_ms);
-            let clock: String = timefmt::clock(at).chars().take(5).collect();
-            if t.passed {
-                format!("restore-tested {clock}, {} keys", thousands(t.keys))
-            } else {
-                format!("restore test FAILED {clock}")
-            }
-        }
-    }
-}
-
-/// `20150` → `20,150`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn entry_json(e: &Entry) -> Value {
     json!({
         "id": e.id,
@@ -301,9 +261,10 @@ fn entry_json(e: &Entry) -> Value {
 /// prints).
 fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Path, &str)>) -> u8 {
     let yes = delete.is_some();
+    let started = SystemTime::now();
     let cat = catalog::load(dir, filter);
     report_problems(&cat);
-    let gone = cat.prunable(retention, SystemTime::now());
+    let gone = cat.prunable(retention, started);
     if gone.is_empty() {
         output::line("nothing to prune");
         return EXIT_OK;
@@ -347,7 +308,10 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
         ));
     }
     if let Some((audit_log, rule)) = delete {
-        audit(audit_log, &catalog::prune_audit(&gone, &failed, rule));
+        audit(
+            audit_log,
+            &catalog::prune_audit(&gone, &failed, rule, started),
+        );
     }
     if failed.is_empty() {
         EXIT_OK
@@ -423,6 +387,7 @@ async fn verify(
                 return (EXIT_PROBLEM, None);
             }
         };
+    let started = SystemTime::now();
     let test = backup::restore_test(&rdb, manifest.as_ref(), server_bin, sample);
     let report = tokio::select! {
         biased;
@@ -433,7 +398,7 @@ async fn verify(
         }
         r = test => r,
     };
-    let check = backup::restore_test::audit(&rdb, manifest.as_ref(), report.as_ref());
+    let check = backup::restore_test::audit(&rdb, manifest.as_ref(), report.as_ref(), started);
     let report = match report {
         Ok(r) => r,
         Err(e) => {

@@ -84,9 +84,13 @@ pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
     let timeouts = Timeouts::from(&config.console);
     let mut all_ok = true;
     for group in &config.groups {
+        let started = std::time::SystemTime::now();
         let report = datacheck::check_group(group, timeouts, opts).await;
         all_ok &= report.consistent();
-        audit(&config.console.audit_log, &report.audit(allow_pause));
+        audit(
+            &config.console.audit_log,
+            &report.audit(allow_pause, started),
+        );
         if args.json {
             output::json(&group_json(&report).to_string());
         } else {

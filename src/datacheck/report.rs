@@ -2,7 +2,7 @@
 //! pair was compared, why one was not, one line per replica, and the audit record of a group.
 //! No front-end syntax here (no flag names): a front-end adds its own way to allow a pause.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::audit::checks::{Check, CHECK_DATA};
 use crate::audit::Outcome;
@@ -141,10 +141,10 @@ impl GroupReport {
             .join("; ")
     }
 
-    /// Its audit record: consistent is `done`, anything else `failed`; the pause allowed and
+    /// Its audit record (the check begun at `started`): consistent is `done`, anything else `failed`; the pause allowed and
     /// the time writes were really paused.
     #[must_use]
-    pub fn audit(&self, allow_pause: Option<Duration>) -> Check {
+    pub fn audit(&self, allow_pause: Option<Duration>, started: SystemTime) -> Check {
         let mut nodes = self.primaries.clone();
         nodes.extend(self.pairs.iter().map(|p| p.replica.clone()));
         Check {
@@ -161,6 +161,7 @@ impl GroupReport {
             pause_ms: self
                 .paused_for()
                 .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+            started,
         }
     }
 }
@@ -187,5 +188,6 @@ pub fn refused(group: &str, allow_pause: Duration) -> Check {
         detail: "the write pause was not confirmed: nothing was checked or paused".to_string(),
         reason: Some(pause_reason(allow_pause)),
         pause_ms: None,
+        started: SystemTime::now(),
     }
 }

@@ -8,7 +8,8 @@
 //! data-loss watch, changes), which is pure: the backup lookups and memory writes it asks for
 //! become effects (`app/live.rs`). The action side (keys, dialogs, runbook, start-up findings)
 //! is `actions.rs`; moving around (focus, scroll, selection, mouse) is `app/navigate.rs`; the
-//! `:` command line is `app/prompt.rs`; the history of runs (`:history`) is `app/runs.rs`.
+//! `:` command line is `app/prompt.rs`; the history of runs (`:history`) is `app/runs.rs`; the
+//! backups pane (`:backups`) and the consistency check (`:check-data`) are `app/backups.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ use super::runbook::Runbook;
 use super::theme::{Theme, ThemeError};
 use super::view;
 
+mod backups;
 mod drill;
 mod live;
 mod navigate;
@@ -46,6 +48,7 @@ mod practice;
 mod prompt;
 mod runs;
 
+pub use backups::{BackupsView, CheckView, Scope, Verified, CONSOLE_PAUSE};
 pub use drill::{DrillPanel, FaultSeen, StepShown};
 pub use runs::RunsView;
 
@@ -73,6 +76,15 @@ pub enum Msg {
     RunsRead {
         steps: bool,
         result: Result<crate::audit::runs::RunLog, String>,
+    },
+    /// The backups catalog was read (the pane's scope).
+    CatalogRead(crate::backup::Catalog),
+    /// A restore test started from the backups pane ended, recorded and audited.
+    BackupVerified(Verified),
+    /// A consistency check of one group ended (audited, unless `audit_error` says why not).
+    DataChecked {
+        report: Box<crate::datacheck::GroupReport>,
+        audit_error: Option<String>,
     },
     /// SIGTERM or SIGHUP: leave like `q`.
     Quit,
@@ -120,6 +132,25 @@ pub enum Effect {
     ReadRuns {
         audit_log: PathBuf,
         query: crate::audit::runs::Query,
+    },
+    /// Read the backups catalog, answering with `Msg::CatalogRead`.
+    ReadCatalog {
+        backups_dir: PathBuf,
+        filter: crate::backup::Filter,
+    },
+    /// The restore test of a backup: load it into a scratch server, write the result into its
+    /// manifest and an audit record, answering with `Msg::BackupVerified`.
+    VerifyBackup {
+        entry: Box<crate::backup::Entry>,
+        audit_log: PathBuf,
+    },
+    /// The consistency check of a group (with a write pause of at most `allow_pause`, when
+    /// the operator said yes to one), audited, answering with `Msg::DataChecked`.
+    CheckData {
+        group: Box<crate::config::Group>,
+        timeouts: crate::node::Timeouts,
+        allow_pause: Option<Duration>,
+        audit_log: PathBuf,
     },
     /// Run a confirmed action (the engine, on a task), answering with `Msg::Run` events and
     /// one `Msg::RunEnded`.
@@ -246,6 +277,10 @@ pub struct App {
     pub started_up: bool,
     /// The history of runs (`:history`), while open.
     pub runs: Option<RunsView>,
+    /// The backups pane (`:backups`), while open.
+    pub backups: Option<Box<BackupsView>>,
+    /// The consistency check (`:check-data`), while its pane is open.
+    pub check: Option<Box<CheckView>>,
     /// An export waiting for y/N: its file exists.
     pub export_pending: Option<PathBuf>,
     /// The detail pane fills the screen (Enter on a node).
@@ -299,6 +334,8 @@ impl App {
             interrupted_seen: Vec::new(),
             started_up: false,
             runs: None,
+            backups: None,
+            check: None,
             export_pending: None,
             detail_zoom: false,
             quit_armed: false,
@@ -315,7 +352,7 @@ impl App {
         match msg {
             Msg::Key(k) => return self.key(&k),
             Msg::Mouse(m) => {
-                if self.runs.is_none() {
+                if self.runs.is_none() && self.backups.is_none() && self.check.is_none() {
                     self.mouse(m);
                 }
             }
@@ -345,6 +382,17 @@ impl App {
             Msg::Exported(Err(e)) => self.flash_error(&e),
             Msg::ExportExists(p) => self.export_pending = Some(p),
             Msg::RunsRead { steps, result } => self.runs_read(steps, result),
+            Msg::CatalogRead(c) => self.catalog_read(c),
+            Msg::BackupVerified(v) => return self.backup_verified(v),
+            Msg::DataChecked {
+                report,
+                audit_error,
+            } => {
+                self.data_checked(*report);
+                if let Some(e) = audit_error {
+                    self.flash_error(&e);
+                }
+            }
             Msg::Quit => self.quit = true,
             Msg::Run { at, event } => self.run_event(at, &event),
             Msg::RunEnded(end) => return self.run_ended(&end),
@@ -475,6 +523,12 @@ impl App {
         if self.runs.is_some() {
             return self.runs_key(k);
         }
+        if self.backups.is_some() {
+            return self.backups_key(k);
+        }
+        if self.check.is_some() {
+            return self.check_key(k);
+        }
         if let Some(i) = keymap::lookup(k) {
             return self.intent(i);
         }
@@ -513,6 +567,7 @@ impl App {
             Intent::Freeze => self.toggle_freeze(),
             Intent::Describe => self.toggle_describe(),
             Intent::Copy => return self.copy_address(),
+            Intent::Backups => return self.open_backups(),
             Intent::Back => {
                 if self.detail_zoom {
                     self.toggle_describe();

@@ -29,6 +29,8 @@ pub enum Intent {
     Describe,
     /// Copy the selected node's address to the clipboard (OSC 52).
     Copy,
+    /// The backups pane of the shown group (`:backups`).
+    Backups,
     Back,
     Quit,
     /// Acknowledge the shown group's data-loss alarms (they stay until then).
@@ -176,6 +178,14 @@ pub const BINDINGS: &[Binding] = &[
         label: "y",
         intent: Intent::Copy,
         what: "copy the selected node's address (OSC 52: works over SSH)",
+        section: Section::View,
+        footer: None,
+    },
+    Binding {
+        keys: &[ch('B')],
+        label: "B",
+        intent: Intent::Backups,
+        what: "the group's backups: manifest (Enter), restore test (v)",
         section: Section::View,
         footer: None,
     },

@@ -24,6 +24,7 @@ use crate::history::loss_file;
 use crate::observe::Observation;
 
 use super::app::{App, Effect, Msg, Options};
+use super::checks;
 use super::run;
 use super::theme::{self, Theme};
 use super::view;
@@ -286,6 +287,24 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
             });
         }
         Effect::RunAction(job) => run::spawn(*job, tx),
+        Effect::ReadCatalog {
+            backups_dir,
+            filter,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::CatalogRead(crate::backup::catalog::load(
+                    &backups_dir,
+                    &filter,
+                )));
+            });
+        }
+        Effect::VerifyBackup { entry, audit_log } => checks::spawn_verify(*entry, audit_log, tx),
+        Effect::CheckData {
+            group,
+            timeouts,
+            allow_pause,
+            audit_log,
+        } => checks::spawn_check(*group, timeouts, allow_pause, audit_log, tx),
         Effect::SandboxFault { dir, fault, node } => {
             tokio::spawn(async move {
                 let r = crate::sandbox::send(&dir, fault, &node)

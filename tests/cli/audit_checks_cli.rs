@@ -26,13 +26,14 @@ fn run(args: &[&str]) -> (i32, String) {
     )
 }
 
-/// The audit records of `action`, oldest first.
+/// The closing records of the runs of `action`, oldest first (each run also has its
+/// `RunStarted`, stamped with the check's start).
 fn records(audit: &Path, action: &str) -> Vec<Value> {
     std::fs::read_to_string(audit)
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["action"] == action)
+        .filter(|r| r["action"] == action && r["event"] == "RunFinished")
         .collect()
 }
 
@@ -140,6 +141,10 @@ async fn verify_prune_and_check_data_are_audited_and_a_pause_is_confirmed() {
     let paused = d[2]["pause_ms"].as_u64().unwrap();
     assert!(paused <= 200, "{d:?}");
     assert!(d[2]["reason"].as_str().unwrap().contains("200ms"), "{d:?}");
+
+    // Each run is closed: two records, a start and a finish.
+    let all = std::fs::read_to_string(&audit).unwrap();
+    assert_eq!(all.matches("\"action\":\"check-data\"").count(), 6, "{all}");
 
     // `redops history` lists them as runs.
     let (code, out) = run(&["-c", cfg, "history"]);

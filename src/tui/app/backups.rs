@@ -1,0 +1,336 @@
+//! The backups pane (`:backups`, `B`) and the consistency check (`:check-data`) as `impl App`:
+//! opening them, moving in the catalog, Enter for a manifest in full, `v` for a restore test of
+//! the selected backup, the check of the shown group and its y/N for a write pause. Reading the
+//! catalog, the restore test and the check are effects ([`Effect::ReadCatalog`],
+//! [`Effect::VerifyBackup`], [`Effect::CheckData`]) that the runtime carries out on tasks and
+//! audits; nothing here touches a file or a server.
+
+use std::time::Duration;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent};
+
+use crate::backup::{Catalog, Entry, Filter};
+use crate::datacheck::GroupReport;
+
+use super::super::modal::{Modal, Prompt, PromptKind};
+use super::runs::list_keys;
+use super::{App, Effect};
+
+/// The write pause the console offers when a check could not catch both sides at one point
+/// in time (writes too fast): bounded by the server too (`CLIENT PAUSE <ms> WRITE`).
+pub const CONSOLE_PAUSE: Duration = Duration::from_millis(200);
+
+/// Which backups the pane lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The shown group's.
+    Group,
+    /// The selected node's.
+    Node,
+    /// Every group's.
+    All,
+}
+
+impl Scope {
+    fn next(self) -> Self {
+        match self {
+            Self::Group => Self::Node,
+            Self::Node => Self::All,
+            Self::All => Self::Group,
+        }
+    }
+}
+
+/// The result of a restore test run from the pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    pub id: String,
+    /// The result in lines (passed or failed), or why it could not run.
+    pub passed: bool,
+    pub lines: Vec<String>,
+}
+
+/// The backups pane while it is open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackupsView {
+    pub scope: Scope,
+    /// The group and node the scope was taken from.
+    pub group: String,
+    pub node: Option<String>,
+    /// `None` while it is being read.
+    pub catalog: Option<Catalog>,
+    /// Row in the catalog, newest first.
+    pub selected: usize,
+    /// The manifest of the selected backup shown in full (Enter), scrolled by `scroll`.
+    pub manifest: bool,
+    pub scroll: u16,
+    /// The backup whose restore test runs now.
+    pub verifying: Option<String>,
+    /// The last restore test's result.
+    pub verified: Option<Verified>,
+}
+
+impl BackupsView {
+    /// The selected backup.
+    #[must_use]
+    pub fn selected_entry(&self) -> Option<&Entry> {
+        self.catalog.as_ref()?.entries.get(self.selected)
+    }
+
+    fn rows(&self) -> usize {
+        self.catalog.as_ref().map_or(0, |c| c.entries.len())
+    }
+
+    fn filter(&self) -> Filter {
+        match self.scope {
+            Scope::Group => Filter {
+                group: Some(self.group.clone()),
+                node: None,
+            },
+            Scope::Node => Filter {
+                group: Some(self.group.clone()),
+                node: self.node.clone(),
+            },
+            Scope::All => Filter::default(),
+        }
+    }
+
+    /// The scope in words, for the title.
+    #[must_use]
+    pub fn scope_words(&self) -> String {
+        match (self.scope, &self.node) {
+            (Scope::Group, _) | (Scope::Node, None) => format!("group {}", self.group),
+            (Scope::Node, Some(n)) => format!("{}/{n}", self.group),
+            (Scope::All, _) => "all groups".to_string(),
+        }
+    }
+}
+
+/// The check of one group, while its pane is open.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckView {
+    pub group: String,
+    /// The pause the running (or last) check was allowed.
+    pub pause: Option<Duration>,
+    /// `None` while it runs.
+    pub report: Option<GroupReport>,
+    /// The operator is asked whether to pause writes and check again.
+    pub asking: bool,
+    pub scroll: u16,
+}
+
+impl App {
+    /// Opens the backups pane on the shown group (closing the history) and reads the catalog.
+    pub(super) fn open_backups(&mut self) -> Vec<Effect> {
+        self.runs = None;
+        self.check = None;
+        let group = self
+            .shown_group()
+            .map(|g| g.name.clone())
+            .or_else(|| self.config.groups.get(self.group).map(|g| g.name.clone()));
+        let view = BackupsView {
+            scope: Scope::Group,
+            group: group.unwrap_or_default(),
+            node: self.selected_node().map(|n| n.name.clone()),
+            catalog: None,
+            selected: 0,
+            manifest: false,
+            scroll: 0,
+            verifying: self.backups.as_ref().and_then(|b| b.verifying.clone()),
+            verified: self.backups.as_ref().and_then(|b| b.verified.clone()),
+        };
+        let fx = self.read_catalog(&view);
+        self.backups = Some(Box::new(view));
+        fx
+    }
+
+    fn read_catalog(&self, view: &BackupsView) -> Vec<Effect> {
+        vec![Effect::ReadCatalog {
+            backups_dir: self.config.console.backups_dir.clone(),
+            filter: view.filter(),
+        }]
+    }
+
+    /// The catalog came back.
+    pub(super) fn catalog_read(&mut self, catalog: Catalog) {
+        let Some(view) = self.backups.as_mut() else {
+            return;
+        };
+        // Keep the selection on the same backup across a reload (a restore test rewrote it).
+        let was = view.selected_entry().map(|e| e.id.clone());
+        view.selected = was
+            .and_then(|id| catalog.entries.iter().position(|e| e.id == id))
+            .unwrap_or(0);
+        view.catalog = Some(catalog);
+    }
+
+    /// A restore test ended (its result was written into the manifest and audited).
+    pub(super) fn backup_verified(&mut self, v: Verified) -> Vec<Effect> {
+        let words = format!(
+            "restore test of {}: {}",
+            v.id,
+            if v.passed { "passed" } else { "FAILED" }
+        );
+        let Some(view) = self.backups.as_mut() else {
+            if v.passed {
+                self.flash_info(&words);
+            } else {
+                self.flash_error(&words);
+            }
+            return Vec::new();
+        };
+        view.verifying = None;
+        view.verified = Some(v);
+        let view = view.clone();
+        self.read_catalog(&view)
+    }
+
+    /// A key while the backups pane is open.
+    pub(super) fn backups_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
+        let audit_log = self.config.console.audit_log.clone();
+        let Some(view) = self.backups.as_mut() else {
+            return Vec::new();
+        };
+        let rows = view.rows();
+        match k.code {
+            KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('q') => {
+                if view.manifest {
+                    view.manifest = false;
+                } else {
+                    self.backups = None;
+                }
+            }
+            code if list_keys(
+                code,
+                view.manifest,
+                &mut view.selected,
+                &mut view.scroll,
+                rows,
+            ) => {}
+            KeyCode::Enter | KeyCode::Right
+                if !view.manifest && view.selected_entry().is_some() =>
+            {
+                view.manifest = true;
+                view.scroll = 0;
+            }
+            KeyCode::Char('v') => return self.verify_selected(audit_log),
+            KeyCode::Char('n') if !view.manifest => {
+                view.scope = view.scope.next();
+                view.selected = 0;
+                view.catalog = None;
+                let view = view.clone();
+                return self.read_catalog(&view);
+            }
+            KeyCode::Char('r') if !view.manifest => {
+                let view = view.clone();
+                return self.read_catalog(&view);
+            }
+            KeyCode::Char(':') => self
+                .modals
+                .push(Modal::Prompt(Prompt::new(PromptKind::Command, ""))),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn verify_selected(&mut self, audit_log: std::path::PathBuf) -> Vec<Effect> {
+        let Some(view) = self.backups.as_mut() else {
+            return Vec::new();
+        };
+        if let Some(id) = &view.verifying {
+            let msg = format!("the restore test of {id} is still running");
+            self.flash_info(&msg);
+            return Vec::new();
+        }
+        let Some(entry) = view.selected_entry().cloned() else {
+            self.flash_error("no backup selected");
+            return Vec::new();
+        };
+        view.verifying = Some(entry.id.clone());
+        view.verified = None;
+        let msg = format!(
+            "restore test of {} started: a scratch server loads it",
+            entry.id
+        );
+        self.flash_info(&msg);
+        vec![Effect::VerifyBackup {
+            entry: Box::new(entry),
+            audit_log,
+        }]
+    }
+
+    /// `:check-data`: the shown group's replicas against their primary, without a pause.
+    pub(super) fn start_check(&mut self, pause: Option<Duration>) -> Vec<Effect> {
+        let Some(group) = self.config.groups.get(self.group).cloned() else {
+            self.flash_error("no group to check");
+            return Vec::new();
+        };
+        if let Some(running) = self.check.as_ref().filter(|c| c.report.is_none()) {
+            let msg = format!("check-data {} is still running", running.group);
+            self.flash_info(&msg);
+            return Vec::new();
+        }
+        self.runs = None;
+        self.backups = None;
+        self.check = Some(Box::new(CheckView {
+            group: group.name.clone(),
+            pause,
+            report: None,
+            asking: false,
+            scroll: 0,
+        }));
+        vec![Effect::CheckData {
+            group: Box::new(group),
+            timeouts: crate::node::Timeouts::from(&self.config.console),
+            allow_pause: pause,
+            audit_log: self.config.console.audit_log.clone(),
+        }]
+    }
+
+    /// A check ended (audited by the runtime). A group that could not be caught at one point
+    /// in time under writes asks whether to pause writes briefly and check again (never in
+    /// read-only mode).
+    pub(super) fn data_checked(&mut self, report: GroupReport) {
+        let read_only = self.read_only();
+        let Some(view) = self.check.as_mut().filter(|v| v.group == report.group) else {
+            let words = format!("check-data {}: {}", report.group, report.summary());
+            if report.consistent() {
+                self.flash_info(&words);
+            } else {
+                self.flash_error(&words);
+            }
+            return;
+        };
+        view.asking = report.needs_pause() && !read_only;
+        view.report = Some(report);
+        view.scroll = 0;
+    }
+
+    /// A key while the check's pane is open.
+    pub(super) fn check_key(&mut self, k: &KeyEvent) -> Vec<Effect> {
+        let Some(view) = self.check.as_mut() else {
+            return Vec::new();
+        };
+        if view.asking {
+            view.asking = false;
+            if matches!(k.code, KeyCode::Char('y' | 'Y')) {
+                return self.start_check(Some(CONSOLE_PAUSE));
+            }
+            self.flash_info("no write pause: nothing was paused");
+            return Vec::new();
+        }
+        match k.code {
+            KeyCode::Esc | KeyCode::Backspace | KeyCode::Left | KeyCode::Char('q') => {
+                self.check = None;
+            }
+            KeyCode::Up | KeyCode::Char('k') => view.scroll = view.scroll.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => view.scroll = view.scroll.saturating_add(1),
+            KeyCode::Char('r') if view.report.is_some() => return self.start_check(None),
+            KeyCode::Char(':') => self
+                .modals
+                .push(Modal::Prompt(Prompt::new(PromptKind::Command, ""))),
+            _ => {}
+        }
+        Vec::new()
+    }
+}

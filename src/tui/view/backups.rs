@@ -1,0 +1,462 @@
+//! The backups pane (`:backups`, `B`) and the consistency check (`:check-data`). Each covers
+//! the panes between the header and the status line, as the history does.
+//!
+//! ```text
+//! ┌ backups · group cache-main · 3 ─────────────────────────────────────────────────────┐
+//! │ ID        NODE  TAKEN           AGE  SIZE  KEYS    CRC       RESTORE TEST        GROUP│
+//! │ 1a2b3c4d  m1    12-05 07:50:12  3m   1.2K  db0=50  verified  restore-tested 07:51 …   │
+//! │ last restore test: 1a2b3c4d passed · loaded by Redis 7.2.4 …                         │
+//! └──────── Enter manifest · v restore test · n scope · r reload · Esc close ────────────┘
+//! ┌ check-data · group cache-main ──────────────────────────────────────────────────────┐
+//! │ r1: consistent (db0=50; DEBUG DIGEST at offset 1234, 1 attempt in 3ms)              │
+//! │ r2: MISMATCH … db0: 10 keys on m1, 510 on r2 · differs: db0: stray:1 (only on …)    │
+//! └─────────────────────────────────────────────────────── r again · Esc close ─────────┘
+//! ```
+//!
+//! The words of a catalog row ([`keys_text`], [`restore_text`]) are shared with `redops backup
+//! list`, so the console and the CLI say the same thing.
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+
+use crate::backup::Entry;
+use crate::datacheck::{self, GroupReport, Verdict};
+use crate::node::rdb::Manifest;
+use crate::topology::data_loss::thousands;
+
+use super::super::app::{App, BackupsView, CheckView, CONSOLE_PAUSE};
+use super::super::fmt;
+use super::super::theme::Ui;
+
+/// The column heads of [`row`].
+pub const HEADERS: [&str; 9] = [
+    "ID",
+    "NODE",
+    "TAKEN",
+    "AGE",
+    "SIZE",
+    "KEYS",
+    "CRC",
+    "RESTORE TEST",
+    "GROUP",
+];
+
+/// Keys per database as the manifest says: `db0=50 db1=3`, `empty`, or `?` (no INFO).
+#[must_use]
+pub fn keys_text(m: &Manifest) -> String {
+    match &m.info {
+        Some(i) if i.keys.is_empty() => "empty".to_string(),
+        Some(i) => datacheck::counts(&i.keys),
+        None => "?".to_string(),
+    }
+}
+
+/// `restore-tested 14:05, 20,150 keys`, `restore test FAILED 14:05`, or `never`.
+#[must_use]
+pub fn restore_text(m: &Manifest) -> String {
+    match &m.restore_test {
+        None => "never".to_string(),
+        Some(t) => {
+            let at = SystemTime::UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
+            let clock: String = fmt::clock(at).chars().take(5).collect();
+            if t.passed {
+                format!("restore-tested {clock}, {} keys", thousands(t.keys))
+            } else {
+                format!("restore test FAILED {clock}")
+            }
+        }
+    }
+}
+
+/// One backup's cells, in the order of [`HEADERS`].
+#[must_use]
+pub fn row(e: &Entry, now: SystemTime) -> [String; 9] {
+    let m = &e.manifest;
+    let taken = SystemTime::UNIX_EPOCH + Duration::from_millis(m.taken_at_unix_ms);
+    [
+        e.id.clone(),
+        safe(&m.node),
+        fmt::date_clock(taken),
+        fmt::age(now, taken),
+        fmt::bytes(m.bytes),
+        keys_text(m),
+        safe(&m.crc_status),
+        restore_text(m),
+        safe(&m.group),
+    ]
+}
+
+/// Text from a file or a server, made safe for a terminal.
+fn safe(s: &str) -> String {
+    crate::sanitize::visible(s).into_owned()
+}
+
+fn hints(app: &App, text: &'static str) -> Line<'static> {
+    Line::styled(text, app.theme.s(Ui::Muted)).right_aligned()
+}
+
+/// Draws the backups pane over `area`.
+pub fn render(app: &App, view: &BackupsView, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    frame.render_widget(Clear, area);
+    let entry = view.selected_entry().filter(|_| view.manifest);
+    let title = match (entry, &view.catalog) {
+        (Some(e), _) => format!(" backup {} · manifest ", e.id),
+        (None, Some(c)) => format!(" backups · {} · {} ", view.scope_words(), c.entries.len()),
+        (None, None) => format!(" backups · {} · reading… ", view.scope_words()),
+    };
+    let keys = if entry.is_some() {
+        " ↑↓ scroll · v restore test · Esc back "
+    } else {
+        " ↑↓ select · Enter manifest · v restore test · n scope · r reload · Esc close "
+    };
+    let block =
+        super::pane(app, Line::styled(title, t.s(Ui::Title)), true).title_bottom(hints(app, keys));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let mut result = verify_lines(app, view, width);
+    if let Some(e) = entry {
+        // The last restore test above its manifest, when it is this backup's.
+        let about = |id: Option<&str>| id == Some(e.id.as_str());
+        let mut lines = if about(view.verifying.as_deref())
+            || about(view.verified.as_ref().map(|v| v.id.as_str()))
+        {
+            result.push(Line::raw(""));
+            result
+        } else {
+            Vec::new()
+        };
+        lines.extend(manifest_lines(app, e, width));
+        frame.render_widget(
+            Paragraph::new(lines)
+                .style(t.s(Ui::Text))
+                .scroll((view.scroll, 0)),
+            inner,
+        );
+        return;
+    }
+    // The last restore test's result at the bottom, the list above it.
+    let room = inner
+        .height
+        .saturating_sub(u16::try_from(result.len()).unwrap_or(0));
+    let list = Rect::new(inner.x, inner.y, inner.width, room.max(2));
+    frame.render_widget(
+        Paragraph::new(list_lines(app, view, list)).style(t.s(Ui::Text)),
+        list,
+    );
+    if room > 0 && !result.is_empty() {
+        let below = Rect::new(
+            inner.x,
+            list.bottom(),
+            inner.width,
+            inner.bottom() - list.bottom(),
+        );
+        result.truncate(usize::from(below.height));
+        frame.render_widget(Paragraph::new(result).style(t.s(Ui::Text)), below);
+    }
+}
+
+fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let Some(cat) = &view.catalog else {
+        return vec![Line::styled("reading the catalog…", t.s(Ui::Muted))];
+    };
+    let mut lines = Vec::new();
+    let width = usize::from(area.width);
+    if cat.entries.is_empty() {
+        super::push_wrapped(
+            &mut lines,
+            width,
+            "",
+            &format!(
+                "no backups of {} in '{}': a snapshot (s) downloads one; n widens the scope",
+                view.scope_words(),
+                app.config.console.backups_dir.display()
+            ),
+            t.s(Ui::Muted),
+        );
+    } else {
+        let rows: Vec<[String; 9]> = cat.entries.iter().map(|e| row(e, app.now)).collect();
+        let cols = super::Columns::new(&HEADERS, rows.iter().map(<[String; 9]>::as_slice), width);
+        lines.push(cols.head(&HEADERS, t.s(Ui::Title)));
+        let room = usize::from(area.height)
+            .saturating_sub(1 + usize::from(!cat.problems.is_empty()))
+            .max(1);
+        let first = view.selected.saturating_sub(room - 1);
+        for (i, (e, cells)) in cat
+            .entries
+            .iter()
+            .zip(&rows)
+            .enumerate()
+            .skip(first)
+            .take(room)
+        {
+            let selected = i == view.selected;
+            let verifying = view.verifying.as_deref() == Some(e.id.as_str());
+            let spans: Vec<Span> = cols
+                .pad(cells)
+                .into_iter()
+                .enumerate()
+                .map(|(k, c)| {
+                    let c = if k == 7 && verifying {
+                        format!("{:<w$}  ", "testing…", w = c.len().saturating_sub(2))
+                    } else {
+                        c
+                    };
+                    let style = if selected {
+                        t.s(Ui::Selection)
+                    } else if k == 7 {
+                        t.s(restore_role(&e.manifest))
+                    } else if k == 6 && e.manifest.crc_status != "verified" {
+                        t.s(Ui::Warning)
+                    } else if k == 3 || k == 8 {
+                        t.s(Ui::Muted)
+                    } else {
+                        Style::default()
+                    };
+                    Span::styled(c, style)
+                })
+                .collect();
+            lines.push(Line::from(spans));
+        }
+    }
+    if let Some(p) = cat.problems.first() {
+        let said = format!(
+            "{} skipped: '{}': {}",
+            crate::words::count(cat.problems.len(), "file"),
+            safe(&p.path.display().to_string()),
+            safe(&p.message)
+        );
+        lines.push(super::fit_line(Line::styled(said, t.s(Ui::Warning)), width));
+    }
+    lines
+}
+
+fn restore_role(m: &Manifest) -> Ui {
+    match &m.restore_test {
+        None => Ui::Muted,
+        Some(t) if t.passed => Ui::Up,
+        Some(_) => Ui::Danger,
+    }
+}
+
+/// The running or last restore test, for the bottom of the pane.
+fn verify_lines(app: &App, view: &BackupsView, width: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut lines = Vec::new();
+    if let Some(id) = &view.verifying {
+        lines.push(Line::styled(
+            format!("restore test of {id}: a scratch server is loading it…"),
+            t.s(Ui::Info),
+        ));
+    } else if let Some(v) = &view.verified {
+        let role = if v.passed { Ui::Up } else { Ui::Danger };
+        let head = format!(
+            "restore test of {}: {}",
+            v.id,
+            if v.passed { "passed" } else { "FAILED" }
+        );
+        lines.push(Line::styled(
+            head,
+            t.s(role).add_modifier(ratatui::style::Modifier::BOLD),
+        ));
+        for l in &v.lines {
+            super::push_wrapped(&mut lines, width, "  ", &safe(l), t.s(Ui::Text));
+        }
+    }
+    lines
+}
+
+fn manifest_lines(app: &App, e: &Entry, width: usize) -> Vec<Line<'static>> {
+    let t = &app.theme;
+    let mut lines = Vec::new();
+    let m = &e.manifest;
+    super::push_wrapped(
+        &mut lines,
+        width,
+        "rdb       ",
+        &safe(&e.rdb.display().to_string()),
+        t.s(Ui::Text),
+    );
+    super::push_wrapped(
+        &mut lines,
+        width,
+        "manifest  ",
+        &safe(&e.manifest_path.display().to_string()),
+        t.s(Ui::Muted),
+    );
+    if e.external {
+        lines.push(Line::styled(
+            "downloaded outside the backups directory (recorded in its catalog)",
+            t.s(Ui::Muted),
+        ));
+    }
+    if m.info.as_ref().is_some_and(|i| i.aof_enabled) {
+        super::push_wrapped(
+            &mut lines,
+            width,
+            "note: ",
+            &safe(&crate::ops::snapshot::aof_note(&m.node)),
+            t.s(Ui::Warning),
+        );
+    }
+    lines.push(Line::raw(""));
+    // The manifest as stored, in full: JSON escapes every control character a hostile file
+    // could hold, so it is safe on a terminal.
+    let json = serde_json::to_string_pretty(m).unwrap_or_else(|e| e.to_string());
+    for l in json.lines() {
+        let indent: String = l.chars().take_while(|c| *c == ' ').collect();
+        super::push_wrapped(
+            &mut lines,
+            width,
+            &indent,
+            &safe(l.trim_start()),
+            t.s(Ui::Text),
+        );
+    }
+    lines
+}
+
+/// Draws the check's pane over `area`.
+pub fn render_check(app: &App, view: &CheckView, frame: &mut Frame, area: Rect) {
+    let t = &app.theme;
+    frame.render_widget(Clear, area);
+    let pause = view.pause.map_or(String::new(), |d| {
+        format!(" · writes paused ≤{}", datacheck::millis(d))
+    });
+    let state = match &view.report {
+        None => " · checking…".to_string(),
+        Some(r) if r.consistent() => " · consistent".to_string(),
+        Some(r)
+            if r.pairs
+                .iter()
+                .any(|p| matches!(p.verdict, Verdict::Mismatch { .. })) =>
+        {
+            " · MISMATCH".to_string()
+        }
+        Some(_) => " · not decided".to_string(),
+    };
+    let title = format!(" check-data · group {}{pause}{state} ", view.group);
+    let keys = if view.asking {
+        " y pause and check again · any other key: no "
+    } else if view.report.is_some() {
+        " ↑↓ scroll · r check again · Esc close "
+    } else {
+        " Esc close (the check goes on) "
+    };
+    let block =
+        super::pane(app, Line::styled(title, t.s(Ui::Title)), true).title_bottom(hints(app, keys));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let width = usize::from(inner.width);
+    let mut lines = Vec::new();
+    match &view.report {
+        None => super::push_wrapped(
+            &mut lines,
+            width,
+            "",
+            "comparing each replica with its primary at one point in time (equal offsets \
+             proven; DEBUG DIGEST, else DUMP of a bounded sample)…",
+            t.s(Ui::Muted),
+        ),
+        Some(r) => report_lines(app, r, width, &mut lines),
+    }
+    if view.asking {
+        let primaries = view
+            .report
+            .as_ref()
+            .map_or_else(String::new, |r| r.primaries.join(", "));
+        lines.push(Line::raw(""));
+        super::push_wrapped(
+            &mut lines,
+            width,
+            "",
+            &format!(
+                "Writes are too fast to catch both sides at one point in time. Pause writes on \
+                 {primaries} (CLIENT PAUSE WRITE) for at most {} per replica and check again? \
+                 y/N",
+                datacheck::millis(CONSOLE_PAUSE)
+            ),
+            t.s(Ui::Warning)
+                .add_modifier(ratatui::style::Modifier::BOLD),
+        );
+    }
+    let scroll = if view.asking { 0 } else { view.scroll };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .style(t.s(Ui::Text))
+            .scroll((scroll, 0)),
+        inner,
+    );
+}
+
+fn report_lines(app: &App, r: &GroupReport, width: usize, lines: &mut Vec<Line<'static>>) {
+    let t = &app.theme;
+    let primaries = if r.primaries.is_empty() {
+        "?".to_string()
+    } else {
+        r.primaries.join(", ")
+    };
+    lines.push(Line::styled(format!("primary {primaries}"), t.s(Ui::Muted)));
+    if let Some(p) = &r.problem {
+        super::push_wrapped(lines, width, "not checked: ", &safe(p), t.s(Ui::Danger));
+    }
+    if r.pairs.is_empty() && r.problem.is_none() {
+        lines.push(Line::styled("no replica to compare", t.s(Ui::Muted)));
+    }
+    for p in &r.pairs {
+        match &p.verdict {
+            Verdict::Consistent => super::push_wrapped(
+                lines,
+                width,
+                &format!("✔ {}: ", p.replica),
+                &format!(
+                    "consistent ({}; {})",
+                    datacheck::counts(&p.replica_keys),
+                    datacheck::method(p)
+                ),
+                t.s(Ui::Up),
+            ),
+            Verdict::Mismatch { dbs, examples } => {
+                super::push_wrapped(
+                    lines,
+                    width,
+                    &format!("✖ {}: ", p.replica),
+                    &format!("MISMATCH ({})", datacheck::method(p)),
+                    t.s(Ui::Danger),
+                );
+                for d in dbs {
+                    lines.push(Line::styled(
+                        format!(
+                            "    db{}: {} keys on {}, {} on {}",
+                            d.db, d.primary_keys, p.primary, d.replica_keys, p.replica
+                        ),
+                        t.s(Ui::Text),
+                    ));
+                }
+                if dbs.is_empty() {
+                    lines.push(Line::styled(
+                        "    same key counts, different data",
+                        t.s(Ui::Text),
+                    ));
+                }
+                for k in examples {
+                    super::push_wrapped(lines, width, "    differs: ", &safe(k), t.s(Ui::Text));
+                }
+            }
+            Verdict::Undecided(w) => super::push_wrapped(
+                lines,
+                width,
+                &format!("? {}: ", p.replica),
+                &safe(&format!("NOT COMPARED: {}", datacheck::why(w, p))),
+                t.s(Ui::Warning),
+            ),
+        }
+    }
+}
