@@ -47,10 +47,15 @@ pub fn method(p: &PairReport) -> String {
     let pause = p.paused.map_or(String::new(), |d| {
         format!(", writes paused up to {}", millis(d))
     });
-    format!(
-        "{how}{at}, {} in {}{pause}",
-        crate::words::count(p.attempts, "attempt"),
+    // A check of a small dataset takes milliseconds: `<1s` would say nothing.
+    let took = if p.elapsed < Duration::from_secs(1) {
+        millis(p.elapsed)
+    } else {
         timefmt::span(p.elapsed)
+    };
+    format!(
+        "{how}{at}, {} in {took}{pause}",
+        crate::words::count(p.attempts, "attempt")
     )
 }
 

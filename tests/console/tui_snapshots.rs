@@ -15,6 +15,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 
 use crate::common::screen::{draw, text};
+use crate::tui_backups;
 use redops::config::{Config, Console, Group, LagThresholds};
 use redops::info::{DbKeys, Info, InfoRole, ReplicaLine};
 use redops::observe::{NodeError, NodeId, Observation};
@@ -737,6 +738,16 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
     key(&mut unknown, KeyCode::Char('Z')); // the flash
     let mut zoomed = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
     key(&mut zoomed, KeyCode::Enter); // the detail, full screen
+    let mut backups = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::open_backups(&mut backups);
+    key(&mut backups, KeyCode::Down);
+    backups.update(Msg::BackupVerified(tui_backups::passed("5e6f7a8b")));
+    let mut manifest = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::open_backups(&mut manifest);
+    key(&mut manifest, KeyCode::Down);
+    key(&mut manifest, KeyCode::Enter); // r1's, with its AOF note
+    let mut check = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::checked(&mut check);
     vec![
         ("start-up", startup),
         ("wrong name typed", wrong_name),
@@ -753,6 +764,9 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
         ("prompt", prompt),
         ("read-only and frozen", marked),
         ("read-only help", greyed),
+        ("backups", backups),
+        ("backup manifest", manifest),
+        ("check-data asking for a pause", check),
     ]
 }
 
@@ -805,7 +819,8 @@ fn every_theme_keeps_every_cell_readable() {
             // The row the issue was about, named on its own (the loop below covers it too):
             // before the fix it was 1.0-1.2:1 in every theme.
             // (The full-screen detail draws no tree: every cell is still checked below.)
-            let selected = if screen == "detail full screen" {
+            let covered = app.backups.is_some() || app.check.is_some();
+            let selected = if screen == "detail full screen" || covered {
                 f64::INFINITY
             } else {
                 selected_row_min(&app, &buf)
@@ -868,4 +883,26 @@ fn the_contrast_screens_show_what_they_are_named_for() {
     assert!(t.contains("repoint r3: replicate from which node?"), "{t}");
     assert!(shown("read-only and frozen").contains("READ-ONLY"));
     assert!(shown("prompt").contains(":theme "));
+    assert!(shown("backups").contains("restore test of 5e6f7a8b: passed"));
+    assert!(shown("backup manifest").contains("appendonly yes"));
+    assert!(shown("check-data asking for a pause").contains("y/N"));
+}
+
+/// The backups pane (the catalog with a failed and a passed restore test, a skipped file, the
+/// last restore test's result), a manifest in full, and the check's verdicts with its y/N for
+/// a write pause, at the three sizes.
+#[test]
+fn backups_and_check_data_at_three_sizes() {
+    for (w, h) in [(80, 24), (120, 35), (200, 50)] {
+        let mut app = app_with(dark(), w, h, Fault::None);
+        tui_backups::open_backups(&mut app);
+        key(&mut app, KeyCode::Down);
+        app.update(Msg::BackupVerified(tui_backups::passed("5e6f7a8b")));
+        insta::assert_snapshot!(format!("backups_{w}x{h}"), text(&draw(&app)));
+        key(&mut app, KeyCode::Enter);
+        insta::assert_snapshot!(format!("backup_manifest_{w}x{h}"), text(&draw(&app)));
+        let mut app = app_with(dark(), w, h, Fault::None);
+        tui_backups::checked(&mut app);
+        insta::assert_snapshot!(format!("check_data_{w}x{h}"), text(&draw(&app)));
+    }
 }

@@ -33,16 +33,16 @@ use super::super::app::{App, BackupsView, CheckView, CONSOLE_PAUSE};
 use super::super::fmt;
 use super::super::theme::Ui;
 
-/// The column heads of [`row`].
+/// The column heads of [`row`], most wanted first: a narrow pane leaves out the last ones.
 pub const HEADERS: [&str; 9] = [
     "ID",
     "NODE",
-    "TAKEN",
     "AGE",
     "SIZE",
     "KEYS",
-    "CRC",
     "RESTORE TEST",
+    "CRC",
+    "TAKEN (UTC)",
     "GROUP",
 ];
 
@@ -81,12 +81,12 @@ pub fn row(e: &Entry, now: SystemTime) -> [String; 9] {
     [
         e.id.clone(),
         safe(&m.node),
-        fmt::date_clock(taken),
         fmt::age(now, taken),
         fmt::bytes(m.bytes),
         keys_text(m),
-        safe(&m.crc_status),
         restore_text(m),
+        safe(&m.crc_status),
+        fmt::date_clock(taken),
         safe(&m.group),
     ]
 }
@@ -204,18 +204,22 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
                 .into_iter()
                 .enumerate()
                 .map(|(k, c)| {
-                    let c = if k == 7 && verifying {
-                        format!("{:<w$}  ", "testing…", w = c.len().saturating_sub(2))
+                    let c = if k == 5 && verifying {
+                        format!(
+                            "{:<w$}  ",
+                            "testing…",
+                            w = c.chars().count().saturating_sub(2)
+                        )
                     } else {
                         c
                     };
                     let style = if selected {
                         t.s(Ui::Selection)
-                    } else if k == 7 {
+                    } else if k == 5 {
                         t.s(restore_role(&e.manifest))
                     } else if k == 6 && e.manifest.crc_status != "verified" {
                         t.s(Ui::Warning)
-                    } else if k == 3 || k == 8 {
+                    } else if k == 2 || k >= 7 {
                         t.s(Ui::Muted)
                     } else {
                         Style::default()
