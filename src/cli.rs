@@ -234,7 +234,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::History(args)) => history::run(&targets, &args),
         Some(Command::Drill(args)) => drill::run(&targets, &global, args).await,
         Some(Command::Backup(args)) => backup::run(&targets, args).await,
-        Some(Command::CheckData(args)) => check_data::run(&targets, args).await,
+        Some(Command::CheckData(args)) => check_data::run(&targets, &global, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

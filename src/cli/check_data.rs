@@ -30,7 +30,7 @@ pub struct CheckDataArgs {
 }
 
 /// Runs `redops check-data`.
-pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
+pub async fn run(targets: &TargetArgs, global: &super::Global, args: CheckDataArgs) -> u8 {
     let allow_pause = match args.allow_pause.as_deref().map(pause_ms) {
         None => None,
         Some(Ok(d)) => Some(d),
@@ -48,6 +48,22 @@ pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
     };
     // A write pause is an outage for the writers: asked for (y/N), and audited either way.
     if let Some(pause) = allow_pause {
+        let read_only = global.read_only
+            || config.console.read_only
+            || config.groups.iter().any(|g| g.read_only);
+        if read_only {
+            output::error(
+                "read-only: check-data does not pause writes here",
+                Some("run it without --allow-pause (equal offsets are still proven under writes)"),
+            );
+            for group in &config.groups {
+                audit(
+                    &config.console.audit_log,
+                    &datacheck::refused(&group.name, pause, "read-only: no write pause"),
+                );
+            }
+            return EXIT_REFUSED;
+        }
         if let Err(e) = crate::audit::AuditLog::open(&config.console.audit_log) {
             output::error(
                 &format!(
@@ -69,7 +85,11 @@ pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
                 for group in &config.groups {
                     audit(
                         &config.console.audit_log,
-                        &datacheck::refused(&group.name, pause),
+                        &datacheck::refused(
+                            &group.name,
+                            pause,
+                            "the write pause was not confirmed",
+                        ),
                     );
                 }
             }

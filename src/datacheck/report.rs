@@ -182,15 +182,15 @@ fn pause_reason(d: Duration) -> String {
 }
 
 /// The audit record of a check of `group` that did not run because the write pause it asked
-/// for was not confirmed.
+/// for was refused: `why` (not confirmed, read-only).
 #[must_use]
-pub fn refused(group: &str, allow_pause: Duration) -> Check {
+pub fn refused(group: &str, allow_pause: Duration, why: &str) -> Check {
     Check {
         action: CHECK_DATA,
         group: group.to_string(),
         nodes: Vec::new(),
         outcome: Outcome::Refused,
-        detail: "the write pause was not confirmed: nothing was checked or paused".to_string(),
+        detail: format!("{why}: nothing was checked or paused"),
         reason: Some(pause_reason(allow_pause)),
         pause_ms: None,
         started: SystemTime::now(),

@@ -1,8 +1,8 @@
 //! The checks that change no role leave an audit trail, from the CLI: `backup verify`, `backup
 //! prune --yes` (a dry run writes nothing) and `check-data` each write one closed record that
 //! `redops history` lists; `check-data --allow-pause` asks y/N on a terminal, is refused with
-//! exit 3 (and a `refused` record) when declined, needs `--yes` without a terminal, and records
-//! how long writes were paused.
+//! exit 3 (and a `refused` record) when declined or in read-only mode, needs `--yes` without a
+//! terminal, and records how long writes were paused.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -152,4 +152,28 @@ async fn verify_prune_and_check_data_are_audited_and_a_pause_is_confirmed() {
     for action in ["backup-verify", "backup-prune", "check-data"] {
         assert!(out.contains(action), "{action}: {out}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_takes_no_write_pause() {
+    let c = Cluster::start(&["p", "r"], &[]).await;
+    let cfg = c.config_file(None);
+    let cfg = cfg.to_str().unwrap();
+    let audit = c.dir.path().join("audit.jsonl");
+    // Read-only: no write pause, even with --yes; refused (exit 3) and recorded.
+    let (code, out) = run(&[
+        "-c",
+        cfg,
+        "--read-only",
+        "check-data",
+        "--allow-pause",
+        "200ms",
+        "--yes",
+    ]);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains("read-only"), "{out}");
+    let d = records(&audit, "check-data");
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0]["outcome"], "refused");
+    assert!(d[0]["detail"].as_str().unwrap().starts_with("read-only"));
 }

@@ -347,10 +347,16 @@ fn check_data_shows_each_verdict_and_asks_before_a_write_pause() {
 
 #[test]
 fn read_only_never_offers_a_write_pause() {
-    let mut app = app(true);
-    checked(&mut app);
-    let t = text(&app);
+    // The console's read-only mode.
+    let mut console_ro = app(true);
+    checked(&mut console_ro);
+    let t = text(&console_ro);
     assert!(t.contains("r3: NOT COMPARED"), "{t}");
     assert!(!t.contains("y/N"), "{t}");
-    assert!(key(&mut app, KeyCode::Char('y')).is_empty());
+    assert!(key(&mut console_ro, KeyCode::Char('y')).is_empty());
+    // A read-only group likewise.
+    let mut group_ro = app(false);
+    group_ro.config.groups[0].read_only = true;
+    checked(&mut group_ro);
+    assert!(!text(&group_ro).contains("y/N"));
 }

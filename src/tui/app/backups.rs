@@ -291,7 +291,12 @@ impl App {
     /// in time under writes asks whether to pause writes briefly and check again (never in
     /// read-only mode).
     pub(super) fn data_checked(&mut self, report: GroupReport) {
-        let read_only = self.read_only();
+        let read_only = self.read_only()
+            || self
+                .config
+                .groups
+                .iter()
+                .any(|g| g.name == report.group && g.read_only);
         let Some(view) = self.check.as_mut().filter(|v| v.group == report.group) else {
             let words = format!("check-data {}: {}", report.group, report.summary());
             if report.consistent() {
