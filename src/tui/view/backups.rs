@@ -182,22 +182,27 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
             t.s(Ui::Muted),
         );
     } else {
-        let rows: Vec<[String; 9]> = cat.entries.iter().map(|e| row(e, app.now)).collect();
-        let cols = super::Columns::new(&HEADERS, rows.iter().map(<[String; 9]>::as_slice), width);
-        lines.push(cols.head(&HEADERS, t.s(Ui::Title)));
         let room = usize::from(area.height)
             .saturating_sub(1 + usize::from(!cat.problems.is_empty()))
             .max(1);
         let first = view.selected.saturating_sub(room - 1);
-        for (i, (e, cells)) in cat
+        // Only the rows on screen are put in words (a catalog may hold thousands).
+        let shown: Vec<(usize, &Entry, [String; 9])> = cat
             .entries
             .iter()
-            .zip(&rows)
             .enumerate()
             .skip(first)
             .take(room)
-        {
-            let selected = i == view.selected;
+            .map(|(i, e)| (i, e, row(e, app.now)))
+            .collect();
+        let cols = super::Columns::new(
+            &HEADERS,
+            shown.iter().map(|(_, _, cells)| cells.as_slice()),
+            width,
+        );
+        lines.push(cols.head(&HEADERS, t.s(Ui::Title)));
+        for (i, e, cells) in &shown {
+            let selected = *i == view.selected;
             let verifying = view.verifying.as_deref() == Some(e.id.as_str());
             let spans: Vec<Span> = cols
                 .pad(cells)
