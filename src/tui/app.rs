@@ -48,7 +48,7 @@ mod practice;
 mod prompt;
 mod runs;
 
-pub use backups::{BackupsView, CheckView, Scope, Verified, CONSOLE_PAUSE};
+pub use backups::{BackupsView, CheckView, RestoreTests, Scope, Verified, CONSOLE_PAUSE};
 pub use drill::{DrillPanel, FaultSeen, StepShown};
 pub use runs::RunsView;
 
@@ -279,6 +279,8 @@ pub struct App {
     pub runs: Option<RunsView>,
     /// The backups pane (`:backups`), while open.
     pub backups: Option<Box<BackupsView>>,
+    /// The restore tests started from it.
+    pub restore_tests: RestoreTests,
     /// The consistency check (`:check-data`), while its pane is open.
     pub check: Option<Box<CheckView>>,
     /// An export waiting for y/N: its file exists.
@@ -335,6 +337,7 @@ impl App {
             started_up: false,
             runs: None,
             backups: None,
+            restore_tests: RestoreTests::default(),
             check: None,
             export_pending: None,
             detail_zoom: false,

@@ -283,7 +283,12 @@ fn enter_shows_the_manifest_and_v_runs_the_restore_test_as_an_effect() {
     let t = text(&app);
     assert!(t.contains("testing…"), "{t}");
     assert!(t.contains("a scratch server is loading it"), "{t}");
-    // A second v while it runs starts nothing.
+    // A second v while it runs starts nothing, even once the pane is closed and opened again.
+    assert!(key(&mut app, KeyCode::Char('v')).is_empty());
+    key(&mut app, KeyCode::Esc);
+    open_backups(&mut app);
+    key(&mut app, KeyCode::Down);
+    assert!(text(&app).contains("testing…"));
     assert!(key(&mut app, KeyCode::Char('v')).is_empty());
     // The result is shown and the catalog read again (the manifest was rewritten).
     let fx = app.update(Msg::BackupVerified(passed("5e6f7a8b")));

@@ -64,10 +64,16 @@ pub struct BackupsView {
     /// The manifest of the selected backup shown in full (Enter), scrolled by `scroll`.
     pub manifest: bool,
     pub scroll: u16,
+}
+
+/// The restore tests started from the pane: kept while it is closed, so that one running is
+/// still shown (and not started twice) when it is opened again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RestoreTests {
     /// The backup whose restore test runs now.
-    pub verifying: Option<String>,
+    pub running: Option<String>,
     /// The last restore test's result.
-    pub verified: Option<Verified>,
+    pub last: Option<Verified>,
 }
 
 impl BackupsView {
@@ -136,8 +142,6 @@ impl App {
             selected: 0,
             manifest: false,
             scroll: 0,
-            verifying: self.backups.as_ref().and_then(|b| b.verifying.clone()),
-            verified: self.backups.as_ref().and_then(|b| b.verified.clone()),
         };
         let fx = self.read_catalog(&view);
         self.backups = Some(Box::new(view));
@@ -171,16 +175,16 @@ impl App {
             v.id,
             if v.passed { "passed" } else { "FAILED" }
         );
-        let Some(view) = self.backups.as_mut() else {
-            if v.passed {
+        self.restore_tests.running = None;
+        self.restore_tests.last = Some(v);
+        let Some(view) = self.backups.as_ref() else {
+            if self.restore_tests.last.as_ref().is_some_and(|v| v.passed) {
                 self.flash_info(&words);
             } else {
                 self.flash_error(&words);
             }
             return Vec::new();
         };
-        view.verifying = None;
-        view.verified = Some(v);
         let view = view.clone();
         self.read_catalog(&view)
     }
@@ -237,7 +241,7 @@ impl App {
         let Some(view) = self.backups.as_mut() else {
             return Vec::new();
         };
-        if let Some(id) = &view.verifying {
+        if let Some(id) = &self.restore_tests.running {
             let msg = format!("the restore test of {id} is still running");
             self.flash_info(&msg);
             return Vec::new();
@@ -246,8 +250,10 @@ impl App {
             self.flash_error("no backup selected");
             return Vec::new();
         };
-        view.verifying = Some(entry.id.clone());
-        view.verified = None;
+        self.restore_tests = RestoreTests {
+            running: Some(entry.id.clone()),
+            last: None,
+        };
         let msg = format!(
             "restore test of {} started: a scratch server loads it",
             entry.id

@@ -120,12 +120,13 @@ pub fn render(app: &App, view: &BackupsView, frame: &mut Frame, area: Rect) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let width = usize::from(inner.width);
-    let mut result = verify_lines(app, view, width);
+    let mut result = verify_lines(app, width);
     if let Some(e) = entry {
         // The last restore test above its manifest, when it is this backup's.
         let about = |id: Option<&str>| id == Some(e.id.as_str());
-        let mut lines = if about(view.verifying.as_deref())
-            || about(view.verified.as_ref().map(|v| v.id.as_str()))
+        let tests = &app.restore_tests;
+        let mut lines = if about(tests.running.as_deref())
+            || about(tests.last.as_ref().map(|v| v.id.as_str()))
         {
             result.push(Line::raw(""));
             result
@@ -203,7 +204,7 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
         lines.push(cols.head(&HEADERS, t.s(Ui::Title)));
         for (i, e, cells) in &shown {
             let selected = *i == view.selected;
-            let verifying = view.verifying.as_deref() == Some(e.id.as_str());
+            let verifying = app.restore_tests.running.as_deref() == Some(e.id.as_str());
             let spans: Vec<Span> = cols
                 .pad(cells)
                 .into_iter()
@@ -256,15 +257,15 @@ fn restore_role(m: &Manifest) -> Ui {
 }
 
 /// The running or last restore test, for the bottom of the pane.
-fn verify_lines(app: &App, view: &BackupsView, width: usize) -> Vec<Line<'static>> {
+fn verify_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let mut lines = Vec::new();
-    if let Some(id) = &view.verifying {
+    if let Some(id) = &app.restore_tests.running {
         lines.push(Line::styled(
             format!("restore test of {id}: a scratch server is loading it…"),
             t.s(Ui::Info),
         ));
-    } else if let Some(v) = &view.verified {
+    } else if let Some(v) = &app.restore_tests.last {
         let role = if v.passed { Ui::Up } else { Ui::Danger };
         let head = format!(
             "restore test of {}: {}",
