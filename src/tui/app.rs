@@ -48,7 +48,9 @@ mod practice;
 mod prompt;
 mod runs;
 
-pub use backups::{BackupsView, CheckView, RestoreTests, Scope, Verified, CONSOLE_PAUSE};
+pub use backups::{
+    pause_for, BackupsView, CheckView, RestoreTests, Scope, Verified, CONSOLE_PAUSE, MAX_PAUSE,
+};
 pub use drill::{DrillPanel, FaultSeen, StepShown};
 pub use runs::RunsView;
 

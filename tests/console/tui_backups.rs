@@ -16,7 +16,7 @@ use redops::backup::{Catalog, Entry, Problem};
 use redops::config::{Config, Console, Group};
 use redops::datacheck::{DbDiff, GroupReport, Method, PairReport, Undecided, Verdict};
 use redops::node::rdb::{DbCount, Manifest};
-use redops::tui::app::{Scope, Verified, CONSOLE_PAUSE};
+use redops::tui::app::{pause_for, Scope, Verified, CONSOLE_PAUSE, MAX_PAUSE};
 use redops::tui::theme;
 use redops::tui::{App, Effect, Msg, Options};
 
@@ -348,6 +348,14 @@ fn check_data_shows_each_verdict_and_asks_before_a_write_pause() {
         "{fx:?}"
     );
     assert!(text(&app).contains("writes paused ≤200ms"));
+}
+
+#[test]
+fn the_pause_offered_covers_both_digests_within_bounds() {
+    assert_eq!(pause_for(0), CONSOLE_PAUSE);
+    assert_eq!(pause_for(200_000), Duration::from_secs(1));
+    assert_eq!(pause_for(1_000_000), Duration::from_secs(5));
+    assert_eq!(pause_for(u64::MAX), MAX_PAUSE);
 }
 
 #[test]

@@ -16,9 +16,18 @@ use super::super::modal::{Modal, Prompt, PromptKind};
 use super::runs::list_keys;
 use super::{App, Effect};
 
-/// The write pause the console offers when a check could not catch both sides at one point
-/// in time (writes too fast): bounded by the server too (`CLIENT PAUSE <ms> WRITE`).
+/// The shortest write pause the console offers when a check could not catch both sides at one
+/// point in time (writes too fast): bounded by the server too (`CLIENT PAUSE <ms> WRITE`).
 pub const CONSOLE_PAUSE: Duration = Duration::from_millis(200);
+/// The longest (the CLI's bound too).
+pub const MAX_PAUSE: Duration = Duration::from_secs(10);
+
+/// The pause that covers both digests of a dataset of `keys` keys (`DEBUG DIGEST` takes about
+/// 2.5 s per million keys on each side), between [`CONSOLE_PAUSE`] and [`MAX_PAUSE`].
+#[must_use]
+pub fn pause_for(keys: u64) -> Duration {
+    Duration::from_micros(keys.saturating_mul(5)).clamp(CONSOLE_PAUSE, MAX_PAUSE)
+}
 
 /// Which backups the pane lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +129,8 @@ pub struct CheckView {
     pub pause: Option<Duration>,
     /// `None` while it runs.
     pub report: Option<GroupReport>,
-    /// The operator is asked whether to pause writes and check again.
-    pub asking: bool,
+    /// The operator is asked whether to pause writes for this long at most and check again.
+    pub asking: Option<Duration>,
     pub scroll: u16,
 }
 
@@ -282,7 +291,7 @@ impl App {
             group: group.name.clone(),
             pause,
             report: None,
-            asking: false,
+            asking: None,
             scroll: 0,
         }));
         vec![Effect::CheckData {
@@ -312,7 +321,18 @@ impl App {
             }
             return;
         };
-        view.asking = report.needs_pause() && !read_only;
+        // Long enough for the digests of the primary's dataset, as the console last saw it.
+        let keys = self
+            .topology
+            .groups
+            .iter()
+            .filter(|g| g.name == report.group)
+            .flat_map(|g| &g.nodes)
+            .filter(|n| report.primaries.contains(&n.name))
+            .filter_map(|n| n.info.as_ref().map(|i| i.total_keys()))
+            .max()
+            .unwrap_or(0);
+        view.asking = (report.needs_pause() && !read_only).then(|| pause_for(keys));
         view.report = Some(report);
         view.scroll = 0;
     }
@@ -322,10 +342,9 @@ impl App {
         let Some(view) = self.check.as_mut() else {
             return Vec::new();
         };
-        if view.asking {
-            view.asking = false;
+        if let Some(pause) = view.asking.take() {
             if matches!(k.code, KeyCode::Char('y' | 'Y')) {
-                return self.start_check(Some(CONSOLE_PAUSE));
+                return self.start_check(Some(pause));
             }
             self.flash_info("no write pause: nothing was paused");
             return Vec::new();

@@ -29,7 +29,7 @@ use crate::datacheck::{self, GroupReport, Verdict};
 use crate::node::rdb::Manifest;
 use crate::topology::data_loss::thousands;
 
-use super::super::app::{App, BackupsView, CheckView, CONSOLE_PAUSE};
+use super::super::app::{App, BackupsView, CheckView};
 use super::super::fmt;
 use super::super::theme::Ui;
 
@@ -353,7 +353,7 @@ pub fn render_check(app: &App, view: &CheckView, frame: &mut Frame, area: Rect) 
         Some(_) => " · not decided".to_string(),
     };
     let title = format!(" check-data · group {}{pause}{state} ", view.group);
-    let keys = if view.asking {
+    let keys = if view.asking.is_some() {
         " y pause and check again · any other key: no "
     } else if view.report.is_some() {
         " ↑↓ scroll · r check again · Esc close "
@@ -377,7 +377,7 @@ pub fn render_check(app: &App, view: &CheckView, frame: &mut Frame, area: Rect) 
         ),
         Some(r) => report_lines(app, r, width, &mut lines),
     }
-    if view.asking {
+    if let Some(pause) = view.asking {
         let primaries = view
             .report
             .as_ref()
@@ -391,13 +391,17 @@ pub fn render_check(app: &App, view: &CheckView, frame: &mut Frame, area: Rect) 
                 "Writes are too fast to catch both sides at one point in time. Pause writes on \
                  {primaries} (CLIENT PAUSE WRITE) for at most {} per replica and check again? \
                  y/N",
-                datacheck::millis(CONSOLE_PAUSE)
+                datacheck::millis(pause)
             ),
             t.s(Ui::Warning)
                 .add_modifier(ratatui::style::Modifier::BOLD),
         );
     }
-    let scroll = if view.asking { 0 } else { view.scroll };
+    let scroll = if view.asking.is_some() {
+        0
+    } else {
+        view.scroll
+    };
     frame.render_widget(
         Paragraph::new(lines)
             .style(t.s(Ui::Text))
