@@ -286,7 +286,7 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
         if yes {
             if let Err(msg) = catalog::delete(e) {
                 output::error(&msg, None);
-                failed.push(msg);
+                failed.push((e.id.clone(), msg));
             }
         }
     }
@@ -308,10 +308,9 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
         ));
     }
     if let Some((audit_log, rule)) = delete {
-        audit(
-            audit_log,
-            &catalog::prune_audit(&gone, &failed, rule, started),
-        );
+        for check in catalog::prune_audit(&gone, &failed, rule, started) {
+            audit(audit_log, &check);
+        }
     }
     if failed.is_empty() {
         EXIT_OK
