@@ -9,7 +9,8 @@
 //! become effects (`app/live.rs`). The action side (keys, dialogs, runbook, start-up findings)
 //! is `actions.rs`; moving around (focus, scroll, selection, mouse) is `app/navigate.rs`; the
 //! `:` command line is `app/prompt.rs`; the history of runs (`:history`) is `app/runs.rs`; the
-//! backups pane (`:backups`) and the consistency check (`:check-data`) are `app/backups.rs`.
+//! backups pane (`:backups`) is `app/backups.rs`, the consistency check (`:check-data`)
+//! `app/check_data.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ use super::theme::{Theme, ThemeError};
 use super::view;
 
 mod backups;
+mod check_data;
 mod drill;
 mod live;
 mod navigate;
@@ -48,9 +50,8 @@ mod practice;
 mod prompt;
 mod runs;
 
-pub use backups::{
-    pause_for, BackupsView, CheckView, RestoreTests, Scope, Verified, CONSOLE_PAUSE, MAX_PAUSE,
-};
+pub use backups::{BackupsView, RestoreTests, Scope, Verified};
+pub use check_data::{pause_for, CheckView, CONSOLE_PAUSE, MAX_PAUSE};
 pub use drill::{DrillPanel, FaultSeen, StepShown};
 pub use runs::RunsView;
 

@@ -20,6 +20,7 @@
 
 pub mod backups;
 mod banner;
+mod check_data;
 mod detail;
 mod drill;
 mod header;
@@ -224,7 +225,7 @@ pub fn render(app: &App, frame: &mut Frame) {
         backups::render(app, v, frame, body);
     }
     if let Some(v) = &app.check {
-        backups::render_check(app, v, frame, body);
+        check_data::render(app, v, frame, body);
     }
     status::render(app, frame, a.status);
     overlay::render(app, frame, area);
