@@ -26,6 +26,9 @@ pub enum Activity {
     Refused { action: String, reason: String },
     /// It ran over failed pre-checks, with the operator's reason.
     Overridden { action: String, reason: String },
+    /// The trainee said they have seen what is wrong (the console's acknowledge key): it
+    /// counts for the time to detect and changes nothing.
+    Noticed { what: String },
 }
 
 /// Something the engine decided.
@@ -255,8 +258,8 @@ impl Drill {
         }
     }
 
-    /// What the trainee did. The first thing done after the step's faults are all in counts
-    /// for its time to detect.
+    /// What the trainee did. The first thing done after the step's faults are all in (an
+    /// action, a refusal, or saying they have seen it) counts for its time to detect.
     pub fn action(&mut self, activity: Activity, now: SystemTime) {
         if let Some(st) = self.steps.get_mut(self.current) {
             let faults_out = st.pending.is_empty() && st.in_flight == 0;
@@ -266,6 +269,7 @@ impl Drill {
         }
         match activity {
             Activity::Started { summary, .. } => self.last_action = Some(summary),
+            Activity::Noticed { .. } => {}
             Activity::Refused { action, reason } => {
                 // A refused action changed nothing: it cannot be the move a topology shows.
                 self.last_action = None;

@@ -422,6 +422,11 @@ fn recorded_at(rec: &Record, now: SystemTime) -> SystemTime {
 /// What the trainee did, from one audit record (others say nothing the report counts).
 fn activity(rec: &Record) -> Option<Activity> {
     let action = rec.action.clone();
+    if rec.action == crate::audit::ACKNOWLEDGE {
+        return Some(Activity::Noticed {
+            what: rec.detail.clone().unwrap_or_default(),
+        });
+    }
     match rec.event.as_str() {
         RUN_STARTED => Some(Activity::Started {
             action,
@@ -508,6 +513,15 @@ mod tests {
             Some(Activity::Overridden {
                 action: "promote".into(),
                 reason: "closest".into()
+            })
+        );
+        // The console's acknowledge key, whatever the record's event.
+        let mut seen = rec("RunFinished", Some("seen: primary_down"), None);
+        seen.action = crate::audit::ACKNOWLEDGE.into();
+        assert_eq!(
+            activity(&seen),
+            Some(Activity::Noticed {
+                what: "seen: primary_down".into()
             })
         );
         // Passed with nothing overridden, and every other record: nothing the report counts.

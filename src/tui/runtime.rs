@@ -317,6 +317,19 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::Marks(r));
             });
         }
+        Effect::RecordAcknowledgement {
+            audit_log,
+            group,
+            nodes,
+            what,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let r =
+                    crate::ops::session::record_acknowledgement(&audit_log, &group, &nodes, &what)
+                        .map_err(|e| e.message);
+                let _ = tx.send(Msg::Acknowledged(r));
+            });
+        }
         Effect::FindSnapshot {
             backups_dir,
             group,

@@ -15,6 +15,7 @@ use redops::drill::engine::Ending;
 use redops::drill::report::{GuardTrip, StepReport};
 use redops::drill::{DrillEvent, Fault, Report, RunnerEvent};
 use redops::ops::fake::FakeOps;
+use redops::topology::{Anomaly, AnomalyKind, Severity};
 use redops::tui::{theme, App, Effect, Msg, Options};
 
 use crate::common::screen::{draw, text};
@@ -275,4 +276,81 @@ fn drill_panel_report_120x35() {
 #[test]
 fn drill_panel_report_80x24() {
     insta::assert_snapshot!(text(&draw(&finished(80, 24))));
+}
+
+fn key(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+/// The group of the drill's app showing the crash the trainee is to spot.
+fn crashed(app: &mut App) {
+    let mut t = app.topology.clone();
+    t.groups[0].anomalies.push(Anomaly {
+        kind: AnomalyKind::NoPrimary,
+        severity: Severity::Critical,
+        nodes: vec!["n1".into()],
+        message: "no primary answers".into(),
+    });
+    app.set_topology(t);
+}
+
+#[test]
+fn a_in_a_drill_records_that_the_trainee_saw_the_fault() {
+    // Outside a drill, with nothing to acknowledge: nothing is written.
+    let mut plain = app(120, 35);
+    crashed(&mut plain);
+    assert!(key(&mut plain, 'a').is_empty());
+    assert!(plain
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing to acknowledge"));
+
+    // In a drill, before anything looks wrong: nothing is written either.
+    let mut app = running(120, 35);
+    assert!(key(&mut app, 'a').is_empty());
+    assert!(app
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing looks wrong"));
+
+    crashed(&mut app);
+    let effects = key(&mut app, 'a');
+    let [Effect::RecordAcknowledgement {
+        group, nodes, what, ..
+    }] = effects.as_slice()
+    else {
+        panic!("one audit record expected: {effects:?}");
+    };
+    assert_eq!(group, &app.topology.groups[0].name);
+    assert_eq!(nodes, &["n1".to_string()]);
+    assert_eq!(what, "seen: no_primary");
+    assert!(app
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("counts it as detected"));
+}
+
+#[test]
+fn the_view_freezes_when_the_drill_times_out() {
+    let mut app = running(120, 35);
+    assert!(app.frozen.is_none());
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::Over {
+            ending: Ending::TimedOut {
+                step: 0,
+                limit_ms: 180_000,
+            },
+        }),
+    );
+    assert!(app.frozen.is_some(), "the topology judged stays on screen");
 }

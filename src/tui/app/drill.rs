@@ -145,7 +145,14 @@ impl App {
                     self.toggle_freeze();
                 }
             }
-            RunnerEvent::Step(DrillEvent::Over { .. }) => p.ended = Some(now),
+            RunnerEvent::Step(DrillEvent::Over { .. }) => {
+                p.ended = Some(now);
+                // Timed out or a wrong move: the view stays on the topology judged, as after
+                // the last step (the runner stops the servers next).
+                if self.frozen.is_none() {
+                    self.toggle_freeze();
+                }
+            }
             RunnerEvent::DrillFinished { report } => {
                 let text = report.verdict();
                 p.ended.get_or_insert(now);
