@@ -58,7 +58,7 @@ const GOAL: &str = "The primary n1 is down. Promote the best replica (not the la
 
 /// A drill started, its first step under way with a fault, one hint shown, and what the
 /// engine still waits for.
-fn running(w: u16, h: u16) -> App {
+pub(crate) fn running(w: u16, h: u16) -> App {
     let mut app = app(w, h);
     drill(
         &mut app,
@@ -156,7 +156,7 @@ fn report() -> Report {
     }
 }
 
-fn finished(w: u16, h: u16) -> App {
+pub(crate) fn finished(w: u16, h: u16) -> App {
     let mut app = running(w, h);
     drill(
         &mut app,
