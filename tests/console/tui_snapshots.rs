@@ -737,22 +737,8 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
     key(&mut unknown, KeyCode::Char('Z')); // the flash
     let mut zoomed = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
     key(&mut zoomed, KeyCode::Enter); // the detail, full screen
-    let themed = |mut app: App| {
-        app.theme = theme.clone();
-        app
-    };
-    vec![
+    let mut screens = vec![
         ("start-up", startup),
-        ("drill running", themed(crate::tui_drill::running(120, 35))),
-        ("drill report", themed(crate::tui_drill::finished(120, 35))),
-        (
-            "history pane",
-            themed(crate::tui_history::history_pane(120, 35)),
-        ),
-        (
-            "snapshot progress bar",
-            themed(crate::tui_actions::scripted_download(120, 40).0),
-        ),
         ("wrong name typed", wrong_name),
         ("unknown key", unknown),
         ("detail full screen", zoomed),
@@ -767,6 +753,29 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
         ("prompt", prompt),
         ("read-only and frozen", marked),
         ("read-only help", greyed),
+    ];
+    screens.extend(panes(theme));
+    screens
+}
+
+/// The panes drawn over the console: the drill panel (running, its report), the history pane,
+/// a snapshot's progress bar.
+fn panes(theme: &Theme) -> Vec<(&'static str, App)> {
+    let themed = |mut app: App| {
+        app.theme = theme.clone();
+        app
+    };
+    vec![
+        ("drill running", themed(crate::tui_drill::running(120, 35))),
+        ("drill report", themed(crate::tui_drill::finished(120, 35))),
+        (
+            "history pane",
+            themed(crate::tui_history::history_pane(120, 35)),
+        ),
+        (
+            "snapshot progress bar",
+            themed(crate::tui_actions::scripted_download(120, 40).0),
+        ),
     ]
 }
 
