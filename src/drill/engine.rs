@@ -39,6 +39,10 @@ pub enum DrillEvent {
         step: usize,
         goal: String,
         hints: usize,
+        /// For each hint, when it shows by itself (ms into the step); `None`: on demand only.
+        hint_after_ms: Vec<Option<u64>>,
+        /// The faults the step injects (the incident is under way until they are all in).
+        faults: usize,
         #[serde(with = "super::spec::opt_duration")]
         time_limit: Option<Duration>,
     },
@@ -51,6 +55,8 @@ pub enum DrillEvent {
         step: usize,
         index: usize,
         text: String,
+        /// Asked for (`h`, `hint`), or shown by itself once its delay passed.
+        asked: bool,
     },
     StepDone {
         step: usize,
@@ -302,6 +308,7 @@ impl Drill {
             step: i,
             index,
             text: self.spec.steps[i].hints[index].text.clone(),
+            asked: true,
         })
     }
 
@@ -370,6 +377,8 @@ impl Drill {
             step: i,
             goal: spec.goal.clone(),
             hints: spec.hints.len(),
+            hint_after_ms: spec.hints.iter().map(|h| h.after.map(ms)).collect(),
+            faults: spec.faults.len(),
             time_limit: spec.time_limit,
         });
         self.due_faults(now, out);
@@ -402,6 +411,7 @@ impl Drill {
                     step: i,
                     index,
                     text: hint.text.clone(),
+                    asked: false,
                 });
             }
         }

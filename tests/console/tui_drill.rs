@@ -78,6 +78,8 @@ pub(crate) fn running(w: u16, h: u16) -> App {
             step: 0,
             goal: GOAL.into(),
             hints: 2,
+            hint_after_ms: vec![None, Some(60_000)],
+            faults: 1,
             time_limit: Some(Duration::from_secs(180)),
         }),
     );
@@ -108,6 +110,7 @@ pub(crate) fn running(w: u16, h: u16) -> App {
             step: 0,
             index: 0,
             text: "The replica with the highest offset lost the least: press p on it.".into(),
+            asked: true,
         }),
     );
     tick(&mut app, 12);
@@ -172,6 +175,8 @@ pub(crate) fn finished(w: u16, h: u16) -> App {
             step: 1,
             goal: STEP2.into(),
             hints: 2,
+            hint_after_ms: vec![None, None],
+            faults: 1,
             time_limit: Some(Duration::from_secs(180)),
         }),
     );
@@ -353,4 +358,64 @@ fn the_view_freezes_when_the_drill_times_out() {
         }),
     );
     assert!(app.frozen.is_some(), "the topology judged stays on screen");
+}
+
+#[test]
+fn the_panel_says_the_incident_is_unfolding_and_when_a_hint_shows_by_itself() {
+    let mut app = app(120, 35);
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::StepStarted {
+            step: 0,
+            goal: GOAL.into(),
+            hints: 1,
+            hint_after_ms: vec![Some(30_000)],
+            faults: 2,
+            time_limit: None,
+        }),
+    );
+    // No drill started: the panel is not there, events are dropped.
+    assert!(app.drill.is_none());
+
+    let mut app = running(120, 35);
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::StepStarted {
+            step: 1,
+            goal: STEP2.into(),
+            hints: 1,
+            hint_after_ms: vec![Some(30_000)],
+            faults: 2,
+            time_limit: None,
+        }),
+    );
+    drill(
+        &mut app,
+        RunnerEvent::FaultInjected {
+            step: 1,
+            fault: Fault::Kill { node: "n1".into() },
+            what: "n1 killed".into(),
+        },
+    );
+    let t = text(&draw(&app));
+    assert!(
+        t.contains("the incident is unfolding (1 of 2 faults in)"),
+        "{t}"
+    );
+    assert!(t.contains("by itself in 30s"), "{t}");
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::Hint {
+            step: 1,
+            index: 0,
+            text: "Rejoin n1.".into(),
+            asked: false,
+        }),
+    );
+    assert!(app
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("hint 1 shown by itself"));
 }

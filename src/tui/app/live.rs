@@ -150,6 +150,9 @@ impl App {
         let kinds: Vec<&str> = shown.iter().map(|a| a.kind.as_str()).collect();
         let what = format!("seen: {}", kinds.join(", "));
         self.flash_info(&format!("noted, {what} (the drill counts it as detected)"));
+        if let Some(p) = self.drill.as_mut() {
+            p.noticed.get_or_insert(self.now);
+        }
         vec![self.acknowledgement(group, nodes, what)]
     }
 
