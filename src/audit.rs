@@ -28,6 +28,9 @@ use serde::{Deserialize, Serialize};
 pub const RUN_FINISHED: &str = "RunFinished";
 /// The event name of the record that opens a run.
 pub const RUN_STARTED: &str = "RunStarted";
+/// The action name of the record written when the operator acknowledges what the console
+/// shows (data-loss alarms; in a drill, the anomaly they spotted): not a run, one record.
+pub const ACKNOWLEDGE: &str = "acknowledge";
 /// The event name of the record written as a step begins.
 pub const STEP_STARTED: &str = "StepStarted";
 
@@ -45,6 +48,8 @@ pub enum Outcome {
     Interrupted,
     /// Not a run: a rejoin mark cleared by hand.
     Cleared,
+    /// Not a run: alarms or anomalies the operator said they have seen ([`ACKNOWLEDGE`]).
+    Noted,
     /// A word this version does not know (a log shared with a newer redops): the record is
     /// still read, so its run still counts as finished.
     #[serde(other)]
@@ -61,6 +66,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::Interrupted => "interrupted",
             Self::Cleared => "cleared",
+            Self::Noted => "noted",
             Self::Unknown => "unknown",
         }
     }

@@ -113,6 +113,8 @@ pub enum Msg {
     SandboxFault(Result<FaultDone, String>),
     /// What the drill runner says (`redops drill NAME`).
     Drill(crate::drill::RunnerEvent),
+    /// The acknowledgement's audit record was written, or why not.
+    Acknowledged(Result<(), String>),
 }
 
 /// Slow work for the runtime.
@@ -194,6 +196,14 @@ pub enum Effect {
         dir: PathBuf,
         fault: Fault,
         node: String,
+    },
+    /// Write the audit record of an acknowledgement (`a`), answering with
+    /// `Msg::Acknowledged`.
+    RecordAcknowledgement {
+        audit_log: PathBuf,
+        group: String,
+        nodes: Vec<String>,
+        what: String,
     },
     /// Ask the drill runner for the current step's next hint (answered by a `Msg::Drill`
     /// hint event at its next poll).
@@ -409,6 +419,10 @@ impl App {
             Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
             Msg::SandboxFault(r) => self.fault_answered(r),
             Msg::Drill(ev) => self.drill_event(ev),
+            Msg::Acknowledged(Ok(())) => {}
+            Msg::Acknowledged(Err(e)) => {
+                self.flash_error(&format!("the acknowledgement is not in the audit log: {e}"));
+            }
         }
         Vec::new()
     }

@@ -16,8 +16,34 @@ use crate::node::rdb::manifest_path;
 use crate::node::Timeouts;
 use crate::topology::data_loss::thousands;
 
-use super::app::{Msg, Verified};
+use super::app::{Effect, Msg, Verified};
 use super::fmt;
+
+/// Carries out the backups pane's and the check's effects (reading the catalog, a restore
+/// test, a check), each on a task; any other effect is the runtime's own and ignored here.
+pub fn spawn(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
+    match fx {
+        Effect::ReadCatalog {
+            backups_dir,
+            filter,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::CatalogRead(backup::catalog::load(
+                    &backups_dir,
+                    &filter,
+                )));
+            });
+        }
+        Effect::VerifyBackup { entry, audit_log } => spawn_verify(*entry, audit_log, tx),
+        Effect::CheckData {
+            group,
+            timeouts,
+            allow_pause,
+            audit_log,
+        } => spawn_check(*group, timeouts, allow_pause, audit_log, tx),
+        _ => {}
+    }
+}
 
 /// Runs the restore test of `entry` on a task, answering with [`Msg::BackupVerified`]. When
 /// the console quits first, the task is dropped with the runtime and the scratch server with

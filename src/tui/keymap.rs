@@ -217,7 +217,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('a')],
         label: "a",
         intent: Intent::Acknowledge,
-        what: "acknowledge the group's data-loss alarms (they stay until then)",
+        what: "acknowledge data-loss alarms; in a drill: I see the fault",
         section: Section::View,
         footer: None,
     },

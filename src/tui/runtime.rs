@@ -287,24 +287,11 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
             });
         }
         Effect::RunAction(job) => run::spawn(*job, tx),
-        Effect::ReadCatalog {
-            backups_dir,
-            filter,
-        } => {
-            tokio::task::spawn_blocking(move || {
-                let _ = tx.send(Msg::CatalogRead(crate::backup::catalog::load(
-                    &backups_dir,
-                    &filter,
-                )));
-            });
+        fx @ (Effect::ReadCatalog { .. }
+        | Effect::VerifyBackup { .. }
+        | Effect::CheckData { .. }) => {
+            checks::spawn(fx, tx);
         }
-        Effect::VerifyBackup { entry, audit_log } => checks::spawn_verify(*entry, audit_log, tx),
-        Effect::CheckData {
-            group,
-            timeouts,
-            allow_pause,
-            audit_log,
-        } => checks::spawn_check(*group, timeouts, allow_pause, audit_log, tx),
         Effect::SandboxFault { dir, fault, node } => {
             tokio::spawn(async move {
                 let r = crate::sandbox::send(&dir, fault, &node)
@@ -334,6 +321,19 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let r =
                     run::clear_marks(&audit_log, &marks).and_then(|()| run::load_marks(&audit_log));
                 let _ = tx.send(Msg::Marks(r));
+            });
+        }
+        Effect::RecordAcknowledgement {
+            audit_log,
+            group,
+            nodes,
+            what,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let r =
+                    crate::ops::session::record_acknowledgement(&audit_log, &group, &nodes, &what)
+                        .map_err(|e| e.message);
+                let _ = tx.send(Msg::Acknowledged(r));
             });
         }
         Effect::FindSnapshot {

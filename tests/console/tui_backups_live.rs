@@ -34,22 +34,9 @@ async fn carry_out(app: &mut App, fx: Vec<Effect>, done: fn(&Msg) -> bool) {
     for f in fx {
         match f {
             Effect::RunAction(job) => run::spawn(*job, tx.clone()),
-            Effect::VerifyBackup { entry, audit_log } => {
-                checks::spawn_verify(*entry, audit_log, tx.clone());
-            }
-            Effect::CheckData {
-                group,
-                timeouts,
-                allow_pause,
-                audit_log,
-            } => checks::spawn_check(*group, timeouts, allow_pause, audit_log, tx.clone()),
-            Effect::ReadCatalog {
-                backups_dir,
-                filter,
-            } => {
-                let c = redops::backup::catalog::load(&backups_dir, &filter);
-                tx.send(Msg::CatalogRead(c)).unwrap();
-            }
+            fx @ (Effect::VerifyBackup { .. }
+            | Effect::CheckData { .. }
+            | Effect::ReadCatalog { .. }) => checks::spawn(fx, tx.clone()),
             other => panic!("unexpected effect {other:?}"),
         }
     }
@@ -62,16 +49,20 @@ async fn carry_out(app: &mut App, fx: Vec<Effect>, done: fn(&Msg) -> bool) {
         let last = done(&m);
         let more = app.update(m);
         if last {
-            // The reload a restore test asks for.
+            // The reload a restore test asks for, carried out and taken in too.
+            let mut reload = false;
             for f in more {
-                if let Effect::ReadCatalog {
-                    backups_dir,
-                    filter,
-                } = f
-                {
-                    let c = redops::backup::catalog::load(&backups_dir, &filter);
-                    app.update(Msg::CatalogRead(c));
+                if matches!(f, Effect::ReadCatalog { .. }) {
+                    reload = true;
+                    checks::spawn(f, tx.clone());
                 }
+            }
+            if reload {
+                let m = tokio::time::timeout_at(end, rx.recv())
+                    .await
+                    .expect("the catalog read again within a minute")
+                    .expect("the task answers");
+                app.update(m);
             }
             return;
         }

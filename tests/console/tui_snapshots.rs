@@ -738,17 +738,7 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
     key(&mut unknown, KeyCode::Char('Z')); // the flash
     let mut zoomed = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
     key(&mut zoomed, KeyCode::Enter); // the detail, full screen
-    let mut backups = app_with(theme.clone(), 120, 35, Fault::None);
-    tui_backups::open_backups(&mut backups);
-    key(&mut backups, KeyCode::Down);
-    backups.update(Msg::BackupVerified(tui_backups::passed("5e6f7a8b")));
-    let mut manifest = app_with(theme.clone(), 120, 35, Fault::None);
-    tui_backups::open_backups(&mut manifest);
-    key(&mut manifest, KeyCode::Down);
-    key(&mut manifest, KeyCode::Enter); // r1's, with its AOF note
-    let mut check = app_with(theme.clone(), 120, 35, Fault::None);
-    tui_backups::checked(&mut check);
-    vec![
+    let mut screens = vec![
         ("start-up", startup),
         ("wrong name typed", wrong_name),
         ("unknown key", unknown),
@@ -764,6 +754,40 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
         ("prompt", prompt),
         ("read-only and frozen", marked),
         ("read-only help", greyed),
+    ];
+    screens.extend(panes(theme));
+    screens
+}
+
+/// The panes drawn over the console: the drill panel (running, its report), the history pane,
+/// a snapshot's progress bar, the backups pane (with a restore test's result, a manifest) and
+/// the check's pane asking for a write pause.
+fn panes(theme: &Theme) -> Vec<(&'static str, App)> {
+    let themed = |mut app: App| {
+        app.theme = theme.clone();
+        app
+    };
+    let mut backups = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::open_backups(&mut backups);
+    key(&mut backups, KeyCode::Down);
+    backups.update(Msg::BackupVerified(tui_backups::passed("5e6f7a8b")));
+    let mut manifest = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::open_backups(&mut manifest);
+    key(&mut manifest, KeyCode::Down);
+    key(&mut manifest, KeyCode::Enter); // r1's, with its AOF note
+    let mut check = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::checked(&mut check);
+    vec![
+        ("drill running", themed(crate::tui_drill::running(120, 35))),
+        ("drill report", themed(crate::tui_drill::finished(120, 35))),
+        (
+            "history pane",
+            themed(crate::tui_history::history_pane(120, 35)),
+        ),
+        (
+            "snapshot progress bar",
+            themed(crate::tui_actions::scripted_download(120, 40).0),
+        ),
         ("backups", backups),
         ("backup manifest", manifest),
         ("check-data asking for a pause", check),
@@ -819,8 +843,7 @@ fn every_theme_keeps_every_cell_readable() {
             // The row the issue was about, named on its own (the loop below covers it too):
             // before the fix it was 1.0-1.2:1 in every theme.
             // (The full-screen detail draws no tree: every cell is still checked below.)
-            let covered = app.backups.is_some() || app.check.is_some();
-            let selected = if screen == "detail full screen" || covered {
+            let selected = if screen == "detail full screen" {
                 f64::INFINITY
             } else {
                 selected_row_min(&app, &buf)

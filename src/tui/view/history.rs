@@ -110,7 +110,7 @@ pub fn summary(run: &Run, now: SystemTime) -> String {
 
 fn outcome_role(run: &Run) -> Ui {
     match run.outcome {
-        Some(Outcome::Done | Outcome::Cleared) => Ui::Up,
+        Some(Outcome::Done | Outcome::Cleared | Outcome::Noted) => Ui::Up,
         Some(Outcome::Failed) => Ui::Danger,
         Some(Outcome::Refused | Outcome::Interrupted | Outcome::Unknown) | None => Ui::Warning,
     }
