@@ -76,6 +76,8 @@ pub struct Monitor {
     /// The topology last published was built warm.
     was_warm: bool,
     topology: Topology,
+    /// The latest report of each sentinel (groups Sentinel watches).
+    sentinels: crate::sentinel::view::Latest,
 }
 
 impl Monitor {
@@ -97,6 +99,7 @@ impl Monitor {
             started: now,
             was_warm: false,
             topology,
+            sentinels: crate::sentinel::view::Latest::default(),
         }
     }
 
@@ -125,6 +128,11 @@ impl Monitor {
         self.fleet.apply(obs);
     }
 
+    /// Takes in one sentinel's report; Sentinel's view follows at the next cycle.
+    pub fn observe_sentinel(&mut self, report: crate::sentinel::SentinelReport) {
+        self.sentinels.record(report);
+    }
+
     /// Builds the topology as of `now` from everything observed, holds back what is not
     /// confirmed yet, runs the data-loss watch (asking `lookup` for the backup of each new
     /// loss), and publishes it.
@@ -134,6 +142,7 @@ impl Monitor {
         mut lookup: impl FnMut(&SnapshotQuery) -> Lookup,
     ) -> Update {
         let mut next = topology::build(&self.config, &self.fleet, &self.history, now);
+        crate::sentinel::annotate(&mut next, &self.config, &self.sentinels);
         self.history.record_lag(&next);
         if self.holds {
             self.confirm.apply(&mut next, now);

@@ -1,0 +1,43 @@
+//! `groups[].sentinel` of `status --json`: Sentinel's view of a group (schema in the README).
+
+use serde_json::{json, Value};
+
+use crate::sentinel::{GroupSentinel, SentinelRow};
+
+fn row(r: &SentinelRow) -> Value {
+    let (ckquorum_ok, ckquorum) = match &r.ckquorum {
+        None => (None, None),
+        Some(Ok(w)) => (Some(true), Some(w.clone())),
+        Some(Err(w)) => (Some(false), Some(w.clone())),
+    };
+    json!({
+        "addr": r.addr,
+        "up": r.is_up(),
+        "error": r.error,
+        "monitors_master": r.is_up().then_some(!r.unknown_master),
+        "master": r.master,
+        "master_node": r.master_node,
+        "flags": r.flags,
+        "quorum": r.quorum,
+        "ckquorum_ok": ckquorum_ok,
+        "ckquorum": ckquorum,
+        "failover_state": r.failover_state,
+        "config_epoch": r.epoch,
+        "tilt": r.tilt,
+        "other_sentinels": r.other_sentinels,
+    })
+}
+
+/// The object for one Sentinel group.
+#[must_use]
+pub fn to_json(s: &GroupSentinel) -> Value {
+    json!({
+        "master_name": s.master_name,
+        "master": s.master,
+        "master_node": s.master_node,
+        "agreeing": s.agreeing,
+        "quorum": s.quorum(),
+        "failover_in_progress": s.failover_in_progress(),
+        "sentinels": s.rows.iter().map(row).collect::<Vec<_>>(),
+    })
+}
