@@ -267,16 +267,30 @@ fn agreement(s: &GroupSentinel, g: &GroupTopology, out: &mut Vec<Anomaly>) {
             .iter()
             .filter_map(|r| Some(format!("{} names {}", r.addr, r.master.as_ref()?)))
             .collect();
+        // Sentinels learn a failover from each other's hello messages (every 2 s): one with
+        // a newer config epoch than the others is news still spreading, not a conflict.
+        let epochs: Vec<u64> = s.rows.iter().filter_map(|r| r.epoch).collect();
+        let spreading = epochs.iter().min() != epochs.iter().max();
+        let (severity, tail) = if failing_over || spreading {
+            (
+                Severity::Warning,
+                " (a failover is spreading: they should agree within seconds)",
+            )
+        } else {
+            (
+                Severity::Critical,
+                ": clients asking different sentinels write to different servers",
+            )
+        };
         push(
             out,
             AnomalyKind::SentinelDisagree,
-            if failing_over {
-                Severity::Warning
-            } else {
-                Severity::Critical
-            },
+            severity,
             &[],
-            format!("the sentinels disagree on the master: {}", who.join(", ")),
+            format!(
+                "the sentinels disagree on the master: {}{tail}",
+                who.join(", ")
+            ),
         );
     }
     if let Some(m) = &s.master {
@@ -451,20 +465,31 @@ pub fn annotate(topo: &mut Topology, config: &Config, latest: &Latest) {
                 !matches!(a.kind, AnomalyKind::SplitBrain | AnomalyKind::StalePrimary)
                     || !a.nodes.iter().any(|n| demoted.contains(n))
             });
+            let failing_over = s.failover_in_progress();
+            let master = s
+                .master_node
+                .as_deref()
+                .or(s.master.as_deref())
+                .unwrap_or("?");
             for n in &demoted {
+                let message = if failing_over {
+                    format!(
+                        "{n} and {master} both say primary while Sentinel fails over: Sentinel \
+                         reaches both and is reconfiguring them"
+                    )
+                } else {
+                    format!(
+                        "{n} still says primary, but the sentinels name {master} as the master \
+                         and are turning {n} into its replica (Sentinel reaches it): a write \
+                         {n} takes until then is lost"
+                    )
+                };
                 push(
                     &mut g.anomalies,
                     AnomalyKind::SentinelDemoting,
-                    Severity::Info,
+                    Severity::Warning,
                     &[n.as_str()],
-                    format!(
-                        "{n} still says primary, but the sentinels have replaced it with {} and \
-                         are turning it into a replica (Sentinel reaches it)",
-                        s.master_node
-                            .as_deref()
-                            .or(s.master.as_deref())
-                            .unwrap_or("?")
-                    ),
+                    message,
                 );
             }
         }
