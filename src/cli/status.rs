@@ -300,6 +300,9 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
             }
             lines.push(l.trim_end().to_string());
         }
+        if let Some(s) = &g.sentinel {
+            lines.push(format!("  {}", sentinel::text(s)));
+        }
         if g.anomalies.is_empty() {
             lines.push(format!("  {}", p.green("healthy: no anomalies")));
         } else {

@@ -135,6 +135,7 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
         *last_line = Instant::now();
     };
     let (mut pollers, mut rx) = crate::poller::spawn(&config);
+    let (_sentinel_pollers, mut sentinel_rx) = crate::sentinel::SentinelPollers::spawn(&config);
     let mut monitor = Monitor::new(&config, SystemTime::now());
     let memory = targets.loss_memory(&config);
     if let Some(path) = &memory {
@@ -152,6 +153,10 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
             obs = rx.recv() => {
                 let Some(obs) = obs else { break };
                 monitor.observe(obs);
+                dirty = true;
+            }
+            Some(r) = sentinel_rx.recv() => {
+                monitor.observe_sentinel(r);
                 dirty = true;
             }
             _ = tick.tick() => {

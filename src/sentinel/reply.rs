@@ -31,6 +31,8 @@ pub struct MasterEntry {
     pub quorum: Option<u64>,
     /// `failover-state` (`wait_start`, `select_slave`, …) while a failover runs.
     pub failover_state: Option<String>,
+    /// `down-after-milliseconds`.
+    pub down_after_ms: Option<u64>,
 }
 
 impl MasterEntry {
@@ -176,6 +178,7 @@ pub fn master(v: &redis::Value) -> Result<MasterEntry, ShapeError> {
         num_other_sentinels: num(&f, "num-other-sentinels"),
         quorum: num(&f, "quorum"),
         failover_state: get(&f, "failover-state").map(str::to_string),
+        down_after_ms: num(&f, "down-after-milliseconds"),
     })
 }
 

@@ -367,6 +367,15 @@ fn replicas(
     else {
         return;
     };
+    // Sentinel's own rule (`sentinelSelectSlave`): a replica whose link has been down longer
+    // than 10 x down-after-milliseconds is not a candidate. A shorter outage (a resync, a
+    // reconfiguration Sentinel has not re-read yet) is not worth a word.
+    let down_after = seen
+        .master
+        .as_ref()
+        .and_then(|m| m.down_after_ms)
+        .unwrap_or(30_000);
+    let too_long = down_after.saturating_mul(10);
     for r in &seen.replicas {
         let Some(addr) = &r.addr else { continue };
         let who = node_at(&g.nodes, addr).map_or_else(|| addr.to_string(), |n| n.name.clone());
@@ -374,12 +383,11 @@ fn replicas(
             Some(format!("Sentinel sees it down ({})", r.flags.join(",")))
         } else if r.priority == Some(0) {
             Some("its replica-priority is 0".to_string())
-        } else if r.link_ok == Some(false) {
+        } else if r.link_ok == Some(false) && r.link_down_ms.is_some_and(|ms| ms > too_long) {
             Some(format!(
-                "its link to the master is down{}",
-                r.link_down_ms
-                    .map(|ms| format!(" for {} s", ms / 1000))
-                    .unwrap_or_default()
+                "its link to the master has been down for {} s (Sentinel skips a replica \
+                 disconnected for more than 10 x down-after-milliseconds)",
+                r.link_down_ms.unwrap_or(0) / 1000
             ))
         } else {
             None

@@ -98,6 +98,8 @@ pub enum Msg {
     SandboxFault(Result<FaultDone, String>),
     /// What the drill runner says (`redops drill NAME`).
     Drill(crate::drill::RunnerEvent),
+    /// One sentinel's report; shown from the next cycle on.
+    Sentinel(crate::sentinel::SentinelReport),
 }
 
 /// Slow work for the runtime.
@@ -355,6 +357,7 @@ impl App {
             Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
             Msg::SandboxFault(r) => self.fault_answered(r),
             Msg::Drill(ev) => self.drill_event(ev),
+            Msg::Sentinel(r) => self.monitor.observe_sentinel(r),
         }
         Vec::new()
     }

@@ -59,6 +59,7 @@ pub async fn run_with(
     drill: Option<DrillFeed>,
 ) -> ConsoleExit {
     let (mut pollers, rx) = crate::poller::spawn(&config);
+    let (sentinel_pollers, sentinel_rx) = crate::sentinel::SentinelPollers::spawn(&config);
     let mut app = App::new(config, theme, opts, SystemTime::now());
     // Before the first poll: a restart while no console ran is judged against this memory.
     if let Some(path) = app.opts.loss_file.clone() {
@@ -69,13 +70,14 @@ pub async fn run_with(
     }
     let result = match Terminal::enter() {
         Ok(mut term) => {
-            let r = event_loop(&mut term, app, rx, drill).await;
+            let r = event_loop(&mut term, app, (rx, sentinel_rx), drill).await;
             drop(term);
             r
         }
         Err(e) => Err(e),
     };
     pollers.stop();
+    drop(sentinel_pollers);
     match result {
         Ok(()) => ConsoleExit::Quit,
         Err(e) => ConsoleExit::Failed(e),
@@ -126,7 +128,10 @@ impl Drop for Terminal {
 async fn event_loop(
     term: &mut Terminal,
     mut app: App,
-    mut rx: mpsc::Receiver<Observation>,
+    (mut rx, mut sentinel_rx): (
+        mpsc::Receiver<Observation>,
+        mpsc::Receiver<crate::sentinel::SentinelReport>,
+    ),
     drill: Option<DrillFeed>,
 ) -> io::Result<()> {
     let Some(inner) = term.inner.as_mut() else {
@@ -194,6 +199,7 @@ async fn event_loop(
                 msgs.push(Msg::Observed(std::mem::take(&mut gathered)));
             },
             Some(m) = fx_rx.recv() => msgs.push(m),
+            Some(r) = sentinel_rx.recv() => msgs.push(Msg::Sentinel(r)),
             Some(ev) = recv_drill(drill_rx.as_mut()), if drill_rx.is_some() => {
                 msgs.push(Msg::Drill(ev));
             },

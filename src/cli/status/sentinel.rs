@@ -41,3 +41,48 @@ pub fn to_json(s: &GroupSentinel) -> Value {
         "sentinels": s.rows.iter().map(row).collect::<Vec<_>>(),
     })
 }
+
+/// One line for the text output: `sentinel 'name': s1 n1, s2 n1, s3 down; quorum 2 ok`.
+#[must_use]
+pub fn text(s: &GroupSentinel) -> String {
+    let rows: Vec<String> = s
+        .rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let what = if r.pending {
+                "not polled".to_string()
+            } else if r.error.is_some() {
+                "down".to_string()
+            } else if r.unknown_master {
+                "no such master".to_string()
+            } else {
+                r.master_node
+                    .clone()
+                    .or_else(|| r.master.clone())
+                    .unwrap_or_else(|| "?".into())
+            };
+            format!("s{} {what}", i + 1)
+        })
+        .collect();
+    let checked: Vec<bool> = s
+        .rows
+        .iter()
+        .filter_map(|r| r.ckquorum.as_ref().map(Result::is_ok))
+        .collect();
+    let ck = match (checked.is_empty(), checked.iter().all(|ok| *ok)) {
+        (true, _) => "not checked",
+        (false, true) => "ok",
+        (false, false) => "NOT reachable",
+    };
+    let mut out = format!(
+        "sentinel '{}': {}; quorum {} {ck}",
+        crate::sanitize::visible(&s.master_name),
+        rows.join(", "),
+        s.quorum()
+    );
+    if let Some(e) = s.rows.iter().filter_map(|r| r.epoch).max() {
+        out.push_str(&format!("; epoch {e}"));
+    }
+    out
+}

@@ -1,0 +1,99 @@
+//! The Sentinel strip: on the bottom border of the tree, for a group Sentinel watches, one
+//! line of what the sentinels say: each sentinel up or down and the master it names (with
+//! its flags when they say more than `master`), the quorum and whether `CKQUORUM` passes,
+//! the config epoch, a failover's state, TILT. Pure: reads the topology's Sentinel view.
+
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Block;
+
+use crate::sentinel::{GroupSentinel, SentinelRow};
+use crate::topology::GroupTopology;
+use crate::tui::theme::{Theme, Ui};
+
+fn row_spans(t: &Theme, i: usize, r: &SentinelRow) -> Vec<Span<'static>> {
+    let label = Span::styled(format!("s{} ", i + 1), t.s(Ui::Muted));
+    let (text, style) = if r.pending {
+        ("…".to_string(), t.s(Ui::Muted))
+    } else if r.error.is_some() {
+        ("✗ down".to_string(), t.s(Ui::Down))
+    } else if r.unknown_master {
+        ("✗ no such master".to_string(), t.s(Ui::Danger))
+    } else {
+        let who = r
+            .master_node
+            .clone()
+            .or_else(|| r.master.clone())
+            .unwrap_or_else(|| "?".into());
+        let extra: Vec<&str> = r
+            .flags
+            .iter()
+            .map(String::as_str)
+            .filter(|f| *f != "master")
+            .collect();
+        let style = if extra.is_empty() {
+            t.s(Ui::Up)
+        } else {
+            t.s(Ui::Warning)
+        };
+        if extra.is_empty() {
+            (format!("✓ {who}"), style)
+        } else {
+            (format!("✓ {who} {}", extra.join(",")), style)
+        }
+    };
+    vec![label, Span::styled(text, style)]
+}
+
+/// The strip's line.
+#[must_use]
+pub fn strip(t: &Theme, s: &GroupSentinel) -> Line<'static> {
+    let sep = || Span::styled(" · ", t.s(Ui::Muted));
+    let mut spans = vec![Span::styled(
+        format!(" Sentinel '{}' ", crate::sanitize::visible(&s.master_name)),
+        t.s(Ui::Title),
+    )];
+    for (i, r) in s.rows.iter().enumerate() {
+        if i > 0 {
+            spans.push(sep());
+        }
+        spans.extend(row_spans(t, i, r));
+    }
+    spans.push(sep());
+    let checked: Vec<bool> = s
+        .rows
+        .iter()
+        .filter_map(|r| r.ckquorum.as_ref().map(Result::is_ok))
+        .collect();
+    let (q, qs) = match (checked.is_empty(), checked.iter().all(|ok| *ok)) {
+        (true, _) => (format!("quorum {} ?", s.quorum()), t.s(Ui::Muted)),
+        (false, true) => (format!("quorum {} ✓", s.quorum()), t.s(Ui::Up)),
+        (false, false) => (format!("quorum {} ✗", s.quorum()), t.s(Ui::Danger)),
+    };
+    spans.push(Span::styled(q, qs));
+    if let Some(e) = s.rows.iter().filter_map(|r| r.epoch).max() {
+        spans.push(sep());
+        spans.push(Span::styled(format!("epoch {e}"), t.s(Ui::Muted)));
+    }
+    if let Some(state) = s.rows.iter().find_map(|r| r.failover_state.clone()) {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("failing over: {}", crate::sanitize::visible(&state)),
+            t.s(Ui::Warning),
+        ));
+    }
+    if s.rows.iter().any(|r| r.tilt) {
+        spans.push(sep());
+        spans.push(Span::styled("TILT", t.s(Ui::Warning)));
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans)
+}
+
+/// `block` with the strip on its bottom border when Sentinel watches the group.
+#[must_use]
+pub fn with_strip<'a>(block: Block<'a>, t: &Theme, g: &GroupTopology) -> Block<'a> {
+    match &g.sentinel {
+        Some(s) => block.title_bottom(strip(t, s)),
+        None => block,
+    }
+}
