@@ -139,13 +139,19 @@ fn get<'a>(f: &'a Fields, name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
+/// A value kept as text: made safe for a terminal here, once (hosts, flags, states).
+fn safe(f: &Fields, name: &str) -> Option<String> {
+    get(f, name).map(|v| crate::sanitize::visible(v).into_owned())
+}
+
 fn num(f: &Fields, name: &str) -> Option<u64> {
     get(f, name)?.trim().parse().ok()
 }
 
 fn addr(f: &Fields, host: &str, port: &str) -> Option<Addr> {
-    let host = get(f, host)?.trim();
+    let host = safe(f, host)?;
     let port = get(f, port)?.trim().parse().ok()?;
+    let host = host.trim();
     (!host.is_empty()).then(|| Addr {
         host: host.to_string(),
         port,
@@ -153,7 +159,7 @@ fn addr(f: &Fields, host: &str, port: &str) -> Option<Addr> {
 }
 
 fn flags(f: &Fields) -> Vec<String> {
-    get(f, "flags")
+    safe(f, "flags")
         .map(|s| {
             s.split(',')
                 .filter(|w| !w.is_empty())
@@ -172,12 +178,12 @@ pub fn master(v: &redis::Value) -> Result<MasterEntry, ShapeError> {
     Ok(MasterEntry {
         addr: addr(&f, "ip", "port"),
         flags: flags(&f),
-        role_reported: get(&f, "role-reported").map(str::to_string),
+        role_reported: safe(&f, "role-reported"),
         config_epoch: num(&f, "config-epoch"),
         num_replicas: num(&f, "num-slaves"),
         num_other_sentinels: num(&f, "num-other-sentinels"),
         quorum: num(&f, "quorum"),
-        failover_state: get(&f, "failover-state").map(str::to_string),
+        failover_state: safe(&f, "failover-state"),
         down_after_ms: num(&f, "down-after-milliseconds"),
     })
 }
@@ -238,7 +244,7 @@ pub fn info(text: &str) -> SentinelInfo {
             "sentinel_tilt" => out.tilt = v == "1",
             "sentinel_masters" => out.masters = v.parse().ok(),
             "redis_version" | "valkey_version" if out.version.is_none() => {
-                out.version = Some(v.to_string());
+                out.version = Some(crate::sanitize::visible(v).into_owned());
             }
             _ => {}
         }
@@ -308,6 +314,14 @@ mod tests {
         let m = master(&odd).expect("a field list");
         assert_eq!(m.addr, None);
         assert!(m.flags.is_empty());
+        let m = master(&flat(&[
+            ("ip", "h\x1b[2J"),
+            ("port", "1"),
+            ("flags", "master,\x07x"),
+        ]))
+        .expect("parses");
+        assert!(!m.addr.expect("addr").host.contains('\x1b'));
+        assert!(m.flags.iter().all(|f| !f.contains('\x07')), "{:?}", m.flags);
         assert_eq!(m.quorum, None);
         let r = replicas(&Value::Array(vec![flat(&[
             ("ip", "127.0.0.1"),

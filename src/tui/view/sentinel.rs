@@ -97,3 +97,54 @@ pub fn with_strip<'a>(block: Block<'a>, t: &Theme, g: &GroupTopology) -> Block<'
         None => block,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(master: Option<&str>) -> SentinelRow {
+        SentinelRow {
+            addr: "127.0.0.1:26379".into(),
+            error: None,
+            pending: false,
+            unknown_master: false,
+            master: master.map(|_| "127.0.0.1:7001".to_string()),
+            master_node: master.map(str::to_string),
+            flags: vec!["master".into()],
+            quorum: Some(2),
+            ckquorum: Some(Ok("OK 3 usable Sentinels".into())),
+            failover_state: None,
+            epoch: Some(4),
+            tilt: false,
+            other_sentinels: Some(2),
+        }
+    }
+
+    fn text(l: &Line<'_>) -> String {
+        l.spans.iter().map(|s| s.content.as_ref()).collect()
+    }
+
+    #[test]
+    fn strip_says_who_is_up_what_they_name_and_the_quorum() {
+        let t = Theme::builtin_default();
+        let mut down = row(None);
+        down.error = Some("connection refused".into());
+        down.ckquorum = None;
+        let mut failing = row(Some("n1"));
+        failing.failover_state = Some("wait_promotion".into());
+        failing.flags.push("failover_in_progress".into());
+        let s = GroupSentinel {
+            master_name: "grp\x1b[2J".into(),
+            rows: vec![failing, row(Some("n1")), down],
+            master: Some("127.0.0.1:7001".into()),
+            master_node: Some("n1".into()),
+            agreeing: 2,
+        };
+        let line = text(&strip(&t, &s));
+        assert_eq!(
+            line,
+            " Sentinel 'grp\\x1b[2J' s1 ✓ n1 failover_in_progress · s2 ✓ n1 · s3 ✗ down · quorum 2 ✓ \
+             · epoch 4 · failing over: wait_promotion "
+        );
+    }
+}
