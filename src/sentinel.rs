@@ -1,11 +1,13 @@
 //! Sentinel's view of a group: every sentinel of a group's `sentinel = { addrs, master_name }`
 //! polled (`INFO`, `SENTINEL MASTER`, `REPLICAS`, `SENTINELS`, `CKQUORUM`) with bounded
 //! timeouts, the replies parsed defensively (`sentinel/reply.rs`), the group's summary and its
-//! anomalies in plain words (`sentinel/view.rs`).
+//! anomalies in plain words (`sentinel/view.rs`), and its event channels as the event log's
+//! source (`sentinel/events.rs`).
 //!
 //! Core: never imports a front-end, never changes anything on a sentinel (every command sent
 //! here is a read). Actions through Sentinel belong to `ops`.
 
+pub mod events;
 pub mod poll;
 pub mod reply;
 pub mod view;
@@ -36,4 +38,11 @@ pub struct SentinelReport {
     pub addr: Addr,
     pub seen: Result<Seen, NodeError>,
     pub at: std::time::SystemTime,
+}
+
+/// What the sentinel tasks send: a poll's report, or a message from an event channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SentinelFeed {
+    Report(Box<SentinelReport>),
+    Event(events::SentinelEvent),
 }

@@ -284,6 +284,7 @@ pub enum AnomalyKind {
     SentinelTilt,
     SentinelReplica,
     SentinelDemoting,
+    SentinelFailoverAborted,
 }
 
 impl AnomalyKind {
@@ -317,6 +318,7 @@ impl AnomalyKind {
             Self::SentinelTilt => "sentinel_tilt",
             Self::SentinelReplica => "sentinel_replica",
             Self::SentinelDemoting => "sentinel_demoting",
+            Self::SentinelFailoverAborted => "sentinel_failover_aborted",
         }
     }
 }

@@ -155,8 +155,11 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
                 monitor.observe(obs);
                 dirty = true;
             }
-            Some(r) = sentinel_rx.recv() => {
-                monitor.observe_sentinel(r);
+            Some(feed) = sentinel_rx.recv() => {
+                if let Some(c) = monitor.sentinel_feed(feed) {
+                    let l = if args.json { json_line(&c) } else { text_line(&c, paint) };
+                    emit(&l, &mut last_line);
+                }
                 dirty = true;
             }
             _ = tick.tick() => {

@@ -9,7 +9,7 @@ use futures::future::join_all;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::{reply, Seen, SentinelReport};
+use super::{reply, Seen, SentinelFeed, SentinelReport};
 use crate::config::{Config, Node, Sentinel};
 use crate::node::{NodeClient, Timeouts};
 use crate::observe::NodeError;
@@ -124,8 +124,8 @@ pub async fn poll_config(config: &Config) -> Vec<SentinelReport> {
     join_all(groups).await.into_iter().flatten().collect()
 }
 
-/// One task per sentinel, each polling at the console's interval and sending its reports on
-/// a bounded channel; dropping this stops them.
+/// Two tasks per sentinel, one polling at the console's interval, one subscribed to its event
+/// channels, both sending on one bounded channel; dropping this stops them.
 #[derive(Debug)]
 pub struct SentinelPollers {
     tasks: Vec<JoinHandle<()>>,
@@ -134,7 +134,7 @@ pub struct SentinelPollers {
 impl SentinelPollers {
     /// Starts a task per sentinel of every group (none for a config without Sentinel).
     #[must_use]
-    pub fn spawn(config: &Config) -> (Self, mpsc::Receiver<SentinelReport>) {
+    pub fn spawn(config: &Config) -> (Self, mpsc::Receiver<SentinelFeed>) {
         let timeouts = Timeouts::from(&config.console);
         let every = config.console.poll_interval.max(Duration::from_millis(100));
         let all: Vec<(usize, crate::config::Addr, String)> = config
@@ -148,24 +148,27 @@ impl SentinelPollers {
                     .map(move |a| (i, a.clone(), s.master_name.clone()))
             })
             .collect();
-        let (tx, rx) = mpsc::channel(all.len().max(1) * 4);
-        let tasks = all
-            .into_iter()
-            .map(|(group, addr, name)| {
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    let mut client =
-                        NodeClient::new(&as_node(&addr), timeouts, SENTINEL_CLIENT_NAME);
-                    loop {
-                        let r = report(&mut client, group, &addr, &name).await;
-                        if tx.send(r).await.is_err() {
-                            return;
-                        }
-                        tokio::time::sleep(every).await;
+        let (tx, rx) = mpsc::channel(all.len().max(1) * 16);
+        let mut tasks = Vec::new();
+        for (group, addr, name) in all {
+            tasks.push(tokio::spawn(super::events::subscribe(
+                group,
+                addr.clone(),
+                timeouts.connect,
+                tx.clone(),
+            )));
+            let tx = tx.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut client = NodeClient::new(&as_node(&addr), timeouts, SENTINEL_CLIENT_NAME);
+                loop {
+                    let r = report(&mut client, group, &addr, &name).await;
+                    if tx.send(SentinelFeed::Report(Box::new(r))).await.is_err() {
+                        return;
                     }
-                })
-            })
-            .collect();
+                    tokio::time::sleep(every).await;
+                }
+            }));
+        }
         (Self { tasks }, rx)
     }
 }

@@ -9,7 +9,9 @@
 //! Sentinel cannot reach keeps its alarm: clients may still write to it.
 
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
 
+use super::events::SentinelEvent;
 use super::{Seen, SentinelReport};
 use crate::config::{Addr, Config};
 use crate::topology::{Anomaly, AnomalyKind, GroupTopology, NodeView, Role, Severity, Topology};
@@ -265,7 +267,10 @@ fn agreement(s: &GroupSentinel, g: &GroupTopology, out: &mut Vec<Anomaly>) {
         let who: Vec<String> = s
             .rows
             .iter()
-            .filter_map(|r| Some(format!("{} names {}", r.addr, r.master.as_ref()?)))
+            .filter_map(|r| {
+                let m = r.master_node.as_ref().or(r.master.as_ref())?;
+                Some(format!("{} names {m}", r.addr))
+            })
             .collect();
         // Sentinels learn a failover from each other's hello messages (every 2 s): one with
         // a newer config epoch than the others is news still spreading, not a conflict.
@@ -437,10 +442,21 @@ fn being_demoted(s: &GroupSentinel, g: &GroupTopology, reports: &[SentinelReport
         .collect()
 }
 
-/// Latest report per sentinel, per group: what the monitor keeps between cycles.
+/// How long an aborted failover stays an anomaly unless a later failover ends or switches.
+const ABORT_SHOWN: Duration = Duration::from_secs(120);
+
+/// How long an event is held to drop the same words from another sentinel.
+const SAME_EVENT: Duration = Duration::from_secs(3);
+
+/// Latest report per sentinel, per group, and what the event channels said that the view
+/// needs: what the monitor keeps between cycles.
 #[derive(Debug, Clone, Default)]
 pub struct Latest {
     by_group: HashMap<usize, Vec<SentinelReport>>,
+    /// Events of the last [`SAME_EVENT`]: (at, group, channel, payload).
+    recent: Vec<(SystemTime, usize, String, String)>,
+    /// The last aborted failover of each group: when, and Sentinel's reason.
+    aborts: HashMap<usize, (SystemTime, String)>,
 }
 
 impl Latest {
@@ -449,6 +465,27 @@ impl Latest {
         let list = self.by_group.entry(r.group).or_default();
         list.retain(|x| x.addr != r.addr);
         list.push(r);
+    }
+
+    /// Takes in an event; false when another sentinel said the same in the last seconds.
+    pub fn record_event(&mut self, ev: &SentinelEvent) -> bool {
+        let fresh = |t: &SystemTime| ev.at.duration_since(*t).is_ok_and(|d| d < SAME_EVENT);
+        self.recent.retain(|(t, ..)| fresh(t));
+        if self
+            .recent
+            .iter()
+            .any(|(_, g, c, p)| *g == ev.group && *c == ev.channel && *p == ev.payload)
+        {
+            return false;
+        }
+        self.recent
+            .push((ev.at, ev.group, ev.channel.clone(), ev.payload.clone()));
+        if let Some(reason) = ev.channel.strip_prefix("-failover-abort-") {
+            self.aborts.insert(ev.group, (ev.at, reason.to_string()));
+        } else if ev.channel == "+switch-master" || ev.channel == "+failover-end" {
+            self.aborts.remove(&ev.group);
+        }
+        true
     }
 
     /// The reports of group `i`.
@@ -461,6 +498,7 @@ impl Latest {
 /// Adds each Sentinel group's summary and anomalies to `topo`, and replaces the split-brain
 /// and stale-primary alarms of nodes Sentinel is demoting with a note.
 pub fn annotate(topo: &mut Topology, config: &Config, latest: &Latest) {
+    let topo_at = topo.at;
     for g in &mut topo.groups {
         let Some(cfg) = config.groups.get(g.index).and_then(|c| c.sentinel.as_ref()) else {
             continue;
@@ -502,6 +540,22 @@ pub fn annotate(topo: &mut Topology, config: &Config, latest: &Latest) {
             }
         }
         g.anomalies.extend(anomalies(&s, g, reports));
+        if let (Some((at, reason)), Some(now)) = (latest.aborts.get(&g.index), topo_at) {
+            if now.duration_since(*at).unwrap_or_default() < ABORT_SHOWN {
+                push(
+                    &mut g.anomalies,
+                    AnomalyKind::SentinelFailoverAborted,
+                    Severity::Critical,
+                    &[],
+                    format!(
+                        "Sentinel's failover of '{}' aborted {} ago: {}",
+                        s.master_name,
+                        crate::timefmt::age(now, *at),
+                        super::events::abort_reason(reason)
+                    ),
+                );
+            }
+        }
         g.anomalies
             .sort_by(|a, b| b.severity.cmp(&a.severity).then(a.kind.cmp(&b.kind)));
         g.sentinel = Some(s);

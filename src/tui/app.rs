@@ -98,8 +98,8 @@ pub enum Msg {
     SandboxFault(Result<FaultDone, String>),
     /// What the drill runner says (`redops drill NAME`).
     Drill(crate::drill::RunnerEvent),
-    /// One sentinel's report; shown from the next cycle on.
-    Sentinel(crate::sentinel::SentinelReport),
+    /// One sentinel's report (shown from the next cycle on), or one of its events (logged).
+    Sentinel(crate::sentinel::SentinelFeed),
 }
 
 /// Slow work for the runtime.
@@ -357,7 +357,12 @@ impl App {
             Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
             Msg::SandboxFault(r) => self.fault_answered(r),
             Msg::Drill(ev) => self.drill_event(ev),
-            Msg::Sentinel(r) => self.monitor.observe_sentinel(r),
+            Msg::Sentinel(feed) => {
+                if let Some(change) = self.monitor.sentinel_feed(feed) {
+                    self.log.extend(vec![change]);
+                    self.dirty = true;
+                }
+            }
         }
         Vec::new()
     }

@@ -70,7 +70,8 @@ pub async fn run_with(
     }
     let result = match Terminal::enter() {
         Ok(mut term) => {
-            let r = event_loop(&mut term, app, (rx, sentinel_rx), drill).await;
+            // Boxed: the loop's state is large, and would otherwise sit in every caller's future.
+            let r = Box::pin(event_loop(&mut term, app, (rx, sentinel_rx), drill)).await;
             drop(term);
             r
         }
@@ -130,7 +131,7 @@ async fn event_loop(
     mut app: App,
     (mut rx, mut sentinel_rx): (
         mpsc::Receiver<Observation>,
-        mpsc::Receiver<crate::sentinel::SentinelReport>,
+        mpsc::Receiver<crate::sentinel::SentinelFeed>,
     ),
     drill: Option<DrillFeed>,
 ) -> io::Result<()> {

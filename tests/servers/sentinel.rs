@@ -220,3 +220,58 @@ async fn sentinel_failover_is_seen_without_false_alarms() {
         settled.as_millis()
     );
 }
+
+/// The console's sentinel tasks: Sentinel's events reach the event log in words naming the
+/// nodes, once per event however many sentinels publish it.
+#[tokio::test]
+async fn sentinel_events_reach_the_log_once() {
+    let sb = sandbox(3).await;
+    let config = fast(sb.config());
+    let mut m = Monitor::new(&config, SystemTime::now());
+    cycle(&mut m, &config).await;
+    let (_tasks, mut rx) = redops::sentinel::SentinelPollers::spawn(&config);
+    // Subscribed once a first report arrived from each (reports and subscriptions start
+    // together; a report takes longer than a PSUBSCRIBE).
+    let mut reports = 0;
+    while reports < 3 {
+        let feed = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("a report in time")
+            .expect("tasks run");
+        if matches!(feed, redops::sentinel::SentinelFeed::Report(_)) {
+            reports += 1;
+        }
+        let _ = m.sentinel_feed(feed);
+    }
+    sentinel_cmd(
+        &sb.sentinels()[0].addr(),
+        &["SENTINEL", "FAILOVER", "sandbox"],
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    while Instant::now() < deadline {
+        let Ok(Some(feed)) = tokio::time::timeout(Duration::from_secs(1), rx.recv()).await else {
+            continue;
+        };
+        if let Some(c) = m.sentinel_feed(feed) {
+            lines.push(c.message.clone());
+            if lines.iter().any(|l| l.contains("the failover finished")) {
+                break;
+            }
+        }
+    }
+    let switched: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("switched 'sandbox' from n1 to n"))
+        .collect();
+    assert_eq!(switched.len(), 1, "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("starts a failover")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("was elected to lead")),
+        "{lines:#?}"
+    );
+}
