@@ -7,6 +7,7 @@
 //! Core: never imports a front-end, never changes anything on a sentinel (every command sent
 //! here is a read). Actions through Sentinel belong to `ops`.
 
+pub mod discover;
 pub mod events;
 pub mod poll;
 pub mod reply;

@@ -275,3 +275,41 @@ async fn sentinel_events_reach_the_log_once() {
         "{lines:#?}"
     );
 }
+
+/// `--sentinel ADDR --master-name NAME`: the group as the sentinel describes it, with every
+/// sentinel it knows; a wrong name is a clear error.
+#[tokio::test]
+async fn ad_hoc_target_from_one_sentinel() {
+    let sb = sandbox(3).await;
+    let s1 = sb.sentinels()[0].addr().to_string();
+    let req = redops::targets::Request {
+        sentinels: vec![s1.clone()],
+        master_name: Some("sandbox".into()),
+        ..redops::targets::Request::default()
+    };
+    let config = redops::targets::resolve(&req).await.expect("resolved");
+    let g = &config.groups[0];
+    let mut ports: Vec<u16> = g.nodes.iter().map(|n| n.addr.port).collect();
+    ports.sort_unstable();
+    let mut want: Vec<u16> = sb.nodes().iter().map(|n| n.port).collect();
+    want.sort_unstable();
+    assert_eq!(ports, want);
+    assert_eq!(g.nodes[0].addr.port, sb.nodes()[0].port, "the master first");
+    let s = g.sentinel.as_ref().expect("sentinel");
+    assert_eq!(s.addrs.len(), 3, "the two others learned from s1: {s:?}");
+    let t = status(&config).await;
+    assert!(
+        t.groups[0].anomalies.is_empty(),
+        "{:?}",
+        t.groups[0].anomalies
+    );
+
+    let e = redops::targets::resolve(&redops::targets::Request {
+        master_name: Some("nope".into()),
+        ..req
+    })
+    .await
+    .expect_err("unknown master name");
+    assert!(e.message.contains("'nope'"), "{e:?}");
+    assert!(e.hint.is_some_and(|h| h.contains("SENTINEL MASTERS")));
+}
