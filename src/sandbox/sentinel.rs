@@ -98,13 +98,7 @@ pub(super) async fn wait_ready(
     let deadline = Instant::now() + timeout;
     let others = u64::try_from(addrs.len().saturating_sub(1)).unwrap_or(0);
     for (name, addr) in addrs {
-        let node = crate::config::Node {
-            name: name.clone(),
-            addr: addr.clone(),
-            username: None,
-            password: None,
-            tls: None,
-        };
+        let node = crate::sentinel::poll::as_node(addr);
         let t = Timeouts {
             connect: Duration::from_secs(1),
             read: Duration::from_secs(1),

@@ -34,13 +34,7 @@ pub async fn discover(
 ) -> Result<Found, DiscoverError> {
     let mut why = Vec::new();
     for addr in named {
-        let node = crate::config::Node {
-            name: format!("sentinel {addr}"),
-            addr: addr.clone(),
-            username: None,
-            password: None,
-            tls: None,
-        };
+        let node = super::poll::as_node(addr);
         let mut client = match NodeClient::new(&node, timeouts, super::SENTINEL_CLIENT_NAME) {
             Ok(c) => c,
             Err(e) => {

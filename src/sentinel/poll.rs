@@ -18,7 +18,7 @@ use crate::observe::NodeError;
 pub const SENTINEL_CLIENT_NAME: &str = "redops-sentinel";
 
 /// A sentinel as a node to connect to: no credentials (sentinels in the config carry none).
-fn as_node(addr: &crate::config::Addr) -> Node {
+pub(crate) fn as_node(addr: &crate::config::Addr) -> Node {
     Node {
         name: format!("sentinel {addr}"),
         addr: addr.clone(),

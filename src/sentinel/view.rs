@@ -72,6 +72,19 @@ impl GroupSentinel {
         })
     }
 
+    /// `CKQUORUM` across the sentinels that answered it: `Some(true)` when every one passed,
+    /// `Some(false)` when one failed, `None` when none was asked.
+    #[must_use]
+    pub fn quorum_reachable(&self) -> Option<bool> {
+        let mut checked = self
+            .rows
+            .iter()
+            .filter_map(|r| r.ckquorum.as_ref().map(Result::is_ok))
+            .peekable();
+        checked.peek()?;
+        Some(checked.all(|ok| ok))
+    }
+
     /// The quorum configured (largest any sentinel reports), else a majority of the list.
     #[must_use]
     pub fn quorum(&self) -> usize {

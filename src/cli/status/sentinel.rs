@@ -65,15 +65,10 @@ pub fn text(s: &GroupSentinel) -> String {
             format!("s{} {what}", i + 1)
         })
         .collect();
-    let checked: Vec<bool> = s
-        .rows
-        .iter()
-        .filter_map(|r| r.ckquorum.as_ref().map(Result::is_ok))
-        .collect();
-    let ck = match (checked.is_empty(), checked.iter().all(|ok| *ok)) {
-        (true, _) => "not checked",
-        (false, true) => "ok",
-        (false, false) => "NOT reachable",
+    let ck = match s.quorum_reachable() {
+        None => "not checked",
+        Some(true) => "ok",
+        Some(false) => "NOT reachable",
     };
     let mut out = format!(
         "sentinel '{}': {}; quorum {} {ck}",

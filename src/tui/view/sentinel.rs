@@ -59,15 +59,10 @@ pub fn strip(t: &Theme, s: &GroupSentinel) -> Line<'static> {
         spans.extend(row_spans(t, i, r));
     }
     spans.push(sep());
-    let checked: Vec<bool> = s
-        .rows
-        .iter()
-        .filter_map(|r| r.ckquorum.as_ref().map(Result::is_ok))
-        .collect();
-    let (q, qs) = match (checked.is_empty(), checked.iter().all(|ok| *ok)) {
-        (true, _) => (format!("quorum {} ?", s.quorum()), t.s(Ui::Muted)),
-        (false, true) => (format!("quorum {} ✓", s.quorum()), t.s(Ui::Up)),
-        (false, false) => (format!("quorum {} ✗", s.quorum()), t.s(Ui::Danger)),
+    let (q, qs) = match s.quorum_reachable() {
+        None => (format!("quorum {} ?", s.quorum()), t.s(Ui::Muted)),
+        Some(true) => (format!("quorum {} ✓", s.quorum()), t.s(Ui::Up)),
+        Some(false) => (format!("quorum {} ✗", s.quorum()), t.s(Ui::Danger)),
     };
     spans.push(Span::styled(q, qs));
     if let Some(e) = s.rows.iter().filter_map(|r| r.epoch).max() {
