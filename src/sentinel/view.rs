@@ -574,3 +574,6 @@ pub fn annotate(topo: &mut Topology, config: &Config, latest: &Latest) {
         g.sentinel = Some(s);
     }
 }
+
+#[cfg(test)]
+mod tests;
