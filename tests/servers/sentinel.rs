@@ -313,3 +313,76 @@ async fn ad_hoc_target_from_one_sentinel() {
     assert!(e.message.contains("'nope'"), "{e:?}");
     assert!(e.hint.is_some_and(|h| h.contains("SENTINEL MASTERS")));
 }
+
+/// The primary dies (SIGKILL by PID): Sentinel agrees it is down and promotes a replica; the
+/// console says so without calling the replicas down or two primaries a split brain. Then
+/// the old primary restarts with its old data and Sentinel turns it into a replica.
+#[tokio::test]
+async fn primary_killed_sentinel_fails_over_and_the_console_follows() {
+    let mut sb = sandbox(3).await;
+    let config = fast(sb.config());
+    let mut m = Monitor::new(&config, SystemTime::now());
+    for _ in 0..3 {
+        cycle(&mut m, &config).await;
+    }
+    let started = Instant::now();
+    sb.kill("n1").unwrap();
+    let mut promoted: Option<(Duration, String)> = None;
+    let deadline = started + Duration::from_secs(40);
+    while Instant::now() < deadline {
+        let t = cycle(&mut m, &config).await;
+        let g = &t.groups[0];
+        for a in &g.anomalies {
+            let about_replicas = a.nodes.iter().any(|n| n != "n1");
+            assert!(
+                !(matches!(
+                    a.kind,
+                    AnomalyKind::NodeDown | AnomalyKind::NodeUnresponsive
+                ) && about_replicas)
+                    && a.kind != AnomalyKind::SplitBrain,
+                "false alarm at {:?}: {a:?}",
+                started.elapsed()
+            );
+        }
+        let view = g.sentinel.as_ref().unwrap();
+        if let Some(n) = view.master_node.as_deref().filter(|n| *n != "n1") {
+            if g.by_name(n).is_some_and(|v| v.role == Role::Primary) && view.agreeing >= 2 {
+                promoted = Some((started.elapsed(), n.to_string()));
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (after, new) = promoted.expect("Sentinel promoted a replica and the console saw it");
+    eprintln!(
+        "figure: primary killed; the console shows Sentinel's new master {new} after {} ms \
+         (down-after-milliseconds {} ms)",
+        after.as_millis(),
+        redops::sandbox::DOWN_AFTER_MS
+    );
+    sb.restart("n1").await.unwrap();
+    let restarted = Instant::now();
+    let deadline = restarted + Duration::from_secs(40);
+    let mut raised: Vec<AnomalyKind> = Vec::new();
+    loop {
+        let t = cycle(&mut m, &config).await;
+        let g = &t.groups[0];
+        for a in &g.anomalies {
+            if !raised.contains(&a.kind) {
+                raised.push(a.kind);
+            }
+        }
+        if g.by_name("n1").is_some_and(|v| v.role == Role::Replica)
+            && g.sentinel.as_ref().unwrap().agreeing == 3
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "n1 never became a replica");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "figure: old primary restarted; Sentinel made it a replica after {} ms; raised \
+         meanwhile: {raised:?}",
+        restarted.elapsed().as_millis()
+    );
+}
