@@ -133,7 +133,7 @@ pub struct TargetArgs {
         value_name = "ADDR",
         requires = "master_name"
     )]
-    pub sentinels: Vec<String>,
+    pub sentinel_addrs: Vec<String>,
 
     /// The master name the --sentinel sentinels monitor.
     #[arg(long, global = true, value_name = "NAME")]
@@ -288,7 +288,7 @@ impl TargetArgs {
     /// # Errors
     /// A bad `--timeout` value, as a message with a hint.
     pub fn to_request(&self) -> Result<crate::targets::Request, crate::targets::TargetError> {
-        if self.discover_auth && self.discover.is_none() && self.sentinels.is_empty() {
+        if self.discover_auth && self.discover.is_none() && self.sentinel_addrs.is_empty() {
             return Err(crate::targets::TargetError {
                 message: "--discover-auth without --discover or --sentinel".into(),
                 hint: Some(
@@ -329,7 +329,7 @@ impl TargetArgs {
             key_file: self.key_file.clone(),
             timeout,
             discover_auth: self.discover_auth,
-            sentinels: self.sentinels.clone(),
+            sentinels: self.sentinel_addrs.clone(),
             master_name: self.master_name.clone(),
         })
     }
@@ -338,7 +338,8 @@ impl TargetArgs {
     /// `None` for ad-hoc targets (`--node`, `--discover`): see `history::loss_file`.
     #[must_use]
     pub fn loss_memory(&self, config: &crate::config::Config) -> Option<PathBuf> {
-        let adhoc = !self.nodes.is_empty() || self.discover.is_some() || !self.sentinels.is_empty();
+        let adhoc =
+            !self.nodes.is_empty() || self.discover.is_some() || !self.sentinel_addrs.is_empty();
         (!adhoc).then(|| crate::history::loss_file::path_for(&config.console.audit_log))
     }
 

@@ -81,3 +81,26 @@ pub fn text(s: &GroupSentinel) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory as _, Parser as _};
+
+    /// `--sentinel` (global, a target) and `--sentinels N` (sandbox, demo) are different
+    /// arguments: clap's own consistency check over the whole command tree.
+    #[test]
+    fn every_subcommand_parses_with_the_sentinel_flags() {
+        crate::cli::Cli::command().debug_assert();
+        let parsed = crate::cli::Cli::try_parse_from(["redops", "demo", "--sentinels", "3"]);
+        assert!(parsed.is_ok(), "{parsed:?}");
+        let parsed = crate::cli::Cli::try_parse_from([
+            "redops",
+            "status",
+            "--sentinel",
+            "127.0.0.1:26379",
+            "--master-name",
+            "m",
+        ]);
+        assert!(parsed.is_ok(), "{parsed:?}");
+    }
+}
