@@ -65,10 +65,6 @@ pub fn strip(t: &Theme, s: &GroupSentinel) -> Line<'static> {
         Some(false) => (format!("quorum {} ✗", s.quorum()), t.s(Ui::Danger)),
     };
     spans.push(Span::styled(q, qs));
-    if let Some(e) = s.rows.iter().filter_map(|r| r.epoch).max() {
-        spans.push(sep());
-        spans.push(Span::styled(format!("epoch {e}"), t.s(Ui::Muted)));
-    }
     if let Some(state) = s.rows.iter().find_map(|r| r.failover_state.clone()) {
         spans.push(sep());
         spans.push(Span::styled(
@@ -79,6 +75,11 @@ pub fn strip(t: &Theme, s: &GroupSentinel) -> Line<'static> {
     if s.rows.iter().any(|r| r.tilt) {
         spans.push(sep());
         spans.push(Span::styled("TILT", t.s(Ui::Warning)));
+    }
+    // Last: on a narrow screen the border cuts the end, and the epoch matters least.
+    if let Some(e) = s.rows.iter().filter_map(|r| r.epoch).max() {
+        spans.push(sep());
+        spans.push(Span::styled(format!("epoch {e}"), t.s(Ui::Muted)));
     }
     spans.push(Span::raw(" "));
     Line::from(spans)
@@ -139,7 +140,7 @@ mod tests {
         assert_eq!(
             line,
             " Sentinel 'grp\\x1b[2J' s1 ✓ n1 failover_in_progress · s2 ✓ n1 · s3 ✗ down · quorum 2 ✓ \
-             · epoch 4 · failing over: wait_promotion "
+             · failing over: wait_promotion · epoch 4 "
         );
     }
 }
