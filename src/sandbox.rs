@@ -360,6 +360,12 @@ impl Sandbox {
         .await
     }
 
+    /// Every process: the data nodes, then the sentinels (what faults and the state file
+    /// name).
+    pub fn processes(&self) -> impl Iterator<Item = &ServerProcess> {
+        self.nodes.iter().chain(&self.sentinels)
+    }
+
     /// The sentinels (`s1..`), in start order; empty without `Spec::sentinels`.
     #[must_use]
     pub fn sentinels(&self) -> &[ServerProcess] {

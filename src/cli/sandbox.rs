@@ -63,7 +63,7 @@ pub enum ControlCommand {
 /// The node, and which sandbox.
 #[derive(Debug, Clone, Args)]
 pub struct ControlArgs {
-    /// Node name (n1, n2, ...), as `redops sandbox` printed it.
+    /// Node name (n1, n2, ..., or s1, s2, ... for sentinels), as `redops sandbox` printed it.
     pub node: String,
     /// The sandbox's directory (default: the one sandbox running in the temp dir).
     #[arg(long, value_name = "DIR")]
