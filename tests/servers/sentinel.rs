@@ -100,7 +100,11 @@ async fn sandbox_sentinels_watch_the_primary_and_are_killed_on_drop() {
     );
     let state = sb.state();
     let names: Vec<&str> = state.nodes.iter().map(|n| n.name.as_str()).collect();
-    assert_eq!(names, ["n1", "n2", "n3", "s1", "s2", "s3"], "the state file names them");
+    assert_eq!(
+        names,
+        ["n1", "n2", "n3", "s1", "s2", "s3"],
+        "the state file names them"
+    );
     let pids: Vec<u32> = sb.sentinels().iter().map(|s| s.pid).collect();
     drop(sb);
     for pid in pids {
