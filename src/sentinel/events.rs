@@ -192,7 +192,9 @@ pub fn describe(
 }
 
 /// Subscribes to one sentinel's events and sends them until the receiver is gone;
-/// reconnects after a failure, waiting 1 s, then up to 10 s.
+/// reconnects after a failure, waiting 1 s, then up to 10 s. Connecting and subscribing are
+/// bounded by `connect` (times 4 for the subscriptions); waiting for a message is not: a
+/// silent sentinel is the poller's to report.
 pub async fn subscribe(
     group: usize,
     sentinel: Addr,
@@ -203,14 +205,15 @@ pub async fn subscribe(
     loop {
         if let Ok(client) = redis::Client::open(format!("redis://{sentinel}")) {
             if let Ok(Ok(mut ps)) = tokio::time::timeout(connect, client.get_async_pubsub()).await {
-                let mut ok = true;
-                for p in PATTERNS {
-                    if ps.psubscribe(*p).await.is_err() {
-                        ok = false;
-                        break;
+                // Bounded: a frozen sentinel accepts the connection and answers nothing.
+                let subscribed = tokio::time::timeout(connect * 4, async {
+                    for p in PATTERNS {
+                        ps.psubscribe(*p).await?;
                     }
-                }
-                if ok {
+                    Ok::<(), redis::RedisError>(())
+                })
+                .await;
+                if matches!(subscribed, Ok(Ok(()))) {
                     wait = Duration::from_secs(1);
                     let mut stream = ps.on_message();
                     while let Some(m) = stream.next().await {
