@@ -125,9 +125,24 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "DURATION")]
     pub timeout: Option<String>,
 
-    /// Send --user/--password-env to the nodes --discover finds too. Without it only the
-    /// seed and --node addresses get them: discovered addresses come from server data.
-    #[arg(long, global = true, requires = "discover")]
+    /// A sentinel to ask for the group (repeatable), host:port (port 26379 when none is
+    /// given); with --master-name, forms one ad-hoc Sentinel group.
+    #[arg(
+        long = "sentinel",
+        global = true,
+        value_name = "ADDR",
+        requires = "master_name"
+    )]
+    pub sentinel_addrs: Vec<String>,
+
+    /// The master name the --sentinel sentinels monitor.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub master_name: Option<String>,
+
+    /// Send --user/--password-env to the nodes --discover (or --sentinel) finds too. Without
+    /// it only the seed and --node addresses get them: discovered addresses come from server
+    /// data.
+    #[arg(long, global = true)]
     pub discover_auth: bool,
 }
 
@@ -273,6 +288,16 @@ impl TargetArgs {
     /// # Errors
     /// A bad `--timeout` value, as a message with a hint.
     pub fn to_request(&self) -> Result<crate::targets::Request, crate::targets::TargetError> {
+        if self.discover_auth && self.discover.is_none() && self.sentinel_addrs.is_empty() {
+            return Err(crate::targets::TargetError {
+                message: "--discover-auth without --discover or --sentinel".into(),
+                hint: Some(
+                    "it sends the credentials to the nodes those find; drop it, or add \
+                     --discover HOST:PORT or --sentinel ADDR --master-name NAME"
+                        .into(),
+                ),
+            });
+        }
         let timeout = match &self.timeout {
             None => None,
             Some(t) => Some(
@@ -304,6 +329,8 @@ impl TargetArgs {
             key_file: self.key_file.clone(),
             timeout,
             discover_auth: self.discover_auth,
+            sentinels: self.sentinel_addrs.clone(),
+            master_name: self.master_name.clone(),
         })
     }
 
@@ -311,7 +338,8 @@ impl TargetArgs {
     /// `None` for ad-hoc targets (`--node`, `--discover`): see `history::loss_file`.
     #[must_use]
     pub fn loss_memory(&self, config: &crate::config::Config) -> Option<PathBuf> {
-        let adhoc = !self.nodes.is_empty() || self.discover.is_some();
+        let adhoc =
+            !self.nodes.is_empty() || self.discover.is_some() || !self.sentinel_addrs.is_empty();
         (!adhoc).then(|| crate::history::loss_file::path_for(&config.console.audit_log))
     }
 

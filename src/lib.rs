@@ -25,6 +25,7 @@
 //!             (verify, prune, check-data) writes                     (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! words       counts in operator text: "1 replica", "3 replicas"    (core)
+//! sentinel    Sentinel's view of a group: polled, parsed, summarised, anomalies (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)
 //! timefmt     ages and clock times in one format, never an epoch     (core)
 //! drill       guided drills: format, pure engine, writer, report, headless runner (core)
@@ -50,6 +51,7 @@ pub mod ops;
 pub mod poller;
 pub mod sandbox;
 pub mod sanitize;
+pub mod sentinel;
 pub mod targets;
 pub mod timefmt;
 pub mod topology;

@@ -76,6 +76,8 @@ pub struct Monitor {
     /// The topology last published was built warm.
     was_warm: bool,
     topology: Topology,
+    /// The latest report of each sentinel (groups Sentinel watches).
+    sentinels: crate::sentinel::view::Latest,
 }
 
 impl Monitor {
@@ -97,6 +99,7 @@ impl Monitor {
             started: now,
             was_warm: false,
             topology,
+            sentinels: crate::sentinel::view::Latest::default(),
         }
     }
 
@@ -125,6 +128,43 @@ impl Monitor {
         self.fleet.apply(obs);
     }
 
+    /// Takes in one sentinel's report; Sentinel's view follows at the next cycle.
+    pub fn observe_sentinel(&mut self, report: crate::sentinel::SentinelReport) {
+        self.sentinels.record(report);
+    }
+
+    /// Takes in what a sentinel task sent: a report is kept for the next cycle; an event is
+    /// returned as a change for the event log (in words naming the group's nodes), unless
+    /// another sentinel just said the same or it concerns another master.
+    pub fn sentinel_feed(
+        &mut self,
+        feed: crate::sentinel::SentinelFeed,
+    ) -> Option<topology::Change> {
+        match feed {
+            crate::sentinel::SentinelFeed::Report(r) => {
+                self.sentinels.record(*r);
+                None
+            }
+            crate::sentinel::SentinelFeed::Event(ev) => {
+                let cfg = self.config.groups.get(ev.group)?;
+                let name = &cfg.sentinel.as_ref()?.master_name;
+                let g = self.topology.groups.iter().find(|g| g.index == ev.group)?;
+                let (severity, node, message) = crate::sentinel::events::describe(&ev, name, g)?;
+                if !self.sentinels.record_event(&ev) {
+                    return None;
+                }
+                Some(topology::Change {
+                    at: ev.at,
+                    group: cfg.name.clone(),
+                    node,
+                    kind: topology::ChangeKind::SentinelEvent,
+                    severity,
+                    message,
+                })
+            }
+        }
+    }
+
     /// Builds the topology as of `now` from everything observed, holds back what is not
     /// confirmed yet, runs the data-loss watch (asking `lookup` for the backup of each new
     /// loss), and publishes it.
@@ -134,6 +174,7 @@ impl Monitor {
         mut lookup: impl FnMut(&SnapshotQuery) -> Lookup,
     ) -> Update {
         let mut next = topology::build(&self.config, &self.fleet, &self.history, now);
+        crate::sentinel::annotate(&mut next, &self.config, &self.sentinels);
         self.history.record_lag(&next);
         if self.holds {
             self.confirm.apply(&mut next, now);

@@ -18,6 +18,7 @@ mod config_file;
 mod control;
 mod process;
 mod ready;
+mod sentinel;
 mod tls;
 mod watchdog;
 
@@ -31,6 +32,7 @@ pub use process::{
     SERVER_BIN_ENV,
 };
 pub use ready::{probe, probe_node, ReplState, SANDBOX_CLIENT_NAME};
+pub use sentinel::{DOWN_AFTER_MS, FAILOVER_TIMEOUT_MS};
 pub use tls::TlsFiles;
 
 use std::path::{Path, PathBuf};
@@ -73,8 +75,11 @@ pub struct Spec {
     /// refused without it): what an operator sets so that the snapshot gate can save a server
     /// that has no persistence under a temporary name.
     pub protected_configs: bool,
-    /// Name of the config group.
+    /// Name of the config group (and the master name sentinels know it by).
     pub group: String,
+    /// Sentinels (`s1..`) monitoring the primary, written into the config as the group's
+    /// `sentinel = {...}` (`sandbox/sentinel.rs`).
+    pub sentinels: usize,
 }
 
 impl Default for Spec {
@@ -90,6 +95,7 @@ impl Default for Spec {
             tls: false,
             protected_configs: false,
             group: "sandbox".to_string(),
+            sentinels: 0,
         }
     }
 }
@@ -179,6 +185,7 @@ impl SandboxError {
 pub struct Sandbox {
     // Declared first: the processes are killed (by `Drop`) before the dir is removed.
     nodes: Vec<ServerProcess>,
+    sentinels: Vec<ServerProcess>,
     // After the nodes: closed only once every server is reaped.
     watchdog: Arc<Watchdog>,
     spec: Spec,
@@ -228,6 +235,7 @@ impl Sandbox {
         let watchdog = Arc::new(Watchdog::start()?);
         let mut sb = Self {
             nodes: Vec::new(),
+            sentinels: Vec::new(),
             watchdog,
             spec: spec.clone(),
             bin,
@@ -255,6 +263,7 @@ impl Sandbox {
                 sb.wait_synced(&node.name, READY_TIMEOUT).await?;
             }
         }
+        sb.start_sentinels().await?;
         Ok(sb)
     }
 
@@ -289,6 +298,7 @@ impl Sandbox {
             password: self.spec.password.clone(),
             tls: self.tls.clone(),
             extra_args,
+            sentinel: None,
         };
         let p = ServerProcess::spawn(
             name,
@@ -299,6 +309,67 @@ impl Sandbox {
         .await?;
         self.nodes.push(p);
         Ok(self.nodes.last().expect("just pushed"))
+    }
+
+    /// Starts `spec.sentinels` sentinels monitoring the primary (the first node) and waits
+    /// until they know each other and the replicas.
+    async fn start_sentinels(&mut self) -> Result<(), SandboxError> {
+        let n = self.spec.sentinels;
+        if n == 0 {
+            return Ok(());
+        }
+        if self.tls.is_some() {
+            return Err(SandboxError::InvalidSpec(
+                "sandbox sentinels do not speak TLS\n  hint: use --sentinels without --tls".into(),
+            ));
+        }
+        let primary_port = self.nodes.first().map_or(0, |p| p.port);
+        let watch = sentinel::Watch {
+            master_name: self.spec.group.clone(),
+            primary_port,
+            quorum: sentinel::quorum_for(n),
+            auth_pass: self.spec.password.clone(),
+        };
+        for i in 1..=n {
+            let name = format!("s{i}");
+            let launch = Launch {
+                bin: self.bin.clone(),
+                dir: self.dir.path().join(&name),
+                upstream_port: None,
+                debug_command: false,
+                protected_configs: false,
+                password: None,
+                tls: None,
+                extra_args: Vec::new(),
+                sentinel: Some(watch.clone()),
+            };
+            let p = ServerProcess::spawn(&name, launch, None, Arc::clone(&self.watchdog)).await?;
+            self.sentinels.push(p);
+        }
+        let addrs: Vec<_> = self
+            .sentinels
+            .iter()
+            .map(|s| (s.name.clone(), s.addr()))
+            .collect();
+        sentinel::wait_ready(
+            &addrs,
+            &self.spec.group,
+            self.spec.replicas as u64,
+            READY_TIMEOUT,
+        )
+        .await
+    }
+
+    /// Every process: the data nodes, then the sentinels (what faults and the state file
+    /// name).
+    pub fn processes(&self) -> impl Iterator<Item = &ServerProcess> {
+        self.nodes.iter().chain(&self.sentinels)
+    }
+
+    /// The sentinels (`s1..`), in start order; empty without `Spec::sentinels`.
+    #[must_use]
+    pub fn sentinels(&self) -> &[ServerProcess] {
+        &self.sentinels
     }
 
     /// `--enable-debug-command` and `--enable-protected-configs` exist from Redis 7.0 (and in
@@ -329,6 +400,7 @@ impl Sandbox {
 
     fn get(&self, name: &str) -> Result<&ServerProcess, SandboxError> {
         self.node(name)
+            .or_else(|| self.sentinels.iter().find(|s| s.name == name))
             .ok_or_else(|| SandboxError::UnknownNode(name.to_string()))
     }
 
@@ -366,11 +438,18 @@ impl Sandbox {
     /// console defaults with the audit log and backups inside the sandbox dir.
     #[must_use]
     pub fn config(&self) -> Config {
-        config_file::build(
+        let mut config = config_file::build(
             &self.spec.group,
             self.nodes.iter().map(ServerProcess::node).collect(),
             self.dir(),
-        )
+        );
+        if !self.sentinels.is_empty() {
+            config.groups[0].sentinel = Some(crate::config::Sentinel {
+                addrs: self.sentinels.iter().map(ServerProcess::addr).collect(),
+                master_name: self.spec.group.clone(),
+            });
+        }
+        config
     }
 
     /// [`config`](Self::config) as a TOML file.
@@ -441,6 +520,7 @@ impl Sandbox {
         let node = self
             .nodes
             .iter_mut()
+            .chain(self.sentinels.iter_mut())
             .find(|n| n.name == name)
             .ok_or_else(|| SandboxError::UnknownNode(name.to_string()))?;
         node.restart().await
@@ -491,7 +571,7 @@ impl Sandbox {
     /// and reaps the watchdog. Idempotent; also run on drop. A later restart or `add_node`
     /// starts a new watchdog.
     pub fn stop(&mut self) {
-        for n in &self.nodes {
+        for n in self.sentinels.iter().chain(&self.nodes) {
             n.kill();
         }
         let _ = self.watchdog.close();

@@ -38,6 +38,9 @@ pub struct Request {
     pub timeout: Option<Duration>,
     /// Send the credentials to discovered nodes too (`--discover-auth`).
     pub discover_auth: bool,
+    /// Sentinels to ask for the group (`--sentinel`, with `--master-name`).
+    pub sentinels: Vec<String>,
+    pub master_name: Option<String>,
 }
 
 /// Why the targets could not be resolved: a message and a hint.
@@ -75,7 +78,9 @@ impl From<config::ConfigError> for TargetError {
 /// a seed that cannot be read.
 pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
     let adhoc = !req.nodes.is_empty() || req.discover.is_some();
-    let mut cfg = if adhoc {
+    let mut cfg = if !req.sentinels.is_empty() {
+        from_sentinels(req).await?
+    } else if adhoc {
         let mut console = Console::default();
         if let Some(t) = req.timeout {
             console.timeout = t;
@@ -168,6 +173,61 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
         }
     }
     Ok(cfg)
+}
+
+/// The ad-hoc group a sentinel describes (`--sentinel ADDR --master-name NAME`): named after
+/// the master name, its master and replicas as nodes (credentials only with
+/// `--discover-auth`: the addresses come from Sentinel's data), its sentinels.
+async fn from_sentinels(req: &Request) -> Result<Config, TargetError> {
+    let Some(master_name) = req.master_name.clone() else {
+        return Err(TargetError::new(
+            "--sentinel needs --master-name",
+            "add --master-name NAME (the name in the sentinels' `sentinel monitor NAME ...`)",
+        ));
+    };
+    let mut console = Console::default();
+    if let Some(t) = req.timeout {
+        console.timeout = t;
+        console.connect_timeout = t;
+    }
+    let mut named = Vec::new();
+    for raw in &req.sentinels {
+        let mut p = Addr::parse_full(raw).map_err(|e| {
+            TargetError::new(
+                format!("--sentinel: {e}"),
+                "give host:port, e.g. --sentinel 10.0.0.5:26379",
+            )
+        })?;
+        if !p.port_given {
+            p.addr.port = 26379;
+        }
+        let a = p.addr;
+        if !named.contains(&a) {
+            named.push(a);
+        }
+    }
+    let found = crate::sentinel::discover::discover(&named, &master_name, Timeouts::from(&console))
+        .await
+        .map_err(|e| TargetError::new(e.message, e.hint))?;
+    let (template, _) = node_template(req)?;
+    let nodes = std::iter::once(found.master)
+        .chain(found.replicas)
+        .map(|addr| Node {
+            name: addr.to_string(),
+            addr,
+            ..credentials_for(&template, req.discover_auth)
+        })
+        .collect();
+    let mut group = Group::new(master_name.clone(), nodes);
+    group.sentinel = Some(config::Sentinel {
+        addrs: found.sentinels,
+        master_name,
+    });
+    Ok(Config {
+        console,
+        groups: vec![group],
+        source: None,
+    })
 }
 
 /// Connection settings shared by every ad-hoc node.

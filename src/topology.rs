@@ -64,6 +64,8 @@ pub struct GroupTopology {
     pub nodes: Vec<NodeView>,
     /// Worst first.
     pub anomalies: Vec<Anomaly>,
+    /// Sentinel's view, for a group Sentinel watches (added by the monitor).
+    pub sentinel: Option<crate::sentinel::GroupSentinel>,
 }
 
 impl GroupTopology {
@@ -273,6 +275,16 @@ pub enum AnomalyKind {
     FailoverInProgress,
     UnmanagedReplica,
     ClusterShards,
+    /// Sentinel's view (`sentinel/view.rs`).
+    SentinelDown,
+    SentinelQuorum,
+    SentinelUnknownMaster,
+    SentinelDisagree,
+    SentinelMasterMismatch,
+    SentinelTilt,
+    SentinelReplica,
+    SentinelDemoting,
+    SentinelFailoverAborted,
 }
 
 impl AnomalyKind {
@@ -298,6 +310,15 @@ impl AnomalyKind {
             Self::FailoverInProgress => "failover_in_progress",
             Self::UnmanagedReplica => "unmanaged_replica",
             Self::ClusterShards => "cluster_shards",
+            Self::SentinelDown => "sentinel_down",
+            Self::SentinelQuorum => "sentinel_quorum",
+            Self::SentinelUnknownMaster => "sentinel_unknown_master",
+            Self::SentinelDisagree => "sentinel_disagree",
+            Self::SentinelMasterMismatch => "sentinel_master_mismatch",
+            Self::SentinelTilt => "sentinel_tilt",
+            Self::SentinelReplica => "sentinel_replica",
+            Self::SentinelDemoting => "sentinel_demoting",
+            Self::SentinelFailoverAborted => "sentinel_failover_aborted",
         }
     }
 }

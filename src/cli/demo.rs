@@ -29,6 +29,9 @@ pub struct DemoArgs {
     /// redis-server or valkey-server binary (default: found on PATH).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<std::path::PathBuf>,
+    /// Also start this many sentinels monitoring the primary (quorum 2).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub sentinels: usize,
 }
 
 /// Runs the demo; returns the exit code.
@@ -37,6 +40,7 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
     let spec = Spec {
         replicas: 2,
         chain: true,
+        sentinels: args.sentinels,
         server_bin: args.server_bin.clone(),
         group: "demo".to_string(),
         ..Spec::default()

@@ -36,6 +36,9 @@ pub struct SandboxArgs {
     /// Add a chained replica under the first replica.
     #[arg(long)]
     pub chain: bool,
+    /// Start this many sentinels (s1, s2, …) monitoring the primary, quorum 2.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub sentinels: usize,
     /// redis-server or valkey-server binary (default: found on PATH).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
@@ -60,7 +63,7 @@ pub enum ControlCommand {
 /// The node, and which sandbox.
 #[derive(Debug, Clone, Args)]
 pub struct ControlArgs {
-    /// Node name (n1, n2, ...), as `redops sandbox` printed it.
+    /// Node name (n1, n2, ..., or s1, s2, ... for sentinels), as `redops sandbox` printed it.
     pub node: String,
     /// The sandbox's directory (default: the one sandbox running in the temp dir).
     #[arg(long, value_name = "DIR")]
@@ -84,6 +87,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
     let spec = Spec {
         replicas: args.replicas,
         chain: args.chain,
+        sentinels: args.sentinels,
         server_bin: args.server_bin.clone(),
         ..Spec::default()
     };
@@ -296,6 +300,15 @@ fn print_started(sandbox: &Sandbox, config_path: &std::path::Path) {
             n.addr().to_string(),
             role(n, chained),
             n.pid
+        ));
+    }
+    for s in sandbox.sentinels() {
+        output::line(&format!(
+            "  {:<4} {:<16} {:<26} pid {}",
+            s.name,
+            s.addr().to_string(),
+            format!("sentinel of '{}'", sandbox.config().groups[0].name),
+            s.pid
         ));
     }
     let path = config_path.display();

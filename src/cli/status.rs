@@ -5,6 +5,8 @@
 //! back). With a memory file it is judged against what redops last saw of each node. The
 //! memory file's reading and writing and the backup lookup live here, shared with `watch`.
 
+mod sentinel;
+
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -39,7 +41,13 @@ pub async fn snapshot(config: &Config) -> Topology {
 /// even unwitnessed, is a critical anomaly until acknowledged in the console) and updates it.
 pub async fn poll(config: &Config, memory: Option<&Path>) -> Topology {
     let mut monitor = Monitor::one_shot(config, SystemTime::now());
-    let observed = crate::poller::poll_once(config).await;
+    let (observed, sentinels) = tokio::join!(
+        crate::poller::poll_once(config),
+        crate::sentinel::poll::poll_config(config)
+    );
+    for r in sentinels {
+        monitor.observe_sentinel(r);
+    }
     if let Some(path) = memory {
         monitor.remember(load_memory(path));
     }
@@ -178,6 +186,7 @@ pub fn to_json(config: &Config, topo: &Topology) -> Value {
                 "read_only": cfg.is_some_and(|c| c.read_only),
                 "nodes": nodes,
                 "anomalies": anomalies,
+                "sentinel": g.sentinel.as_ref().map(sentinel::to_json),
             })
         })
         .collect();
@@ -290,6 +299,9 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
                 }
             }
             lines.push(l.trim_end().to_string());
+        }
+        if let Some(s) = &g.sentinel {
+            lines.push(format!("  {}", sentinel::text(s)));
         }
         if g.anomalies.is_empty() {
             lines.push(format!("  {}", p.green("healthy: no anomalies")));

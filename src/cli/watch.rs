@@ -135,6 +135,7 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
         *last_line = Instant::now();
     };
     let (mut pollers, mut rx) = crate::poller::spawn(&config);
+    let (_sentinel_pollers, mut sentinel_rx) = crate::sentinel::SentinelPollers::spawn(&config);
     let mut monitor = Monitor::new(&config, SystemTime::now());
     let memory = targets.loss_memory(&config);
     if let Some(path) = &memory {
@@ -152,6 +153,13 @@ pub async fn run(targets: &TargetArgs, args: WatchArgs) -> u8 {
             obs = rx.recv() => {
                 let Some(obs) = obs else { break };
                 monitor.observe(obs);
+                dirty = true;
+            }
+            Some(feed) = sentinel_rx.recv() => {
+                if let Some(c) = monitor.sentinel_feed(feed) {
+                    let l = if args.json { json_line(&c) } else { text_line(&c, paint) };
+                    emit(&l, &mut last_line);
+                }
                 dirty = true;
             }
             _ = tick.tick() => {

@@ -34,7 +34,7 @@ pub fn build(group: &str, nodes: Vec<Node>, dir: &Path) -> Config {
     }
 }
 
-/// TOML for a config of loopback groups as the sandbox makes them: no Sentinel, and when the
+/// TOML for a config of loopback groups as the sandbox makes them: its sentinels, and when the
 /// nodes have a password, `password_file` (a password never goes into the file itself); TLS
 /// settings are written per group, from its first node.
 #[must_use]
@@ -76,6 +76,15 @@ pub fn to_toml(config: &Config, header: &str, password_file: Option<&Path>) -> S
         }
         if let Some(file) = password_file.filter(|_| g.nodes.iter().any(|n| n.password.is_some())) {
             let _ = writeln!(out, "password_file = {}", quote(&file.to_string_lossy()));
+        }
+        if let Some(s) = &g.sentinel {
+            let addrs: Vec<String> = s.addrs.iter().map(|a| quote(&a.to_string())).collect();
+            let _ = writeln!(
+                out,
+                "sentinel = {{ addrs = [{}], master_name = {} }}",
+                addrs.join(", "),
+                quote(&s.master_name)
+            );
         }
         if let Some(tls) = g.nodes.iter().find_map(|n| n.tls.as_ref()) {
             let _ = writeln!(out, "tls = true");

@@ -204,8 +204,7 @@ impl Sandbox {
             server: self.server_version(),
             config: self.dir().join("redops.toml"),
             nodes: self
-                .nodes()
-                .iter()
+                .processes()
                 .map(|n| NodeState {
                     name: n.name.clone(),
                     port: n.port,
@@ -245,10 +244,10 @@ impl Sandbox {
     /// # Errors
     /// An unknown node, a node not running (freeze, thaw), or a restart that failed.
     pub async fn apply(&mut self, fault: Fault, name: &str) -> Result<FaultDone, ControlError> {
-        let Some(node) = self.node(name) else {
+        let Ok(node) = self.get(name) else {
             return Err(ControlError::UnknownNode {
                 node: name.to_string(),
-                nodes: self.nodes().iter().map(|n| n.name.clone()).collect(),
+                nodes: self.processes().map(|n| n.name.clone()).collect(),
             });
         };
         let was_running = node.is_running();
@@ -283,8 +282,7 @@ impl Sandbox {
     /// stays a zombie; returns those found gone since the last call.
     #[must_use]
     pub fn reap_exited(&self) -> Vec<Exited> {
-        self.nodes()
-            .iter()
+        self.processes()
             .filter(|n| n.has_child() && !n.is_running())
             .map(|n| Exited {
                 node: n.name.clone(),

@@ -94,6 +94,8 @@ pub(super) struct Launch {
     /// TLS only: no plaintext port, `PORT` is the TLS port; replication over TLS too.
     pub tls: Option<TlsFiles>,
     pub extra_args: Vec<String>,
+    /// Set for a sentinel: it runs with `--sentinel` from a config of its own.
+    pub sentinel: Option<super::sentinel::Watch>,
 }
 
 impl Launch {
@@ -163,6 +165,9 @@ impl Launch {
     /// [`args`](Self::args) as a `redis.conf`: one directive per `--name`, every argument
     /// quoted (6.2 and 7.x read `save "3600" "1"` and `save ""` alike).
     pub fn conf_text(&self, port: u16) -> String {
+        if let Some(watch) = &self.sentinel {
+            return watch.conf_text(port, &self.dir);
+        }
         let mut out = String::from(
             "# Written by the redops sandbox; the server is started with this file, so a\n\
              # restart keeps these settings and anything CONFIG REWRITE adds.\n",
@@ -402,8 +407,11 @@ async fn start_child(
     let stderr_path = launch.dir.join("stderr.log");
     let stderr = File::create(&stderr_path).map_err(|e| SandboxError::io(&stderr_path, e))?;
     let mut cmd = Command::new(&launch.bin);
-    cmd.arg(launch.conf_path())
-        .current_dir(&launch.dir)
+    cmd.arg(launch.conf_path());
+    if launch.sentinel.is_some() {
+        cmd.arg("--sentinel");
+    }
+    cmd.current_dir(&launch.dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::from(stderr));
@@ -615,6 +623,7 @@ mod tests {
             password: None,
             tls: None,
             extra_args: vec!["--maxmemory".into(), "10mb".into()],
+            sentinel: None,
         };
         let a = launch.args(7002).join(" ");
         assert!(a.starts_with("--port 7002 --bind 127.0.0.1 --dir /tmp/x/n2 --daemonize no"));
@@ -652,6 +661,7 @@ mod tests {
             password: Some("p\"w\\x\n".into()),
             tls: None,
             extra_args: vec!["--save".into(), String::new()],
+            sentinel: None,
         };
         let text = launch.conf_text(7002);
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
@@ -691,6 +701,7 @@ mod tests {
             password: Some("pw".into()),
             tls: Some(tls),
             extra_args: vec!["--tls-auth-clients".into(), "yes".into()],
+            sentinel: None,
         };
         let a = launch.args(7002).join(" ");
         assert!(

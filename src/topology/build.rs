@@ -110,6 +110,7 @@ fn build_group(
         name: group.name.clone(),
         nodes: ordered,
         anomalies,
+        sentinel: None,
     }
 }
 

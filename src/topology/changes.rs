@@ -22,6 +22,8 @@ pub enum ChangeKind {
     SyncFinished,
     AnomalyRaised,
     AnomalyCleared,
+    /// A message from a sentinel's event channels (`sentinel/events.rs`).
+    SentinelEvent,
 }
 
 impl ChangeKind {
@@ -40,6 +42,7 @@ impl ChangeKind {
             Self::SyncFinished => "sync_finished",
             Self::AnomalyRaised => "anomaly_raised",
             Self::AnomalyCleared => "anomaly_cleared",
+            Self::SentinelEvent => "sentinel_event",
         }
     }
 }

@@ -68,6 +68,8 @@ pub enum Msg {
     Resize(u16, u16),
     /// A batch of observations drained from the pollers' channel.
     Observed(Vec<Observation>),
+    /// One sentinel's report (shown from the next cycle on), or one of its events (logged).
+    Sentinel(crate::sentinel::SentinelFeed),
     /// The clock moved (ages and the header clock).
     Tick(SystemTime),
     ThemeLoaded(Result<Theme, ThemeError>),
@@ -377,6 +379,12 @@ impl App {
                 self.keep_selection_visible();
             }
             Msg::Observed(batch) => return self.observed(batch),
+            Msg::Sentinel(feed) => {
+                if let Some(change) = self.monitor.sentinel_feed(feed) {
+                    self.log.extend(vec![change]);
+                    self.dirty = true;
+                }
+            }
             Msg::Tick(now) => {
                 self.now = now;
                 if self.flash.as_ref().is_some_and(|f| f.until <= now) {

@@ -60,6 +60,7 @@ pub async fn run_with(
     drill: Option<DrillFeed>,
 ) -> ConsoleExit {
     let (mut pollers, rx) = crate::poller::spawn(&config);
+    let (sentinel_pollers, sentinel_rx) = crate::sentinel::SentinelPollers::spawn(&config);
     let mut app = App::new(config, theme, opts, SystemTime::now());
     // Before the first poll: a restart while no console ran is judged against this memory.
     if let Some(path) = app.opts.loss_file.clone() {
@@ -70,13 +71,15 @@ pub async fn run_with(
     }
     let result = match Terminal::enter() {
         Ok(mut term) => {
-            let r = event_loop(&mut term, app, rx, drill).await;
+            // Boxed: the loop's state is large, and would otherwise sit in every caller's future.
+            let r = Box::pin(event_loop(&mut term, app, (rx, sentinel_rx), drill)).await;
             drop(term);
             r
         }
         Err(e) => Err(e),
     };
     pollers.stop();
+    drop(sentinel_pollers);
     match result {
         Ok(()) => ConsoleExit::Quit,
         Err(e) => ConsoleExit::Failed(e),
@@ -127,7 +130,10 @@ impl Drop for Terminal {
 async fn event_loop(
     term: &mut Terminal,
     mut app: App,
-    mut rx: mpsc::Receiver<Observation>,
+    (mut rx, mut sentinel_rx): (
+        mpsc::Receiver<Observation>,
+        mpsc::Receiver<crate::sentinel::SentinelFeed>,
+    ),
     drill: Option<DrillFeed>,
 ) -> io::Result<()> {
     let Some(inner) = term.inner.as_mut() else {
@@ -195,6 +201,7 @@ async fn event_loop(
                 msgs.push(Msg::Observed(std::mem::take(&mut gathered)));
             },
             Some(m) = fx_rx.recv() => msgs.push(m),
+            Some(r) = sentinel_rx.recv() => msgs.push(Msg::Sentinel(r)),
             Some(ev) = recv_drill(drill_rx.as_mut()), if drill_rx.is_some() => {
                 msgs.push(Msg::Drill(ev));
             },

@@ -6,7 +6,7 @@
 //!   banner: anomalies of the shown group, worst and newest first (absent when healthy)
 //! ┌ tree ─────────────────────────────────────────────────────────────────────────────┐
 //! │ name  address  role  state  link  lag  trend  offset  io  sync  bgsave  mem ...   │
-//! └───────────────────────────────────────────────────────────────────────────────────┘
+//! └ Sentinel 'name' s1 ✓ m1 · s2 ✓ m1 · s3 ✗ down · quorum 2 ✓ (Sentinel groups only) ┘
 //! ┌ detail (selected node) ───────────────────┐┌ events ──────────────────────────────┐
 //! │ fields                │ lag charts (gaps) ││ 12:00:01 ✖ m1 is down ...            │
 //! └───────────────────────────────────────────┘└──────────────────────────────────────┘
@@ -29,6 +29,7 @@ mod log;
 mod overlay;
 mod plan;
 mod runbook;
+mod sentinel;
 mod status;
 mod tree;
 

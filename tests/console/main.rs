@@ -16,4 +16,5 @@ mod tui_drill;
 mod tui_e2e;
 mod tui_history;
 mod tui_practice;
+mod tui_sentinel;
 mod tui_snapshots;

@@ -16,5 +16,6 @@ mod ops_real;
 mod rdb_download;
 mod sandbox;
 mod sandbox_watchdog;
+mod sentinel;
 mod status_live;
 mod tls_status;

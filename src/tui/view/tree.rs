@@ -114,6 +114,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
         frame.render_widget(block, area);
         return;
     };
+    let block = super::sentinel::with_strip(block, t, g);
 
     let start = app.tree_offset.min(visible.len());
     let end = (start + usize::from(rows)).min(visible.len());
