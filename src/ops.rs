@@ -25,6 +25,7 @@ pub mod recovery;
 pub mod redis_ops;
 pub mod repoint;
 pub mod request;
+pub mod restore;
 pub mod session;
 pub mod snapshot;
 pub mod summary;
@@ -39,7 +40,7 @@ pub use plan::{
     StepKind, Strategy,
 };
 pub use redis_ops::{Command, RealOps, RedisOps, Reply};
-pub use request::{Download, Request};
+pub use request::{Download, Request, RestoreFrom};
 
 use crate::config::{Addr, AddrError, Config, Group, Node};
 use crate::observe::NodeId;

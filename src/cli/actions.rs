@@ -20,7 +20,7 @@ mod run;
 
 pub use args::{
     ActionArgs, ActionFlags, DownloadBudget, FailbackArgs, PromoteArgs, RejoinArgs, RepointArgs,
-    SnapshotArgs, StrategyArg, SwitchoverArgs,
+    RestoreArgs, SnapshotArgs, StrategyArg, SwitchoverArgs,
 };
 pub use context::ActionContext;
 
@@ -38,6 +38,9 @@ pub async fn act<A: ActionArgs>(targets: &TargetArgs, global: &Global, args: &A)
     };
     let mut req = args.request();
     req.download_timeout = ctx.download_timeout;
+    if let Err(code) = args.complete(&mut req, &ctx.config) {
+        return code;
+    }
     let marks = if req.uses_marks() {
         let file = ops::promote::marks_path(&ctx.config.console.audit_log);
         ops::promote::load_marks(&file).unwrap_or_else(|e| {

@@ -94,6 +94,8 @@ pub(super) struct Launch {
     /// TLS only: no plaintext port, `PORT` is the TLS port; replication over TLS too.
     pub tls: Option<TlsFiles>,
     pub extra_args: Vec<String>,
+    /// A fixed port, and a host bound besides loopback (a restore's scratch server).
+    pub listen: Option<Addr>,
 }
 
 impl Launch {
@@ -109,9 +111,14 @@ impl Launch {
                 port.to_string(),
             ],
         };
+        a.push("--bind".into());
+        a.push("127.0.0.1".into());
+        if let Some(h) = self.listen.as_ref().map(|l| l.host.as_str()) {
+            if !matches!(h, "127.0.0.1" | "localhost") {
+                a.push(h.to_string());
+            }
+        }
         a.extend([
-            "--bind".into(),
-            "127.0.0.1".into(),
             "--dir".into(),
             dir.clone(),
             "--daemonize".into(),
@@ -220,8 +227,14 @@ impl ServerProcess {
     ) -> Result<Self, SandboxError> {
         std::fs::create_dir_all(&launch.dir).map_err(|e| SandboxError::io(&launch.dir, e))?;
         let mut last_err = None;
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port();
+        // A fixed port is tried once: another process holding it is the operator's to see.
+        let attempts = if launch.listen.is_some() {
+            1
+        } else {
+            PORT_ATTEMPTS
+        };
+        for _ in 0..attempts {
+            let port = launch.listen.as_ref().map_or_else(free_port, |l| l.port);
             launch.write_conf(port)?;
             match start_child(name, &launch, port, &watchdog).await {
                 Ok(child) => {
@@ -615,6 +628,7 @@ mod tests {
             password: None,
             tls: None,
             extra_args: vec!["--maxmemory".into(), "10mb".into()],
+            listen: None,
         };
         let a = launch.args(7002).join(" ");
         assert!(a.starts_with("--port 7002 --bind 127.0.0.1 --dir /tmp/x/n2 --daemonize no"));
@@ -652,6 +666,7 @@ mod tests {
             password: Some("p\"w\\x\n".into()),
             tls: None,
             extra_args: vec!["--save".into(), String::new()],
+            listen: None,
         };
         let text = launch.conf_text(7002);
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
@@ -691,6 +706,7 @@ mod tests {
             password: Some("pw".into()),
             tls: Some(tls),
             extra_args: vec!["--tls-auth-clients".into(), "yes".into()],
+            listen: None,
         };
         let a = launch.args(7002).join(" ");
         assert!(

@@ -134,6 +134,9 @@ impl App {
             }
             // A snapshot, and any action on the selected node.
             ActionKind::Snapshot => Some(need()?),
+            ActionKind::Restore => {
+                return Err("a restore is planned from the command line for now".to_string())
+            }
         };
         Ok(Some(Request::new(a, node).in_group(gi)))
     }

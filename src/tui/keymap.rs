@@ -336,6 +336,7 @@ pub const fn short(a: ActionKind) -> &'static str {
         ActionKind::Promote => "promote",
         ActionKind::Repoint => "repoint",
         ActionKind::Rejoin => "rejoin",
+        ActionKind::Restore => "restore",
     }
 }
 

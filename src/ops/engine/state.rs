@@ -30,6 +30,10 @@ pub(super) enum Change {
     DemotionPending(usize),
     /// `REPLICAOF NO ONE` sent and never answered.
     PromotionPending(usize),
+    /// A restore's scratch server runs (the step's node is the one restored).
+    ScratchStarted(usize),
+    /// The node was pointed at the scratch server (`REPLICAOF`, answered or not).
+    FollowsScratch(usize),
 }
 
 /// Mutable state of a run: what it changed, for the rollback, and what it read.
@@ -43,6 +47,8 @@ pub(super) struct RunState {
     pub(super) captured_offset: Option<u64>,
     /// INFO read before the first step, per plan node.
     pub(super) pre: HashMap<usize, Info>,
+    /// Keys per database the restore's scratch server loaded.
+    pub(super) scratch_loaded: Option<Vec<crate::node::rdb::DbCount>>,
 }
 
 impl RunState {
@@ -110,7 +116,9 @@ impl Change {
             | Self::Promoted(node)
             | Self::FailoverStarted(node)
             | Self::DemotionPending(node)
-            | Self::PromotionPending(node) => node,
+            | Self::PromotionPending(node)
+            | Self::ScratchStarted(node)
+            | Self::FollowsScratch(node) => node,
         }
     }
 }

@@ -1,0 +1,199 @@
+//! The restore's steps (`ops::restore`): the scratch server started through [`RedisOps`]
+//! and compared with the manifest, the node pointed at it, its full sync waited for and its
+//! keys compared with the scratch server's, and the scratch server stopped by PID. The
+//! detach is the ordinary promotion step; the undo of each change is in `rollback.rs`.
+
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::backup::restore::Expected;
+use crate::config::Addr;
+use crate::info::{Info, InfoRole};
+use crate::node::rdb::DbCount;
+
+use super::super::error::{OpsError, OpsResult};
+use super::super::redis_ops::{Command, InfoSection, RedisOps, ScratchRequest};
+use super::before::DOWNLOAD_PROGRESS_EVERY;
+use super::journal::Every;
+use super::state::Change;
+use super::steps::{follows, WAIT_POLL};
+use super::{ms, Run, RunEvent};
+
+impl<O: RedisOps> Run<'_, O> {
+    /// Starts the scratch server loaded with `rdb`; its keys per database must be what the
+    /// manifest allows.
+    pub(super) async fn start_scratch(
+        &mut self,
+        node: usize,
+        req: &ScratchRequest,
+        expected: Option<&Expected>,
+    ) -> OpsResult<String> {
+        let s = self.ops.start_scratch(req).await?;
+        self.st.did(Change::ScratchStarted(node));
+        let keys: u64 = s.loaded.iter().map(|d| d.keys).sum();
+        self.event(RunEvent::ScratchStarted {
+            node: self.plan.name(node).to_string(),
+            addr: s.addr.to_string(),
+            pid: s.pid,
+            server: s.server.clone(),
+            keys,
+            load_ms: s.load_ms,
+        });
+        let words = format!(
+            "{} on {} (pid {}) loaded {keys} keys in {} ms",
+            s.server, s.addr, s.pid, s.load_ms
+        );
+        if let Some(e) = expected {
+            let problems = e.problems(&s.loaded);
+            if !problems.is_empty() {
+                return Err(OpsError::failed(format!(
+                    "the backup does not hold what its manifest says: {}",
+                    problems.join("; ")
+                )));
+            }
+        }
+        self.st.scratch_loaded = Some(s.loaded);
+        Ok(match expected {
+            Some(_) => format!("{words}: keys per db as the manifest says"),
+            None => format!("{words} (no manifest: these counts are the reference)"),
+        })
+    }
+
+    /// `REPLICAOF <listen>` on the node.
+    pub(super) async fn follow_scratch(&mut self, node: usize, listen: &Addr) -> OpsResult<String> {
+        // Recorded before it is sent: a command that goes unanswered may still run.
+        self.st.did(Change::FollowsScratch(node));
+        self.expect_ok(node, Command::ReplicaOf(Some(listen.clone())))
+            .await?;
+        Ok(format!(
+            "{} replicates from the scratch server on {listen}",
+            self.plan.name(node)
+        ))
+    }
+
+    /// Reads the scratch server, then the node, until the node follows it with its link up,
+    /// no sync running and its offset at least the scratch server's (read first); then its
+    /// keys per database must be the scratch server's.
+    pub(super) async fn wait_restored(
+        &mut self,
+        node: usize,
+        listen: &Addr,
+        deadline: Duration,
+    ) -> OpsResult<String> {
+        let name = self.plan.name(node).to_string();
+        let started = Instant::now();
+        let end = started + deadline;
+        let mut every = Every::new(DOWNLOAD_PROGRESS_EVERY);
+        let mut last: String;
+        loop {
+            let scratch = self.ops.scratch_info().await;
+            let n = self.info(node, InfoSection::Default).await;
+            match (scratch, n) {
+                (Ok(s), Ok(i)) => {
+                    let r = &i.replication;
+                    let s_off = s.replication.offset.unwrap_or_default();
+                    let n_off = r.replica_offset.unwrap_or_default();
+                    let synced = follows(&i, listen)
+                        && r.link_up == Some(true)
+                        && !r.sync_in_progress
+                        && n_off >= s_off;
+                    if synced {
+                        return self.compare_keys(&name, &i, n_off);
+                    }
+                    last = format!(
+                        "link {}, sync {}, offset {n_off} of {s_off}",
+                        if r.link_up == Some(true) {
+                            "up"
+                        } else {
+                            "down"
+                        },
+                        if r.sync_in_progress {
+                            "in progress"
+                        } else {
+                            "not running"
+                        }
+                    );
+                    if r.role == Some(InfoRole::Primary) {
+                        return Err(OpsError::failed(format!(
+                            "{name} is a primary again: something detached it from the scratch server"
+                        )));
+                    }
+                }
+                (Err(e), _) => last = format!("the scratch server: {e}"),
+                (_, Err(e)) => last = format!("{name}: {e}"),
+            }
+            if every.pass((), Instant::now()) {
+                self.event(RunEvent::SyncProgress {
+                    node: name.clone(),
+                    detail: last.clone(),
+                    elapsed_ms: ms(started.elapsed()),
+                });
+            }
+            if Instant::now() >= end {
+                return Err(OpsError::failed(format!(
+                    "{name} did not finish its sync from the scratch server within {}: {last}",
+                    crate::config::format_duration(deadline)
+                )));
+            }
+            tokio::time::sleep(WAIT_POLL).await;
+        }
+    }
+
+    /// The node's keys per database against what the scratch server loaded.
+    fn compare_keys(&self, name: &str, info: &Info, offset: u64) -> OpsResult<String> {
+        let got = DbCount::of(info);
+        let want = self.st.scratch_loaded.clone().unwrap_or_default();
+        let count = |l: &[DbCount], db: u32| l.iter().find(|d| d.db == db).map_or(0, |d| d.keys);
+        let dbs: std::collections::BTreeSet<u32> = got.iter().chain(&want).map(|d| d.db).collect();
+        let wrong: Vec<String> = dbs
+            .iter()
+            .filter(|&&db| count(&got, db) != count(&want, db))
+            .map(|&db| {
+                format!(
+                    "db{db}: {name} holds {}, the scratch server {}",
+                    count(&got, db),
+                    count(&want, db)
+                )
+            })
+            .collect();
+        if !wrong.is_empty() {
+            return Err(OpsError::failed(format!(
+                "{name} synced but its keys differ: {}",
+                wrong.join("; ")
+            )));
+        }
+        let total: u64 = got.iter().map(|d| d.keys).sum();
+        Ok(format!(
+            "{name} synced to offset {offset}; {total} keys in {}, equal to the scratch server's",
+            crate::words::count(dbs.len(), "db")
+        ))
+    }
+
+    /// Stops the scratch server; `Err` when its process is still there.
+    pub(super) async fn stop_scratch(&mut self) -> OpsResult<String> {
+        match self.ops.stop_scratch().await {
+            None => Ok("no scratch server was running".to_string()),
+            Some((pid, gone)) => {
+                if let Some(n) = self.scratch_node() {
+                    self.st.undid(Change::ScratchStarted(n));
+                }
+                self.event(RunEvent::ScratchStopped { pid, gone });
+                if gone {
+                    Ok(format!("the scratch server (pid {pid}) is stopped"))
+                } else {
+                    Err(OpsError::failed(format!(
+                        "the scratch server (pid {pid}) was killed but its process is still there"
+                    )))
+                }
+            }
+        }
+    }
+
+    fn scratch_node(&self) -> Option<usize> {
+        self.st.changes().iter().find_map(|c| match c {
+            Change::ScratchStarted(n) => Some(*n),
+            _ => None,
+        })
+    }
+}
