@@ -84,7 +84,7 @@ impl RestoreSource {
 pub enum ResolveError {
     #[error("'{target}' matches {} backups: {}", ids.len(), ids.join(", "))]
     Ambiguous { target: String, ids: Vec<String> },
-    #[error("'{0}' is not a regular file: a backup to restore must be one")]
+    #[error("'{0}' is not a regular file: a backup must be one")]
     NotAFile(String),
     #[error("no backup '{target}' in '{}' and no such file", dir.display())]
     NotFound { target: String, dir: PathBuf },
