@@ -181,3 +181,70 @@ pub fn clear_marks(audit_log: &Path, marks: &[MarkClearing]) -> Result<(), Strin
 pub fn load_marks(audit_log: &Path) -> Result<Vec<RejoinMark>, String> {
     promote::load_marks(&promote::marks_path(audit_log)).map_err(|e| e.to_string())
 }
+
+/// The backups of `node` in group `group` in the catalog, newest first, as picker rows.
+///
+/// # Errors
+/// None found (said in words).
+pub fn list_backups(
+    backups_dir: &Path,
+    group: &str,
+    node: &str,
+) -> Result<Vec<super::modal::PickItem>, String> {
+    let filter = crate::backup::Filter {
+        group: Some(group.to_string()),
+        node: Some(node.to_string()),
+    };
+    let cat = crate::backup::catalog::load(backups_dir, &filter);
+    let now = SystemTime::now();
+    if cat.entries.is_empty() {
+        return Err(format!(
+            "no backup of {node} in '{}': take a snapshot with its RDB downloaded first",
+            backups_dir.display()
+        ));
+    }
+    Ok(cat
+        .entries
+        .iter()
+        .map(|e| {
+            let m = &e.manifest;
+            let keys = m.info.as_ref().map_or(0, |i| i.total_keys);
+            let tested = match &m.restore_test {
+                Some(t) if t.passed => ", restore-tested",
+                Some(_) => ", restore test FAILED",
+                None => "",
+            };
+            let taken =
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(m.taken_at_unix_ms);
+            super::modal::PickItem {
+                name: e.id.clone(),
+                about: format!(
+                    "{} ({} ago) · {} · {}{tested}",
+                    crate::timefmt::clock(taken),
+                    crate::timefmt::age(now, taken),
+                    crate::topology::human_bytes(m.bytes),
+                    crate::words::count(keys, "key")
+                ),
+            }
+        })
+        .collect())
+}
+
+/// `req` (a restore whose `source` is the picked backup's id) with the backup resolved and
+/// checked, and a free loopback port for the scratch server.
+///
+/// # Errors
+/// The id names no backup.
+pub fn resolve_backup(
+    backups_dir: &Path,
+    mut req: crate::ops::Request,
+) -> Result<crate::ops::Request, String> {
+    let id = req.source.take().unwrap_or_default();
+    let source = crate::backup::restore::resolve(backups_dir, &id).map_err(|e| e.to_string())?;
+    req.restore = Some(Box::new(crate::ops::RestoreFrom {
+        source,
+        listen: crate::backup::restore::default_listen(),
+        server_bin: None,
+    }));
+    Ok(req)
+}

@@ -329,6 +329,28 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::SnapshotFound { key, snapshot });
             });
         }
+        Effect::ListBackups {
+            backups_dir,
+            group,
+            request,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let node = request.node.clone().unwrap_or_default();
+                let result = run::list_backups(&backups_dir, &group, &node);
+                let _ = tx.send(Msg::BackupsListed { request, result });
+            });
+        }
+        Effect::ResolveBackup {
+            backups_dir,
+            request,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::BackupResolved(run::resolve_backup(
+                    &backups_dir,
+                    request,
+                )));
+            });
+        }
         Effect::SaveLossMemory { path, state } => {
             tokio::task::spawn_blocking(move || {
                 let _ = tx.send(Msg::LossMemorySaved(loss_file::save(&path, &state)));
