@@ -313,3 +313,135 @@ pub fn plan_restore(
 pub fn listen_or_default(listen: Option<Addr>) -> Addr {
     listen.unwrap_or_else(crate::backup::restore::default_listen)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::restore::FileCheck;
+    use crate::observe::NodeId;
+    use crate::ops::fake::FakeOps;
+    use crate::ops::node_ref;
+
+    fn from(listen: &str, check: Result<FileCheck, String>) -> RestoreFrom {
+        RestoreFrom {
+            source: RestoreSource {
+                rdb: "/b/x.rdb".into(),
+                id: Some("abcd1234".into()),
+                bytes: 10,
+                taken_from: None,
+                taken_at: None,
+                expected: None,
+                source_version: None,
+                aof: false,
+                check,
+            },
+            listen: Addr::parse(listen).unwrap_or_else(|e| panic!("{e}")),
+            server_bin: None,
+        }
+    }
+
+    fn good() -> FileCheck {
+        FileCheck {
+            crc: "ok".into(),
+            rdb_version: 10,
+        }
+    }
+
+    fn plan(topo: &Topology, config: &Config, node: usize, f: &RestoreFrom) -> Plan {
+        let n = node_ref(config, topo, NodeId { group: 0, node })
+            .unwrap_or_else(|| panic!("node {node}"));
+        plan_restore(
+            config,
+            topo,
+            &n,
+            &RestoreRequest {
+                from: f,
+                budgets: Budgets::default(),
+                backups_dir: "/b".into(),
+                sync_deadline: DEFAULT_SYNC_DEADLINE,
+            },
+        )
+    }
+
+    fn failures(p: &Plan) -> Vec<(String, bool)> {
+        p.failures()
+            .map(|c| (c.message.clone(), c.overridable))
+            .collect()
+    }
+
+    #[test]
+    fn an_empty_primary_goes_ahead_and_its_replicas_are_named() {
+        let (config, topo) = FakeOps::group(&["p", "r1", "r2"]).config_and_topology("g");
+        let p = plan(&topo, &config, 0, &from("127.0.0.1:7777", Ok(good())));
+        assert!(p.checks_pass(), "{:?}", failures(&p));
+        assert!(p.downloads.is_empty());
+        assert_eq!(
+            p.gate_skipped.as_deref(),
+            Some("p holds no keys: there is nothing to keep")
+        );
+        assert!(p
+            .checks
+            .iter()
+            .any(|c| c.message.starts_with("r1, r2 follow p: resynced from it")));
+        let kinds: Vec<&str> = p.steps.iter().map(|s| s.title.as_str()).collect();
+        assert_eq!(kinds.len(), 6, "{kinds:?}");
+        assert_eq!(p.confirm, Confirm::TypeName("p".into()));
+    }
+
+    #[test]
+    fn a_replica_a_bad_file_and_an_unreachable_listen_are_refused() {
+        let (config, topo) = FakeOps::group(&["p", "r1"]).config_and_topology("g");
+        let p = plan(&topo, &config, 1, &from("127.0.0.1:7777", Ok(good())));
+        assert!(p.has_hard_failure());
+        assert!(
+            failures(&p)[0].0.starts_with("r1 is a replica"),
+            "{:?}",
+            failures(&p)
+        );
+        let p = plan(
+            &topo,
+            &config,
+            0,
+            &from("127.0.0.1:7777", Err("bad CRC".into())),
+        );
+        assert_eq!(
+            failures(&p),
+            [("the backup cannot be restored: bad CRC".to_string(), false)]
+        );
+        let mut remote = config.clone();
+        remote.groups[0].nodes[0].addr =
+            Addr::parse("10.0.0.9:6379").unwrap_or_else(|e| panic!("{e}"));
+        let p = plan(&topo, &remote, 0, &from("127.0.0.1:7777", Ok(good())));
+        assert!(
+            failures(&p)
+                .iter()
+                .any(|(m, o)| !o && m.contains("cannot reach a scratch server")),
+            "{:?}",
+            failures(&p)
+        );
+    }
+
+    #[test]
+    fn a_node_with_keys_needs_force_and_is_downloaded_first() {
+        let (config, mut topo) = FakeOps::group(&["p"]).config_and_topology("g");
+        let v = &mut topo.groups[0].nodes[0];
+        let mut info = v.info.as_deref().cloned().unwrap_or_default();
+        info.keyspace = vec![crate::info::DbKeys {
+            db: 0,
+            keys: 42,
+            ..crate::info::DbKeys::default()
+        }];
+        v.info = Some(std::sync::Arc::new(info));
+        let p = plan(&topo, &config, 0, &from("127.0.0.1:7777", Ok(good())));
+        assert_eq!(
+            failures(&p),
+            [(
+                "p holds 42 keys: the restore replaces them (forced, they are downloaded and verified first)"
+                    .to_string(),
+                true
+            )]
+        );
+        assert_eq!(p.downloads, [0]);
+        assert_eq!(p.download_dir.as_deref(), Some(std::path::Path::new("/b")));
+    }
+}
