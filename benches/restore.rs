@@ -53,6 +53,36 @@ async fn dbsize(c: &mut NodeClient) -> i64 {
     }
 }
 
+/// `keys` keys of `size` random bytes (incompressible, as most production values are not
+/// runs of zeros), `BATCH` to an `MSET`.
+async fn fill(c: &mut NodeClient, keys: usize, size: usize) {
+    let mut rng = rand::rng();
+    let mut value = vec![0u8; size];
+    for start in (0..keys).step_by(BATCH) {
+        let mut cmd = redis::cmd("MSET");
+        for i in start..(start + BATCH).min(keys) {
+            rng.fill_bytes(&mut value);
+            cmd.arg(format!("k:{i}")).arg(&value);
+        }
+        query(c, &cmd).await;
+    }
+}
+
+/// Each verified step of a `--json` run, with its time.
+fn print_steps(events: &str) {
+    for e in events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "step_verified")
+    {
+        println!(
+            "  {:>7.2}s  {}",
+            e["elapsed_ms"].as_f64().unwrap_or(0.0) / 1000.0,
+            e["title"].as_str().unwrap_or("?")
+        );
+    }
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let args: Vec<String> = std::env::args()
@@ -80,16 +110,7 @@ async fn main() {
     };
     let mut c = NodeClient::new(&node, timeouts, "bench").expect("client");
     let t0 = Instant::now();
-    let mut rng = rand::rng();
-    let mut value = vec![0u8; size];
-    for start in (0..keys).step_by(BATCH) {
-        let mut cmd = redis::cmd("MSET");
-        for i in start..(start + BATCH).min(keys) {
-            rng.fill_bytes(&mut value);
-            cmd.arg(format!("k:{i}")).arg(&value);
-        }
-        query(&mut c, &cmd).await;
-    }
+    fill(&mut c, keys, size).await;
     println!(
         "filled {keys} keys of {size} random bytes ({mb} MB) in {:.1}s",
         t0.elapsed().as_secs_f64()
@@ -121,17 +142,7 @@ async fn main() {
         "redops restore: {back} keys back in {:.2}s (scratch server loaded, full sync, keys compared, detached, stopped)",
         restore.as_secs_f64()
     );
-    for e in events
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|e| e["event"] == "step_verified")
-    {
-        println!(
-            "  {:>7.2}s  {}",
-            e["elapsed_ms"].as_f64().unwrap_or(0.0) / 1000.0,
-            e["title"].as_str().unwrap_or("?")
-        );
-    }
+    print_steps(&events);
 
     let file = tempfile::tempdir().expect("tmp");
     let rdb = file.path().join("y.rdb");
