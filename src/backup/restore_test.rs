@@ -146,7 +146,8 @@ impl Scratch {
 }
 
 /// Checks `rdb` (CRC first), then starts a scratch server loaded with it, on a free loopback
-/// port or on `listen`, with persistence off (it reads the file through a symlink and never
+/// port or on `listen`, requiring `password` when given (in its owner-only config file, never
+/// on its command line), with persistence off (it reads the file through a symlink and never
 /// writes over it). The server is the same major version as the source's where one is found
 /// ([`choose_server`]); `source_version` is the manifest's, else the file's AUX field.
 ///
@@ -157,6 +158,7 @@ pub async fn start_scratch(
     source_version: Option<String>,
     server_bin: Option<&Path>,
     listen: Option<&crate::config::Addr>,
+    password: Option<&crate::config::Secret>,
 ) -> Result<Scratch, VerifyError> {
     let started = Instant::now();
     let check = rdb::verify(rdb)?;
@@ -199,6 +201,7 @@ pub async fn start_scratch(
         names: vec!["scratch".into()],
         group: "restore-test".into(),
         listen: listen.cloned(),
+        password: password.map(|p| p.expose().to_string()),
         ..Spec::default()
     };
     let sb = Sandbox::start(&spec).await.map_err(|e| VerifyError::Load {
@@ -251,7 +254,7 @@ pub async fn restore_test(
     let started = Instant::now();
     let source_version =
         manifest.and_then(|m| m.info.as_ref().and_then(|i| i.server_version.clone()));
-    let scratch = start_scratch(rdb, source_version, server_bin, None).await?;
+    let scratch = start_scratch(rdb, source_version, server_bin, None, None).await?;
     let timeouts = Timeouts::from(&Console::default());
     let mut client = NodeClient::new(&scratch.node, timeouts, CLIENT_NAME)
         .map_err(|e| VerifyError::Server(e.to_string()))?;

@@ -84,6 +84,9 @@ pub enum ConfigParam {
     Save,
     /// `dbfilename`: the RDB file the server writes and loads at start.
     DbFilename,
+    /// `masterauth`: the password a replica sends its primary (a restore's scratch server
+    /// requires it). Its value is a secret: read with `RedisOps::send`, never journalled.
+    MasterAuth,
 }
 
 impl ConfigParam {
@@ -93,6 +96,7 @@ impl ConfigParam {
         match self {
             Self::Save => "save",
             Self::DbFilename => "dbfilename",
+            Self::MasterAuth => "masterauth",
         }
     }
 }
@@ -276,6 +280,9 @@ pub struct ScratchRequest {
     pub source_version: Option<String>,
     /// The binary asked for; else `$REDOPS_SERVER_BIN`, then `PATH` (as `backup verify`).
     pub server_bin: Option<PathBuf>,
+    /// The node's `masterauth`: the scratch server requires it, so that the node's `AUTH`
+    /// succeeds (a replica with `masterauth` set cannot sync from a server without one).
+    pub password: Option<crate::config::Secret>,
 }
 
 /// A scratch server that runs, loaded.
@@ -546,6 +553,7 @@ impl RedisOps for RealOps {
             req.source_version.clone(),
             req.server_bin.as_deref(),
             Some(&req.listen),
+            req.password.as_ref(),
         )
         .await
         .map_err(|e| OpsError::failed(e.to_string()).with_hint(e.hint()))?;

@@ -199,8 +199,9 @@ pub fn plan_restore(
         );
     }
     plan.notes.push(format!(
-        "the scratch server on {listen} has no password while it runs: it is stopped (by PID) as \
-         soon as {name} is detached, and on every failure"
+        "the scratch server on {listen} requires {name}'s masterauth when it has one (read with CONFIG \
+         GET, never shown or logged), else no password; it is stopped (by PID) as soon as {name} is \
+         detached, and on every failure"
     ));
     plan.notes.push(format!(
         "writes to {name} are refused (READONLY) from the REPLICAOF until it is detached; a write \

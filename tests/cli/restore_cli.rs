@@ -249,6 +249,28 @@ async fn a_corrupted_or_mislabelled_backup_changes_nothing_and_leaves_no_scratch
     assert_eq!(outcome(&ev)["status"], "failed", "{ev:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_masterauth_syncs_from_a_scratch_server_that_requires_it_unlogged() {
+    let c = Cluster::start(&["p"], &["--masterauth", "s3cret-restore"]).await;
+    let port = c.port("p");
+    fill(port, 100).await;
+    let cfg = c.config_file(None);
+    let cfg = cfg.to_str().unwrap();
+    let id = snapshot(cfg, "p", &c.dir.path().join("backups"));
+    raw_cmd(port, &["FLUSHALL"]).await.unwrap();
+    let out = restore(cfg, "p", &id, &["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert_eq!(keyspace(port).await, [(0, 100), (3, 10)]);
+    assert!(!said(&out).contains("s3cret"), "{}", said(&out));
+    let audit = std::fs::read_to_string(c.dir.path().join("audit.jsonl")).unwrap();
+    assert!(!audit.contains("s3cret"), "the audit log holds the secret");
+    assert!(audit.contains("CONFIG GET masterauth"), "{audit}");
+    assert!(
+        audit.contains("set: the scratch server requires it"),
+        "{audit}"
+    );
+}
+
 /// The RDB under `dir` (one download).
 fn find_rdb(dir: &Path) -> PathBuf {
     crate::common::files::walk(dir)

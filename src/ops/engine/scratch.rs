@@ -13,7 +13,7 @@ use crate::info::{Info, InfoRole};
 use crate::node::rdb::DbCount;
 
 use super::super::error::{OpsError, OpsResult};
-use super::super::redis_ops::{Command, InfoSection, RedisOps, ScratchRequest};
+use super::super::redis_ops::{Command, ConfigParam, InfoSection, RedisOps, Reply, ScratchRequest};
 use super::before::DOWNLOAD_PROGRESS_EVERY;
 use super::journal::Every;
 use super::state::Change;
@@ -58,6 +58,30 @@ impl<O: RedisOps> Run<'_, O> {
             Some(_) => format!("{words}: keys per db as the manifest says"),
             None => format!("{words} (no manifest: these counts are the reference)"),
         })
+    }
+
+    /// The node's `masterauth`, when it has one: read without the journal (it is a secret);
+    /// the audit log says only whether it is set. Not readable (no `+config|get`): none.
+    pub(super) async fn master_auth(&mut self, node: usize) -> Option<crate::config::Secret> {
+        let n = &self.plan.nodes[node];
+        let got = self
+            .ops
+            .send(n, &Command::ConfigGet(ConfigParam::MasterAuth))
+            .await;
+        let (secret, said) = match got {
+            Ok(Reply::Text(s)) if !s.is_empty() => (
+                Some(crate::config::Secret::new(s)),
+                "set: the scratch server requires it".to_string(),
+            ),
+            Ok(_) => (None, "not set".to_string()),
+            Err(e) => (
+                None,
+                format!("not read ({e}): the scratch server has no password"),
+            ),
+        };
+        self.journal
+            .exchange(format!("{}: CONFIG GET masterauth", n.name), said);
+        secret
     }
 
     /// `REPLICAOF <listen>` on the node.

@@ -183,6 +183,7 @@ impl<O: RedisOps> Run<'_, O> {
                     listen: listen.clone(),
                     source_version: source_version.clone(),
                     server_bin: server_bin.clone(),
+                    password: self.master_auth(node).await,
                 };
                 self.start_scratch(node, &req, expected.as_ref()).await
             }

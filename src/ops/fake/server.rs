@@ -265,6 +265,8 @@ impl World {
             Command::ConfigGet(p) => Ok(Reply::Text(match p {
                 ConfigParam::Save => self.nodes[i].save.clone(),
                 ConfigParam::DbFilename => self.nodes[i].dbfilename.clone(),
+                // The simulated group replicates without passwords.
+                ConfigParam::MasterAuth => String::new(),
             })),
             Command::ConfigSet(p, v) => {
                 let n = &mut self.nodes[i];
@@ -276,6 +278,11 @@ impl World {
                         ))
                     }
                     ConfigParam::DbFilename => n.dbfilename.clone_from(v),
+                    ConfigParam::MasterAuth => {
+                        return Err(NodeError::Reply(
+                            "ERR redops never sets masterauth".to_string(),
+                        ))
+                    }
                 }
                 ok()
             }
