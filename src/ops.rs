@@ -1,6 +1,6 @@
 //! Guarded actions: plans, pre-checks, the engine that runs them, the snapshot gate, and the
-//! actions themselves (snapshot, switchover, failback; promote and repoint/rejoin build on the
-//! same framework).
+//! actions themselves (snapshot, switchover, failback; promote, repoint/rejoin and restore build
+//! on the same framework).
 //!
 //! An action is a module with a pure function that turns the live topology and a request into a
 //! [`Plan`]. The [`engine`] runs any plan through [`RedisOps`] and enforces every safety rule
