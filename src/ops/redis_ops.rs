@@ -87,6 +87,10 @@ pub enum ConfigParam {
     /// `masterauth`: the password a replica sends its primary (a restore's scratch server
     /// requires it). Its value is a secret: read with `RedisOps::send`, never journalled.
     MasterAuth,
+    /// `masteruser`: the ACL user a replica authenticates to its primary as.
+    MasterUser,
+    /// `tls-replication`: a replica connects to its primary over TLS.
+    TlsReplication,
 }
 
 impl ConfigParam {
@@ -97,6 +101,8 @@ impl ConfigParam {
             Self::Save => "save",
             Self::DbFilename => "dbfilename",
             Self::MasterAuth => "masterauth",
+            Self::MasterUser => "masteruser",
+            Self::TlsReplication => "tls-replication",
         }
     }
 }

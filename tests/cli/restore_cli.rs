@@ -250,7 +250,7 @@ async fn a_corrupted_or_mislabelled_backup_changes_nothing_and_leaves_no_scratch
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_with_masterauth_syncs_from_a_scratch_server_that_requires_it_unlogged() {
+async fn a_node_with_masterauth_syncs_from_a_scratch_server_on_listen_that_requires_it_unlogged() {
     let c = Cluster::start(&["p"], &["--masterauth", "s3cret-restore"]).await;
     let port = c.port("p");
     fill(port, 100).await;
@@ -258,8 +258,14 @@ async fn a_node_with_masterauth_syncs_from_a_scratch_server_that_requires_it_unl
     let cfg = cfg.to_str().unwrap();
     let id = snapshot(cfg, "p", &c.dir.path().join("backups"));
     raw_cmd(port, &["FLUSHALL"]).await.unwrap();
-    let out = restore(cfg, "p", &id, &["--yes"]);
+    // An explicit --listen on another loopback address: bound besides 127.0.0.1, told to p.
+    let listen = format!("127.0.0.2:{}", redops::sandbox::free_port());
+    let out = restore(cfg, "p", &id, &["--yes", "--listen", &listen]);
     assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    let ev = events(&out);
+    let started = ev.iter().find(|e| e["event"] == "scratch_started").unwrap();
+    assert_eq!(started["addr"], listen.as_str());
+    assert!(said(&out).contains(&format!("REPLICAOF 127.0.0.2 {}", &listen[10..])));
     assert_eq!(keyspace(port).await, [(0, 100), (3, 10)]);
     assert!(!said(&out).contains("s3cret"), "{}", said(&out));
     let audit = std::fs::read_to_string(c.dir.path().join("audit.jsonl")).unwrap();
@@ -269,6 +275,32 @@ async fn a_node_with_masterauth_syncs_from_a_scratch_server_that_requires_it_unl
         audit.contains("set: the scratch server requires it"),
         "{audit}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_masteruser_stops_the_restore_before_anything_starts() {
+    let c = Cluster::start(&["p"], &[]).await;
+    let port = c.port("p");
+    fill(port, 50).await;
+    let cfg = c.config_file(None);
+    let cfg = cfg.to_str().unwrap();
+    let id = snapshot(cfg, "p", &c.dir.path().join("backups"));
+    raw_cmd(port, &["FLUSHALL"]).await.unwrap();
+    // (tls-replication cannot be set on a server without TLS: the engine's tests cover it.)
+    raw_cmd(port, &["CONFIG", "SET", "masteruser", "bob"])
+        .await
+        .unwrap();
+    let out = restore(cfg, "p", &id, &["--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", said(&out));
+    assert!(
+        said(&out).contains("ACL user 'bob' (masteruser)"),
+        "{}",
+        said(&out)
+    );
+    assert!(said(&out).contains("nothing was changed"), "{}", said(&out));
+    assert!(scratch_pid(&events(&out)).is_none());
+    let info = raw_info(port).await.unwrap();
+    assert_eq!(info_field(&info, "role").as_deref(), Some("master"));
 }
 
 /// The RDB under `dir` (one download).

@@ -84,6 +84,37 @@ impl<O: RedisOps> Run<'_, O> {
         secret
     }
 
+    /// What would keep the node from syncing from a plain scratch server with only the default
+    /// user, read before anything starts: replication over TLS, an ACL user for replication.
+    /// A setting that cannot be read is no reason to stop (the sync's deadline still holds).
+    pub(super) async fn scratch_reachable(&mut self, node: usize) -> OpsResult<()> {
+        let name = self.plan.name(node).to_string();
+        let get = async |run: &mut Self, p: ConfigParam| match run
+            .send(node, Command::ConfigGet(p))
+            .await
+        {
+            Ok(Reply::Text(v)) => v,
+            _ => String::new(),
+        };
+        if get(self, ConfigParam::TlsReplication)
+            .await
+            .eq_ignore_ascii_case("yes")
+        {
+            return Err(OpsError::failed(format!(
+                "{name} replicates over TLS (tls-replication yes) and the scratch server has no TLS: \
+                 nothing was changed; restore it offline"
+            )));
+        }
+        let user = get(self, ConfigParam::MasterUser).await;
+        if !user.is_empty() {
+            return Err(OpsError::failed(format!(
+                "{name} authenticates to its primary as the ACL user '{user}' (masteruser) and the \
+                 scratch server knows only the default user: nothing was changed; restore it offline"
+            )));
+        }
+        Ok(())
+    }
+
     /// `REPLICAOF <listen>` on the node.
     pub(super) async fn follow_scratch(&mut self, node: usize, listen: &Addr) -> OpsResult<String> {
         // Recorded before it is sent: a command that goes unanswered may still run.

@@ -178,6 +178,7 @@ impl<O: RedisOps> Run<'_, O> {
                 expected,
                 server_bin,
             } => {
+                self.scratch_reachable(node).await?;
                 let req = ScratchRequest {
                     rdb: rdb.clone(),
                     listen: listen.clone(),

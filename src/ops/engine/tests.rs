@@ -319,10 +319,16 @@ struct WithScratch {
     fake: FakeOps,
     started: AtomicU64,
     stopped: AtomicU64,
+    /// The node says `tls-replication yes`.
+    tls: bool,
 }
 
 impl RedisOps for WithScratch {
     async fn send(&self, node: &PlanNode, cmd: &Command) -> Result<Reply, NodeError> {
+        let tls = Command::ConfigGet(crate::ops::redis_ops::ConfigParam::TlsReplication);
+        if self.tls && *cmd == tls {
+            return Ok(Reply::Text("yes".into()));
+        }
         self.fake.send(node, cmd).await
     }
 
@@ -357,11 +363,9 @@ impl RedisOps for WithScratch {
     }
 }
 
-#[tokio::test]
-async fn a_restore_whose_sync_never_ends_is_detached_and_its_scratch_server_stopped() {
+fn restore_plan(fake: &FakeOps) -> Plan {
     use crate::backup::restore::{FileCheck, RestoreSource};
     use crate::ops::restore::{plan_restore, RestoreRequest};
-    let fake = FakeOps::group(&["p", "t"]);
     let (config, topo) = fake.config_and_topology("g");
     let node = node_ref(&config, &topo, NodeId { group: 0, node: 0 }).unwrap();
     let from = crate::ops::RestoreFrom {
@@ -382,7 +386,7 @@ async fn a_restore_whose_sync_never_ends_is_detached_and_its_scratch_server_stop
         listen: crate::config::Addr::parse("127.0.0.1:7777").unwrap(),
         server_bin: None,
     };
-    let plan = plan_restore(
+    plan_restore(
         &config,
         &topo,
         &node,
@@ -395,12 +399,23 @@ async fn a_restore_whose_sync_never_ends_is_detached_and_its_scratch_server_stop
             backups_dir: "/backups".into(),
             sync_deadline: Duration::from_millis(300),
         },
-    );
-    let ops = WithScratch {
+    )
+}
+
+fn with_scratch(fake: FakeOps, tls: bool) -> WithScratch {
+    WithScratch {
         fake,
         started: AtomicU64::new(0),
         stopped: AtomicU64::new(0),
-    };
+        tls,
+    }
+}
+
+#[tokio::test]
+async fn a_restore_whose_sync_never_ends_is_detached_and_its_scratch_server_stopped() {
+    let fake = FakeOps::group(&["p", "t"]);
+    let plan = restore_plan(&fake);
+    let ops = with_scratch(fake, false);
     let (out, events, records) = run_it(&ops, &plan, "p").await;
     assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
     assert!(
@@ -428,4 +443,20 @@ async fn a_restore_whose_sync_never_ends_is_detached_and_its_scratch_server_stop
         ops.fake.with(|w| w.nodes[0].primary),
         "p is a primary again"
     );
+}
+
+#[tokio::test]
+async fn a_node_replicating_over_tls_stops_the_restore_before_the_scratch_server_starts() {
+    let fake = FakeOps::group(&["p", "t"]);
+    let plan = restore_plan(&fake);
+    let ops = with_scratch(fake, true);
+    let (out, events, records) = run_it(&ops, &plan, "p").await;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    assert!(out.detail.contains("tls-replication yes"), "{}", out.detail);
+    assert!(out.detail.contains("nothing was changed"), "{}", out.detail);
+    same_story(&out, &events, &records);
+    assert_eq!(ops.started.load(Ordering::SeqCst), 0);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, RunEvent::RolledBack { .. })));
 }

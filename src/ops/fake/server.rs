@@ -266,7 +266,8 @@ impl World {
                 ConfigParam::Save => self.nodes[i].save.clone(),
                 ConfigParam::DbFilename => self.nodes[i].dbfilename.clone(),
                 // The simulated group replicates without passwords.
-                ConfigParam::MasterAuth => String::new(),
+                ConfigParam::MasterAuth | ConfigParam::MasterUser => String::new(),
+                ConfigParam::TlsReplication => "no".to_string(),
             })),
             Command::ConfigSet(p, v) => {
                 let n = &mut self.nodes[i];
@@ -278,10 +279,13 @@ impl World {
                         ))
                     }
                     ConfigParam::DbFilename => n.dbfilename.clone_from(v),
-                    ConfigParam::MasterAuth => {
-                        return Err(NodeError::Reply(
-                            "ERR redops never sets masterauth".to_string(),
-                        ))
+                    ConfigParam::MasterAuth
+                    | ConfigParam::MasterUser
+                    | ConfigParam::TlsReplication => {
+                        return Err(NodeError::Reply(format!(
+                            "ERR redops never sets {}",
+                            p.as_str()
+                        )))
                     }
                 }
                 ok()
