@@ -31,6 +31,8 @@ pub const SERVER_BIN_ENV: &str = "REDOPS_SERVER_BIN";
 
 /// How long a spawned server gets to answer `INFO` (not loading) before it counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server that answers while loading its data may take to load it.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How many fresh ports a spawn tries when the chosen one turns out to be taken.
 const PORT_ATTEMPTS: usize = 5;
@@ -438,7 +440,8 @@ async fn start_child(
     // unwatched: the guard kills it when no watchdog can be had.
     watchdog.add(pid)?;
     let node = launch.node(name, port);
-    let deadline = Instant::now() + START_TIMEOUT;
+    let started = Instant::now();
+    let mut deadline = started + START_TIMEOUT;
     let mut last_state = String::from("not polled yet");
     loop {
         if let Some(status) = guard.exited() {
@@ -459,7 +462,12 @@ async fn start_child(
                     return Ok(child);
                 }
             }
-            Ok(_) => last_state = "loading its data".into(),
+            Ok(_) => {
+                // Answering and loading (a large RDB, a restore's scratch server): alive, so
+                // it gets the time a load takes, bounded.
+                last_state = "loading its data".into();
+                deadline = deadline.max(started + LOAD_TIMEOUT);
+            }
             Err(e) => last_state = e.to_string(),
         }
         if Instant::now() >= deadline {
@@ -467,8 +475,8 @@ async fn start_child(
             return Err(SandboxError::Spawn {
                 node: name.to_string(),
                 message: format!(
-                    "no answer on port {port} within {}s (last: {last_state})",
-                    START_TIMEOUT.as_secs()
+                    "not ready on port {port} within {}s (last: {last_state})",
+                    started.elapsed().as_secs()
                 ),
                 log_tail: log_tail(&launch.dir),
             });
