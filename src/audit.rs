@@ -5,9 +5,11 @@
 //! It also reads the log back: [`interrupted_runs`] finds runs that started and never
 //! finished (no `RunFinished` record). What to do about one is `ops::recovery`'s business.
 //! [`Tail`] follows the records another process appends (`redops watch`); [`runs`] reads the
-//! log back as past runs (`redops history`, the console's `:history`).
+//! log back as past runs (`redops history`, the console's `:history`). [`checks`] writes the
+//! one closed record of a check that changes no role (restore test, prune, `check-data`).
 //! Secrets never reach this file: records carry command texts (which hold none) and summaries.
 
+pub mod checks;
 pub mod runs;
 mod tail;
 
@@ -26,6 +28,9 @@ use serde::{Deserialize, Serialize};
 pub const RUN_FINISHED: &str = "RunFinished";
 /// The event name of the record that opens a run.
 pub const RUN_STARTED: &str = "RunStarted";
+/// The action name of the record written when the operator acknowledges what the console
+/// shows (data-loss alarms; in a drill, the anomaly they spotted): not a run, one record.
+pub const ACKNOWLEDGE: &str = "acknowledge";
 /// The event name of the record written as a step begins.
 pub const STEP_STARTED: &str = "StepStarted";
 
@@ -43,6 +48,8 @@ pub enum Outcome {
     Interrupted,
     /// Not a run: a rejoin mark cleared by hand.
     Cleared,
+    /// Not a run: alarms or anomalies the operator said they have seen ([`ACKNOWLEDGE`]).
+    Noted,
     /// A word this version does not know (a log shared with a newer redops): the record is
     /// still read, so its run still counts as finished.
     #[serde(other)]
@@ -59,6 +66,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::Interrupted => "interrupted",
             Self::Cleared => "cleared",
+            Self::Noted => "noted",
             Self::Unknown => "unknown",
         }
     }
@@ -265,10 +273,21 @@ impl AuditLog {
     ///
     /// # Errors
     /// Writing or flushing failed.
-    pub fn write(&mut self, mut rec: Record) -> io::Result<()> {
-        let (at, ts) = now_stamp();
-        rec.at = at;
-        rec.ts = ts;
+    pub fn write(&mut self, rec: Record) -> io::Result<()> {
+        self.write_at(rec, SystemTime::now())
+    }
+
+    /// [`write`](AuditLog::write) with the record's time given: the start of a check,
+    /// written once the check is done ([`checks`]).
+    ///
+    /// # Errors
+    /// Writing or flushing failed.
+    pub fn write_at(&mut self, mut rec: Record, at: SystemTime) -> io::Result<()> {
+        rec.at = rfc3339_ms(at);
+        rec.ts = at
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or_default();
         rec.user.clone_from(&self.who.user);
         rec.ssh_client.clone_from(&self.who.ssh_client);
         rec.host.clone_from(&self.who.host);

@@ -225,7 +225,8 @@ async fn run(cli: Cli) -> u8 {
     }
     match command {
         None => console::launch(&targets, &global).await,
-        Some(Command::Demo(args)) => demo::run(args, &global).await,
+        // Boxed: the console's state makes this future large.
+        Some(Command::Demo(args)) => Box::pin(demo::run(args, &global)).await,
         Some(Command::Status(args)) => status::run(&targets, args).await,
         Some(Command::Watch(args)) => watch::run(&targets, args).await,
         Some(Command::CheckConfig(args)) => check_config::run(&targets, &args),
@@ -240,7 +241,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::History(args)) => history::run(&targets, &args),
         Some(Command::Drill(args)) => drill::run(&targets, &global, args).await,
         Some(Command::Backup(args)) => backup::run(&targets, args).await,
-        Some(Command::CheckData(args)) => check_data::run(&targets, args).await,
+        Some(Command::CheckData(args)) => check_data::run(&targets, &global, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

@@ -12,6 +12,10 @@
 //!
 //! Read-only but for the optional pause (always lifted, and bounded by the server too).
 
+mod report;
+
+pub use report::{counts, method, millis, pair_line, refused, why};
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -115,6 +119,9 @@ pub struct PairReport {
     /// Readings of the primary it took.
     pub attempts: u32,
     pub paused: Option<Duration>,
+    /// How long writes were really paused, from `CLIENT PAUSE` sent to `CLIENT UNPAUSE`
+    /// answered (or failed).
+    pub paused_for: Option<Duration>,
     pub primary_keys: Vec<DbCount>,
     pub replica_keys: Vec<DbCount>,
     pub elapsed: Duration,
@@ -233,6 +240,7 @@ fn blank(verdict: Verdict) -> PairReport {
         offset: None,
         attempts: 0,
         paused: None,
+        paused_for: None,
         primary_keys: Vec::new(),
         replica_keys: Vec::new(),
         elapsed: Duration::ZERO,
@@ -404,6 +412,7 @@ async fn paused_readings(
     pair: &mut PairReport,
 ) -> Result<Option<(Reading, Reading)>, NodeError> {
     let millis = u64::try_from(ms.as_millis()).unwrap_or(u64::MAX).max(1);
+    let pause_sent = Instant::now();
     primary
         .client
         .query::<()>(redis::cmd("CLIENT").arg("PAUSE").arg(millis).arg("WRITE"))
@@ -428,6 +437,7 @@ async fn paused_readings(
         .client
         .query::<()>(redis::cmd("CLIENT").arg("UNPAUSE"))
         .await;
+    pair.paused_for = Some(pause_sent.elapsed().min(ms));
     result
 }
 
@@ -529,9 +539,10 @@ async fn find_differences(
             Ok((a, b)) if a != b => "another value on the replica",
             _ => continue,
         };
+        // A key is the server's bytes: made visible, never interpreted by a terminal.
         examples.push(format!(
             "db{db}: {} ({what})",
-            String::from_utf8_lossy(&key)
+            crate::sanitize::visible(&String::from_utf8_lossy(&key))
         ));
     }
     (examples, compared)

@@ -21,7 +21,8 @@
 //! backup      the catalog of downloaded backups, retention, the restore test into a
 //!             scratch server, what a restore loads and its offline mode (core)
 //! datacheck   primary and replicas compared at one proven point in time (core)
-//! audit       JSON Lines audit log; read back as runs (`history`)    (core)
+//! audit       JSON Lines audit log; read back as runs (`history`); the one run a check
+//!             (verify, prune, check-data) writes                     (core)
 //! sanitize    outside text made safe for a terminal or a JSON line   (core)
 //! words       counts in operator text: "1 replica", "3 replicas"    (core)
 //! sandbox     local redis-server / valkey-server topologies          (core)

@@ -13,6 +13,7 @@
 //! tui/actions     the action keys: availability, requests, dialogs, runbook, start-up findings
 //! tui/prepare     request -> the engine's plan (pure), scoped to one group like `--group`
 //! tui/run         a confirmed plan run on a task (audit log, connections, engine, marks)
+//! tui/checks      a restore test and a consistency check run on tasks, recorded and audited
 //! tui/runbook     the running action's steps, states and timings, from the engine's events
 //! tui/view        `render(&App, &mut Frame)` (pure) and its panes
 //! tui/keymap      the binding table (keys, help and footer from one place)
@@ -28,6 +29,7 @@
 
 mod actions;
 pub mod app;
+pub mod checks;
 pub mod command;
 pub mod events;
 pub mod fmt;

@@ -351,6 +351,60 @@ pub fn compact(backups_dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The audit records of a prune that deleted `gone` under `rule` (as the operator gave it,
+/// e.g. `--keep 3`), begun at `started`: one per group, so that each group's history has it.
+/// `failed` holds the id and the message of each backup that could not be deleted.
+#[must_use]
+pub fn prune_audit(
+    gone: &[&Entry],
+    failed: &[(String, String)],
+    rule: &str,
+    started: SystemTime,
+) -> Vec<crate::audit::checks::Check> {
+    let mut per_group: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
+    for e in gone {
+        per_group.entry(&e.manifest.group).or_default().push(e);
+    }
+    per_group
+        .into_iter()
+        .map(|(group, entries)| {
+            let nodes: BTreeSet<&str> = entries.iter().map(|e| e.manifest.node.as_str()).collect();
+            let failures: Vec<&str> = failed
+                .iter()
+                .filter(|(id, _)| entries.iter().any(|e| e.id == *id))
+                .map(|(_, msg)| msg.as_str())
+                .collect();
+            let deleted: Vec<&str> = entries
+                .iter()
+                .map(|e| e.id.as_str())
+                .filter(|id| !failed.iter().any(|(f, _)| f == id))
+                .collect();
+            let mut detail = format!(
+                "deleted {}: {}",
+                crate::words::count(deleted.len(), "backup"),
+                deleted.join(" ")
+            );
+            for f in &failures {
+                detail.push_str(&format!("; {f}"));
+            }
+            crate::audit::checks::Check {
+                action: crate::audit::checks::BACKUP_PRUNE,
+                group: group.to_string(),
+                nodes: nodes.into_iter().map(str::to_string).collect(),
+                outcome: if failures.is_empty() {
+                    crate::audit::Outcome::Done
+                } else {
+                    crate::audit::Outcome::Failed
+                },
+                detail,
+                reason: Some(format!("retention {rule}")),
+                pause_ms: None,
+                started,
+            }
+        })
+        .collect()
+}
+
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -441,6 +495,35 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_millis(3_500);
         let old = cat.prunable(Retention::NewerThan(Duration::from_secs(2)), now);
         assert_eq!(old.len(), 2, "a (1000) and z (500)");
+    }
+
+    #[test]
+    fn a_prune_is_audited_once_per_group_with_what_failed() {
+        let t = tempfile::tempdir().expect("tmp");
+        put(t.path(), "g", "n1", "a", 1_000);
+        put(t.path(), "g", "n2", "b", 2_000);
+        put(t.path(), "h", "m1", "c", 3_000);
+        let cat = load(t.path(), &Filter::default());
+        let gone: Vec<&Entry> = cat.entries.iter().collect();
+        let g_b = cat
+            .entries
+            .iter()
+            .find(|e| e.manifest.node == "n2")
+            .expect("b");
+        let failed = vec![(g_b.id.clone(), "cannot delete 'b.rdb'".to_string())];
+        let checks = prune_audit(&gone, &failed, "--keep 0", SystemTime::now());
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[0].group, "g");
+        assert_eq!(checks[0].nodes, ["n1", "n2"]);
+        assert_eq!(checks[0].outcome, crate::audit::Outcome::Failed);
+        assert!(
+            checks[0].detail.starts_with("deleted 1 backup: "),
+            "{}",
+            checks[0].detail
+        );
+        assert!(checks[0].detail.ends_with("; cannot delete 'b.rdb'"));
+        assert_eq!(checks[1].group, "h");
+        assert_eq!(checks[1].outcome, crate::audit::Outcome::Done);
     }
 
     #[test]

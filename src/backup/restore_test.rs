@@ -512,6 +512,51 @@ fn record(
     Ok(m)
 }
 
+/// The audit record of a restore test of `rdb` begun at `started` (with its `manifest`, when it has one): the
+/// backup's group and node, passed or failed, and what was found.
+#[must_use]
+pub fn audit(
+    rdb: &Path,
+    manifest: Option<&Manifest>,
+    result: Result<&Report, &VerifyError>,
+    started: SystemTime,
+) -> crate::audit::checks::Check {
+    use crate::audit::Outcome;
+    let file = rdb.file_name().map_or_else(
+        || rdb.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let (outcome, detail) = match result {
+        Ok(r) if r.passed() => (
+            Outcome::Done,
+            format!(
+                "{file}: restore-tested, {} keys loaded by {}",
+                crate::topology::data_loss::thousands(r.total_keys),
+                r.server.version.as_deref().unwrap_or("a local server")
+            ),
+        ),
+        Ok(r) => (
+            Outcome::Failed,
+            format!("{file}: restore test FAILED: {}", r.problems.join("; ")),
+        ),
+        Err(e) => (Outcome::Failed, format!("{file}: restore test FAILED: {e}")),
+    };
+    crate::audit::checks::Check {
+        action: crate::audit::checks::BACKUP_VERIFY,
+        group: manifest.map_or_else(|| "-".to_string(), |m| m.group.clone()),
+        nodes: manifest.map(|m| vec![m.node.clone()]).unwrap_or_default(),
+        outcome,
+        detail: if manifest.is_some() {
+            detail
+        } else {
+            format!("{detail} (no manifest: not made by redops)")
+        },
+        reason: None,
+        pause_ms: None,
+        started,
+    }
+}
+
 fn unix_ms(at: SystemTime) -> u64 {
     at.duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -18,6 +18,8 @@ mod events;
 mod progress;
 mod run;
 
+pub(crate) use run::confirm;
+
 pub use args::{
     ActionArgs, ActionFlags, DownloadBudget, FailbackArgs, PromoteArgs, RejoinArgs, RepointArgs,
     RestoreArgs, SnapshotArgs, StrategyArg, SwitchoverArgs,

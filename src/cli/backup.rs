@@ -14,7 +14,9 @@ use crate::backup::{self, catalog, Catalog, Entry, Filter, Retention};
 use crate::config;
 use crate::node::rdb::Manifest;
 use crate::timefmt;
+use crate::topology::data_loss::thousands;
 use crate::tui::fmt;
+use crate::tui::view::backups::{keys_text, restore_text};
 
 /// `redops backup` options.
 #[derive(Debug, Clone, Args)]
@@ -75,7 +77,7 @@ pub enum BackupCommand {
 
 /// Runs `redops backup …`.
 pub async fn run(targets: &TargetArgs, args: BackupArgs) -> u8 {
-    let Some(dir) = backups_dir(targets, &args) else {
+    let Some((dir, audit_log)) = dirs(targets, &args) else {
         return EXIT_USAGE;
     };
     let filter = Filter {
@@ -89,6 +91,11 @@ pub async fn run(targets: &TargetArgs, args: BackupArgs) -> u8 {
             older_than,
             yes,
         } => {
+            let rule = match (keep, &older_than) {
+                (Some(n), _) => format!("--keep {n}"),
+                (None, Some(age)) => format!("--older-than {age}"),
+                (None, None) => String::new(),
+            };
             let retention = match (keep, older_than) {
                 (Some(n), _) => Retention::Keep(n),
                 (None, Some(age)) => match super::history::parse_since(&age) {
@@ -103,35 +110,62 @@ pub async fn run(targets: &TargetArgs, args: BackupArgs) -> u8 {
                 },
                 (None, None) => return EXIT_USAGE,
             };
-            prune(&dir, &filter, retention, yes)
+            prune(
+                &dir,
+                &filter,
+                retention,
+                yes.then_some((audit_log.as_path(), rule.as_str())),
+            )
         }
         BackupCommand::Verify {
             target,
             server_bin,
             sample,
             json,
-        } => verify(&dir, &target, server_bin.as_deref(), sample, json).await,
+        } => {
+            let (code, check) = verify(&dir, &target, server_bin.as_deref(), sample, json).await;
+            if let Some(check) = check {
+                audit(&audit_log, &check);
+            }
+            code
+        }
     }
 }
 
-/// `--backups-dir`, else the config's (the file given or found), else the default location.
-fn backups_dir(targets: &TargetArgs, args: &BackupArgs) -> Option<PathBuf> {
-    if let Some(d) = &args.backups_dir {
-        return Some(d.clone());
-    }
+/// The backups directory (`--backups-dir`, else the config's, the file given or found, else
+/// the default location) and the audit log (the config's, else the default).
+fn dirs(targets: &TargetArgs, args: &BackupArgs) -> Option<(PathBuf, PathBuf)> {
     let path = targets
         .config
         .clone()
         .unwrap_or_else(config::default_config_path);
-    if targets.config.is_none() && !path.exists() {
-        return Some(config::Console::default().backups_dir);
-    }
-    match config::load_file(&path) {
-        Ok(c) => Some(c.console.backups_dir),
-        Err(e) => {
-            output::error(&e.to_string(), None);
-            None
+    let console = if targets.config.is_none() && !path.exists() {
+        config::Console::default()
+    } else {
+        match config::load_file(&path) {
+            Ok(c) => c.console,
+            Err(e) if args.backups_dir.is_none() => {
+                output::error(&e.to_string(), None);
+                return None;
+            }
+            // The directory is given: a broken config costs only its audit log's place.
+            Err(_) => config::Console::default(),
         }
+    };
+    let backups = args.backups_dir.clone().unwrap_or(console.backups_dir);
+    Some((backups, console.audit_log))
+}
+
+/// Writes a check's audit record; a failure is said, not fatal (the work itself is done).
+fn audit(audit_log: &Path, check: &crate::audit::checks::Check) {
+    if let Err(e) = crate::audit::checks::write(audit_log, check) {
+        output::error(
+            &format!(
+                "the audit record was not written to '{}': {e}",
+                audit_log.display()
+            ),
+            Some("set console.audit_log to a writable file"),
+        );
     }
 }
 
@@ -213,48 +247,6 @@ fn row(e: &Entry, now: SystemTime) -> [String; 9] {
     ]
 }
 
-fn keys_text(m: &Manifest) -> String {
-    match &m.info {
-        Some(i) if i.keys.is_empty() => "empty".to_string(),
-        Some(i) => i
-            .keys
-            .iter()
-            .map(|d| format!("db{}={}", d.db, d.keys))
-            .collect::<Vec<_>>()
-            .join(" "),
-        None => "?".to_string(),
-    }
-}
-
-/// `restore-tested 14:05, 20,150 keys`, `restore test FAILED 14:05`, or `never`.
-fn restore_text(m: &Manifest) -> String {
-    match &m.restore_test {
-        None => "never".to_string(),
-        Some(t) => {
-            let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(t.at_unix_ms);
-            let clock: String = timefmt::clock(at).chars().take(5).collect();
-            if t.passed {
-                format!("restore-tested {clock}, {} keys", thousands(t.keys))
-            } else {
-                format!("restore test FAILED {clock}")
-            }
-        }
-    }
-}
-
-/// `20150` → `20,150`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn entry_json(e: &Entry) -> Value {
     json!({
         "id": e.id,
@@ -265,17 +257,21 @@ fn entry_json(e: &Entry) -> Value {
     })
 }
 
-fn prune(dir: &Path, filter: &Filter, retention: Retention, yes: bool) -> u8 {
+/// `delete`: the audit log and the rule as given, when deleting for real (a dry run only
+/// prints).
+fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Path, &str)>) -> u8 {
+    let yes = delete.is_some();
+    let started = SystemTime::now();
     let cat = catalog::load(dir, filter);
     report_problems(&cat);
-    let gone = cat.prunable(retention, SystemTime::now());
+    let gone = cat.prunable(retention, started);
     if gone.is_empty() {
         output::line("nothing to prune");
         return EXIT_OK;
     }
     let now = SystemTime::now();
     let verb = if yes { "deleting" } else { "would delete" };
-    let mut failed = false;
+    let mut failed = Vec::new();
     for e in &gone {
         let r = row(e, now);
         output::line(&format!(
@@ -290,7 +286,7 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, yes: bool) -> u8 {
         if yes {
             if let Err(msg) = catalog::delete(e) {
                 output::error(&msg, None);
-                failed = true;
+                failed.push((e.id.clone(), msg));
             }
         }
     }
@@ -311,10 +307,15 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, yes: bool) -> u8 {
             fmt::bytes(total)
         ));
     }
-    if failed {
-        EXIT_PROBLEM
-    } else {
+    if let Some((audit_log, rule)) = delete {
+        for check in catalog::prune_audit(&gone, &failed, rule, started) {
+            audit(audit_log, &check);
+        }
+    }
+    if failed.is_empty() {
         EXIT_OK
+    } else {
+        EXIT_PROBLEM
     }
 }
 
@@ -333,10 +334,10 @@ async fn verify(
     server_bin: Option<&Path>,
     sample: usize,
     as_json: bool,
-) -> u8 {
+) -> (u8, Option<crate::audit::checks::Check>) {
     let (rdb, manifest) = match resolve(dir, target) {
         Ok(found) => found,
-        Err(code) => return code,
+        Err(code) => return (code, None),
     };
     // Listening before anything starts: `ctrl_c()` would only listen once first polled, and
     // a Ctrl-C before that would end the process with the scratch server left to the watchdog.
@@ -345,19 +346,21 @@ async fn verify(
             Ok(s) => s,
             Err(e) => {
                 output::error(&format!("cannot listen for Ctrl-C: {e}"), None);
-                return EXIT_PROBLEM;
+                return (EXIT_PROBLEM, None);
             }
         };
+    let started = SystemTime::now();
     let test = backup::restore_test(&rdb, manifest.as_ref(), server_bin, sample);
     let report = tokio::select! {
         biased;
         _ = interrupt.recv() => {
             // The test's future is dropped here: the scratch server is killed with it.
             output::error("interrupted: the scratch server was stopped", None);
-            return EXIT_PROBLEM;
+            return (EXIT_PROBLEM, None);
         }
         r = test => r,
     };
+    let check = backup::restore_test::audit(&rdb, manifest.as_ref(), report.as_ref(), started);
     let report = match report {
         Ok(r) => r,
         Err(e) => {
@@ -384,7 +387,7 @@ async fn verify(
                     );
                 }
             }
-            return EXIT_PROBLEM;
+            return (EXIT_PROBLEM, Some(check));
         }
     };
     let manifest_path = crate::node::rdb::manifest_path(&rdb);
@@ -415,11 +418,12 @@ async fn verify(
             None,
         );
     }
-    if report.passed() {
+    let code = if report.passed() {
         EXIT_OK
     } else {
         EXIT_PROBLEM
-    }
+    };
+    (code, Some(check))
 }
 
 fn server_text(r: &backup::Report) -> String {

@@ -5,11 +5,11 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::{output, TargetArgs, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
+use super::{output, TargetArgs, EXIT_OK, EXIT_PROBLEM, EXIT_REFUSED, EXIT_USAGE};
+use crate::audit::checks;
 use crate::datacheck::{self, GroupReport, Method, Options, PairReport, Undecided, Verdict};
-use crate::node::rdb::DbCount;
 use crate::node::Timeouts;
-use crate::timefmt;
+use crate::ops::Confirm;
 
 /// `redops check-data` options (`--group` is the global one).
 #[derive(Debug, Clone, Args)]
@@ -24,10 +24,13 @@ pub struct CheckDataArgs {
     /// Keys compared one by one when `DEBUG DIGEST` is refused, at most.
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     pub key_budget: u64,
+    /// Confirm the write pause of --allow-pause without asking (for scripts).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 /// Runs `redops check-data`.
-pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
+pub async fn run(targets: &TargetArgs, global: &super::Global, args: CheckDataArgs) -> u8 {
     let allow_pause = match args.allow_pause.as_deref().map(pause_ms) {
         None => None,
         Some(Ok(d)) => Some(d),
@@ -43,6 +46,56 @@ pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // A write pause is an outage for the writers: asked for (y/N), and audited either way.
+    if let Some(pause) = allow_pause {
+        let read_only = global.read_only
+            || config.console.read_only
+            || config.groups.iter().any(|g| g.read_only);
+        if read_only {
+            output::error(
+                "read-only: check-data does not pause writes here",
+                Some("run it without --allow-pause (equal offsets are still proven under writes)"),
+            );
+            for group in &config.groups {
+                audit(
+                    &config.console.audit_log,
+                    &datacheck::refused(&group.name, pause, "read-only: no write pause"),
+                );
+            }
+            return EXIT_REFUSED;
+        }
+        if let Err(e) = crate::audit::AuditLog::open(&config.console.audit_log) {
+            output::error(
+                &format!(
+                    "no write pause without an audit trail: cannot open '{}': {e}",
+                    config.console.audit_log.display()
+                ),
+                Some("set console.audit_log to a writable file"),
+            );
+            return EXIT_PROBLEM;
+        }
+        output::note(&format!(
+            "check-data pauses writes (CLIENT PAUSE WRITE) on the primary of {} for at most {} \
+             per replica while both sides are read",
+            crate::words::count(config.groups.len(), "group"),
+            datacheck::millis(pause)
+        ));
+        if let Err(code) = super::actions::confirm(&Confirm::Yes, args.yes) {
+            if code == EXIT_REFUSED {
+                for group in &config.groups {
+                    audit(
+                        &config.console.audit_log,
+                        &datacheck::refused(
+                            &group.name,
+                            pause,
+                            "the write pause was not confirmed",
+                        ),
+                    );
+                }
+            }
+            return code;
+        }
+    }
     let opts = Options {
         allow_pause,
         key_budget: args.key_budget,
@@ -51,8 +104,13 @@ pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
     let timeouts = Timeouts::from(&config.console);
     let mut all_ok = true;
     for group in &config.groups {
+        let started = std::time::SystemTime::now();
         let report = datacheck::check_group(group, timeouts, opts).await;
         all_ok &= report.consistent();
+        audit(
+            &config.console.audit_log,
+            &report.audit(allow_pause, started),
+        );
         if args.json {
             output::json(&group_json(&report).to_string());
         } else {
@@ -63,6 +121,19 @@ pub async fn run(targets: &TargetArgs, args: CheckDataArgs) -> u8 {
         EXIT_OK
     } else {
         EXIT_PROBLEM
+    }
+}
+
+/// Writes the check's audit record; a failure is said, not fatal (the check itself is done).
+fn audit(audit_log: &std::path::Path, check: &checks::Check) {
+    if let Err(e) = checks::write(audit_log, check) {
+        output::error(
+            &format!(
+                "the audit record was not written to '{}': {e}",
+                audit_log.display()
+            ),
+            Some("set console.audit_log to a writable file"),
+        );
     }
 }
 
@@ -78,62 +149,17 @@ fn pause_ms(s: &str) -> Result<std::time::Duration, String> {
     Ok(d)
 }
 
-fn counts(list: &[DbCount]) -> String {
-    if list.is_empty() {
-        return "empty".to_string();
-    }
-    list.iter()
-        .map(|d| format!("db{}={}", d.db, d.keys))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn method_text(p: &PairReport) -> String {
-    let how = match &p.method {
-        Some(Method::Digest) => "DEBUG DIGEST".to_string(),
-        Some(Method::Scan { compared, total }) => {
-            let pct = if *total == 0 {
-                100.0
-            } else {
-                #[allow(clippy::cast_precision_loss)]
-                let v = *compared as f64 * 100.0 / *total as f64;
-                v.min(100.0)
-            };
-            format!("DEBUG refused: DUMP of {compared} of {total} keys ({pct:.1}% coverage)")
-        }
-        None => "-".to_string(),
-    };
-    let at = p
-        .offset
-        .map_or(String::new(), |o| format!(" at offset {o}"));
-    let pause = p.paused.map_or(String::new(), |d| {
-        format!(", writes paused up to {}", timefmt::span(d))
-    });
-    format!(
-        "{how}{at}, {} in {}{pause}",
-        crate::words::count(p.attempts, "attempt"),
-        timefmt::span(p.elapsed)
-    )
-}
-
-/// Why a replica was not compared, with what to do about it.
+/// Why a replica was not compared, with the flag that settles it when a pause would.
 fn why_text(why: &Undecided, p: &PairReport) -> String {
+    let said = datacheck::why(why, p);
     match why {
-        Undecided::NoAnswer => "it does not answer INFO".to_string(),
-        Undecided::OtherHistory => {
-            "it is in no primary's replication history (another replid)".to_string()
+        Undecided::NoEqualOffsets if p.paused.is_some() => {
+            format!("{said}; give a longer --allow-pause")
         }
-        Undecided::NoEqualOffsets if p.paused.is_some() => format!(
-            "the write pause ran out before the replica was read at the primary's offset \
-             ({}); give a longer --allow-pause",
-            crate::words::count(p.attempts, "attempt")
-        ),
-        Undecided::NoEqualOffsets => format!(
-            "the replica was never read at the primary's offset in {} (writes too fast to \
-             catch both sides at one point); --allow-pause MS takes a brief write pause instead",
-            crate::words::count(p.attempts, "attempt")
-        ),
-        Undecided::Failed(e) => e.clone(),
+        Undecided::NoEqualOffsets => {
+            format!("{said}; --allow-pause MS takes a brief write pause instead")
+        }
+        _ => said,
     }
 }
 
@@ -157,11 +183,15 @@ fn print_group(g: &GroupReport) {
             Verdict::Consistent => output::line(&format!(
                 "  {}: consistent ({}; {})",
                 p.replica,
-                counts(&p.replica_keys),
-                method_text(p)
+                datacheck::counts(&p.replica_keys),
+                datacheck::method(p)
             )),
             Verdict::Mismatch { dbs, examples } => {
-                output::line(&format!("  {}: MISMATCH ({})", p.replica, method_text(p)));
+                output::line(&format!(
+                    "  {}: MISMATCH ({})",
+                    p.replica,
+                    datacheck::method(p)
+                ));
                 for d in dbs {
                     output::line(&format!(
                         "    db{}: {} keys on {}, {} on {}",

@@ -267,6 +267,7 @@ fn print_event(e: &RunnerEvent, json: bool) {
             goal,
             hints,
             time_limit,
+            ..
         }) => {
             let limit = time_limit
                 .map(|d| format!(", limit {}", crate::config::format_duration(d)))
@@ -278,8 +279,9 @@ fn print_event(e: &RunnerEvent, json: bool) {
             ));
         }
         RunnerEvent::FaultInjected { what, .. } => output::line(&format!("  fault: {what}")),
-        RunnerEvent::Step(DrillEvent::Hint { text, .. }) => {
-            output::line(&format!("  hint: {text}"));
+        RunnerEvent::Step(DrillEvent::Hint { text, asked, .. }) => {
+            let by_itself = if *asked { "" } else { " (shown by itself)" };
+            output::line(&format!("  hint{by_itself}: {text}"));
         }
         RunnerEvent::Step(DrillEvent::StepDone { step, elapsed_ms }) => output::line(&format!(
             "step {} done in {}",

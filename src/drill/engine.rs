@@ -26,6 +26,9 @@ pub enum Activity {
     Refused { action: String, reason: String },
     /// It ran over failed pre-checks, with the operator's reason.
     Overridden { action: String, reason: String },
+    /// The trainee said they have seen what is wrong (the console's acknowledge key): it
+    /// counts for the time to detect and changes nothing.
+    Noticed { what: String },
 }
 
 /// Something the engine decided.
@@ -36,6 +39,10 @@ pub enum DrillEvent {
         step: usize,
         goal: String,
         hints: usize,
+        /// For each hint, when it shows by itself (ms into the step); `None`: on demand only.
+        hint_after_ms: Vec<Option<u64>>,
+        /// The faults the step injects (the incident is under way until they are all in).
+        faults: usize,
         #[serde(with = "super::spec::opt_duration")]
         time_limit: Option<Duration>,
     },
@@ -48,6 +55,8 @@ pub enum DrillEvent {
         step: usize,
         index: usize,
         text: String,
+        /// Asked for (`h`, `hint`), or shown by itself once its delay passed.
+        asked: bool,
     },
     StepDone {
         step: usize,
@@ -255,8 +264,8 @@ impl Drill {
         }
     }
 
-    /// What the trainee did. The first thing done after the step's faults are all in counts
-    /// for its time to detect.
+    /// What the trainee did. The first thing done after the step's faults are all in (an
+    /// action, a refusal, or saying they have seen it) counts for its time to detect.
     pub fn action(&mut self, activity: Activity, now: SystemTime) {
         if let Some(st) = self.steps.get_mut(self.current) {
             let faults_out = st.pending.is_empty() && st.in_flight == 0;
@@ -266,6 +275,7 @@ impl Drill {
         }
         match activity {
             Activity::Started { summary, .. } => self.last_action = Some(summary),
+            Activity::Noticed { .. } => {}
             Activity::Refused { action, reason } => {
                 // A refused action changed nothing: it cannot be the move a topology shows.
                 self.last_action = None;
@@ -298,6 +308,7 @@ impl Drill {
             step: i,
             index,
             text: self.spec.steps[i].hints[index].text.clone(),
+            asked: true,
         })
     }
 
@@ -366,6 +377,8 @@ impl Drill {
             step: i,
             goal: spec.goal.clone(),
             hints: spec.hints.len(),
+            hint_after_ms: spec.hints.iter().map(|h| h.after.map(ms)).collect(),
+            faults: spec.faults.len(),
             time_limit: spec.time_limit,
         });
         self.due_faults(now, out);
@@ -398,6 +411,7 @@ impl Drill {
                     step: i,
                     index,
                     text: hint.text.clone(),
+                    asked: false,
                 });
             }
         }

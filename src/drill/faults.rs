@@ -70,7 +70,7 @@ impl Injector {
                 match data {
                     RestartData::Old => {}
                     RestartData::Same => {
-                        send(&node, redis::cmd("SAVE").clone(), SLOW_COMMAND).await?;
+                        save(&node).await?;
                     }
                     RestartData::Graceful => {
                         // The connection closes as the server exits: no reply is the answer.
@@ -149,6 +149,14 @@ impl Injector {
             }
         });
     }
+}
+
+/// `SAVE` on `node`: its snapshot on disk holds what it has now.
+///
+/// # Errors
+/// The node cannot be reached or the save failed, in words.
+pub async fn save(node: &Node) -> Result<(), String> {
+    send(node, redis::cmd("SAVE").clone(), SLOW_COMMAND).await
 }
 
 /// Fills `keys` keys `drill:data:N` of [`FILL_VALUE_BYTES`] bytes with `MSET`s, which the

@@ -377,6 +377,27 @@ async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, Dril
                 .await
                 .map_err(sandbox_error)?;
         }
+        // Each node with snapshots has one of the starting data on disk, as a server that has
+        // run a while would: a node restarted "with its old data" comes back with it, not
+        // empty (a replica's full sync leaves no file: diskless by default since 7.0).
+        let primary_persistence = spec
+            .sandbox
+            .primary_persistence
+            .unwrap_or(spec.sandbox.persistence);
+        for (i, n) in sb.nodes().iter().enumerate() {
+            let persistence = if i == 0 {
+                primary_persistence
+            } else {
+                spec.sandbox.persistence
+            };
+            if persistence != Persistence::None {
+                faults::save(&n.node()).await.map_err(|e| DrillError {
+                    message: format!("cannot save the sandbox's starting data: {e}"),
+                    at: None,
+                    hint: "see the servers' logs in the sandbox directory".to_string(),
+                })?;
+            }
+        }
     }
     // Spares last: standalone and empty.
     let names = super::load::node_names(spec);
@@ -422,6 +443,11 @@ fn recorded_at(rec: &Record, now: SystemTime) -> SystemTime {
 /// What the trainee did, from one audit record (others say nothing the report counts).
 fn activity(rec: &Record) -> Option<Activity> {
     let action = rec.action.clone();
+    if rec.action == crate::audit::ACKNOWLEDGE {
+        return Some(Activity::Noticed {
+            what: rec.detail.clone().unwrap_or_default(),
+        });
+    }
     match rec.event.as_str() {
         RUN_STARTED => Some(Activity::Started {
             action,
@@ -508,6 +534,15 @@ mod tests {
             Some(Activity::Overridden {
                 action: "promote".into(),
                 reason: "closest".into()
+            })
+        );
+        // The console's acknowledge key, whatever the record's event.
+        let mut seen = rec("RunFinished", Some("seen: primary_down"), None);
+        seen.action = crate::audit::ACKNOWLEDGE.into();
+        assert_eq!(
+            activity(&seen),
+            Some(Activity::Noticed {
+                what: "seen: primary_down".into()
             })
         );
         // Passed with nothing overridden, and every other record: nothing the report counts.

@@ -12,7 +12,7 @@ mod execute;
 #[cfg(test)]
 mod tests;
 
-pub use execute::{clear_marks, execute, execute_on, Aftermath, Executed};
+pub use execute::{clear_marks, execute, execute_on, record_acknowledgement, Aftermath, Executed};
 
 use std::time::SystemTime;
 

@@ -8,7 +8,9 @@
 //! data-loss watch, changes), which is pure: the backup lookups and memory writes it asks for
 //! become effects (`app/live.rs`). The action side (keys, dialogs, runbook, start-up findings)
 //! is `actions.rs`; moving around (focus, scroll, selection, mouse) is `app/navigate.rs`; the
-//! `:` command line is `app/prompt.rs`; the history of runs (`:history`) is `app/runs.rs`.
+//! `:` command line is `app/prompt.rs`; the history of runs (`:history`) is `app/runs.rs`; the
+//! backups pane (`:backups`) is `app/backups.rs`, the consistency check (`:check-data`)
+//! `app/check_data.rs`.
 //! Drawing is `view::render(&App, &mut Frame)`.
 
 use std::collections::HashMap;
@@ -39,6 +41,8 @@ use super::runbook::Runbook;
 use super::theme::{Theme, ThemeError};
 use super::view;
 
+mod backups;
+mod check_data;
 mod drill;
 mod live;
 mod navigate;
@@ -46,6 +50,8 @@ mod practice;
 mod prompt;
 mod runs;
 
+pub use backups::{BackupsView, RestoreTests, Scope, Verified};
+pub use check_data::{pause_for, CheckView, CONSOLE_PAUSE, MAX_PAUSE};
 pub use drill::{DrillPanel, FaultSeen, StepShown};
 pub use runs::RunsView;
 
@@ -73,6 +79,15 @@ pub enum Msg {
     RunsRead {
         steps: bool,
         result: Result<crate::audit::runs::RunLog, String>,
+    },
+    /// The backups catalog was read (the pane's scope).
+    CatalogRead(crate::backup::Catalog),
+    /// A restore test started from the backups pane ended, recorded and audited.
+    BackupVerified(Verified),
+    /// A consistency check of one group ended (audited, unless `audit_error` says why not).
+    DataChecked {
+        report: Box<crate::datacheck::GroupReport>,
+        audit_error: Option<String>,
     },
     /// SIGTERM or SIGHUP: leave like `q`.
     Quit,
@@ -105,6 +120,8 @@ pub enum Msg {
     SandboxFault(Result<FaultDone, String>),
     /// What the drill runner says (`redops drill NAME`).
     Drill(crate::drill::RunnerEvent),
+    /// The acknowledgement's audit record was written, or why not.
+    Acknowledged(Result<(), String>),
 }
 
 /// Slow work for the runtime.
@@ -127,6 +144,25 @@ pub enum Effect {
     ReadRuns {
         audit_log: PathBuf,
         query: crate::audit::runs::Query,
+    },
+    /// Read the backups catalog, answering with `Msg::CatalogRead`.
+    ReadCatalog {
+        backups_dir: PathBuf,
+        filter: crate::backup::Filter,
+    },
+    /// The restore test of a backup: load it into a scratch server, write the result into its
+    /// manifest and an audit record, answering with `Msg::BackupVerified`.
+    VerifyBackup {
+        entry: Box<crate::backup::Entry>,
+        audit_log: PathBuf,
+    },
+    /// The consistency check of a group (with a write pause of at most `allow_pause`, when
+    /// the operator said yes to one), audited, answering with `Msg::DataChecked`.
+    CheckData {
+        group: Box<crate::config::Group>,
+        timeouts: crate::node::Timeouts,
+        allow_pause: Option<Duration>,
+        audit_log: PathBuf,
     },
     /// Run a confirmed action (the engine, on a task), answering with `Msg::Run` events and
     /// one `Msg::RunEnded`.
@@ -179,6 +215,14 @@ pub enum Effect {
         dir: PathBuf,
         fault: Fault,
         node: String,
+    },
+    /// Write the audit record of an acknowledgement (`a`), answering with
+    /// `Msg::Acknowledged`.
+    RecordAcknowledgement {
+        audit_log: PathBuf,
+        group: String,
+        nodes: Vec<String>,
+        what: String,
     },
     /// Ask the drill runner for the current step's next hint (answered by a `Msg::Drill`
     /// hint event at its next poll).
@@ -265,6 +309,12 @@ pub struct App {
     pub started_up: bool,
     /// The history of runs (`:history`), while open.
     pub runs: Option<RunsView>,
+    /// The backups pane (`:backups`), while open.
+    pub backups: Option<Box<BackupsView>>,
+    /// The restore tests started from it.
+    pub restore_tests: RestoreTests,
+    /// The consistency check (`:check-data`), while its pane is open.
+    pub check: Option<Box<CheckView>>,
     /// An export waiting for y/N: its file exists.
     pub export_pending: Option<PathBuf>,
     /// The detail pane fills the screen (Enter on a node).
@@ -318,6 +368,9 @@ impl App {
             interrupted_seen: Vec::new(),
             started_up: false,
             runs: None,
+            backups: None,
+            restore_tests: RestoreTests::default(),
+            check: None,
             export_pending: None,
             detail_zoom: false,
             quit_armed: false,
@@ -334,7 +387,7 @@ impl App {
         match msg {
             Msg::Key(k) => return self.key(&k),
             Msg::Mouse(m) => {
-                if self.runs.is_none() {
+                if self.runs.is_none() && self.backups.is_none() && self.check.is_none() {
                     self.mouse(m);
                 }
             }
@@ -364,6 +417,17 @@ impl App {
             Msg::Exported(Err(e)) => self.flash_error(&e),
             Msg::ExportExists(p) => self.export_pending = Some(p),
             Msg::RunsRead { steps, result } => self.runs_read(steps, result),
+            Msg::CatalogRead(c) => self.catalog_read(c),
+            Msg::BackupVerified(v) => return self.backup_verified(v),
+            Msg::DataChecked {
+                report,
+                audit_error,
+            } => {
+                self.data_checked(*report);
+                if let Some(e) = audit_error {
+                    self.flash_error(&e);
+                }
+            }
             Msg::Quit => self.quit = true,
             Msg::Run { at, event } => self.run_event(at, &event),
             Msg::RunEnded(end) => return self.run_ended(&end),
@@ -377,6 +441,10 @@ impl App {
             Msg::BackupResolved(Ok(req)) => return self.open_plan(&req),
             Msg::BackupResolved(Err(e)) => self.flash_error(&format!("restore: {e}")),
             Msg::Drill(ev) => self.drill_event(ev),
+            Msg::Acknowledged(Ok(())) => {}
+            Msg::Acknowledged(Err(e)) => {
+                self.flash_error(&format!("the acknowledgement is not in the audit log: {e}"));
+            }
         }
         Vec::new()
     }
@@ -497,6 +565,12 @@ impl App {
         if self.runs.is_some() {
             return self.runs_key(k);
         }
+        if self.backups.is_some() {
+            return self.backups_key(k);
+        }
+        if self.check.is_some() {
+            return self.check_key(k);
+        }
         if let Some(i) = keymap::lookup(k) {
             return self.intent(i);
         }
@@ -535,6 +609,7 @@ impl App {
             Intent::Freeze => self.toggle_freeze(),
             Intent::Describe => self.toggle_describe(),
             Intent::Copy => return self.copy_address(),
+            Intent::Backups => return self.open_backups(),
             Intent::Back => {
                 if self.detail_zoom {
                     self.toggle_describe();

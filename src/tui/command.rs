@@ -15,6 +15,10 @@ pub enum Command {
     Freeze,
     /// Past runs from the audit log.
     History,
+    /// The backups of the shown group: catalog, manifests, restore tests.
+    Backups,
+    /// The shown group's replicas compared with their primary.
+    CheckData,
     Help,
     Quit,
 }
@@ -27,6 +31,16 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
     ("filter", "TEXT", "filter nodes (no TEXT clears)"),
     ("freeze", "", "freeze or resume the view"),
     ("history", "", "past runs from the audit log (Enter: steps)"),
+    (
+        "backups",
+        "",
+        "the group's backups (Enter: manifest, v: restore test)",
+    ),
+    (
+        "check-data",
+        "",
+        "compare the group's replicas with their primary",
+    ),
     ("help", "", "key bindings"),
     ("quit", "", "leave the console"),
 ];
@@ -55,6 +69,8 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "filter" => Ok(Command::Filter((!arg.is_empty()).then(|| arg.to_string()))),
         "freeze" | "unfreeze" | "resume" => Ok(Command::Freeze),
         "history" | "hist" => Ok(Command::History),
+        "backups" | "backup" => Ok(Command::Backups),
+        "check-data" | "checkdata" => Ok(Command::CheckData),
         "help" | "h" => Ok(Command::Help),
         "quit" | "q" | "q!" => Ok(Command::Quit),
         "" => Err("empty command; try :help".to_string()),
@@ -115,6 +131,8 @@ mod tests {
         assert_eq!(parse("filter"), Ok(Command::Filter(None)));
         assert_eq!(parse("q"), Ok(Command::Quit));
         assert_eq!(parse("history"), Ok(Command::History));
+        assert_eq!(parse("backups"), Ok(Command::Backups));
+        assert_eq!(parse("check-data"), Ok(Command::CheckData));
         assert!(parse("group").unwrap_err().contains("needs a group name"));
         assert!(parse("frobnicate")
             .unwrap_err()

@@ -29,6 +29,8 @@ pub enum Intent {
     Describe,
     /// Copy the selected node's address to the clipboard (OSC 52).
     Copy,
+    /// The backups pane of the shown group (`:backups`).
+    Backups,
     Back,
     Quit,
     /// Acknowledge the shown group's data-loss alarms (they stay until then).
@@ -180,6 +182,14 @@ pub const BINDINGS: &[Binding] = &[
         footer: None,
     },
     Binding {
+        keys: &[ch('B')],
+        label: "B",
+        intent: Intent::Backups,
+        what: "the group's backups: manifest (Enter), restore test (v)",
+        section: Section::View,
+        footer: None,
+    },
+    Binding {
         keys: &[ch('/')],
         label: "/",
         intent: Intent::Filter,
@@ -207,7 +217,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[ch('a')],
         label: "a",
         intent: Intent::Acknowledge,
-        what: "acknowledge the group's data-loss alarms (they stay until then)",
+        what: "acknowledge data-loss alarms; in a drill: I see the fault",
         section: Section::View,
         footer: None,
     },

@@ -182,6 +182,34 @@ pub fn load_marks(audit_log: &Path) -> Result<Vec<RejoinMark>, String> {
     promote::load_marks(&promote::marks_path(audit_log)).map_err(|e| e.to_string())
 }
 
+/// A restore's backup pick: the node's backups listed, or the picked one resolved (file
+/// reads and a CRC check, off the UI task). Other effects are not this function's.
+pub fn spawn_backup_pick(fx: super::app::Effect, tx: UnboundedSender<Msg>) {
+    use super::app::Effect;
+    match fx {
+        Effect::ListBackups {
+            backups_dir,
+            group,
+            request,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let node = request.node.clone().unwrap_or_default();
+                let result = list_backups(&backups_dir, &group, &node);
+                let _ = tx.send(Msg::BackupsListed { request, result });
+            });
+        }
+        Effect::ResolveBackup {
+            backups_dir,
+            request,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::BackupResolved(resolve_backup(&backups_dir, request)));
+            });
+        }
+        _ => {}
+    }
+}
+
 /// The backups of `node` in group `group` in the catalog, newest first, as picker rows.
 ///
 /// # Errors

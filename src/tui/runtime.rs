@@ -24,6 +24,7 @@ use crate::history::loss_file;
 use crate::observe::Observation;
 
 use super::app::{App, Effect, Msg, Options};
+use super::checks;
 use super::run;
 use super::theme::{self, Theme};
 use super::view;
@@ -286,6 +287,11 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
             });
         }
         Effect::RunAction(job) => run::spawn(*job, tx),
+        fx @ (Effect::ReadCatalog { .. }
+        | Effect::VerifyBackup { .. }
+        | Effect::CheckData { .. }) => {
+            checks::spawn(fx, tx);
+        }
         Effect::SandboxFault { dir, fault, node } => {
             tokio::spawn(async move {
                 let r = crate::sandbox::send(&dir, fault, &node)
@@ -317,6 +323,19 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::Marks(r));
             });
         }
+        Effect::RecordAcknowledgement {
+            audit_log,
+            group,
+            nodes,
+            what,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let r =
+                    crate::ops::session::record_acknowledgement(&audit_log, &group, &nodes, &what)
+                        .map_err(|e| e.message);
+                let _ = tx.send(Msg::Acknowledged(r));
+            });
+        }
         Effect::FindSnapshot {
             backups_dir,
             group,
@@ -329,27 +348,8 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::SnapshotFound { key, snapshot });
             });
         }
-        Effect::ListBackups {
-            backups_dir,
-            group,
-            request,
-        } => {
-            tokio::task::spawn_blocking(move || {
-                let node = request.node.clone().unwrap_or_default();
-                let result = run::list_backups(&backups_dir, &group, &node);
-                let _ = tx.send(Msg::BackupsListed { request, result });
-            });
-        }
-        Effect::ResolveBackup {
-            backups_dir,
-            request,
-        } => {
-            tokio::task::spawn_blocking(move || {
-                let _ = tx.send(Msg::BackupResolved(run::resolve_backup(
-                    &backups_dir,
-                    request,
-                )));
-            });
+        fx @ (Effect::ListBackups { .. } | Effect::ResolveBackup { .. }) => {
+            run::spawn_backup_pick(fx, tx);
         }
         Effect::SaveLossMemory { path, state } => {
             tokio::task::spawn_blocking(move || {

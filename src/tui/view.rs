@@ -18,7 +18,9 @@
 //! takes the events pane's place (on a tall wide screen, all but the events' last lines; below
 //! 120 columns, the shared place unless the detail pane has the focus or an action runs).
 
+pub mod backups;
 mod banner;
+mod check_data;
 mod detail;
 mod drill;
 mod header;
@@ -209,14 +211,21 @@ pub fn render(app: &App, frame: &mut Frame) {
     if let (Some(r), Some(p)) = (a.drill, &app.drill) {
         drill::render(app, p, frame, r);
     }
+    // The history, the backups and the check cover the panes between header and status.
+    let body = Rect::new(
+        area.x,
+        a.header.bottom(),
+        area.width,
+        a.status.y.saturating_sub(a.header.bottom()),
+    );
     if let Some(v) = &app.runs {
-        let body = Rect::new(
-            area.x,
-            a.header.bottom(),
-            area.width,
-            a.status.y.saturating_sub(a.header.bottom()),
-        );
         history::render(app, v, frame, body);
+    }
+    if let Some(v) = &app.backups {
+        backups::render(app, v, frame, body);
+    }
+    if let Some(v) = &app.check {
+        check_data::render(app, v, frame, body);
     }
     status::render(app, frame, a.status);
     overlay::render(app, frame, area);
@@ -290,6 +299,59 @@ pub(super) fn fit_line(mut line: Line<'static>, width: usize) -> Line<'static> {
     }
     line.spans = spans;
     line
+}
+
+/// The columns of a table in a pane: each as wide as its widest cell, whole columns only
+/// (those that do not fit in the width are left out, the last first), never cut.
+pub(super) struct Columns {
+    widths: Vec<usize>,
+    fit: usize,
+}
+
+impl Columns {
+    pub(super) fn new<'a>(
+        headers: &[&str],
+        rows: impl Iterator<Item = &'a [String]>,
+        width: usize,
+    ) -> Self {
+        let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+        for cells in rows {
+            for (w, c) in widths.iter_mut().zip(cells) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+        let mut used = 0;
+        let fit = widths
+            .iter()
+            .take_while(|w| {
+                used += *w + 2;
+                used <= width + 2
+            })
+            .count()
+            .max(1);
+        Self { widths, fit }
+    }
+
+    /// The cells that fit, each padded to its column.
+    pub(super) fn pad(&self, cells: &[String]) -> Vec<String> {
+        cells
+            .iter()
+            .zip(&self.widths)
+            .take(self.fit)
+            .map(|(c, w)| format!("{c:<w$}  "))
+            .collect()
+    }
+
+    /// The heading line, in `style`.
+    pub(super) fn head(&self, headers: &[&str], style: Style) -> Line<'static> {
+        let cells: Vec<String> = headers.iter().map(ToString::to_string).collect();
+        Line::from(
+            self.pad(&cells)
+                .into_iter()
+                .map(|c| ratatui::text::Span::styled(c, style))
+                .collect::<Vec<_>>(),
+        )
+    }
 }
 
 /// Appends `text` wrapped to `width`: the first line after `lead`, the others indented as far,

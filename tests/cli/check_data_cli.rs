@@ -74,7 +74,7 @@ async fn a_clean_group_under_a_writer_passes_and_a_written_replica_is_caught() {
     // A writer as fast as one connection goes: a brief write pause makes one point in time.
     let writer = WriterHandle::start(c.ports());
     writer.wait_more(200).await;
-    let (code, out) = check_data(cfg, &["--allow-pause", "200ms", "--json"]).await;
+    let (code, out) = check_data(cfg, &["--allow-pause", "200ms", "--yes", "--json"]).await;
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("\"pause_ms\":200"), "{out}");
     writer.wait_more(10).await;

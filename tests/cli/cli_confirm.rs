@@ -14,7 +14,7 @@ use crate::common::cluster::Cluster;
 
 /// Runs `redops args` on a pty; once `prompt` is on it, types `answer` and a newline. Returns
 /// the exit code and everything written (stdout and stderr share the terminal).
-fn answer(args: &[&str], prompt: &str, answer: &str) -> (u32, String) {
+pub(crate) fn answer(args: &[&str], prompt: &str, answer: &str) -> (u32, String) {
     let pair = native_pty_system()
         .openpty(PtySize {
             rows: 40,

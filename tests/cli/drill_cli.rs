@@ -177,6 +177,21 @@ impl Drill {
         self.act(&cmd);
     }
 
+    /// The keys `node` of the sandbox holds now.
+    fn dbsize(&self, node: &str) -> u64 {
+        let config = redops::config::load_file(std::path::Path::new(&self.config)).unwrap();
+        let n = config.groups[0]
+            .nodes
+            .iter()
+            .find(|n| n.name == node)
+            .unwrap();
+        let client = redis::Client::open(format!("redis://{}/", n.addr)).unwrap();
+        let mut c = client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .unwrap();
+        redis::cmd("DBSIZE").query(&mut c).unwrap()
+    }
+
     /// The report, once the drill is over, and the exit code.
     fn finish(mut self) -> (Value, i32) {
         let done = self.wait_for(|e| e["event"] == "drill_finished");
@@ -236,6 +251,12 @@ fn master_crash_reference_solution_passes() {
     d.act("promote --yes");
     d.step(1);
     d.fault("n1 restarted with its old data");
+    // Its old data: the snapshot it had on disk (the starting data), not nothing.
+    assert!(
+        d.dbsize("n1") >= 1000,
+        "n1 came back with {} keys",
+        d.dbsize("n1")
+    );
     d.act("rejoin n1 --yes");
     let (report, code) = d.finish();
     assert_passed("master-crash", &report, code);

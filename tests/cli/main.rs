@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod audit_checks_cli;
 mod backup_cli;
 mod check_data_cli;
 mod cli_completions;

@@ -10,6 +10,8 @@ mod common;
 
 mod tui_actions;
 mod tui_actions_live;
+mod tui_backups;
+mod tui_backups_live;
 mod tui_drill;
 mod tui_e2e;
 mod tui_history;

@@ -339,7 +339,7 @@ fn scripted_switchover(w: u16, h: u16) -> (App, RunJob, tempfile::TempDir) {
 
 /// A snapshot with its download confirmed, then the gate's events scripted: the BGSAVE
 /// verified after an estimated progress, the download 41% through an 83 MB file.
-fn scripted_download(w: u16, h: u16) -> (App, tempfile::TempDir) {
+pub(crate) fn scripted_download(w: u16, h: u16) -> (App, tempfile::TempDir) {
     let fake = FakeOps::group(&["m1", "r1", "r2"]);
     let dir = tempfile::tempdir().unwrap();
     let mut app = app_on(&fake, dir.path(), Options::default(), w, h);

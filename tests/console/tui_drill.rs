@@ -15,6 +15,7 @@ use redops::drill::engine::Ending;
 use redops::drill::report::{GuardTrip, StepReport};
 use redops::drill::{DrillEvent, Fault, Report, RunnerEvent};
 use redops::ops::fake::FakeOps;
+use redops::topology::{Anomaly, AnomalyKind, Severity};
 use redops::tui::{theme, App, Effect, Msg, Options};
 
 use crate::common::screen::{draw, text};
@@ -57,7 +58,7 @@ const GOAL: &str = "The primary n1 is down. Promote the best replica (not the la
 
 /// A drill started, its first step under way with a fault, one hint shown, and what the
 /// engine still waits for.
-fn running(w: u16, h: u16) -> App {
+pub(crate) fn running(w: u16, h: u16) -> App {
     let mut app = app(w, h);
     drill(
         &mut app,
@@ -77,6 +78,8 @@ fn running(w: u16, h: u16) -> App {
             step: 0,
             goal: GOAL.into(),
             hints: 2,
+            hint_after_ms: vec![None, Some(60_000)],
+            faults: 1,
             time_limit: Some(Duration::from_secs(180)),
         }),
     );
@@ -107,6 +110,7 @@ fn running(w: u16, h: u16) -> App {
             step: 0,
             index: 0,
             text: "The replica with the highest offset lost the least: press p on it.".into(),
+            asked: true,
         }),
     );
     tick(&mut app, 12);
@@ -155,7 +159,7 @@ fn report() -> Report {
     }
 }
 
-fn finished(w: u16, h: u16) -> App {
+pub(crate) fn finished(w: u16, h: u16) -> App {
     let mut app = running(w, h);
     drill(
         &mut app,
@@ -171,6 +175,8 @@ fn finished(w: u16, h: u16) -> App {
             step: 1,
             goal: STEP2.into(),
             hints: 2,
+            hint_after_ms: vec![None, None],
+            faults: 1,
             time_limit: Some(Duration::from_secs(180)),
         }),
     );
@@ -275,4 +281,141 @@ fn drill_panel_report_120x35() {
 #[test]
 fn drill_panel_report_80x24() {
     insta::assert_snapshot!(text(&draw(&finished(80, 24))));
+}
+
+fn key(app: &mut App, c: char) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::NONE,
+    )))
+}
+
+/// The group of the drill's app showing the crash the trainee is to spot.
+fn crashed(app: &mut App) {
+    let mut t = app.topology.clone();
+    t.groups[0].anomalies.push(Anomaly {
+        kind: AnomalyKind::NoPrimary,
+        severity: Severity::Critical,
+        nodes: vec!["n1".into()],
+        message: "no primary answers".into(),
+    });
+    app.set_topology(t);
+}
+
+#[test]
+fn a_in_a_drill_records_that_the_trainee_saw_the_fault() {
+    // Outside a drill, with nothing to acknowledge: nothing is written.
+    let mut plain = app(120, 35);
+    crashed(&mut plain);
+    assert!(key(&mut plain, 'a').is_empty());
+    assert!(plain
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing to acknowledge"));
+
+    // In a drill, before anything looks wrong: nothing is written either.
+    let mut app = running(120, 35);
+    assert!(key(&mut app, 'a').is_empty());
+    assert!(app
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("nothing looks wrong"));
+
+    crashed(&mut app);
+    let effects = key(&mut app, 'a');
+    let [Effect::RecordAcknowledgement {
+        group, nodes, what, ..
+    }] = effects.as_slice()
+    else {
+        panic!("one audit record expected: {effects:?}");
+    };
+    assert_eq!(group, &app.topology.groups[0].name);
+    assert_eq!(nodes, &["n1".to_string()]);
+    assert_eq!(what, "seen: no_primary");
+    assert!(app
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("counts it as detected"));
+}
+
+#[test]
+fn the_view_freezes_when_the_drill_times_out() {
+    let mut app = running(120, 35);
+    assert!(app.frozen.is_none());
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::Over {
+            ending: Ending::TimedOut {
+                step: 0,
+                limit_ms: 180_000,
+            },
+        }),
+    );
+    assert!(app.frozen.is_some(), "the topology judged stays on screen");
+}
+
+#[test]
+fn the_panel_says_the_incident_is_unfolding_and_when_a_hint_shows_by_itself() {
+    let mut app = app(120, 35);
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::StepStarted {
+            step: 0,
+            goal: GOAL.into(),
+            hints: 1,
+            hint_after_ms: vec![Some(30_000)],
+            faults: 2,
+            time_limit: None,
+        }),
+    );
+    // No drill started: the panel is not there, events are dropped.
+    assert!(app.drill.is_none());
+
+    let mut app = running(120, 35);
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::StepStarted {
+            step: 1,
+            goal: STEP2.into(),
+            hints: 1,
+            hint_after_ms: vec![Some(30_000)],
+            faults: 2,
+            time_limit: None,
+        }),
+    );
+    drill(
+        &mut app,
+        RunnerEvent::FaultInjected {
+            step: 1,
+            fault: Fault::Kill { node: "n1".into() },
+            what: "n1 killed".into(),
+        },
+    );
+    let t = text(&draw(&app));
+    assert!(
+        t.contains("the incident is unfolding (1 of 2 faults in)"),
+        "{t}"
+    );
+    assert!(t.contains("by itself in 30s"), "{t}");
+    drill(
+        &mut app,
+        RunnerEvent::Step(DrillEvent::Hint {
+            step: 1,
+            index: 0,
+            text: "Rejoin n1.".into(),
+            asked: false,
+        }),
+    );
+    assert!(app
+        .flash
+        .as_ref()
+        .unwrap()
+        .text
+        .contains("hint 1 shown by itself"));
 }

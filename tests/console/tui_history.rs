@@ -137,6 +137,14 @@ fn answer(app: &mut App, fx: &[Effect]) {
     });
 }
 
+/// The history pane listing the runs of `audit_log()`.
+pub(crate) fn history_pane(w: u16, h: u16) -> App {
+    let mut app = app(w, h);
+    let fx = command(&mut app, "history");
+    answer(&mut app, &fx);
+    app
+}
+
 #[test]
 fn history_lists_runs_and_enter_shows_a_runs_steps() {
     for (w, h) in [(120, 35), (80, 24)] {

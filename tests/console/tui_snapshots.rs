@@ -15,6 +15,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::{Color, Modifier};
 
 use crate::common::screen::{draw, text};
+use crate::tui_backups;
 use redops::config::{Config, Console, Group, LagThresholds};
 use redops::info::{DbKeys, Info, InfoRole, ReplicaLine};
 use redops::observe::{NodeError, NodeId, Observation};
@@ -737,7 +738,7 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
     key(&mut unknown, KeyCode::Char('Z')); // the flash
     let mut zoomed = app_with(theme.clone(), 120, 35, Fault::R2Down(25));
     key(&mut zoomed, KeyCode::Enter); // the detail, full screen
-    vec![
+    let mut screens = vec![
         ("start-up", startup),
         ("wrong name typed", wrong_name),
         ("unknown key", unknown),
@@ -753,6 +754,43 @@ fn contrast_screens(theme: &Theme) -> Vec<(&'static str, App)> {
         ("prompt", prompt),
         ("read-only and frozen", marked),
         ("read-only help", greyed),
+    ];
+    screens.extend(panes(theme));
+    screens
+}
+
+/// The panes drawn over the console: the drill panel (running, its report), the history pane,
+/// a snapshot's progress bar, the backups pane (with a restore test's result, a manifest) and
+/// the check's pane asking for a write pause.
+fn panes(theme: &Theme) -> Vec<(&'static str, App)> {
+    let themed = |mut app: App| {
+        app.theme = theme.clone();
+        app
+    };
+    let mut backups = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::open_backups(&mut backups);
+    key(&mut backups, KeyCode::Down);
+    backups.update(Msg::BackupVerified(tui_backups::passed("5e6f7a8b")));
+    let mut manifest = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::open_backups(&mut manifest);
+    key(&mut manifest, KeyCode::Down);
+    key(&mut manifest, KeyCode::Enter); // r1's, with its AOF note
+    let mut check = app_with(theme.clone(), 120, 35, Fault::None);
+    tui_backups::checked(&mut check);
+    vec![
+        ("drill running", themed(crate::tui_drill::running(120, 35))),
+        ("drill report", themed(crate::tui_drill::finished(120, 35))),
+        (
+            "history pane",
+            themed(crate::tui_history::history_pane(120, 35)),
+        ),
+        (
+            "snapshot progress bar",
+            themed(crate::tui_actions::scripted_download(120, 40).0),
+        ),
+        ("backups", backups),
+        ("backup manifest", manifest),
+        ("check-data asking for a pause", check),
     ]
 }
 
@@ -868,4 +906,26 @@ fn the_contrast_screens_show_what_they_are_named_for() {
     assert!(t.contains("repoint r3: replicate from which node?"), "{t}");
     assert!(shown("read-only and frozen").contains("READ-ONLY"));
     assert!(shown("prompt").contains(":theme "));
+    assert!(shown("backups").contains("restore test of 5e6f7a8b: passed"));
+    assert!(shown("backup manifest").contains("appendonly yes"));
+    assert!(shown("check-data asking for a pause").contains("y/N"));
+}
+
+/// The backups pane (the catalog with a failed and a passed restore test, a skipped file, the
+/// last restore test's result), a manifest in full, and the check's verdicts with its y/N for
+/// a write pause, at the three sizes.
+#[test]
+fn backups_and_check_data_at_three_sizes() {
+    for (w, h) in [(80, 24), (120, 35), (200, 50)] {
+        let mut app = app_with(dark(), w, h, Fault::None);
+        tui_backups::open_backups(&mut app);
+        key(&mut app, KeyCode::Down);
+        app.update(Msg::BackupVerified(tui_backups::passed("5e6f7a8b")));
+        insta::assert_snapshot!(format!("backups_{w}x{h}"), text(&draw(&app)));
+        key(&mut app, KeyCode::Enter);
+        insta::assert_snapshot!(format!("backup_manifest_{w}x{h}"), text(&draw(&app)));
+        let mut app = app_with(dark(), w, h, Fault::None);
+        tui_backups::checked(&mut app);
+        insta::assert_snapshot!(format!("check_data_{w}x{h}"), text(&draw(&app)));
+    }
 }

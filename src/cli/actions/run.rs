@@ -92,7 +92,7 @@ pub(super) async fn run(ctx: &ActionContext, p: &Prepared, flags: &ActionFlags) 
 /// Asks on the terminal. `--yes` answers for the operator. A plain confirmation (a snapshot,
 /// which changes no role) is a y/N; a role change asks for the target's name. An answer that
 /// does not confirm is a refusal (exit 3), not a usage error: nothing was changed.
-fn confirm(what: &Confirm, yes: bool) -> Result<String, u8> {
+pub(crate) fn confirm(what: &Confirm, yes: bool) -> Result<String, u8> {
     let expected = match what {
         Confirm::Yes => "yes".to_string(),
         Confirm::TypeName(n) => n.clone(),

@@ -54,7 +54,7 @@ pub fn run_line(rec: &Record, json: bool, p: Paint) -> Option<String> {
                 )
             } else {
                 let sev = match rec.outcome {
-                    Some(Outcome::Done | Outcome::Cleared) => p.dim("info"),
+                    Some(Outcome::Done | Outcome::Cleared | Outcome::Noted) => p.dim("info"),
                     Some(Outcome::Refused) => p.yellow("WARN"),
                     _ => p.red("CRIT"),
                 };

@@ -1,7 +1,7 @@
 use super::{Activity, Drill, DrillEvent, Ending};
 use crate::drill::condition::WriteCheck;
 use crate::drill::spec::Fault;
-use crate::drill::testing::{down, link_down, primary, replica, time, topo};
+use crate::drill::testing::{down, link_down, primary, replica, time, topo, N};
 
 fn drill(id: &str) -> Drill {
     Drill::new(crate::drill::find(id).unwrap(), None)
@@ -27,6 +27,15 @@ fn kinds(events: &[DrillEvent]) -> Vec<&'static str> {
 
 /// Starts master-crash and hands out every fault of its first step (n3 frozen at 0 s; n1
 /// filled, n1 killed and n3 thawed at 3 s), each reported done at once.
+/// master-crash's group after the kill: n1 down, both replicas' links down.
+fn crashed_nodes() -> [N; 3] {
+    [
+        down(primary("n1")),
+        link_down(replica("n2", "n1")),
+        link_down(replica("n3", "n1")),
+    ]
+}
+
 fn master_crash_crashed() -> Drill {
     let mut d = drill("master-crash");
     let healthy = [primary("n1"), replica("n2", "n1"), replica("n3", "n1")];
@@ -58,11 +67,7 @@ fn master_crash_crashed() -> Drill {
 fn master_crash_played_well_passes_with_time_to_detect() {
     let mut d = master_crash_crashed();
     d.writes(KEPT);
-    let crashed = [
-        down(primary("n1")),
-        link_down(replica("n2", "n1")),
-        link_down(replica("n3", "n1")),
-    ];
+    let crashed = crashed_nodes();
     assert!(d.update(&topo(4, &crashed), time(4)).is_empty());
     d.action(
         Activity::Started {
@@ -242,11 +247,7 @@ fn the_drill_time_limit_can_be_overridden() {
 #[test]
 fn hints_come_after_their_delay_or_on_demand() {
     let mut d = master_crash_crashed();
-    let crashed = [
-        down(primary("n1")),
-        link_down(replica("n2", "n1")),
-        link_down(replica("n3", "n1")),
-    ];
+    let crashed = crashed_nodes();
     assert!(d.update(&topo(59, &crashed), time(59)).is_empty());
     let later = d.update(&topo(61, &crashed), time(61));
     assert!(
@@ -315,5 +316,35 @@ fn a_wrong_move_made_outside_redops_names_no_refused_action() {
             }]
         ),
         "{end:?}"
+    );
+}
+
+#[test]
+fn saying_the_fault_is_seen_counts_for_time_to_detect_and_is_no_move() {
+    let mut d = master_crash_crashed();
+    d.writes(KEPT);
+    let crashed = crashed_nodes();
+    d.update(&topo(4, &crashed), time(4));
+    d.action(
+        Activity::Noticed {
+            what: "seen: primary_down".into(),
+        },
+        time(5),
+    );
+    d.action(
+        Activity::Started {
+            action: "promote".into(),
+            summary: "promote n2 in place of n1".into(),
+        },
+        time(7),
+    );
+    let promoted = [down(primary("n1")), primary("n2"), replica("n3", "n2")];
+    d.update(&topo(8, &promoted), time(8));
+    d.update(&topo(9, &promoted), time(9));
+    let r = d.report(Some(KEPT));
+    assert_eq!(r.steps[0].time_to_detect_ms, Some(2000), "{r:#?}");
+    assert!(
+        r.guards_tripped.is_empty(),
+        "noticing trips no guard: {r:#?}"
     );
 }

@@ -546,7 +546,9 @@ impl<O: RedisOps> Run<'_, O> {
                     if let (Some(a), Some(b)) = (after.stats.sync_full, before.stats.sync_full) {
                         if a > b {
                             let w = format!(
-                                "{pn} served {} during the {} (sync_full {b} -> {a})",
+                                "{pn} served {} during the {} (sync_full {b} -> {a}): a whole \
+                                 copy of its data, expected for a replica that was further \
+                                 behind than the backlog or held other data",
                                 super::super::summary::full_resyncs(a - b),
                                 self.plan.action.as_str()
                             );

@@ -145,18 +145,48 @@ fn after_run(p: &Prepared, outcome: &RunOutcome) -> Aftermath {
     }
 }
 
+/// Writes the record of an acknowledgement: the operator said they have seen `what` about
+/// `nodes` of `group` (data-loss alarms cleared, or in a drill the anomaly they spotted).
+///
+/// # Errors
+/// The audit log cannot be opened or written.
+pub fn record_acknowledgement(
+    audit_log: &Path,
+    group: &str,
+    nodes: &[String],
+    what: &str,
+) -> OpsResult<()> {
+    let mut log = open_audit(audit_log)?;
+    log.write(crate::audit::Record {
+        run_id: crate::ops::engine::new_run_id(),
+        group: group.to_string(),
+        action: crate::audit::ACKNOWLEDGE.to_string(),
+        nodes: nodes.to_vec(),
+        event: crate::audit::RUN_FINISHED.to_string(),
+        outcome: Some(crate::audit::Outcome::Noted),
+        detail: Some(what.to_string()),
+        ..crate::audit::Record::default()
+    })
+    .map_err(|e| OpsError::io(format!("the acknowledgement was not recorded: {e}")))
+}
+
+/// The audit log at `path`, opened for appending.
+fn open_audit(path: &Path) -> OpsResult<AuditLog> {
+    AuditLog::open(path).map_err(|e| {
+        OpsError::io(format!(
+            "cannot open the audit log '{}': {e}",
+            path.display()
+        ))
+        .hint("set console.audit_log to a writable file")
+    })
+}
+
 /// Clears rejoin marks beside the audit log at `audit_log`, each with an audit record.
 ///
 /// # Errors
 /// The audit log cannot be opened, or a mark cannot be cleared.
 pub fn clear_marks(audit_log: &Path, marks: &[MarkClearing]) -> OpsResult<()> {
-    let mut log = AuditLog::open(audit_log).map_err(|e| {
-        OpsError::io(format!(
-            "cannot open the audit log '{}': {e}",
-            audit_log.display()
-        ))
-        .hint("set console.audit_log to a writable file")
-    })?;
+    let mut log = open_audit(audit_log)?;
     let file = promote::marks_path(audit_log);
     for m in marks {
         promote::marks::clear_audited(&file, &mut log, &m.group, &m.node, &m.why)?;

@@ -27,8 +27,22 @@ pub struct StepShown {
     /// Hints the step has, and those shown so far (in order).
     pub hints_total: usize,
     pub hints: Vec<String>,
+    /// For each hint, when it shows by itself (ms into the step).
+    pub hint_after_ms: Vec<Option<u64>>,
+    /// The faults the step injects: until they are all in, the incident is still unfolding
+    /// and the goal describes what is coming.
+    pub faults_total: usize,
     pub limit: Option<Duration>,
     pub started: SystemTime,
+}
+
+impl StepShown {
+    /// When the next hint shows by itself, if it does.
+    #[must_use]
+    pub fn next_hint_at(&self) -> Option<SystemTime> {
+        let after = (*self.hint_after_ms.get(self.hints.len())?)?;
+        Some(self.started + Duration::from_millis(after))
+    }
 }
 
 /// What the drill panel shows.
@@ -51,9 +65,18 @@ pub struct DrillPanel {
     pub report: Option<Box<Report>>,
     /// When the report came (the clock stops there).
     pub ended: Option<SystemTime>,
+    /// When the trainee last said they saw the current step's fault (`a`).
+    pub noticed: Option<SystemTime>,
 }
 
 impl DrillPanel {
+    fn step_started(&mut self, step: StepShown) {
+        self.step = Some(step);
+        self.waiting.clear();
+        self.hint_asked = false;
+        self.noticed = None;
+    }
+
     /// Time since the drill (or `since`) started, stopped at its end.
     #[must_use]
     pub fn elapsed(&self, since: SystemTime, now: SystemTime) -> Duration {
@@ -91,6 +114,7 @@ impl App {
                 hint_asked: false,
                 report: None,
                 ended: None,
+                noticed: None,
             });
             return;
         }
@@ -103,19 +127,19 @@ impl App {
                 step,
                 goal,
                 hints,
+                hint_after_ms,
+                faults,
                 time_limit,
-            }) => {
-                p.step = Some(StepShown {
-                    index: step,
-                    goal,
-                    hints_total: hints,
-                    hints: Vec::new(),
-                    limit: time_limit,
-                    started: now,
-                });
-                p.waiting.clear();
-                p.hint_asked = false;
-            }
+            }) => p.step_started(StepShown {
+                index: step,
+                goal,
+                hints_total: hints,
+                hints: Vec::new(),
+                hint_after_ms,
+                faults_total: faults,
+                limit: time_limit,
+                started: now,
+            }),
             RunnerEvent::FaultInjected { step, what, .. } => {
                 p.faults.push(FaultSeen {
                     step,
@@ -124,10 +148,17 @@ impl App {
                 });
             }
             RunnerEvent::Waiting { missing, .. } => p.waiting = missing,
-            RunnerEvent::Step(DrillEvent::Hint { text, .. }) => {
+            RunnerEvent::Step(DrillEvent::Hint { text, asked, .. }) => {
                 p.hint_asked = false;
-                if let Some(s) = p.step.as_mut() {
+                let n = p.step.as_mut().map_or(0, |s| {
                     s.hints.push(text);
+                    s.hints.len()
+                });
+                if !asked {
+                    // It may land behind a dialog: the status line says so.
+                    self.flash_info(&format!(
+                        "hint {n} shown by itself (the step ran long): see the drill panel"
+                    ));
                 }
             }
             RunnerEvent::Step(DrillEvent::StepDone { step, elapsed_ms }) => {
@@ -145,13 +176,21 @@ impl App {
                     self.toggle_freeze();
                 }
             }
-            RunnerEvent::Step(DrillEvent::Over { .. }) => p.ended = Some(now),
+            RunnerEvent::Step(DrillEvent::Over { .. }) => {
+                p.ended = Some(now);
+                // Timed out or a wrong move: the view stays on the topology judged, as after
+                // the last step (the runner stops the servers next).
+                if self.frozen.is_none() {
+                    self.toggle_freeze();
+                }
+            }
             RunnerEvent::DrillFinished { report } => {
                 let text = report.verdict();
                 p.ended.get_or_insert(now);
                 p.waiting.clear();
                 p.report = Some(report);
-                self.flash_info(&format!("drill over, {text}; q quits"));
+                // The header says FROZEN: the view stays on the end.
+                self.flash_info(&format!("drill over, {text}; q quits · f: live view"));
             }
         }
     }

@@ -116,14 +116,53 @@ impl App {
         };
         let (nodes, up) = self.monitor.acknowledge(&name, self.now);
         if nodes.is_empty() {
+            return self.notice_in_drill(name);
+        }
+        let what = format!("data lost on restart ({})", nodes.join(", "));
+        self.flash_info(&format!("acknowledged: {what}"));
+        let mut effects = self.take_update(up);
+        effects.push(self.acknowledgement(name, nodes, what));
+        effects
+    }
+
+    /// `a` with no data-loss alarm: in a drill the trainee says they have spotted what the
+    /// group shows (it counts for the report's time to detect); elsewhere there is nothing to
+    /// acknowledge.
+    fn notice_in_drill(&mut self, group: String) -> Vec<Effect> {
+        let shown = self
+            .topology
+            .groups
+            .iter()
+            .find(|g| g.name == group)
+            .map(|g| g.anomalies.as_slice())
+            .unwrap_or_default();
+        if self.drill.is_none() {
             self.flash_info("nothing to acknowledge: no data-loss alarm in this group");
             return Vec::new();
         }
-        self.flash_info(&format!(
-            "acknowledged: data lost on restart ({})",
-            nodes.join(", ")
-        ));
-        self.take_update(up)
+        if shown.is_empty() {
+            self.flash_info("nothing looks wrong in this group yet: press a once you see it");
+            return Vec::new();
+        }
+        let mut nodes: Vec<String> = shown.iter().flat_map(|a| a.nodes.clone()).collect();
+        nodes.sort();
+        nodes.dedup();
+        let kinds: Vec<&str> = shown.iter().map(|a| a.kind.as_str()).collect();
+        let what = format!("seen: {}", kinds.join(", "));
+        self.flash_info(&format!("noted, {what} (the drill counts it as detected)"));
+        if let Some(p) = self.drill.as_mut() {
+            p.noticed.get_or_insert(self.now);
+        }
+        vec![self.acknowledgement(group, nodes, what)]
+    }
+
+    fn acknowledgement(&self, group: String, nodes: Vec<String>, what: String) -> Effect {
+        Effect::RecordAcknowledgement {
+            audit_log: self.config.console.audit_log.clone(),
+            group,
+            nodes,
+            what,
+        }
     }
 
     /// The memory file could not be written: said once.

@@ -45,6 +45,8 @@ impl App {
                 }]
             }
             Ok(Command::History) => return self.open_runs(),
+            Ok(Command::Backups) => return self.open_backups(),
+            Ok(Command::CheckData) => return self.start_check(None),
         }
         Vec::new()
     }

@@ -54,10 +54,46 @@ impl RunsView {
     }
 }
 
+/// ↑↓ (k j), Page Up/Down, Home and End in a pane with a list whose item can be opened as text
+/// (the history's runs, the backups' manifests): they move the selection in the list, and
+/// scroll the text while it is open. Whether `code` was one of them.
+pub(super) fn list_keys(
+    code: KeyCode,
+    text_open: bool,
+    selected: &mut usize,
+    scroll: &mut u16,
+    rows: usize,
+) -> bool {
+    let last = rows.saturating_sub(1);
+    match code {
+        KeyCode::Up | KeyCode::Char('k') if text_open => *scroll = scroll.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') if text_open => *scroll = scroll.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => *selected = selected.saturating_sub(1),
+        KeyCode::Down | KeyCode::Char('j') => *selected = (*selected + 1).min(last),
+        KeyCode::PageUp => {
+            *scroll = scroll.saturating_sub(10);
+            *selected = selected.saturating_sub(10);
+        }
+        KeyCode::PageDown => {
+            *scroll = scroll.saturating_add(10);
+            *selected = (*selected + 10).min(last);
+        }
+        KeyCode::Home => {
+            *scroll = 0;
+            *selected = 0;
+        }
+        KeyCode::End => *selected = last,
+        _ => return false,
+    }
+    true
+}
+
 impl App {
     /// Opens the history and asks for the list.
     pub(super) fn open_runs(&mut self) -> Vec<Effect> {
         let path = self.config.console.audit_log.clone();
+        self.backups = None;
+        self.check = None;
         self.runs = Some(RunsView {
             path: path.clone(),
             list: None,
@@ -108,33 +144,7 @@ impl App {
                     self.runs = None;
                 }
             }
-            KeyCode::Up | KeyCode::Char('k') => {
-                if in_steps {
-                    view.scroll = view.scroll.saturating_sub(1);
-                } else {
-                    view.selected = view.selected.saturating_sub(1);
-                }
-            }
-            KeyCode::Down | KeyCode::Char('j') => {
-                if in_steps {
-                    view.scroll = view.scroll.saturating_add(1);
-                } else {
-                    view.selected = (view.selected + 1).min(rows.saturating_sub(1));
-                }
-            }
-            KeyCode::PageUp => {
-                view.scroll = view.scroll.saturating_sub(10);
-                view.selected = view.selected.saturating_sub(10);
-            }
-            KeyCode::PageDown => {
-                view.scroll = view.scroll.saturating_add(10);
-                view.selected = (view.selected + 10).min(rows.saturating_sub(1));
-            }
-            KeyCode::Home => {
-                view.scroll = 0;
-                view.selected = 0;
-            }
-            KeyCode::End => view.selected = rows.saturating_sub(1),
+            code if list_keys(code, in_steps, &mut view.selected, &mut view.scroll, rows) => {}
             KeyCode::Enter | KeyCode::Right if !in_steps => {
                 if let Some(run) = view.selected_run() {
                     return vec![Effect::ReadRuns {

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::super::app::{App, DrillPanel, Pane};
+use super::super::app::{App, DrillPanel, Pane, StepShown};
 use super::super::fmt;
 use super::super::theme::Ui;
 use super::push_wrapped;
@@ -78,6 +78,17 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
         return lines;
     };
     let bold = t.s(Ui::Text).add_modifier(Modifier::BOLD);
+    let faults_in = p.faults.iter().filter(|f| f.step == s.index).count();
+    if faults_in < s.faults_total {
+        // The goal tells what the incident leaves; until its faults are in, the tree may not
+        // show it yet.
+        let text = format!(
+            "the incident is unfolding ({faults_in} of {} faults in): the goal below is what \
+             it leaves",
+            s.faults_total
+        );
+        push_wrapped(&mut lines, width, "", &text, t.s(Ui::Warning));
+    }
     push_wrapped(&mut lines, width, "Goal: ", &s.goal, bold);
     lines.push(Line::from(vec![
         Span::styled("Time: step ", t.s(Ui::Muted)),
@@ -91,7 +102,7 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
             push_wrapped(&mut lines, width, "  • ", w, t.s(Ui::Warning));
         }
     }
-    lines.push(hint_line(app, p, s.hints.len(), s.hints_total));
+    lines.extend(hint_lines(app, p, s, width));
     for (i, h) in s.hints.iter().enumerate() {
         push_wrapped(
             &mut lines,
@@ -124,21 +135,54 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
     lines
 }
 
-/// `Hints: 1 of 3 · h: next hint` (or why there is none to ask for).
-fn hint_line(app: &App, p: &DrillPanel, shown: usize, total: usize) -> Line<'static> {
+/// `Hints: 1 of 3 · h next · by itself in 42s · a: I see it`, on two lines when narrow: the
+/// hints (and when the next shows by itself), and the key that says the fault is spotted (or
+/// when it was).
+fn hint_lines(app: &App, p: &DrillPanel, s: &StepShown, width: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
-    let mut spans = vec![Span::styled(
+    let (shown, total) = (s.hints.len(), s.hints_total);
+    let mut hints = vec![Span::styled(
         format!("Hints: {shown} of {total}"),
         t.s(Ui::Muted),
     )];
     if p.hint_asked {
-        spans.push(Span::styled(" · next one coming…", t.s(Ui::Muted)));
+        hints.push(Span::styled(" · next one coming…", t.s(Ui::Muted)));
     } else if shown < total {
-        spans.push(Span::styled(" · ", t.s(Ui::Muted)));
-        spans.push(Span::styled("h", t.s(Ui::Key)));
-        spans.push(Span::styled(" shows the next", t.s(Ui::Muted)));
+        hints.push(Span::styled(" · ", t.s(Ui::Muted)));
+        hints.push(Span::styled("h", t.s(Ui::Key)));
+        hints.push(Span::styled(" next", t.s(Ui::Muted)));
+        if let Some(at) = s.next_hint_at() {
+            let left = at.duration_since(app.now).unwrap_or_default();
+            hints.push(Span::styled(
+                format!(" · by itself in {}", fmt::dur(left)),
+                t.s(Ui::Muted),
+            ));
+        }
     }
-    Line::from(spans)
+    // Saying so counts for the report's time to detect.
+    let spotted = match p.noticed {
+        Some(at) => vec![Span::styled(
+            format!("✔ spotted at {}", fmt::clock(at)),
+            t.s(Ui::Up),
+        )],
+        None => vec![
+            Span::styled("a", t.s(Ui::Key)),
+            Span::styled(": I see it", t.s(Ui::Muted)),
+        ],
+    };
+    let len = |spans: &[Span]| {
+        spans
+            .iter()
+            .map(|x| x.content.chars().count())
+            .sum::<usize>()
+    };
+    if len(&hints) + 3 + len(&spotted) <= width {
+        hints.push(Span::styled(" · ", t.s(Ui::Muted)));
+        hints.extend(spotted);
+        vec![Line::from(hints)]
+    } else {
+        vec![Line::from(hints), Line::from(spotted)]
+    }
 }
 
 fn report_lines(app: &App, r: &crate::drill::Report, width: usize) -> Vec<Line<'static>> {

@@ -110,7 +110,7 @@ pub fn summary(run: &Run, now: SystemTime) -> String {
 
 fn outcome_role(run: &Run) -> Ui {
     match run.outcome {
-        Some(Outcome::Done | Outcome::Cleared) => Ui::Up,
+        Some(Outcome::Done | Outcome::Cleared | Outcome::Noted) => Ui::Up,
         Some(Outcome::Failed) => Ui::Danger,
         Some(Outcome::Refused | Outcome::Interrupted | Outcome::Unknown) | None => Ui::Warning,
     }
@@ -187,44 +187,20 @@ fn list_lines(
         .rev()
         .map(|r| (r, row(r, app.now)))
         .collect();
-    let mut widths = HEADERS.map(|h| h.chars().count());
-    for (_, cells) in &rows {
-        for (w, c) in widths.iter_mut().zip(cells) {
-            *w = (*w).max(c.chars().count());
-        }
-    }
-    // Whole columns only: those that do not fit are left out, not cut (the run id last).
-    let mut used = 0;
-    let fit = widths
-        .iter()
-        .take_while(|w| {
-            used += *w + 2;
-            used <= usize::from(area.width) + 2
-        })
-        .count()
-        .max(1);
-    let pad = |cells: &[String]| -> Vec<String> {
-        cells
-            .iter()
-            .zip(widths)
-            .take(fit)
-            .map(|(c, w)| format!("{c:<w$}  "))
-            .collect()
-    };
-    let head: Vec<String> = HEADERS.iter().map(ToString::to_string).collect();
-    let mut lines = vec![Line::from(
-        pad(&head)
-            .into_iter()
-            .map(|c| Span::styled(c, t.s(Ui::Title)))
-            .collect::<Vec<_>>(),
-    )];
+    let cols = super::Columns::new(
+        &HEADERS,
+        rows.iter().map(|(_, c)| c.as_slice()),
+        usize::from(area.width),
+    );
+    let mut lines = vec![cols.head(&HEADERS, t.s(Ui::Title))];
     let room = height
         .saturating_sub(1 + usize::from(log.skipped_total > 0))
         .max(1);
     let first = view.selected.saturating_sub(room - 1);
     for (i, (run, cells)) in rows.iter().enumerate().skip(first).take(room) {
         let selected = i == view.selected;
-        let spans: Vec<Span> = pad(cells)
+        let spans: Vec<Span> = cols
+            .pad(cells)
             .into_iter()
             .enumerate()
             .map(|(k, c)| {
