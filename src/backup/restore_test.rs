@@ -311,11 +311,7 @@ fn compare(m: &Manifest, r: &Report) -> Vec<String> {
 /// Databases whose loaded key count is not what the manifest allows. The file is the
 /// keyspace of a moment between the INFO before the download and the one after: equal to both
 /// when nothing was written, between them under writes.
-pub(crate) fn count_problems(
-    before: &[DbCount],
-    after: &[DbCount],
-    loaded: &[DbCount],
-) -> Vec<String> {
+fn count_problems(before: &[DbCount], after: &[DbCount], loaded: &[DbCount]) -> Vec<String> {
     let count = |list: &[DbCount], db: u32| list.iter().find(|d| d.db == db).map_or(0, |d| d.keys);
     let dbs: std::collections::BTreeSet<u32> = before
         .iter()

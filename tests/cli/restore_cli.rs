@@ -303,6 +303,27 @@ async fn a_masteruser_stops_the_restore_before_anything_starts() {
     assert_eq!(info_field(&info, "role").as_deref(), Some("master"));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_that_expired_since_the_backup_do_not_fail_the_restore() {
+    let c = Cluster::start(&["p"], &[]).await;
+    let port = c.port("p");
+    fill(port, 100).await;
+    for i in 0..30 {
+        raw_cmd(port, &["SET", &format!("ttl:{i}"), "v", "PX", "1500"])
+            .await
+            .unwrap();
+    }
+    let cfg = c.config_file(None);
+    let cfg = cfg.to_str().unwrap();
+    let id = snapshot(cfg, "p", &c.dir.path().join("backups"));
+    // Gone from p (expired, then deleted): the backup still holds them, a load skips them.
+    wait_keyspace(port, &[(0, 100), (3, 10)]).await;
+    raw_cmd(port, &["FLUSHALL"]).await.unwrap();
+    let out = restore(cfg, "p", &id, &["--yes"]);
+    assert_eq!(out.status.code(), Some(0), "{}", said(&out));
+    assert_eq!(keyspace(port).await, [(0, 100), (3, 10)]);
+}
+
 /// The RDB under `dir` (one download).
 fn find_rdb(dir: &Path) -> PathBuf {
     crate::common::files::walk(dir)

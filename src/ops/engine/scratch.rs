@@ -53,7 +53,6 @@ impl<O: RedisOps> Run<'_, O> {
                 )));
             }
         }
-        self.st.scratch_loaded = Some(s.loaded);
         Ok(match expected {
             Some(_) => format!("{words}: keys per db as the manifest says"),
             None => format!("{words} (no manifest: these counts are the reference)"),
@@ -129,7 +128,9 @@ impl<O: RedisOps> Run<'_, O> {
 
     /// Reads the scratch server, then the node, until the node follows it with its link up,
     /// no sync running and its offset at least the scratch server's (read first); then its
-    /// keys per database must be the scratch server's.
+    /// keys per database must be the scratch server's as read in the same round. Keys that
+    /// expire meanwhile reach the node as `DEL`s a moment later: counts that differ are read
+    /// again for [`KEYS_SETTLE`] before they fail the step.
     pub(super) async fn wait_restored(
         &mut self,
         node: usize,
@@ -141,6 +142,7 @@ impl<O: RedisOps> Run<'_, O> {
         let end = started + deadline;
         let mut every = Every::new(DOWNLOAD_PROGRESS_EVERY);
         let mut last: String;
+        let mut synced_at: Option<Instant> = None;
         loop {
             let scratch = self.ops.scratch_info().await;
             let n = self.info(node, InfoSection::Default).await;
@@ -154,21 +156,29 @@ impl<O: RedisOps> Run<'_, O> {
                         && !r.sync_in_progress
                         && n_off >= s_off;
                     if synced {
-                        return self.compare_keys(&name, &i, n_off);
-                    }
-                    last = format!(
-                        "link {}, sync {}, offset {n_off} of {s_off}",
-                        if r.link_up == Some(true) {
-                            "up"
-                        } else {
-                            "down"
-                        },
-                        if r.sync_in_progress {
-                            "in progress"
-                        } else {
-                            "not running"
+                        let since = *synced_at.get_or_insert_with(Instant::now);
+                        match compare_keys(&name, &i, &s, n_off) {
+                            Ok(done) => return Ok(done),
+                            Err(e) if since.elapsed() >= KEYS_SETTLE => {
+                                return Err(OpsError::failed(e));
+                            }
+                            Err(e) => last = e,
                         }
-                    );
+                    } else {
+                        last = format!(
+                            "link {}, sync {}, offset {n_off} of {s_off}",
+                            if r.link_up == Some(true) {
+                                "up"
+                            } else {
+                                "down"
+                            },
+                            if r.sync_in_progress {
+                                "in progress"
+                            } else {
+                                "not running"
+                            }
+                        );
+                    }
                     if r.role == Some(InfoRole::Primary) {
                         return Err(OpsError::failed(format!(
                             "{name} is a primary again: something detached it from the scratch server"
@@ -193,36 +203,6 @@ impl<O: RedisOps> Run<'_, O> {
             }
             tokio::time::sleep(WAIT_POLL).await;
         }
-    }
-
-    /// The node's keys per database against what the scratch server loaded.
-    fn compare_keys(&self, name: &str, info: &Info, offset: u64) -> OpsResult<String> {
-        let got = DbCount::of(info);
-        let want = self.st.scratch_loaded.clone().unwrap_or_default();
-        let count = |l: &[DbCount], db: u32| l.iter().find(|d| d.db == db).map_or(0, |d| d.keys);
-        let dbs: std::collections::BTreeSet<u32> = got.iter().chain(&want).map(|d| d.db).collect();
-        let wrong: Vec<String> = dbs
-            .iter()
-            .filter(|&&db| count(&got, db) != count(&want, db))
-            .map(|&db| {
-                format!(
-                    "db{db}: {name} holds {}, the scratch server {}",
-                    count(&got, db),
-                    count(&want, db)
-                )
-            })
-            .collect();
-        if !wrong.is_empty() {
-            return Err(OpsError::failed(format!(
-                "{name} synced but its keys differ: {}",
-                wrong.join("; ")
-            )));
-        }
-        let total: u64 = got.iter().map(|d| d.keys).sum();
-        Ok(format!(
-            "{name} synced to offset {offset}; {total} keys in {}, equal to the scratch server's",
-            crate::words::count(dbs.len(), "db")
-        ))
     }
 
     /// Stops the scratch server; `Err` when its process is still there.
@@ -251,4 +231,37 @@ impl<O: RedisOps> Run<'_, O> {
             _ => None,
         })
     }
+}
+
+/// How long a synced node's keys may differ from the scratch server's (expiring keys) before
+/// the step fails.
+const KEYS_SETTLE: Duration = Duration::from_secs(5);
+
+/// The node's keys per database against the scratch server's (`Err`: the difference, in words).
+fn compare_keys(name: &str, node: &Info, scratch: &Info, offset: u64) -> Result<String, String> {
+    let (got, want) = (DbCount::of(node), DbCount::of(scratch));
+    let count = |l: &[DbCount], db: u32| l.iter().find(|d| d.db == db).map_or(0, |d| d.keys);
+    let dbs: std::collections::BTreeSet<u32> = got.iter().chain(&want).map(|d| d.db).collect();
+    let wrong: Vec<String> = dbs
+        .iter()
+        .filter(|&&db| count(&got, db) != count(&want, db))
+        .map(|&db| {
+            format!(
+                "db{db}: {name} holds {}, the scratch server {}",
+                count(&got, db),
+                count(&want, db)
+            )
+        })
+        .collect();
+    if !wrong.is_empty() {
+        return Err(format!(
+            "{name} synced but its keys differ: {}",
+            wrong.join("; ")
+        ));
+    }
+    let total: u64 = got.iter().map(|d| d.keys).sum();
+    Ok(format!(
+        "{name} synced to offset {offset}; {total} keys in {}, equal to the scratch server's",
+        crate::words::count(dbs.len(), "db")
+    ))
 }

@@ -47,8 +47,6 @@ pub(super) struct RunState {
     pub(super) captured_offset: Option<u64>,
     /// INFO read before the first step, per plan node.
     pub(super) pre: HashMap<usize, Info>,
-    /// Keys per database the restore's scratch server loaded.
-    pub(super) scratch_loaded: Option<Vec<crate::node::rdb::DbCount>>,
 }
 
 impl RunState {
