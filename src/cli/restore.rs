@@ -120,7 +120,8 @@ fn steps(
          {fname}), or stop its service"
     ));
     out.push(format!(
-        "replace the file: `cp {file} {target_dir}/{fname}`"
+        "replace the file: `cp {file} {target_dir}/{fname}` (on {name}'s machine: copy it there first, e.g. \
+         with scp), readable by the server's user (e.g. `chown redis:redis {target_dir}/{fname}`)"
     ));
     out.push(
         "start the server the way it is started (its service, or its command line)".to_string(),
