@@ -165,19 +165,7 @@ impl<O: RedisOps> Run<'_, O> {
                             Err(e) => last = e,
                         }
                     } else {
-                        last = format!(
-                            "link {}, sync {}, offset {n_off} of {s_off}",
-                            if r.link_up == Some(true) {
-                                "up"
-                            } else {
-                                "down"
-                            },
-                            if r.sync_in_progress {
-                                "in progress"
-                            } else {
-                                "not running"
-                            }
-                        );
+                        last = sync_words(&i, n_off, s_off);
                     }
                     if r.role == Some(InfoRole::Primary) {
                         return Err(OpsError::failed(format!(
@@ -264,4 +252,28 @@ fn compare_keys(name: &str, node: &Info, scratch: &Info, offset: u64) -> Result<
         "{name} synced to offset {offset}; {total} keys in {}, equal to the scratch server's",
         crate::words::count(dbs.len(), "db")
     ))
+}
+
+/// How a node's sync from the scratch server stands, from its INFO: the bytes of the transfer
+/// while it runs (its own offset is still its old history's then), else link and offsets.
+fn sync_words(i: &Info, node_offset: u64, scratch_offset: u64) -> String {
+    let r = &i.replication;
+    if r.sync_in_progress {
+        let human = |b: i64| crate::topology::human_bytes(u64::try_from(b).unwrap_or(0));
+        return match (r.sync_read_bytes, r.sync_total_bytes) {
+            (Some(read), Some(total)) if total > 0 => {
+                format!("sync in progress: {} of {}", human(read), human(total))
+            }
+            (Some(read), _) => format!("sync in progress: {} received", human(read)),
+            _ => "sync in progress".to_string(),
+        };
+    }
+    format!(
+        "link {}, offset {node_offset} of {scratch_offset}",
+        if r.link_up == Some(true) {
+            "up"
+        } else {
+            "down"
+        }
+    )
 }
