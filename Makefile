@@ -42,6 +42,7 @@ bench:
 	cargo bench --bench render
 	cargo bench --bench switchover
 	cargo bench --bench backups
+	cargo bench --bench restore
 
 # The bulk fuzz run of the INFO byte path (10 million inputs; not part of `make test`, which runs
 # the same checks on a few thousand in tests/cli/hostile_bytes.rs).

@@ -14,6 +14,7 @@ pub mod drill;
 pub mod history;
 pub mod next_step;
 pub mod output;
+pub mod restore;
 pub mod sandbox;
 pub mod shell;
 pub mod status;
@@ -174,6 +175,10 @@ pub enum Command {
     Repoint(actions::RepointArgs),
     /// Bring a restarted old primary back as a replica of the current primary.
     Rejoin(actions::RejoinArgs),
+    /// Load a backup into a node: a scratch server on this machine seeded with the RDB, the
+    /// node made its replica, verified and detached; or, with --to-dir, the file and the
+    /// manual steps.
+    Restore(actions::RestoreArgs),
     /// The downloaded backups: list, prune (dry run unless --yes), verify (restore test).
     Backup(backup::BackupArgs),
     /// Compare each replica's data with its primary's (key counts per db and a digest) at one
@@ -235,7 +240,8 @@ async fn run(cli: Cli) -> u8 {
     }
     match command {
         None => console::launch(&targets, &global).await,
-        Some(Command::Demo(args)) => demo::run(args, &global).await,
+        // Boxed: the console's state makes this future large.
+        Some(Command::Demo(args)) => Box::pin(demo::run(args, &global)).await,
         Some(Command::Status(args)) => status::run(&targets, args).await,
         Some(Command::Watch(args)) => watch::run(&targets, args).await,
         Some(Command::CheckConfig(args)) => check_config::run(&targets, &args),
@@ -246,6 +252,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Promote(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Repoint(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Rejoin(args)) => actions::act(&targets, &global, &args).await,
+        Some(Command::Restore(args)) => restore::run(&targets, &global, &args).await,
         Some(Command::History(args)) => history::run(&targets, &args),
         Some(Command::Drill(args)) => drill::run(&targets, &global, args).await,
         Some(Command::Backup(args)) => backup::run(&targets, args).await,

@@ -1,6 +1,6 @@
 //! Guarded actions: plans, pre-checks, the engine that runs them, the snapshot gate, and the
-//! actions themselves (snapshot, switchover, failback; promote and repoint/rejoin build on the
-//! same framework).
+//! actions themselves (snapshot, switchover, failback; promote, repoint/rejoin and restore build
+//! on the same framework).
 //!
 //! An action is a module with a pure function that turns the live topology and a request into a
 //! [`Plan`]. The [`engine`] runs any plan through [`RedisOps`] and enforces every safety rule
@@ -25,6 +25,7 @@ pub mod recovery;
 pub mod redis_ops;
 pub mod repoint;
 pub mod request;
+pub mod restore;
 pub mod session;
 pub mod snapshot;
 pub mod summary;
@@ -39,7 +40,7 @@ pub use plan::{
     StepKind, Strategy,
 };
 pub use redis_ops::{Command, RealOps, RedisOps, Reply};
-pub use request::{Download, Request};
+pub use request::{Download, Request, RestoreFrom};
 
 use crate::config::{Addr, AddrError, Config, Group, Node};
 use crate::observe::NodeId;

@@ -80,6 +80,9 @@ pub struct Spec {
     /// Sentinels (`s1..`) monitoring the primary, written into the config as the group's
     /// `sentinel = {...}` (`sandbox/sentinel.rs`).
     pub sentinels: usize,
+    /// Where the primary listens instead of a free loopback port: this port, on loopback and
+    /// on this host (a restore's scratch server, which a remote node must reach).
+    pub listen: Option<crate::config::Addr>,
 }
 
 impl Default for Spec {
@@ -96,6 +99,7 @@ impl Default for Spec {
             protected_configs: false,
             group: "sandbox".to_string(),
             sentinels: 0,
+            listen: None,
         }
     }
 }
@@ -250,12 +254,13 @@ impl Sandbox {
                 .unwrap_or_else(|| format!("n{}", i + 1))
         };
         let primary_args: Vec<&str> = spec.primary_args.iter().map(String::as_str).collect();
-        sb.spawn_node(&name(0), None, &primary_args).await?;
+        sb.spawn_node(&name(0), None, &primary_args, spec.listen.as_ref())
+            .await?;
         for i in 1..=spec.replicas {
-            sb.spawn_node(&name(i), Some(&name(0)), &[]).await?;
+            sb.spawn_node(&name(i), Some(&name(0)), &[], None).await?;
         }
         if spec.chain {
-            sb.spawn_node(&name(spec.replicas + 1), Some(&name(1)), &[])
+            sb.spawn_node(&name(spec.replicas + 1), Some(&name(1)), &[], None)
                 .await?;
         }
         for node in &sb.nodes {
@@ -272,6 +277,7 @@ impl Sandbox {
         name: &str,
         upstream: Option<&str>,
         extra: &[&str],
+        listen: Option<&crate::config::Addr>,
     ) -> Result<&ServerProcess, SandboxError> {
         if self.node(name).is_some() {
             return Err(SandboxError::InvalidSpec(format!(
@@ -299,6 +305,7 @@ impl Sandbox {
             tls: self.tls.clone(),
             extra_args,
             sentinel: None,
+            listen: listen.cloned(),
         };
         let p = ServerProcess::spawn(
             name,
@@ -342,6 +349,7 @@ impl Sandbox {
                 tls: None,
                 extra_args: Vec::new(),
                 sentinel: Some(watch.clone()),
+                listen: None,
             };
             let p = ServerProcess::spawn(&name, launch, None, Arc::clone(&self.watchdog)).await?;
             self.sentinels.push(p);
@@ -564,7 +572,7 @@ impl Sandbox {
         name: &str,
         extra_args: &[&str],
     ) -> Result<&ServerProcess, SandboxError> {
-        self.spawn_node(name, None, extra_args).await
+        self.spawn_node(name, None, extra_args, None).await
     }
 
     /// Kills every process (SIGCONT first if frozen, then SIGKILL) and reaps it, then closes
@@ -596,4 +604,13 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// True while a process with this PID exists (signal 0): how a test or a report proves a
+/// server it stopped is gone.
+#[must_use]
+pub fn pid_alive(pid: u32) -> bool {
+    i32::try_from(pid).is_ok_and(|p| {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None::<Signal>).is_ok()
+    })
 }

@@ -109,22 +109,60 @@ impl VerifyError {
     }
 }
 
-/// Runs the restore test of `rdb` (with its `manifest`, when it has one).
+/// A scratch server loaded with an RDB: killed by PID when dropped (and by the sandbox's
+/// watchdog if this process dies), its temp dir removed.
+#[derive(Debug)]
+pub struct Scratch {
+    // Declared first: the server is killed before its dir (the file's symlink) is removed.
+    sandbox: Sandbox,
+    dir: tempfile::TempDir,
+    /// How to reach it (no password: it is reached on loopback, or where `listen` said).
+    pub node: crate::config::Node,
+    pub pid: u32,
+    pub server: ServerChoice,
+    /// The file's check (header, CRC-64), made before the server was started.
+    pub check: RdbCheck,
+    /// Keys per database once loaded.
+    pub loaded: Vec<DbCount>,
+    /// Time to check the file, start the server and load it.
+    pub load_time: Duration,
+}
+
+impl Scratch {
+    /// The server's process is still running.
+    #[must_use]
+    pub fn is_running(&self) -> bool {
+        self.sandbox
+            .nodes()
+            .first()
+            .is_some_and(sandbox::ServerProcess::is_running)
+    }
+
+    /// Kills the server by PID and removes its temp dirs.
+    pub fn stop(mut self) {
+        self.sandbox.stop();
+        drop(self.dir);
+    }
+}
+
+/// Checks `rdb` (CRC first), then starts a scratch server loaded with it, on a free loopback
+/// port or on `listen`, requiring `password` when given (in its owner-only config file, never
+/// on its command line), with persistence off (it reads the file through a symlink and never
+/// writes over it). The server is the same major version as the source's where one is found
+/// ([`choose_server`]); `source_version` is the manifest's, else the file's AUX field.
 ///
 /// # Errors
-/// A bad file, no server, or a load the server refused; differences from the manifest are
-/// not errors but [`Report::problems`].
-pub async fn restore_test(
+/// A bad file, no server, or a load the server refused.
+pub async fn start_scratch(
     rdb: &Path,
-    manifest: Option<&Manifest>,
+    source_version: Option<String>,
     server_bin: Option<&Path>,
-    sample: usize,
-) -> Result<Report, VerifyError> {
+    listen: Option<&crate::config::Addr>,
+    password: Option<&crate::config::Secret>,
+) -> Result<Scratch, VerifyError> {
     let started = Instant::now();
     let check = rdb::verify(rdb)?;
-    let source_version = manifest
-        .and_then(|m| m.info.as_ref().and_then(|i| i.server_version.clone()))
-        .or_else(|| check.aux.server_version.clone());
+    let source_version = source_version.or_else(|| check.aux.server_version.clone());
     // A `VALKEY` header (Valkey 9+) or a `valkey-ver` AUX field: a Valkey server reads it.
     let valkey = check.format == rdb::RdbFormat::Valkey
         || check.aux.fields.iter().any(|(k, _)| k == "valkey-ver");
@@ -162,6 +200,8 @@ pub async fn restore_test(
         ],
         names: vec!["scratch".into()],
         group: "restore-test".into(),
+        listen: listen.cloned(),
+        password: password.map(|p| p.expose().to_string()),
         ..Spec::default()
     };
     let sb = Sandbox::start(&spec).await.map_err(|e| VerifyError::Load {
@@ -176,11 +216,10 @@ pub async fn restore_test(
             e.message()
         ),
     })?;
-    let load_time = started.elapsed();
-    let node = sb
+    let (node, pid) = sb
         .nodes()
         .first()
-        .map(sandbox::ServerProcess::node)
+        .map(|p| (p.node(), p.pid))
         .ok_or_else(|| VerifyError::Server("no scratch node".into()))?;
     let timeouts = Timeouts::from(&Console::default());
     let mut client = NodeClient::new(&node, timeouts, CLIENT_NAME)
@@ -189,19 +228,48 @@ pub async fn restore_test(
         .info()
         .await
         .map_err(|e| VerifyError::Server(e.to_string()))?;
-    let loaded = DbCount::of(&info);
-    let total_keys = loaded.iter().map(|d| d.keys).sum();
+    Ok(Scratch {
+        sandbox: sb,
+        dir: scratch,
+        node,
+        pid,
+        server,
+        check,
+        loaded: DbCount::of(&info),
+        load_time: started.elapsed(),
+    })
+}
+
+/// Runs the restore test of `rdb` (with its `manifest`, when it has one).
+///
+/// # Errors
+/// A bad file, no server, or a load the server refused; differences from the manifest are
+/// not errors but [`Report::problems`].
+pub async fn restore_test(
+    rdb: &Path,
+    manifest: Option<&Manifest>,
+    server_bin: Option<&Path>,
+    sample: usize,
+) -> Result<Report, VerifyError> {
+    let started = Instant::now();
+    let source_version =
+        manifest.and_then(|m| m.info.as_ref().and_then(|i| i.server_version.clone()));
+    let scratch = start_scratch(rdb, source_version, server_bin, None, None).await?;
+    let timeouts = Timeouts::from(&Console::default());
+    let mut client = NodeClient::new(&scratch.node, timeouts, CLIENT_NAME)
+        .map_err(|e| VerifyError::Server(e.to_string()))?;
+    let total_keys = scratch.loaded.iter().map(|d| d.keys).sum();
     let mut report = Report {
         file: rdb.to_path_buf(),
-        check,
-        server,
-        loaded,
+        check: scratch.check.clone(),
+        server: scratch.server.clone(),
+        loaded: scratch.loaded.clone(),
         total_keys,
         sampled: 0,
         types: BTreeMap::new(),
         unreadable: Vec::new(),
         problems: Vec::new(),
-        load_time,
+        load_time: scratch.load_time,
         elapsed: Duration::ZERO,
     };
     sample_keys(&mut client, &mut report, sample).await?;
@@ -216,7 +284,7 @@ pub async fn restore_test(
         ));
     }
     drop(client);
-    drop(sb);
+    scratch.stop();
     report.elapsed = started.elapsed();
     Ok(report)
 }

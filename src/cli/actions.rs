@@ -22,7 +22,7 @@ pub(crate) use run::confirm;
 
 pub use args::{
     ActionArgs, ActionFlags, DownloadBudget, FailbackArgs, PromoteArgs, RejoinArgs, RepointArgs,
-    SnapshotArgs, StrategyArg, SwitchoverArgs,
+    RestoreArgs, SnapshotArgs, StrategyArg, SwitchoverArgs,
 };
 pub use context::ActionContext;
 
@@ -40,6 +40,9 @@ pub async fn act<A: ActionArgs>(targets: &TargetArgs, global: &Global, args: &A)
     };
     let mut req = args.request();
     req.download_timeout = ctx.download_timeout;
+    if let Err(code) = args.complete(&mut req, &ctx.config) {
+        return code;
+    }
     let marks = if req.uses_marks() {
         let file = ops::promote::marks_path(&ctx.config.console.audit_log);
         ops::promote::load_marks(&file).unwrap_or_else(|e| {

@@ -322,46 +322,9 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
 /// The RDB (and its manifest, when it has one) that `target` names: an id of the catalog, or
 /// a file. `Err` is the exit code once the error is printed.
 fn resolve(dir: &Path, target: &str) -> Result<(PathBuf, Option<Manifest>), u8> {
-    let cat = catalog::load(dir, &Filter::default());
-    let entry = match cat.find(target) {
-        Ok(e) => e.cloned(),
-        Err(ids) => {
-            output::error(
-                &format!(
-                    "'{target}' matches {} backups: {}",
-                    ids.len(),
-                    ids.join(", ")
-                ),
-                Some("give more of the id"),
-            );
-            return Err(EXIT_USAGE);
-        }
-    };
-    Ok(match &entry {
-        Some(e) => (e.rdb.clone(), Some(e.manifest.clone())),
-        None if Path::new(target).is_file() => {
-            // An RDB of the catalog given by path, or one redops did not make.
-            let mp = crate::node::rdb::manifest_path(Path::new(target));
-            let m = crate::node::rdb::read_manifest(&mp).ok();
-            (PathBuf::from(target), m)
-        }
-        None if Path::new(target).exists() => {
-            output::error(
-                &format!("'{target}' is not a regular file: an RDB to verify must be one"),
-                Some("give the RDB's path, or an id from `redops backup list`"),
-            );
-            return Err(EXIT_USAGE);
-        }
-        None => {
-            output::error(
-                &format!(
-                    "no backup '{target}' in '{}' and no such file",
-                    dir.display()
-                ),
-                Some("`redops backup list` shows the ids"),
-            );
-            return Err(EXIT_USAGE);
-        }
+    backup::restore::find(dir, target).map_err(|e| {
+        output::error(&e.to_string(), Some(e.hint()));
+        EXIT_USAGE
     })
 }
 

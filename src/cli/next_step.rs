@@ -25,6 +25,7 @@ pub fn command(step: &NextStep) -> Option<String> {
             step.source.as_deref().unwrap_or("NODE")
         ),
         ActionKind::Rejoin => format!("redops rejoin {node}"),
+        ActionKind::Restore => format!("redops restore {node} --from ID"),
     })
 }
 

@@ -40,6 +40,8 @@ pub enum Condition {
     NodeIsUp { node: String },
     /// `node` persists its data: save points set, or the AOF on (as it answers now).
     Persists { node: String },
+    /// `node` answers and holds at least `keys` keys (all databases): data put back.
+    KeysAtLeast { node: String, keys: u64 },
     /// Every acknowledged write is on the primary (as last checked by the runner).
     NoWritesLost,
     /// Every one of these.
@@ -149,16 +151,8 @@ impl Condition {
                 )),
                 None => out.push("the writes are not checked yet".to_string()),
             },
-            Self::Persists { node } => match g.by_name(node) {
-                Some(n) if is_live(n) => {
-                    let p = n.info.as_ref().map(|i| &i.persistence);
-                    let saves = p
-                        .and_then(|p| p.save_config.as_deref())
-                        .is_some_and(|s| !s.trim().is_empty());
-                    if !saves && !p.is_some_and(|p| p.aof_enabled) {
-                        out.push(format!("{node} has no save points and no AOF"));
-                    }
-                }
+            Self::Persists { node } | Self::KeysAtLeast { node, .. } => match g.by_name(node) {
+                Some(n) if is_live(n) => self.node_holds(n, out),
                 _ => out.push(format!("{node} is not up")),
             },
             Self::All(all) => {
@@ -178,6 +172,31 @@ impl Condition {
                 }
                 out.push(format!("one of: {}", missing.join(" | ")));
             }
+        }
+    }
+}
+
+impl Condition {
+    /// What a condition on one live node's own facts misses (persistence, keys).
+    fn node_holds(&self, n: &NodeView, out: &mut Vec<String>) {
+        let node = &n.name;
+        match self {
+            Self::Persists { .. } => {
+                let p = n.info.as_ref().map(|i| &i.persistence);
+                let saves = p
+                    .and_then(|p| p.save_config.as_deref())
+                    .is_some_and(|s| !s.trim().is_empty());
+                if !saves && !p.is_some_and(|p| p.aof_enabled) {
+                    out.push(format!("{node} has no save points and no AOF"));
+                }
+            }
+            Self::KeysAtLeast { keys, .. } => {
+                let held = n.info.as_ref().map_or(0, |i| i.total_keys());
+                if held < *keys {
+                    out.push(format!("{node} holds {held} keys, fewer than {keys}"));
+                }
+            }
+            _ => {}
         }
     }
 }

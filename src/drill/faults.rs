@@ -128,6 +128,12 @@ impl Injector {
                 send(&node, redis::cmd("FLUSHALL").clone(), SLOW_COMMAND).await
             }
             Fault::Fill { keys, .. } => fill(&node, *keys).await,
+            Fault::StopWrites { .. } => {
+                if let Some(w) = writer {
+                    w.hold(CATCH_UP).await;
+                }
+                Ok(())
+            }
         }
     }
 

@@ -250,6 +250,7 @@ fn check_condition(
         Condition::OnePrimaryAmong { nodes } => nodes.iter().try_for_each(|n| known(n)),
         Condition::PrimaryIs { node }
         | Condition::NodeIsUp { node }
+        | Condition::KeysAtLeast { node, .. }
         | Condition::Persists { node } => known(node),
         Condition::AllReplicateFrom {
             primary, except, ..

@@ -172,6 +172,9 @@ pub enum Fault {
     },
     /// `FLUSHALL` on the node.
     Flushall { node: String },
+    /// The drill's writer stops writing to the node for good (the application taken offline
+    /// for maintenance): what it acknowledged until then is what must survive.
+    StopWrites { node: String },
     /// `keys` more keys of 100 bytes written to the node (replicated as any write).
     Fill { node: String, keys: u64 },
     /// The node stops for `for` (frozen, then thawed): a replica falls behind.
@@ -195,6 +198,7 @@ impl Fault {
             | Self::CutLink { node }
             | Self::Replicaof { node, .. }
             | Self::Flushall { node }
+            | Self::StopWrites { node }
             | Self::Fill { node, .. }
             | Self::Slow { node, .. } => node,
         }
@@ -213,6 +217,7 @@ impl std::fmt::Display for Fault {
             Self::Replicaof { node, of: Some(of) } => write!(f, "{node} made a replica of {of}"),
             Self::Replicaof { node, of: None } => write!(f, "{node} made a primary"),
             Self::Flushall { node } => write!(f, "FLUSHALL on {node}"),
+            Self::StopWrites { node } => write!(f, "writes to {node} stopped"),
             Self::Fill { node, keys } => write!(f, "{keys} keys filled into {node}"),
             Self::Slow { node, pause } => {
                 write!(

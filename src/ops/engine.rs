@@ -45,6 +45,7 @@ mod fence;
 mod journal;
 mod permissions;
 mod rollback;
+mod scratch;
 mod state;
 mod steps;
 #[cfg(test)]

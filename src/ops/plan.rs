@@ -30,6 +30,8 @@ pub enum ActionKind {
     Promote,
     Repoint,
     Rejoin,
+    /// Load a backup into a node through a scratch server it replicates from.
+    Restore,
 }
 
 impl ActionKind {
@@ -50,6 +52,7 @@ impl ActionKind {
             Self::Promote => "promote",
             Self::Repoint => "repoint",
             Self::Rejoin => "rejoin",
+            Self::Restore => "restore",
         }
     }
 }
@@ -200,6 +203,30 @@ pub enum StepKind {
     },
     /// `CONFIG REWRITE` on each of the nodes that has a config file.
     ConfigRewrite { nodes: Vec<usize> },
+    /// Start a scratch server on the operator's machine, loaded with `rdb`, listening on
+    /// `listen`; its keys per database must be what `expected` allows (a restore).
+    StartScratch {
+        rdb: PathBuf,
+        #[serde(serialize_with = "ser_display")]
+        listen: Addr,
+        source_version: Option<String>,
+        expected: Option<crate::backup::restore::Expected>,
+        /// The server binary asked for (`None`: chosen as `backup verify` chooses).
+        server_bin: Option<PathBuf>,
+    },
+    /// `REPLICAOF <listen>` on the step's node: it full-syncs from the scratch server.
+    FollowScratch {
+        #[serde(serialize_with = "ser_display")]
+        listen: Addr,
+    },
+    /// Wait until the step's node follows the scratch server with its link up, no sync
+    /// running and its offset at the scratch server's, then compare keys per database.
+    WaitRestored {
+        #[serde(serialize_with = "ser_display")]
+        listen: Addr,
+    },
+    /// Stop the scratch server (by PID).
+    StopScratch,
 }
 
 /// One step of a plan.

@@ -84,6 +84,13 @@ pub enum ConfigParam {
     Save,
     /// `dbfilename`: the RDB file the server writes and loads at start.
     DbFilename,
+    /// `masterauth`: the password a replica sends its primary (a restore's scratch server
+    /// requires it). Its value is a secret: read with `RedisOps::send`, never journalled.
+    MasterAuth,
+    /// `masteruser`: the ACL user a replica authenticates to its primary as.
+    MasterUser,
+    /// `tls-replication`: a replica connects to its primary over TLS.
+    TlsReplication,
 }
 
 impl ConfigParam {
@@ -93,6 +100,9 @@ impl ConfigParam {
         match self {
             Self::Save => "save",
             Self::DbFilename => "dbfilename",
+            Self::MasterAuth => "masterauth",
+            Self::MasterUser => "masteruser",
+            Self::TlsReplication => "tls-replication",
         }
     }
 }
@@ -266,6 +276,37 @@ pub struct DownloadSummary {
     pub detail: String,
 }
 
+/// A scratch server to start for a restore.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScratchRequest {
+    pub rdb: PathBuf,
+    pub listen: Addr,
+    /// The version that wrote the file: the scratch server's major version matches it where
+    /// a binary is found.
+    pub source_version: Option<String>,
+    /// The binary asked for; else `$REDOPS_SERVER_BIN`, then `PATH` (as `backup verify`).
+    pub server_bin: Option<PathBuf>,
+    /// The node's `masterauth`: the scratch server requires it, so that the node's `AUTH`
+    /// succeeds (a replica with `masterauth` set cannot sync from a server without one).
+    pub password: Option<crate::config::Secret>,
+}
+
+/// A scratch server that runs, loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ScratchStarted {
+    #[serde(serialize_with = "ser_addr")]
+    pub addr: Addr,
+    pub pid: u32,
+    /// `Redis 7.0.15`, or the binary's path.
+    pub server: String,
+    pub loaded: Vec<crate::node::rdb::DbCount>,
+    pub load_ms: u64,
+}
+
+fn ser_addr<S: serde::Serializer>(a: &Addr, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&a.to_string())
+}
+
 /// The engine's only way to reach servers.
 ///
 /// Implementations must bound every call by a timeout and never block the caller longer.
@@ -294,6 +335,32 @@ pub trait RedisOps: Sync {
                 "RDB download is not available in this build",
             ))
         }
+    }
+
+    /// Starts the restore's scratch server, loaded with the file (checked first); at most one
+    /// at a time. It is stopped by [`stop_scratch`](Self::stop_scratch), and when the
+    /// implementation is dropped.
+    fn start_scratch(
+        &self,
+        req: &ScratchRequest,
+    ) -> impl Future<Output = OpsResult<ScratchStarted>> + Send {
+        let _ = req;
+        async {
+            Err(OpsError::failed(
+                "a scratch server is not available in this build",
+            ))
+        }
+    }
+
+    /// `INFO` (default sections) of the running scratch server.
+    fn scratch_info(&self) -> impl Future<Output = Result<Info, NodeError>> + Send {
+        async { Err(NodeError::Other("no scratch server".to_string())) }
+    }
+
+    /// Stops the scratch server by PID; returns the PID it had (`None`: none ran) and whether
+    /// that process is gone.
+    fn stop_scratch(&self) -> impl Future<Output = Option<(u32, bool)>> + Send {
+        async { None }
     }
 
     /// The client name this implementation's connections carry (excluded from the lock check).
@@ -344,6 +411,9 @@ pub struct RealOps {
     /// The configured backups directory: a download made elsewhere is recorded in its
     /// catalog file, so that `backup list` finds it.
     backups_dir: PathBuf,
+    timeouts: Timeouts,
+    /// A restore's scratch server and this run's connection to it.
+    scratch: tokio::sync::Mutex<Option<(crate::backup::Scratch, NodeClient)>>,
 }
 
 impl fmt::Debug for RealOps {
@@ -383,6 +453,8 @@ impl RealOps {
                 .map(|g| g.name.clone())
                 .unwrap_or_default(),
             backups_dir: config.console.backups_dir.clone(),
+            timeouts,
+            scratch: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -473,6 +545,55 @@ impl RedisOps for RealOps {
             }
             Err(e) => Err(OpsError::failed(e.to_string()).with_hint(e.hint())),
         }
+    }
+
+    async fn start_scratch(&self, req: &ScratchRequest) -> OpsResult<ScratchStarted> {
+        let mut slot = self.scratch.lock().await;
+        if slot.is_some() {
+            return Err(OpsError::failed(
+                "a scratch server already runs for this action",
+            ));
+        }
+        let s = crate::backup::start_scratch(
+            &req.rdb,
+            req.source_version.clone(),
+            req.server_bin.as_deref(),
+            Some(&req.listen),
+            req.password.as_ref(),
+        )
+        .await
+        .map_err(|e| OpsError::failed(e.to_string()).with_hint(e.hint()))?;
+        let client = NodeClient::new(&s.node, self.timeouts, &self.name)
+            .map_err(|e| OpsError::failed(format!("cannot reach the scratch server: {e}")))?;
+        let started = ScratchStarted {
+            addr: req.listen.clone(),
+            pid: s.pid,
+            server: s
+                .server
+                .version
+                .clone()
+                .unwrap_or_else(|| s.server.bin.display().to_string()),
+            loaded: s.loaded.clone(),
+            load_ms: u64::try_from(s.load_time.as_millis()).unwrap_or(u64::MAX),
+        };
+        *slot = Some((s, client));
+        Ok(started)
+    }
+
+    async fn scratch_info(&self) -> Result<Info, NodeError> {
+        let mut slot = self.scratch.lock().await;
+        let Some((_, client)) = slot.as_mut() else {
+            return Err(NodeError::Other("no scratch server runs".to_string()));
+        };
+        client.info().await.map(|(i, _)| i)
+    }
+
+    async fn stop_scratch(&self) -> Option<(u32, bool)> {
+        let (s, client) = self.scratch.lock().await.take()?;
+        drop(client);
+        let pid = s.pid;
+        s.stop();
+        Some((pid, !crate::sandbox::pid_alive(pid)))
     }
 
     fn client_name(&self) -> &str {

@@ -43,6 +43,18 @@ pub struct Request {
     /// Rejoin only: drop the node's rejoin mark (repaired by hand, or retired); nothing is
     /// sent to any server.
     pub clear_mark: bool,
+    /// Restore only: the backup to load (resolved and checked by `backup::restore::resolve`),
+    /// and where the scratch server listens (`backup::restore::default_listen`).
+    pub restore: Option<Box<RestoreFrom>>,
+}
+
+/// What a restore loads, and where the scratch server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreFrom {
+    pub source: crate::backup::RestoreSource,
+    pub listen: crate::config::Addr,
+    /// The server binary the scratch server runs (`None`: chosen like `backup verify`).
+    pub server_bin: Option<PathBuf>,
 }
 
 impl Request {
@@ -59,6 +71,7 @@ impl Request {
             download: Download::Off,
             download_timeout: None,
             clear_mark: false,
+            restore: None,
         }
     }
 

@@ -34,6 +34,15 @@ pub fn done(plan: &Plan) -> String {
         (ActionKind::Repoint, _, Some((n, to))) => {
             format!("{} now replicates from {}", name(n), name(to))
         }
+        (ActionKind::Restore, ..) => {
+            let n = plan
+                .steps
+                .first()
+                .map_or_else(|| "the node".to_string(), |s| name(s.node));
+            format!(
+                "{n} holds the backup's data and is a primary again; the scratch server is stopped"
+            )
+        }
         (_, Some(p), _) => match old_primary.filter(|o| *o != p) {
             Some(o) => format!("{} is now the primary in place of {}", name(p), name(o)),
             None => format!("{} is now the primary", name(p)),

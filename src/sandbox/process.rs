@@ -31,6 +31,8 @@ pub const SERVER_BIN_ENV: &str = "REDOPS_SERVER_BIN";
 
 /// How long a spawned server gets to answer `INFO` (not loading) before it counts as failed.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a server that answers while loading its data may take to load it.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// How many fresh ports a spawn tries when the chosen one turns out to be taken.
 const PORT_ATTEMPTS: usize = 5;
@@ -96,6 +98,8 @@ pub(super) struct Launch {
     pub extra_args: Vec<String>,
     /// Set for a sentinel: it runs with `--sentinel` from a config of its own.
     pub sentinel: Option<super::sentinel::Watch>,
+    /// A fixed port, and a host bound besides loopback (a restore's scratch server).
+    pub listen: Option<Addr>,
 }
 
 impl Launch {
@@ -111,9 +115,14 @@ impl Launch {
                 port.to_string(),
             ],
         };
+        a.push("--bind".into());
+        a.push("127.0.0.1".into());
+        if let Some(h) = self.listen.as_ref().map(|l| l.host.as_str()) {
+            if !matches!(h, "127.0.0.1" | "localhost") {
+                a.push(h.to_string());
+            }
+        }
         a.extend([
-            "--bind".into(),
-            "127.0.0.1".into(),
             "--dir".into(),
             dir.clone(),
             "--daemonize".into(),
@@ -225,8 +234,14 @@ impl ServerProcess {
     ) -> Result<Self, SandboxError> {
         std::fs::create_dir_all(&launch.dir).map_err(|e| SandboxError::io(&launch.dir, e))?;
         let mut last_err = None;
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port();
+        // A fixed port is tried once: another process holding it is the operator's to see.
+        let attempts = if launch.listen.is_some() {
+            1
+        } else {
+            PORT_ATTEMPTS
+        };
+        for _ in 0..attempts {
+            let port = launch.listen.as_ref().map_or_else(free_port, |l| l.port);
             launch.write_conf(port)?;
             match start_child(name, &launch, port, &watchdog).await {
                 Ok(child) => {
@@ -433,7 +448,8 @@ async fn start_child(
     // unwatched: the guard kills it when no watchdog can be had.
     watchdog.add(pid)?;
     let node = launch.node(name, port);
-    let deadline = Instant::now() + START_TIMEOUT;
+    let started = Instant::now();
+    let mut deadline = started + START_TIMEOUT;
     let mut last_state = String::from("not polled yet");
     loop {
         if let Some(status) = guard.exited() {
@@ -454,7 +470,12 @@ async fn start_child(
                     return Ok(child);
                 }
             }
-            Ok(_) => last_state = "loading its data".into(),
+            Ok(_) => {
+                // Answering and loading (a large RDB, a restore's scratch server): alive, so
+                // it gets the time a load takes, bounded.
+                last_state = "loading its data".into();
+                deadline = deadline.max(started + LOAD_TIMEOUT);
+            }
             Err(e) => last_state = e.to_string(),
         }
         if Instant::now() >= deadline {
@@ -462,8 +483,8 @@ async fn start_child(
             return Err(SandboxError::Spawn {
                 node: name.to_string(),
                 message: format!(
-                    "no answer on port {port} within {}s (last: {last_state})",
-                    START_TIMEOUT.as_secs()
+                    "not ready on port {port} within {}s (last: {last_state})",
+                    started.elapsed().as_secs()
                 ),
                 log_tail: log_tail(&launch.dir),
             });
@@ -624,6 +645,7 @@ mod tests {
             tls: None,
             extra_args: vec!["--maxmemory".into(), "10mb".into()],
             sentinel: None,
+            listen: None,
         };
         let a = launch.args(7002).join(" ");
         assert!(a.starts_with("--port 7002 --bind 127.0.0.1 --dir /tmp/x/n2 --daemonize no"));
@@ -662,6 +684,7 @@ mod tests {
             tls: None,
             extra_args: vec!["--save".into(), String::new()],
             sentinel: None,
+            listen: None,
         };
         let text = launch.conf_text(7002);
         let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
@@ -702,6 +725,7 @@ mod tests {
             tls: Some(tls),
             extra_args: vec!["--tls-auth-clients".into(), "yes".into()],
             sentinel: None,
+            listen: None,
         };
         let a = launch.args(7002).join(" ");
         assert!(

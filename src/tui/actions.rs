@@ -134,6 +134,15 @@ impl App {
             }
             // A snapshot, and any action on the selected node.
             ActionKind::Snapshot => Some(need()?),
+            ActionKind::Restore => {
+                let n = need()?;
+                if role(&n) == Some(Role::Replica) {
+                    return Err(format!(
+                        "{n} is a replica: restore its primary (its replicas follow it)"
+                    ));
+                }
+                return Ok(Some(Request::new(a, Some(n)).in_group(gi)));
+            }
         };
         Ok(Some(Request::new(a, node).in_group(gi)))
     }
@@ -188,9 +197,50 @@ impl App {
         out
     }
 
+    /// The backups of the node a restore was asked for: a picker of them, newest first.
+    pub(super) fn backups_listed(
+        &mut self,
+        request: Request,
+        result: Result<Vec<PickItem>, String>,
+    ) {
+        match result {
+            Ok(items) => {
+                let node = request.node.clone().unwrap_or_default();
+                self.modals.push(Modal::Pick(Picker {
+                    title: format!("restore {node}: load which backup?"),
+                    items,
+                    chosen: 0,
+                    request,
+                }));
+            }
+            Err(e) => self.refuse(ActionKind::Restore, &e),
+        }
+    }
+
     /// Prepares `req` from the live topology (the core's `session::prepare`) and opens its
     /// plan dialog; a rejoin whose mark what is seen has settled clears the mark instead.
+    /// A restore first picks its backup (listed, then resolved and checked: effects).
     pub(super) fn open_plan(&mut self, req: &Request) -> Vec<Effect> {
+        if req.action == ActionKind::Restore && req.restore.is_none() {
+            let backups_dir = self.config.console.backups_dir.clone();
+            if req.source.is_some() {
+                return vec![Effect::ResolveBackup {
+                    backups_dir,
+                    request: req.clone(),
+                }];
+            }
+            let gi = req.group.unwrap_or(self.group);
+            return vec![Effect::ListBackups {
+                backups_dir,
+                group: self
+                    .config
+                    .groups
+                    .get(gi)
+                    .map(|g| g.name.clone())
+                    .unwrap_or_default(),
+                request: req.clone(),
+            }];
+        }
         match session::prepare(&self.session(), req) {
             Ok(Preparation::Run(p)) => {
                 if self.frozen.is_some() {

@@ -109,6 +109,13 @@ pub enum Msg {
         key: LossKey,
         snapshot: Option<SnapshotRef>,
     },
+    /// The backups a restore may load, newest first (or why there are none).
+    BackupsListed {
+        request: crate::ops::Request,
+        result: Result<Vec<super::modal::PickItem>, String>,
+    },
+    /// A restore's backup, resolved into its request (or why not).
+    BackupResolved(Result<crate::ops::Request, String>),
     /// The data-loss memory was written, or why not.
     LossMemorySaved(Result<(), String>),
     /// What the demo's sandbox did for a practice key, or why not.
@@ -185,6 +192,18 @@ pub enum Effect {
         nodes: Vec<String>,
         before_ms: u64,
         key: LossKey,
+    },
+    /// The backups of a node for a restore, answering with `Msg::BackupsListed`.
+    ListBackups {
+        backups_dir: PathBuf,
+        group: String,
+        request: crate::ops::Request,
+    },
+    /// A restore's picked backup resolved and checked (its CRC), answering with
+    /// `Msg::BackupResolved`.
+    ResolveBackup {
+        backups_dir: PathBuf,
+        request: crate::ops::Request,
     },
     /// Merge the data-loss memory into its file (`history::loss_file`), answering with
     /// `Msg::LossMemorySaved`.
@@ -426,6 +445,9 @@ impl App {
             Msg::LossMemorySaved(Ok(())) => {}
             Msg::LossMemorySaved(Err(e)) => self.loss_memory_failed(&e),
             Msg::SandboxFault(r) => self.fault_answered(r),
+            Msg::BackupsListed { request, result } => self.backups_listed(request, result),
+            Msg::BackupResolved(Ok(req)) => return self.open_plan(&req),
+            Msg::BackupResolved(Err(e)) => self.flash_error(&format!("restore: {e}")),
             Msg::Drill(ev) => self.drill_event(ev),
             Msg::Acknowledged(Ok(())) => {}
             Msg::Acknowledged(Err(e)) => {

@@ -281,6 +281,15 @@ pub const BINDINGS: &[Binding] = &[
         ActionKind::Rejoin,
         "rejoin the selected or flagged stale primary",
     ),
+    // No footer word: the footer keeps the everyday actions.
+    Binding {
+        keys: &[ch('L')],
+        label: "L",
+        intent: Intent::Action(ActionKind::Restore),
+        what: "restore the selected primary from a backup (from a list)",
+        section: Section::Actions,
+        footer: None,
+    },
     practice(&[ch('K')], "K", Fault::Kill, "kill it (SIGKILL; K twice)"),
     practice(
         &[ch('R')],
@@ -346,6 +355,7 @@ pub const fn short(a: ActionKind) -> &'static str {
         ActionKind::Promote => "promote",
         ActionKind::Repoint => "repoint",
         ActionKind::Rejoin => "rejoin",
+        ActionKind::Restore => "restore",
     }
 }
 

@@ -62,7 +62,10 @@ pub fn offer(step: &NextStep, group: usize) -> Option<(String, Request)> {
             };
             Some((label, Request::new(action, Some(n)).in_group(group)))
         }
-        ActionKind::Snapshot | ActionKind::Switchover | ActionKind::Failback => None,
+        ActionKind::Snapshot
+        | ActionKind::Switchover
+        | ActionKind::Failback
+        | ActionKind::Restore => None,
     }
 }
 

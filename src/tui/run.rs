@@ -181,3 +181,98 @@ pub fn clear_marks(audit_log: &Path, marks: &[MarkClearing]) -> Result<(), Strin
 pub fn load_marks(audit_log: &Path) -> Result<Vec<RejoinMark>, String> {
     promote::load_marks(&promote::marks_path(audit_log)).map_err(|e| e.to_string())
 }
+
+/// A restore's backup pick: the node's backups listed, or the picked one resolved (file
+/// reads and a CRC check, off the UI task). Other effects are not this function's.
+pub fn spawn_backup_pick(fx: super::app::Effect, tx: UnboundedSender<Msg>) {
+    use super::app::Effect;
+    match fx {
+        Effect::ListBackups {
+            backups_dir,
+            group,
+            request,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let node = request.node.clone().unwrap_or_default();
+                let result = list_backups(&backups_dir, &group, &node);
+                let _ = tx.send(Msg::BackupsListed { request, result });
+            });
+        }
+        Effect::ResolveBackup {
+            backups_dir,
+            request,
+        } => {
+            tokio::task::spawn_blocking(move || {
+                let _ = tx.send(Msg::BackupResolved(resolve_backup(&backups_dir, request)));
+            });
+        }
+        _ => {}
+    }
+}
+
+/// The backups of `node` in group `group` in the catalog, newest first, as picker rows.
+///
+/// # Errors
+/// None found (said in words).
+pub fn list_backups(
+    backups_dir: &Path,
+    group: &str,
+    node: &str,
+) -> Result<Vec<super::modal::PickItem>, String> {
+    let filter = crate::backup::Filter {
+        group: Some(group.to_string()),
+        node: Some(node.to_string()),
+    };
+    let cat = crate::backup::catalog::load(backups_dir, &filter);
+    let now = SystemTime::now();
+    if cat.entries.is_empty() {
+        return Err(format!(
+            "no backup of {node} in '{}': take a snapshot with its RDB downloaded first",
+            backups_dir.display()
+        ));
+    }
+    Ok(cat
+        .entries
+        .iter()
+        .map(|e| {
+            let m = &e.manifest;
+            let keys = m.info.as_ref().map_or(0, |i| i.total_keys);
+            let tested = match &m.restore_test {
+                Some(t) if t.passed => ", restore-tested",
+                Some(_) => ", restore test FAILED",
+                None => "",
+            };
+            let taken =
+                SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(m.taken_at_unix_ms);
+            super::modal::PickItem {
+                name: e.id.clone(),
+                about: format!(
+                    "{} ({} ago) · {} · {}{tested}",
+                    crate::timefmt::clock(taken),
+                    crate::timefmt::age(now, taken),
+                    crate::topology::human_bytes(m.bytes),
+                    crate::words::count(keys, "key")
+                ),
+            }
+        })
+        .collect())
+}
+
+/// `req` (a restore whose `source` is the picked backup's id) with the backup resolved and
+/// checked, and a free loopback port for the scratch server.
+///
+/// # Errors
+/// The id names no backup.
+pub fn resolve_backup(
+    backups_dir: &Path,
+    mut req: crate::ops::Request,
+) -> Result<crate::ops::Request, String> {
+    let id = req.source.take().unwrap_or_default();
+    let source = crate::backup::restore::resolve(backups_dir, &id).map_err(|e| e.to_string())?;
+    req.restore = Some(Box::new(crate::ops::RestoreFrom {
+        source,
+        listen: crate::backup::restore::default_listen(),
+        server_bin: None,
+    }));
+    Ok(req)
+}

@@ -189,6 +189,18 @@ impl Runbook {
         self.ending.is_none()
     }
 
+    /// The step that runs now says `detail` (a restore's scratch server and sync).
+    fn running_detail(&mut self, detail: String) {
+        if let Some(StepState::Running { detail: d, .. }) = self
+            .steps
+            .iter_mut()
+            .map(|r| &mut r.state)
+            .find(|s| matches!(s, StepState::Running { .. }))
+        {
+            *d = Some(detail);
+        }
+    }
+
     /// Takes in one engine event, stamped `at`.
     #[allow(clippy::too_many_lines)] // one arm per engine event.
     pub fn apply(&mut self, ev: &RunEvent, at: SystemTime) {
@@ -298,6 +310,13 @@ impl Runbook {
                 }
             }
             RunEvent::RolledBack { what, .. } => self.rollbacks.push(what.clone()),
+            RunEvent::ScratchStarted {
+                addr, pid, keys, ..
+            } => self.running_detail(format!("scratch server on {addr} (pid {pid}): {keys} keys")),
+            RunEvent::SyncProgress { detail, .. } => self.running_detail(detail.clone()),
+            RunEvent::ScratchStopped { pid, .. } => {
+                self.running_detail(format!("scratch server (pid {pid}) stopped"));
+            }
             RunEvent::RunFinished {
                 outcome,
                 detail,

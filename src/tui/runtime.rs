@@ -355,6 +355,9 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::SnapshotFound { key, snapshot });
             });
         }
+        fx @ (Effect::ListBackups { .. } | Effect::ResolveBackup { .. }) => {
+            run::spawn_backup_pick(fx, tx);
+        }
         Effect::SaveLossMemory { path, state } => {
             tokio::task::spawn_blocking(move || {
                 let _ = tx.send(Msg::LossMemorySaved(loss_file::save(&path, &state)));

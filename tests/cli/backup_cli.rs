@@ -28,7 +28,7 @@ fn succeeded(out: &std::process::Output) {
     );
 }
 
-fn list_json(cfg: &str) -> Vec<Value> {
+pub(crate) fn list_json(cfg: &str) -> Vec<Value> {
     let out = redops(&["-c", cfg, "backup", "list", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     text(&out.stdout)
@@ -37,7 +37,7 @@ fn list_json(cfg: &str) -> Vec<Value> {
         .collect()
 }
 
-fn snapshot(cfg: &str, node: &str, dir: &Path) {
+pub(crate) fn snapshot(cfg: &str, node: &str, dir: &Path) {
     let out = redops(&[
         "-c",
         cfg,

@@ -157,6 +157,26 @@ impl Drill {
         );
     }
 
+    /// One command of a drill's reference solution, its placeholders expanded: `BACKUPS` is
+    /// the sandbox's backups directory, `BACKUP` the id of the newest backup in its catalog.
+    fn play(&self, solution: &str) {
+        let config = redops::config::load_file(Path::new(&self.config)).unwrap();
+        let backups = config.console.backups_dir.display().to_string();
+        let mut cmd = solution.replace("BACKUPS", &backups);
+        if cmd.contains("BACKUP") {
+            let list = redops(&["-c", self.config.as_str(), "backup", "list", "--json"]);
+            let newest: Value = serde_json::from_str(
+                String::from_utf8_lossy(&list.stdout)
+                    .lines()
+                    .next()
+                    .unwrap(),
+            )
+            .unwrap();
+            cmd = cmd.replace("BACKUP", newest["id"].as_str().unwrap());
+        }
+        self.act(&cmd);
+    }
+
     /// The keys `node` of the sandbox holds now.
     fn dbsize(&self, node: &str) -> u64 {
         let config = redops::config::load_file(std::path::Path::new(&self.config)).unwrap();
@@ -380,6 +400,21 @@ fn wrong_replicaof_forced_the_wrong_way_fails_naming_the_move() {
         ending["by"].as_str().unwrap().contains("it-is-new"),
         "{report:#}"
     );
+}
+
+#[test]
+fn restore_from_snapshot_reference_solution_passes() {
+    let spec = redops::drill::load::find("restore-from-snapshot").unwrap();
+    let [backup, restore] = spec.solution.as_slice() else {
+        panic!("two commands: {:?}", spec.solution)
+    };
+    let d = Drill::start("restore-from-snapshot");
+    d.fault("writes to n1 stopped");
+    d.play(backup);
+    d.fault("FLUSHALL on n1");
+    d.play(restore);
+    let (report, code) = d.finish();
+    assert_passed("restore-from-snapshot", &report, code);
 }
 
 #[test]

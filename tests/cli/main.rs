@@ -31,6 +31,7 @@ mod hostile_output;
 mod hostile_tls;
 mod ops_cli;
 mod ops_cli_promote_repoint;
+mod restore_cli;
 mod sandbox_cli;
 mod sandbox_control;
 mod smoke;

@@ -656,6 +656,53 @@ fn repoint_picks_the_source_from_a_list() {
     assert!(t.contains("the node: r2: replica"), "{t}");
 }
 
+#[test]
+fn restore_picks_a_backup_from_the_catalog_then_shows_its_plan() {
+    let fake = FakeOps::group(&["m1", "r1", "r2"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = app_on(&fake, dir.path(), Options::default(), 120, 35);
+    // A replica is refused: its primary's resync would undo it.
+    select(&mut app, "r1");
+    assert!(press(&mut app, KeyCode::Char('L')).is_empty());
+    assert!(screen(&app).contains("r1 is a replica: restore its primary"));
+    select(&mut app, "m1");
+    let fx = press(&mut app, KeyCode::Char('L'));
+    let [Effect::ListBackups { group, request, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(group, "demo");
+    let item = |name: &str| redops::tui::modal::PickItem {
+        name: name.into(),
+        about: "08:00:00 (1m ago) · 1.0 KB · 10 keys".into(),
+    };
+    app.update(Msg::BackupsListed {
+        request: request.clone(),
+        result: Ok(vec![item("aaaa1111"), item("bbbb2222")]),
+    });
+    assert!(screen(&app).contains("restore m1: load which backup?"));
+    press(&mut app, KeyCode::Down);
+    let fx = press(&mut app, KeyCode::Enter);
+    let [Effect::ResolveBackup { request, .. }] = fx.as_slice() else {
+        panic!("{fx:?}")
+    };
+    assert_eq!(request.source.as_deref(), Some("bbbb2222"));
+    // Resolved by the runtime (`tui::run::resolve_backup`); here a file that is no RDB.
+    let file = dir.path().join("x.rdb");
+    std::fs::write(&file, b"not an rdb").unwrap();
+    let mut req = request.clone();
+    req.source = None;
+    req.restore = Some(Box::new(redops::ops::RestoreFrom {
+        source: redops::backup::restore::source(&file, None),
+        listen: Addr::parse("127.0.0.1:7777").unwrap(),
+        server_bin: None,
+    }));
+    app.update(Msg::BackupResolved(Ok(req)));
+    let t = screen(&app);
+    assert!(t.contains("restore m1"), "{t}");
+    assert!(t.contains("the backup cannot be restored"), "{t}");
+    assert!(t.contains("REPLICAOF 127.0.0.1 7777"), "{t}");
+}
+
 #[tokio::test]
 async fn switchover_then_failback_through_the_console() {
     let fake = FakeOps::group(&["m1", "r1", "r2"]);

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use crate::cli::{output, EXIT_USAGE};
-use crate::ops::{ActionKind, Download, Request, Strategy};
+use crate::config::{Addr, Config};
+use crate::ops::{ActionKind, Download, Request, RestoreFrom, Strategy};
 
 /// One action's arguments: the core request they make, the shared flags, and the download
 /// budget when the action downloads. Each subcommand's clap struct implements it, so one
@@ -22,6 +23,15 @@ pub trait ActionArgs {
     /// `--download-timeout`, on the actions that have it.
     fn budget(&self) -> Option<&DownloadBudget> {
         None
+    }
+    /// What the request needs from the config and the disk before it is prepared (a
+    /// restore's backup, resolved and checked).
+    ///
+    /// # Errors
+    /// The exit code, once the problem is printed.
+    fn complete(&self, req: &mut Request, config: &Config) -> Result<(), u8> {
+        let _ = (req, config);
+        Ok(())
     }
 }
 
@@ -274,6 +284,93 @@ impl ActionArgs for RejoinArgs {
 
     fn budget(&self) -> Option<&DownloadBudget> {
         Some(&self.budget)
+    }
+}
+
+/// `redops restore NODE --from ID|FILE`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    /// The node to load the backup into (a primary: its replicas follow it).
+    pub node: String,
+    /// The backup: an id from `redops backup list`, or an RDB file.
+    #[arg(long, value_name = "ID|FILE")]
+    pub from: String,
+    /// Where the scratch server listens: an address of this machine the node can reach
+    /// (default: 127.0.0.1 and a free port, for a node on this machine).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: Option<String>,
+    /// Offline: write the RDB (checked) into DIR and print the manual steps; nothing is
+    /// changed on the node (it is only asked CONFIG GET dir, dbfilename, appendonly).
+    #[arg(long, value_name = "DIR")]
+    pub to_dir: Option<PathBuf>,
+    /// The server binary the scratch server runs (default: the backup's major version from
+    /// `$REDOPS_SERVER_BIN`, redis-server or valkey-server on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub server_bin: Option<PathBuf>,
+    #[command(flatten)]
+    pub budget: DownloadBudget,
+    #[command(flatten)]
+    pub flags: ActionFlags,
+}
+
+impl RestoreArgs {
+    /// `--listen`, parsed; the default when absent.
+    ///
+    /// # Errors
+    /// Exit code 2 for an address that is not `HOST:PORT` or listens everywhere.
+    pub fn listen(&self) -> Result<Addr, u8> {
+        let Some(l) = &self.listen else {
+            return Ok(crate::backup::restore::default_listen());
+        };
+        let hint = Some("give an address of this machine the node can reach, e.g. 10.0.0.5:7777");
+        match Addr::parse(l) {
+            Ok(a) if a.host == "0.0.0.0" || a.host == "::" || a.port == 0 => {
+                output::error(
+                    &format!("invalid --listen '{l}': the node is told this address, so it must be one it can reach, with a port"),
+                    hint,
+                );
+                Err(EXIT_USAGE)
+            }
+            Ok(a) => Ok(a),
+            Err(e) => {
+                output::error(&format!("invalid --listen '{l}': {e}"), hint);
+                Err(EXIT_USAGE)
+            }
+        }
+    }
+
+    /// The backup `--from` names, resolved in the configured backups directory and checked.
+    ///
+    /// # Errors
+    /// Exit code 2 when it names no backup (printed).
+    pub fn source(&self, config: &Config) -> Result<crate::backup::RestoreSource, u8> {
+        crate::backup::restore::resolve(&config.console.backups_dir, &self.from).map_err(|e| {
+            output::error(&e.to_string(), Some(e.hint()));
+            EXIT_USAGE
+        })
+    }
+}
+
+impl ActionArgs for RestoreArgs {
+    fn request(&self) -> Request {
+        Request::new(ActionKind::Restore, Some(self.node.clone()))
+    }
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
+    }
+
+    fn budget(&self) -> Option<&DownloadBudget> {
+        Some(&self.budget)
+    }
+
+    fn complete(&self, req: &mut Request, config: &Config) -> Result<(), u8> {
+        req.restore = Some(Box::new(RestoreFrom {
+            source: self.source(config)?,
+            listen: self.listen()?,
+            server_bin: self.server_bin.clone(),
+        }));
+        Ok(())
     }
 }
 

@@ -30,6 +30,34 @@ pub(super) fn print_event(e: &RunEvent, json: bool) {
     }
 }
 
+/// A restore's scratch server and sync, in a line.
+fn scratch_line(e: &RunEvent, t: &str) -> Option<String> {
+    Some(match e {
+        RunEvent::ScratchStarted {
+            addr,
+            pid,
+            server,
+            keys,
+            load_ms,
+            ..
+        } => format!(
+            "{t} scratch server: {server} on {addr}, pid {pid}, loaded {keys} keys in {load_ms} ms"
+        ),
+        RunEvent::SyncProgress {
+            node,
+            detail,
+            elapsed_ms,
+        } => format!("{t} sync: {node}: {detail} ({elapsed_ms} ms)"),
+        RunEvent::ScratchStopped { pid, gone: true } => {
+            format!("{t} scratch server: pid {pid} stopped")
+        }
+        RunEvent::ScratchStopped { pid, gone: false } => {
+            format!("{t} scratch server: pid {pid} killed but still listed")
+        }
+        _ => return None,
+    })
+}
+
 /// The text line of an event stamped `t`; `None` for `RunFinished` (the outcome says it).
 pub(super) fn event_line(e: &RunEvent, t: &str) -> Option<String> {
     let line = match e {
@@ -93,6 +121,12 @@ pub(super) fn event_line(e: &RunEvent, t: &str) -> Option<String> {
             title,
             commands,
             ..
+        } if commands.is_empty() => format!("{t} step {}: {title}", index + 1),
+        RunEvent::StepStarted {
+            index,
+            title,
+            commands,
+            ..
         } => {
             format!("{t} step {}: {title}: {}", index + 1, commands.join("; "))
         }
@@ -119,6 +153,9 @@ pub(super) fn event_line(e: &RunEvent, t: &str) -> Option<String> {
             }
         ),
         RunEvent::RolledBack { what, .. } => format!("{t} rollback: {what}"),
+        RunEvent::ScratchStarted { .. }
+        | RunEvent::SyncProgress { .. }
+        | RunEvent::ScratchStopped { .. } => scratch_line(e, t)?,
         RunEvent::RunFinished { .. } => return None,
     };
     Some(line)

@@ -138,6 +138,13 @@ impl Printer {
                     self.show(t.fraction(), &t.line());
                 }
             }
+            // A restore's full sync: a spinner with what was last read, one line per step.
+            RunEvent::SyncProgress { node, detail, .. } => {
+                if self.bar.is_none() {
+                    self.start(&format!("sync {node}"));
+                }
+                self.show(None, detail);
+            }
             RunEvent::SnapshotNoted { .. } => match &self.bar {
                 Some(b) => b.suspend(|| line(e)),
                 None => line(e),

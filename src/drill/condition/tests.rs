@@ -138,3 +138,33 @@ fn any_holds_when_one_way_holds_and_persists_reads_save_points_or_aof() {
     );
     assert!(either.holds(&with_persistence(Some("3600 1"), false), None));
 }
+
+#[test]
+fn keys_at_least_counts_every_database_of_a_live_node() {
+    use std::sync::Arc;
+    let holding = |dbs: &[(u32, u64)]| {
+        let mut t = topo(1, &[primary("n1"), replica("n2", "n1")]);
+        let mut info = crate::info::Info::default();
+        info.keyspace = dbs
+            .iter()
+            .map(|&(db, keys)| crate::info::DbKeys {
+                db,
+                keys,
+                ..crate::info::DbKeys::default()
+            })
+            .collect();
+        t.groups[0].nodes[0].info = Some(Arc::new(info));
+        t
+    };
+    let c = Condition::KeysAtLeast {
+        node: "n1".into(),
+        keys: 1000,
+    };
+    assert_eq!(
+        c.unmet(&holding(&[]), None),
+        vec!["n1 holds 0 keys, fewer than 1000"]
+    );
+    assert!(c.holds(&holding(&[(0, 900), (3, 100)]), None));
+    let gone = topo(1, &[down(primary("n1")), replica("n2", "n1")]);
+    assert_eq!(c.unmet(&gone, None), vec!["n1 is not up"]);
+}

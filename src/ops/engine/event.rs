@@ -137,6 +137,26 @@ pub enum RunEvent {
         step: usize,
         what: String,
     },
+    /// A restore's scratch server runs, loaded with the backup.
+    ScratchStarted {
+        node: String,
+        addr: String,
+        pid: u32,
+        server: String,
+        keys: u64,
+        load_ms: u64,
+    },
+    /// A node's sync from the scratch server, as last read (a progress note).
+    SyncProgress {
+        node: String,
+        detail: String,
+        elapsed_ms: u64,
+    },
+    /// The scratch server was stopped by PID; `gone`: that process no longer exists.
+    ScratchStopped {
+        pid: u32,
+        gone: bool,
+    },
     RunFinished {
         outcome: RunStatus,
         detail: String,
@@ -167,6 +187,9 @@ impl RunEvent {
             Self::StepVerified { .. } => "StepVerified",
             Self::StepFailed { .. } => "StepFailed",
             Self::RolledBack { .. } => "RolledBack",
+            Self::ScratchStarted { .. } => "ScratchStarted",
+            Self::SyncProgress { .. } => "SyncProgress",
+            Self::ScratchStopped { .. } => "ScratchStopped",
             Self::RunFinished { .. } => crate::audit::RUN_FINISHED,
         }
     }
@@ -176,7 +199,9 @@ impl RunEvent {
     pub fn is_progress(&self) -> bool {
         matches!(
             self,
-            Self::SnapshotProgress { .. } | Self::DownloadProgress { .. }
+            Self::SnapshotProgress { .. }
+                | Self::DownloadProgress { .. }
+                | Self::SyncProgress { .. }
         )
     }
 
@@ -213,6 +238,8 @@ impl RunEvent {
             | Self::DownloadProgress { node, .. }
             | Self::DownloadVerified { node, .. }
             | Self::DownloadFailed { node, .. }
+            | Self::ScratchStarted { node, .. }
+            | Self::SyncProgress { node, .. }
             | Self::StepStarted { node, .. } => Some(node),
             Self::SnapshotSkipped { node, .. } => node.as_deref(),
             _ => None,
@@ -330,6 +357,30 @@ impl RunEvent {
                 r.step = Some(*step);
                 r.detail = Some(what.clone());
             }
+            Self::ScratchStarted {
+                addr,
+                pid,
+                server,
+                keys,
+                load_ms,
+                ..
+            } => {
+                r.title = Some("scratch server".to_string());
+                r.detail = Some(format!(
+                    "{server} on {addr}, pid {pid}: loaded {keys} keys in {load_ms} ms"
+                ));
+            }
+            Self::SyncProgress {
+                detail, elapsed_ms, ..
+            } => r.detail = Some(format!("{detail} ({elapsed_ms} ms)")),
+            Self::ScratchStopped { pid, gone } => {
+                r.title = Some("scratch server".to_string());
+                r.detail = Some(if *gone {
+                    format!("pid {pid} stopped")
+                } else {
+                    format!("pid {pid} was killed but is still listed")
+                });
+            }
             Self::RunFinished {
                 outcome,
                 detail,
@@ -360,6 +411,7 @@ impl From<RunStatus> for Outcome {
 mod tests {
     use super::*;
 
+    #[allow(clippy::too_many_lines)] // one of each event: the list is the vocabulary.
     fn one_of_each() -> Vec<RunEvent> {
         let s = String::new;
         vec![
@@ -444,6 +496,20 @@ mod tests {
                 critical: true,
             },
             RunEvent::RolledBack { step: 0, what: s() },
+            RunEvent::ScratchStarted {
+                node: s(),
+                addr: s(),
+                pid: 1,
+                server: s(),
+                keys: 0,
+                load_ms: 0,
+            },
+            RunEvent::SyncProgress {
+                node: s(),
+                detail: s(),
+                elapsed_ms: 0,
+            },
+            RunEvent::ScratchStopped { pid: 1, gone: true },
             RunEvent::RunFinished {
                 outcome: RunStatus::Done,
                 detail: s(),

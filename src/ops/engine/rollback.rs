@@ -77,6 +77,10 @@ impl<O: RedisOps> Run<'_, O> {
                     ));
                 }
                 Change::Paused { node, .. } => undone.push(self.lift_pause(node).await),
+                // Detached by the run's own step: nothing to undo.
+                Change::FollowsScratch(_) if self.st.promoted().is_some() => {}
+                Change::FollowsScratch(n) => undone.push(self.detach_from_scratch(n).await),
+                Change::ScratchStarted(_) => undone.push(self.stop_scratch_words().await),
             }
         }
         for what in undone {
@@ -91,6 +95,36 @@ impl<O: RedisOps> Run<'_, O> {
             state,
             Some(next),
         )
+    }
+
+    /// A restore failed after the node was pointed at the scratch server: it was a primary,
+    /// it is made one again (holding what the sync left; its data from before is in the
+    /// download, when it had any).
+    async fn detach_from_scratch(&mut self, n: usize) -> String {
+        let name = self.plan.name(n).to_string();
+        let reached = |i: &Info| i.replication.role == Some(InfoRole::Primary);
+        match self.role_command(n, Command::ReplicaOf(None), reached).await {
+            Ok(_) => {
+                self.st.undid(Change::FollowsScratch(n));
+                format!(
+                    "{name} is detached from the scratch server and a primary again, holding what the \
+                     sync left (its data from before the restore is in the download, if it had any)"
+                )
+            }
+            Err(f) => format!(
+                "{name} could not be detached from the scratch server ({}): it stays a replica of a \
+                 server that is about to stop; make it a primary by hand",
+                f.error
+            ),
+        }
+    }
+
+    /// Stops the scratch server, in words for the rollback.
+    async fn stop_scratch_words(&mut self) -> String {
+        match self.stop_scratch().await {
+            Ok(w) => w,
+            Err(e) => e.message,
+        }
     }
 
     /// `FAILOVER ABORT` on `p`, whose failover may be running.

@@ -30,6 +30,10 @@ pub(super) enum Change {
     DemotionPending(usize),
     /// `REPLICAOF NO ONE` sent and never answered.
     PromotionPending(usize),
+    /// A restore's scratch server runs (the step's node is the one restored).
+    ScratchStarted(usize),
+    /// The node was pointed at the scratch server (`REPLICAOF`, answered or not).
+    FollowsScratch(usize),
 }
 
 /// Mutable state of a run: what it changed, for the rollback, and what it read.
@@ -110,7 +114,9 @@ impl Change {
             | Self::Promoted(node)
             | Self::FailoverStarted(node)
             | Self::DemotionPending(node)
-            | Self::PromotionPending(node) => node,
+            | Self::PromotionPending(node)
+            | Self::ScratchStarted(node)
+            | Self::FollowsScratch(node) => node,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::info::{Info, InfoRole};
 
 use super::super::error::{OpsError, OpsResult};
 use super::super::plan::{Step, StepKind};
-use super::super::redis_ops::{Command, InfoSection, RedisOps};
+use super::super::redis_ops::{Command, InfoSection, RedisOps, ScratchRequest};
 use super::super::summary::info_line;
 use super::state::Change;
 use super::{ms, same_host, Run, RunEvent, RunOutcome, RunStatus};
@@ -171,6 +171,33 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::ConfigRewrite { nodes } => self.config_rewrite(nodes).await,
+            StepKind::StartScratch {
+                rdb,
+                listen,
+                source_version,
+                expected,
+                server_bin,
+            } => {
+                self.scratch_reachable(node).await?;
+                let req = ScratchRequest {
+                    rdb: rdb.clone(),
+                    listen: listen.clone(),
+                    source_version: source_version.clone(),
+                    server_bin: server_bin.clone(),
+                    password: self.master_auth(node).await,
+                };
+                self.start_scratch(node, &req, expected.as_ref()).await
+            }
+            StepKind::FollowScratch { listen } => self.follow_scratch(node, listen).await,
+            StepKind::WaitRestored { listen } => {
+                self.wait_restored(
+                    node,
+                    listen,
+                    step.deadline.unwrap_or(self.plan.budgets.verify),
+                )
+                .await
+            }
+            StepKind::StopScratch => self.stop_scratch().await,
         }
     }
 
@@ -589,7 +616,7 @@ fn join_note(detail: String, note: &str) -> String {
 }
 
 /// True when `info` says it replicates from `addr`.
-fn follows(info: &Info, addr: &crate::config::Addr) -> bool {
+pub(super) fn follows(info: &Info, addr: &crate::config::Addr) -> bool {
     let r = &info.replication;
     r.role == Some(InfoRole::Replica)
         && r.master_port == Some(addr.port)

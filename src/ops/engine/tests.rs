@@ -312,3 +312,151 @@ async fn a_failed_snapshot_is_told_not_only_audited() {
         "{events:#?}"
     );
 }
+
+/// The fake group with a restore's scratch server that starts, never serves a sync (the node's
+/// link to it stays down), and is stopped by the rollback.
+struct WithScratch {
+    fake: FakeOps,
+    started: AtomicU64,
+    stopped: AtomicU64,
+    /// The node says `tls-replication yes`.
+    tls: bool,
+}
+
+impl RedisOps for WithScratch {
+    async fn send(&self, node: &PlanNode, cmd: &Command) -> Result<Reply, NodeError> {
+        let tls = Command::ConfigGet(crate::ops::redis_ops::ConfigParam::TlsReplication);
+        if self.tls && *cmd == tls {
+            return Ok(Reply::Text("yes".into()));
+        }
+        self.fake.send(node, cmd).await
+    }
+
+    fn client_name(&self) -> &str {
+        self.fake.client_name()
+    }
+
+    async fn start_scratch(
+        &self,
+        req: &crate::ops::redis_ops::ScratchRequest,
+    ) -> crate::ops::OpsResult<crate::ops::redis_ops::ScratchStarted> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        Ok(crate::ops::redis_ops::ScratchStarted {
+            addr: req.listen.clone(),
+            pid: 4242,
+            server: "Redis 7.0.15".into(),
+            loaded: vec![crate::node::rdb::DbCount {
+                db: 0,
+                keys: 3,
+                expires: 0,
+            }],
+            load_ms: 1,
+        })
+    }
+
+    async fn scratch_info(&self) -> Result<crate::info::Info, NodeError> {
+        Ok(crate::info::Info::default())
+    }
+
+    async fn stop_scratch(&self) -> Option<(u32, bool)> {
+        (self.stopped.fetch_add(1, Ordering::SeqCst) == 0).then_some((4242, true))
+    }
+}
+
+fn restore_plan(fake: &FakeOps) -> Plan {
+    use crate::backup::restore::{FileCheck, RestoreSource};
+    use crate::ops::restore::{plan_restore, RestoreRequest};
+    let (config, topo) = fake.config_and_topology("g");
+    let node = node_ref(&config, &topo, NodeId { group: 0, node: 0 }).unwrap();
+    let from = crate::ops::RestoreFrom {
+        source: RestoreSource {
+            rdb: "/backups/x.rdb".into(),
+            id: None,
+            bytes: 100,
+            taken_from: None,
+            taken_at: None,
+            expected: None,
+            source_version: None,
+            aof: false,
+            check: Ok(FileCheck {
+                crc: "ok".into(),
+                rdb_version: 10,
+            }),
+        },
+        listen: crate::config::Addr::parse("127.0.0.1:7777").unwrap(),
+        server_bin: None,
+    };
+    plan_restore(
+        &config,
+        &topo,
+        &node,
+        &RestoreRequest {
+            from: &from,
+            budgets: Budgets {
+                command: Duration::from_millis(100),
+                ..Budgets::default()
+            },
+            backups_dir: "/backups".into(),
+            sync_deadline: Duration::from_millis(300),
+        },
+    )
+}
+
+fn with_scratch(fake: FakeOps, tls: bool) -> WithScratch {
+    WithScratch {
+        fake,
+        started: AtomicU64::new(0),
+        stopped: AtomicU64::new(0),
+        tls,
+    }
+}
+
+#[tokio::test]
+async fn a_restore_whose_sync_never_ends_is_detached_and_its_scratch_server_stopped() {
+    let fake = FakeOps::group(&["p", "t"]);
+    let plan = restore_plan(&fake);
+    let ops = with_scratch(fake, false);
+    let (out, events, records) = run_it(&ops, &plan, "p").await;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    assert!(
+        out.detail.contains("did not finish its sync"),
+        "{}",
+        out.detail
+    );
+    same_story(&out, &events, &records);
+    let rolled: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::RolledBack { what, .. } => Some(what.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(rolled.len(), 2, "{rolled:?}");
+    assert!(rolled[0].contains("detached from the scratch server and a primary again"));
+    assert!(rolled[1].contains("(pid 4242) is stopped"));
+    assert!(events.contains(&RunEvent::ScratchStopped {
+        pid: 4242,
+        gone: true
+    }));
+    assert_eq!(ops.started.load(Ordering::SeqCst), 1);
+    assert!(
+        ops.fake.with(|w| w.nodes[0].primary),
+        "p is a primary again"
+    );
+}
+
+#[tokio::test]
+async fn a_node_replicating_over_tls_stops_the_restore_before_the_scratch_server_starts() {
+    let fake = FakeOps::group(&["p", "t"]);
+    let plan = restore_plan(&fake);
+    let ops = with_scratch(fake, true);
+    let (out, events, records) = run_it(&ops, &plan, "p").await;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    assert!(out.detail.contains("tls-replication yes"), "{}", out.detail);
+    assert!(out.detail.contains("nothing was changed"), "{}", out.detail);
+    same_story(&out, &events, &records);
+    assert_eq!(ops.started.load(Ordering::SeqCst), 0);
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, RunEvent::RolledBack { .. })));
+}

@@ -265,6 +265,9 @@ impl World {
             Command::ConfigGet(p) => Ok(Reply::Text(match p {
                 ConfigParam::Save => self.nodes[i].save.clone(),
                 ConfigParam::DbFilename => self.nodes[i].dbfilename.clone(),
+                // The simulated group replicates without passwords.
+                ConfigParam::MasterAuth | ConfigParam::MasterUser => String::new(),
+                ConfigParam::TlsReplication => "no".to_string(),
             })),
             Command::ConfigSet(p, v) => {
                 let n = &mut self.nodes[i];
@@ -276,6 +279,14 @@ impl World {
                         ))
                     }
                     ConfigParam::DbFilename => n.dbfilename.clone_from(v),
+                    ConfigParam::MasterAuth
+                    | ConfigParam::MasterUser
+                    | ConfigParam::TlsReplication => {
+                        return Err(NodeError::Reply(format!(
+                            "ERR redops never sets {}",
+                            p.as_str()
+                        )))
+                    }
                 }
                 ok()
             }

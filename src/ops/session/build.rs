@@ -123,6 +123,23 @@ pub(super) fn build(
             let name = rp.plan.nodes.first().map_or(node, |n| n.name.clone());
             guarded(rp, AfterRun::ClearMark { node: name })
         }
+        ActionKind::Restore => {
+            let name = need(req, "the node to restore")?;
+            let node = find_node(config, topology, &name)?;
+            let from = req.restore.as_deref().ok_or_else(|| {
+                OpsError::usage("restore needs the backup to load")
+                    .hint("name a backup by its id or its file")
+            })?;
+            let r = crate::ops::restore::RestoreRequest {
+                from,
+                budgets,
+                backups_dir: backups,
+                sync_deadline: crate::ops::restore::DEFAULT_SYNC_DEADLINE,
+            };
+            Built::plain(crate::ops::restore::plan_restore(
+                config, topology, &node, &r,
+            ))
+        }
     })
 }
 
