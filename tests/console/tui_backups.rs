@@ -30,7 +30,7 @@ fn manifest(group: &str, node: &str, at_ms: u64, keys: u64, tested: Option<bool>
         serde_json::json!({
             "at": "x", "at_unix_ms": at_ms + 60_000, "keys": keys,
             "server_version": "Redis 7.2.4", "passed": passed,
-            "problems": if passed { vec![] } else { vec!["db0: the manifest says 1200 keys, the scratch server loaded 1100"] },
+            "problems": if passed { vec![] } else { vec!["db0: the manifest allows 1200 keys, the scratch server loaded 1100"] },
         })
     });
     serde_json::from_value(serde_json::json!({
