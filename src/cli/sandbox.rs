@@ -15,7 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use super::{output, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
 use crate::sandbox::{
-    self as sb, ControlError, ControlServer, Fault, FaultDone, Sandbox, SandboxError,
+    self as sb, ClusterShape, ControlError, ControlServer, Fault, FaultDone, Sandbox, SandboxError,
     ServerProcess, Spec,
 };
 
@@ -39,6 +39,10 @@ pub struct SandboxArgs {
     /// redis-server or valkey-server binary (default: found on PATH).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
+    /// A Redis Cluster instead: `PRIMARIESxREPLICAS`, e.g. 3x1 (3 primaries, 1 replica each),
+    /// formed by redops and written as a `cluster = true` group.
+    #[arg(long, value_name = "PxR", conflicts_with = "chain")]
+    pub cluster: Option<ClusterShape>,
     /// Also write the sandbox config to this file (it stays after the sandbox stops).
     #[arg(long, value_name = "PATH")]
     pub config_out: Option<PathBuf>,
@@ -89,7 +93,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
     };
     // A signal during start-up drops the start future, which kills what it had started.
     let started = tokio::select! {
-        r = Sandbox::start(&spec) => r,
+        r = start(args.cluster, &spec) => r,
         name = signals.wait() => {
             output::line(&format!("{name} received during start-up: every server started so far was stopped"));
             return EXIT_OK;
@@ -137,6 +141,14 @@ pub async fn run(args: SandboxArgs) -> u8 {
     drop(sandbox);
     output::line(&format!("removed {dir}"));
     EXIT_OK
+}
+
+/// A cluster of `shape`, or a primary with its replicas.
+async fn start(cluster: Option<ClusterShape>, spec: &Spec) -> Result<Sandbox, SandboxError> {
+    match cluster {
+        Some(shape) => Sandbox::start_cluster(shape, spec).await,
+        None => Sandbox::start(spec).await,
+    }
 }
 
 /// Carries out control requests and reaps exited servers until a signal or a closed stdout;
@@ -287,9 +299,16 @@ fn print_started(sandbox: &Sandbox, config_path: &std::path::Path) {
         "sandbox started in {} ({version})",
         sandbox.dir().display()
     ));
+    if let Some(shape) = sandbox.cluster_shape() {
+        output::line(&format!(
+            "a Redis Cluster: {} shard(s) of 1 primary and {} replica(s), cluster_state ok",
+            shape.primaries, shape.replicas
+        ));
+    }
     let first = sandbox.nodes().first().map(|n| n.name.clone());
     for n in sandbox.nodes() {
-        let chained = n.replica_of.is_some() && n.replica_of != first;
+        let chained =
+            sandbox.cluster_shape().is_none() && n.replica_of.is_some() && n.replica_of != first;
         output::line(&format!(
             "  {:<4} {:<16} {:<26} pid {}",
             n.name,
