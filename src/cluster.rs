@@ -6,13 +6,17 @@
 //! `INFO`); the topology builds the [`ClusterView`] of a group from its nodes' reports. Parsers
 //! and the view are pure; only [`read`] and [`discover`] talk to a server, read-only.
 
+pub mod anomaly;
+pub mod discover;
 pub mod info;
 pub mod nodes;
 pub mod slot;
+pub mod view;
 
 pub use info::ClusterInfo;
 pub use nodes::{ClusterNode, Flags, NodesReply, SlotRange, SLOTS};
 pub use slot::{key_slot, tag_in};
+pub use view::{ClusterView, Shard, ShardNode};
 
 use crate::node::{reply, NodeClient};
 use crate::observe::NodeError;

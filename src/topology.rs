@@ -64,6 +64,8 @@ pub struct GroupTopology {
     pub nodes: Vec<NodeView>,
     /// Worst first.
     pub anomalies: Vec<Anomaly>,
+    /// The cluster's own view, for a cluster group whose nodes answered `CLUSTER NODES`.
+    pub cluster: Option<Arc<crate::cluster::ClusterView>>,
 }
 
 impl GroupTopology {
@@ -272,7 +274,15 @@ pub enum AnomalyKind {
     LagHigh,
     FailoverInProgress,
     UnmanagedReplica,
-    ClusterShards,
+    /// `cluster_state:fail` (`cluster/anomaly.rs`, as every `Cluster*` and `Slot*` kind).
+    ClusterDown,
+    SlotsUncovered,
+    SlotsOnFailedNode,
+    ClusterNodeFailed,
+    ShardNoReplica,
+    ClusterDisagree,
+    SlotOpen,
+    ClusterUnread,
 }
 
 impl AnomalyKind {
@@ -297,7 +307,14 @@ impl AnomalyKind {
             Self::LagHigh => "lag_high",
             Self::FailoverInProgress => "failover_in_progress",
             Self::UnmanagedReplica => "unmanaged_replica",
-            Self::ClusterShards => "cluster_shards",
+            Self::ClusterDown => "cluster_down",
+            Self::SlotsUncovered => "slots_uncovered",
+            Self::SlotsOnFailedNode => "slots_on_failed_node",
+            Self::ClusterNodeFailed => "cluster_node_failed",
+            Self::ShardNoReplica => "shard_no_replica",
+            Self::ClusterDisagree => "cluster_disagree",
+            Self::SlotOpen => "slot_open",
+            Self::ClusterUnread => "cluster_unread",
         }
     }
 }

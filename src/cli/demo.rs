@@ -29,13 +29,28 @@ pub struct DemoArgs {
     /// redis-server or valkey-server binary (default: found on PATH).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<std::path::PathBuf>,
-    /// A Redis Cluster of 3 primaries with 1 replica each instead, a writer on every shard.
-    #[arg(long)]
-    pub cluster: bool,
 }
 
 /// Runs the demo; returns the exit code.
-pub async fn run(args: DemoArgs, g: &Global) -> u8 {
+///
+/// `cluster` is the global `--cluster [PxR]`: a Redis Cluster instead (3x1 when no shape is
+/// given), with a writer on every shard.
+pub async fn run(args: DemoArgs, g: &Global, cluster: Option<&str>) -> u8 {
+    let shape = match cluster {
+        None => None,
+        Some("") => Some(ClusterShape {
+            primaries: 3,
+            replicas: 1,
+            node_timeout: ClusterShape::DEFAULT_NODE_TIMEOUT,
+        }),
+        Some(s) => match s.parse::<ClusterShape>() {
+            Ok(shape) => Some(shape),
+            Err(e) => {
+                output::error(&format!("invalid --cluster: {e}"), None);
+                return super::EXIT_USAGE;
+            }
+        },
+    };
     let spec = Spec {
         replicas: 2,
         chain: true,
@@ -43,15 +58,11 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
         group: "demo".to_string(),
         ..Spec::default()
     };
-    let started = if args.cluster {
+    let started = if let Some(shape) = shape {
         output::note(&format!(
-            "redops demo: starting a local Redis Cluster ({DEMO_CLUSTER} shards, 1 replica each)..."
+            "redops demo: starting a local Redis Cluster ({} shards, {} replica(s) each)...",
+            shape.primaries, shape.replicas
         ));
-        let shape = ClusterShape {
-            primaries: DEMO_CLUSTER,
-            replicas: 1,
-            node_timeout: ClusterShape::DEFAULT_NODE_TIMEOUT,
-        };
         Box::pin(Sandbox::start_cluster(shape, &spec)).await
     } else {
         output::note("redops demo: starting a local sandbox (primary, 2 replicas, 1 chained)...");
@@ -110,9 +121,6 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
     let _ = writeln!(std::io::stderr(), "{}", exit_line(&keep));
     code
 }
-
-/// Shards of the demo cluster.
-const DEMO_CLUSTER: usize = 3;
 
 /// One writer on the primary; in a cluster, one per shard, each writing keys of its own
 /// shard's slots (a hash tag), so that no write is answered `MOVED`.

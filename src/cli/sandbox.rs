@@ -39,10 +39,6 @@ pub struct SandboxArgs {
     /// redis-server or valkey-server binary (default: found on PATH).
     #[arg(long, value_name = "PATH")]
     pub server_bin: Option<PathBuf>,
-    /// A Redis Cluster instead: `PRIMARIESxREPLICAS`, e.g. 3x1 (3 primaries, 1 replica each),
-    /// formed by redops and written as a `cluster = true` group.
-    #[arg(long, value_name = "PxR", conflicts_with = "chain")]
-    pub cluster: Option<ClusterShape>,
     /// Also write the sandbox config to this file (it stays after the sandbox stops).
     #[arg(long, value_name = "PATH")]
     pub config_out: Option<PathBuf>,
@@ -73,10 +69,20 @@ pub struct ControlArgs {
 
 /// Runs the sandbox until interrupted, or sends a fault to a running one. Exit 0 after a
 /// clean stop, 2 without a server binary, 1 when the sandbox could not start.
-pub async fn run(args: SandboxArgs) -> u8 {
+///
+/// `cluster` is the global `--cluster PxR`: a Redis Cluster of that shape, formed by redops
+/// and written as a `cluster = true` group.
+pub async fn run(args: SandboxArgs, cluster: Option<&str>) -> u8 {
     if let Some(control) = args.control {
         return run_control(control).await;
     }
+    let shape = match cluster.map(str::parse::<ClusterShape>).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            output::error(&format!("invalid --cluster: {e}"), None);
+            return EXIT_USAGE;
+        }
+    };
     // Listen before starting anything, so a signal during start-up is not lost.
     let mut signals = match Signals::new() {
         Ok(s) => s,
@@ -93,7 +99,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
     };
     // A signal during start-up drops the start future, which kills what it had started.
     let started = tokio::select! {
-        r = start(args.cluster, &spec) => r,
+        r = start(shape, &spec) => r,
         name = signals.wait() => {
             output::line(&format!("{name} received during start-up: every server started so far was stopped"));
             return EXIT_OK;

@@ -5,6 +5,8 @@
 //! back). With a memory file it is judged against what redops last saw of each node. The
 //! memory file's reading and writing and the backup lookup live here, shared with `watch`.
 
+mod cluster;
+
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -178,6 +180,7 @@ pub fn to_json(config: &Config, topo: &Topology) -> Value {
                 "read_only": cfg.is_some_and(|c| c.read_only),
                 "nodes": nodes,
                 "anomalies": anomalies,
+                "cluster": g.cluster.as_deref().map(cluster::to_json),
             })
         })
         .collect();
@@ -246,6 +249,9 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
             title.push_str("  [read-only]");
         }
         lines.push(title);
+        if let Some(view) = &g.cluster {
+            lines.push(cluster::header(view, p));
+        }
         let prefixes =
             topology::tree_prefixes(&g.nodes.iter().map(|n| n.depth).collect::<Vec<_>>());
         let header = [
@@ -290,6 +296,9 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
                 }
             }
             lines.push(l.trim_end().to_string());
+        }
+        if let Some(view) = &g.cluster {
+            lines.extend(cluster::shard_lines(view, p));
         }
         if g.anomalies.is_empty() {
             lines.push(format!("  {}", p.green("healthy: no anomalies")));

@@ -80,6 +80,7 @@ pub fn topo(at: u64, nodes: &[N]) -> Topology {
             name: "drill".to_string(),
             nodes: views,
             anomalies: Vec::new(),
+            cluster: None,
         }],
     }
 }

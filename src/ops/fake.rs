@@ -514,6 +514,7 @@ impl FakeOps {
                 name: group.to_string(),
                 nodes: views,
                 anomalies: Vec::new(),
+                cluster: None,
             }],
         };
         (config, topology)

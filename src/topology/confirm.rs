@@ -16,8 +16,11 @@ use std::time::SystemTime;
 
 use super::{AnomalyKind, GroupTopology, LagHold, Topology};
 
-const HELD: [AnomalyKind; 4] = [
+const HELD: [AnomalyKind; 5] = [
     AnomalyKind::SplitBrain,
+    // Gossip reaches each node at its own moment: two maps differ for a cycle after every
+    // failover.
+    AnomalyKind::ClusterDisagree,
     AnomalyKind::ReplicationLoop,
     AnomalyKind::NoPrimary,
     AnomalyKind::StalePrimary,

@@ -7,10 +7,11 @@
 
 use std::time::{Duration, Instant};
 
-use redops::cluster::{self, NodeReport};
-use redops::config::Node;
+use redops::cluster::{self, NodeReport, Shard};
+use redops::config::{Config, Node};
 use redops::node::{NodeClient, Timeouts};
 use redops::sandbox::{ClusterShape, Sandbox, Spec};
+use redops::topology::{AnomalyKind, GroupTopology, Severity, Topology};
 
 /// Short enough that a failover takes a few seconds, long enough for two busy cores.
 const NODE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -77,4 +78,203 @@ async fn sandbox_forms_a_3x1_cluster_and_kills_it_by_pid() {
     let pids: Vec<u32> = sb.nodes().iter().map(|n| n.pid).collect();
     drop(sb);
     assert!(pids.iter().all(|&p| gone(p)), "every server killed on drop");
+}
+
+/// One poll of every node, as `redops status` takes it.
+async fn poll(config: &Config) -> Topology {
+    redops::cli::status::poll(config, None).await
+}
+
+/// Polls (bounded) until `done` holds for the group's topology; returns it.
+async fn poll_until(
+    config: &Config,
+    what: &str,
+    done: impl Fn(&GroupTopology) -> bool,
+) -> Topology {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let t = poll(config).await;
+        if done(&t.groups[0]) {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: not seen in 30s; last: {:?}\n{:?}",
+            t.groups[0].anomalies,
+            t.groups[0].cluster
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn shard_of(g: &GroupTopology, first_slot: u16) -> &Shard {
+    g.cluster
+        .as_ref()
+        .expect("a cluster view")
+        .shards
+        .iter()
+        .find(|s| s.slots.first().map(|r| r.start) == Some(first_slot))
+        .expect("a shard serving that slot")
+}
+
+#[tokio::test]
+async fn a_healthy_cluster_is_three_shards_and_exit_0() {
+    let sb = start(3, 1).await;
+    let config = sb.config();
+    let t = poll(&config).await;
+    let g = &t.groups[0];
+    assert!(g.anomalies.is_empty(), "{:?}", g.anomalies);
+    assert!(redops::cli::status::is_healthy(&t));
+    let view = g.cluster.as_ref().expect("a cluster view");
+    assert_eq!(view.state_ok, Some(true));
+    assert_eq!(view.slots_ok, Some(16384));
+    assert!(view.uncovered.is_empty());
+    let shape: Vec<(String, u32, Vec<String>)> = view
+        .shards
+        .iter()
+        .map(|s| {
+            let replicas = s.replicas.iter().map(|r| r.name.clone()).collect();
+            (s.primary.name.clone(), s.slot_count, replicas)
+        })
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("n1".to_string(), 5461, vec!["n4".to_string()]),
+            ("n2".to_string(), 5461, vec!["n5".to_string()]),
+            ("n3".to_string(), 5462, vec!["n6".to_string()]),
+        ]
+    );
+    let json = redops::cli::status::to_json(&config, &t);
+    let c = &json["groups"][0]["cluster"];
+    assert_eq!(c["state"], "ok");
+    assert_eq!(c["shards"][0]["slots"][0], "0-5460");
+    assert_eq!(c["shards"][2]["replicas"][0]["name"], "n6");
+    assert_eq!(c["slots"]["fail"], 0);
+
+    // From one seed: every node is found, named by its address.
+    let seed = sb.node("n2").expect("n2").addr().to_string();
+    let req = redops::targets::Request {
+        cluster: Some(seed.clone()),
+        ..Default::default()
+    };
+    let found = redops::targets::resolve(&req).await.expect("resolved");
+    let g = &found.groups[0];
+    assert!(g.cluster);
+    assert_eq!(g.nodes.len(), 6);
+    assert_eq!(g.nodes[0].name, seed);
+    let mut want: Vec<String> = sb.nodes().iter().map(|n| n.addr().to_string()).collect();
+    let mut got: Vec<String> = g.nodes.iter().map(|n| n.name.clone()).collect();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    let t = poll(&found).await;
+    assert!(
+        t.groups[0].anomalies.is_empty(),
+        "{:?}",
+        t.groups[0].anomalies
+    );
+}
+
+#[tokio::test]
+async fn a_killed_primary_fails_over_by_itself_and_the_view_follows() {
+    let mut sb = start(3, 1).await;
+    let config = sb.config();
+    sb.kill("n1").expect("kill n1");
+    let t = poll_until(&config, "n4 serving slot 0", |g| {
+        g.cluster.as_ref().is_some_and(|c| {
+            c.state_ok == Some(true)
+                && c.shards
+                    .iter()
+                    .any(|s| s.primary.name == "n4" && s.slot_count == 5461)
+        })
+    })
+    .await;
+    let g = &t.groups[0];
+    assert_eq!(shard_of(g, 0).primary.name, "n4");
+    // What is true afterwards: n1 is down, n4's shard has no replica left. Nothing else.
+    let mut k = kinds(&t);
+    k.sort();
+    assert_eq!(
+        k,
+        [AnomalyKind::NodeDown, AnomalyKind::ShardNoReplica],
+        "{:?}",
+        g.anomalies
+    );
+}
+
+#[tokio::test]
+async fn a_dead_shard_fails_the_cluster() {
+    let mut sb = start(3, 1).await;
+    let config = sb.config();
+    sb.kill("n2").expect("kill n2");
+    sb.kill("n5").expect("kill n5");
+    let t = poll_until(&config, "cluster_state fail", |g| {
+        g.cluster
+            .as_ref()
+            .is_some_and(|c| c.state_ok == Some(false))
+            && g.anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::SlotsOnFailedNode)
+    })
+    .await;
+    let g = &t.groups[0];
+    assert!(!redops::cli::status::is_healthy(&t));
+    let down = g
+        .anomalies
+        .iter()
+        .find(|a| a.kind == AnomalyKind::ClusterDown)
+        .unwrap_or_else(|| panic!("{:?}", g.anomalies));
+    assert_eq!(down.severity, Severity::Critical);
+    assert!(down.message.contains("CLUSTERDOWN"), "{}", down.message);
+    let failed = g
+        .anomalies
+        .iter()
+        .find(|a| a.kind == AnomalyKind::SlotsOnFailedNode)
+        .expect("slots on a failed node");
+    assert_eq!(failed.nodes, ["n2"]);
+    assert!(failed.message.contains("5461-10921"), "{}", failed.message);
+    assert!(!kinds(&t).contains(&AnomalyKind::SplitBrain));
+}
+
+#[tokio::test]
+async fn a_slot_left_migrating_is_reported() {
+    let sb = start(2, 0).await;
+    let config = sb.config();
+    let (n1, n2) = (&config.groups[0].nodes[0], &config.groups[0].nodes[1]);
+    let id = |n: &Node| {
+        let n = n.clone();
+        async move { report(&n).await.nodes.myself().expect("myself").id.clone() }
+    };
+    let (id1, id2) = (id(n1).await, id(n2).await);
+    let set = |n: &Node, args: [&str; 2]| {
+        let n = n.clone();
+        let args = args.map(str::to_string);
+        async move {
+            let mut cmd = redis::cmd("CLUSTER");
+            cmd.arg("SETSLOT").arg(100).arg(&args[0]).arg(&args[1]);
+            client(&n).query::<()>(&cmd).await.expect("SETSLOT");
+        }
+    };
+    set(n2, ["IMPORTING", &id1]).await;
+    set(n1, ["MIGRATING", &id2]).await;
+    let t = poll(&config).await;
+    let g = &t.groups[0];
+    let open: Vec<&redops::topology::Anomaly> = g
+        .anomalies
+        .iter()
+        .filter(|a| a.kind == AnomalyKind::SlotOpen)
+        .collect();
+    assert_eq!(open.len(), 2, "{:?}", g.anomalies);
+    assert!(open
+        .iter()
+        .any(|a| a.message.starts_with("slot 100 is migrating on n1 (to n2)")));
+    assert!(open.iter().any(|a| a
+        .message
+        .starts_with("slot 100 is importing on n2 (from n1)")));
+    assert_eq!(g.cluster.as_ref().expect("view").open_slots.len(), 2);
+}
+
+fn kinds(t: &Topology) -> Vec<AnomalyKind> {
+    t.groups[0].anomalies.iter().map(|a| a.kind).collect()
 }

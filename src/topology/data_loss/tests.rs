@@ -153,6 +153,7 @@ fn topo(nodes: Vec<NodeView>) -> Topology {
             name: "g".into(),
             nodes,
             anomalies: Vec::new(),
+            cluster: None,
         }],
     }
 }
