@@ -123,11 +123,13 @@ fn state(view: &ClusterView, out: &mut Vec<Anomaly>) {
         return;
     }
     let all = failing.len() == view.states.len();
+    // Named in the message, not in `nodes`: nodes reach `fail` one by one during a failover,
+    // and the anomaly is one event for the cluster, not a new one per set of nodes.
     push(
         out,
         AnomalyKind::ClusterDown,
         Severity::Critical,
-        failing.clone(),
+        Vec::new(),
         format!(
             "cluster_state is fail on {}{}: {} every command with CLUSTERDOWN{}",
             if all { "every node answering (" } else { "" },

@@ -19,6 +19,7 @@
 //! 120 columns, the shared place unless the detail pane has the focus or an action runs).
 
 mod banner;
+mod cluster;
 mod detail;
 mod drill;
 mod header;

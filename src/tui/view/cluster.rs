@@ -1,0 +1,68 @@
+//! A cluster group in the console: the cluster summary in the table's title (`cluster ok ·
+//! 3 shards · 16384 slots ok`) and the SLOTS column of the shard tree (each primary's slot
+//! ranges and count, a failed or suspected node's flags). Pure drawing from the core's
+//! [`ClusterView`].
+
+use ratatui::text::{Line, Span};
+
+use crate::cluster::nodes::ranges_text;
+use crate::cluster::ClusterView;
+use crate::topology::NodeView;
+
+use super::super::theme::{Theme, Ui};
+
+/// The title's cluster part: state, shards, slots ok (and pfail/fail when any).
+pub(super) fn title_spans(t: &Theme, v: &ClusterView) -> Vec<Span<'static>> {
+    let (word, style) = match v.state_ok {
+        Some(true) => ("cluster ok", Ui::Up),
+        Some(false) => ("cluster FAIL", Ui::Danger),
+        None => ("cluster ?", Ui::Muted),
+    };
+    let shards = v.shards.iter().filter(|s| s.slot_count > 0).count();
+    let mut spans = vec![
+        Span::styled(format!("{word} "), t.s(style)),
+        Span::styled(
+            format!(
+                "· {shards} shard{} · {} slots ok ",
+                if shards == 1 { "" } else { "s" },
+                v.slots_ok
+                    .map_or_else(|| "?".to_string(), |n| n.to_string())
+            ),
+            t.s(Ui::Muted),
+        ),
+    ];
+    let bad = [("pfail", v.slots_pfail), ("fail", v.slots_fail)];
+    for (word, n) in bad {
+        if let Some(n) = n.filter(|&n| n > 0) {
+            spans.push(Span::styled(format!("· {n} {word} "), t.s(Ui::Danger)));
+        }
+    }
+    spans
+}
+
+/// The SLOTS cell of a node: a shard primary's ranges and count; the cluster's flags for a
+/// node it marks failed or suspected.
+pub(super) fn slots_cell(t: &Theme, v: &ClusterView, n: &NodeView) -> Line<'static> {
+    let shards = v.shards.iter();
+    let primary = shards.clone().find(|s| s.primary.name == n.name);
+    let member = primary.map(|s| &s.primary).or_else(|| {
+        shards
+            .flat_map(|s| s.replicas.iter())
+            .find(|r| r.name == n.name)
+    });
+    let flags = member.map(|m| m.flags.words()).unwrap_or_default();
+    let mut spans = Vec::new();
+    if let Some(s) = primary.filter(|s| s.slot_count > 0) {
+        spans.push(Span::styled(
+            format!("{} ({})", ranges_text(&s.slots, 2), s.slot_count),
+            t.s(Ui::Text),
+        ));
+    }
+    if !flags.is_empty() {
+        if !spans.is_empty() {
+            spans.push(Span::raw(" "));
+        }
+        spans.push(Span::styled(flags.join(","), t.s(Ui::Danger)));
+    }
+    Line::from(spans)
+}
