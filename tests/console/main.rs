@@ -10,6 +10,7 @@ mod common;
 
 mod tui_actions;
 mod tui_actions_live;
+mod tui_cluster;
 mod tui_drill;
 mod tui_e2e;
 mod tui_history;
