@@ -5,7 +5,14 @@
 //! Every test starts its own small cluster with a short `cluster-node-timeout`, so the faults
 //! of one test never reach another.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use redops::audit::AuditLog;
+use redops::ops::redis_ops::action_client_name;
+use redops::ops::switchover::SwitchoverRequest;
+use redops::ops::{Approval, Budgets, CheckStatus, Plan, RealOps, RunOutcome, RunStatus, Strategy};
 
 use redops::cluster::{self, NodeReport, Shard};
 use redops::config::{Config, Node};
@@ -277,4 +284,160 @@ async fn a_slot_left_migrating_is_reported() {
 
 fn kinds(t: &Topology) -> Vec<AnomalyKind> {
     t.groups[0].anomalies.iter().map(|a| a.kind).collect()
+}
+
+/// A cluster-aware writer: `RPUSH {tag}:log i` on the shard's primary, following `MOVED`
+/// (and waiting out `CLUSTERDOWN`/`TRYAGAIN`), recording every acknowledged `i` and the
+/// longest time between two acknowledgements.
+struct Writer {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<(Vec<u64>, Duration)>,
+}
+
+impl Writer {
+    fn start(first: Node, key: String) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let mut node = first;
+            let mut c = client(&node);
+            let (mut acked, mut i, mut last, mut stall) =
+                (Vec::new(), 0u64, Instant::now(), Duration::ZERO);
+            while !flag.load(Ordering::Relaxed) {
+                let mut cmd = redis::cmd("RPUSH");
+                cmd.arg(&key).arg(i);
+                match c.query::<i64>(&cmd).await {
+                    Ok(_) => {
+                        acked.push(i);
+                        i += 1;
+                        stall = stall.max(last.elapsed());
+                        last = Instant::now();
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        if let Some(addr) = text.split_whitespace().find_map(|w| {
+                            let (h, p) = w.rsplit_once(':')?;
+                            Some((h.to_string(), p.parse::<u16>().ok()?))
+                        }) {
+                            node.addr.host = addr.0;
+                            node.addr.port = addr.1;
+                        }
+                        // Not acknowledged: the same i is sent again (to the new owner).
+                        c = client(&node);
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                }
+            }
+            (acked, stall)
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) -> (Vec<u64>, Duration) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.task.await.expect("writer")
+    }
+}
+
+fn plan_switchover(config: &Config, topo: &Topology, to: &str) -> Plan {
+    let req = SwitchoverRequest {
+        to: to.into(),
+        strategy: Strategy::Manual,
+        budgets: Budgets::default(),
+        download_dir: None,
+    };
+    redops::ops::switchover::plan_switchover(config, topo, &req).expect("a plan")
+}
+
+async fn run(config: &Config, plan: &Plan) -> RunOutcome {
+    let ops = RealOps::new(
+        config,
+        0,
+        &action_client_name("test", "host", std::process::id()),
+    )
+    .expect("ops");
+    let mut log = AuditLog::open(&config.console.audit_log).expect("audit log");
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let approval = Approval {
+        confirmation: Some(plan.nodes[1].name.clone()),
+        ..Approval::default()
+    };
+    redops::ops::run(plan, &approval, &ops, &mut log, &tx).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switchover_is_a_cluster_failover_and_loses_no_acknowledged_write() {
+    let sb = start(3, 1).await;
+    let config = sb.config();
+    let (start_slot, end_slot) = (0, 5460);
+    let tag = cluster::tag_in(start_slot, end_slot).expect("a tag on n1's shard");
+    let key = format!("{tag}:log");
+    let writer = Writer::start(config.groups[0].nodes[0].clone(), key.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let topo = poll(&config).await;
+    let plan = plan_switchover(&config, &topo, "n4");
+    assert_eq!(
+        plan.ha_manager, None,
+        "a cluster switchover is not refused for the cluster"
+    );
+    assert!(
+        plan.checks.iter().all(|c| c.status != CheckStatus::Fail),
+        "{:?}",
+        plan.checks
+    );
+    let outcome = run(&config, &plan).await;
+    assert_eq!(outcome.status, RunStatus::Done, "{outcome:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (acked, stall) = writer.stop().await;
+    println!(
+        "cluster switchover: {} writes acknowledged, longest gap between two {stall:?}",
+        acked.len()
+    );
+    assert!(acked.len() > 10, "the writer wrote");
+    // Every acknowledged write is on the new primary.
+    let n4 = &config.groups[0].nodes[3];
+    let mut cmd = redis::cmd("LRANGE");
+    cmd.arg(&key).arg(0).arg(-1);
+    let stored: Vec<u64> = client(n4).query(&cmd).await.expect("LRANGE on n4");
+    let stored: std::collections::HashSet<u64> = stored.into_iter().collect();
+    let lost: Vec<&u64> = acked.iter().filter(|i| !stored.contains(i)).collect();
+    assert!(lost.is_empty(), "{} acknowledged writes lost", lost.len());
+    let t = poll(&config).await;
+    let g = &t.groups[0];
+    assert_eq!(shard_of(g, 0).primary.name, "n4");
+    assert_eq!(shard_of(g, 0).replicas[0].name, "n1");
+    assert!(g.anomalies.is_empty(), "{:?}", g.anomalies);
+}
+
+#[tokio::test]
+async fn a_switchover_on_a_shard_with_a_migration_is_refused() {
+    let sb = start(2, 1).await;
+    let config = sb.config();
+    let nodes = &config.groups[0].nodes;
+    let id2 = report(&nodes[1])
+        .await
+        .nodes
+        .myself()
+        .expect("myself")
+        .id
+        .clone();
+    let mut cmd = redis::cmd("CLUSTER");
+    cmd.arg("SETSLOT").arg(7).arg("MIGRATING").arg(&id2);
+    client(&nodes[0]).query::<()>(&cmd).await.expect("SETSLOT");
+    let topo = poll(&config).await;
+    // n3 replicates n1, whose slot 7 is migrating.
+    let plan = plan_switchover(&config, &topo, "n3");
+    let failed: Vec<&str> = plan
+        .checks
+        .iter()
+        .filter(|c| c.status == CheckStatus::Fail)
+        .map(|c| c.message.as_str())
+        .collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].contains("migration in progress"), "{}", failed[0]);
+    assert!(
+        failed[0].contains("slot 7 migrating on n1"),
+        "{}",
+        failed[0]
+    );
 }
