@@ -5,8 +5,6 @@
 //! Every test starts its own small cluster with a short `cluster-node-timeout`, so the faults
 //! of one test never reach another.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use redops::audit::AuditLog;
@@ -16,9 +14,10 @@ use redops::ops::{Approval, Budgets, CheckStatus, Plan, RealOps, RunOutcome, Run
 
 use redops::cluster::{self, NodeReport, Shard};
 use redops::config::{Config, Node};
-use redops::node::{NodeClient, Timeouts};
 use redops::sandbox::{ClusterShape, Sandbox, Spec};
 use redops::topology::{AnomalyKind, GroupTopology, Severity, Topology};
+
+use crate::common::cluster_writer::{client, lost, ClusterWriter};
 
 /// Short enough that a failover takes a few seconds, long enough for two busy cores.
 const NODE_TIMEOUT: Duration = Duration::from_millis(1500);
@@ -32,14 +31,6 @@ pub async fn start(primaries: usize, replicas: usize) -> Sandbox {
     Sandbox::start_cluster(shape, &Spec::default())
         .await
         .expect("a sandbox cluster")
-}
-
-fn client(n: &Node) -> NodeClient {
-    let t = Timeouts {
-        connect: Duration::from_millis(500),
-        read: Duration::from_secs(2),
-    };
-    NodeClient::new(n, t, "redops-test").expect("client")
 }
 
 async fn report(n: &Node) -> NodeReport {
@@ -286,59 +277,6 @@ fn kinds(t: &Topology) -> Vec<AnomalyKind> {
     t.groups[0].anomalies.iter().map(|a| a.kind).collect()
 }
 
-/// A cluster-aware writer: `RPUSH {tag}:log i` on the shard's primary, following `MOVED`
-/// (and waiting out `CLUSTERDOWN`/`TRYAGAIN`), recording every acknowledged `i` and the
-/// longest time between two acknowledgements.
-struct Writer {
-    stop: Arc<AtomicBool>,
-    task: tokio::task::JoinHandle<(Vec<u64>, Duration)>,
-}
-
-impl Writer {
-    fn start(first: Node, key: String) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let task = tokio::spawn(async move {
-            let mut node = first;
-            let mut c = client(&node);
-            let (mut acked, mut i, mut last, mut stall) =
-                (Vec::new(), 0u64, Instant::now(), Duration::ZERO);
-            while !flag.load(Ordering::Relaxed) {
-                let mut cmd = redis::cmd("RPUSH");
-                cmd.arg(&key).arg(i);
-                match c.query::<i64>(&cmd).await {
-                    Ok(_) => {
-                        acked.push(i);
-                        i += 1;
-                        stall = stall.max(last.elapsed());
-                        last = Instant::now();
-                    }
-                    Err(e) => {
-                        let text = e.to_string();
-                        if let Some(addr) = text.split_whitespace().find_map(|w| {
-                            let (h, p) = w.rsplit_once(':')?;
-                            Some((h.to_string(), p.parse::<u16>().ok()?))
-                        }) {
-                            node.addr.host = addr.0;
-                            node.addr.port = addr.1;
-                        }
-                        // Not acknowledged: the same i is sent again (to the new owner).
-                        c = client(&node);
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                }
-            }
-            (acked, stall)
-        });
-        Self { stop, task }
-    }
-
-    async fn stop(self) -> (Vec<u64>, Duration) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.task.await.expect("writer")
-    }
-}
-
 fn plan_switchover(config: &Config, topo: &Topology, to: &str) -> Plan {
     let req = SwitchoverRequest {
         to: to.into(),
@@ -372,8 +310,8 @@ async fn switchover_is_a_cluster_failover_and_loses_no_acknowledged_write() {
     let (start_slot, end_slot) = (0, 5460);
     let tag = cluster::tag_in(start_slot, end_slot).expect("a tag on n1's shard");
     let key = format!("{tag}:log");
-    let writer = Writer::start(config.groups[0].nodes[0].clone(), key.clone());
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let writer = ClusterWriter::start(config.groups[0].nodes[0].clone(), key.clone());
+    writer.wait_more(100).await;
     let topo = poll(&config).await;
     let plan = plan_switchover(&config, &topo, "n4");
     assert_eq!(
@@ -385,22 +323,18 @@ async fn switchover_is_a_cluster_failover_and_loses_no_acknowledged_write() {
         "{:?}",
         plan.checks
     );
+    let started = Instant::now();
     let outcome = run(&config, &plan).await;
     assert_eq!(outcome.status, RunStatus::Done, "{outcome:?}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let (acked, stall) = writer.stop().await;
+    writer.wait_more(100).await;
+    let stall = writer.max_gap(started, Instant::now());
+    let acked = writer.stop().await;
     println!(
         "cluster switchover: {} writes acknowledged, longest gap between two {stall:?}",
         acked.len()
     );
-    assert!(acked.len() > 10, "the writer wrote");
     // Every acknowledged write is on the new primary.
-    let n4 = &config.groups[0].nodes[3];
-    let mut cmd = redis::cmd("LRANGE");
-    cmd.arg(&key).arg(0).arg(-1);
-    let stored: Vec<u64> = client(n4).query(&cmd).await.expect("LRANGE on n4");
-    let stored: std::collections::HashSet<u64> = stored.into_iter().collect();
-    let lost: Vec<&u64> = acked.iter().filter(|i| !stored.contains(i)).collect();
+    let lost = lost(&config.groups[0].nodes[3], &key, &acked).await;
     assert!(lost.is_empty(), "{} acknowledged writes lost", lost.len());
     let t = poll(&config).await;
     let g = &t.groups[0];
