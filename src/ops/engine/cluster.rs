@@ -17,6 +17,8 @@ use crate::cluster::nodes;
 use crate::info::InfoRole;
 
 use super::super::error::{OpsError, OpsResult};
+use super::super::next_step::NextStep;
+use super::super::plan::StepKind;
 use super::super::redis_ops::{Command, InfoSection, RedisOps, Reply};
 use super::super::summary::info_line;
 use super::state::Change;
@@ -119,6 +121,29 @@ impl<O: RedisOps> Run<'_, O> {
             }
             tokio::time::sleep(WAIT_POLL).await;
         }
+    }
+
+    /// After a failed run that went through the cluster's own failover: the cluster decides
+    /// the roles, so the next step is to look at the shard, never a redops role change
+    /// (several primaries are shards there). `None` for any other plan.
+    pub(super) fn cluster_next_step(&self) -> Option<NextStep> {
+        let step = self
+            .plan
+            .steps
+            .iter()
+            .find(|s| matches!(s.kind, StepKind::ClusterFailover { .. }))?;
+        let StepKind::ClusterFailover { primary } = step.kind else {
+            return None;
+        };
+        let (tn, pn) = (self.plan.name(step.node), self.plan.name(primary));
+        Some(NextStep {
+            action: None,
+            node: None,
+            source: None,
+            why: format!(
+                "the cluster decides the roles: look at the shard again. If {tn} did not take                  over, nothing changed ({pn} serves its slots again once the cluster gives the                  manual failover up); if it did, {pn} follows it. A switchover straight back                  should wait twice the cluster-node-timeout"
+            ),
+        })
     }
 
     /// What is still wrong in one node's map: `t` a primary with slots, `old` its replica.
