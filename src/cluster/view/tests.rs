@@ -115,3 +115,49 @@ fn no_report_no_view() {
     let v = NodeView::new(None, "a", "127.0.0.1:1");
     assert!(build(&[v]).is_none());
 }
+
+/// Mangled replies (every single-byte change of two real ones, on three nodes) never make the
+/// view or its anomalies panic, and every shard's slots stay in range.
+#[test]
+fn mangled_reports_never_panic() {
+    let good = [
+        line(
+            A,
+            7001,
+            "master",
+            "-",
+            1,
+            "0-8191 [100->-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb]",
+        ),
+        line(B, 7002, "master", "-", 2, "8192-16383"),
+        line(C, 7003, "slave", A, 1, ""),
+    ]
+    .join("\n");
+    let noise = [
+        b' ', b'-', b'[', b']', b'@', b':', b',', b'>', b'<', b'x', b'9', b'\n',
+    ];
+    let bytes = good.as_bytes();
+    for i in (0..bytes.len()).step_by(5) {
+        for &b in &noise {
+            let mut m = bytes.to_vec();
+            m[i] = b;
+            let text = String::from_utf8_lossy(&m).into_owned();
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let nodes = [
+                node("a", 7001, A, 2, &lines),
+                node("b", 7002, B, 2, &lines),
+                node("c", 7003, C, 1, &lines),
+            ];
+            if let Some(view) = build(&nodes) {
+                let mut out = Vec::new();
+                anomaly::detect(&view, &nodes, &mut out);
+                for s in &view.shards {
+                    assert!(s
+                        .slots
+                        .iter()
+                        .all(|r| r.start <= r.end && r.end < nodes::SLOTS));
+                }
+            }
+        }
+    }
+}
