@@ -59,10 +59,12 @@ impl GroupPolicy {
     pub fn apply(&self, plan: &mut Plan) {
         plan.read_only.clone_from(&self.read_only);
         plan.ha_manager.clone_from(&self.ha_manager);
-        let through_cluster = plan
-            .steps
-            .iter()
-            .any(|s| matches!(s.kind, super::plan::StepKind::ClusterFailover { .. }));
+        // A switchover only: the console and `session::standing` offer no other.
+        let through_cluster = plan.action == ActionKind::Switchover
+            && plan
+                .steps
+                .iter()
+                .any(|s| matches!(s.kind, super::plan::StepKind::ClusterFailover { .. }));
         if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }
