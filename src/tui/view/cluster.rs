@@ -66,3 +66,44 @@ pub(super) fn slots_cell(t: &Theme, v: &ClusterView, n: &NodeView) -> Line<'stat
     }
     Line::from(spans)
 }
+
+/// The detail pane's cluster fields of a node: its id, its shard, the slots it serves, the
+/// cluster's flags and its config epoch, as the view's source sees them. Empty for a node
+/// the map does not hold.
+pub(super) fn detail_fields(v: &ClusterView, n: &NodeView) -> Vec<(&'static str, String, Ui)> {
+    let mut out = Vec::new();
+    for s in &v.shards {
+        let is_primary = s.primary.name == n.name;
+        let Some(m) = std::iter::once(&s.primary)
+            .chain(&s.replicas)
+            .find(|m| m.name == n.name)
+        else {
+            continue;
+        };
+        out.push(("node id", m.id.clone(), Ui::Muted));
+        let shard = if is_primary {
+            format!(
+                "primary, {}",
+                crate::words::count(s.replicas.len(), "replica")
+            )
+        } else {
+            format!("replica of {}", s.primary.name)
+        };
+        out.push(("shard", shard, Ui::Text));
+        if is_primary {
+            let slots = if s.slot_count == 0 {
+                "none".to_string()
+            } else {
+                format!("{} ({})", ranges_text(&s.slots, 3), s.slot_count)
+            };
+            out.push(("slots", slots, Ui::Text));
+        }
+        let flags = m.flags.words();
+        if !flags.is_empty() {
+            out.push(("flags", flags.join(", "), Ui::Danger));
+        }
+        out.push(("config epoch", m.config_epoch.to_string(), Ui::Text));
+        break;
+    }
+    out
+}
