@@ -41,6 +41,7 @@ bench:
 	cargo bench --bench poll
 	cargo bench --bench render
 	cargo bench --bench switchover
+	cargo bench --bench cluster_switchover
 	cargo bench --bench backups
 	cargo bench --bench restore
 

@@ -84,6 +84,20 @@ pub struct TargetArgs {
     #[arg(long, global = true, value_name = "ADDR")]
     pub discover: Option<String>,
 
+    /// A Redis Cluster. ADDR: watch one from any of its nodes, every node it knows as one
+    /// group (the seed's credentials go to every node: a cluster's nodes share them). With
+    /// `sandbox` or `demo`: start one of `PxR`, e.g. 3x1 (3 primaries, 1 replica each; the
+    /// demo's default).
+    #[arg(
+        long,
+        global = true,
+        value_name = "ADDR|PxR",
+        num_args = 0..=1,
+        default_missing_value = "",
+        conflicts_with = "discover"
+    )]
+    pub cluster: Option<String>,
+
     /// Only this group (by name) from the config.
     #[arg(long, short = 'g', global = true, value_name = "NAME")]
     pub group: Option<String>,
@@ -241,11 +255,13 @@ async fn run(cli: Cli) -> u8 {
     match command {
         None => console::launch(&targets, &global).await,
         // Boxed: the console's state makes this future large.
-        Some(Command::Demo(args)) => Box::pin(demo::run(args, &global)).await,
+        Some(Command::Demo(args)) => {
+            Box::pin(demo::run(args, &global, targets.cluster.as_deref())).await
+        }
         Some(Command::Status(args)) => status::run(&targets, args).await,
         Some(Command::Watch(args)) => watch::run(&targets, args).await,
         Some(Command::CheckConfig(args)) => check_config::run(&targets, &args),
-        Some(Command::Sandbox(args)) => sandbox::run(args).await,
+        Some(Command::Sandbox(args)) => sandbox::run(args, targets.cluster.as_deref()).await,
         Some(Command::Snapshot(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Switchover(args)) => actions::act(&targets, &global, &args).await,
         Some(Command::Failback(args)) => actions::act(&targets, &global, &args).await,
@@ -338,6 +354,7 @@ impl TargetArgs {
             discover_auth: self.discover_auth,
             sentinels: self.sentinel_addrs.clone(),
             master_name: self.master_name.clone(),
+            cluster: self.cluster.clone(),
         })
     }
 
@@ -345,8 +362,10 @@ impl TargetArgs {
     /// `None` for ad-hoc targets (`--node`, `--discover`): see `history::loss_file`.
     #[must_use]
     pub fn loss_memory(&self, config: &crate::config::Config) -> Option<PathBuf> {
-        let adhoc =
-            !self.nodes.is_empty() || self.discover.is_some() || !self.sentinel_addrs.is_empty();
+        let adhoc = !self.nodes.is_empty()
+            || self.discover.is_some()
+            || !self.sentinel_addrs.is_empty()
+            || self.cluster.is_some();
         (!adhoc).then(|| crate::history::loss_file::path_for(&config.console.audit_log))
     }
 

@@ -27,6 +27,9 @@ pub struct Info {
     /// (`"replication"`, `"keyspace"`, …), in reply order. Lines before any `# Section` header
     /// are kept under the empty name `""`. Held as the reply text (see [`RawInfo`]).
     pub raw: RawInfo,
+    /// What the node says about its cluster (`CLUSTER INFO`, `CLUSTER NODES`), read in the
+    /// same poll when it runs in cluster mode (`node.rs`); `None` otherwise.
+    pub cluster: Option<std::sync::Arc<crate::cluster::NodeReport>>,
 }
 
 impl Info {

@@ -10,6 +10,7 @@
 //! observe     Observation, NodeId, NodeState, FleetState             (core)
 //! poller      one task per node -> bounded channel of Observations   (core)
 //! history     ring buffers per node, explicit gaps; last-seen memory file (core)
+//! cluster     Redis Cluster: CLUSTER NODES / INFO parsers, the shard view, its anomalies (core)
 //! topology    pure: observations + history -> groups, edges, lag, anomalies;
 //!             data-loss watch (memory of each node across restarts)    (core)
 //! monitor     observations -> history -> topology -> confirmation -> data-loss watch
@@ -39,6 +40,7 @@
 pub mod audit;
 pub mod backup;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod datacheck;
 pub mod drill;

@@ -360,6 +360,9 @@ impl NodeClient {
             self.save_config = Some((Instant::now(), value));
         }
         info.persistence.save_config = self.save_config.as_ref().and_then(|(_, v)| v.clone());
+        if info.server.mode.as_deref() == Some("cluster") {
+            info.cluster = Some(std::sync::Arc::new(crate::cluster::read(self).await));
+        }
         Ok((info, rtt))
     }
 }

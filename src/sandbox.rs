@@ -14,6 +14,7 @@
 //! loopback and never prints (the CLI does).
 
 mod blackhole;
+mod cluster;
 mod config_file;
 mod control;
 mod process;
@@ -23,6 +24,7 @@ mod tls;
 mod watchdog;
 
 pub use blackhole::Blackhole;
+pub use cluster::{ClusterShape, CLUSTER_READY_TIMEOUT};
 pub use control::{
     find_running, read_state, send, ControlError, ControlServer, Exited, Fault, FaultDone,
     NodeState, State, CONTROL_SOCKET, DIR_PREFIX, STATE_FILE,
@@ -126,6 +128,9 @@ pub enum SandboxError {
     /// The node's process is not running (killed, or exited).
     #[error("'{node}' is not running\n  hint: restart it first")]
     NotRunning { node: String },
+    /// The servers started but did not form a healthy cluster in time.
+    #[error("the sandbox cluster did not form: {0}\n  hint: see the nodes' logs (redis.log) in the sandbox dir")]
+    Cluster(String),
     /// The spec asks for something impossible.
     #[error("{0}")]
     InvalidSpec(String),
@@ -196,6 +201,8 @@ pub struct Sandbox {
     bin: PathBuf,
     version: Option<(String, String)>,
     tls: Option<TlsFiles>,
+    /// The shape, when the servers form a Redis Cluster (`sandbox/cluster.rs`).
+    cluster: Option<ClusterShape>,
     dir: tempfile::TempDir,
 }
 
@@ -223,30 +230,7 @@ impl Sandbox {
                 spec.names.len()
             )));
         }
-        let bin = find_server_binary(spec.server_bin.as_deref())?;
-        let version = process::server_version(&bin);
-        let dir = tempfile::Builder::new()
-            .prefix(control::DIR_PREFIX)
-            // Owner only: it holds the control socket, the password and every redis.conf.
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
-            .tempdir()
-            .map_err(|e| SandboxError::io(&std::env::temp_dir(), e))?;
-        let tls = if spec.tls {
-            Some(TlsFiles::make(&dir.path().join("tls"))?)
-        } else {
-            None
-        };
-        let watchdog = Arc::new(Watchdog::start()?);
-        let mut sb = Self {
-            nodes: Vec::new(),
-            sentinels: Vec::new(),
-            watchdog,
-            spec: spec.clone(),
-            bin,
-            version,
-            tls,
-            dir,
-        };
+        let mut sb = Self::empty(spec)?;
         let name = |i: usize| {
             spec.names
                 .get(i)
@@ -270,6 +254,35 @@ impl Sandbox {
         }
         sb.start_sentinels().await?;
         Ok(sb)
+    }
+
+    /// A sandbox with no server yet: its temp dir, TLS files when asked, and the watchdog.
+    fn empty(spec: &Spec) -> Result<Self, SandboxError> {
+        let bin = find_server_binary(spec.server_bin.as_deref())?;
+        let version = process::server_version(&bin);
+        let dir = tempfile::Builder::new()
+            .prefix(control::DIR_PREFIX)
+            // Owner only: it holds the control socket, the password and every redis.conf.
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| SandboxError::io(&std::env::temp_dir(), e))?;
+        let tls = if spec.tls {
+            Some(TlsFiles::make(&dir.path().join("tls"))?)
+        } else {
+            None
+        };
+        let watchdog = Arc::new(Watchdog::start()?);
+        Ok(Self {
+            nodes: Vec::new(),
+            sentinels: Vec::new(),
+            watchdog,
+            spec: spec.clone(),
+            bin,
+            version,
+            tls,
+            dir,
+            cluster: None,
+        })
     }
 
     async fn spawn_node(
@@ -424,6 +437,12 @@ impl Sandbox {
         self.watchdog.pid()
     }
 
+    /// The shape, when the servers form a Redis Cluster.
+    #[must_use]
+    pub fn cluster_shape(&self) -> Option<ClusterShape> {
+        self.cluster
+    }
+
     /// The certificates, when the sandbox runs TLS-only servers.
     #[must_use]
     pub fn tls(&self) -> Option<&TlsFiles> {
@@ -456,6 +475,13 @@ impl Sandbox {
                 addrs: self.sentinels.iter().map(ServerProcess::addr).collect(),
                 master_name: self.spec.group.clone(),
             });
+        }
+        if self.cluster.is_some() {
+            for g in &mut config.groups {
+                g.cluster = true;
+                // Every primary owns its own slots: there is no one preferred primary.
+                g.preferred_primary = None;
+            }
         }
         config
     }

@@ -41,6 +41,8 @@ pub struct Request {
     /// Sentinels to ask for the group (`--sentinel`, with `--master-name`).
     pub sentinels: Vec<String>,
     pub master_name: Option<String>,
+    /// A seed node of a Redis Cluster (`--cluster ADDR`): the group is every node it knows.
+    pub cluster: Option<String>,
 }
 
 /// Why the targets could not be resolved: a message and a hint.
@@ -77,7 +79,7 @@ impl From<config::ConfigError> for TargetError {
 /// Config errors, bad addresses, a missing password variable, a group that does not exist,
 /// a seed that cannot be read.
 pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
-    let adhoc = !req.nodes.is_empty() || req.discover.is_some();
+    let adhoc = !req.nodes.is_empty() || req.discover.is_some() || req.cluster.is_some();
     let mut cfg = if !req.sentinels.is_empty() {
         from_sentinels(req).await?
     } else if adhoc {
@@ -126,6 +128,12 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
                 }
             }
         }
+        if let Some(seed) = cluster_seed(req)? {
+            name = "cluster".to_string();
+            // The other nodes are added, with the seed's settings, by `complete_clusters`.
+            named.push(seed.addr.clone());
+            addrs.push((seed.addr, seed.tls));
+        }
         let nodes = addrs
             .into_iter()
             .map(|(addr, rediss)| {
@@ -143,24 +151,17 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
                 }
             })
             .collect();
+        let cluster = req.cluster.is_some();
         Config {
             console,
-            groups: vec![Group::new(name, nodes)],
+            groups: vec![Group {
+                cluster,
+                ..Group::new(name, nodes)
+            }],
             source: None,
         }
     } else {
-        let path = req
-            .config
-            .clone()
-            .unwrap_or_else(config::default_config_path);
-        if req.config.is_none() && !path.exists() {
-            return Err(TargetError::new(
-                format!("no config file at '{}'", path.display()),
-                "pass --config FILE, or --node HOST:PORT (repeatable), or --discover HOST:PORT; \
-                 `redops sandbox` starts local servers to try it on",
-            ));
-        }
-        config::load_file(&path)?
+        load_config(req)?
     };
     if let Some(g) = &req.group {
         let names: Vec<String> = cfg.groups.iter().map(|g| g.name.clone()).collect();
@@ -172,6 +173,7 @@ pub async fn resolve(req: &Request) -> Result<Config, TargetError> {
             ));
         }
     }
+    complete_clusters(req, &mut cfg).await?;
     Ok(cfg)
 }
 
@@ -228,6 +230,53 @@ async fn from_sentinels(req: &Request) -> Result<Config, TargetError> {
         groups: vec![group],
         source: None,
     })
+}
+
+/// The config file: `--config`, or the default path when it exists.
+fn load_config(req: &Request) -> Result<Config, TargetError> {
+    let path = req
+        .config
+        .clone()
+        .unwrap_or_else(config::default_config_path);
+    if req.config.is_none() && !path.exists() {
+        return Err(TargetError::new(
+            format!("no config file at '{}'", path.display()),
+            "pass --config FILE, or --node HOST:PORT (repeatable), or --discover HOST:PORT; \
+             `redops sandbox` starts local servers to try it on",
+        ));
+    }
+    Ok(config::load_file(&path)?)
+}
+
+/// Adds to each cluster group every node its nodes know (`cluster::discover`); with
+/// `--cluster`, fails when the seed named none.
+async fn complete_clusters(req: &Request, cfg: &mut Config) -> Result<(), TargetError> {
+    crate::cluster::discover::expand(cfg).await;
+    if let (Some(seed), Some(g)) = (&req.cluster, cfg.groups.first()) {
+        if g.nodes.len() < 2 {
+            return Err(TargetError::new(
+                format!("cannot read the cluster's nodes from '{seed}' (--cluster)"),
+                "check that it runs in cluster mode (cluster-enabled yes), its address, and \
+                 the credentials (--user, --password-env)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `--cluster ADDR` seed, when given.
+fn cluster_seed(req: &Request) -> Result<Option<ParsedAddr>, TargetError> {
+    let Some(seed) = &req.cluster else {
+        return Ok(None);
+    };
+    if seed.is_empty() {
+        return Err(TargetError::new(
+            "--cluster needs the address of a cluster node here",
+            "give host:port of any node, e.g. --cluster 10.0.0.1:7000 (a shape such as 3x1 is \
+             for `redops sandbox` and `redops demo`)",
+        ));
+    }
+    parse_target(seed, "--cluster", "give the host:port of any cluster node").map(Some)
 }
 
 /// Connection settings shared by every ad-hoc node.

@@ -66,6 +66,8 @@ pub struct GroupTopology {
     pub anomalies: Vec<Anomaly>,
     /// Sentinel's view, for a group Sentinel watches (added by the monitor).
     pub sentinel: Option<crate::sentinel::GroupSentinel>,
+    /// The cluster's own view, for a cluster group whose nodes answered `CLUSTER NODES`.
+    pub cluster: Option<Arc<crate::cluster::ClusterView>>,
 }
 
 impl GroupTopology {
@@ -274,7 +276,6 @@ pub enum AnomalyKind {
     LagHigh,
     FailoverInProgress,
     UnmanagedReplica,
-    ClusterShards,
     /// Sentinel's view (`sentinel/view.rs`).
     SentinelDown,
     SentinelQuorum,
@@ -285,6 +286,15 @@ pub enum AnomalyKind {
     SentinelReplica,
     SentinelDemoting,
     SentinelFailoverAborted,
+    /// `cluster_state:fail` (`cluster/anomaly.rs`, as every `Cluster*` and `Slot*` kind).
+    ClusterDown,
+    SlotsUncovered,
+    SlotsOnFailedNode,
+    ClusterNodeFailed,
+    ShardNoReplica,
+    ClusterDisagree,
+    SlotOpen,
+    ClusterUnread,
 }
 
 impl AnomalyKind {
@@ -309,7 +319,6 @@ impl AnomalyKind {
             Self::LagHigh => "lag_high",
             Self::FailoverInProgress => "failover_in_progress",
             Self::UnmanagedReplica => "unmanaged_replica",
-            Self::ClusterShards => "cluster_shards",
             Self::SentinelDown => "sentinel_down",
             Self::SentinelQuorum => "sentinel_quorum",
             Self::SentinelUnknownMaster => "sentinel_unknown_master",
@@ -319,6 +328,14 @@ impl AnomalyKind {
             Self::SentinelReplica => "sentinel_replica",
             Self::SentinelDemoting => "sentinel_demoting",
             Self::SentinelFailoverAborted => "sentinel_failover_aborted",
+            Self::ClusterDown => "cluster_down",
+            Self::SlotsUncovered => "slots_uncovered",
+            Self::SlotsOnFailedNode => "slots_on_failed_node",
+            Self::ClusterNodeFailed => "cluster_node_failed",
+            Self::ShardNoReplica => "shard_no_replica",
+            Self::ClusterDisagree => "cluster_disagree",
+            Self::SlotOpen => "slot_open",
+            Self::ClusterUnread => "cluster_unread",
         }
     }
 }

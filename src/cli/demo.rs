@@ -21,7 +21,7 @@ use clap::Args;
 use super::console::{exit_code, theme_for};
 use super::{output, Global, EXIT_PROBLEM};
 use crate::node::Timeouts;
-use crate::sandbox::{ControlServer, Sandbox, Spec};
+use crate::sandbox::{ClusterShape, ControlServer, Sandbox, Spec};
 
 /// `redops demo` options.
 #[derive(Debug, Clone, Default, Args)]
@@ -35,8 +35,25 @@ pub struct DemoArgs {
 }
 
 /// Runs the demo; returns the exit code.
-pub async fn run(args: DemoArgs, g: &Global) -> u8 {
-    output::note("redops demo: starting a local sandbox (primary, 2 replicas, 1 chained)...");
+///
+/// `cluster` is the global `--cluster [PxR]`: a Redis Cluster instead (3x1 when no shape is
+/// given), with a writer on every shard.
+pub async fn run(args: DemoArgs, g: &Global, cluster: Option<&str>) -> u8 {
+    let shape = match cluster {
+        None => None,
+        Some("") => Some(ClusterShape {
+            primaries: 3,
+            replicas: 1,
+            node_timeout: ClusterShape::DEFAULT_NODE_TIMEOUT,
+        }),
+        Some(s) => match s.parse::<ClusterShape>() {
+            Ok(shape) => Some(shape),
+            Err(e) => {
+                output::error(&format!("invalid --cluster: {e}"), None);
+                return super::EXIT_USAGE;
+            }
+        },
+    };
     let spec = Spec {
         replicas: 2,
         chain: true,
@@ -45,7 +62,17 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
         group: "demo".to_string(),
         ..Spec::default()
     };
-    let mut sandbox = match Sandbox::start(&spec).await {
+    let started = if let Some(shape) = shape {
+        output::note(&format!(
+            "redops demo: starting a local Redis Cluster ({} shards, {} replica(s) each)...",
+            shape.primaries, shape.replicas
+        ));
+        Box::pin(Sandbox::start_cluster(shape, &spec)).await
+    } else {
+        output::note("redops demo: starting a local sandbox (primary, 2 replicas, 1 chained)...");
+        Box::pin(Sandbox::start(&spec)).await
+    };
+    let mut sandbox = match started {
         Ok(s) => s,
         Err(e) => {
             output::error(&e.message(), e.hint());
@@ -67,8 +94,7 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
             return code;
         }
     };
-    let nodes = config.groups.iter().flat_map(|g| g.nodes.clone()).collect();
-    let mut writer = writer::Writer::spawn(nodes, Timeouts::from(&config.console));
+    let mut writers = spawn_writers(&sandbox, &config);
     let opts = crate::tui::Options {
         read_only: g.read_only || config.console.read_only,
         label: None,
@@ -81,8 +107,8 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
     // Without a control socket the demo still runs: only the faults from outside are missing.
     let control = ControlServer::bind(&sandbox).ok();
     let _ = sandbox.write_state();
-    let console = crate::tui::runtime::run(config, theme, opts);
-    tokio::pin!(console);
+    // On the heap: the console's future is large, and the demo's holds it across awaits.
+    let mut console = Box::pin(crate::tui::runtime::run(config, theme, opts));
     let end = loop {
         tokio::select! {
             end = &mut console => break end,
@@ -90,12 +116,43 @@ pub async fn run(args: DemoArgs, g: &Global) -> u8 {
         }
     };
     drop(control);
-    writer.stop();
+    for w in &mut writers {
+        w.stop();
+    }
     sandbox.stop();
     let code = exit_code(end);
     // Not `output::note`: after a hang-up stderr is gone and printing must not panic.
     let _ = writeln!(std::io::stderr(), "{}", exit_line(&keep));
     code
+}
+
+/// One writer on the primary; in a cluster, one per shard, each writing keys of its own
+/// shard's slots (a hash tag), so that no write is answered `MOVED`.
+fn spawn_writers(sandbox: &Sandbox, config: &crate::config::Config) -> Vec<writer::Writer> {
+    let timeouts = Timeouts::from(&config.console);
+    let nodes: Vec<crate::config::Node> =
+        config.groups.iter().flat_map(|g| g.nodes.clone()).collect();
+    let Some(shape) = sandbox.cluster_shape() else {
+        return vec![writer::Writer::spawn(nodes, timeouts)];
+    };
+    (0..shape.primaries)
+        .filter_map(|i| {
+            let primary = sandbox.nodes().get(i)?;
+            let shard: Vec<crate::config::Node> = sandbox
+                .nodes()
+                .iter()
+                .filter(|n| n.name == primary.name || n.replica_of.as_ref() == Some(&primary.name))
+                .map(crate::sandbox::ServerProcess::node)
+                .collect();
+            let (start, end) = shape.slots_of(i);
+            let tag = crate::cluster::tag_in(start, end)?;
+            Some(writer::Writer::spawn_keys(
+                shard,
+                timeouts,
+                format!("demo{tag}"),
+            ))
+        })
+        .collect()
 }
 
 /// One fault request served, or servers found exited and reaped (every half second at most).

@@ -15,7 +15,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use super::{output, EXIT_OK, EXIT_PROBLEM, EXIT_USAGE};
 use crate::sandbox::{
-    self as sb, ControlError, ControlServer, Fault, FaultDone, Sandbox, SandboxError,
+    self as sb, ClusterShape, ControlError, ControlServer, Fault, FaultDone, Sandbox, SandboxError,
     ServerProcess, Spec,
 };
 
@@ -72,10 +72,20 @@ pub struct ControlArgs {
 
 /// Runs the sandbox until interrupted, or sends a fault to a running one. Exit 0 after a
 /// clean stop, 2 without a server binary, 1 when the sandbox could not start.
-pub async fn run(args: SandboxArgs) -> u8 {
+///
+/// `cluster` is the global `--cluster PxR`: a Redis Cluster of that shape, formed by redops
+/// and written as a `cluster = true` group.
+pub async fn run(args: SandboxArgs, cluster: Option<&str>) -> u8 {
     if let Some(control) = args.control {
         return run_control(control).await;
     }
+    let shape = match cluster.map(str::parse::<ClusterShape>).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            output::error(&format!("invalid --cluster: {e}"), None);
+            return EXIT_USAGE;
+        }
+    };
     // Listen before starting anything, so a signal during start-up is not lost.
     let mut signals = match Signals::new() {
         Ok(s) => s,
@@ -93,7 +103,7 @@ pub async fn run(args: SandboxArgs) -> u8 {
     };
     // A signal during start-up drops the start future, which kills what it had started.
     let started = tokio::select! {
-        r = Sandbox::start(&spec) => r,
+        r = start(shape, &spec) => r,
         name = signals.wait() => {
             output::line(&format!("{name} received during start-up: every server started so far was stopped"));
             return EXIT_OK;
@@ -141,6 +151,14 @@ pub async fn run(args: SandboxArgs) -> u8 {
     drop(sandbox);
     output::line(&format!("removed {dir}"));
     EXIT_OK
+}
+
+/// A cluster of `shape`, or a primary with its replicas.
+async fn start(cluster: Option<ClusterShape>, spec: &Spec) -> Result<Sandbox, SandboxError> {
+    match cluster {
+        Some(shape) => Sandbox::start_cluster(shape, spec).await,
+        None => Sandbox::start(spec).await,
+    }
 }
 
 /// Carries out control requests and reaps exited servers until a signal or a closed stdout;
@@ -291,9 +309,16 @@ fn print_started(sandbox: &Sandbox, config_path: &std::path::Path) {
         "sandbox started in {} ({version})",
         sandbox.dir().display()
     ));
+    if let Some(shape) = sandbox.cluster_shape() {
+        output::line(&format!(
+            "a Redis Cluster: {} shard(s) of 1 primary and {} replica(s), cluster_state ok",
+            shape.primaries, shape.replicas
+        ));
+    }
     let first = sandbox.nodes().first().map(|n| n.name.clone());
     for n in sandbox.nodes() {
-        let chained = n.replica_of.is_some() && n.replica_of != first;
+        let chained =
+            sandbox.cluster_shape().is_none() && n.replica_of.is_some() && n.replica_of != first;
         output::line(&format!(
             "  {:<4} {:<16} {:<26} pid {}",
             n.name,

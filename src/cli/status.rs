@@ -5,6 +5,7 @@
 //! back). With a memory file it is judged against what redops last saw of each node. The
 //! memory file's reading and writing and the backup lookup live here, shared with `watch`.
 
+mod cluster;
 mod sentinel;
 
 use std::path::Path;
@@ -187,6 +188,7 @@ pub fn to_json(config: &Config, topo: &Topology) -> Value {
                 "nodes": nodes,
                 "anomalies": anomalies,
                 "sentinel": g.sentinel.as_ref().map(sentinel::to_json),
+                "cluster": g.cluster.as_deref().map(cluster::to_json),
             })
         })
         .collect();
@@ -255,6 +257,9 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
             title.push_str("  [read-only]");
         }
         lines.push(title);
+        if let Some(view) = &g.cluster {
+            lines.push(cluster::header(view, p));
+        }
         let prefixes =
             topology::tree_prefixes(&g.nodes.iter().map(|n| n.depth).collect::<Vec<_>>());
         let header = [
@@ -302,6 +307,9 @@ pub fn render_text(config: &Config, topo: &Topology, p: Paint) -> Vec<String> {
         }
         if let Some(s) = &g.sentinel {
             lines.push(format!("  {}", sentinel::text(s)));
+        }
+        if let Some(view) = &g.cluster {
+            lines.extend(cluster::shard_lines(view, p));
         }
         if g.anomalies.is_empty() {
             lines.push(format!("  {}", p.green("healthy: no anomalies")));

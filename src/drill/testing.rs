@@ -81,6 +81,7 @@ pub fn topo(at: u64, nodes: &[N]) -> Topology {
             nodes: views,
             anomalies: Vec::new(),
             sentinel: None,
+            cluster: None,
         }],
     }
 }

@@ -53,10 +53,21 @@ impl GroupPolicy {
         }
     }
 
-    /// Sets the plan's `read_only` and `ha_manager` (the engine refuses on them).
+    /// Sets the plan's `read_only` and `ha_manager` (the engine refuses on them). A plan that
+    /// goes through the cluster's own failover (`CLUSTER FAILOVER`) is not refused for the
+    /// cluster owning the roles: it asks the cluster.
     pub fn apply(&self, plan: &mut Plan) {
         plan.read_only.clone_from(&self.read_only);
         plan.ha_manager.clone_from(&self.ha_manager);
+        // A switchover only: the console and `session::standing` offer no other.
+        let through_cluster = plan.action == ActionKind::Switchover
+            && plan
+                .steps
+                .iter()
+                .any(|s| matches!(s.kind, super::plan::StepKind::ClusterFailover { .. }));
+        if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
+            plan.ha_manager = None;
+        }
     }
 }
 

@@ -40,6 +40,7 @@
 //! there is still one primary, but those writes are not on the target.
 
 mod before;
+mod cluster;
 mod event;
 mod fence;
 mod journal;

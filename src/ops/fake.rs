@@ -515,6 +515,7 @@ impl FakeOps {
                 nodes: views,
                 anomalies: Vec::new(),
                 sentinel: None,
+                cluster: None,
             }],
         };
         (config, topology)

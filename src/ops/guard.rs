@@ -82,7 +82,11 @@ impl Refusal {
                 "switch over through Sentinel (SENTINEL FAILOVER with writes paused), not by hand"
                     .to_string(),
             ),
-            Self::Cluster { .. } => Some("use CLUSTER FAILOVER on the replica".to_string()),
+            Self::Cluster { .. } => Some(
+                "the cluster makes its own role changes: a planned switchover to a replica is \
+                 sent as CLUSTER FAILOVER; a dead primary's replica takes over by itself"
+                    .to_string(),
+            ),
             Self::NoSnapshotGate => Some(
                 "skip the gate with a reason (recorded), or plan the change with a snapshot"
                     .to_string(),

@@ -196,6 +196,12 @@ pub enum StepKind {
         to: Addr,
         timeout_ms: u64,
     },
+    /// `CLUSTER FAILOVER` on the step's node (a replica of `primary` in a cluster), then wait
+    /// until it is a primary and `primary` replicates from it.
+    ClusterFailover { primary: usize },
+    /// Poll every node of `nodes` until its `CLUSTER NODES` names the step's node the primary
+    /// of the shard's slots and `old` its replica.
+    VerifyCluster { old: usize, nodes: Vec<usize> },
     /// Poll until `primary` is the only primary and every replica follows it, link up, same replid.
     Verify {
         primary: usize,

@@ -71,6 +71,11 @@ pub enum Command {
     /// `CONFIG SET name value`. Only the settings of [`ConfigParam`] can be changed, and only
     /// the snapshot gate does it (a BGSAVE under another file name, put back at once).
     ConfigSet(ConfigParam, String),
+    /// `CLUSTER FAILOVER` (default mode: the primary pauses its clients until the replica has
+    /// its offset, then the replica wins an election), sent to the replica.
+    ClusterFailover,
+    /// `CLUSTER NODES`: the node's view of the cluster, as text.
+    ClusterNodes,
     /// A harmless form of a command, to learn before the first step whether the ACL allows
     /// it: the server checks the ACL first (`NOPERM`), then refuses the arguments. Never a
     /// role change.
@@ -175,6 +180,8 @@ impl Command {
                 v
             }
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
+            Self::ClusterFailover => vec![s("CLUSTER"), s("FAILOVER")],
+            Self::ClusterNodes => vec![s("CLUSTER"), s("NODES")],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
             Self::ClientKill { id } => vec![s("CLIENT"), s("KILL"), s("ID"), id.to_string()],
@@ -202,6 +209,7 @@ impl Command {
                 | Self::ClientPause { .. }
                 | Self::Failover { .. }
                 | Self::FailoverAbort
+                | Self::ClusterFailover
         )
     }
 }

@@ -242,10 +242,13 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
         return guard::standing(ctx.read_only, None, None, changes_roles);
     };
     let policy = GroupPolicy::of(g, &super::group_topology(ctx.topology, gi));
+    // A cluster's switchover is its own CLUSTER FAILOVER (`switchover/cluster.rs`).
+    let cluster_switchover = action == ActionKind::Switchover
+        && matches!(policy.ha_manager, Some(Refusal::Cluster { .. }));
     guard::standing(
         ctx.read_only,
         policy.read_only.as_ref(),
-        policy.ha_manager.as_ref(),
+        policy.ha_manager.as_ref().filter(|_| !cluster_switchover),
         changes_roles,
     )
 }

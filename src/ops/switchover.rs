@@ -14,6 +14,8 @@
 //! primary (chained). So a frozen or black-holed sibling costs the run its command timeout,
 //! never the writers.
 
+mod cluster;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -79,6 +81,9 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
     let gi = target.group_index;
     let group = &config.groups[gi];
     let gt = group_topology(topology, gi);
+    if gt.cluster.is_some() || group.cluster {
+        return Ok(cluster::build(config, &gt, req, &target));
+    }
     let mut plan = Plan::new(ActionKind::Switchover, &group.name, gi, req.budgets);
     plan.strategy = Some(req.strategy);
     plan.strategy_reason = Some(match req.strategy {

@@ -74,6 +74,9 @@ pub fn to_toml(config: &Config, header: &str, password_file: Option<&Path>) -> S
         if let Some(p) = &g.preferred_primary {
             let _ = writeln!(out, "preferred_primary = {}", quote(p));
         }
+        if g.cluster {
+            let _ = writeln!(out, "cluster = true");
+        }
         if let Some(file) = password_file.filter(|_| g.nodes.iter().any(|n| n.password.is_some())) {
             let _ = writeln!(out, "password_file = {}", quote(&file.to_string_lossy()));
         }

@@ -319,6 +319,12 @@ impl ServerProcess {
         self.launch.conf_path()
     }
 
+    /// The arguments it was started with beyond the sandbox's own (`Spec::extra_args` and the
+    /// node's), as given.
+    pub(super) fn launch_args(&self) -> &[String] {
+        &self.launch.extra_args
+    }
+
     /// True while the process has not exited (a frozen process is running).
     #[must_use]
     pub fn is_running(&self) -> bool {

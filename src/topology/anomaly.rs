@@ -6,12 +6,20 @@ use std::time::SystemTime;
 
 use super::build::{children, descendants};
 use super::{Anomaly, AnomalyKind, LagLevel, Link, NodeView, Role, Severity};
+use crate::cluster::ClusterView;
 use crate::config::Group;
 use crate::observe::NodeState;
 
 /// All anomalies of a group, worst first.
+/// For a cluster group, `cluster` is its view (`None` when no node answered one): several
+/// primaries are shards there, and the cluster's own anomalies replace the primary checks.
 #[must_use]
-pub fn detect(group: &Group, nodes: &[NodeView], now: SystemTime) -> Vec<Anomaly> {
+pub fn detect(
+    group: &Group,
+    nodes: &[NodeView],
+    cluster: Option<&ClusterView>,
+    now: SystemTime,
+) -> Vec<Anomaly> {
     let mut out = Vec::new();
     for n in nodes.iter().filter(|n| !n.unmanaged) {
         node_health(n, now, &mut out);
@@ -19,7 +27,9 @@ pub fn detect(group: &Group, nodes: &[NodeView], now: SystemTime) -> Vec<Anomaly
         persistence(n, &mut out);
     }
     if is_cluster(group, nodes) {
-        cluster_shards(nodes, &mut out);
+        if let Some(view) = cluster {
+            crate::cluster::anomaly::detect(view, nodes, &mut out);
+        }
     } else {
         primaries(nodes, &mut out);
     }
@@ -346,7 +356,7 @@ fn current_primaries(nodes: &[NodeView]) -> Vec<usize> {
 }
 
 /// A group of Redis Cluster nodes (`cluster = true`, or a node in cluster mode).
-fn is_cluster(group: &Group, nodes: &[NodeView]) -> bool {
+pub(super) fn is_cluster(group: &Group, nodes: &[NodeView]) -> bool {
     group.cluster
         || nodes.iter().any(|n| {
             n.info
@@ -354,30 +364,6 @@ fn is_cluster(group: &Group, nodes: &[NodeView]) -> bool {
                 .and_then(|i| i.server.mode.as_deref())
                 .is_some_and(|m| m == "cluster")
         })
-}
-
-/// In a cluster each primary owns its own slots: several primaries are shards, not two
-/// primaries of one dataset. Until redops reads the cluster's own view (slots, `cluster_state`)
-/// it says what it shows instead of calling shards a split brain.
-fn cluster_shards(nodes: &[NodeView], out: &mut Vec<Anomaly>) {
-    let prim = current_primaries(nodes);
-    if no_primary(nodes, &prim, out) {
-        return;
-    }
-    let names: Vec<&str> = prim.iter().map(|&i| nodes[i].name.as_str()).collect();
-    push(
-        out,
-        AnomalyKind::ClusterShards,
-        Severity::Info,
-        &names,
-        format!(
-            "cluster-mode group: {} shard primar{} ({}); redops does not yet show slots or \
-             cluster_state, so check CLUSTER INFO for the cluster's own health",
-            prim.len(),
-            if prim.len() == 1 { "y" } else { "ies" },
-            names.join(", ")
-        ),
-    );
 }
 
 /// A replication id that names a history: the all-zero id means "none" (a fresh server's

@@ -104,13 +104,19 @@ fn build_group(
         .collect();
     ordered.shrink_to_fit();
 
-    let anomalies = anomaly::detect(group, &ordered, now);
+    let cluster = if anomaly::is_cluster(group, &ordered) {
+        crate::cluster::view::build(&ordered).map(std::sync::Arc::new)
+    } else {
+        None
+    };
+    let anomalies = anomaly::detect(group, &ordered, cluster.as_deref(), now);
     GroupTopology {
         index: gi,
         name: group.name.clone(),
         nodes: ordered,
         anomalies,
         sentinel: None,
+        cluster,
     }
 }
 

@@ -16,8 +16,12 @@ use std::time::SystemTime;
 
 use super::{AnomalyKind, GroupTopology, LagHold, Topology};
 
-const HELD: [AnomalyKind; 4] = [
+const HELD: [AnomalyKind; 6] = [
     AnomalyKind::SplitBrain,
+    // Gossip reaches each node at its own moment: two maps differ for a cycle after every
+    // failover, and the new primary is seen before its old one turns replica.
+    AnomalyKind::ClusterDisagree,
+    AnomalyKind::ShardNoReplica,
     AnomalyKind::ReplicationLoop,
     AnomalyKind::NoPrimary,
     AnomalyKind::StalePrimary,

@@ -21,6 +21,7 @@
 pub mod backups;
 mod banner;
 mod check_data;
+mod cluster;
 mod detail;
 mod drill;
 mod header;

@@ -154,3 +154,25 @@ fn missing_server_binary_exits_2_with_the_hint() {
     );
     assert!(stderr.contains("--server-bin"), "{stderr}");
 }
+
+#[test]
+fn a_bad_cluster_shape_or_a_missing_seed_exits_2_with_a_hint() {
+    for (args, said) in [
+        (
+            &["sandbox", "--cluster", "3"][..],
+            "'3' is not a cluster shape",
+        ),
+        (&["sandbox", "--cluster", "0x1"][..], "at least one primary"),
+        (&["sandbox", "--cluster", "20x1"][..], "at most 32"),
+        (
+            &["status", "--cluster"][..],
+            "needs the address of a cluster node",
+        ),
+    ] {
+        let out = crate::common::bin::redops(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(said), "{args:?}: {stderr}");
+        assert!(stderr.contains("hint:"), "{args:?}: {stderr}");
+    }
+}

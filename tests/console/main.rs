@@ -12,6 +12,7 @@ mod tui_actions;
 mod tui_actions_live;
 mod tui_backups;
 mod tui_backups_live;
+mod tui_cluster;
 mod tui_drill;
 mod tui_e2e;
 mod tui_history;

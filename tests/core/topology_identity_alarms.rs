@@ -395,16 +395,9 @@ fn cluster_shards_are_not_a_split_brain() {
             "{:?}",
             g.anomalies
         );
-        assert_eq!(g.anomalies.len(), 1, "{:?}", g.anomalies);
-        let a = &g.anomalies[0];
-        assert_eq!(a.kind, AnomalyKind::ClusterShards);
-        assert_eq!(a.severity, Severity::Info);
-        assert!(
-            a.message
-                .starts_with("cluster-mode group: 3 shard primaries (s1, s2, s3); redops does not yet show slots"),
-            "{}",
-            a.message
-        );
+        // No node answered CLUSTER NODES here (INFO alone): no cluster view, nothing to say.
+        assert!(g.anomalies.is_empty(), "{:?}", g.anomalies);
+        assert!(g.cluster.is_none());
         assert!(redops::cli::status::is_healthy(&t));
     }
 }

@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cluster;
 mod drill_faults;
 mod info_live;
 mod ops_promote_repoint;

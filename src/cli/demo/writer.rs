@@ -1,4 +1,4 @@
-//! The demo's background writer: `SET demo:{i}` on the current primary at a gently varying
+//! The demo's background writer: `SET demo:{i}` (or `PREFIX:{i}`) on the current primary at a gently varying
 //! rate (20 to 300 writes a second, a slow wave), so offsets and lag move on screen.
 //!
 //! Bounded: at most [`KEYS`] distinct keys of at most 512 bytes, every command under the
@@ -31,8 +31,15 @@ impl Writer {
     /// Starts writing to whichever of `nodes` is primary. Must run inside a tokio runtime.
     #[must_use]
     pub fn spawn(nodes: Vec<Node>, timeouts: Timeouts) -> Self {
+        Self::spawn_keys(nodes, timeouts, "demo".to_string())
+    }
+
+    /// As [`spawn`](Self::spawn), with keys `PREFIX:N`: a cluster shard's writer gives a
+    /// hash tag of its shard as the prefix, so that every key lands on its primary.
+    #[must_use]
+    pub fn spawn_keys(nodes: Vec<Node>, timeouts: Timeouts, prefix: String) -> Self {
         Self {
-            task: Some(tokio::spawn(run(nodes, timeouts))),
+            task: Some(tokio::spawn(run(nodes, timeouts, prefix))),
         }
     }
 
@@ -72,7 +79,7 @@ async fn find_primary(nodes: &[Node], timeouts: Timeouts) -> Option<NodeClient> 
     None
 }
 
-async fn run(nodes: Vec<Node>, timeouts: Timeouts) {
+async fn run(nodes: Vec<Node>, timeouts: Timeouts, prefix: String) {
     let started = Instant::now();
     let mut client: Option<NodeClient> = None;
     let mut i: u64 = 0;
@@ -95,7 +102,7 @@ async fn run(nodes: Vec<Node>, timeouts: Timeouts) {
         for _ in 0..n {
             let len = 32 + usize::try_from((i * 7919) % 480).unwrap_or(0);
             let cmd = redis::cmd("SET")
-                .arg(format!("demo:{}", i % KEYS))
+                .arg(format!("{prefix}:{}", i % KEYS))
                 .arg("x".repeat(len))
                 .clone();
             i += 1;

@@ -87,7 +87,9 @@ impl<O: RedisOps> Run<'_, O> {
             self.event(RunEvent::RolledBack { step, what });
         }
         let (state, infos, silent) = self.read_state().await;
-        let next = self.next_step(&infos, &silent, pending);
+        let next = self
+            .cluster_next_step()
+            .unwrap_or_else(|| self.next_step(&infos, &silent, pending));
         let title = &self.plan.steps[step].title;
         self.finish(
             RunStatus::Failed,

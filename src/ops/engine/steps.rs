@@ -162,6 +162,13 @@ impl<O: RedisOps> Run<'_, O> {
                 self.failover(node, *target, to.clone(), *timeout_ms, step.deadline)
                     .await
             }
+            StepKind::ClusterFailover { primary } => {
+                self.cluster_failover(node, *primary, step.deadline).await
+            }
+            StepKind::VerifyCluster { old, nodes } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.verify_cluster(node, *old, nodes, deadline).await
+            }
             StepKind::Verify { primary, replicas } => {
                 self.verify(
                     *primary,

@@ -244,6 +244,10 @@ impl World {
                 self.nodes[i].failover = Some((to.clone(), polls, end));
                 ok()
             }
+            // The simulated group is not a cluster: what a standalone server answers.
+            Command::ClusterFailover | Command::ClusterNodes => Err(NodeError::Reply(
+                "ERR This instance has cluster support disabled".to_string(),
+            )),
             Command::FailoverAbort => {
                 if self.nodes[i].failover.take().is_some() {
                     ok()

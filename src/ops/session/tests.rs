@@ -246,8 +246,16 @@ fn an_ha_manager_refuses_role_changes_with_one_text() {
             read_only: false,
             now: SystemTime::now(),
         };
-        let before = standing(&ctx, 0, ActionKind::Switchover).unwrap_or_else(|| panic!("{which}"));
-        let p = run_of(prepare(&ctx, &req(ActionKind::Switchover, Some("r1"))));
+        // A cluster's switchover is its CLUSTER FAILOVER (not refused for the cluster); its
+        // other role changes are.
+        let action = if which == "cluster" {
+            assert_eq!(standing(&ctx, 0, ActionKind::Switchover), None);
+            ActionKind::Promote
+        } else {
+            ActionKind::Switchover
+        };
+        let before = standing(&ctx, 0, action).unwrap_or_else(|| panic!("{which}"));
+        let p = run_of(prepare(&ctx, &req(action, Some("r1"))));
         assert_eq!(
             p.blocked(),
             Some(before.clone()),

@@ -84,6 +84,7 @@ fn topo(nodes: Vec<NodeView>, anomalies: Vec<Anomaly>) -> Topology {
             nodes,
             anomalies,
             sentinel: None,
+            cluster: None,
         }],
     }
 }

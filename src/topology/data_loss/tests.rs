@@ -154,6 +154,7 @@ fn topo(nodes: Vec<NodeView>) -> Topology {
             nodes,
             anomalies: Vec::new(),
             sentinel: None,
+            cluster: None,
         }],
     }
 }

@@ -163,6 +163,12 @@ fn fields(
             t.s(Ui::Warning),
         ));
     }
+    if let Some(c) = group.and_then(|g| g.cluster.as_deref()) {
+        out.push(section(t, "cluster"));
+        for (k, v, ui) in super::cluster::detail_fields(c, n) {
+            out.push(kv(t, k, v, t.s(ui)));
+        }
+    }
     out.push(section(t, "replication"));
     out.push(kv(t, "role", n.role.as_str().into(), text));
     if let Some(u) = &n.upstream {

@@ -24,6 +24,8 @@ struct Ctx<'a> {
     now: SystemTime,
     history: &'a History,
     spark_width: usize,
+    /// The cluster's own view, for a cluster group (the SLOTS column).
+    cluster: Option<&'a crate::cluster::ClusterView>,
 }
 
 type CellFn = for<'a> fn(&Ctx<'a>, &NodeView) -> Line<'static>;
@@ -52,8 +54,17 @@ const fn col(title: &'static str, width: u16, prio: u8, cell: CellFn) -> Col {
 }
 
 /// The columns in screen order (sync progress shares the link column: a syncing replica's
-/// link is not up anyway; loading progress shows in the state column).
-fn columns(name_w: u16, addr_w: u16) -> [Col; COLS] {
+/// link is not up anyway; loading progress shows in the state column). A cluster group has a
+/// SLOTS column after ROLE.
+fn columns(name_w: u16, addr_w: u16, cluster: bool) -> Vec<Col> {
+    let mut cols = Vec::from(all_columns(name_w, addr_w));
+    if cluster {
+        cols.insert(3, col("SLOTS", 18, 1, c_slots));
+    }
+    cols
+}
+
+fn all_columns(name_w: u16, addr_w: u16) -> [Col; COLS] {
     [
         col("NAME", name_w, 0, c_name),
         col("ADDRESS", addr_w, 4, c_addr),
@@ -78,11 +89,11 @@ const COLS: usize = 16;
 
 /// Picks the columns that fit `width`, by priority, kept in screen order; the width left
 /// over goes to the trend column (up to [`SPARK_MAX`]).
-fn fit(cols: [Col; COLS], width: u16) -> Vec<Col> {
+fn fit(cols: Vec<Col>, width: u16) -> Vec<Col> {
     let mut order: Vec<usize> = (0..cols.len()).collect();
     order.sort_by_key(|&i| (cols[i].prio, i));
     let mut used = 0u16;
-    let mut keep = [false; COLS];
+    let mut keep = vec![false; cols.len()];
     for i in order {
         let w = cols[i].width + 1;
         if used + w <= width {
@@ -144,6 +155,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
         columns(
             u16::try_from(name_w).unwrap_or(28),
             u16::try_from(addr_w).unwrap_or(24),
+            g.cluster.is_some(),
         ),
         inner_w,
     );
@@ -156,6 +168,7 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect, rows: u16) {
         now: app.now,
         history: app.shown_history(),
         spark_width: usize::from(spark_width),
+        cluster: g.cluster.as_deref(),
     };
     let selected = app.selected_row(&visible);
     let body: Vec<Row> = shown
@@ -238,6 +251,9 @@ fn title<'a>(app: &App, g: Option<&GroupTopology>, shown: usize) -> Line<'a> {
             spans.push(Span::raw(" "));
         }
     }
+    if let Some(c) = &g.cluster {
+        spans.extend(super::cluster::title_spans(t, c));
+    }
     let total = g.nodes.len();
     let count = if app.filter.is_empty() {
         format!("{total} nodes ")
@@ -272,6 +288,12 @@ fn c_name(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
         ctx.t.s(Ui::Text)
     };
     Line::styled(n.name.clone(), style)
+}
+
+fn c_slots(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
+    ctx.cluster
+        .map(|c| super::cluster::slots_cell(ctx.t, c, n))
+        .unwrap_or_default()
 }
 
 fn c_addr(ctx: &Ctx<'_>, n: &NodeView) -> Line<'static> {
@@ -565,19 +587,22 @@ mod tests {
 
     #[test]
     fn columns_drop_by_priority_and_keep_order() {
-        let cols = fit(columns(12, 15), 78);
+        let cols = fit(columns(12, 15, false), 78);
         let titles: Vec<&str> = cols.iter().map(|c| c.title).collect();
         assert_eq!(titles[0], "NAME");
         assert!(titles.contains(&"STATE") && titles.contains(&"LAG"));
         assert!(!titles.contains(&"VERSION"));
-        let all = fit(columns(12, 15), 200);
+        let all = fit(columns(12, 15, false), 200);
         assert_eq!(all.len(), COLS);
         let trend = |cols: &[Col]| cols.iter().find(|c| c.title == "TREND").map(|c| c.width);
         // 115 columns are taken exactly by the columns that fit; 3 more widen the trend.
-        assert_eq!(trend(&fit(columns(12, 15), 115)), Some(SPARK_WIDTH));
-        assert_eq!(trend(&fit(columns(12, 15), 118)), Some(SPARK_WIDTH + 3));
+        assert_eq!(trend(&fit(columns(12, 15, false), 115)), Some(SPARK_WIDTH));
+        assert_eq!(
+            trend(&fit(columns(12, 15, false), 118)),
+            Some(SPARK_WIDTH + 3)
+        );
         assert_eq!(trend(&all), Some(SPARK_WIDTH + (200 - 157)));
-        assert_eq!(trend(&fit(columns(12, 15), 400)), Some(SPARK_MAX));
+        assert_eq!(trend(&fit(columns(12, 15, false), 400)), Some(SPARK_MAX));
     }
 
     #[test]
