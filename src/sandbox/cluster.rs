@@ -103,6 +103,13 @@ impl Sandbox {
                 "a sandbox cluster does not run TLS\n  hint: drop --tls".into(),
             ));
         }
+        if spec.sentinels > 0 {
+            return Err(SandboxError::InvalidSpec(
+                "sentinels watch a primary and its replicas, not a Redis Cluster (its nodes fail \
+                 over by themselves)\n  hint: drop --sentinels or --cluster"
+                    .into(),
+            ));
+        }
         let mut sb = Self::empty(spec)?;
         if !sb.is_at_least_redis_7() {
             return Err(SandboxError::InvalidSpec(format!(

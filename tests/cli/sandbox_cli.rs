@@ -168,6 +168,10 @@ fn a_bad_cluster_shape_or_a_missing_seed_exits_2_with_a_hint() {
             &["status", "--cluster"][..],
             "needs the address of a cluster node",
         ),
+        (
+            &["sandbox", "--cluster", "3x1", "--sentinels", "3"][..],
+            "not a Redis Cluster",
+        ),
     ] {
         let out = crate::common::bin::redops(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
