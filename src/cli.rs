@@ -65,7 +65,7 @@ pub struct Cli {
 /// Which nodes to work on: a config file, or nodes given on the command line.
 #[derive(Debug, Clone, Default, Args)]
 pub struct TargetArgs {
-    /// Config file (default: $`XDG_CONFIG_HOME/redops/config.toml`).
+    /// Config file (default: `$XDG_CONFIG_HOME/redops/config.toml`).
     #[arg(
         long,
         short = 'c',
