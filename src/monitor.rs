@@ -30,7 +30,7 @@ use crate::history::loss_file::SAVE_EVERY;
 use crate::history::History;
 use crate::observe::{FleetState, Observation};
 use crate::topology::data_loss::{Loss, LossKey, LossState, SnapshotQuery, SnapshotRef};
-use crate::topology::{self, AnomalyKind, Change, Confirm, LossWatch, Topology};
+use crate::topology::{self, Change, Confirm, LossWatch, Topology};
 
 /// How a front-end answers a backup lookup that the data-loss watch needs for a loss (the
 /// alarm names the newest backup to restore, so it is shown once the lookup is answered).
@@ -295,8 +295,7 @@ impl Monitor {
     fn refresh(&mut self, now: SystemTime) -> Update {
         let mut next = self.topology.clone();
         for g in &mut next.groups {
-            g.anomalies
-                .retain(|a| a.kind != AnomalyKind::DataLostOnRestart);
+            g.anomalies.retain(|a| !a.kind.is_data_loss());
         }
         self.loss.annotate(&mut next);
         let mut up = self.publish(next, now);

@@ -261,6 +261,9 @@ pub enum AnomalyKind {
     SameServer,
     /// A primary restarted with less data and its replicas copy it (`topology/data_loss.rs`).
     DataLostOnRestart,
+    /// A primary lost most of its keys between two polls without a restart (`FLUSHALL`,
+    /// `FLUSHDB`, a mass deletion), and its replicas copy it (`topology/data_loss.rs`).
+    DataWiped,
     NodeDown,
     NodeUnresponsive,
     NodeError,
@@ -298,12 +301,19 @@ pub enum AnomalyKind {
 }
 
 impl AnomalyKind {
+    /// The data-loss watch's kinds: they stay until acknowledged (`a`).
+    #[must_use]
+    pub fn is_data_loss(self) -> bool {
+        matches!(self, Self::DataLostOnRestart | Self::DataWiped)
+    }
+
     /// The `snake_case` word used in JSON.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SameServer => "same_server",
             Self::DataLostOnRestart => "data_lost_on_restart",
+            Self::DataWiped => "data_wiped",
             Self::NodeDown => "node_down",
             Self::NodeUnresponsive => "node_unresponsive",
             Self::NodeError => "node_error",

@@ -134,6 +134,20 @@ impl Injector {
                 }
                 Ok(())
             }
+            Fault::Backup { .. } => {
+                let config = sb.config();
+                let group = config.groups.first().map_or("", |g| g.name.as_str());
+                crate::node::rdb::backup(
+                    &node,
+                    group,
+                    TIMEOUTS,
+                    &config.console.backups_dir,
+                    SLOW_COMMAND,
+                )
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("{name}: the backup failed: {e}"))
+            }
         }
     }
 

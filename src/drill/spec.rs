@@ -175,6 +175,9 @@ pub enum Fault {
     /// The drill's writer stops writing to the node for good (the application taken offline
     /// for maintenance): what it acknowledged until then is what must survive.
     StopWrites { node: String },
+    /// The node backed up as an operator's routine would: its RDB downloaded, verified and put
+    /// in the catalog (the sandbox's backups directory), for the trainee to find and restore.
+    Backup { node: String },
     /// `keys` more keys of 100 bytes written to the node (replicated as any write).
     Fill { node: String, keys: u64 },
     /// The node stops for `for` (frozen, then thawed): a replica falls behind.
@@ -199,6 +202,7 @@ impl Fault {
             | Self::Replicaof { node, .. }
             | Self::Flushall { node }
             | Self::StopWrites { node }
+            | Self::Backup { node }
             | Self::Fill { node, .. }
             | Self::Slow { node, .. } => node,
         }
@@ -218,6 +222,7 @@ impl std::fmt::Display for Fault {
             Self::Replicaof { node, of: None } => write!(f, "{node} made a primary"),
             Self::Flushall { node } => write!(f, "FLUSHALL on {node}"),
             Self::StopWrites { node } => write!(f, "writes to {node} stopped"),
+            Self::Backup { node } => write!(f, "{node} backed up (redops backup list)"),
             Self::Fill { node, keys } => write!(f, "{keys} keys filled into {node}"),
             Self::Slow { node, pause } => {
                 write!(

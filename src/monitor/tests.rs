@@ -7,7 +7,7 @@ use super::*;
 use crate::config::{Addr, Group, Node};
 use crate::info::{DbKeys, Info, InfoRole, ReplicaLine};
 use crate::observe::{NodeError, NodeId};
-use crate::topology::{ChangeKind, Severity};
+use crate::topology::{AnomalyKind, ChangeKind, Severity};
 
 const REPLID: &str = "ccbcedb46159505c68cc9dc48e9d0c2381f12641";
 

@@ -111,6 +111,25 @@ impl Sighting {
     }
 }
 
+/// A primary loses at least this many keys...
+const WIPE_MIN_KEYS: u64 = 100;
+/// ...and more than half of what it had, between two sightings at most this far apart, without
+/// a restart: it was wiped (`FLUSHALL`, `FLUSHDB`, a mass deletion), not drained by expiry.
+const WIPE_WINDOW: Duration = Duration::from_secs(60);
+
+/// A primary, the same process, lost most of its keys between two close sightings.
+#[must_use]
+pub fn wiped(before: &Seen, now: &Seen) -> bool {
+    let window = u64::try_from(WIPE_WINDOW.as_millis()).unwrap_or(u64::MAX);
+    before.run_id == now.run_id
+        && before.addr == now.addr
+        && before.primary
+        && now.primary
+        && before.at_ms.saturating_add(window) >= now.at_ms
+        && before.keys >= now.keys.saturating_add(WIPE_MIN_KEYS)
+        && now.keys < before.keys / 2
+}
+
 /// What a restart cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdict {
@@ -188,6 +207,9 @@ pub struct Loss {
     pub before: Seen,
     pub keys_after: u64,
     pub keys_dropped: bool,
+    /// Not a restart: the same process lost most of its keys between two polls ([`wiped`]).
+    #[serde(default)]
+    pub wiped: bool,
     pub unsaved_lost: Option<u64>,
     pub found_at_ms: u64,
     /// Shown: see the module doc.
@@ -338,6 +360,10 @@ impl LossWatch {
                             self.record(g, v, before.clone(), &after, verdict);
                         }
                     }
+                    Some(before) if wiped(before, &after.seen) => {
+                        self.changed = true;
+                        self.record_wipe(g, v, before.clone(), &after);
+                    }
                     Some(before) if before.primary == after.seen.primary => {}
                     _ => self.changed = true,
                 }
@@ -377,7 +403,29 @@ impl LossWatch {
             before,
             keys_after: after.seen.keys,
             keys_dropped: verdict.keys_dropped,
+            wiped: false,
             unsaved_lost: verdict.unsaved_lost,
+            found_at_ms: after.seen.at_ms,
+            raised: false,
+            looked_up: false,
+            snapshot: None,
+        });
+    }
+
+    /// A wipe: one loss per event (the process did not change, so its key names the moment).
+    fn record_wipe(&mut self, g: &GroupTopology, v: &NodeView, before: Seen, after: &Sighting) {
+        let key = LossKey {
+            group: g.name.clone(),
+            node: v.name.clone(),
+            run_id: format!("{} wiped at {}", after.seen.run_id, after.seen.at_ms),
+        };
+        self.losses.push(Loss {
+            key,
+            before,
+            keys_after: after.seen.keys,
+            keys_dropped: true,
+            wiped: true,
+            unsaved_lost: None,
             found_at_ms: after.seen.at_ms,
             raised: false,
             looked_up: false,
@@ -430,7 +478,11 @@ impl LossWatch {
             {
                 let message = message(l, g);
                 g.anomalies.push(Anomaly {
-                    kind: AnomalyKind::DataLostOnRestart,
+                    kind: if l.wiped {
+                        AnomalyKind::DataWiped
+                    } else {
+                        AnomalyKind::DataLostOnRestart
+                    },
                     severity: Severity::Critical,
                     nodes: vec![l.key.node.clone()],
                     message,
@@ -501,10 +553,17 @@ fn matters(l: &Loss, g: &GroupTopology) -> bool {
         .any(|n| keys_of(n).is_some_and(|k| k > now))
 }
 
-/// The anomaly's words, from the loss and what the group looks like now.
-fn message(l: &Loss, g: &GroupTopology) -> String {
+/// The loss itself: a wipe, a restart with fewer keys, or from an older state.
+fn what_happened(l: &Loss) -> String {
     let name = &l.key.node;
-    let mut m = if l.keys_dropped {
+    if l.wiped {
+        format!(
+            "{name} went from {} keys to {} without a restart (FLUSHALL, FLUSHDB or a mass \
+             deletion; acknowledge it if it was meant)",
+            thousands(l.before.keys),
+            thousands(l.keys_after)
+        )
+    } else if l.keys_dropped {
         format!(
             "{name} restarted with {} keys (it had {})",
             thousands(l.keys_after),
@@ -515,7 +574,13 @@ fn message(l: &Loss, g: &GroupTopology) -> String {
             "{name} restarted from an older state ({} keys)",
             thousands(l.keys_after)
         )
-    };
+    }
+}
+
+/// The anomaly's words, from the loss and what the group looks like now.
+fn message(l: &Loss, g: &GroupTopology) -> String {
+    let name = &l.key.node;
+    let mut m = what_happened(l);
     if let Some(n) = l.unsaved_lost {
         m.push_str(&format!(
             ", without at least {} {} made since its last save",

@@ -147,9 +147,11 @@ fn redops() -> Command {
 }
 
 /// `redops watch --json` on a config file, its lines on a channel.
-fn spawn_watch(config: &Path) -> (Child, mpsc::Receiver<Value>) {
+fn spawn_watch(config: &Path, extra: &[&str]) -> (Child, mpsc::Receiver<Value>) {
     let mut child = redops()
-        .args(["watch", "--json", "--config"])
+        .args(["watch", "--json"])
+        .args(extra)
+        .arg("--config")
         .arg(config)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -238,7 +240,7 @@ async fn a_primary_without_persistence_restarted_empty_is_a_critical_loss() {
     .await
     .expect("backup");
 
-    let (mut watch, rx) = spawn_watch(&config_path);
+    let (mut watch, rx) = spawn_watch(&config_path, &[]);
     // Settled: every node polled once, the first anomalies printed (no persistence).
     next_line(&rx, Duration::from_secs(15), raised("no persistence"));
 
@@ -635,4 +637,44 @@ async fn turning_persistence_off_live_raises_no_persistence() {
         "no_persistence raised {:?} after CONFIG SET save \"\"",
         t.elapsed()
     );
+}
+
+/// A `FLUSHALL` on the primary, same process, copied by its replicas: `watch` raises a critical
+/// `data_wiped` naming the backup taken before, instead of calling the empty group healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flushall_copied_by_the_replicas_is_a_critical_wipe() {
+    let sb = Sandbox::start(&sandbox_spec(&[])).await.expect("sandbox");
+    let (n1, n2) = (addr(&sb, "n1"), addr(&sb, "n2"));
+    write_keys(&n1, "k", 0..1_100).await;
+    wait_keys(&n2, 1_100).await;
+    let config_path = sb.write_config().expect("config file");
+    let config = sb.config();
+    let n1_cfg = config.groups[0].nodes[0].clone();
+    let backup = redops::node::rdb::backup(
+        &n1_cfg,
+        &config.groups[0].name,
+        Timeouts::from(&config.console),
+        &config.console.backups_dir,
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("backup");
+    let (mut watch, rx) = spawn_watch(&config_path, &["--heartbeat", "1s"]);
+    // A heartbeat comes from a published cycle: the watch has seen n1 with its keys.
+    next_line(&rx, Duration::from_secs(15), |v| v["event"] == "heartbeat");
+    let _: () = query(&n1, &redis::cmd("FLUSHALL")).await;
+    let line = next_line(&rx, Duration::from_secs(20), raised("without a restart"));
+    let _ = watch.kill();
+    let _ = watch.wait();
+    assert_eq!(line["severity"], "critical", "{line}");
+    let msg = line["message"].as_str().unwrap();
+    assert!(msg.starts_with("n1 went from 1,100 keys to 0"), "{msg}");
+    assert!(msg.contains("the data is gone from the group"), "{msg}");
+    let name = backup
+        .rdb
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    assert!(msg.contains(&name), "the backup is named: {msg}");
 }

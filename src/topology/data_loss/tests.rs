@@ -300,3 +300,64 @@ fn thousands_separators() {
     assert_eq!(thousands(20_150), "20,150");
     assert_eq!(thousands(1_234_567), "1,234,567");
 }
+
+#[test]
+fn most_keys_gone_without_a_restart_is_a_wipe() {
+    let now = |keys, dt| Seen {
+        at_ms: T0 + dt,
+        ..seen("a", keys)
+    };
+    assert!(wiped(&seen("a", 1_100), &now(0, 1000)));
+    // Less than half gone, or fewer than 100 keys: expiry and deletes, not a wipe.
+    assert!(!wiped(&seen("a", 1_100), &now(600, 1000)));
+    assert!(!wiped(&seen("a", 150), &now(60, 1000)));
+    // A sighting too old to compare with, another process, a replica: not judged here.
+    assert!(!wiped(&seen("a", 1_100), &now(0, 61_000)));
+    assert!(!wiped(
+        &seen("a", 1_100),
+        &Seen {
+            run_id: "b".into(),
+            ..now(0, 1000)
+        }
+    ));
+    assert!(!wiped(
+        &Seen {
+            primary: false,
+            ..seen("a", 1_100)
+        },
+        &now(0, 1000)
+    ));
+}
+
+#[test]
+fn a_flushall_the_replicas_copy_is_raised_as_a_wipe() {
+    let mut w = LossWatch::new();
+    let before = topo(vec![
+        view("n1", 7001, "a", 1_100, "r1"),
+        replica_of(view("n2", 7002, "x", 1_100, "r1"), 0, true),
+    ]);
+    w.observe(&before, at(T0));
+    let mut after = topo(vec![
+        view("n1", 7001, "a", 0, "r1"),
+        replica_of(view("n2", 7002, "x", 0, "r1"), 0, true),
+    ]);
+    w.observe(&after, at(T0 + 1000));
+    assert_eq!(w.losses().len(), 1);
+    let q = w.unresolved(&after);
+    w.resolve(&q[0].key, None);
+    w.annotate(&mut after);
+    let a = &after.groups[0].anomalies[0];
+    assert_eq!(a.kind, AnomalyKind::DataWiped);
+    assert!(
+        a.message.starts_with(
+            "n1 went from 1,100 keys to 0 without a restart (FLUSHALL, FLUSHDB or a mass \
+             deletion; acknowledge it if it was meant); n2 copied it: the data is gone"
+        ),
+        "{}",
+        a.message
+    );
+    // One event, one alarm: the next polls of the empty node add nothing.
+    w.observe(&after, at(T0 + 2000));
+    assert_eq!(w.losses().len(), 1);
+    assert_eq!(w.acknowledge("g"), ["n1"]);
+}

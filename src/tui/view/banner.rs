@@ -42,7 +42,7 @@ fn items(app: &App) -> Vec<Item> {
                 message.push_str(&format!(" [J: rejoin {n}]"));
             }
         }
-        if a.kind == AnomalyKind::DataLostOnRestart {
+        if a.kind.is_data_loss() {
             message.push_str(" [a: acknowledge]");
         }
         out.push(Item {
