@@ -140,6 +140,19 @@ fn sandbox_spec(extra: &[&str]) -> Spec {
     }
 }
 
+/// A downloaded backup of n1 in the config's backups directory.
+async fn backup_n1(config: &Config) -> redops::node::rdb::Backup {
+    redops::node::rdb::backup(
+        &config.groups[0].nodes[0],
+        &config.groups[0].name,
+        Timeouts::from(&config.console),
+        &config.console.backups_dir,
+        Duration::from_secs(60),
+    )
+    .await
+    .expect("backup")
+}
+
 fn redops() -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("redops"));
     cmd.env("NO_COLOR", "1").env_remove("REDOPS_CONFIG");
@@ -229,16 +242,7 @@ async fn a_primary_without_persistence_restarted_empty_is_a_critical_loss() {
     let config_path = sb.write_config().expect("config file");
     let config = sb.config();
     // A downloaded backup: the one the alarm must name.
-    let n1_cfg = config.groups[0].nodes[0].clone();
-    let backup = redops::node::rdb::backup(
-        &n1_cfg,
-        &config.groups[0].name,
-        Timeouts::from(&config.console),
-        &config.console.backups_dir,
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("backup");
+    let backup = backup_n1(&config).await;
 
     let (mut watch, rx) = spawn_watch(&config_path, &[]);
     // Settled: every node polled once, the first anomalies printed (no persistence).
@@ -648,17 +652,7 @@ async fn a_flushall_copied_by_the_replicas_is_a_critical_wipe() {
     write_keys(&n1, "k", 0..1_100).await;
     wait_keys(&n2, 1_100).await;
     let config_path = sb.write_config().expect("config file");
-    let config = sb.config();
-    let n1_cfg = config.groups[0].nodes[0].clone();
-    let backup = redops::node::rdb::backup(
-        &n1_cfg,
-        &config.groups[0].name,
-        Timeouts::from(&config.console),
-        &config.console.backups_dir,
-        Duration::from_secs(60),
-    )
-    .await
-    .expect("backup");
+    let backup = backup_n1(&sb.config()).await;
     let (mut watch, rx) = spawn_watch(&config_path, &["--heartbeat", "1s"]);
     // A heartbeat comes from a published cycle: the watch has seen n1 with its keys.
     next_line(&rx, Duration::from_secs(15), |v| v["event"] == "heartbeat");
