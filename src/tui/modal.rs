@@ -189,6 +189,19 @@ impl Modal {
                     *scroll = scroll.saturating_sub(1);
                     Outcome::Keep
                 }
+                // The help lists PgDn/PgUp: they page it too (the view clamps the end).
+                KeyCode::PageDown | KeyCode::Char(' ') => {
+                    *scroll = scroll.saturating_add(10);
+                    Outcome::Keep
+                }
+                KeyCode::PageUp => {
+                    *scroll = scroll.saturating_sub(10);
+                    Outcome::Keep
+                }
+                KeyCode::Home => {
+                    *scroll = 0;
+                    Outcome::Keep
+                }
                 _ => Outcome::Keep,
             },
             Self::Prompt(p) => p.key(key),
@@ -206,6 +219,25 @@ mod tests {
 
     fn key(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn the_help_pages_with_the_keys_it_lists() {
+        let mut m = Modal::Help { scroll: 0 };
+        for (k, want) in [
+            (KeyCode::PageDown, 10),
+            (KeyCode::Down, 11),
+            (KeyCode::PageUp, 1),
+            (KeyCode::PageUp, 0),
+            (KeyCode::Char(' '), 10),
+            (KeyCode::Home, 0),
+        ] {
+            assert_eq!(m.key(&key(k)), Outcome::Keep);
+            assert!(
+                matches!(m, Modal::Help { scroll } if scroll == want),
+                "{k:?}"
+            );
+        }
     }
 
     #[test]

@@ -172,7 +172,7 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
             width,
             "",
             &format!(
-                "no backups of {} in '{}': a snapshot (s) downloads one; n widens the scope",
+                "no backups of {} in '{}': a snapshot (s) downloads one; n changes the scope (group, node, every group)",
                 view.scope_words(),
                 app.config.console.backups_dir.display()
             ),

@@ -104,11 +104,16 @@ fn help(app: &App, frame: &mut Frame, area: Rect, scroll: u16) {
     }
     let h = u16::try_from(lines.len()).unwrap_or(40).saturating_add(2);
     let r = centered(area, 78, h);
+    // Paged past the end, the last page stays.
+    let last = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .saturating_sub(r.height.saturating_sub(2));
+    let scroll = scroll.min(last);
     frame.render_widget(Clear, r);
     let block = Block::bordered()
         .border_style(t.s(Ui::BorderFocus))
         .title(Span::styled(
-            " help · Esc closes · ↑/↓ scroll ",
+            " help · Esc closes · ↑/↓ PgUp/PgDn scroll ",
             t.s(Ui::Title),
         ));
     frame.render_widget(
