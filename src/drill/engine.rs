@@ -100,6 +100,8 @@ struct StepState {
     judge_after: Option<SystemTime>,
     first_action: Option<SystemTime>,
     hints_shown: Vec<bool>,
+    /// Shown because the trainee asked (`h`), not by their delay.
+    hints_asked: Vec<bool>,
     holding: u32,
 }
 
@@ -133,6 +135,7 @@ impl Drill {
                     .map(|f| (f.after, f.fault.clone()))
                     .collect(),
                 hints_shown: vec![false; s.hints.len()],
+                hints_asked: vec![false; s.hints.len()],
                 ..StepState::default()
             })
             .collect();
@@ -304,6 +307,7 @@ impl Drill {
         let st = self.steps.get_mut(i)?;
         let index = st.hints_shown.iter().position(|shown| !shown)?;
         st.hints_shown[index] = true;
+        st.hints_asked[index] = true;
         Some(DrillEvent::Hint {
             step: i,
             index,
@@ -341,6 +345,7 @@ impl Drill {
                     .zip(st.first_action)
                     .map(|(f, a)| ms(since(f, a))),
                 hints_used: st.hints_shown.iter().filter(|s| **s).count(),
+                hints_asked: st.hints_asked.iter().filter(|s| **s).count(),
             })
             .collect();
         let ending = self.ending.clone().unwrap_or(Ending::Aborted {
@@ -354,6 +359,7 @@ impl Drill {
             elapsed_ms: ms(since(started, ended)),
             time_to_detect_ms: steps.iter().find_map(|s| s.time_to_detect_ms),
             hints_used: steps.iter().map(|s| s.hints_used).sum(),
+            hints_asked: steps.iter().map(|s| s.hints_asked).sum(),
             guards_tripped: self.guards.clone(),
             waiting_for: if ending == Ending::Completed {
                 Vec::new()

@@ -23,7 +23,10 @@ pub struct Report {
     pub steps: Vec<StepReport>,
     /// From a step's last fault to the trainee's first action (the first step that has both).
     pub time_to_detect_ms: Option<u64>,
+    /// Hints shown, by the trainee's asking or by their delay.
     pub hints_used: usize,
+    /// Of those, the ones the trainee asked for.
+    pub hints_asked: usize,
     pub guards_tripped: Vec<GuardTrip>,
     /// What the last step's condition still missed when the drill ended (empty when it held).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -36,6 +39,19 @@ pub struct Report {
     pub path: Option<PathBuf>,
 }
 
+/// How the hints came, after their count: ` (asked)`, ` (1 asked, 1 shown after a delay)`,
+/// ` (shown after a delay)`; empty when none was shown.
+#[must_use]
+pub fn hints_detail(used: usize, asked: usize) -> String {
+    let timed = used.saturating_sub(asked);
+    match (asked, timed) {
+        (_, _) if used == 0 => String::new(),
+        (_, 0) => " (asked)".to_string(),
+        (0, _) => " (shown after a delay)".to_string(),
+        (a, t) => format!(" ({a} asked, {t} shown after a delay)"),
+    }
+}
+
 /// One step's figures.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StepReport {
@@ -45,6 +61,7 @@ pub struct StepReport {
     pub elapsed_ms: Option<u64>,
     pub time_to_detect_ms: Option<u64>,
     pub hints_used: usize,
+    pub hints_asked: usize,
 }
 
 /// A guard the trainee ran into.
@@ -110,7 +127,12 @@ impl Report {
             if let Some(d) = s.time_to_detect_ms {
                 let _ = write!(t, ", first action {} after the faults", secs(d));
             }
-            let _ = writeln!(t, ", {} used)", crate::words::count(s.hints_used, "hint"));
+            let _ = writeln!(
+                t,
+                ", {} used{})",
+                crate::words::count(s.hints_used, "hint"),
+                hints_detail(s.hints_used, s.hints_asked)
+            );
         }
         if !self.waiting_for.is_empty() {
             let _ = writeln!(t, "  still missing: {}", self.waiting_for.join("; "));
@@ -123,7 +145,12 @@ impl Report {
                 let _ = writeln!(t, "  time to detect: no action after a fault");
             }
         }
-        let _ = writeln!(t, "  hints used: {}", self.hints_used);
+        let _ = writeln!(
+            t,
+            "  hints used: {}{}",
+            self.hints_used,
+            hints_detail(self.hints_used, self.hints_asked)
+        );
         let _ = writeln!(t, "  guards tripped: {}", self.guards_tripped.len());
         for g in &self.guards_tripped {
             let _ = match g {
@@ -217,9 +244,11 @@ mod tests {
                 elapsed_ms: Some(12_345),
                 time_to_detect_ms: Some(1_500),
                 hints_used: 1,
+                hints_asked: 0,
             }],
             time_to_detect_ms: Some(1_500),
             hints_used: 1,
+            hints_asked: 0,
             guards_tripped: vec![GuardTrip::Override {
                 action: "promote".into(),
                 reason: "closest".into(),

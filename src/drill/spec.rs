@@ -222,7 +222,10 @@ impl std::fmt::Display for Fault {
             Self::Replicaof { node, of: None } => write!(f, "{node} made a primary"),
             Self::Flushall { node } => write!(f, "FLUSHALL on {node}"),
             Self::StopWrites { node } => write!(f, "writes to {node} stopped"),
-            Self::Backup { node } => write!(f, "{node} backed up (redops backup list)"),
+            Self::Backup { node } => write!(
+                f,
+                "{node}'s routine backup taken (now in the backups catalog)"
+            ),
             Self::Fill { node, keys } => write!(f, "{keys} keys filled into {node}"),
             Self::Slow { node, pause } => {
                 write!(

@@ -518,7 +518,7 @@ impl fmt::Display for Plan {
         }
         if self.snapshots.is_empty() && self.downloads.is_empty() {
             match &self.gate_skipped {
-                Some(why) if self.changes_roles() => writeln!(f, "snapshot gate: none ({why})")?,
+                Some(why) => writeln!(f, "snapshot gate: none needed ({why})")?,
                 _ => writeln!(f, "snapshot gate: none")?,
             }
         } else {

@@ -559,7 +559,7 @@ fn what_happened(l: &Loss) -> String {
     if l.wiped {
         format!(
             "{name} went from {} keys to {} without a restart (FLUSHALL, FLUSHDB or a mass \
-             deletion; acknowledge it if it was meant)",
+             deletion)",
             thousands(l.before.keys),
             thousands(l.keys_after)
         )

@@ -281,15 +281,12 @@ pub const BINDINGS: &[Binding] = &[
         ActionKind::Rejoin,
         "rejoin the selected or flagged stale primary",
     ),
-    // No footer word: the footer keeps the everyday actions.
-    Binding {
-        keys: &[ch('L')],
-        label: "L",
-        intent: Intent::Action(ActionKind::Restore),
-        what: "restore the selected primary from a backup (from a list)",
-        section: Section::Actions,
-        footer: None,
-    },
+    action(
+        &[ch('L')],
+        "L",
+        ActionKind::Restore,
+        "restore the selected primary from a backup (from a list)",
+    ),
     practice(&[ch('K')], "K", Fault::Kill, "kill it (SIGKILL; K twice)"),
     practice(
         &[ch('R')],

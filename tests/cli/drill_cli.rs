@@ -311,6 +311,7 @@ fn lagging_replica_reference_solution_passes_and_a_hint_comes_on_demand() {
     let (report, code) = d.finish();
     assert_passed("lagging-replica", &report, code);
     assert_eq!(report["hints_used"], 1, "{report:#}");
+    assert_eq!(report["hints_asked"], 1, "{report:#}");
 }
 
 #[test]
@@ -409,7 +410,7 @@ fn restore_from_snapshot_reference_solution_passes() {
         panic!("one command: {:?}", spec.solution)
     };
     let d = Drill::start("restore-from-snapshot");
-    d.fault("n1 backed up (redops backup list)");
+    d.fault("n1's routine backup taken (now in the backups catalog)");
     d.fault("FLUSHALL on n1");
     assert_eq!(d.dbsize("n1"), 0, "the FLUSHALL went through");
     d.play(restore);

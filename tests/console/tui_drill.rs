@@ -134,6 +134,7 @@ fn report() -> Report {
                 elapsed_ms: Some(16_200),
                 time_to_detect_ms: Some(10_400),
                 hints_used: 1,
+                hints_asked: 1,
             },
             StepReport {
                 goal: STEP2.into(),
@@ -141,10 +142,12 @@ fn report() -> Report {
                 elapsed_ms: Some(16_100),
                 time_to_detect_ms: Some(14_800),
                 hints_used: 0,
+                hints_asked: 0,
             },
         ],
         time_to_detect_ms: Some(10_400),
         hints_used: 1,
+        hints_asked: 1,
         guards_tripped: vec![GuardTrip::Refusal {
             action: "promote".into(),
             reason: "n3 is behind n2 by 3.5 MB: the writes only n2 has would be lost".into(),

@@ -260,6 +260,7 @@ fn hints_come_after_their_delay_or_on_demand() {
     ));
     assert_eq!(d.ask_hint(), None);
     assert_eq!(d.report(None).hints_used, 2);
+    assert_eq!(d.report(None).hints_asked, 1, "the timed one was not asked");
 }
 
 #[test]

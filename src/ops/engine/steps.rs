@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use crate::info::{Info, InfoRole};
 
 use super::super::error::{OpsError, OpsResult};
-use super::super::plan::{Step, StepKind};
+use super::super::plan::{ActionKind, Step, StepKind};
 use super::super::redis_ops::{Command, InfoSection, RedisOps, ScratchRequest};
 use super::super::summary::info_line;
 use super::state::Change;
@@ -552,10 +552,15 @@ impl<O: RedisOps> Run<'_, O> {
                 if let (Ok(after), Some(before)) = (&p, self.st.pre.get(&primary)) {
                     if let (Some(a), Some(b)) = (after.stats.sync_full, before.stats.sync_full) {
                         if a > b {
+                            let why = if self.plan.action == ActionKind::Restore {
+                                "expected: they copy the restored data"
+                            } else {
+                                "expected when a replica was further behind than the \
+                                 replication backlog or held other data"
+                            };
                             let w = format!(
-                                "{pn} served {} during the {} (sync_full {b} -> {a}): a whole \
-                                 copy of its data, expected for a replica that was further \
-                                 behind than the backlog or held other data",
+                                "{pn}'s replicas needed {} from it during the {} (sync_full \
+                                 {b} -> {a}: a whole copy of its data each): {why}",
                                 super::super::summary::full_resyncs(a - b),
                                 self.plan.action.as_str()
                             );

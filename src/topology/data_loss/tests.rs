@@ -351,7 +351,7 @@ fn a_flushall_the_replicas_copy_is_raised_as_a_wipe() {
     assert!(
         a.message.starts_with(
             "n1 went from 1,100 keys to 0 without a restart (FLUSHALL, FLUSHDB or a mass \
-             deletion; acknowledge it if it was meant); n2 copied it: the data is gone"
+             deletion); n2 copied it: the data is gone"
         ),
         "{}",
         a.message

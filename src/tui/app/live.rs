@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::monitor::{Lookup, Update};
 use crate::observe::Observation;
 use crate::topology::data_loss::{LossKey, LossState, SnapshotQuery, SnapshotRef};
-use crate::topology::{Anomaly, Topology};
+use crate::topology::{Anomaly, AnomalyKind, Topology};
 
 use super::{App, Effect};
 
@@ -114,15 +114,45 @@ impl App {
         let Some(name) = self.config.groups.get(self.group).map(|g| g.name.clone()) else {
             return Vec::new();
         };
+        let kinds = self.data_loss_words(&name);
         let (nodes, up) = self.monitor.acknowledge(&name, self.now);
         if nodes.is_empty() {
             return self.notice_in_drill(name);
         }
-        let what = format!("data lost on restart ({})", nodes.join(", "));
-        self.flash_info(&format!("acknowledged: {what}"));
+        let what = format!("{kinds} ({})", nodes.join(", "));
+        if let Some(p) = self.drill.as_mut() {
+            p.noticed.get_or_insert(self.now);
+            self.flash_info(&format!(
+                "acknowledged: {what} (the drill counts it as detected)"
+            ));
+        } else {
+            self.flash_info(&format!("acknowledged: {what}"));
+        }
         let mut effects = self.take_update(up);
         effects.push(self.acknowledgement(name, nodes, what));
         effects
+    }
+
+    /// The group's data-loss alarms in words: `data wiped`, `data lost on restart`.
+    fn data_loss_words(&self, group: &str) -> String {
+        let mut words: Vec<&str> = self
+            .topology
+            .groups
+            .iter()
+            .filter(|g| g.name == group)
+            .flat_map(|g| g.anomalies.iter())
+            .filter_map(|a| match a.kind {
+                AnomalyKind::DataWiped => Some("data wiped"),
+                AnomalyKind::DataLostOnRestart => Some("data lost on restart"),
+                _ => None,
+            })
+            .collect();
+        words.dedup();
+        if words.is_empty() {
+            "data lost".to_string()
+        } else {
+            words.join(", ")
+        }
     }
 
     /// `a` with no data-loss alarm: in a drill the trainee says they have spotted what the

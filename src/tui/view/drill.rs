@@ -15,7 +15,7 @@ use super::super::app::{App, DrillPanel, Pane, StepShown};
 use super::super::fmt;
 use super::super::theme::Ui;
 use super::push_wrapped;
-use crate::drill::report::GuardTrip;
+use crate::drill::report::{hints_detail, GuardTrip};
 
 /// Draws the panel.
 pub fn render(app: &App, p: &DrillPanel, frame: &mut Frame, area: Rect) {
@@ -208,7 +208,11 @@ fn report_lines(app: &App, r: &crate::drill::Report, width: usize) -> Vec<Line<'
         if let Some(d) = st.time_to_detect_ms {
             text.push_str(&format!(", first action {} after the faults", secs(d)));
         }
-        text.push_str(&format!(", {} hint(s)", st.hints_used));
+        text.push_str(&format!(
+            ", {}{}",
+            crate::words::count(st.hints_used, "hint"),
+            hints_detail(st.hints_used, st.hints_asked)
+        ));
         let role = if st.done { Ui::Text } else { Ui::Warning };
         push_wrapped(
             &mut lines,
@@ -229,8 +233,9 @@ fn report_lines(app: &App, r: &crate::drill::Report, width: usize) -> Vec<Line<'
         );
     }
     let guards = format!(
-        "hints used: {} · guards tripped: {}",
+        "hints used: {}{} · guards tripped: {}",
         r.hints_used,
+        hints_detail(r.hints_used, r.hints_asked),
         r.guards_tripped.len()
     );
     lines.push(Line::styled(guards, t.s(Ui::Text)));

@@ -214,7 +214,11 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
             .join(", ")
     };
     if plan.snapshots.is_empty() && plan.downloads.is_empty() {
-        b.push("  ", "none", t.s(Ui::Muted));
+        let none = plan
+            .gate_skipped
+            .as_deref()
+            .map_or_else(|| "none".to_string(), |why| format!("none needed: {why}"));
+        b.push("  ", &none, t.s(Ui::Muted));
     }
     if let Some(r) = &d.skip_snapshot_reason {
         b.push(

@@ -101,12 +101,12 @@ fn byte_at(s: &str, chars: usize) -> usize {
 }
 
 /// Key hints that fit `width`: the main keys, then the action keys (greyed when unavailable),
-/// with their words when there is room.
+/// with their words as far as there is room (the last ones lose their words first).
 fn hints(app: &App, width: usize) -> Vec<Span<'static>> {
     let t = &app.theme;
     let mut main = Vec::new();
-    let mut actions_long = vec![Span::styled("│ ", t.s(Ui::Muted))];
-    let mut actions_short = vec![Span::styled("│ ", t.s(Ui::Muted))];
+    // Each action: its key's span and its word's span.
+    let mut actions: Vec<(Span<'static>, Span<'static>)> = Vec::new();
     for b in BINDINGS {
         let Some(word) = b.footer else { continue };
         let key = b.label.split(' ').next().unwrap_or(b.label);
@@ -116,20 +116,36 @@ fn hints(app: &App, width: usize) -> Vec<Span<'static>> {
             } else {
                 (t.s(Ui::Key), t.s(Ui::Muted))
             };
-            actions_long.push(Span::styled(key.to_string(), k));
-            actions_long.push(Span::styled(format!(" {word} "), w));
-            actions_short.push(Span::styled(format!("{key} "), k));
+            actions.push((
+                Span::styled(key.to_string(), k),
+                Span::styled(format!(" {word} "), w),
+            ));
         } else {
             main.push(Span::styled(key.to_string(), t.s(Ui::Key)));
             main.push(Span::styled(format!(" {word}  "), t.s(Ui::Muted)));
         }
     }
     let w = |v: &[Span]| v.iter().map(Span::width).sum::<usize>();
+    let room = width.saturating_sub(w(&main));
+    let with_words = |n: usize| {
+        let mut v = vec![Span::styled("│ ", t.s(Ui::Muted))];
+        for (i, (key, word)) in actions.iter().enumerate() {
+            v.push(key.clone());
+            if i < n {
+                v.push(word.clone());
+            } else {
+                v.push(Span::raw(" "));
+            }
+        }
+        v
+    };
     let mut out = main;
-    if w(&out) + w(&actions_long) <= width {
-        out.extend(actions_long);
-    } else if w(&out) + w(&actions_short) <= width {
-        out.extend(actions_short);
+    if let Some(tail) = (0..=actions.len())
+        .rev()
+        .map(with_words)
+        .find(|v| w(v) <= room)
+    {
+        out.extend(tail);
     }
     out
 }
