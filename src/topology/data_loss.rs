@@ -369,6 +369,14 @@ impl LossWatch {
                 }
                 self.seen.insert(key, after.seen);
             }
+            // A loss not raised yet whose node now copies another node's data (a replica, its
+            // link up: rejoined, repointed) cannot matter any more: what it lost, another holds.
+            let before = self.losses.len();
+            self.losses
+                .retain(|l| l.key.group != g.name || l.raised || !copies_another(l, g));
+            if self.losses.len() != before {
+                self.changed = true;
+            }
             for l in self
                 .losses
                 .iter_mut()
@@ -529,6 +537,16 @@ fn followers<'a>(l: &Loss, g: &'a GroupTopology) -> (Option<usize>, Vec<&'a Node
         })
         .collect();
     (idx, list)
+}
+
+/// The loss's node replicates from another node of the group with its link up.
+fn copies_another(l: &Loss, g: &GroupTopology) -> bool {
+    g.by_name(&l.key.node).is_some_and(|n| {
+        n.role == Role::Replica
+            && n.link == Some(Link::Up)
+            && !n.sync_in_progress
+            && n.upstream.as_ref().is_some_and(|u| u.index.is_some())
+    })
 }
 
 fn keys_of(n: &NodeView) -> Option<u64> {

@@ -228,7 +228,7 @@ fn a_drill_is_played_from_the_console_panel() {
         |s| {
             s.contains("step 1 of 2")
                 && s.contains("n1 killed")
-                && s.contains("Waiting for:")
+                && s.contains("Still wrong:")
                 && s.contains("no reachable node is a primary")
         },
     );

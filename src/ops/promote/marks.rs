@@ -218,9 +218,10 @@ pub fn flags(marks: &[RejoinMark], group: &GroupTopology) -> Vec<Flag> {
             let stale_primary = v.role == Role::Primary;
             let message = if stale_primary {
                 format!(
-                    "{} is back as a primary with the data it had before {} was promoted in its place \
-                     (run {}): its writes since then are not on {}; rejoin it",
-                    m.node, m.promoted, m.run_id, m.promoted
+                    "{} is back as a primary beside {}, promoted in its place (run {}): a write it \
+                     takes now does not reach {}; rejoin it (the plan shows, by offsets, whether it \
+                     holds anything {} lacks)",
+                    m.node, m.promoted, m.run_id, m.promoted, m.promoted
                 )
             } else {
                 format!(

@@ -267,6 +267,30 @@ fn a_restarted_primary_nobody_follows_beside_a_holder_is_not_raised() {
     assert_eq!(t.groups[0].anomalies.len(), 1);
 }
 
+/// The old primary back with old data beside the promoted one, then rejoined: once it copies
+/// the new primary's data, its restart's loss cannot matter, even on a poll where it holds a
+/// few more keys than the others (polled a moment later under writes).
+#[test]
+fn a_rejoined_old_primary_is_never_raised_after() {
+    let mut w = LossWatch::new();
+    w.observe(&topo(vec![view("n1", 7001, "a", 51_201, "r1")]), at(T0));
+    let mut t = topo(vec![
+        view("n2", 7002, "x", 52_000, "r9"),
+        view("n1", 7001, "b", 1_000, "r2"),
+    ]);
+    w.observe(&t, at(T0 + 1000));
+    assert_eq!(w.losses().len(), 1, "recorded, not raised");
+    t.groups[0].nodes[1] = replica_of(view("n1", 7001, "b", 52_600, "r9"), 0, true);
+    w.observe(&t, at(T0 + 2000));
+    assert!(w.losses().is_empty(), "{:?}", w.losses());
+    w.annotate(&mut t);
+    assert!(
+        t.groups[0].anomalies.is_empty(),
+        "{:?}",
+        t.groups[0].anomalies
+    );
+}
+
 #[test]
 fn the_memory_survives_a_round_trip_and_merges() {
     let mut w = LossWatch::new();

@@ -97,7 +97,7 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
         limit_span(app, p.elapsed(p.started, app.now), Some(p.limit)),
     ]));
     if !p.waiting.is_empty() {
-        lines.push(Line::styled("Waiting for:", t.s(Ui::Muted)));
+        lines.push(Line::styled("Still wrong:", t.s(Ui::Muted)));
         for w in &p.waiting {
             push_wrapped(&mut lines, width, "  • ", w, t.s(Ui::Warning));
         }
@@ -135,7 +135,7 @@ fn running_lines(app: &App, p: &DrillPanel, width: usize) -> Vec<Line<'static>> 
     lines
 }
 
-/// `Hints: 1 of 3 · h next · by itself in 42s · a: I see it`, on two lines when narrow: the
+/// `Hints: 1 of 3 · h next · by itself in 42s · a: I see the fault (…)`, on two lines when narrow: the
 /// hints (and when the next shows by itself), and the key that says the fault is spotted (or
 /// when it was).
 fn hint_lines(app: &App, p: &DrillPanel, s: &StepShown, width: usize) -> Vec<Line<'static>> {
@@ -167,7 +167,7 @@ fn hint_lines(app: &App, p: &DrillPanel, s: &StepShown, width: usize) -> Vec<Lin
         )],
         None => vec![
             Span::styled("a", t.s(Ui::Key)),
-            Span::styled(": I see it", t.s(Ui::Muted)),
+            Span::styled(": I see the fault (stops the detect clock)", t.s(Ui::Muted)),
         ],
     };
     let len = |spans: &[Span]| {
