@@ -242,7 +242,17 @@ fn fields(
             out.push(kv(
                 t,
                 "backlog",
-                format!("{} of {}", fmt::bytes(hist), fmt::bytes(size)),
+                // Redis 7 shares the backlog with the replicas' output buffers: what a replica
+                // still reads stays, so the history can outgrow the configured size.
+                if hist > size {
+                    format!(
+                        "{}, over its {} (replica buffers)",
+                        fmt::bytes(hist),
+                        fmt::bytes(size)
+                    )
+                } else {
+                    format!("{} of {}", fmt::bytes(hist), fmt::bytes(size))
+                },
                 text,
             ));
         }
