@@ -281,9 +281,7 @@ impl Play {
 
     /// One poll: the topology, the audit log, the writes; the engine; its faults.
     async fn tick(&mut self, emit: &mut impl FnMut(RunnerEvent)) {
-        for obs in crate::poller::poll_once(&self.config).await {
-            self.monitor.observe(obs);
-        }
+        observe_once(&mut self.monitor, &self.config).await;
         let now = SystemTime::now();
         self.monitor.cycle(now, |_| Lookup::Found(None));
         for rec in self.tail.poll().unwrap_or_default() {
@@ -360,6 +358,18 @@ async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, Dril
             .unwrap_or_default(),
         protected_configs: needs_protected || spec.sandbox.protected_configs,
         group: "drill".to_string(),
+        sentinels: spec.sandbox.sentinels,
+        node_args: spec
+            .sandbox
+            .never_promote
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    vec!["--replica-priority".to_string(), "0".to_string()],
+                )
+            })
+            .collect(),
         ..Spec::default()
     };
     let mut sb = Sandbox::start(&sb_spec).await.map_err(sandbox_error)?;
@@ -486,12 +496,24 @@ async fn check_writes(
     writer::check(node, timeouts, &w.acked()).await.ok()
 }
 
+/// One poll of every node and every sentinel, fed to the monitor (its cycle is the caller's).
+async fn observe_once(m: &mut Monitor, config: &Config) {
+    let (observed, sentinels) = tokio::join!(
+        crate::poller::poll_once(config),
+        crate::sentinel::poll::poll_config(config)
+    );
+    for r in sentinels {
+        m.observe_sentinel(r);
+    }
+    for obs in observed {
+        m.observe(obs);
+    }
+}
+
 /// One fresh poll, for the final check.
 async fn final_topology(config: &Config) -> crate::topology::Topology {
     let mut m = Monitor::one_shot(config, SystemTime::now());
-    for obs in crate::poller::poll_once(config).await {
-        m.observe(obs);
-    }
+    observe_once(&mut m, config).await;
     m.cycle(SystemTime::now(), |_| Lookup::Found(None));
     m.into_topology()
 }

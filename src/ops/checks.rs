@@ -68,6 +68,13 @@ impl GroupPolicy {
         if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }
+        // A plan under the master Sentinel names (`repoint/sentinel.rs`) asks nothing of
+        // Sentinel it would not do itself.
+        if plan.sentinel_master.is_some()
+            && matches!(plan.ha_manager, Some(Refusal::Sentinel { .. }))
+        {
+            plan.ha_manager = None;
+        }
     }
 }
 

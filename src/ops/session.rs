@@ -244,7 +244,11 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
     let policy = GroupPolicy::of(g, &super::group_topology(ctx.topology, gi));
     // A cluster's switchover is its own CLUSTER FAILOVER (`switchover/cluster.rs`).
     let cluster_switchover = action == ActionKind::Switchover
-        && matches!(policy.ha_manager, Some(Refusal::Cluster { .. }));
+        && matches!(policy.ha_manager, Some(Refusal::Cluster { .. }))
+        // A rejoin on a Sentinel group goes under the master the sentinels name
+        // (`repoint/sentinel.rs`), which refuses it when they cannot vouch for one.
+        || action == ActionKind::Rejoin
+            && matches!(policy.ha_manager, Some(Refusal::Sentinel { .. }));
     guard::standing(
         ctx.read_only,
         policy.read_only.as_ref(),
