@@ -298,8 +298,11 @@ fn sentinel_failover_reference_solution_passes_and_a_manual_repoint_is_refused()
     by_hand.extend(["repoint", "n3", "--to", "n2", "--yes"]);
     let out = redops(&by_hand);
     assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("watched by Sentinel"), "{err}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("refused: group 'drill' is watched by Sentinel"),
+        "{said}"
+    );
     d.step(1);
     d.fault("n1 restarted with its old data");
     // Sentinel may have reconfigured n1 already: the rejoin then says so and exits 0.
