@@ -281,7 +281,7 @@ impl Play {
 
     /// One poll: the topology, the audit log, the writes; the engine; its faults.
     async fn tick(&mut self, emit: &mut impl FnMut(RunnerEvent)) {
-        observe_once(&mut self.monitor, &self.config).await;
+        self.monitor.observe_once(&self.config).await;
         let now = SystemTime::now();
         self.monitor.cycle(now, |_| Lookup::Found(None));
         for rec in self.tail.poll().unwrap_or_default() {
@@ -496,24 +496,10 @@ async fn check_writes(
     writer::check(node, timeouts, &w.acked()).await.ok()
 }
 
-/// One poll of every node and every sentinel, fed to the monitor (its cycle is the caller's).
-async fn observe_once(m: &mut Monitor, config: &Config) {
-    let (observed, sentinels) = tokio::join!(
-        crate::poller::poll_once(config),
-        crate::sentinel::poll::poll_config(config)
-    );
-    for r in sentinels {
-        m.observe_sentinel(r);
-    }
-    for obs in observed {
-        m.observe(obs);
-    }
-}
-
 /// One fresh poll, for the final check.
 async fn final_topology(config: &Config) -> crate::topology::Topology {
     let mut m = Monitor::one_shot(config, SystemTime::now());
-    observe_once(&mut m, config).await;
+    m.observe_once(config).await;
     m.cycle(SystemTime::now(), |_| Lookup::Found(None));
     m.into_topology()
 }

@@ -8,6 +8,7 @@
 
 pub mod candidates;
 pub mod marks;
+pub mod sentinel;
 #[cfg(test)]
 mod tests;
 
@@ -165,6 +166,11 @@ pub fn plan_promote(
         };
     let group = &config.groups[gi];
     let gt = group_topology(topology, gi);
+    if group.sentinel.is_some() {
+        if let Some(done) = sentinel::already_promoted(&gt) {
+            return Err(OpsError::nothing_to_do(done.statement));
+        }
+    }
     let cands = assess(&gt, req.now, req.max_extra_link_down);
     let mut plan = Plan::new(ActionKind::Promote, &group.name, gi, req.budgets);
     group_guard(&mut plan, group, &gt);

@@ -246,8 +246,9 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
     let cluster_switchover = action == ActionKind::Switchover
         && matches!(policy.ha_manager, Some(Refusal::Cluster { .. }))
         // A rejoin on a Sentinel group goes under the master the sentinels name
-        // (`repoint/sentinel.rs`), which refuses it when they cannot vouch for one.
-        || action == ActionKind::Rejoin
+        // (`repoint/sentinel.rs`), which refuses it when they cannot vouch for one; a promote
+        // there says what Sentinel did (`promote/sentinel.rs`), its plan refused otherwise.
+        || matches!(action, ActionKind::Rejoin | ActionKind::Promote)
             && matches!(policy.ha_manager, Some(Refusal::Sentinel { .. }));
     guard::standing(
         ctx.read_only,

@@ -94,7 +94,7 @@ pub fn follow(plan: &mut Plan, named: &Named) {
 }
 
 /// The node every answering sentinel names, when at least a quorum answer.
-fn agreed_master(s: &GroupSentinel, group: &str) -> OpsResult<String> {
+pub(crate) fn agreed_master(s: &GroupSentinel, group: &str) -> OpsResult<String> {
     let up: Vec<_> = s.rows.iter().filter(|r| r.is_up()).collect();
     let quorum = s.quorum().max(1);
     if up.len() < quorum {
