@@ -76,6 +76,9 @@ pub enum Command {
     ClusterFailover,
     /// `CLUSTER NODES`: the node's view of the cluster, as text.
     ClusterNodes,
+    /// `SENTINEL RESET name`, sent to a sentinel (never to a data node): it forgets the
+    /// master's replicas and the other sentinels, and finds them again.
+    SentinelReset(String),
     /// A harmless form of a command, to learn before the first step whether the ACL allows
     /// it: the server checks the ACL first (`NOPERM`), then refuses the arguments. Never a
     /// role change.
@@ -182,6 +185,7 @@ impl Command {
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
             Self::ClusterFailover => vec![s("CLUSTER"), s("FAILOVER")],
             Self::ClusterNodes => vec![s("CLUSTER"), s("NODES")],
+            Self::SentinelReset(name) => vec![s("SENTINEL"), s("RESET"), name.clone()],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
             Self::ClientKill { id } => vec![s("CLIENT"), s("KILL"), s("ID"), id.to_string()],
