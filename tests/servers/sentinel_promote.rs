@@ -281,3 +281,109 @@ async fn with_too_few_sentinels_promote_and_rejoin_are_refused_and_nothing_chang
         assert_eq!(missing(port(&config, n), &acked), 0, "{n}");
     }
 }
+
+/// `SENTINEL MASTER` on every sentinel of the config: (replicas, other sentinels) each knows.
+async fn known_by_each(config: &Config) -> Vec<(u64, u64)> {
+    let s = config.groups[0].sentinel.as_ref().unwrap();
+    let mut out = Vec::new();
+    for r in redops::sentinel::poll::poll_group(0, s, redops::node::Timeouts::from(&config.console))
+        .await
+    {
+        let m = r
+            .seen
+            .expect("the sentinel answers")
+            .master
+            .expect("it knows the master");
+        out.push((m.num_replicas.unwrap(), m.num_other_sentinels.unwrap()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_reset_forgets_a_retired_replica_one_sentinel_at_a_time() {
+    use redops::ops::sentinel_reset::{self, ResetEvent};
+    let mut sb = sandbox().await;
+    let config = fast(sb.config());
+    let acked = write_acknowledged(port(&config, "n1"), 300, 2);
+    // n3 retired for good: every sentinel still lists it (down).
+    sb.kill("n3").unwrap();
+    until(&config, "n3 seen down", |t| {
+        t.groups[0]
+            .by_name("n3")
+            .is_some_and(|v| !v.state.is_reachable())
+    })
+    .await;
+    assert!(known_by_each(&config).await.iter().all(|k| *k == (2, 2)));
+    let t = look(&config).await;
+    let before = roles(&t);
+    let plan = sentinel_reset::plan(&config, &t, "sandbox").unwrap();
+    assert_eq!(
+        (plan.replicas, plan.peers, plan.quorum),
+        (1, 2, 2),
+        "{plan}"
+    );
+    assert_eq!(plan.sentinels.len(), 3);
+    let mut events = Vec::new();
+    let done = sentinel_reset::run(
+        &plan,
+        redops::node::Timeouts::from(&config.console),
+        &config.console.audit_log,
+        |e| events.push(e),
+    )
+    .await
+    .unwrap();
+    assert!(done, "{events:?}");
+    // One at a time: each reset is followed by its rediscovery before the next is sent.
+    let order: Vec<&str> = events
+        .iter()
+        .map(|e| match e {
+            ResetEvent::ResetSent { .. } => "sent",
+            ResetEvent::Rediscovered { .. } => "found",
+            ResetEvent::Stopped { .. } => "stopped",
+            ResetEvent::Finished { .. } => "finished",
+        })
+        .collect();
+    assert_eq!(
+        order,
+        ["sent", "found", "sent", "found", "sent", "found", "finished"]
+    );
+    assert!(
+        known_by_each(&config).await.iter().all(|k| *k == (1, 2)),
+        "n3 forgotten"
+    );
+    assert_eq!(roles(&look(&config).await), before, "no role moved");
+    assert_eq!(missing(port(&config, "n1"), &acked), 0);
+    let audit = std::fs::read_to_string(&config.console.audit_log).unwrap();
+    let records: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["action"] == "sentinel-reset")
+        .collect();
+    assert_eq!(records.first().unwrap()["event"], "RunStarted");
+    assert_eq!(records.last().unwrap()["outcome"], "done");
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["event"] == "StepVerified")
+            .count(),
+        3
+    );
+
+    // A sentinel down: resetting any other would leave fewer than the quorum knowing the
+    // master. Refused before anything is sent.
+    sb.kill("s3").unwrap();
+    let t = until(&config, "s3 seen down", |t| {
+        t.groups[0]
+            .sentinel
+            .as_ref()
+            .is_some_and(|s| s.rows.iter().filter(|r| r.is_up()).count() == 2)
+    })
+    .await;
+    let e = sentinel_reset::plan(&config, &t, "sandbox").unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Refused, "{e:?}");
+    assert!(
+        e.message.contains("fewer than the quorum 2"),
+        "{}",
+        e.message
+    );
+}
