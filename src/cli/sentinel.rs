@@ -29,7 +29,8 @@ pub enum SentinelCommand {
 /// `redops sentinel reset GROUP`.
 #[derive(Debug, Clone, Args)]
 pub struct ResetArgs {
-    /// The group whose sentinels are reset.
+    /// The group whose sentinels are reset (its own id: `--group` is the targets' option).
+    #[arg(id = "reset_group", value_name = "GROUP")]
     pub group: String,
     /// Do not ask for confirmation.
     #[arg(long)]
