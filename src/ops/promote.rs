@@ -174,6 +174,10 @@ pub fn plan_promote(
     let cands = assess(&gt, req.now, req.max_extra_link_down);
     let mut plan = Plan::new(ActionKind::Promote, &group.name, gi, req.budgets);
     group_guard(&mut plan, group, &gt);
+    if group.sentinel.is_some() {
+        plan.checks
+            .extend(sentinel::why_not_yet(&gt).map(Check::warn));
+    }
     plan.notes.push_as(
         NoteKind::Candidates,
         "candidates (Sentinel's rules: reachable, not syncing or loading, priority > 0, \

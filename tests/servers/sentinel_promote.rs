@@ -265,6 +265,18 @@ async fn with_too_few_sentinels_promote_and_rejoin_are_refused_and_nothing_chang
             let r = p.refusal().expect("refused");
             assert!(r.message().contains("watched by Sentinel"), "{r}");
             assert!(r.hint().is_some(), "says what to do instead");
+            let why = p
+                .plan
+                .checks
+                .iter()
+                .map(|c| c.message.clone())
+                .collect::<Vec<_>>();
+            assert!(
+                why.iter().any(|m| m.contains(
+                    "Sentinel cannot fail over by itself: 1 of 3 sentinels answer, fewer than the quorum 2"
+                )),
+                "{why:?}"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -107,6 +107,57 @@ pub fn already_promoted(gt: &GroupTopology) -> Option<AlreadyPromoted> {
     })
 }
 
+/// Why Sentinel has not failed over yet, in words, for the promote plan of a Sentinel group
+/// whose master is down (`None` without Sentinel's view).
+#[must_use]
+pub fn why_not_yet(gt: &GroupTopology) -> Option<String> {
+    let s = gt.sentinel.as_ref().filter(|s| !s.rows.is_empty())?;
+    let up: Vec<_> = s.rows.iter().filter(|r| r.is_up()).collect();
+    let (n, q) = (s.rows.len(), s.quorum().max(1));
+    let master = s
+        .master_node
+        .clone()
+        .or_else(|| s.master.clone())
+        .unwrap_or_else(|| "the master".to_string());
+    let flagged = |f: &str| up.iter().filter(|r| r.flags.iter().any(|x| x == f)).count();
+    let text = if up.len() < q {
+        format!(
+            "Sentinel cannot fail over by itself: {} of {n} sentinels answer, fewer than the \
+             quorum {q} that must agree {master} is down (o_down)",
+            up.len()
+        )
+    } else if let Some(state) = up.iter().find_map(|r| {
+        r.failover_state
+            .clone()
+            .filter(|st| !st.is_empty() && st != "none")
+    }) {
+        format!(
+            "Sentinel's failover of {master} is under way ({state}): wait for it; promote then \
+             says what it did"
+        )
+    } else if flagged("o_down") > 0 {
+        format!(
+            "the sentinels agree {master} is down (o_down) but no failover has started: a leader \
+             needs the votes of a majority of all sentinels ({} of {n}); the event log shows \
+             Sentinel's -failover-abort-* reasons",
+            n / 2 + 1
+        )
+    } else if flagged("s_down") > 0 {
+        format!(
+            "{} of {} answering sentinels see {master} down (s_down), fewer than the quorum {q} \
+             for o_down",
+            flagged("s_down"),
+            up.len()
+        )
+    } else {
+        format!(
+            "no sentinel sees {master} down yet (its down-after-milliseconds has not elapsed, or \
+             it answers Sentinel)"
+        )
+    };
+    Some(format!("Sentinel has not failed over: {text}"))
+}
+
 /// The statement as its own audit record (action `promote`, nothing changed), in the group
 /// the request names (its scope, its replica's group, else the only or first group).
 ///
@@ -238,6 +289,44 @@ mod tests {
         assert!(done
             .statement
             .contains("nothing it acknowledged is missing"));
+    }
+
+    #[test]
+    fn why_sentinel_has_not_failed_over_is_said() {
+        use super::why_not_yet;
+        let mut g = failed_over("n1");
+        if let Some(s) = g.sentinel.as_mut() {
+            s.master_node = Some("n1".into());
+            s.rows[1].error = Some("connection refused".into());
+            s.rows[2].error = Some("connection refused".into());
+        }
+        let why = why_not_yet(&g).unwrap();
+        assert!(
+            why.contains(
+                "1 of 3 sentinels answer, fewer than the quorum 2 that must agree n1 is down"
+            ),
+            "{why}"
+        );
+        let mut g = failed_over("n1");
+        if let Some(s) = g.sentinel.as_mut() {
+            s.master_node = Some("n1".into());
+            s.rows[0].flags.push("s_down".into());
+        }
+        let why = why_not_yet(&g).unwrap();
+        assert!(
+            why.contains("1 of 3 answering sentinels see n1 down (s_down)"),
+            "{why}"
+        );
+        if let Some(s) = g.sentinel.as_mut() {
+            s.rows[1].flags.push("o_down".into());
+        }
+        assert!(why_not_yet(&g).unwrap().contains("no failover has started"));
+        if let Some(s) = g.sentinel.as_mut() {
+            s.rows[2].failover_state = Some("wait_promotion".into());
+        }
+        assert!(why_not_yet(&g)
+            .unwrap()
+            .contains("under way (wait_promotion)"));
     }
 
     #[test]
