@@ -173,6 +173,12 @@ pub fn plan_rejoin(
         sync_deadline,
     };
     let source = find_node(config, topology, &req.to)?;
+    // Sentinel's own failover stands for a promote's mark: the promotion point is read on the
+    // master Sentinel promoted, as for a mark redops wrote.
+    let by_sentinel = through_sentinel
+        .as_ref()
+        .filter(|_| mark.is_none())
+        .map(|named| sentinel::mark_of_failover(&n, named));
     let mut built = build(
         config,
         topology,
@@ -180,7 +186,7 @@ pub fn plan_rejoin(
         &source,
         &req,
         ActionKind::Rejoin,
-        mark,
+        mark.or(by_sentinel.as_ref()),
     );
     if let Some(named) = through_sentinel {
         sentinel::follow(&mut built.plan, &named);

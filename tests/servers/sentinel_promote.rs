@@ -193,10 +193,17 @@ async fn after_sentinel_fails_over_promote_states_it_and_rejoin_follows_sentinel
 
     // n1 back with its old data, as a primary: rejoined under the master Sentinel names.
     sb.restart("n1").await.unwrap();
-    let t = until(&config, "n1 answering", |t| {
-        t.groups[0]
-            .by_name("n1")
-            .is_some_and(|v| v.state.is_reachable() && !v.stale_info)
+    // Up, and past the dump it restarted from: Sentinel's hellos reach it every 2 s.
+    let t = until(&config, "n1 answering, past its dump", |t| {
+        t.groups[0].by_name("n1").is_some_and(|v| {
+            v.state.is_reachable()
+                && !v.stale_info
+                && v.info.as_ref().is_some_and(|i| {
+                    let r = &i.replication;
+                    let dump = r.second_offset.and_then(|o| u64::try_from(o).ok());
+                    dump.is_some_and(|d| r.offset.is_some_and(|o| o >= d))
+                })
+        })
     })
     .await;
     match prepare(&config, &t, ActionKind::Rejoin, Some("n1")) {
@@ -209,6 +216,17 @@ async fn after_sentinel_fails_over_promote_states_it_and_rejoin_follows_sentinel
             assert!(
                 !p.plan.downloads.is_empty(),
                 "n1 holds data: downloaded first"
+            );
+            // Sentinel's failover stands for a promote's mark: what n1 took since its restart
+            // (Sentinel's own hello messages, at least) is stated, not an override.
+            assert!(p.plan.checks_pass(), "{}", p.plan);
+            assert!(
+                p.plan
+                    .checks
+                    .iter()
+                    .any(|c| c.message.contains("(run Sentinel's failover)")),
+                "{}",
+                p.plan
             );
             let approval = p.approval(Some("n1".into()), None, None);
             let done = session::execute(&p, &approval, RealOps::new, |_| {})

@@ -9,6 +9,8 @@
 
 use crate::ops::error::{OpsError, OpsResult};
 use crate::ops::plan::{Check, Plan};
+use crate::ops::promote::RejoinMark;
+use crate::ops::NodeRef;
 use crate::sentinel::GroupSentinel;
 use crate::topology::{GroupTopology, Link, Role};
 
@@ -77,6 +79,27 @@ pub fn master_for_rejoin(gt: &GroupTopology, node: &str, group: &str) -> OpsResu
         ),
         master,
     })
+}
+
+/// The rejoin mark Sentinel's failover stands for: `node` replaced by the master it names.
+/// It carries no promotion point of its own: the check reads it on the master
+/// (`master_replid2`, `second_repl_offset`), so what the rejoin discards is known to the byte
+/// when the node's data lies on the history the master left (a restart included), and the
+/// plain wipe guard applies otherwise.
+#[must_use]
+pub fn mark_of_failover(node: &NodeRef<'_>, named: &Named) -> RejoinMark {
+    RejoinMark {
+        group: node.group_name.to_string(),
+        node: node.cfg.name.clone(),
+        addr: node.cfg.addr.to_string(),
+        promoted: named.master.clone(),
+        last_replid: None,
+        last_offset: None,
+        fork_replid: None,
+        fork_offset: None,
+        marked_at: String::new(),
+        run_id: "Sentinel's failover".to_string(),
+    }
 }
 
 /// A rejoin plan that goes under the master Sentinel names: Sentinel owning the group does
