@@ -71,21 +71,24 @@ pub fn already_promoted(gt: &GroupTopology) -> Option<AlreadyPromoted> {
         short(&id)
     )];
     for v in &left {
-        let seen = if v.state.is_reachable() && !v.stale_info {
-            "is at"
-        } else {
-            "was last seen at"
-        };
+        let live = v.state.is_reachable() && !v.stale_info;
+        let seen = if live { "is at" } else { "was last seen at" };
         parts.push(match offset_on(v, &id) {
             Some(o) if o > point => format!(
                 "{} {seen} offset {o}: {} bytes of writes it acknowledged are not on {master} \
-                 (lost, at least)",
+                 (lost{})",
                 v.name,
-                o - point
+                o - point,
+                if live { "" } else { ", at least" }
+            ),
+            Some(o) if live => format!(
+                "{} is at offset {o}: nothing it holds is missing on {master} (proven by the \
+                 offsets)",
+                v.name
             ),
             Some(o) => format!(
-                "{} {seen} offset {o}: nothing it acknowledged is missing on {master} (proven by \
-                 the offsets)",
+                "{} was last seen at offset {o}, which {master} has: nothing it had written by \
+                 then is missing; what it wrote after that reading, if anything, is not known",
                 v.name
             ),
             None if !v.state.is_reachable() => format!(
@@ -177,7 +180,14 @@ pub fn record(
         (None, None) => config.groups.first().map(|g| g.name.clone()),
     }
     .unwrap_or_default();
-    let path = &config.console.audit_log;
+    record_in(&config.console.audit_log, &group, statement)
+}
+
+/// The statement as its own audit record in `path`, for group `group`.
+///
+/// # Errors
+/// The audit log cannot be opened or written.
+pub fn record_in(path: &std::path::Path, group: &str, statement: &str) -> OpsResult<()> {
     let mut log = AuditLog::open(path).map_err(|e| {
         OpsError::io(format!(
             "cannot open the audit log '{}': {e}",
@@ -186,7 +196,7 @@ pub fn record(
     })?;
     log.write(Record {
         run_id: crate::ops::engine::new_run_id(),
-        group,
+        group: group.to_string(),
         action: "promote".to_string(),
         event: RUN_FINISHED.to_string(),
         outcome: Some(Outcome::Noted),
@@ -284,11 +294,16 @@ mod tests {
             "{}",
             done.statement
         );
-        g.nodes[0].info = Some(info(OLD, None, 4000, -1));
+        g.nodes[0].info = Some(info(OLD, None, 3990, -1));
         let done = already_promoted(&g).unwrap();
-        assert!(done
-            .statement
-            .contains("nothing it acknowledged is missing"));
+        assert!(
+            done.statement.contains(
+                "n1 was last seen at offset 3990, which n2 has: nothing it had written by then \
+                 is missing; what it wrote after that reading, if anything, is not known"
+            ),
+            "{}",
+            done.statement
+        );
     }
 
     #[test]
