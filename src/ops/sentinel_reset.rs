@@ -419,3 +419,95 @@ async fn reset_one(
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::plan;
+    use crate::config::{Addr, Sentinel};
+    use crate::drill::testing::{primary, replica, topo};
+    use crate::info::{Info, ReplicaLine};
+    use crate::ops::fake::FakeOps;
+    use crate::ops::ErrorKind;
+    use crate::sentinel::{GroupSentinel, SentinelRow};
+
+    fn row(i: u16, up: bool) -> SentinelRow {
+        SentinelRow {
+            addr: format!("127.0.0.1:{}", 26_000 + i),
+            error: (!up).then(|| "connection refused".to_string()),
+            pending: false,
+            unknown_master: false,
+            master: Some("127.0.0.1:7000".into()),
+            master_node: Some("n1".into()),
+            flags: vec!["master".into()],
+            quorum: Some(2),
+            ckquorum: None,
+            failover_state: None,
+            epoch: Some(0),
+            tilt: false,
+            other_sentinels: Some(2),
+        }
+    }
+
+    /// A group n1 (two replicas listed in its INFO) with `up` telling which of 3 sentinels answer.
+    fn setup(up: [bool; 3]) -> (crate::config::Config, crate::topology::Topology) {
+        let (mut config, _) = FakeOps::group(&["n1", "n2", "n3"]).config_and_topology("g");
+        config.groups[0].sentinel = Some(Sentinel {
+            addrs: (0..3)
+                .map(|i| {
+                    Addr::parse(&format!("127.0.0.1:{}", 26_000 + i))
+                        .unwrap_or_else(|e| panic!("{e}"))
+                })
+                .collect(),
+            master_name: "m".into(),
+        });
+        let mut t = topo(
+            1,
+            &[primary("n1"), replica("n2", "n1"), replica("n3", "n1")],
+        );
+        t.groups[0].name = "g".into();
+        let mut info = Info::default();
+        info.replication.replicas = vec![ReplicaLine::default(), ReplicaLine::default()];
+        t.groups[0].nodes[0].info = Some(std::sync::Arc::new(info));
+        t.groups[0].sentinel = Some(GroupSentinel {
+            master_name: "m".into(),
+            rows: (0..3).zip(up).map(|(i, u)| row(i, u)).collect(),
+            ..Default::default()
+        });
+        (config, t)
+    }
+
+    #[test]
+    fn every_answering_sentinel_one_at_a_time_with_what_it_must_find_again() {
+        let (config, t) = setup([true, true, true]);
+        let p = plan(&config, &t, "g").unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(p.sentinels.len(), 3);
+        assert_eq!((p.replicas, p.peers, p.quorum), (2, 2, 2));
+        assert!(p.to_string().contains("one at a time"), "{p}");
+    }
+
+    #[test]
+    fn refused_when_a_reset_would_leave_fewer_than_the_quorum_or_a_failover_runs() {
+        let (config, t) = setup([true, true, false]);
+        let e = plan(&config, &t, "g").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Refused);
+        assert!(e.message.contains("fewer than the quorum 2"), "{e:?}");
+        let (config, mut t) = setup([true, true, true]);
+        if let Some(s) = t.groups[0].sentinel.as_mut() {
+            s.rows[0].failover_state = Some("select_slave".into());
+        }
+        let e = plan(&config, &t, "g").unwrap_err();
+        assert!(e.message.contains("would abort it"), "{e:?}");
+        let (config, mut t) = setup([true, true, true]);
+        if let Some(s) = t.groups[0].sentinel.as_mut() {
+            s.rows[2].master_node = Some("n2".into());
+            s.rows[2].master = Some("127.0.0.1:7001".into());
+        }
+        let e = plan(&config, &t, "g").unwrap_err();
+        assert!(e.message.contains("disagree"), "{e:?}");
+        let e = plan(&config, &t, "nope").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Usage);
+        let (mut config, t) = setup([true, true, true]);
+        config.groups[0].sentinel = None;
+        assert_eq!(plan(&config, &t, "g").unwrap_err().kind, ErrorKind::Usage);
+    }
+}
