@@ -168,7 +168,16 @@ pub fn plan_promote(
     let gt = group_topology(topology, gi);
     if group.sentinel.is_some() {
         if let Some(done) = sentinel::already_promoted(&gt) {
-            return Err(OpsError::nothing_to_do(done.statement));
+            let asked = req
+                .node
+                .as_deref()
+                .and_then(|n| find_node(config, topology, n).ok())
+                .map(|n| n.cfg.name.clone())
+                .filter(|n| *n != done.master);
+            return Err(OpsError::nothing_to_do(match asked {
+                Some(n) => format!("{n} is not promoted: {}", done.statement),
+                None => done.statement,
+            }));
         }
     }
     let cands = assess(&gt, req.now, req.max_extra_link_down);

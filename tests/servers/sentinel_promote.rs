@@ -151,6 +151,31 @@ fn port(config: &Config, node: &str) -> u16 {
         .port
 }
 
+/// After Sentinel's failover to `master`: promote, with or without `other` named, is only
+/// the statement (kind nothing-to-do).
+fn promote_states_what_sentinel_did(config: &Config, t: &Topology, master: &str, other: &str) {
+    let e = prepare(config, t, ActionKind::Promote, None).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NothingToDo, "{e:?}");
+    assert!(
+        e.message
+            .contains("Sentinel has already failed over 'sandbox'")
+            && e.message
+                .contains(&format!("every answering sentinel names {master}"))
+            && e.message.contains("n1 is down"),
+        "{}",
+        e.message
+    );
+    // Naming the other replica changes nothing either: Sentinel's choice stands.
+    let e = prepare(config, t, ActionKind::Promote, Some(other)).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NothingToDo, "{e:?}");
+    assert!(
+        e.message
+            .starts_with(&format!("{other} is not promoted: Sentinel has already")),
+        "{}",
+        e.message
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sentinel_fails_over_promote_states_it_and_rejoin_follows_sentinel() {
     let mut sb = sandbox().await;
@@ -177,17 +202,7 @@ async fn after_sentinel_fails_over_promote_states_it_and_rejoin_follows_sentinel
 
     // promote: the statement, nothing else.
     let before = roles(&t);
-    let e = prepare(&config, &t, ActionKind::Promote, None).unwrap_err();
-    assert_eq!(e.kind, ErrorKind::NothingToDo, "{e:?}");
-    assert!(
-        e.message
-            .contains("Sentinel has already failed over 'sandbox'")
-            && e.message
-                .contains(&format!("every answering sentinel names {master}"))
-            && e.message.contains("n1 is down"),
-        "{}",
-        e.message
-    );
+    promote_states_what_sentinel_did(&config, &t, master, other);
     assert_eq!(roles(&look(&config).await), before, "nothing changed");
     assert_eq!(missing(port(&config, master), &acked), 0);
 
