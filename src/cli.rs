@@ -16,6 +16,7 @@ pub mod next_step;
 pub mod output;
 pub mod restore;
 pub mod sandbox;
+pub mod sentinel;
 pub mod shell;
 pub mod status;
 pub mod watch;
@@ -203,6 +204,8 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Guided drills on a local sandbox: `drill list`, `drill run NAME --headless`.
     Drill(drill::DrillArgs),
+    /// Through a group's sentinels: `sentinel reset GROUP` (stale replica and sentinel lists).
+    Sentinel(sentinel::SentinelArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions(shell::CompletionsArgs),
     /// Print the man page, redops(1), in roff to stdout.
@@ -273,6 +276,7 @@ async fn run(cli: Cli) -> u8 {
         Some(Command::Drill(args)) => drill::run(&targets, &global, args).await,
         Some(Command::Backup(args)) => backup::run(&targets, args).await,
         Some(Command::CheckData(args)) => check_data::run(&targets, &global, args).await,
+        Some(Command::Sentinel(args)) => sentinel::run(&targets, &global, args).await,
         Some(Command::Completions(args)) => shell::completions(&args),
         Some(Command::Man) => shell::man(),
     }

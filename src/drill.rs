@@ -26,7 +26,7 @@ pub mod spec;
 pub mod writer;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use condition::{Condition, WriteCheck};
 pub use engine::{Activity, Drill, DrillEvent, Ending};

@@ -128,6 +128,21 @@ impl Monitor {
         self.fleet.apply(obs);
     }
 
+    /// Polls every node and every sentinel of `config` once (at once, each bounded by the
+    /// timeouts) and takes the answers in; the next [`cycle`](Self::cycle) builds on them.
+    pub async fn observe_once(&mut self, config: &Config) {
+        let (observed, sentinels) = tokio::join!(
+            crate::poller::poll_once(config),
+            crate::sentinel::poll::poll_config(config)
+        );
+        for r in sentinels {
+            self.observe_sentinel(r);
+        }
+        for obs in observed {
+            self.observe(obs);
+        }
+    }
+
     /// Takes in one sentinel's report; Sentinel's view follows at the next cycle.
     pub fn observe_sentinel(&mut self, report: crate::sentinel::SentinelReport) {
         self.sentinels.record(report);

@@ -26,6 +26,7 @@ pub mod redis_ops;
 pub mod repoint;
 pub mod request;
 pub mod restore;
+pub mod sentinel_reset;
 pub mod session;
 pub mod snapshot;
 pub mod summary;

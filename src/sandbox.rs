@@ -85,6 +85,8 @@ pub struct Spec {
     /// Where the primary listens instead of a free loopback port: this port, on loopback and
     /// on this host (a restore's scratch server, which a remote node must reach).
     pub listen: Option<crate::config::Addr>,
+    /// Arguments appended to one node's command line, by its name (after `extra_args`).
+    pub node_args: Vec<(String, Vec<String>)>,
 }
 
 impl Default for Spec {
@@ -102,6 +104,7 @@ impl Default for Spec {
             group: "sandbox".to_string(),
             sentinels: 0,
             listen: None,
+            node_args: Vec::new(),
         }
     }
 }
@@ -307,6 +310,9 @@ impl Sandbox {
         };
         let mut extra_args = self.spec.extra_args.clone();
         extra_args.extend(extra.iter().map(|s| (*s).to_string()));
+        if let Some((_, own)) = self.spec.node_args.iter().find(|(n, _)| n == name) {
+            extra_args.extend(own.iter().cloned());
+        }
         let at_least_7 = self.is_at_least_redis_7();
         let launch = Launch {
             bin: self.bin.clone(),

@@ -62,6 +62,19 @@ pub async fn act<A: ActionArgs>(targets: &TargetArgs, global: &Global, args: &A)
     match session::prepare(&session, &req) {
         Ok(Preparation::Run(p)) => run::run(&ctx, &p, flags).await,
         Ok(Preparation::ClearMark(m)) => clear_mark(&ctx, &m, flags),
+        // Sentinel already promoted: the statement is the answer, and it is recorded (not
+        // on a dry run).
+        Err(e) if e.kind == ErrorKind::NothingToDo && req.action == ops::ActionKind::Promote => {
+            let recorded = if flags.dry_run {
+                Ok(())
+            } else {
+                ops::promote::sentinel::record(&ctx.config, &ctx.topology, &req, &e.message)
+            };
+            if let Err(w) = recorded {
+                output::note(&format!("warning: {}", w.message));
+            }
+            fail(&e, ctx.json)
+        }
         Err(e) => fail(&e, ctx.json),
     }
 }

@@ -44,6 +44,9 @@ pub enum Condition {
     KeysAtLeast { node: String, keys: u64 },
     /// Every acknowledged write is on the primary (as last checked by the runner).
     NoWritesLost,
+    /// Every configured sentinel answers and names the group's only live primary as the
+    /// master (Sentinel's configuration agrees with the data nodes).
+    SentinelsNamePrimary,
     /// Every one of these.
     All(Vec<Condition>),
     /// At least one of these (two ways to the same goal).
@@ -151,6 +154,7 @@ impl Condition {
                 )),
                 None => out.push("the writes are not checked yet".to_string()),
             },
+            Self::SentinelsNamePrimary => sentinels_name_primary(g, out),
             Self::Persists { node } | Self::KeysAtLeast { node, .. } => match g.by_name(node) {
                 Some(n) if is_live(n) => self.node_holds(n, out),
                 _ => out.push(format!("{node} is not up")),
@@ -197,6 +201,32 @@ impl Condition {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+/// What keeps the sentinels from naming the group's only live primary, if anything.
+fn sentinels_name_primary(g: &GroupTopology, out: &mut Vec<String>) {
+    let Some(s) = g.sentinel.as_ref().filter(|s| !s.rows.is_empty()) else {
+        out.push("no sentinel watches the group".to_string());
+        return;
+    };
+    let primaries = live_primaries(g);
+    let [p] = primaries.as_slice() else {
+        out.push("no single primary for the sentinels to name".to_string());
+        return;
+    };
+    let primary = p.name.clone();
+    for r in &s.rows {
+        if !r.is_up() {
+            out.push(format!("sentinel {} does not answer", r.addr));
+        } else if r.master_node.as_deref() != Some(primary.as_str()) {
+            let names = r
+                .master_node
+                .clone()
+                .or_else(|| r.master.clone())
+                .unwrap_or_else(|| "no master".to_string());
+            out.push(format!("sentinel {} names {names}, not {primary}", r.addr));
         }
     }
 }

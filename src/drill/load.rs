@@ -14,6 +14,10 @@ use super::spec::{DrillSpec, Forbidden};
 const BUILTIN: &[(&str, &str)] = &[
     ("master-crash", include_str!("builtin/master-crash.toml")),
     (
+        "sentinel-failover",
+        include_str!("builtin/sentinel-failover.toml"),
+    ),
+    (
         "planned-switchover",
         include_str!("builtin/planned-switchover.toml"),
     ),
@@ -201,6 +205,15 @@ fn check(spec: &DrillSpec) -> Result<(), DrillError> {
             "a drill's sandbox has at most 8 replicas",
         ));
     }
+    if spec.sandbox.sentinels > 5 {
+        return Err(DrillError::new(
+            format!(
+                "{} sentinels is more than a drill needs",
+                spec.sandbox.sentinels
+            ),
+            "a drill's sandbox has at most 5 sentinels",
+        ));
+    }
     let names = node_names(spec);
     let known = |n: &str, what: &str| {
         if names.iter().any(|k| k == n) {
@@ -212,6 +225,9 @@ fn check(spec: &DrillSpec) -> Result<(), DrillError> {
             ))
         }
     };
+    for n in &spec.sandbox.never_promote {
+        known(n, "sandbox.never_promote")?;
+    }
     for (i, step) in spec.steps.iter().enumerate() {
         let what = format!("step {}", i + 1);
         for f in &step.faults {
@@ -259,7 +275,7 @@ fn check_condition(
             known(node)?;
             known(primary)
         }
-        Condition::NoWritesLost => Ok(()),
+        Condition::NoWritesLost | Condition::SentinelsNamePrimary => Ok(()),
         Condition::All(all) | Condition::Any(all) => {
             all.iter().try_for_each(|c| check_condition(c, known))
         }

@@ -281,9 +281,7 @@ impl Play {
 
     /// One poll: the topology, the audit log, the writes; the engine; its faults.
     async fn tick(&mut self, emit: &mut impl FnMut(RunnerEvent)) {
-        for obs in crate::poller::poll_once(&self.config).await {
-            self.monitor.observe(obs);
-        }
+        self.monitor.observe_once(&self.config).await;
         let now = SystemTime::now();
         self.monitor.cycle(now, |_| Lookup::Found(None));
         for rec in self.tail.poll().unwrap_or_default() {
@@ -360,6 +358,18 @@ async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, Dril
             .unwrap_or_default(),
         protected_configs: needs_protected || spec.sandbox.protected_configs,
         group: "drill".to_string(),
+        sentinels: spec.sandbox.sentinels,
+        node_args: spec
+            .sandbox
+            .never_promote
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    vec!["--replica-priority".to_string(), "0".to_string()],
+                )
+            })
+            .collect(),
         ..Spec::default()
     };
     let mut sb = Sandbox::start(&sb_spec).await.map_err(sandbox_error)?;
@@ -489,9 +499,7 @@ async fn check_writes(
 /// One fresh poll, for the final check.
 async fn final_topology(config: &Config) -> crate::topology::Topology {
     let mut m = Monitor::one_shot(config, SystemTime::now());
-    for obs in crate::poller::poll_once(config).await {
-        m.observe(obs);
-    }
+    m.observe_once(config).await;
     m.cycle(SystemTime::now(), |_| Lookup::Found(None));
     m.into_topology()
 }

@@ -58,6 +58,11 @@ pub struct SandboxSpec {
     pub data_keys: u64,
     /// The writer's rate, in acknowledged writes a second (0: no writer).
     pub writer_rate: u32,
+    /// Sentinels (`s1..`) watching the group (0: none); the config names them.
+    pub sentinels: usize,
+    /// Replicas started with `replica-priority 0`: Sentinel never promotes them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub never_promote: Vec<String>,
 }
 
 impl Default for SandboxSpec {
@@ -71,6 +76,8 @@ impl Default for SandboxSpec {
             spare: 0,
             data_keys: 1000,
             writer_rate: 50,
+            sentinels: 0,
+            never_promote: Vec::new(),
         }
     }
 }

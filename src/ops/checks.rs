@@ -59,6 +59,13 @@ impl GroupPolicy {
     pub fn apply(&self, plan: &mut Plan) {
         plan.read_only.clone_from(&self.read_only);
         plan.ha_manager.clone_from(&self.ha_manager);
+        // A plan under the master Sentinel names (`repoint/sentinel.rs`) asks nothing of
+        // Sentinel it would not do itself.
+        if plan.sentinel_master.is_some()
+            && matches!(plan.ha_manager, Some(Refusal::Sentinel { .. }))
+        {
+            plan.ha_manager = None;
+        }
         // A switchover only: the console and `session::standing` offer no other.
         let through_cluster = plan.action == ActionKind::Switchover
             && plan

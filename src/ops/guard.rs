@@ -79,7 +79,10 @@ impl Refusal {
                     .to_string(),
             ),
             Self::Sentinel { .. } => Some(
-                "switch over through Sentinel (SENTINEL FAILOVER with writes paused), not by hand"
+                "switch over through Sentinel (SENTINEL FAILOVER with writes paused), not by \
+                 hand; Sentinel fails a dead primary over and repoints the replicas by itself \
+                 (promote then says what it did), and a returning old primary rejoins under the \
+                 master the sentinels name (rejoin)"
                     .to_string(),
             ),
             Self::Cluster { .. } => Some(

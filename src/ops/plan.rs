@@ -368,6 +368,10 @@ pub struct Plan {
     /// change.
     #[serde(serialize_with = "ser_refusal")]
     pub ha_manager: Option<Refusal>,
+    /// Set when the steps follow the master Sentinel names (a rejoin on a Sentinel group):
+    /// the engine does not refuse the run for Sentinel's connections to the nodes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sentinel_master: Option<String>,
     /// Why this plan has no snapshot gate although it may change roles (nothing to save, a
     /// partial resync keeps the data ...), said by its builder. The engine refuses a role
     /// change with neither a gate nor this reason (or the operator's), and records it.
@@ -427,6 +431,7 @@ impl Plan {
             confirm: Confirm::Yes,
             read_only: None,
             ha_manager: None,
+            sentinel_master: None,
             gate_skipped: None,
             done_facts: Vec::new(),
             budgets,

@@ -8,6 +8,7 @@
 
 pub mod candidates;
 pub mod marks;
+pub mod sentinel;
 #[cfg(test)]
 mod tests;
 
@@ -165,9 +166,27 @@ pub fn plan_promote(
         };
     let group = &config.groups[gi];
     let gt = group_topology(topology, gi);
+    if group.sentinel.is_some() {
+        if let Some(done) = sentinel::already_promoted(&gt) {
+            let asked = req
+                .node
+                .as_deref()
+                .and_then(|n| find_node(config, topology, n).ok())
+                .map(|n| n.cfg.name.clone())
+                .filter(|n| *n != done.master);
+            return Err(OpsError::nothing_to_do(match asked {
+                Some(n) => format!("{n} is not promoted: {}", done.statement),
+                None => done.statement,
+            }));
+        }
+    }
     let cands = assess(&gt, req.now, req.max_extra_link_down);
     let mut plan = Plan::new(ActionKind::Promote, &group.name, gi, req.budgets);
     group_guard(&mut plan, group, &gt);
+    if group.sentinel.is_some() {
+        plan.checks
+            .extend(sentinel::why_not_yet(&gt).map(Check::warn));
+    }
     plan.notes.push_as(
         NoteKind::Candidates,
         "candidates (Sentinel's rules: reachable, not syncing or loading, priority > 0, \

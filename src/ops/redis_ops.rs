@@ -71,6 +71,9 @@ pub enum Command {
     /// `CONFIG SET name value`. Only the settings of [`ConfigParam`] can be changed, and only
     /// the snapshot gate does it (a BGSAVE under another file name, put back at once).
     ConfigSet(ConfigParam, String),
+    /// `SENTINEL RESET name`, sent to a sentinel (never to a data node): it forgets the
+    /// master's replicas and the other sentinels, and finds them again.
+    SentinelReset(String),
     /// `CLUSTER FAILOVER` (default mode: the primary pauses its clients until the replica has
     /// its offset, then the replica wins an election), sent to the replica.
     ClusterFailover,
@@ -180,6 +183,7 @@ impl Command {
                 v
             }
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
+            Self::SentinelReset(name) => vec![s("SENTINEL"), s("RESET"), name.clone()],
             Self::ClusterFailover => vec![s("CLUSTER"), s("FAILOVER")],
             Self::ClusterNodes => vec![s("CLUSTER"), s("NODES")],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],

@@ -10,6 +10,7 @@
 pub mod guard;
 pub mod lineage;
 pub mod rejoin;
+pub mod sentinel;
 
 pub use guard::{assess, assess_rejoin, DownloadNeed, Finding, Holdings, Lag, Verdict, WipeGuard};
 pub use lineage::{compare, predict, short, Comparison, History, Lineage, Resync};
@@ -113,7 +114,15 @@ pub fn plan_rejoin(
         .iter()
         .find(|m| m.group == n.group_name && m.node == n.cfg.name);
     let marked = mark.map(|m| m.promoted.as_str());
+    let through_sentinel = match config.groups[n.group_index].sentinel {
+        Some(_) => Some(sentinel::master_for_rejoin(&gt, &n.cfg.name, n.group_name)?),
+        None => None,
+    };
     let primary = match others.as_slice() {
+        _ if through_sentinel.is_some() => through_sentinel
+            .as_ref()
+            .map(|s| s.master.clone())
+            .unwrap_or_default(),
         [p] => p.name.clone(),
         [] if n
             .view
@@ -164,15 +173,25 @@ pub fn plan_rejoin(
         sync_deadline,
     };
     let source = find_node(config, topology, &req.to)?;
-    Ok(build(
+    // Sentinel's own failover stands for a promote's mark: the promotion point is read on the
+    // master Sentinel promoted, as for a mark redops wrote.
+    let by_sentinel = through_sentinel
+        .as_ref()
+        .filter(|_| mark.is_none())
+        .map(|named| sentinel::mark_of_failover(&n, named));
+    let mut built = build(
         config,
         topology,
         &n,
         &source,
         &req,
         ActionKind::Rejoin,
-        mark,
-    ))
+        mark.or(by_sentinel.as_ref()),
+    );
+    if let Some(named) = through_sentinel {
+        sentinel::follow(&mut built.plan, &named);
+    }
+    Ok(built)
 }
 
 fn to_check(f: &Finding) -> Check {

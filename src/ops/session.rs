@@ -241,6 +241,10 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
     let Some(g) = ctx.config.groups.get(gi) else {
         return guard::standing(ctx.read_only, None, None, changes_roles);
     };
+    if by_sentinel_view(ctx, g, gi, action) {
+        let policy = GroupPolicy::of(g, &super::group_topology(ctx.topology, gi));
+        return guard::standing(ctx.read_only, policy.read_only.as_ref(), None, true);
+    }
     let policy = GroupPolicy::of(g, &super::group_topology(ctx.topology, gi));
     // A cluster's switchover is its own CLUSTER FAILOVER (`switchover/cluster.rs`).
     let cluster_switchover = action == ActionKind::Switchover
@@ -251,6 +255,23 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
         policy.ha_manager.as_ref().filter(|_| !cluster_switchover),
         changes_roles,
     )
+}
+
+/// A rejoin on a Sentinel group goes under the master the sentinels name
+/// (`repoint/sentinel.rs`), which refuses it when they cannot vouch for one; a promote there
+/// says what Sentinel did (`promote/sentinel.rs`), its plan refused otherwise: neither is
+/// refused before it is planned, but for read-only.
+fn by_sentinel_view(
+    ctx: &Context<'_>,
+    g: &crate::config::Group,
+    gi: usize,
+    action: ActionKind,
+) -> bool {
+    matches!(action, ActionKind::Rejoin | ActionKind::Promote)
+        && matches!(
+            GroupPolicy::of(g, &super::group_topology(ctx.topology, gi)).ha_manager,
+            Some(Refusal::Sentinel { .. })
+        )
 }
 
 /// The budgets of an action: the console config's (the read timeout of one command, the

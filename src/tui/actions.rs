@@ -229,15 +229,9 @@ impl App {
                     request: req.clone(),
                 }];
             }
-            let gi = req.group.unwrap_or(self.group);
             return vec![Effect::ListBackups {
                 backups_dir,
-                group: self
-                    .config
-                    .groups
-                    .get(gi)
-                    .map(|g| g.name.clone())
-                    .unwrap_or_default(),
+                group: self.request_group(req),
                 request: req.clone(),
             }];
         }
@@ -268,6 +262,18 @@ impl App {
                     marks: vec![m],
                 }]
             }
+            // Sentinel already promoted: the statement, shown whole and recorded.
+            Err(e)
+                if e.kind == crate::ops::ErrorKind::NothingToDo
+                    && req.action == ActionKind::Promote =>
+            {
+                self.refuse(req.action, &e.message);
+                vec![Effect::RecordPromoteStatement {
+                    audit_log: self.config.console.audit_log.clone(),
+                    group: self.request_group(req),
+                    statement: e.message,
+                }]
+            }
             Err(e) => {
                 let hint = e
                     .hint
@@ -277,6 +283,16 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// The name of the group a request is for (its scope, else the selected group).
+    fn request_group(&self, req: &crate::ops::Request) -> String {
+        let gi = req.group.unwrap_or(self.group);
+        self.config
+            .groups
+            .get(gi)
+            .map(|g| g.name.clone())
+            .unwrap_or_default()
     }
 
     /// Why action `a` was not planned, whole: in the status line when it fits there, else

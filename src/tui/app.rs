@@ -226,6 +226,13 @@ pub enum Effect {
         nodes: Vec<String>,
         what: String,
     },
+    /// Write the audit record of promote's statement that Sentinel has already failed over,
+    /// answering with `Msg::Acknowledged` (its error only).
+    RecordPromoteStatement {
+        audit_log: PathBuf,
+        group: String,
+        statement: String,
+    },
     /// Ask the drill runner for the current step's next hint (answered by a `Msg::Drill`
     /// hint event at its next poll).
     DrillHint,

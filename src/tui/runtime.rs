@@ -266,6 +266,23 @@ fn push_event(msgs: &mut Vec<Msg>, ev: &Event) {
 }
 
 /// Carries out slow work off the UI task and answers with a message.
+/// Promote's statement (Sentinel already failed over) into the audit log, off the UI task.
+fn record_statement(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
+    let Effect::RecordPromoteStatement {
+        audit_log,
+        group,
+        statement,
+    } = fx
+    else {
+        return;
+    };
+    tokio::task::spawn_blocking(move || {
+        let r = crate::ops::promote::sentinel::record_in(&audit_log, &group, &statement)
+            .map_err(|e| e.message);
+        let _ = tx.send(Msg::Acknowledged(r));
+    });
+}
+
 fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
     match fx {
         Effect::LoadTheme { name, no_color } => {
@@ -343,6 +360,7 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(Msg::Acknowledged(r));
             });
         }
+        fx @ Effect::RecordPromoteStatement { .. } => record_statement(fx, tx),
         Effect::FindSnapshot {
             backups_dir,
             group,

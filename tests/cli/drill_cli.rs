@@ -290,6 +290,44 @@ fn master_crash_forced_promotion_of_the_lagging_replica_fails_naming_the_move() 
 }
 
 #[test]
+fn sentinel_failover_reference_solution_passes_and_a_manual_repoint_is_refused() {
+    let d = Drill::start("sentinel-failover");
+    d.fault("n1 killed");
+    // Repointing by hand on a Sentinel group: refused with the reason, counted as a guard.
+    let mut by_hand = vec!["-c", d.config.as_str()];
+    by_hand.extend(["repoint", "n3", "--to", "n2", "--yes"]);
+    let out = redops(&by_hand);
+    assert_eq!(out.status.code(), Some(3));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("refused: group 'drill' is watched by Sentinel"),
+        "{said}"
+    );
+    d.step(1);
+    d.fault("n1 restarted with its old data");
+    // Sentinel may have reconfigured n1 already: the rejoin then says so and exits 0.
+    d.act("rejoin n1 --yes");
+    let (report, code) = d.finish();
+    assert_passed("sentinel-failover", &report, code);
+    assert_eq!(report["guards_tripped"][0]["kind"], "refusal", "{report:#}");
+}
+
+#[test]
+fn sentinel_failover_promoting_the_reporting_replica_by_hand_fails_naming_the_move() {
+    let d = Drill::start("sentinel-failover");
+    d.fault("n1 killed");
+    assert_eq!(
+        d.raw("n3", &["REPLICAOF", "NO", "ONE"]).as_deref(),
+        Ok("OK")
+    );
+    let (report, code) = d.finish();
+    assert_eq!(code, 1);
+    let ending = &report["ending"];
+    assert_eq!(ending["kind"], "wrong_move", "{report:#}");
+    assert_eq!(ending["what"], "n3 became a primary", "{report:#}");
+}
+
+#[test]
 fn planned_switchover_reference_solution_passes() {
     let d = Drill::start("planned-switchover");
     d.step(0);
@@ -436,6 +474,7 @@ fn drill_list_shows_the_builtins() {
         .collect();
     for id in [
         "master-crash",
+        "sentinel-failover",
         "planned-switchover",
         "lagging-replica",
         "split-brain",

@@ -34,4 +34,5 @@ mod ops_cli_promote_repoint;
 mod restore_cli;
 mod sandbox_cli;
 mod sandbox_control;
+mod sentinel_cli;
 mod smoke;

@@ -168,3 +168,69 @@ fn keys_at_least_counts_every_database_of_a_live_node() {
     let gone = topo(1, &[down(primary("n1")), replica("n2", "n1")]);
     assert_eq!(c.unmet(&gone, None), vec!["n1 is not up"]);
 }
+
+/// Sentinel rows naming `masters` (`None`: that sentinel does not answer).
+fn with_sentinels(
+    mut t: crate::topology::Topology,
+    masters: &[Option<&str>],
+) -> crate::topology::Topology {
+    let rows = masters
+        .iter()
+        .enumerate()
+        .map(|(i, m)| crate::sentinel::SentinelRow {
+            addr: format!("127.0.0.1:{}", 26_000 + i),
+            error: m.is_none().then(|| "connection refused".to_string()),
+            pending: false,
+            unknown_master: false,
+            master: m.map(|m| format!("{m}:addr")),
+            master_node: m.map(str::to_string),
+            flags: vec!["master".into()],
+            quorum: Some(2),
+            ckquorum: None,
+            failover_state: None,
+            epoch: None,
+            tilt: false,
+            other_sentinels: None,
+        })
+        .collect();
+    t.groups[0].sentinel = Some(crate::sentinel::GroupSentinel {
+        master_name: "drill".into(),
+        rows,
+        ..Default::default()
+    });
+    t
+}
+
+#[test]
+fn sentinels_name_primary_wants_every_sentinel_on_the_live_primary() {
+    let c = Condition::SentinelsNamePrimary;
+    let promoted = || {
+        topo(
+            1,
+            &[down(primary("n1")), primary("n2"), replica("n3", "n2")],
+        )
+    };
+    assert_eq!(
+        c.unmet(&promoted(), None),
+        vec!["no sentinel watches the group"]
+    );
+    let agreed = with_sentinels(promoted(), &[Some("n2"), Some("n2"), Some("n2")]);
+    assert!(c.holds(&agreed, None));
+    let behind = with_sentinels(promoted(), &[Some("n2"), Some("n1"), None]);
+    assert_eq!(
+        c.unmet(&behind, None),
+        vec![
+            "sentinel 127.0.0.1:26001 names n1, not n2",
+            "sentinel 127.0.0.1:26002 does not answer"
+        ]
+    );
+    // A replica promoted by hand behind Sentinel's back: two primaries, no single one named.
+    let by_hand = with_sentinels(
+        topo(1, &[down(primary("n1")), primary("n2"), primary("n3")]),
+        &[Some("n2"), Some("n2"), Some("n2")],
+    );
+    assert_eq!(
+        c.unmet(&by_hand, None),
+        vec!["no single primary for the sentinels to name"]
+    );
+}

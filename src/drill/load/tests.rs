@@ -8,6 +8,7 @@ fn every_builtin_parses_and_checks() {
         ids,
         [
             "master-crash",
+            "sentinel-failover",
             "planned-switchover",
             "lagging-replica",
             "split-brain",
@@ -135,4 +136,17 @@ fn sizes_past_what_a_sandbox_holds_are_refused() {
     );
     let e = parse(&text, "mine.toml").unwrap_err();
     assert!(e.message.contains("fills 99999999 keys"), "{e}");
+}
+
+#[test]
+fn never_promote_names_a_node_of_the_sandbox() {
+    let text = SMALL.replace(
+        "[[steps]]",
+        "[sandbox]\nsentinels = 3\nnever_promote = [\"n9\"]\n\n[[steps]]",
+    );
+    let e = parse(&text, "mine.toml").unwrap_err();
+    assert!(e.message.contains("never_promote names node 'n9'"), "{e}");
+    let text = SMALL.replace("[[steps]]", "[sandbox]\nsentinels = 9\n\n[[steps]]");
+    let e = parse(&text, "mine.toml").unwrap_err();
+    assert!(e.message.contains("9 sentinels"), "{e}");
 }

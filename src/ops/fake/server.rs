@@ -248,6 +248,10 @@ impl World {
             Command::ClusterFailover | Command::ClusterNodes => Err(NodeError::Reply(
                 "ERR This instance has cluster support disabled".to_string(),
             )),
+            // A data node is no sentinel.
+            Command::SentinelReset(_) => Err(NodeError::Reply(
+                "ERR unknown command 'SENTINEL'".to_string(),
+            )),
             Command::FailoverAbort => {
                 if self.nodes[i].failover.take().is_some() {
                     ok()

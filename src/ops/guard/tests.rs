@@ -29,6 +29,11 @@ fn the_text_is_one_with_its_hint_apart() {
     };
     assert!(r.message().contains("watched by Sentinel"), "{r}");
     assert!(!r.message().contains("hint"), "{r}");
+    // What to use instead: the actions that go through Sentinel.
+    let instead = r.hint().unwrap_or_default();
+    for what in ["rejoin", "promote", "SENTINEL FAILOVER"] {
+        assert!(instead.contains(what), "{what}: {instead}");
+    }
     assert_eq!(
         r.to_string(),
         format!("{}. hint: {}", r.message(), r.hint().unwrap_or_default())
