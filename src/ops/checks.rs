@@ -59,12 +59,17 @@ impl GroupPolicy {
     pub fn apply(&self, plan: &mut Plan) {
         plan.read_only.clone_from(&self.read_only);
         plan.ha_manager.clone_from(&self.ha_manager);
-        // A switchover only: the console and `session::standing` offer no other.
-        let through_cluster = plan.action == ActionKind::Switchover
+        // A switchover, or a promotion through CLUSTER FAILOVER FORCE|TAKEOVER.
+        let through_cluster = (plan.action == ActionKind::Switchover
             && plan
                 .steps
                 .iter()
-                .any(|s| matches!(s.kind, super::plan::StepKind::ClusterFailover { .. }));
+                .any(|s| matches!(s.kind, super::plan::StepKind::ClusterFailover { .. })))
+            || (plan.action == ActionKind::Promote
+                && plan
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s.kind, super::plan::StepKind::ClusterForceFailover { .. })));
         if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }

@@ -243,7 +243,8 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
     };
     let policy = GroupPolicy::of(g, &super::group_topology(ctx.topology, gi));
     // A cluster's switchover is its own CLUSTER FAILOVER (`switchover/cluster.rs`).
-    let cluster_switchover = action == ActionKind::Switchover
+    // Its promotion is CLUSTER FAILOVER FORCE|TAKEOVER (`promote/cluster.rs`).
+    let cluster_switchover = matches!(action, ActionKind::Switchover | ActionKind::Promote)
         && matches!(policy.ha_manager, Some(Refusal::Cluster { .. }));
     guard::standing(
         ctx.read_only,
