@@ -13,6 +13,7 @@ use crate::topology::{AnomalyKind, GroupTopology, Link, Liveness, NodeView};
 
 use super::guard::Refusal;
 use super::plan::{ActionKind, Check, Plan, PlanNode};
+use super::redis_ops::Command;
 use super::summary::bytes;
 
 /// What the config and the nodes say about acting on a group at all: read-only by config,
@@ -59,7 +60,8 @@ impl GroupPolicy {
     pub fn apply(&self, plan: &mut Plan) {
         plan.read_only.clone_from(&self.read_only);
         plan.ha_manager.clone_from(&self.ha_manager);
-        // A switchover, or a promotion through CLUSTER FAILOVER FORCE|TAKEOVER.
+        // A switchover, or a promotion through CLUSTER FAILOVER FORCE|TAKEOVER only (a
+        // cluster's promotion plan that found nothing to promote has no step at all).
         let through_cluster = (plan.action == ActionKind::Switchover
             && plan
                 .steps
@@ -69,7 +71,9 @@ impl GroupPolicy {
                 && plan
                     .steps
                     .iter()
-                    .any(|s| matches!(s.kind, super::plan::StepKind::ClusterForceFailover { .. })));
+                    .flat_map(|s| &s.commands)
+                    .filter(|c| c.is_role_change())
+                    .all(|c| matches!(c, Command::ClusterFailoverForced { .. })));
         if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }

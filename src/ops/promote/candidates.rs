@@ -432,7 +432,8 @@ fn row(
     c
 }
 
-fn link_words(link: Option<Link>) -> String {
+/// A candidate's link to its primary, as the table says it.
+pub(super) fn link_words(link: Option<Link>) -> String {
     match link {
         Some(Link::Up) => "up".to_string(),
         Some(Link::Down { since: Some(d) }) => format!("down {}", crate::timefmt::span(d)),

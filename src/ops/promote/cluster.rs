@@ -16,7 +16,7 @@ use crate::info::InfoRole;
 use crate::observe::NodeState;
 use crate::topology::{GroupTopology, Liveness, NodeView};
 
-use super::super::checks::{group_guard, latency, link_down_words};
+use super::super::checks::{group_guard, latency};
 use super::super::error::{OpsError, OpsResult};
 use super::super::plan::{ActionKind, Check, Confirm, NoteKind, Plan, Step, StepKind};
 use super::super::redis_ops::Command;
@@ -111,17 +111,7 @@ pub(super) fn build(
         Some(n) => cands.get(n).cloned(),
         None => cands.best().cloned(),
     };
-    plan.notes.push_as(
-        NoteKind::Candidates,
-        format!(
-            "candidates: the replicas of {}'s shard (not failed, suspected or nofailover in the \
-             cluster's map, reachable, not syncing; ranked by offset):",
-            shard.primary.name
-        ),
-    );
-    for row in &cands.rows {
-        plan.notes.push_as(NoteKind::Candidates, table_line(row));
-    }
+    table_notes(&mut plan, shard, &cands);
     let p_name = shard.primary.name.clone();
     let Some(cand) = chosen else {
         plan.summary = format!("promote a replica of {p_name}'s shard");
@@ -138,14 +128,22 @@ pub(super) fn build(
     plan.confirm = Confirm::TypeName(cand.name.clone());
     let takeover = primary_checks(&mut plan, gt, view, shard, &cand, &cands);
     let loss = cands.loss(&cand);
-    plan.checks
-        .push(super::loss_check(&loss, &cand.name, &p_name));
-    let mode = if takeover { "TAKEOVER" } else { "FORCE" };
-    plan.summary = format!(
-        "promote {} in place of {p_name} (down), CLUSTER FAILOVER {mode}, slots {}",
-        cand.name,
-        crate::cluster::nodes::ranges_text(&shard.slots, RANGES_SHOWN)
-    );
+    let slots = crate::cluster::nodes::ranges_text(&shard.slots, RANGES_SHOWN);
+    if primary_down(gt, &shard.primary) {
+        plan.checks
+            .push(super::loss_check(&loss, &cand.name, &p_name));
+        let mode = if takeover { "TAKEOVER" } else { "FORCE" };
+        plan.summary = format!(
+            "promote {} in place of {p_name} (down), CLUSTER FAILOVER {mode}, slots {slots}",
+            cand.name
+        );
+    } else {
+        // Refused above; nothing is lost yet.
+        plan.summary = format!(
+            "promote {} while {p_name} is up and serves slots {slots} (refused: a switchover)",
+            cand.name
+        );
+    }
     if let Some(steps) = add_steps(&mut plan, gt, group, shard, &cand, takeover) {
         plan.notes.push(steps);
     }
@@ -180,6 +178,21 @@ fn find_shard<'a>(
             .iter()
             .find(|s| s.slot_count > 0 && primary_down(gt, &s.primary)),
     })
+}
+
+/// The candidates table as the plan's notes.
+fn table_notes(plan: &mut Plan, shard: &Shard, cands: &Candidates) {
+    plan.notes.push_as(
+        NoteKind::Candidates,
+        format!(
+            "candidates: the replicas of {}'s shard (not failed, suspected or nofailover in the \
+             cluster's map, reachable, not syncing; ranked by offset):",
+            shard.primary.name
+        ),
+    );
+    for row in &cands.rows {
+        plan.notes.push_as(NoteKind::Candidates, table_line(row));
+    }
 }
 
 /// The shard's replicas as a candidates table, with its primary as the old primary.
@@ -243,7 +256,7 @@ fn row(gt: &GroupTopology, index: usize, r: &ShardNode) -> Candidate {
         priority: info.and_then(|i| i.replication.priority),
         offset: info.and_then(|i| i.replication.offset),
         replid: info.and_then(|i| i.replication.replid.clone()),
-        link: link_down_words(v.link),
+        link: super::candidates::link_words(v.link),
         reasons,
         warnings: Vec::new(),
         rank: None,
