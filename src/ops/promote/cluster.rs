@@ -164,20 +164,25 @@ fn find_shard<'a>(
     view: &'a ClusterView,
     named: Option<&str>,
 ) -> OpsResult<Option<&'a Shard>> {
-    Ok(match named {
-        Some(name) => {
-            if let Some(s) = view.shards.iter().find(|s| s.primary.name == name) {
-                return Err(already_primary(gt, view, s));
-            }
-            view.shards
-                .iter()
-                .find(|s| s.replicas.iter().any(|r| r.name == name))
+    if let Some(name) = named {
+        if let Some(s) = view.shards.iter().find(|s| s.primary.name == name) {
+            return Err(already_primary(gt, view, s));
         }
-        None => view
+        return Ok(view
             .shards
             .iter()
-            .find(|s| s.slot_count > 0 && primary_down(gt, &s.primary)),
-    })
+            .find(|s| s.replicas.iter().any(|r| r.name == name)));
+    }
+    let down = view
+        .shards
+        .iter()
+        .find(|s| s.slot_count > 0 && primary_down(gt, &s.primary));
+    if down.is_none() {
+        if let Some(s) = promoted_by_cluster(gt, view) {
+            return Err(already_primary(gt, view, s));
+        }
+    }
+    Ok(down)
 }
 
 /// The candidates table as the plan's notes.
@@ -449,6 +454,23 @@ fn add_steps(
         "{p} is not marked for rejoin: when it comes back the cluster makes it a replica of {t} \
          by itself (its writes since {t}'s last offset are dropped by that resync)"
     ))
+}
+
+/// A shard whose primary the cluster promoted in place of a primary it marks failed (one
+/// left with no slots): what `promote` without a name is about once the cluster has done it.
+fn promoted_by_cluster<'a>(gt: &GroupTopology, view: &'a ClusterView) -> Option<&'a Shard> {
+    let failed_without_slots = view
+        .shards
+        .iter()
+        .any(|s| s.slot_count == 0 && s.primary.flags.fail);
+    if !failed_without_slots {
+        return None;
+    }
+    view.shards.iter().filter(|s| s.slot_count > 0).find(|s| {
+        view_index(gt, &s.primary.name)
+            .and_then(|i| fresh(&gt.nodes[i]))
+            .is_some_and(|i| i.replication.previous_replid().is_some())
+    })
 }
 
 /// The named node already serves a shard's slots: who it took over from, if the cluster
