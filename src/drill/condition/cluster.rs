@@ -96,3 +96,131 @@ pub(super) fn ok(g: &GroupTopology, out: &mut Vec<String>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::cluster::{ClusterView, Flags, Shard, ShardNode, SlotRange};
+    use crate::drill::testing::{down, primary, replica, topo};
+    use crate::drill::Condition;
+    use crate::topology::Topology;
+
+    fn node(name: &str, flags: Flags) -> ShardNode {
+        ShardNode {
+            id: name.repeat(20),
+            name: name.to_string(),
+            addr: String::new(),
+            flags,
+            config_epoch: 1,
+            connected: true,
+            polled: true,
+            reachable: true,
+            keys: None,
+            lag_bytes: None,
+        }
+    }
+
+    fn shard(p: ShardNode, replicas: Vec<ShardNode>, start: u16, end: u16) -> Shard {
+        Shard {
+            primary: p,
+            replicas,
+            slots: vec![SlotRange { start, end }],
+            slot_count: u32::from(end - start) + 1,
+        }
+    }
+
+    /// n4 serves 0-8191 (n1, back, its replica), n2 8192-16383; n1's state as given.
+    fn cluster(t: &mut Topology, n1_replica: bool, state_ok: bool) {
+        let fail = Flags {
+            primary: true,
+            fail: true,
+            ..Flags::default()
+        };
+        let mut shards = vec![
+            shard(
+                node("n4", Flags::default()),
+                if n1_replica {
+                    vec![node("n1", Flags::default())]
+                } else {
+                    Vec::new()
+                },
+                0,
+                8191,
+            ),
+            shard(node("n2", Flags::default()), Vec::new(), 8192, 16383),
+        ];
+        if !n1_replica {
+            shards.push(Shard {
+                primary: node("n1", fail),
+                replicas: Vec::new(),
+                slots: Vec::new(),
+                slot_count: 0,
+            });
+        }
+        t.groups[0].cluster = Some(Arc::new(ClusterView {
+            source: "n2".into(),
+            state_ok: Some(state_ok),
+            states: vec![("n2".into(), Some(state_ok)), ("n4".into(), Some(true))],
+            shards,
+            ..ClusterView::default()
+        }));
+    }
+
+    #[test]
+    fn the_shard_of_a_slot_names_its_primary_and_replicas() {
+        let mut t = topo(1, &[down(primary("n1")), primary("n2"), primary("n4")]);
+        cluster(&mut t, false, false);
+        let on_n4 = Condition::ShardPrimary {
+            slot: 0,
+            node: "n4".into(),
+        };
+        assert!(on_n4.holds(&t, None));
+        let on_n1 = Condition::ShardPrimary {
+            slot: 100,
+            node: "n1".into(),
+        };
+        assert_eq!(on_n1.unmet(&t, None), ["n1 is not up"]);
+        assert_eq!(
+            Condition::ClusterOk.unmet(&t, None),
+            ["cluster_state is not ok on n2"]
+        );
+        let mut back = topo(1, &[replica("n1", "n4"), primary("n2"), primary("n4")]);
+        cluster(&mut back, true, true);
+        assert!(Condition::ClusterOk.holds(&back, None));
+        let n1_replica = Condition::ShardReplica {
+            slot: 8191,
+            node: "n1".into(),
+        };
+        assert!(
+            n1_replica.holds(&back, None),
+            "{:?}",
+            n1_replica.unmet(&back, None)
+        );
+        let wrong_shard = Condition::ShardReplica {
+            slot: 9000,
+            node: "n1".into(),
+        };
+        assert_eq!(
+            wrong_shard.unmet(&back, None),
+            ["n1 is not a replica of n2 (slot 9000's primary)"]
+        );
+        assert_eq!(
+            Condition::ShardPrimary {
+                slot: 0,
+                node: "n2".into()
+            }
+            .unmet(&back, None),
+            ["slot 0 is served by n4, not n2"]
+        );
+    }
+
+    #[test]
+    fn no_cluster_view_is_said() {
+        let t = topo(1, &[primary("n1")]);
+        assert_eq!(
+            Condition::ClusterOk.unmet(&t, None),
+            ["no cluster view (no node answered CLUSTER NODES)"]
+        );
+    }
+}
