@@ -127,6 +127,23 @@ async fn owner(n: &Node, slot: u16) -> Option<u16> {
         .map(|x| x.port)
 }
 
+async fn myself_id(n: &Node) -> String {
+    let r = cluster::read(&mut client(n)).await;
+    r.nodes.myself().expect("myself").id.clone()
+}
+
+async fn config_set(n: &Node, key: &str, value: &str) {
+    let mut cmd = redis::cmd("CONFIG");
+    cmd.arg("SET").arg(key).arg(value);
+    client(n).query::<()>(&cmd).await.expect("CONFIG SET");
+}
+
+async fn setslot(n: &Node, args: &[&str]) {
+    let mut cmd = redis::cmd("CLUSTER");
+    cmd.arg("SETSLOT").arg(args);
+    client(n).query::<()>(&cmd).await.expect("CLUSTER SETSLOT");
+}
+
 async fn role(n: &Node) -> String {
     let mut cmd = redis::cmd("INFO");
     cmd.arg("replication");
@@ -135,6 +152,60 @@ async fn role(n: &Node) -> String {
         .find_map(|l| l.trim().strip_prefix("role:"))
         .unwrap_or_default()
         .to_string()
+}
+
+/// The cluster's own refusals, with n1 dead: a replica configured never to fail over, then a
+/// slot of the shard being imported elsewhere; each set back after. Returns the topology in
+/// which neither is left.
+async fn the_clusters_own_refusals(
+    m: &mut Monitor,
+    config: &Config,
+    nodes: &[Node],
+    n1_id: &str,
+) -> Topology {
+    config_set(&nodes[3], "cluster-replica-no-failover", "yes").await;
+    let t = cycle_until(m, config, "n4 flagged nofailover", |g| {
+        g.cluster.as_ref().is_some_and(|c| {
+            c.shards
+                .iter()
+                .flat_map(|s| &s.replicas)
+                .any(|r| r.name == "n4" && r.flags.nofailover)
+        })
+    })
+    .await;
+    let refused = promote(config, &t, "n4").expect("a plan");
+    assert!(
+        failed(&refused.plan)
+            .iter()
+            .any(|(m, over)| !over && m.contains("cluster-replica-no-failover")),
+        "{:?}",
+        refused.plan.checks
+    );
+    config_set(&nodes[3], "cluster-replica-no-failover", "no").await;
+    setslot(&nodes[1], &["7", "IMPORTING", n1_id]).await;
+    let t = cycle_until(m, config, "n4 without nofailover, slot 7 open", |g| {
+        g.cluster.as_ref().is_some_and(|c| {
+            !c.open_slots.is_empty()
+                && !c
+                    .shards
+                    .iter()
+                    .flat_map(|s| &s.replicas)
+                    .any(|r| r.flags.nofailover)
+        })
+    })
+    .await;
+    let refused = promote(config, &t, "n4").expect("a plan");
+    let refusals = failed(&refused.plan);
+    assert_eq!(refusals.len(), 1, "{refusals:?}");
+    assert!(
+        refusals[0].0.contains("slot 7 importing on n2"),
+        "{refusals:?}"
+    );
+    setslot(&nodes[1], &["7", "STABLE"]).await;
+    cycle_until(m, config, "slot 7 closed", |g| {
+        g.cluster.as_ref().is_some_and(|c| c.open_slots.is_empty())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,8 +242,12 @@ async fn promote_forces_the_failover_of_a_dead_primary_and_loses_no_acknowledged
         off("n1").is_some() && off("n1") == off("n4")
     })
     .await;
+    let n1_id = myself_id(&nodes[0]).await;
     sb.kill("n1").expect("kill n1");
-    let t = cycle_until(&mut m, &config, "n1 proven down", |g| down(g, "n1")).await;
+    cycle_until(&mut m, &config, "n1 proven down", |g| down(g, "n1")).await;
+
+    let t = the_clusters_own_refusals(&mut m, &config, &nodes, &n1_id).await;
+
     let pp = promote(&config, &t, "n4").expect("a plan");
     let plan = &pp.plan;
     assert!(failed(plan).is_empty(), "{:?}", plan.checks);
