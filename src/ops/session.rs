@@ -182,7 +182,11 @@ impl Prepared {
             (ActionKind::Promote, AfterRun::MarkOldPrimary { chosen, .. }) => {
                 format!("promote {}", chosen.as_deref().unwrap_or("(none eligible)"))
             }
-            (ActionKind::Promote, _) => "promote".to_string(),
+            // A cluster's promotion (no rejoin mark): the replica it confirms with.
+            (ActionKind::Promote, _) => match self.confirm_word() {
+                Some(w) => format!("promote {w}"),
+                None => "promote".to_string(),
+            },
             (ActionKind::Repoint, _) => {
                 format!("repoint {node} to {}", r.source.as_deref().unwrap_or("?"))
             }
