@@ -275,6 +275,11 @@ async fn promote_forces_the_failover_of_a_dead_primary_and_loses_no_acknowledged
 
     let outcome = run(&config, plan, "n4", None).await;
     assert_eq!(outcome.status, RunStatus::Done, "{outcome:?}");
+    println!(
+        "cluster promote (FORCE): {} ms, {} writes acknowledged before n1 died",
+        outcome.elapsed_ms,
+        acked.len()
+    );
     assert_eq!(role(&nodes[3]).await, "master");
     // Every node that answers names n4 the owner of the shard's slots.
     for n in nodes.iter().skip(1) {
@@ -360,6 +365,7 @@ async fn takeover_needs_an_override_when_no_majority_can_vote() {
     let reason = "n1 and n2 are gone with their host";
     let outcome = run(&config, plan, "n4", Some(reason)).await;
     assert_eq!(outcome.status, RunStatus::Done, "{outcome:?}");
+    println!("cluster promote (TAKEOVER): {} ms", outcome.elapsed_ms);
     assert_eq!(role(&nodes[3]).await, "master");
     for n in [&nodes[2], &nodes[3], &nodes[4], &nodes[5]] {
         assert_eq!(owner(n, 0).await, Some(nodes[3].addr.port), "{}", n.name);
