@@ -19,6 +19,27 @@ fn run(d: &Drill, args: &str) -> String {
     String::from_utf8_lossy(&redops(&all).stdout).into_owned()
 }
 
+/// Waits (bounded) until `args` would run: its dry run exits 0 (the cluster's map, not only
+/// the node itself, must say it is a replica in sync before a switchover to it may go).
+fn until_plannable(d: &Drill, args: &str) {
+    let end = Instant::now() + Duration::from_secs(60);
+    let mut all = vec!["-c", d.config.as_str()];
+    all.extend(args.split_whitespace());
+    all.push("--dry-run");
+    loop {
+        let out = redops(&all);
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "{args} never became plannable: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// Waits (bounded) until `node` replicates with its link up and no sync running: a
 /// switchover to it is refused before.
 fn in_sync(d: &Drill, node: &str) {
@@ -49,6 +70,7 @@ fn cluster_shard_failover_reference_solution_passes() {
     assert!(status.contains("shard n4: slots 0-5460"), "{status}");
     d.fault("n1 restarted with its old data");
     in_sync(&d, "n1");
+    until_plannable(&d, &spec.solution[1]);
     d.act(&spec.solution[1]);
     let (report, code) = d.finish();
     assert_passed("cluster-shard-failover", &report, code);
@@ -60,6 +82,7 @@ fn cluster_shard_failover_switching_another_shard_fails_naming_the_move() {
     d.step(1);
     d.fault("n1 restarted with its old data");
     in_sync(&d, "n5");
+    until_plannable(&d, "switchover --to n5");
     // The drill ends as soon as n5 is a primary, stopping the sandbox under the switchover's
     // last step: how that run ends is not the point.
     run(&d, "switchover --to n5 --yes");
