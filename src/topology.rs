@@ -298,6 +298,8 @@ pub enum AnomalyKind {
     ClusterDisagree,
     SlotOpen,
     ClusterUnread,
+    /// A replica whose primary is in another shard's view.
+    ClusterReplicaMisplaced,
 }
 
 impl AnomalyKind {
@@ -346,6 +348,7 @@ impl AnomalyKind {
             Self::ClusterDisagree => "cluster_disagree",
             Self::SlotOpen => "slot_open",
             Self::ClusterUnread => "cluster_unread",
+            Self::ClusterReplicaMisplaced => "cluster_replica_misplaced",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What is wrong with a cluster, in plain words, from its [`ClusterView`]: state fail, slots
 //! no one serves or a failed node serves, a shard one failure away from losing data, nodes
 //! that disagree on the slot map or epochs, failed or suspected nodes, slots left migrating,
-//! and a real split brain (two primaries claiming the same slots). Several primaries are
+//! a replica whose primary is in another shard's view, and a real split brain (two primaries claiming the same slots). Several primaries are
 //! never a split brain in a cluster: each owns its own slots. Pure.
 
 use super::nodes::ranges_text;
@@ -69,6 +69,7 @@ pub fn detect(view: &ClusterView, nodes: &[NodeView], out: &mut Vec<Anomaly>) {
             ),
         );
     }
+    misplaced(view, out);
     for o in &view.open_slots {
         let (dir, word) = if o.migrating {
             ("to", "migrating")
@@ -262,5 +263,67 @@ fn shards_without_replica(view: &ClusterView, out: &mut Vec<Anomaly>) {
                 s.slot_count
             ),
         );
+    }
+}
+
+fn misplaced(view: &ClusterView, out: &mut Vec<Anomaly>) {
+    for m in &view.misplaced {
+        let mut what = Vec::new();
+        let mut under: Vec<&str> = Vec::new();
+        for (_, q) in &m.elsewhere {
+            if !under.contains(&q.as_str()) {
+                under.push(q);
+            }
+        }
+        for q in &under {
+            let who: Vec<&str> = m
+                .elsewhere
+                .iter()
+                .filter(|(_, p)| p == q)
+                .map(|(r, _)| r.as_str())
+                .collect();
+            let verb = if who.len() == 1 { "places" } else { "place" };
+            what.push(format!("{} {verb} it under {q}", and_list(&who)));
+        }
+        if let Some((own, shown)) = &m.slots {
+            what.push(format!(
+                "its own map gives {} slots {own}, {}'s gives it {shown}",
+                m.own_primary, view.source
+            ));
+        }
+        let mut nodes = vec![m.node.clone(), m.own_primary.clone()];
+        for q in under {
+            if !nodes.iter().any(|n| n == q) {
+                nodes.push(q.to_string());
+            }
+        }
+        push(
+            out,
+            AnomalyKind::ClusterReplicaMisplaced,
+            Severity::Warning,
+            nodes,
+            format!(
+                "{} says it replicates from {}, but {}: the nodes disagree about which shard {} \
+                 copies, so a failover may not count it as a replica of its shard, or promote it \
+                 for slots whose data it does not hold. hint: compare CLUSTER NODES on {} and \
+                 {}; CLUSTER REPLICATE on {} puts it back under the primary it should follow",
+                m.node,
+                m.own_primary,
+                what.join(" and "),
+                m.node,
+                m.node,
+                m.own_primary,
+                m.node
+            ),
+        );
+    }
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
     }
 }

@@ -9,6 +9,9 @@
 
 use std::collections::BTreeMap;
 
+pub mod misplaced;
+pub use misplaced::Misplaced;
+
 use super::nodes::{self, ClusterNode, Flags, SlotRange, SLOTS};
 use super::NodeReport;
 use crate::topology::NodeView;
@@ -38,6 +41,8 @@ pub struct ClusterView {
     pub disagreements: Vec<Disagreement>,
     /// Two nodes that each claim, as primaries, the same slots (split brain inside a shard).
     pub overlaps: Vec<Overlap>,
+    /// Replicas the nodes place in different shards.
+    pub misplaced: Vec<Misplaced>,
     /// Nodes that answered `INFO` but whose cluster view could not be read: (name, why).
     pub unread: Vec<(String, String)>,
     /// Lines of a `CLUSTER NODES` reply that did not read: (name, line number, why).
@@ -214,6 +219,7 @@ pub fn build(nodes: &[NodeView]) -> Option<ClusterView> {
         }
     }
     out.overlaps = overlaps(nodes);
+    out.misplaced = misplaced::find(&names, nodes, src);
     Some(out)
 }
 

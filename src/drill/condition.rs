@@ -47,6 +47,14 @@ pub enum Condition {
     /// Every configured sentinel answers and names the group's only live primary as the
     /// master (Sentinel's configuration agrees with the data nodes).
     SentinelsNamePrimary,
+    /// In a cluster: `node` answers and is the primary of the shard serving `slot`.
+    ShardPrimary { slot: u16, node: String },
+    /// In a cluster: `node` answers and replicates, link up, from the primary of the shard
+    /// serving `slot`.
+    ShardReplica { slot: u16, node: String },
+    /// In a cluster: `cluster_state:ok` on every node that answers, and every slot served by
+    /// a primary the cluster does not mark failed.
+    ClusterOk,
     /// Every one of these.
     All(Vec<Condition>),
     /// At least one of these (two ways to the same goal).
@@ -159,6 +167,9 @@ impl Condition {
                 Some(n) if is_live(n) => self.node_holds(n, out),
                 _ => out.push(format!("{node} is not up")),
             },
+            Self::ShardPrimary { slot, node } => cluster::shard_primary(g, *slot, node, out),
+            Self::ShardReplica { slot, node } => cluster::shard_replica(g, *slot, node, out),
+            Self::ClusterOk => cluster::ok(g, out),
             Self::All(all) => {
                 for c in all {
                     c.collect(g, writes, out);
@@ -311,5 +322,6 @@ fn root<'a>(g: &'a GroupTopology, n: &'a NodeView) -> Option<&'a NodeView> {
     None
 }
 
+mod cluster;
 #[cfg(test)]
 mod tests;

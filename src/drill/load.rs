@@ -42,6 +42,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "restore-from-snapshot",
         include_str!("builtin/restore-from-snapshot.toml"),
     ),
+    (
+        "cluster-shard-failover",
+        include_str!("builtin/cluster-shard-failover.toml"),
+    ),
 ];
 
 /// The most keys a fill writes (100 bytes each: 100 MB of data at most).
@@ -152,7 +156,10 @@ pub fn parse(text: &str, origin: &str) -> Result<DrillSpec, DrillError> {
 /// one, then the spare servers.
 #[must_use]
 pub fn node_names(spec: &DrillSpec) -> Vec<String> {
-    let count = 1 + spec.sandbox.replicas + usize::from(spec.sandbox.chain) + spec.sandbox.spare;
+    let count = match spec.sandbox.cluster_shape() {
+        Some(shape) => shape.total(),
+        None => 1 + spec.sandbox.replicas + usize::from(spec.sandbox.chain) + spec.sandbox.spare,
+    };
     (1..=count).map(|i| format!("n{i}")).collect()
 }
 
@@ -163,6 +170,7 @@ fn check(spec: &DrillSpec) -> Result<(), DrillError> {
             "add at least one [[steps]] with a goal and an `until` condition",
         ));
     }
+    cluster::check_sandbox(&spec.sandbox)?;
     if spec.sandbox.chain && spec.sandbox.replicas == 0 {
         return Err(DrillError::new(
             "a chained replica needs at least one replica",
@@ -275,12 +283,14 @@ fn check_condition(
             known(node)?;
             known(primary)
         }
-        Condition::NoWritesLost | Condition::SentinelsNamePrimary => Ok(()),
+        Condition::ShardPrimary { node, .. } | Condition::ShardReplica { node, .. } => known(node),
+        Condition::NoWritesLost | Condition::SentinelsNamePrimary | Condition::ClusterOk => Ok(()),
         Condition::All(all) | Condition::Any(all) => {
             all.iter().try_for_each(|c| check_condition(c, known))
         }
     }
 }
 
+mod cluster;
 #[cfg(test)]
 mod tests;

@@ -166,8 +166,13 @@ async fn play(
         .map(crate::sandbox::ServerProcess::node)
         .collect();
     let drill = Drill::new(spec.clone(), opts.time_limit);
-    let writer = (spec.sandbox.writer_rate > 0)
-        .then(|| Writer::spawn(nodes, timeouts, spec.sandbox.writer_rate));
+    let rate = spec.sandbox.writer_rate;
+    let writer = (rate > 0).then(|| match spec.sandbox.cluster_shape() {
+        Some(shape) => {
+            Writer::spawn_cluster(nodes, timeouts, rate, &cluster::first_shard_tag(shape))
+        }
+        None => Writer::spawn(nodes, timeouts, rate),
+    });
     emit(RunnerEvent::DrillStarted {
         drill: spec.id.clone(),
         title: spec.title.clone(),
@@ -341,6 +346,17 @@ fn forward(e: DrillEvent) -> Option<RunnerEvent> {
 }
 
 async fn start_sandbox(spec: &DrillSpec, opts: &Options) -> Result<Sandbox, DrillError> {
+    if let Some(shape) = spec.sandbox.cluster_shape() {
+        let sb_spec = Spec {
+            server_bin: opts.server_bin.clone(),
+            extra_args: persistence_args(spec.sandbox.persistence),
+            group: "drill".to_string(),
+            ..Spec::default()
+        };
+        return Sandbox::start_cluster(shape, &sb_spec)
+            .await
+            .map_err(sandbox_error);
+    }
     let needs_protected = spec
         .steps
         .iter()
@@ -483,17 +499,24 @@ async fn check_writes(
     w: &Writer,
 ) -> Option<WriteCheck> {
     let group = topology.groups.first()?;
-    let primaries = live_primaries(group);
-    let [p] = primaries.as_slice() else {
-        return None;
+    let name = if group.cluster.is_some() {
+        cluster::primary_of_keys(group, w.prefix())?
+    } else {
+        let primaries = live_primaries(group);
+        let [p] = primaries.as_slice() else {
+            return None;
+        };
+        p.name.clone()
     };
     let node = config
         .groups
         .first()?
         .nodes
         .iter()
-        .find(|n| n.name == p.name)?;
-    writer::check(node, timeouts, &w.acked()).await.ok()
+        .find(|n| n.name == name)?;
+    writer::check_keys(node, timeouts, &w.acked(), w.prefix())
+        .await
+        .ok()
 }
 
 /// One fresh poll, for the final check.
@@ -503,6 +526,8 @@ async fn final_topology(config: &Config) -> crate::topology::Topology {
     m.cycle(SystemTime::now(), |_| Lookup::Found(None));
     m.into_topology()
 }
+
+mod cluster;
 
 #[cfg(test)]
 mod tests {

@@ -63,6 +63,20 @@ pub struct SandboxSpec {
     /// Replicas started with `replica-priority 0`: Sentinel never promotes them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub never_promote: Vec<String>,
+    /// A Redis Cluster instead of one replication group: `PxR` (`3x1`: primaries `n1..n3`
+    /// with slots in order, then their replicas `n4..n6`). The writer then writes to the
+    /// first shard (`n1`'s slots), following `MOVED` as a cluster client does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+}
+
+impl SandboxSpec {
+    /// The cluster shape, when the sandbox is a cluster (`None` also when it does not read:
+    /// loading a drill refuses that).
+    #[must_use]
+    pub fn cluster_shape(&self) -> Option<crate::sandbox::ClusterShape> {
+        self.cluster.as_deref().and_then(|s| s.parse().ok())
+    }
 }
 
 impl Default for SandboxSpec {
@@ -78,6 +92,7 @@ impl Default for SandboxSpec {
             writer_rate: 50,
             sentinels: 0,
             never_promote: Vec::new(),
+            cluster: None,
         }
     }
 }

@@ -3,7 +3,8 @@
 //! the check at the end: how many acknowledged writes the final primary does not hold.
 //!
 //! It follows the primary as a client would: on an error (`READONLY`, a lost connection) it
-//! asks every node `ROLE` and carries on with the one that says primary. A write without a
+//! asks every node `ROLE` and carries on with the one that says primary. In a cluster its
+//! keys carry one hash tag (one shard) and it follows `MOVED` to the node it names first. A write without a
 //! reply is not acknowledged (it may or may not have happened) and is not counted.
 //! The runner can hold it (before killing a primary, so that the figure counts what the
 //! trainee's moves lose, not the writes a crash takes with it).
@@ -75,6 +76,8 @@ pub struct Writer {
     /// Set by the writer while it is holding (no write in flight).
     held: Arc<AtomicBool>,
     task: Option<JoinHandle<()>>,
+    /// What its keys start with (`drill:w:`, or a hash tag and that in a cluster).
+    prefix: String,
 }
 
 impl Writer {
@@ -82,12 +85,26 @@ impl Writer {
     /// inside a tokio runtime.
     #[must_use]
     pub fn spawn(nodes: Vec<Node>, timeouts: Timeouts, rate: u32) -> Self {
+        Self::spawn_keyed(nodes, timeouts, rate, PREFIX.to_string())
+    }
+
+    /// As [`spawn`](Self::spawn), for a cluster: every key carries `tag` (a hash tag, so one
+    /// shard holds them all), and a `MOVED` sends the writer to the node it names.
+    #[must_use]
+    pub fn spawn_cluster(nodes: Vec<Node>, timeouts: Timeouts, rate: u32, tag: &str) -> Self {
+        Self::spawn_keyed(nodes, timeouts, rate, format!("{tag}{PREFIX}"))
+    }
+
+    fn spawn_keyed(nodes: Vec<Node>, timeouts: Timeouts, rate: u32, prefix: String) -> Self {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let hold = Arc::new(AtomicBool::new(false));
         let held = Arc::new(AtomicBool::new(false));
         let task = tokio::spawn(run(
-            nodes,
-            timeouts,
+            Target {
+                nodes,
+                timeouts,
+                prefix: prefix.clone(),
+            },
             f64::from(rate.max(1)),
             Arc::clone(&shared),
             Arc::clone(&hold),
@@ -98,7 +115,14 @@ impl Writer {
             hold,
             held,
             task: Some(task),
+            prefix,
         }
+    }
+
+    /// What its keys start with.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The acknowledged writes so far.
@@ -145,8 +169,36 @@ impl Drop for Writer {
     }
 }
 
-async fn find_primary(nodes: &[Node], timeouts: Timeouts) -> Option<NodeClient> {
-    for n in nodes {
+/// Where the writer writes, and its keys.
+struct Target {
+    nodes: Vec<Node>,
+    timeouts: Timeouts,
+    prefix: String,
+}
+
+/// The `host:port` a `MOVED slot host:port` error names (however the client words the
+/// error around it).
+fn moved_to(error: &str) -> Option<&str> {
+    let at = error.to_ascii_lowercase().find("moved")?;
+    error[at..].split_whitespace().skip(1).find(|w| {
+        w.rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+    })
+}
+
+/// The first node that says it is a primary: the one a `MOVED` named (`prefer`) first.
+async fn find_primary(
+    nodes: &[Node],
+    timeouts: Timeouts,
+    prefer: Option<&str>,
+) -> Option<NodeClient> {
+    let preferred = nodes
+        .iter()
+        .filter(|n| prefer.is_some_and(|p| n.addr.to_string() == p));
+    let others = nodes
+        .iter()
+        .filter(|n| prefer.is_none_or(|p| n.addr.to_string() != p));
+    for n in preferred.chain(others) {
         let Ok(mut c) = NodeClient::new(n, timeouts, WRITER_CLIENT_NAME) else {
             continue;
         };
@@ -160,14 +212,14 @@ async fn find_primary(nodes: &[Node], timeouts: Timeouts) -> Option<NodeClient> 
 }
 
 async fn run(
-    nodes: Vec<Node>,
-    timeouts: Timeouts,
+    target: Target,
     rate: f64,
     shared: Arc<Mutex<Shared>>,
     hold: Arc<AtomicBool>,
     held: Arc<AtomicBool>,
 ) {
     let mut client: Option<NodeClient> = None;
+    let mut prefer: Option<String> = None;
     let mut i: u64 = 0;
     let mut owed = 0.0f64;
     let mut tick = tokio::time::interval(TICK);
@@ -187,7 +239,7 @@ async fn run(
         }
         held.store(false, Ordering::SeqCst);
         let Some(c) = client.as_mut() else {
-            client = find_primary(&nodes, timeouts).await;
+            client = find_primary(&target.nodes, target.timeouts, prefer.as_deref()).await;
             if client.is_none() {
                 note("no primary to write to".to_string());
             }
@@ -197,7 +249,10 @@ async fn run(
         owed = (owed + rate * TICK.as_secs_f64()).min(rate * TICK.as_secs_f64() * 2.0 + 1.0);
         while owed >= 1.0 && !hold.load(Ordering::SeqCst) {
             owed -= 1.0;
-            let cmd = redis::cmd("SET").arg(format!("{PREFIX}{i}")).arg(i).clone();
+            let cmd = redis::cmd("SET")
+                .arg(format!("{}{i}", target.prefix))
+                .arg(i)
+                .clone();
             let sent = c.query::<()>(&cmd).await;
             match sent {
                 Ok(()) => shared
@@ -206,7 +261,11 @@ async fn run(
                     .acked
                     .push(i),
                 Err(e) => {
-                    note(e.to_string());
+                    let text = e.to_string();
+                    if let Some(to) = moved_to(&text) {
+                        prefer = Some(to.to_string());
+                    }
+                    note(text);
                     client = None;
                     i += 1;
                     break;
@@ -226,13 +285,26 @@ pub async fn check(
     timeouts: Timeouts,
     acked: &Acked,
 ) -> Result<WriteCheck, NodeError> {
+    check_keys(node, timeouts, acked, PREFIX).await
+}
+
+/// As [`check`], for keys that start with `prefix` ([`Writer::prefix`]).
+///
+/// # Errors
+/// The node cannot be read.
+pub async fn check_keys(
+    node: &Node,
+    timeouts: Timeouts,
+    acked: &Acked,
+    prefix: &str,
+) -> Result<WriteCheck, NodeError> {
     let mut c = NodeClient::new(node, timeouts, WRITER_CLIENT_NAME)?;
     let all: Vec<u64> = acked.iter().collect();
     let mut lost = 0u64;
     for chunk in all.chunks(CHECK_BATCH) {
         let mut cmd = redis::cmd("MGET");
         for i in chunk {
-            cmd.arg(format!("{PREFIX}{i}"));
+            cmd.arg(format!("{prefix}{i}"));
         }
         let values: Vec<Option<String>> = c.query(&cmd).await?;
         lost += chunk
@@ -250,6 +322,20 @@ pub async fn check(
 #[cfg(test)]
 mod tests {
     use super::Acked;
+
+    #[test]
+    fn moved_names_the_node_to_follow() {
+        assert_eq!(
+            super::moved_to("MOVED 12182 127.0.0.1:17204"),
+            Some("127.0.0.1:17204")
+        );
+        assert_eq!(
+            super::moved_to("An error was signalled by the server - Moved: 7 10.0.0.1:6379"),
+            Some("10.0.0.1:6379")
+        );
+        assert_eq!(super::moved_to("MOVED"), None);
+        assert_eq!(super::moved_to("CLUSTERDOWN The cluster is down"), None);
+    }
 
     #[test]
     fn acked_keeps_runs_and_counts() {

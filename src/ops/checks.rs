@@ -13,6 +13,7 @@ use crate::topology::{AnomalyKind, GroupTopology, Link, Liveness, NodeView};
 
 use super::guard::Refusal;
 use super::plan::{ActionKind, Check, Plan, PlanNode};
+use super::redis_ops::Command;
 use super::summary::bytes;
 
 /// What the config and the nodes say about acting on a group at all: read-only by config,
@@ -54,8 +55,8 @@ impl GroupPolicy {
     }
 
     /// Sets the plan's `read_only` and `ha_manager` (the engine refuses on them). A plan that
-    /// goes through the cluster's own failover (`CLUSTER FAILOVER`) is not refused for the
-    /// cluster owning the roles: it asks the cluster.
+    /// goes through the cluster's own failover (`CLUSTER FAILOVER`, `FORCE`, `TAKEOVER`) is
+    /// not refused for the cluster owning the roles: it asks the cluster.
     pub fn apply(&self, plan: &mut Plan) {
         plan.read_only.clone_from(&self.read_only);
         plan.ha_manager.clone_from(&self.ha_manager);
@@ -66,12 +67,21 @@ impl GroupPolicy {
         {
             plan.ha_manager = None;
         }
-        // A switchover only: the console and `session::standing` offer no other.
-        let through_cluster = plan.action == ActionKind::Switchover
+        // A switchover through CLUSTER FAILOVER, a promotion through CLUSTER FAILOVER
+        // FORCE|TAKEOVER, and nothing else that changes a role (a cluster plan refused for a
+        // check of its own has no step at all: its check says why, not the cluster).
+        let cluster_command = |c: &Command| match plan.action {
+            ActionKind::Switchover => matches!(c, Command::ClusterFailover),
+            ActionKind::Promote => matches!(c, Command::ClusterFailoverForced { .. }),
+            _ => false,
+        };
+        let through_cluster = matches!(plan.action, ActionKind::Switchover | ActionKind::Promote)
             && plan
                 .steps
                 .iter()
-                .any(|s| matches!(s.kind, super::plan::StepKind::ClusterFailover { .. }));
+                .flat_map(|s| &s.commands)
+                .filter(|c| c.is_role_change())
+                .all(cluster_command);
         if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }

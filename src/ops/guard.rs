@@ -87,7 +87,8 @@ impl Refusal {
             ),
             Self::Cluster { .. } => Some(
                 "the cluster makes its own role changes: a planned switchover to a replica is \
-                 sent as CLUSTER FAILOVER; a dead primary's replica takes over by itself"
+                 sent as CLUSTER FAILOVER; a dead primary's replica takes over by itself (or \
+                 is promoted with CLUSTER FAILOVER FORCE when it does not)"
                     .to_string(),
             ),
             Self::NoSnapshotGate => Some(

@@ -202,6 +202,16 @@ pub enum StepKind {
     /// Poll every node of `nodes` until its `CLUSTER NODES` names the step's node the primary
     /// of the shard's slots and `old` its replica.
     VerifyCluster { old: usize, nodes: Vec<usize> },
+    /// `CLUSTER FAILOVER FORCE` (or `TAKEOVER`) on the step's node, a replica whose primary is
+    /// down, then wait until it is a primary.
+    ClusterForceFailover { takeover: bool },
+    /// Poll every node of `nodes` until its `CLUSTER NODES` names the step's node the primary
+    /// of every slot of `slots` (inclusive ranges): the promotion of a replica whose primary
+    /// is down, which cannot be asked to follow.
+    VerifyClusterSlots {
+        nodes: Vec<usize>,
+        slots: Vec<(u16, u16)>,
+    },
     /// Poll until `primary` is the only primary and every replica follows it, link up, same replid.
     Verify {
         primary: usize,

@@ -7,6 +7,7 @@
 //! the rejoin mark once a run has started changing roles.
 
 pub mod candidates;
+pub mod cluster;
 pub mod marks;
 pub mod sentinel;
 #[cfg(test)]
@@ -141,6 +142,66 @@ fn unreadable_nodes(gt: &GroupTopology, old: Option<usize>) -> Vec<Check> {
         .collect()
 }
 
+/// Why `cand` is not eligible (each reason a check, overridable unless hard), or that it is,
+/// with its rank; then its warnings.
+fn eligibility(cands: &Candidates, cand: &Candidate) -> Vec<Check> {
+    let mut out: Vec<Check> = cand
+        .reasons
+        .iter()
+        .map(|r| {
+            let msg = format!("{} is not eligible: {}", cand.name, r.text);
+            if r.hard {
+                Check::fail(msg)
+            } else {
+                Check::fail_overridable(msg)
+            }
+        })
+        .collect();
+    if cand.eligible() {
+        out.push(Check::pass(format!(
+            "{} is eligible (rank {} of {})",
+            cand.name,
+            cand.rank.unwrap_or(0),
+            cands.rows.iter().filter(|c| c.eligible()).count()
+        )));
+    }
+    out.extend(
+        cand.warnings
+            .iter()
+            .map(|w| Check::warn(format!("{}: {w}", cand.name))),
+    );
+    out
+}
+
+/// A replica more advanced than `cand` on the same history: promoting `cand` loses the
+/// difference (an override).
+fn better_sibling(cands: &Candidates, cand: &Candidate) -> Option<Check> {
+    let (mine, id) = (cand.offset?, cand.replid.as_deref()?);
+    let better = cands
+        .rows
+        .iter()
+        .filter(|c| c.name != cand.name && !c.hard_blocked())
+        .filter(|c| c.replid.as_deref() == Some(id))
+        .filter(|c| c.offset.is_some_and(|o| o > mine))
+        .max_by_key(|c| c.offset)?;
+    Some(Check::fail_overridable(format!(
+        "{} has {} bytes more of the stream than {}: promoting {} loses them",
+        better.name,
+        better.offset.unwrap_or(0) - mine,
+        cand.name,
+        cand.name
+    )))
+}
+
+/// The loss statement as a check: a pass when nothing can be lost, else a warning.
+fn loss_check(loss: &Loss, cand: &str, old: &str) -> Check {
+    let text = describe_loss(loss, cand, old);
+    match loss {
+        Loss::NoneProven { .. } => Check::pass(text),
+        _ => Check::warn(text),
+    }
+}
+
 /// Builds the plan of `promote [REPLICA]`.
 ///
 /// # Errors
@@ -179,6 +240,13 @@ pub fn plan_promote(
                 None => done.statement,
             }));
         }
+    }
+    if cluster::is_cluster(group, &gt) {
+        let named = match &req.node {
+            Some(n) => Some(find_node(config, topology, n)?.cfg.name.clone()),
+            None => None,
+        };
+        return cluster::build(config, &gt, gi, req, named.as_deref());
     }
     let cands = assess(&gt, req.now, req.max_extra_link_down);
     let mut plan = Plan::new(ActionKind::Promote, &group.name, gi, req.budgets);
@@ -259,52 +327,12 @@ pub fn plan_promote(
     };
     plan.confirm = Confirm::TypeName(cand.name.clone());
 
-    for r in &cand.reasons {
-        let msg = format!("{} is not eligible: {}", cand.name, r.text);
-        plan.checks.push(if r.hard {
-            Check::fail(msg)
-        } else {
-            Check::fail_overridable(msg)
-        });
-    }
-    if cand.eligible() {
-        plan.checks.push(Check::pass(format!(
-            "{} is eligible (rank {} of {})",
-            cand.name,
-            cand.rank.unwrap_or(0),
-            cands.rows.iter().filter(|c| c.eligible()).count()
-        )));
-    }
-    for w in &cand.warnings {
-        plan.checks.push(Check::warn(format!("{}: {w}", cand.name)));
-    }
-    // A more advanced replica on the same history.
-    if let (Some(mine), Some(id)) = (cand.offset, cand.replid.as_deref()) {
-        if let Some(better) = cands
-            .rows
-            .iter()
-            .filter(|c| c.name != cand.name && !c.hard_blocked())
-            .filter(|c| c.replid.as_deref() == Some(id))
-            .filter(|c| c.offset.is_some_and(|o| o > mine))
-            .max_by_key(|c| c.offset)
-        {
-            plan.checks.push(Check::fail_overridable(format!(
-                "{} has {} bytes more of the stream than {}: promoting {} loses them",
-                better.name,
-                better.offset.unwrap_or(0) - mine,
-                cand.name,
-                cand.name
-            )));
-        }
-    }
+    plan.checks.extend(eligibility(&cands, &cand));
+    plan.checks.extend(better_sibling(&cands, &cand));
     let loss = cands.loss(&cand);
     // With the primary up nothing is lost yet: the refusal above says what matters.
     if up.is_none() {
-        let loss_text = describe_loss(&loss, &cand.name, &old_name);
-        plan.checks.push(match loss {
-            Loss::NoneProven { .. } => Check::pass(loss_text),
-            _ => Check::warn(loss_text),
-        });
+        plan.checks.push(loss_check(&loss, &cand.name, &old_name));
     }
 
     let Some(cv) = gt.nodes.get(cand.index) else {
@@ -447,6 +475,16 @@ pub fn plan_promote(
 }
 
 impl PromotePlan {
+    /// True for a cluster's promotion (`CLUSTER FAILOVER FORCE|TAKEOVER`): the cluster turns
+    /// the old primary into a replica when it comes back, so it is not marked for rejoin.
+    #[must_use]
+    pub fn through_cluster(&self) -> bool {
+        self.plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::ClusterForceFailover { .. }))
+    }
+
     /// After a run that changed roles (done, or failed after starting), records the old primary
     /// in the rejoin marks file. A refused run records nothing. Returns the mark written.
     ///

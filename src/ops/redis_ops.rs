@@ -77,6 +77,12 @@ pub enum Command {
     /// `CLUSTER FAILOVER` (default mode: the primary pauses its clients until the replica has
     /// its offset, then the replica wins an election), sent to the replica.
     ClusterFailover,
+    /// `CLUSTER FAILOVER FORCE` (the replica does not wait for its primary, which is down; a
+    /// majority of primaries still elects it) or `CLUSTER FAILOVER TAKEOVER` (no election: the
+    /// replica bumps the epoch by itself), sent to the replica. Only a promotion sends them.
+    ClusterFailoverForced {
+        takeover: bool,
+    },
     /// `CLUSTER NODES`: the node's view of the cluster, as text.
     ClusterNodes,
     /// A harmless form of a command, to learn before the first step whether the ACL allows
@@ -185,6 +191,11 @@ impl Command {
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
             Self::SentinelReset(name) => vec![s("SENTINEL"), s("RESET"), name.clone()],
             Self::ClusterFailover => vec![s("CLUSTER"), s("FAILOVER")],
+            Self::ClusterFailoverForced { takeover } => vec![
+                s("CLUSTER"),
+                s("FAILOVER"),
+                s(if *takeover { "TAKEOVER" } else { "FORCE" }),
+            ],
             Self::ClusterNodes => vec![s("CLUSTER"), s("NODES")],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
@@ -214,6 +225,7 @@ impl Command {
                 | Self::Failover { .. }
                 | Self::FailoverAbort
                 | Self::ClusterFailover
+                | Self::ClusterFailoverForced { .. }
         )
     }
 }

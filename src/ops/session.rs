@@ -182,7 +182,11 @@ impl Prepared {
             (ActionKind::Promote, AfterRun::MarkOldPrimary { chosen, .. }) => {
                 format!("promote {}", chosen.as_deref().unwrap_or("(none eligible)"))
             }
-            (ActionKind::Promote, _) => "promote".to_string(),
+            // A cluster's promotion (no rejoin mark): the replica it confirms with.
+            (ActionKind::Promote, _) => match self.confirm_word() {
+                Some(w) => format!("promote {w}"),
+                None => "promote".to_string(),
+            },
             (ActionKind::Repoint, _) => {
                 format!("repoint {node} to {}", r.source.as_deref().unwrap_or("?"))
             }
@@ -247,7 +251,8 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
     }
     let policy = GroupPolicy::of(g, &super::group_topology(ctx.topology, gi));
     // A cluster's switchover is its own CLUSTER FAILOVER (`switchover/cluster.rs`).
-    let cluster_switchover = action == ActionKind::Switchover
+    // Its promotion is CLUSTER FAILOVER FORCE|TAKEOVER (`promote/cluster.rs`).
+    let cluster_switchover = matches!(action, ActionKind::Switchover | ActionKind::Promote)
         && matches!(policy.ha_manager, Some(Refusal::Cluster { .. }));
     guard::standing(
         ctx.read_only,

@@ -14,7 +14,7 @@
 //! primary (chained). So a frozen or black-holed sibling costs the run its command timeout,
 //! never the writers.
 
-mod cluster;
+pub(crate) mod cluster;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -16,11 +16,13 @@ use std::time::SystemTime;
 
 use super::{AnomalyKind, GroupTopology, LagHold, Topology};
 
-const HELD: [AnomalyKind; 6] = [
+const HELD: [AnomalyKind; 7] = [
     AnomalyKind::SplitBrain,
     // Gossip reaches each node at its own moment: two maps differ for a cycle after every
     // failover, and the new primary is seen before its old one turns replica.
     AnomalyKind::ClusterDisagree,
+    // Likewise for a replica moved by CLUSTER REPLICATE, or whose primary was failed over.
+    AnomalyKind::ClusterReplicaMisplaced,
     AnomalyKind::ShardNoReplica,
     AnomalyKind::ReplicationLoop,
     AnomalyKind::NoPrimary,

@@ -24,11 +24,11 @@ use crate::common::cluster::{info_field, raw_cmd};
 const WAIT: Duration = Duration::from_secs(60);
 
 /// A drill run by the binary, its JSON events collected as they come.
-struct Drill {
+pub(crate) struct Drill {
     child: Child,
     events: Arc<Mutex<Vec<Value>>>,
     data: tempfile::TempDir,
-    config: String,
+    pub(crate) config: String,
 }
 
 impl Drop for Drill {
@@ -40,7 +40,7 @@ impl Drop for Drill {
 }
 
 impl Drill {
-    fn start(name: &str) -> Self {
+    pub(crate) fn start(name: &str) -> Self {
         let server = require_server_binary();
         let data = tempfile::tempdir().unwrap();
         let bin = assert_cmd::cargo::cargo_bin("redops");
@@ -81,7 +81,7 @@ impl Drill {
     }
 
     /// Waits (bounded) for the first event that `pred` accepts.
-    fn wait_for(&self, pred: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) fn wait_for(&self, pred: impl Fn(&Value) -> bool) -> Value {
         let end = Instant::now() + WAIT;
         loop {
             if let Some(v) = self.events.lock().unwrap().iter().find(|e| pred(e)) {
@@ -97,12 +97,12 @@ impl Drill {
     }
 
     /// Waits for a fault by its words (`"n1 killed"`).
-    fn fault(&self, what: &str) {
+    pub(crate) fn fault(&self, what: &str) {
         self.wait_for(|e| e["event"] == "fault_injected" && e["what"] == what);
     }
 
     /// Waits for a step to start.
-    fn step(&self, step: u64) {
+    pub(crate) fn step(&self, step: u64) {
         self.wait_for(|e| e["event"] == "step_started" && e["step"] == step);
     }
 
@@ -114,7 +114,7 @@ impl Drill {
     }
 
     /// A command sent straight to a node (what an operator does with redis-cli).
-    fn raw(&self, node: &str, args: &[&str]) -> Result<String, String> {
+    pub(crate) fn raw(&self, node: &str, args: &[&str]) -> Result<String, String> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -145,7 +145,7 @@ impl Drill {
     }
 
     /// `redops -c CONFIG ARGS`, which must succeed.
-    fn act(&self, args: &str) {
+    pub(crate) fn act(&self, args: &str) {
         let mut all = vec!["-c", self.config.as_str()];
         all.extend(args.split_whitespace());
         let out = redops(&all);
@@ -193,7 +193,7 @@ impl Drill {
     }
 
     /// The report, once the drill is over, and the exit code.
-    fn finish(mut self) -> (Value, i32) {
+    pub(crate) fn finish(mut self) -> (Value, i32) {
         let done = self.wait_for(|e| e["event"] == "drill_finished");
         let end = Instant::now() + WAIT;
         let code = loop {
@@ -226,7 +226,7 @@ impl Drill {
 }
 
 /// Passed, with no acknowledged write lost out of some; prints the figures for the record.
-fn assert_passed(name: &str, report: &Value, code: i32) {
+pub(crate) fn assert_passed(name: &str, report: &Value, code: i32) {
     eprintln!(
         "{name}: passed={} in {} ms, writes lost {} of {}",
         report["passed"],
@@ -482,6 +482,7 @@ fn drill_list_shows_the_builtins() {
         "persistence-off-primary",
         "wrong-replicaof",
         "restore-from-snapshot",
+        "cluster-shard-failover",
     ] {
         assert!(ids.iter().any(|i| i == id), "{id} in {ids:?}");
     }

@@ -22,6 +22,7 @@ mod cli_status;
 mod cli_urls;
 mod cli_watch;
 mod drill_cli;
+mod drill_cluster_cli;
 mod hostile_acl;
 mod hostile_bytes;
 mod hostile_discover;

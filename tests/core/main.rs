@@ -12,6 +12,7 @@ mod common;
 mod hostile_limits;
 mod info_fixtures;
 mod info_props;
+mod ops_cluster_fake;
 mod ops_engine;
 mod ops_promote_repoint_fake;
 mod topology_build;

@@ -10,7 +10,7 @@ use redops::ops::fake::{Effect, FailoverEnd, FakeOps, SaveEnd};
 use redops::ops::switchover::{plan_failback, plan_switchover, SwitchoverRequest};
 use redops::ops::{self, Approval, Budgets, Plan, RunOutcome, RunStatus, Strategy};
 
-fn budgets() -> Budgets {
+pub(crate) fn budgets() -> Budgets {
     Budgets {
         pause: Duration::from_secs(10),
         catch_up: Duration::from_millis(100),
@@ -38,14 +38,18 @@ fn plan(fake: &FakeOps, to: &str, strategy: Strategy) -> Plan {
     .unwrap()
 }
 
-fn approve(name: &str) -> Approval {
+pub(crate) fn approve(name: &str) -> Approval {
     Approval {
         confirmation: Some(name.to_string()),
         ..Approval::default()
     }
 }
 
-async fn run(fake: &FakeOps, plan: &Plan, approval: &Approval) -> (RunOutcome, AuditLog) {
+pub(crate) async fn run(
+    fake: &FakeOps,
+    plan: &Plan,
+    approval: &Approval,
+) -> (RunOutcome, AuditLog) {
     let mut log = AuditLog::memory();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let out = ops::run(plan, approval, fake, &mut log, &tx).await;
@@ -844,50 +848,4 @@ async fn an_old_primary_that_answers_with_errors_is_alive_in_the_advice() {
     assert!(next.contains("p answers but cannot be read"), "{next}");
     assert!(!next.contains("promote"), "{next}");
     settled(&fake);
-}
-
-/// A cluster switchover whose `CLUSTER FAILOVER` is refused (the simulated servers are not in
-/// cluster mode) fails with a next step that is the cluster's to decide: look at the shard,
-/// never a redops role change, and nothing but `CLUSTER FAILOVER` was sent.
-#[tokio::test]
-async fn a_failed_cluster_failover_leaves_the_roles_to_the_cluster() {
-    use redops::ops::{Command, Step, StepKind};
-    let fake = FakeOps::group(&["p", "t"]);
-    let (config, _) = fake.config_and_topology("g");
-    let g = &config.groups[0];
-    let mut plan = Plan::new(ops::ActionKind::Switchover, "g", 0, budgets());
-    let id = |node| redops::observe::NodeId { group: 0, node };
-    let pi = plan.add_node("p", &g.nodes[0].addr, id(0));
-    let ti = plan.add_node("t", &g.nodes[1].addr, id(1));
-    plan.confirm = ops::Confirm::TypeName("t".into());
-    plan.snapshots.push(pi);
-    plan.steps.push(Step {
-        title: "CLUSTER FAILOVER on t".into(),
-        node: ti,
-        kind: StepKind::ClusterFailover { primary: pi },
-        commands: vec![Command::ClusterFailover],
-        waits_for: None,
-        deadline: Some(Duration::from_secs(1)),
-        verify: String::new(),
-        rollback: String::new(),
-        critical: true,
-    });
-    let (out, _) = run(&fake, &plan, &approve("t")).await;
-    assert_eq!(out.status, RunStatus::Failed, "{out:?}");
-    let next = out.next_step.expect("a next step");
-    assert_eq!(next.action, None);
-    assert!(
-        next.why.starts_with("the cluster decides the roles"),
-        "{}",
-        next.why
-    );
-    let log = fake.log();
-    let role_changes: Vec<&String> = log
-        .iter()
-        .filter(|l| l.contains("REPLICAOF") || l.contains("PAUSE") || l.contains("FAILOVER"))
-        .collect();
-    assert!(
-        role_changes.iter().all(|l| l.contains("CLUSTER FAILOVER")),
-        "{role_changes:?}"
-    );
 }

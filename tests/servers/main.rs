@@ -10,6 +10,8 @@
 mod common;
 
 mod cluster;
+mod cluster_misplaced;
+mod cluster_promote;
 mod drill_faults;
 mod info_live;
 mod ops_promote_repoint;

@@ -161,3 +161,128 @@ fn mangled_reports_never_panic() {
         }
     }
 }
+
+const D: &str = "dddddddddddddddddddddddddddddddddddddddd";
+
+/// A 2x1 cluster's maps: a (0-8191) with replica c, b (8192-16383) with replica d.
+fn two_shards(c_primary: &str) -> Vec<String> {
+    vec![
+        line(A, 7001, "master", "-", 1, "0-8191"),
+        line(B, 7002, "master", "-", 2, "8192-16383"),
+        line(C, 7003, "slave", c_primary, 1, ""),
+        line(D, 7004, "slave", B, 2, ""),
+    ]
+}
+
+#[test]
+fn a_replica_another_shard_claims_is_misplaced() {
+    // c says it replicates from a; b and d (and a) place it under b.
+    let others = two_shards(B);
+    let nodes = [
+        node("a", 7001, A, 2, &others),
+        node("b", 7002, B, 2, &others),
+        node("c", 7003, C, 2, &two_shards(A)),
+        node("d", 7004, D, 2, &others),
+    ];
+    let view = build(&nodes).expect("a view");
+    assert_eq!(view.misplaced.len(), 1, "{:?}", view.misplaced);
+    let m = &view.misplaced[0];
+    assert_eq!((m.node.as_str(), m.own_primary.as_str()), ("c", "a"));
+    let reporters: Vec<&str> = m.elsewhere.iter().map(|(r, _)| r.as_str()).collect();
+    assert_eq!(reporters, ["a", "b", "d"]);
+    assert!(m.elsewhere.iter().all(|(_, p)| p == "b"));
+    assert_eq!(m.slots, None);
+    let mut out = Vec::new();
+    anomaly::detect(&view, &nodes, &mut out);
+    let a = out
+        .iter()
+        .find(|a| a.kind == AnomalyKind::ClusterReplicaMisplaced)
+        .unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(a.nodes, ["c", "a", "b"]);
+    assert!(
+        a.message.starts_with(
+            "c says it replicates from a, but a, b and d place it under b: the nodes disagree"
+        ),
+        "{}",
+        a.message
+    );
+    assert!(
+        a.message.contains("CLUSTER REPLICATE on c"),
+        "{}",
+        a.message
+    );
+}
+
+#[test]
+fn a_replica_whose_primary_serves_other_slots_elsewhere_is_misplaced() {
+    // c follows a and believes a serves 0-8191; the newest map (epoch 3) gives a nothing:
+    // b took the slots over. Nobody places c elsewhere: only the slots say it.
+    let newest = [
+        line(A, 7001, "master", "-", 1, ""),
+        line(B, 7002, "master", "-", 3, "0-16383"),
+        line(C, 7003, "slave", A, 1, ""),
+    ];
+    let c_map = [
+        line(A, 7001, "master", "-", 1, "0-8191"),
+        line(B, 7002, "master", "-", 2, "8192-16383"),
+        line(C, 7003, "slave", A, 1, ""),
+    ];
+    let nodes = [
+        node("a", 7001, A, 3, &newest),
+        node("b", 7002, B, 3, &newest),
+        node("c", 7003, C, 2, &c_map),
+    ];
+    let view = build(&nodes).expect("a view");
+    assert_eq!(view.source, "a");
+    assert_eq!(view.misplaced.len(), 1, "{:?}", view.misplaced);
+    assert_eq!(
+        view.misplaced[0].slots,
+        Some(("0-8191".to_string(), "no slots".to_string()))
+    );
+    let k = kinds(&nodes);
+    assert!(k.contains(&AnomalyKind::ClusterReplicaMisplaced), "{k:?}");
+}
+
+#[test]
+fn replicas_every_node_agrees_on_are_not_misplaced() {
+    let map = two_shards(A);
+    let nodes = [
+        node("a", 7001, A, 2, &map),
+        node("b", 7002, B, 2, &map),
+        node("c", 7003, C, 2, &map),
+        node("d", 7004, D, 2, &map),
+    ];
+    let view = build(&nodes).expect("a view");
+    assert!(view.misplaced.is_empty(), "{:?}", view.misplaced);
+    assert!(kinds(&nodes).is_empty());
+}
+
+/// Contradicting maps with single-byte damage never panic, and a replica is never called
+/// misplaced by a node that does not place it anywhere (a line that did not read).
+#[test]
+fn mangled_contradicting_maps_never_panic() {
+    let good = two_shards(A).join("\n");
+    let other = two_shards(B);
+    let noise = [b' ', b'-', b',', b'x', b'9', b'\n'];
+    let bytes = good.as_bytes();
+    for i in (0..bytes.len()).step_by(3) {
+        for &b in &noise {
+            let mut m = bytes.to_vec();
+            m[i] = b;
+            let text = String::from_utf8_lossy(&m).into_owned();
+            let lines: Vec<String> = text.lines().map(str::to_string).collect();
+            let nodes = [
+                node("a", 7001, A, 2, &other),
+                node("c", 7003, C, 2, &lines),
+                node("d", 7004, D, 2, &other),
+            ];
+            if let Some(view) = build(&nodes) {
+                let mut out = Vec::new();
+                anomaly::detect(&view, &nodes, &mut out);
+                for m in &view.misplaced {
+                    assert!(!m.elsewhere.is_empty() || m.slots.is_some());
+                }
+            }
+        }
+    }
+}

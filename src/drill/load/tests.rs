@@ -15,7 +15,8 @@ fn every_builtin_parses_and_checks() {
             "stale-old-master",
             "persistence-off-primary",
             "wrong-replicaof",
-            "restore-from-snapshot"
+            "restore-from-snapshot",
+            "cluster-shard-failover"
         ]
     );
     assert!(
@@ -149,4 +150,24 @@ fn never_promote_names_a_node_of_the_sandbox() {
     let text = SMALL.replace("[[steps]]", "[sandbox]\nsentinels = 9\n\n[[steps]]");
     let e = parse(&text, "mine.toml").unwrap_err();
     assert!(e.message.contains("9 sentinels"), "{e}");
+}
+
+#[test]
+fn a_cluster_sandbox_names_its_nodes_and_refuses_single_group_settings() {
+    let cluster = |extra: &str| {
+        format!(
+            "id = \"c\"\ntitle = \"t\"\nincident = \"i\"\ntime_limit = \"1m\"\n\
+             [sandbox]\ncluster = \"3x1\"\ndata_keys = 0\n{extra}\n\
+             [[steps]]\ngoal = \"g\"\nuntil = {{ shard_primary = {{ slot = 0, node = \"n6\" }} }}\n"
+        )
+    };
+    let d = parse(&cluster(""), "c.toml").unwrap();
+    assert_eq!(super::node_names(&d).len(), 6);
+    let e = parse(&cluster("spare = 1"), "c.toml").unwrap_err();
+    assert!(e.message.contains("sandbox.spare"), "{e}");
+    let e = parse(&cluster("").replace("n6", "n7"), "c.toml").unwrap_err();
+    assert!(e.message.contains("'n7'"), "{e}");
+    let e = parse(&cluster("").replace("3x1", "3y1"), "c.toml").unwrap_err();
+    assert!(e.message.starts_with("sandbox.cluster:"), "{e}");
+    assert!(e.hint.contains("3x1"), "{e}");
 }

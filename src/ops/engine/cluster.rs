@@ -88,18 +88,37 @@ impl<O: RedisOps> Run<'_, O> {
         nodes: &[usize],
         deadline: Duration,
     ) -> OpsResult<String> {
-        let end = Instant::now() + deadline;
         let (tn, on) = (
             self.plan.name(t).to_string(),
             self.plan.name(old).to_string(),
         );
+        let agreed = format!(
+            "every node ({}) names {tn} the primary of its slots and {on} its replica",
+            nodes.len()
+        );
+        self.until_maps_agree(nodes, deadline, agreed, |run, map| {
+            run.map_problem(map, t, old)
+        })
+        .await
+    }
+
+    /// Reads `CLUSTER NODES` on every node of `nodes` until `problem` finds nothing wrong in
+    /// any of them in one round (then `agreed`), or `deadline` passes (the problems left).
+    pub(super) async fn until_maps_agree(
+        &mut self,
+        nodes: &[usize],
+        deadline: Duration,
+        agreed: String,
+        problem: impl Fn(&Self, &nodes::NodesReply) -> Option<String>,
+    ) -> OpsResult<String> {
+        let end = Instant::now() + deadline;
         loop {
             let mut problems = Vec::new();
             for &n in nodes {
                 let name = self.plan.name(n).to_string();
                 match self.send(n, Command::ClusterNodes).await {
                     Ok(Reply::Text(text)) => {
-                        if let Some(p) = self.map_problem(&nodes::parse(&text), t, old) {
+                        if let Some(p) = problem(self, &nodes::parse(&text)) {
                             problems.push(format!("{name}: {p}"));
                         }
                     }
@@ -108,10 +127,7 @@ impl<O: RedisOps> Run<'_, O> {
                 }
             }
             if problems.is_empty() {
-                return Ok(format!(
-                    "every node ({}) names {tn} the primary of its slots and {on} its replica",
-                    nodes.len()
-                ));
+                return Ok(agreed);
             }
             if Instant::now() >= end {
                 return Err(OpsError::failed(format!(
@@ -127,6 +143,9 @@ impl<O: RedisOps> Run<'_, O> {
     /// the roles, so the next step is to look at the shard, never a redops role change
     /// (several primaries are shards there). `None` for any other plan.
     pub(super) fn cluster_next_step(&self) -> Option<NextStep> {
+        if let Some(next) = self.cluster_promote_next_step() {
+            return Some(next);
+        }
         let step = self
             .plan
             .steps

@@ -169,6 +169,15 @@ impl<O: RedisOps> Run<'_, O> {
                 let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
                 self.verify_cluster(node, *old, nodes, deadline).await
             }
+            StepKind::ClusterForceFailover { takeover } => {
+                self.cluster_force_failover(node, *takeover, step.deadline)
+                    .await
+            }
+            StepKind::VerifyClusterSlots { nodes, slots } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.verify_cluster_slots(node, nodes, slots, deadline)
+                    .await
+            }
             StepKind::Verify { primary, replicas } => {
                 self.verify(
                     *primary,

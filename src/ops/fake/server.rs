@@ -245,7 +245,9 @@ impl World {
                 ok()
             }
             // The simulated group is not a cluster: what a standalone server answers.
-            Command::ClusterFailover | Command::ClusterNodes => Err(NodeError::Reply(
+            Command::ClusterFailover
+            | Command::ClusterFailoverForced { .. }
+            | Command::ClusterNodes => Err(NodeError::Reply(
                 "ERR This instance has cluster support disabled".to_string(),
             )),
             // A data node is no sentinel.

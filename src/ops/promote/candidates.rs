@@ -306,20 +306,29 @@ fn old_primary(group: &GroupTopology) -> Option<OldPrimary> {
                     .is_some_and(|i| i.replication.role == Some(InfoRole::Primary))
         })
     })?;
-    let v = group.nodes.get(index)?;
-    let last = v
-        .info
-        .as_ref()
-        .filter(|i| i.replication.role == Some(InfoRole::Primary));
-    Some(OldPrimary {
-        name: v.name.clone(),
-        index,
-        state: v.state,
-        liveness: group.liveness(index),
-        last_offset: last.and_then(|i| i.replication.offset),
-        last_replid: last.and_then(|i| i.replication.replid.clone()),
-        last_seen: v.last_ok,
-    })
+    OldPrimary::of(group, index)
+}
+
+impl OldPrimary {
+    /// Node `index` of `group` as an old primary: its liveness, and its offset and history
+    /// from the last poll that saw it a primary (an earlier one when it is down now).
+    #[must_use]
+    pub fn of(group: &GroupTopology, index: usize) -> Option<Self> {
+        let v = group.nodes.get(index)?;
+        let last = v
+            .info
+            .as_ref()
+            .filter(|i| i.replication.role == Some(InfoRole::Primary));
+        Some(Self {
+            name: v.name.clone(),
+            index,
+            state: v.state,
+            liveness: group.liveness(index),
+            last_offset: last.and_then(|i| i.replication.offset),
+            last_replid: last.and_then(|i| i.replication.replid.clone()),
+            last_seen: v.last_ok,
+        })
+    }
 }
 
 /// The primary the candidates are judged against (see [`assess`]).
@@ -423,7 +432,8 @@ fn row(
     c
 }
 
-fn link_words(link: Option<Link>) -> String {
+/// A candidate's link to its primary, as the table says it.
+pub(super) fn link_words(link: Option<Link>) -> String {
     match link {
         Some(Link::Up) => "up".to_string(),
         Some(Link::Down { since: Some(d) }) => format!("down {}", crate::timefmt::span(d)),

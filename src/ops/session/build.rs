@@ -82,16 +82,7 @@ pub(super) fn build(
                 max_extra_link_down: promote::DEFAULT_MAX_EXTRA_LINK_DOWN,
                 now: ctx.now,
             };
-            let pp = promote::plan_promote(config, topology, &r)?;
-            Built {
-                plan: pp.plan,
-                sections: vec![Section::Candidates(Box::new(pp.candidates.clone()))],
-                after: AfterRun::MarkOldPrimary {
-                    candidates: Box::new(pp.candidates),
-                    chosen: pp.chosen,
-                    loss: pp.loss,
-                },
-            }
+            promoted(promote::plan_promote(config, topology, &r)?)
         }
         ActionKind::Repoint => {
             let r = RepointRequest {
@@ -141,6 +132,25 @@ pub(super) fn build(
             ))
         }
     })
+}
+
+/// A promotion's plan with its candidates table; the old primary is marked for rejoin after
+/// the run, except in a cluster, which makes it a replica by itself.
+fn promoted(pp: promote::PromotePlan) -> Built {
+    let after = if pp.through_cluster() {
+        AfterRun::Nothing
+    } else {
+        AfterRun::MarkOldPrimary {
+            candidates: Box::new(pp.candidates.clone()),
+            chosen: pp.chosen,
+            loss: pp.loss,
+        }
+    };
+    Built {
+        plan: pp.plan,
+        sections: vec![Section::Candidates(Box::new(pp.candidates))],
+        after,
+    }
 }
 
 /// A repoint or rejoin plan with its wipe guard as a section.

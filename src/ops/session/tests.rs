@@ -246,16 +246,17 @@ fn an_ha_manager_refuses_role_changes_with_one_text() {
             read_only: false,
             now: SystemTime::now(),
         };
-        // A cluster's switchover is its CLUSTER FAILOVER (not refused for the cluster); its
-        // other role changes are.
+        // A cluster's switchover is its CLUSTER FAILOVER and its promotion CLUSTER FAILOVER
+        // FORCE (not refused for the cluster); its other role changes are.
         let action = if which == "cluster" {
             assert_eq!(standing(&ctx, 0, ActionKind::Switchover), None);
-            ActionKind::Promote
+            assert_eq!(standing(&ctx, 0, ActionKind::Promote), None);
+            ActionKind::Repoint
         } else {
             ActionKind::Switchover
         };
         let before = standing(&ctx, 0, action).unwrap_or_else(|| panic!("{which}"));
-        let p = run_of(prepare(&ctx, &req(action, Some("r1"))));
+        let p = run_of(prepare(&ctx, &req(action, Some("r1")).from_source("p")));
         assert_eq!(
             p.blocked(),
             Some(before.clone()),

@@ -145,22 +145,30 @@ fn push_steps(plan: &mut Plan, pi: usize, ti: usize, verifiers: Vec<usize>) {
             .to_string(),
         critical: true,
     });
-    plan.steps.push(Step {
-        title: format!(
-            "verify every node's slot map names {t_name} the primary and {p_name} its replica"
-        ),
-        node: ti,
-        kind: StepKind::VerifyCluster {
+    plan.steps.push(verify_maps_step(
+        format!("verify every node's slot map names {t_name} the primary and {p_name} its replica"),
+        ti,
+        StepKind::VerifyCluster {
             old: pi,
             nodes: verifiers,
         },
+    ));
+}
+
+/// The step that reads `CLUSTER NODES` on every node until the maps agree (`kind` says on
+/// what), within the slot map's settling time.
+pub(crate) fn verify_maps_step(title: String, node: usize, kind: StepKind) -> Step {
+    Step {
+        title,
+        node,
+        kind,
         commands: vec![Command::ClusterNodes],
         waits_for: Some("CLUSTER NODES on every node that answers".to_string()),
         deadline: Some(SETTLE),
         verify: "one round of reads in which every map agrees".to_string(),
         rollback: "none: the roles have changed; the report says what is left".to_string(),
         critical: true,
-    });
+    }
 }
 
 fn view_of<'a>(
@@ -169,6 +177,38 @@ fn view_of<'a>(
 ) -> Option<(&'a NodeView, crate::observe::NodeId)> {
     let v = gt.nodes.iter().find(|v| v.name == name)?;
     Some((v, v.id?))
+}
+
+/// No slot of the shard of `primary` and `replica` is migrating or importing: a resharding
+/// owns the shard until it is finished (or set back).
+pub(crate) fn migrations(view: &ClusterView, primary: &str, replica: &str) -> Check {
+    let names = [primary, replica];
+    let open: Vec<String> = view
+        .open_slots
+        .iter()
+        .filter(|o| names.contains(&o.node.as_str()) || names.contains(&o.peer.as_str()))
+        .map(|o| {
+            format!(
+                "slot {} {} on {}",
+                o.slot,
+                if o.migrating {
+                    "migrating"
+                } else {
+                    "importing"
+                },
+                o.node
+            )
+        })
+        .collect();
+    Check::require(
+        open.is_empty(),
+        format!("no slot of {primary}'s shard is migrating or importing"),
+        format!(
+            "a resharding is in progress on {primary}'s shard ({}): redops takes no action on a \
+             shard with a migration in progress; let it finish (or close it) first",
+            open.join(", ")
+        ),
+    )
 }
 
 /// The cluster's own state, the shard's migrations and flags, then the usual facts about the
@@ -189,34 +229,7 @@ fn checks(
             view.source
         ),
     ));
-    let names = [p.name.as_str(), t.name.as_str()];
-    let open: Vec<String> = view
-        .open_slots
-        .iter()
-        .filter(|o| names.contains(&o.node.as_str()) || names.contains(&o.peer.as_str()))
-        .map(|o| {
-            format!(
-                "slot {} {} on {}",
-                o.slot,
-                if o.migrating {
-                    "migrating"
-                } else {
-                    "importing"
-                },
-                o.node
-            )
-        })
-        .collect();
-    plan.checks.push(Check::require(
-        open.is_empty(),
-        format!("no slot of {}'s shard is migrating or importing", p.name),
-        format!(
-            "a resharding is in progress on {}'s shard ({}): redops takes no action on a shard \
-             with a migration in progress; let it finish (or close it) first",
-            p.name,
-            open.join(", ")
-        ),
-    ));
+    plan.checks.push(migrations(view, &p.name, &t.name));
     let t_flags = shard
         .replicas
         .iter()
