@@ -4,6 +4,7 @@
 //! crate, no printing.
 
 pub mod catalog;
+pub mod cluster;
 pub mod restore;
 pub mod restore_test;
 

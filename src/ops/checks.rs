@@ -65,7 +65,13 @@ impl GroupPolicy {
                 .steps
                 .iter()
                 .any(|s| matches!(s.kind, super::plan::StepKind::ClusterFailover { .. }));
-        if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
+        // A cluster-wide snapshot changes no role: its pause is bounded and lifted by itself.
+        let cut = plan.action == ActionKind::Snapshot
+            && plan
+                .steps
+                .iter()
+                .any(|s| matches!(s.kind, super::plan::StepKind::ClusterCut { .. }));
+        if (through_cluster || cut) && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }
     }

@@ -41,6 +41,7 @@
 
 mod before;
 mod cluster;
+mod cluster_cut;
 mod event;
 mod fence;
 mod journal;
