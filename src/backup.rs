@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod cluster_verify;
 pub mod restore;
 pub mod restore_test;
 

@@ -116,6 +116,12 @@ pub fn unix_ms(at: SystemTime) -> u64 {
 /// Keys in an RDB's first database (a cluster node has only db 0), from its `RESIZEDB` record.
 #[must_use]
 pub fn keys_in_rdb(path: &Path) -> Option<u64> {
+    db0_size(path).map(|(keys, _)| keys)
+}
+
+/// Keys and keys with a TTL in an RDB's database 0, from its `RESIZEDB` record.
+#[must_use]
+pub fn db0_size(path: &Path) -> Option<(u64, u64)> {
     use std::io::Read as _;
     let mut head = Vec::new();
     std::fs::File::open(path)
@@ -123,8 +129,8 @@ pub fn keys_in_rdb(path: &Path) -> Option<u64> {
         .take(HEAD_BYTES)
         .read_to_end(&mut head)
         .ok()?;
-    let (db, keys, _) = crate::node::rdb::first_db_size(head.get(9..)?)?;
-    (db == 0).then_some(keys)
+    let (db, keys, expires) = crate::node::rdb::first_db_size(head.get(9..)?)?;
+    (db == 0).then_some((keys, expires))
 }
 
 /// Writes a new cluster manifest for `group` under `backups_dir`; its path.
