@@ -233,3 +233,27 @@ pub fn now_stamp() -> (String, u64) {
     let now = SystemTime::now();
     (rfc3339(now), unix_ms(now))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::node::rdb::first_db_size;
+
+    #[test]
+    fn the_first_database_size_is_read_after_the_aux_fields() {
+        // AUX "abc" = "x", SELECTDB 0, RESIZEDB 5 2.
+        let body = [
+            0xFA, 3, b'a', b'b', b'c', 1, b'x', 0xFE, 0, 0xFB, 5, 2, 0xFF,
+        ];
+        assert_eq!(first_db_size(&body), Some((0, 5, 2)));
+        // A 14-bit length: 0x41 0x00 = 256 keys.
+        let body = [0xFE, 0, 0xFB, 0x41, 0x00, 0, 0xFF];
+        assert_eq!(first_db_size(&body), Some((0, 256, 0)));
+        // An empty dataset.
+        assert_eq!(first_db_size(&[0xFF]), Some((0, 0, 0)));
+        // Functions before the first database, a file cut short, no RESIZEDB: unknown.
+        assert_eq!(first_db_size(&[0xF5, 1, 2]), None);
+        assert_eq!(first_db_size(&[0xFE, 0, 0xFB]), None);
+        assert_eq!(first_db_size(&[0xFE, 0, 0x00]), None);
+        assert_eq!(first_db_size(&[]), None);
+    }
+}

@@ -10,6 +10,7 @@
 mod common;
 
 mod cluster;
+mod cluster_backup;
 mod drill_faults;
 mod info_live;
 mod ops_promote_repoint;
