@@ -19,7 +19,7 @@ use redops::ops::{
 };
 use redops::sandbox::ClusterShape;
 
-use super::cluster::start;
+use super::cluster::{set_migrating, start};
 use crate::common::cluster_writer::{client, ClusterWriter};
 
 async fn prepare(
@@ -308,16 +308,7 @@ async fn snapshot_all_is_refused_on_a_migrating_slot_and_on_a_group_not_a_cluste
     let sb = start(2, 0).await;
     let config = sb.config();
     let nodes = &config.groups[0].nodes;
-    let id2 = redops::cluster::read(&mut client(&nodes[1]))
-        .await
-        .nodes
-        .myself()
-        .expect("myself")
-        .id
-        .clone();
-    let mut cmd = redis::cmd("CLUSTER");
-    cmd.arg("SETSLOT").arg(7).arg("MIGRATING").arg(&id2);
-    client(&nodes[0]).query::<()>(&cmd).await.expect("SETSLOT");
+    set_migrating(&nodes[0], &nodes[1], 7).await;
     let p = prepare(&config, Some(Duration::from_secs(2)))
         .await
         .expect("a plan");
