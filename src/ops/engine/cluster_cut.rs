@@ -111,11 +111,11 @@ impl<O: RedisOps> Run<'_, O> {
             for n in &paused_nodes {
                 replies.push((n.name.clone(), ops.send(n, &Command::ClientUnpause).await));
             }
-            Some((unpause_sent, replies))
+            Some((unpause_sent, replies, Instant::now()))
         };
         let (results, unpaused) = tokio::join!(downloads, watch);
         let mut unpause_failed = Vec::new();
-        if let Some((_, replies)) = &unpaused {
+        if let Some((_, replies, lifted)) = &unpaused {
             for (name, r) in replies {
                 let shown = match r {
                     Ok(reply) => reply.summary(),
@@ -127,7 +127,8 @@ impl<O: RedisOps> Run<'_, O> {
                 self.journal
                     .exchange(format!("{name}: {}", Command::ClientUnpause), shown);
             }
-            self.st.pause_ms = Some(ms(first_pause.elapsed()));
+            // From the first CLIENT PAUSE sent to the last CLIENT UNPAUSE answered.
+            self.st.pause_ms = Some(ms(*lifted - first_pause));
         }
         if !unpause_failed.is_empty() {
             self.warnings.push(format!(
@@ -137,7 +138,7 @@ impl<O: RedisOps> Run<'_, O> {
         }
         let began = marks.began();
         let files = self.check_transfers(&nodes, results)?;
-        if let (Some(bound), Some((unpause_sent, _))) = (bound, &unpaused) {
+        if let (Some(bound), Some((unpause_sent, _, _))) = (bound, &unpaused) {
             late_for_pause(&nodes, &began, first_pause, *unpause_sent, bound)?;
         }
         self.write_cluster_manifest(shards, &nodes, &files, &began, pause_ms)
