@@ -102,10 +102,12 @@ impl Request {
     /// True when an optional download can be asked for (snapshot, switchover, failback).
     #[must_use]
     pub fn has_download(&self) -> bool {
-        matches!(
-            self.action,
-            ActionKind::Snapshot | ActionKind::Switchover | ActionKind::Failback
-        )
+        // A cluster-wide snapshot always downloads: the transfers are its snapshot.
+        self.all.is_none()
+            && matches!(
+                self.action,
+                ActionKind::Snapshot | ActionKind::Switchover | ActionKind::Failback
+            )
     }
 
     /// True when preparing it reads the rejoin marks (a rejoin), so a front-end loads them.

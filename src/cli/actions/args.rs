@@ -111,7 +111,7 @@ pub struct SnapshotArgs {
     pub all: bool,
     /// With --all: CLIENT PAUSE <MS> WRITE on every primary until every transfer has begun
     /// (lifted then, and on every failure), so that the shards are one point in time.
-    #[arg(long, value_name = "MS", requires = "all", value_parser = clap::value_parser!(u64).range(1..=30_000))]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=30_000))]
     pub pause: Option<u64>,
     /// Also download the RDB over the replication protocol into this directory (--all
     /// always downloads, into the backups directory).
@@ -226,6 +226,17 @@ impl ActionArgs for SnapshotArgs {
 
     fn budget(&self) -> Option<&DownloadBudget> {
         Some(&self.budget)
+    }
+
+    fn complete(&self, _req: &mut Request, _config: &Config) -> Result<(), u8> {
+        if self.pause.is_some() && !self.all {
+            output::error(
+                "--pause pauses every primary of a cluster for its cut: it goes with --all",
+                Some("snapshot --all --pause MS, or drop --pause"),
+            );
+            return Err(EXIT_USAGE);
+        }
+        Ok(())
     }
 }
 
