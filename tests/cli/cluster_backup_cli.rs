@@ -20,6 +20,17 @@ fn code(out: &std::process::Output) -> Option<i32> {
     out.status.code()
 }
 
+/// Exit 0, or the test fails with everything the command said.
+fn succeeded(out: &std::process::Output) {
+    assert_eq!(
+        code(out),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
 /// Servers of a scratch cluster still running: a `redis-server` whose working directory (its
 /// `dir`; the process title no longer shows its arguments) is a sandbox's `sN`.
 fn scratch_cluster_servers() -> Vec<String> {
@@ -73,13 +84,7 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
     let out = redops(&[
         "-c", cfg, "snapshot", "--all", "--pause", "3000", "--yes", "--json",
     ]);
-    assert_eq!(
-        code(&out),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
     let last: Value = serde_json::from_str(text(&out.stdout).lines().last().unwrap()).unwrap();
     assert_eq!(last["outcome"]["status"], "done");
     assert!(last["outcome"]["pause_ms"].as_u64().unwrap() < 3000);
@@ -110,13 +115,7 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
     );
 
     let out = redops(&["-c", cfg, "backup", "verify", &id]);
-    assert_eq!(
-        code(&out),
-        Some(0),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    succeeded(&out);
     assert!(text(&out.stdout).contains("restore test passed"));
     assert!(
         scratch_cluster_servers().is_empty(),
