@@ -304,7 +304,8 @@ async fn snapshot_all_with_a_pause_is_one_point_in_time_and_writes_resume() {
 }
 
 #[tokio::test]
-async fn snapshot_all_is_refused_on_a_migrating_slot_and_on_a_group_not_a_cluster() {
+async fn snapshot_all_refuses_a_migrating_slot_a_pause_shorter_than_the_fork_delay_and_a_group_not_a_cluster(
+) {
     let sb = start(2, 0).await;
     let config = sb.config();
     let nodes = &config.groups[0].nodes;
@@ -331,12 +332,59 @@ async fn snapshot_all_is_refused_on_a_migrating_slot_and_on_a_group_not_a_cluste
     assert!(entries(&config).is_empty(), "no cluster backup written");
     // Nothing was paused: a write on n1 answers at once.
     let key = format!("{}:w", tag_in(0, 8191).expect("tag"));
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(&key).arg(1);
+    let mut set = redis::cmd("SET");
+    set.arg(&key).arg(1);
+    client(&nodes[0])
+        .query::<()>(&set)
+        .await
+        .expect("SET on n1");
+
+    // The slot settled, a fork delay longer than the pause: nothing is paused.
+    let mut cmd = redis::cmd("CLUSTER");
+    cmd.arg("SETSLOT").arg(7).arg("STABLE");
     client(&nodes[0])
         .query::<()>(&cmd)
         .await
+        .expect("SETSLOT STABLE");
+    let mut cmd = redis::cmd("CONFIG");
+    cmd.arg("SET").arg("repl-diskless-sync-delay").arg(5);
+    client(&nodes[0])
+        .query::<()>(&cmd)
+        .await
+        .expect("CONFIG SET");
+    let p = prepare(&config, Some(Duration::from_secs(2)))
+        .await
+        .expect("a plan");
+    assert!(
+        p.plan.checks.iter().all(|c| c.status == CheckStatus::Pass),
+        "{:?}",
+        p.plan.checks
+    );
+    let outcome = run(&p).await;
+    assert_eq!(outcome.status, RunStatus::Failed, "{outcome:?}");
+    assert!(
+        outcome.detail.contains("n1 (repl-diskless-sync-delay 5)"),
+        "{}",
+        outcome.detail
+    );
+    assert!(
+        outcome.detail.contains("nothing was paused"),
+        "{}",
+        outcome.detail
+    );
+    let next = outcome.next_step.expect("a next step");
+    assert_eq!(next.action, None, "nothing to repair: {next:?}");
+    assert!(next.why.starts_with("no role changed"), "{}", next.why);
+    assert!(entries(&config).is_empty(), "no cluster backup written");
+    let started = Instant::now();
+    client(&nodes[0])
+        .query::<()>(&set)
+        .await
         .expect("SET on n1");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "n1 answers writes at once"
+    );
 
     let mut plain = config.clone();
     plain.groups[0].cluster = false;

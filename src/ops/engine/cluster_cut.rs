@@ -16,8 +16,9 @@ use tokio::time::Instant;
 use crate::backup::cluster::{self as cb, ClusterManifest, ClusterShard};
 
 use super::super::error::{OpsError, OpsResult};
-use super::super::plan::PlanNode;
-use super::super::redis_ops::{Command, DownloadSummary, RedisOps};
+use super::super::next_step::NextStep;
+use super::super::plan::{PlanNode, StepKind};
+use super::super::redis_ops::{Command, ConfigParam, DownloadSummary, RedisOps, Reply};
 use super::super::snapshot::cluster::CutShard;
 use super::{ms, Run, RunEvent};
 
@@ -77,7 +78,10 @@ impl<O: RedisOps> Run<'_, O> {
         let nodes: Vec<PlanNode> = shards.iter().map(|s| plan.nodes[s.node].clone()).collect();
         let first_pause = Instant::now();
         let paused = match pause_ms {
-            Some(ms) => self.pause_every(shards, ms).await?,
+            Some(ms) => {
+                self.fork_within(shards, ms).await?;
+                self.pause_every(shards, ms).await?
+            }
             None => Vec::new(),
         };
         for n in &nodes {
@@ -254,6 +258,49 @@ impl<O: RedisOps> Run<'_, O> {
         ))
     }
 
+    /// Refuses a pause that would end before a primary forks for its transfer: a diskless
+    /// sync waits `repl-diskless-sync-delay` seconds, then up to a second more for the
+    /// server's cron (Redis 7.0's default is 5 s). A setting that cannot be read (an ACL
+    /// without `+config|get`) is a warning: the transfers' own timing then decides.
+    async fn fork_within(&mut self, shards: &[CutShard], pause_ms: u64) -> OpsResult<()> {
+        let mut slow = Vec::new();
+        for s in shards {
+            let name = self.plan.name(s.node).to_string();
+            let diskless = self
+                .send(s.node, Command::ConfigGet(ConfigParam::ReplDisklessSync))
+                .await;
+            let delay = self
+                .send(
+                    s.node,
+                    Command::ConfigGet(ConfigParam::ReplDisklessSyncDelay),
+                )
+                .await;
+            match (diskless, delay) {
+                (Ok(Reply::Text(d)), Ok(Reply::Text(secs))) => {
+                    let secs: u64 = secs.trim().parse().unwrap_or(0);
+                    let worst = secs.saturating_add(1).saturating_mul(1000);
+                    if d.trim() == "yes" && secs > 0 && worst >= pause_ms {
+                        slow.push(format!("{name} (repl-diskless-sync-delay {secs})"));
+                    }
+                }
+                _ => self.warnings.push(format!(
+                    "the fork delay of {name} could not be read (CONFIG GET repl-diskless-sync-delay): \
+                     a transfer that begins after the pause fails the cut"
+                )),
+            }
+        }
+        if slow.is_empty() {
+            return Ok(());
+        }
+        Err(OpsError::failed(format!(
+            "{}: a primary forks for a diskless transfer only after its delay (and up to a \
+             second more), so a {pause_ms} ms pause would end first; nothing was paused or \
+             downloaded. Give a longer --pause, set repl-diskless-sync-delay 0 on the primaries, \
+             or snapshot without a pause",
+            slow.join(", ")
+        )))
+    }
+
     /// `CLIENT PAUSE ms WRITE` on every shard's primary; the nodes paused. A refusal lifts
     /// every pause already sent.
     async fn pause_every(&mut self, shards: &[CutShard], ms: u64) -> OpsResult<Vec<usize>> {
@@ -276,6 +323,23 @@ impl<O: RedisOps> Run<'_, O> {
             }
         }
         Ok(paused)
+    }
+
+    /// What follows a failed cut: no role was touched, so nothing is to be repaired.
+    pub(super) fn cut_next_step(&self) -> Option<NextStep> {
+        self.plan
+            .steps
+            .iter()
+            .any(|s| matches!(s.kind, StepKind::ClusterCut { .. }))
+            .then(|| NextStep {
+                action: None,
+                node: None,
+                source: None,
+                why: "no role changed and no write pause is left (a pause not lifted ends by \
+                      its bound); a transfer that finished is a node backup, not a cluster \
+                      backup: deal with the cause above and take the cluster snapshot again"
+                    .to_string(),
+            })
     }
 
     /// `CLIENT UNPAUSE` on each node (a failure is a warning: the pause ends by its bound).
