@@ -273,3 +273,48 @@ async fn sample_reads(
     }
     Ok(read)
 }
+
+/// The audit record of the restore test of cluster backup `id` begun at `started`: the group,
+/// the shards' primaries, passed or failed, and what was found.
+#[must_use]
+pub fn audit(
+    id: &str,
+    m: &ClusterManifest,
+    result: Result<&ClusterReport, &ClusterVerifyError>,
+    started: SystemTime,
+) -> crate::audit::checks::Check {
+    use crate::audit::Outcome;
+    let (outcome, detail) = match result {
+        Ok(r) if r.passed() => (
+            Outcome::Done,
+            format!(
+                "cluster backup {id}: restore-tested in a scratch cluster, {} shards, {} keys, {} \
+                 read back through the cluster",
+                m.shards.len(),
+                r.keys.iter().sum::<u64>(),
+                r.sampled
+            ),
+        ),
+        Ok(r) => (
+            Outcome::Failed,
+            format!(
+                "cluster backup {id}: restore test FAILED: {}",
+                r.problems.join("; ")
+            ),
+        ),
+        Err(e) => (
+            Outcome::Failed,
+            format!("cluster backup {id}: restore test FAILED: {e}"),
+        ),
+    };
+    crate::audit::checks::Check {
+        action: crate::audit::checks::BACKUP_VERIFY,
+        group: m.group.clone(),
+        nodes: m.shards.iter().map(|s| s.node.clone()).collect(),
+        outcome,
+        detail,
+        reason: None,
+        pause_ms: None,
+        started,
+    }
+}

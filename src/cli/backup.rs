@@ -131,10 +131,10 @@ pub async fn run(targets: &TargetArgs, args: BackupArgs) -> u8 {
             sample,
             json,
         } => {
-            if let Some(entry) = crate::backup::cluster::find(&dir, &target) {
-                return cluster::verify(&entry, server_bin.as_deref(), sample, json).await;
-            }
-            let (code, check) = verify(&dir, &target, server_bin.as_deref(), sample, json).await;
+            let (code, check) = match crate::backup::cluster::find(&dir, &target) {
+                Some(entry) => cluster::verify(&entry, server_bin.as_deref(), sample, json).await,
+                None => verify(&dir, &target, server_bin.as_deref(), sample, json).await,
+            };
             if let Some(check) = check {
                 audit(&audit_log, &check);
             }

@@ -31,13 +31,15 @@ fn succeeded(out: &std::process::Output) {
     );
 }
 
-/// Servers of a scratch cluster still running: a `redis-server` whose working directory (its
-/// `dir`; the process title no longer shows its arguments) is a sandbox's `sN`.
+/// Servers of a scratch cluster still running: a `redis-server` in cluster mode whose working
+/// directory (its `dir`; the process title no longer shows its arguments) is a sandbox's `sN`.
 fn scratch_cluster_servers() -> Vec<String> {
     let mut found = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        if comm.trim() != "redis-server" {
+        let title = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        // A sentinel runs the same binary (a sandbox names its sentinels `sN` too).
+        if comm.trim() != "redis-server" || !String::from_utf8_lossy(&title).contains("[cluster]") {
             continue;
         }
         let Ok(cwd) = std::fs::read_link(e.path().join("cwd")) else {
@@ -129,6 +131,13 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
         .find(|v| v["kind"] == "cluster")
         .unwrap();
     assert_eq!(recorded["manifest"]["restore_test"]["passed"], true);
+    let audit = std::fs::read_to_string(&sb.config().console.audit_log).unwrap();
+    assert!(
+        audit.contains(&format!(
+            "cluster backup {id}: restore-tested in a scratch cluster"
+        )),
+        "the restore test is in the audit log"
+    );
 
     let file = m["shards"][1]["file"].as_str().unwrap();
     let mut bytes = std::fs::read(file).unwrap();
@@ -149,6 +158,10 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
         text(&out.stderr)
     );
     assert!(scratch_cluster_servers().is_empty());
+    let audit = std::fs::read_to_string(&sb.config().console.audit_log).unwrap();
+    assert!(audit.contains(&format!(
+        "cluster backup {id}: restore test FAILED: shard 2"
+    )));
 
     usage_errors(cfg, plain.to_str().unwrap());
 }

@@ -75,19 +75,20 @@ fn entry_json(e: &ClusterEntry) -> serde_json::Value {
     })
 }
 
-/// `backup verify` of a cluster backup: the exit code (0 passed, 1 failed or could not run).
+/// `backup verify` of a cluster backup: the exit code (0 passed, 1 failed or could not run),
+/// and the audit record of the test when it ran.
 pub(super) async fn verify(
     entry: &ClusterEntry,
     server_bin: Option<&Path>,
     sample: usize,
     as_json: bool,
-) -> u8 {
+) -> (u8, Option<crate::audit::checks::Check>) {
     let mut interrupt =
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
             Ok(s) => s,
             Err(e) => {
                 output::error(&format!("cannot listen for Ctrl-C: {e}"), None);
-                return EXIT_PROBLEM;
+                return (EXIT_PROBLEM, None);
             }
         };
     let started = SystemTime::now();
@@ -97,10 +98,11 @@ pub(super) async fn verify(
         _ = interrupt.recv() => {
             // The test's future is dropped here: the scratch cluster is killed with it.
             output::error("interrupted: the scratch cluster was stopped", None);
-            return EXIT_PROBLEM;
+            return (EXIT_PROBLEM, None);
         }
         r = test => r,
     };
+    let check = cluster_verify::audit(&entry.id, &entry.manifest, report.as_ref(), started);
     let mut m = entry.manifest.clone();
     let report = match report {
         Ok(r) => r,
@@ -125,7 +127,7 @@ pub(super) async fn verify(
                 problems: vec![e.to_string()],
             });
             write_back(&entry.path, &m);
-            return EXIT_PROBLEM;
+            return (EXIT_PROBLEM, Some(check));
         }
     };
     m.restore_test = Some(report.record(started));
@@ -141,11 +143,12 @@ pub(super) async fn verify(
     } else {
         print(entry, &report);
     }
-    if report.passed() {
+    let code = if report.passed() {
         EXIT_OK
     } else {
         EXIT_PROBLEM
-    }
+    };
+    (code, Some(check))
 }
 
 fn write_back(path: &Path, m: &cb::ClusterManifest) {
