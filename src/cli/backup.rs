@@ -275,7 +275,8 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
     let started = SystemTime::now();
     let cat = catalog::load(dir, filter);
     report_problems(&cat);
-    let gone = cat.prunable(retention, started);
+    let mut gone = cat.prunable(retention, started);
+    cluster::keep_shards(dir, &mut gone);
     if gone.is_empty() {
         output::line("nothing to prune");
         return EXIT_OK;

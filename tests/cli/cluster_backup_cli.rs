@@ -1,6 +1,6 @@
 //! Cluster backups on the built binary against a real cluster: `snapshot --all --pause` with
 //! `--yes --json`, `backup list` showing it as one entry, `backup verify` passing with no
-//! scratch server left behind, then failing (exit 1) on a corrupted shard named in its
+//! scratch server left behind, `backup prune` keeping its shards, then failing (exit 1) on a corrupted shard named in its
 //! message; usage errors (exit 2): `--all` on a group that is not a cluster, `--pause`
 //! without `--all`.
 
@@ -139,6 +139,8 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
         "the restore test is in the audit log"
     );
 
+    prune_keeps_shards(cfg, m);
+
     let file = m["shards"][1]["file"].as_str().unwrap();
     let mut bytes = std::fs::read(file).unwrap();
     let at = bytes.len() / 2;
@@ -179,4 +181,18 @@ fn usage_errors(cfg: &str, plain: &str) {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// Pruning every node backup keeps the cluster backup's shards.
+fn prune_keeps_shards(cfg: &str, m: &Value) {
+    let out = redops(&["-c", cfg, "backup", "prune", "--keep", "0", "--yes"]);
+    succeeded(&out);
+    assert!(
+        text(&out.stderr).contains("kept 2 backups that belong to a cluster backup"),
+        "{}",
+        text(&out.stderr)
+    );
+    for s in m["shards"].as_array().unwrap() {
+        assert!(std::path::Path::new(s["file"].as_str().unwrap()).exists());
+    }
 }
