@@ -4,6 +4,8 @@
 //! crate, no printing.
 
 pub mod catalog;
+pub mod cluster;
+pub mod cluster_verify;
 pub mod restore;
 pub mod restore_test;
 

@@ -20,7 +20,9 @@
 //!             audited); planners, guard, next step, snapshot gate and its progress,
 //!             RDB download                                           (core)
 //! backup      the catalog of downloaded backups, retention, the restore test into a
-//!             scratch server, what a restore loads and its offline mode (core)
+//!             scratch server, what a restore loads and its offline mode; cluster
+//!             backups (one manifest per cut) and their restore test into a scratch
+//!             cluster                                                (core)
 //! datacheck   primary and replicas compared at one proven point in time (core)
 //! audit       JSON Lines audit log; read back as runs (`history`); the one run a check
 //!             (verify, prune, check-data) writes                     (core)

@@ -15,6 +15,7 @@
 
 mod blackhole;
 mod cluster;
+mod cluster_load;
 mod config_file;
 mod control;
 mod process;
@@ -25,6 +26,7 @@ mod watchdog;
 
 pub use blackhole::Blackhole;
 pub use cluster::{ClusterShape, CLUSTER_READY_TIMEOUT};
+pub use cluster_load::ShardLoad;
 pub use control::{
     find_running, read_state, send, ControlError, ControlServer, Exited, Fault, FaultDone,
     NodeState, State, CONTROL_SOCKET, DIR_PREFIX, STATE_FILE,

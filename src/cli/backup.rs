@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+mod cluster;
+
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -85,7 +87,13 @@ pub async fn run(targets: &TargetArgs, args: BackupArgs) -> u8 {
         node: targets.nodes.first().cloned(),
     };
     match args.command {
-        BackupCommand::List { json } => list(&dir, &filter, json),
+        BackupCommand::List { json } => {
+            let code = list(&dir, &filter, json);
+            if filter.node.is_none() {
+                cluster::list(&dir, filter.group.as_deref(), json);
+            }
+            code
+        }
         BackupCommand::Prune {
             keep,
             older_than,
@@ -123,7 +131,10 @@ pub async fn run(targets: &TargetArgs, args: BackupArgs) -> u8 {
             sample,
             json,
         } => {
-            let (code, check) = verify(&dir, &target, server_bin.as_deref(), sample, json).await;
+            let (code, check) = match crate::backup::cluster::find(&dir, &target) {
+                Some(entry) => cluster::verify(&entry, server_bin.as_deref(), sample, json).await,
+                None => verify(&dir, &target, server_bin.as_deref(), sample, json).await,
+            };
             if let Some(check) = check {
                 audit(&audit_log, &check);
             }
@@ -264,7 +275,8 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
     let started = SystemTime::now();
     let cat = catalog::load(dir, filter);
     report_problems(&cat);
-    let gone = cat.prunable(retention, started);
+    let mut gone = cat.prunable(retention, started);
+    cluster::keep_shards(dir, &mut gone);
     if gone.is_empty() {
         output::line("nothing to prune");
         return EXIT_OK;

@@ -18,7 +18,7 @@ pub use manifest::{
     read_manifest, rfc3339, write_json, Backup, DbCount, InfoBefore, Manifest, RestoreTest,
     MANIFEST_VERSION, MAX_MANIFEST_BYTES,
 };
-pub use verify::{parse_aux, verify, CrcStatus, RdbAux, RdbCheck, RdbFormat, CRC64};
+pub use verify::{first_db_size, parse_aux, verify, CrcStatus, RdbAux, RdbCheck, RdbFormat, CRC64};
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

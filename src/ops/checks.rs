@@ -82,7 +82,13 @@ impl GroupPolicy {
                 .flat_map(|s| &s.commands)
                 .filter(|c| c.is_role_change())
                 .all(cluster_command);
-        if through_cluster && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
+        // A cluster-wide snapshot changes no role: its pause is bounded and lifted by itself.
+        let cut = plan.action == ActionKind::Snapshot
+            && plan
+                .steps
+                .iter()
+                .any(|s| matches!(s.kind, super::plan::StepKind::ClusterCut { .. }));
+        if (through_cluster || cut) && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }
     }

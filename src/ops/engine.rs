@@ -41,6 +41,7 @@
 
 mod before;
 mod cluster;
+mod cluster_cut;
 mod cluster_promote;
 mod event;
 mod fence;

@@ -243,6 +243,12 @@ pub enum StepKind {
     },
     /// Stop the scratch server (by PID).
     StopScratch,
+    /// Every primary of a cluster downloaded at once (optionally under a bounded write pause
+    /// on all of them), then one cluster manifest (`ops::snapshot::cluster`).
+    ClusterCut {
+        shards: Vec<super::snapshot::cluster::CutShard>,
+        pause_ms: Option<u64>,
+    },
 }
 
 /// One step of a plan.

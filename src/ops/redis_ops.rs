@@ -105,6 +105,10 @@ pub enum ConfigParam {
     MasterUser,
     /// `tls-replication`: a replica connects to its primary over TLS.
     TlsReplication,
+    /// `repl-diskless-sync`: a full sync streams the RDB from the fork (read only).
+    ReplDisklessSync,
+    /// `repl-diskless-sync-delay`: seconds a diskless sync waits before it forks (read only).
+    ReplDisklessSyncDelay,
 }
 
 impl ConfigParam {
@@ -117,6 +121,8 @@ impl ConfigParam {
             Self::MasterAuth => "masterauth",
             Self::MasterUser => "masteruser",
             Self::TlsReplication => "tls-replication",
+            Self::ReplDisklessSync => "repl-diskless-sync",
+            Self::ReplDisklessSyncDelay => "repl-diskless-sync-delay",
         }
     }
 }

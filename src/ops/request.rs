@@ -46,6 +46,9 @@ pub struct Request {
     /// Restore only: the backup to load (resolved and checked by `backup::restore::resolve`),
     /// and where the scratch server listens (`backup::restore::default_listen`).
     pub restore: Option<Box<RestoreFrom>>,
+    /// Snapshot only: every primary of a cluster group at one cut, instead of one node
+    /// (`ops::snapshot::cluster`).
+    pub all: Option<crate::ops::snapshot::cluster::AllPrimaries>,
 }
 
 /// What a restore loads, and where the scratch server listens.
@@ -72,6 +75,7 @@ impl Request {
             download_timeout: None,
             clear_mark: false,
             restore: None,
+            all: None,
         }
     }
 
@@ -98,10 +102,12 @@ impl Request {
     /// True when an optional download can be asked for (snapshot, switchover, failback).
     #[must_use]
     pub fn has_download(&self) -> bool {
-        matches!(
-            self.action,
-            ActionKind::Snapshot | ActionKind::Switchover | ActionKind::Failback
-        )
+        // A cluster-wide snapshot always downloads: the transfers are its snapshot.
+        self.all.is_none()
+            && matches!(
+                self.action,
+                ActionKind::Snapshot | ActionKind::Switchover | ActionKind::Failback
+            )
     }
 
     /// True when preparing it reads the rejoin marks (a rejoin), so a front-end loads them.

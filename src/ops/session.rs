@@ -173,6 +173,7 @@ impl Prepared {
         let r = &self.request;
         let node = r.node.as_deref().unwrap_or_default();
         match (self.plan.action, &self.after) {
+            (ActionKind::Snapshot, _) if r.all.is_some() => "snapshot of every primary".to_string(),
             (ActionKind::Snapshot, _) => format!("snapshot of {node}"),
             (ActionKind::Switchover, _) => format!("switchover to {node}"),
             (ActionKind::Failback, _) => match self.confirm_word() {

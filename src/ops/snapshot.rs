@@ -613,5 +613,7 @@ pub fn note_no_persistence(plan: &mut Plan, node: usize, view: Option<&NodeView>
     ));
 }
 
+pub mod cluster;
+
 #[cfg(test)]
 mod tests;

@@ -18,7 +18,15 @@ pub fn done(plan: &Plan) -> String {
         _ => None,
     });
     let old_primary = plan.expects.iter().find(|e| e.primary).map(|e| e.node);
+    let cut = plan
+        .steps
+        .iter()
+        .any(|s| matches!(s.kind, StepKind::ClusterCut { .. }));
     let mut line = match (plan.action, verified_primary, repointed) {
+        (ActionKind::Snapshot, ..) if cut => format!(
+            "every primary saved at one cut: {} RDBs downloaded and checked, one cluster manifest",
+            plan.nodes.len()
+        ),
         (ActionKind::Snapshot, ..) => {
             let who = plan.snapshots.first().or(plan.downloads.first()).copied();
             let who = who.map_or_else(|| "the node".to_string(), name);

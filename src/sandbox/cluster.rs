@@ -199,7 +199,7 @@ impl Sandbox {
     }
 }
 
-fn client(n: &Node) -> Result<NodeClient, SandboxError> {
+pub(super) fn client(n: &Node) -> Result<NodeClient, SandboxError> {
     let timeouts = Timeouts {
         connect: Duration::from_secs(1),
         read: Duration::from_secs(5),
@@ -207,12 +207,12 @@ fn client(n: &Node) -> Result<NodeClient, SandboxError> {
     NodeClient::new(n, timeouts, SANDBOX_CLIENT_NAME).map_err(|e| failed(n, "connect", &e))
 }
 
-fn failed(n: &Node, what: &str, e: &dyn std::fmt::Display) -> SandboxError {
+pub(super) fn failed(n: &Node, what: &str, e: &dyn std::fmt::Display) -> SandboxError {
     SandboxError::Cluster(format!("{what} on '{}' ({}): {e}", n.name, n.addr))
 }
 
 /// The cluster-bus port the sandbox gave a server (`--cluster-port`), read from its arguments.
-fn bus_port(p: &super::ServerProcess) -> Result<u16, SandboxError> {
+pub(super) fn bus_port(p: &super::ServerProcess) -> Result<u16, SandboxError> {
     p.launch_args()
         .windows(2)
         .find(|w| w[0] == "--cluster-port")
@@ -221,7 +221,12 @@ fn bus_port(p: &super::ServerProcess) -> Result<u16, SandboxError> {
 }
 
 /// `CLUSTER ADDSLOTSRANGE` (7.0+).
-async fn add_slots(c: &mut NodeClient, n: &Node, start: u16, end: u16) -> Result<(), SandboxError> {
+pub(super) async fn add_slots(
+    c: &mut NodeClient,
+    n: &Node,
+    start: u16,
+    end: u16,
+) -> Result<(), SandboxError> {
     let mut cmd = redis::cmd("CLUSTER");
     cmd.arg("ADDSLOTSRANGE").arg(start).arg(end);
     c.query::<()>(&cmd)
@@ -230,7 +235,7 @@ async fn add_slots(c: &mut NodeClient, n: &Node, start: u16, end: u16) -> Result
 }
 
 /// Every node knows `total` nodes, each with an address and past the handshake.
-fn everyone_known(r: &cluster::NodeReport, total: usize) -> bool {
+pub(super) fn everyone_known(r: &cluster::NodeReport, total: usize) -> bool {
     r.nodes.nodes.len() == total
         && r.nodes
             .nodes
@@ -262,7 +267,7 @@ fn whole(r: &cluster::NodeReport, shape: ClusterShape, ids: &[String]) -> bool {
 }
 
 /// Polls every node's cluster view until `done` holds for all of them, or the deadline.
-async fn wait(
+pub(super) async fn wait(
     deadline: Instant,
     nodes: &[Node],
     done: impl Fn(&cluster::NodeReport) -> bool,

@@ -19,6 +19,9 @@ pub enum Command {
     Backups,
     /// The shown group's replicas compared with their primary.
     CheckData,
+    /// Every primary of the shown cluster group at one cut (`snapshot --all`), writes paused
+    /// at most this many ms while the transfers begin (`None`: no pause).
+    SnapshotAll(Option<u64>),
     Help,
     Quit,
 }
@@ -40,6 +43,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "check-data",
         "",
         "compare the group's replicas with their primary",
+    ),
+    (
+        "snapshot-all",
+        "[MS]",
+        "every primary of the cluster at one cut (MS: pause writes at most MS ms)",
     ),
     ("help", "", "key bindings"),
     ("quit", "", "leave the console"),
@@ -71,6 +79,15 @@ pub fn parse(line: &str) -> Result<Command, String> {
         "history" | "hist" => Ok(Command::History),
         "backups" | "backup" => Ok(Command::Backups),
         "check-data" | "checkdata" => Ok(Command::CheckData),
+        "snapshot-all" => match arg {
+            "" => Ok(Command::SnapshotAll(None)),
+            ms => match ms.parse::<u64>() {
+                Ok(n) if (1..=30_000).contains(&n) => Ok(Command::SnapshotAll(Some(n))),
+                _ => Err(format!(
+                    "':snapshot-all {ms}': the pause is a number of milliseconds, 1 to 30000"
+                )),
+            },
+        },
         "help" | "h" => Ok(Command::Help),
         "quit" | "q" | "q!" => Ok(Command::Quit),
         "" => Err("empty command; try :help".to_string()),
@@ -133,6 +150,15 @@ mod tests {
         assert_eq!(parse("history"), Ok(Command::History));
         assert_eq!(parse("backups"), Ok(Command::Backups));
         assert_eq!(parse("check-data"), Ok(Command::CheckData));
+        assert_eq!(parse("snapshot-all"), Ok(Command::SnapshotAll(None)));
+        assert_eq!(
+            parse("snapshot-all 500"),
+            Ok(Command::SnapshotAll(Some(500)))
+        );
+        assert!(parse("snapshot-all 0").unwrap_err().contains("1 to 30000"));
+        assert!(parse("snapshot-all soon")
+            .unwrap_err()
+            .contains("milliseconds"));
         assert!(parse("group").unwrap_err().contains("needs a group name"));
         assert!(parse("frobnicate")
             .unwrap_err()

@@ -7,11 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::bin::redops;
-use crate::common::cluster::{raw_cmd, Cluster, WriterHandle};
+use crate::common::cluster::{raw_cmd, raw_cmd_within, Cluster, WriterHandle};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -232,9 +233,13 @@ fn server_children(parent: u32) -> Vec<u32> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_a_restore_test_leaves_no_scratch_server() {
     let c = Cluster::start(&["p"], &[]).await;
-    raw_cmd(c.port("p"), &["DEBUG", "POPULATE", "1000000", "key", "100"])
-        .await
-        .unwrap();
+    raw_cmd_within(
+        c.port("p"),
+        &["DEBUG", "POPULATE", "1000000", "key", "100"],
+        Duration::from_secs(60),
+    )
+    .await
+    .unwrap();
     let cfg_path = c.config_file(None);
     let cfg = cfg_path.to_str().unwrap().to_string();
     let backups = c.dir.path().join("backups");

@@ -21,6 +21,7 @@ mod cli_json;
 mod cli_status;
 mod cli_urls;
 mod cli_watch;
+mod cluster_backup_cli;
 mod drill_cli;
 mod drill_cluster_cli;
 mod hostile_acl;

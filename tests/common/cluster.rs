@@ -215,6 +215,12 @@ impl Cluster {
 
 /// One RESP command on a fresh connection, 2 s at most; the raw reply text.
 pub async fn raw_cmd(port: u16, args: &[&str]) -> Result<String, String> {
+    raw_cmd_within(port, args, Duration::from_secs(2)).await
+}
+
+/// [`raw_cmd`] for a command that takes time on the server (`DEBUG POPULATE` of a large
+/// dataset on a loaded machine).
+pub async fn raw_cmd_within(port: u16, args: &[&str], limit: Duration) -> Result<String, String> {
     let fut = async {
         let mut s = TcpStream::connect(("127.0.0.1", port))
             .await
@@ -225,7 +231,7 @@ pub async fn raw_cmd(port: u16, args: &[&str]) -> Result<String, String> {
         let mut r = BufReader::new(s);
         read_reply(&mut r).await
     };
-    tokio::time::timeout(Duration::from_secs(2), fut)
+    tokio::time::timeout(limit, fut)
         .await
         .map_err(|_| "timeout".to_string())?
 }

@@ -12,6 +12,7 @@ pub mod bin;
 pub mod byte_path;
 pub mod cluster;
 pub mod cluster_writer;
+pub mod console;
 pub mod files;
 pub mod fixtures;
 pub mod hostile;

@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -14,7 +14,7 @@ use ratatui::Terminal;
 use redops::sandbox::{Sandbox, Spec};
 use redops::topology::Role;
 use redops::tui::modal::Modal;
-use redops::tui::{run, theme, view, App, Effect, Msg, Options};
+use redops::tui::{run, view, App, Effect, Msg};
 
 fn press(app: &mut App, c: KeyCode) -> Vec<Effect> {
     app.update(Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)))
@@ -99,14 +99,7 @@ async fn switchover_then_failback_from_the_console_on_real_servers() {
         )
     });
     let config = sandbox.config();
-    let mut app = App::new(
-        config,
-        theme::resolve_builtin("dark").unwrap(),
-        Options::default(),
-        SystemTime::now(),
-    );
-    app.update(Msg::Resize(120, 35));
-    app.update(Msg::Tick(SystemTime::now() + Duration::from_secs(60)));
+    let mut app = crate::common::console::app(config);
     poll(&mut app).await;
     assert_eq!(primaries(&app), ["n1"]);
 

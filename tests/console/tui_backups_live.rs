@@ -6,27 +6,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyCode;
 use serde_json::Value;
 
 use redops::sandbox::{Sandbox, Spec};
-use redops::tui::{checks, run, theme, App, Effect, Msg, Options};
+use redops::tui::{checks, run, App, Effect, Msg};
 
+use crate::common::console::{self, command, press};
 use crate::common::screen;
-
-fn press(app: &mut App, c: KeyCode) -> Vec<Effect> {
-    app.update(Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)))
-}
-
-fn command(app: &mut App, line: &str) -> Vec<Effect> {
-    press(app, KeyCode::Char(':'));
-    for c in line.chars() {
-        press(app, KeyCode::Char(c));
-    }
-    press(app, KeyCode::Enter)
-}
 
 /// Carries out `fx` as the runtime does and feeds every answer back until `done` says so.
 async fn carry_out(app: &mut App, fx: Vec<Effect>, done: fn(&Msg) -> bool) {
@@ -92,14 +81,7 @@ async fn a_backup_is_restore_tested_and_the_group_checked_from_the_console() {
         )
     });
     let config = sandbox.config();
-    let mut app = App::new(
-        config,
-        theme::resolve_builtin("dark").unwrap(),
-        Options::default(),
-        SystemTime::now(),
-    );
-    app.update(Msg::Resize(120, 35));
-    app.update(Msg::Tick(SystemTime::now() + Duration::from_secs(60)));
+    let mut app = console::app(config);
     let topo = redops::cli::status::snapshot(&app.config).await;
     app.set_topology(topo);
 

@@ -33,6 +33,14 @@ pub async fn start(primaries: usize, replicas: usize) -> Sandbox {
         .expect("a sandbox cluster")
 }
 
+/// Leaves `slot` migrating from `from` to `to` (as a resharding that stopped half-way).
+pub async fn set_migrating(from: &Node, to: &Node, slot: u16) {
+    let id = report(to).await.nodes.myself().expect("myself").id.clone();
+    let mut cmd = redis::cmd("CLUSTER");
+    cmd.arg("SETSLOT").arg(slot).arg("MIGRATING").arg(&id);
+    client(from).query::<()>(&cmd).await.expect("SETSLOT");
+}
+
 async fn report(n: &Node) -> NodeReport {
     cluster::read(&mut client(n)).await
 }
@@ -348,16 +356,7 @@ async fn a_switchover_on_a_shard_with_a_migration_is_refused() {
     let sb = start(2, 1).await;
     let config = sb.config();
     let nodes = &config.groups[0].nodes;
-    let id2 = report(&nodes[1])
-        .await
-        .nodes
-        .myself()
-        .expect("myself")
-        .id
-        .clone();
-    let mut cmd = redis::cmd("CLUSTER");
-    cmd.arg("SETSLOT").arg(7).arg("MIGRATING").arg(&id2);
-    client(&nodes[0]).query::<()>(&cmd).await.expect("SETSLOT");
+    set_migrating(&nodes[0], &nodes[1], 7).await;
     let topo = poll(&config).await;
     // n3 replicates n1, whose slot 7 is migrating.
     let plan = plan_switchover(&config, &topo, "n3");

@@ -303,13 +303,17 @@ async fn promote_after_the_cluster_failed_over_says_so_and_changes_nothing() {
     })
     .await;
     sb.kill("n1").expect("kill n1");
+    // n4's own INFO too: the cluster's map can name it before its next poll does.
     let t = cycle_until(&mut m, &config, "n4 serving slot 0", |g| {
-        g.cluster.as_ref().is_some_and(|c| {
-            c.state_ok == Some(true)
-                && c.shards
-                    .iter()
-                    .any(|s| s.primary.name == "n4" && s.slot_count == 5461)
-        })
+        g.nodes
+            .iter()
+            .any(|v| v.name == "n4" && v.role == redops::topology::Role::Primary && !v.stale_info)
+            && g.cluster.as_ref().is_some_and(|c| {
+                c.state_ok == Some(true)
+                    && c.shards
+                        .iter()
+                        .any(|s| s.primary.name == "n4" && s.slot_count == 5461)
+            })
     })
     .await;
     let e = promote(&config, &t, "n4").expect_err("nothing to do");

@@ -10,6 +10,7 @@
 mod common;
 
 mod cluster;
+mod cluster_backup;
 mod cluster_misplaced;
 mod cluster_promote;
 mod drill_faults;

@@ -99,13 +99,23 @@ impl DownloadBudget {
     }
 }
 
-/// `redops snapshot NODE`.
+/// `redops snapshot NODE`, or `redops snapshot --all` on a cluster group.
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotArgs {
     /// Node name or address.
-    pub node: String,
-    /// Also download the RDB over the replication protocol into this directory.
-    #[arg(long, value_name = "DIR")]
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub node: Option<String>,
+    /// Every primary of the cluster group (-g, or the only cluster group) at one cut: every
+    /// RDB downloaded and checked, and one cluster manifest.
+    #[arg(long)]
+    pub all: bool,
+    /// With --all: CLIENT PAUSE <MS> WRITE on every primary until every transfer has begun
+    /// (lifted then, and on every failure), so that the shards are one point in time.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..=30_000))]
+    pub pause: Option<u64>,
+    /// Also download the RDB over the replication protocol into this directory (--all
+    /// always downloads, into the backups directory).
+    #[arg(long, value_name = "DIR", conflicts_with = "all")]
     pub download: Option<PathBuf>,
     #[command(flatten)]
     pub budget: DownloadBudget,
@@ -195,9 +205,18 @@ pub struct RejoinArgs {
 
 impl ActionArgs for SnapshotArgs {
     fn request(&self) -> Request {
+        if self.all {
+            return Request {
+                download: Download::Backups,
+                all: Some(crate::ops::snapshot::cluster::AllPrimaries {
+                    pause: self.pause.map(Duration::from_millis),
+                }),
+                ..Request::new(ActionKind::Snapshot, None)
+            };
+        }
         Request {
             download: download(self.download.as_ref()),
-            ..Request::new(ActionKind::Snapshot, Some(self.node.clone()))
+            ..Request::new(ActionKind::Snapshot, self.node.clone())
         }
     }
 
@@ -207,6 +226,17 @@ impl ActionArgs for SnapshotArgs {
 
     fn budget(&self) -> Option<&DownloadBudget> {
         Some(&self.budget)
+    }
+
+    fn complete(&self, _req: &mut Request, _config: &Config) -> Result<(), u8> {
+        if self.pause.is_some() && !self.all {
+            output::error(
+                "--pause pauses every primary of a cluster for its cut: it goes with --all",
+                Some("snapshot --all --pause MS, or drop --pause"),
+            );
+            return Err(EXIT_USAGE);
+        }
+        Ok(())
     }
 }
 

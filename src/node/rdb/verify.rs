@@ -27,6 +27,8 @@ const MAX_AUX_FIELDS: usize = 64;
 
 const OPCODE_AUX: u8 = 0xFA;
 const OPCODE_EOF: u8 = 0xFF;
+const OPCODE_SELECTDB: u8 = 0xFE;
+const OPCODE_RESIZEDB: u8 = 0xFB;
 
 /// The CRC-64 variant Redis uses (Jones, reflected, check value `0xe9c6d914c4b8d9ca`).
 pub const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
@@ -246,6 +248,38 @@ pub fn parse_aux(body: &[u8]) -> RdbAux {
         aux.fields.push((key, value));
     }
     aux
+}
+
+/// Keys and keys with a TTL in the first database of an RDB, from its `RESIZEDB` opcode
+/// (written by 3.2+ right after `SELECTDB`): `(db, keys, expires)`. `body` is the file after
+/// its 9-byte header; only AUX fields may come first (a file with functions or module data
+/// before its first database gives `None`, as does one without `RESIZEDB`).
+#[must_use]
+pub fn first_db_size(body: &[u8]) -> Option<(u64, u64, u64)> {
+    let mut cur = Cursor { buf: body, pos: 0 };
+    let mut fields = 0;
+    while cur.peek() == Some(OPCODE_AUX) && fields < MAX_AUX_FIELDS {
+        cur.pos += 1;
+        cur.string()?;
+        cur.string()?;
+        fields += 1;
+    }
+    match cur.byte()? {
+        OPCODE_SELECTDB => {}
+        // An empty dataset: no database at all.
+        OPCODE_EOF => return Some((0, 0, 0)),
+        _ => return None,
+    }
+    let Length::Plain(db) = cur.length()? else {
+        return None;
+    };
+    if cur.byte()? != OPCODE_RESIZEDB {
+        return None;
+    }
+    let (Length::Plain(keys), Length::Plain(expires)) = (cur.length()?, cur.length()?) else {
+        return None;
+    };
+    Some((db, keys, expires))
 }
 
 /// A length as RDB encodes it, or the marker of a specially encoded string.

@@ -89,6 +89,7 @@ impl<O: RedisOps> Run<'_, O> {
         let (state, infos, silent) = self.read_state().await;
         let next = self
             .cluster_next_step()
+            .or_else(|| self.cut_next_step())
             .unwrap_or_else(|| self.next_step(&infos, &silent, pending));
         let title = &self.plan.steps[step].title;
         self.finish(

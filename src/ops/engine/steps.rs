@@ -214,6 +214,7 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::StopScratch => self.stop_scratch().await,
+            StepKind::ClusterCut { shards, pause_ms } => self.cluster_cut(shards, *pause_ms).await,
         }
     }
 

@@ -278,6 +278,8 @@ impl World {
                 // The simulated group replicates without passwords.
                 ConfigParam::MasterAuth | ConfigParam::MasterUser => String::new(),
                 ConfigParam::TlsReplication => "no".to_string(),
+                ConfigParam::ReplDisklessSync => "yes".to_string(),
+                ConfigParam::ReplDisklessSyncDelay => "0".to_string(),
             })),
             Command::ConfigSet(p, v) => {
                 let n = &mut self.nodes[i];
@@ -291,7 +293,9 @@ impl World {
                     ConfigParam::DbFilename => n.dbfilename.clone_from(v),
                     ConfigParam::MasterAuth
                     | ConfigParam::MasterUser
-                    | ConfigParam::TlsReplication => {
+                    | ConfigParam::TlsReplication
+                    | ConfigParam::ReplDisklessSync
+                    | ConfigParam::ReplDisklessSyncDelay => {
                         return Err(NodeError::Reply(format!(
                             "ERR redops never sets {}",
                             p.as_str()

@@ -52,6 +52,9 @@ pub(super) fn build(
         Download::Into(dir) => Some(dir.clone()),
     };
     Ok(match req.action {
+        ActionKind::Snapshot if req.all.is_some() => Built::plain(
+            crate::ops::snapshot::cluster::plan_for(config, topology, req, budgets)?,
+        ),
         ActionKind::Snapshot => {
             let name = need(req, "a node")?;
             let node = find_node(config, topology, &name)?;

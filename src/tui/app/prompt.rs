@@ -47,8 +47,26 @@ impl App {
             Ok(Command::History) => return self.open_runs(),
             Ok(Command::Backups) => return self.open_backups(),
             Ok(Command::CheckData) => return self.start_check(None),
+            Ok(Command::SnapshotAll(pause)) => return self.snapshot_all(pause),
         }
         Vec::new()
+    }
+
+    /// `:snapshot-all [MS]`: the plan of every primary of the shown group at one cut, as
+    /// any other action's (refused by the core on a group that is not a cluster).
+    fn snapshot_all(&mut self, pause_ms: Option<u64>) -> Vec<Effect> {
+        let kind = crate::ops::ActionKind::Snapshot;
+        if let Some(why) = self.action_blocked(kind) {
+            self.flash_error(&format!("snapshot-all: {why}"));
+            return Vec::new();
+        }
+        let req = crate::ops::Request {
+            all: Some(crate::ops::snapshot::cluster::AllPrimaries {
+                pause: pause_ms.map(std::time::Duration::from_millis),
+            }),
+            ..crate::ops::Request::new(kind, None).in_group(self.group)
+        };
+        self.open_plan(&req)
     }
 
     /// The answer to "overwrite?": `y` writes (the event log as it is now), anything else

@@ -1,0 +1,36 @@
+//! Driving the console's `App` in tests: keys, a `:` command line, and an app sized 120x35
+//! with its clock a minute on (so the first poll's nodes are not "new").
+
+use std::time::{Duration, SystemTime};
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use redops::config::Config;
+use redops::tui::{theme, App, Effect, Msg, Options};
+
+/// One key press.
+pub fn press(app: &mut App, c: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)))
+}
+
+/// `:line` and Enter.
+pub fn command(app: &mut App, line: &str) -> Vec<Effect> {
+    press(app, KeyCode::Char(':'));
+    for c in line.chars() {
+        press(app, KeyCode::Char(c));
+    }
+    press(app, KeyCode::Enter)
+}
+
+/// The console on `config`, dark theme, 120x35, its clock a minute on; no poll yet.
+pub fn app(config: Config) -> App {
+    let mut app = App::new(
+        config,
+        theme::resolve_builtin("dark").expect("the dark theme"),
+        Options::default(),
+        SystemTime::now(),
+    );
+    app.update(Msg::Resize(120, 35));
+    app.update(Msg::Tick(SystemTime::now() + Duration::from_secs(60)));
+    app
+}
