@@ -15,6 +15,7 @@
 //! never the writers.
 
 mod cluster;
+mod sentinel;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -84,10 +85,22 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
     if gt.cluster.is_some() || group.cluster {
         return Ok(cluster::build(config, &gt, req, &target));
     }
+    if let Some(s) = &group.sentinel {
+        return sentinel::build(config, &gt, req, &target, s);
+    }
+    if req.strategy == Strategy::Sentinel {
+        return Err(OpsError::usage(format!(
+            "group '{}' is not watched by Sentinel: there is no Sentinel to switch over through",
+            group.name
+        ))
+        .hint(
+            "leave the strategy out, or configure sentinel = { addrs, master_name } for the group",
+        ));
+    }
     let mut plan = Plan::new(ActionKind::Switchover, &group.name, gi, req.budgets);
     plan.strategy = Some(req.strategy);
     plan.strategy_reason = Some(match req.strategy {
-        Strategy::Manual => "bounded CLIENT PAUSE WRITE and a catch-up proven on the target's own offset: \
+        Strategy::Manual | Strategy::Sentinel => "bounded CLIENT PAUSE WRITE and a catch-up proven on the target's own offset: \
                              the write stall is the catch-up plus a few round trips"
             .to_string(),
         Strategy::Native => "the server's FAILOVER TO: it waits for the target's once-a-second ACK, so the \
@@ -170,35 +183,7 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
         return Ok(Built::refused(plan));
     };
 
-    // The primary.
-    plan.checks.push(reachable(primary));
-    plan.checks.push(latency(primary, req.budgets.max_rtt));
-    plan.checks.push(latency(t_view, req.budgets.max_rtt));
-    if let Some(info) = &primary.info {
-        let fo = info
-            .replication
-            .failover_state
-            .as_deref()
-            .unwrap_or("no-failover");
-        plan.checks.push(Check::require(
-            fo == "no-failover",
-            format!("no failover in progress on {}", primary.name),
-            format!("{} reports master_failover_state:{fo}", primary.name),
-        ));
-        plan.checks.push(Check::require(
-            info.server.at_least(6, 2),
-            format!(
-                "{} runs {} (6.2+: CLIENT PAUSE WRITE, CLIENT UNPAUSE, FAILOVER)",
-                primary.name,
-                primary.version.as_deref().unwrap_or("?")
-            ),
-            format!(
-                "{} runs {}: a switchover needs 6.2+ (CLIENT PAUSE WRITE and CLIENT UNPAUSE)",
-                primary.name,
-                primary.version.as_deref().unwrap_or("an unknown version")
-            ),
-        ));
-    }
+    primary_checks(&mut plan, primary, t_view);
 
     // Siblings: the primary's other direct replicas. Chained ones follow their upstream.
     let mut siblings = Vec::new();
@@ -276,16 +261,7 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
         }
     }
 
-    plan.expects.push(Expect {
-        node: pi,
-        primary: true,
-        upstream: None,
-    });
-    plan.expects.push(Expect {
-        node: ti,
-        primary: false,
-        upstream: Some(pi),
-    });
+    expect_switch(&mut plan, pi, ti);
     for &s in &siblings {
         plan.expects.push(Expect {
             node: s,
@@ -312,7 +288,8 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
     let p_name = p_cfg.name.clone();
     let b = req.budgets;
     match req.strategy {
-        Strategy::Manual => {
+        // Sentinel's strategy was sent to `switchover/sentinel.rs` (or refused) above.
+        Strategy::Manual | Strategy::Sentinel => {
             // Paused: the primary and the target only (the siblings come after the unpause).
             let ms = pause_ms(&b, 2);
             plan.steps.push(Step {
@@ -447,6 +424,53 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
         plan,
         target_is_primary: false,
     })
+}
+
+/// The primary answers quickly, runs 6.2+ (CLIENT PAUSE WRITE, CLIENT UNPAUSE) and runs no
+/// FAILOVER itself; the target answers quickly.
+fn primary_checks(plan: &mut Plan, primary: &NodeView, t: &NodeView) {
+    plan.checks.push(reachable(primary));
+    plan.checks.push(latency(primary, plan.budgets.max_rtt));
+    plan.checks.push(latency(t, plan.budgets.max_rtt));
+    let Some(info) = &primary.info else { return };
+    let fo = info
+        .replication
+        .failover_state
+        .as_deref()
+        .unwrap_or("no-failover");
+    plan.checks.push(Check::require(
+        fo == "no-failover",
+        format!("no failover in progress on {}", primary.name),
+        format!("{} reports master_failover_state:{fo}", primary.name),
+    ));
+    plan.checks.push(Check::require(
+        info.server.at_least(6, 2),
+        format!(
+            "{} runs {} (6.2+: CLIENT PAUSE WRITE, CLIENT UNPAUSE, FAILOVER)",
+            primary.name,
+            primary.version.as_deref().unwrap_or("?")
+        ),
+        format!(
+            "{} runs {}: a switchover needs 6.2+ (CLIENT PAUSE WRITE and CLIENT UNPAUSE)",
+            primary.name,
+            primary.version.as_deref().unwrap_or("an unknown version")
+        ),
+    ));
+}
+
+/// The old primary a primary, the target its replica: what the engine reads again before
+/// the first step.
+fn expect_switch(plan: &mut Plan, pi: usize, ti: usize) {
+    plan.expects.push(Expect {
+        node: pi,
+        primary: true,
+        upstream: None,
+    });
+    plan.expects.push(Expect {
+        node: ti,
+        primary: false,
+        upstream: Some(pi),
+    });
 }
 
 impl Built {

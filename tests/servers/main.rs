@@ -18,5 +18,6 @@ mod rdb_download;
 mod sandbox;
 mod sandbox_watchdog;
 mod sentinel;
+mod sentinel_ops;
 mod status_live;
 mod tls_status;

@@ -150,7 +150,15 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::Unpause => {
-                self.expect_ok(node, Command::ClientUnpause).await?;
+                // Idempotent, so tried again: Sentinel may have closed this connection (its
+                // `CLIENT KILL TYPE normal` when it reconfigures a node).
+                let mut tries = 0;
+                while let Err(e) = self.expect_ok(node, Command::ClientUnpause).await {
+                    tries += 1;
+                    if tries >= 3 {
+                        return Err(e);
+                    }
+                }
                 self.st.unpaused(node);
                 Ok(format!("writes on {name} resumed"))
             }
@@ -205,6 +213,31 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::StopScratch => self.stop_scratch().await,
+            StepKind::LowerPriority => self.lower_priority(node).await,
+            StepKind::RestorePriority => self.restore_priority(node).await,
+            StepKind::SentinelSeesPriorities { master, lowered } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.sentinel_sees_priorities(node, master, lowered, deadline)
+                    .await
+            }
+            StepKind::SentinelFailover {
+                master,
+                primary,
+                target,
+            } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.failover);
+                self.sentinel_failover(node, master, *primary, *target, deadline)
+                    .await
+            }
+            StepKind::SentinelConverge {
+                master,
+                sentinels,
+                quorum,
+            } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.sentinel_converge(node, master, sentinels, *quorum, deadline)
+                    .await
+            }
         }
     }
 

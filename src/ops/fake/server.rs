@@ -244,6 +244,13 @@ impl World {
                 self.nodes[i].failover = Some((to.clone(), polls, end));
                 ok()
             }
+            // The simulated nodes are data nodes: what one answers to a sentinel's command.
+            Command::SentinelFailover { .. }
+            | Command::SentinelMaster(_)
+            | Command::SentinelCkquorum(_)
+            | Command::SentinelReplicas(_) => Err(NodeError::Reply(
+                "ERR unknown command 'SENTINEL'".to_string(),
+            )),
             // The simulated group is not a cluster: what a standalone server answers.
             Command::ClusterFailover | Command::ClusterNodes => Err(NodeError::Reply(
                 "ERR This instance has cluster support disabled".to_string(),
@@ -272,6 +279,8 @@ impl World {
                 // The simulated group replicates without passwords.
                 ConfigParam::MasterAuth | ConfigParam::MasterUser => String::new(),
                 ConfigParam::TlsReplication => "no".to_string(),
+                // Sentinel's steering is not simulated: every node has the default.
+                ConfigParam::ReplicaPriority => "100".to_string(),
             })),
             Command::ConfigSet(p, v) => {
                 let n = &mut self.nodes[i];
@@ -283,6 +292,7 @@ impl World {
                         ))
                     }
                     ConfigParam::DbFilename => n.dbfilename.clone_from(v),
+                    ConfigParam::ReplicaPriority => {}
                     ConfigParam::MasterAuth
                     | ConfigParam::MasterUser
                     | ConfigParam::TlsReplication => {

@@ -246,14 +246,16 @@ fn an_ha_manager_refuses_role_changes_with_one_text() {
             read_only: false,
             now: SystemTime::now(),
         };
-        // A cluster's switchover is its CLUSTER FAILOVER (not refused for the cluster); its
-        // other role changes are.
-        let action = if which == "cluster" {
-            assert_eq!(standing(&ctx, 0, ActionKind::Switchover), None);
-            ActionKind::Promote
-        } else {
-            ActionKind::Switchover
-        };
+        // A cluster's switchover is its CLUSTER FAILOVER, a Sentinel group's switchover and
+        // failback go through Sentinel (not refused for the HA manager); their other role
+        // changes are.
+        assert_eq!(standing(&ctx, 0, ActionKind::Switchover), None, "{which}");
+        assert_eq!(
+            standing(&ctx, 0, ActionKind::Failback).is_none(),
+            which == "sentinel",
+            "{which}"
+        );
+        let action = ActionKind::Promote;
         let before = standing(&ctx, 0, action).unwrap_or_else(|| panic!("{which}"));
         let p = run_of(prepare(&ctx, &req(action, Some("r1"))));
         assert_eq!(

@@ -207,6 +207,8 @@ impl PlanDialog {
                 r.strategy = match r.strategy {
                     Strategy::Manual => Strategy::Native,
                     Strategy::Native => Strategy::Manual,
+                    // A Sentinel group has one way: through Sentinel.
+                    Strategy::Sentinel => Strategy::Sentinel,
                 };
                 Outcome::Replan(r)
             }
