@@ -57,6 +57,13 @@ impl<O: RedisOps> Run<'_, O> {
                 }
                 // Demoted, and its target promoted: the group has its one primary.
                 Change::Demoted(_) if self.st.promoted().is_some() => {}
+                // Sentinel may still promote the target: the old primary stays its replica.
+                Change::Demoted(p) if self.st.sentinel_pending().is_some() => {
+                    undone.push(format!(
+                        "{} stays a replica: Sentinel may still promote its target",
+                        self.plan.name(p)
+                    ));
+                }
                 Change::Demoted(_) => {
                     undone.push(self.undo_demotion().await);
                     if let (Some(t), Some(p)) = (self.st.pending_promotion(), self.old_primary) {

@@ -177,9 +177,7 @@ impl<O: RedisOps> Run<'_, O> {
                 Ok(i) if i.replication.role == Some(InfoRole::Primary) => {
                     self.st.undid(Change::SentinelFailoverPending(t));
                     self.st.did(Change::Promoted(t));
-                    return Ok(format!(
-                        "Sentinel promoted {tn}; {pn} is still paused and will be demoted to it"
-                    ));
+                    return Ok(format!("Sentinel promoted {tn}; {pn} replicates from it"));
                 }
                 Ok(i) => last = format!("{tn}: {}", info_line(&i)),
                 // Sentinel closes normal clients on the node it promotes: read again.
@@ -257,14 +255,19 @@ impl<O: RedisOps> Run<'_, O> {
                 if i.replication.role == Some(InfoRole::Primary) {
                     self.st.undid(Change::SentinelFailoverPending(t));
                     self.st.did(Change::Promoted(t));
+                    if self.st.demoted().is_some() {
+                        return format!("Sentinel promoted {tn} late; the old primary follows it");
+                    }
                     return self.demote_old_primary(t).await;
                 }
             }
             if Instant::now() >= end {
                 return format!(
                     "Sentinel has not promoted {tn}: the failover may still run, so the old \
-                     primary stays paused until its pause expires, and the other replicas keep \
-                     priority 0 (put them back once Sentinel's failover state is none)"
+                     primary stays a paused replica of {tn} and the other replicas keep priority \
+                     0 (put them back once Sentinel's failover state is none); if Sentinel gives \
+                     the failover up, it sees the old primary as a replica and fails over to \
+                     {tn} by itself"
                 );
             }
             tokio::time::sleep(WAIT_POLL).await;

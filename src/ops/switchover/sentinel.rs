@@ -6,9 +6,12 @@
 //!    only pick the target.
 //! 2. `CLIENT PAUSE <ms> WRITE` on the primary, bounded.
 //! 3. The target's own offset proven equal to the primary's.
-//! 4. `SENTINEL FAILOVER <master>` on one sentinel; waited on until the target is a primary.
-//! 5. The old primary demoted to the target by redops (`REPLICAOF`), before the unpause:
-//!    Sentinel's own conversion waits behind the pause, and it agrees with this one.
+//! 4. The old primary demoted to the target by redops (`REPLICAOF`), still paused: from here
+//!    no node takes writes until Sentinel promotes the target (the order the server's own
+//!    `FAILOVER` uses), so a console killed at any instant leaves at most one writable node,
+//!    and no postponed write can land on the old primary. Sentinel's own conversion of the
+//!    old primary would wait behind the pause; it agrees with this one.
+//! 5. `SENTINEL FAILOVER <master>` on one sentinel; waited on until the target is a primary.
 //! 6. `CLIENT UNPAUSE`: postponed writes get `READONLY`, their clients ask Sentinel again.
 //! 7. Every sentinel that answers (at least a quorum) names the target.
 //! 8. The priorities put back; the roles verified.
@@ -76,7 +79,7 @@ pub(super) fn build(
     plan.strategy_reason = Some(format!(
         "group watched by Sentinel (master name '{}'): Sentinel is steered to the target (the \
          other replicas' priority 0), writes paused and the catch-up proven before SENTINEL \
-         FAILOVER, the old primary demoted before the unpause: no acknowledged write lost",
+         FAILOVER, the old primary demoted before it: no acknowledged write lost",
         sentinel.master_name
     ));
     group_guard(&mut plan, group, gt);
@@ -464,6 +467,25 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         rollback: format!("CLIENT UNPAUSE on {pn}, priorities put back; nothing else has changed"),
         critical: true,
     });
+    plan.steps.push(Step {
+        title: format!(
+            "demote {pn} to replicate from {tn} (no node takes writes until Sentinel promotes {tn})"
+        ),
+        node: x.p,
+        kind: StepKind::Demote { to: x.t },
+        commands: vec![Command::ReplicaOf(Some(plan.nodes[x.t].addr.clone()))],
+        waits_for: Some(format!(
+            "+OK; unanswered: {pn} is watched, its stale connection closed, and the demotion sent \
+             again"
+        )),
+        deadline: None,
+        verify: format!("+OK, or {pn} read back as a replica of {tn}"),
+        rollback: format!(
+            "REPLICAOF NO ONE on {pn} (it took no write: paused), then CLIENT UNPAUSE, unless \
+             Sentinel may still promote {tn}: then {pn} stays its replica"
+        ),
+        critical: true,
+    });
     let asked = plan.name(x.asked).to_string();
     plan.steps.push(Step {
         title: format!("ask Sentinel ({asked}) to fail over to {tn}"),
@@ -483,23 +505,9 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         deadline: Some(PROMOTE_WAIT),
         verify: format!("{tn} read back as a primary"),
         rollback: format!(
-            "refused or aborted by Sentinel: nothing changed, {pn} unpaused; {tn} promoted late: \
-             {pn} demoted to it before the unpause"
+            "refused by Sentinel: {pn} a primary again and unpaused; unanswered or slow: {tn} \
+             watched, {pn} left a paused replica of it (Sentinel may still promote {tn})"
         ),
-        critical: true,
-    });
-    plan.steps.push(Step {
-        title: format!("demote {pn} to replicate from {tn} (Sentinel's new master), still paused"),
-        node: x.p,
-        kind: StepKind::Demote { to: x.t },
-        commands: vec![Command::ReplicaOf(Some(plan.nodes[x.t].addr.clone()))],
-        waits_for: Some(format!(
-            "+OK; unanswered: {pn} is watched, its stale connection closed, and the demotion sent \
-             again"
-        )),
-        deadline: None,
-        verify: format!("+OK, or {pn} read back as a replica of {tn}"),
-        rollback: format!("none: {tn} is the primary Sentinel chose; {pn} stays paused until then"),
         critical: true,
     });
     plan.steps.push(Step {
