@@ -208,9 +208,10 @@ pub enum StepKind {
     /// of the shard's slots and `old` its replica.
     VerifyCluster { old: usize, nodes: Vec<usize> },
     /// `CONFIG SET replica-priority 0` on the step's node (a replica Sentinel must not pick),
-    /// its value read first and put back by [`RestorePriority`](Self::RestorePriority) or the
-    /// rollback.
-    LowerPriority,
+    /// once its value is read again and found to be `old` (as the plan saw it, and as the
+    /// step's title journals it); put back by [`RestorePriority`](Self::RestorePriority) or
+    /// the rollback.
+    LowerPriority { old: u64 },
     /// Poll `SENTINEL REPLICAS` on the step's node (a sentinel) until it reads priority 0 on
     /// every node of `lowered`: Sentinel picks by what it last read (every 10 s).
     SentinelSeesPriorities { master: String, lowered: Vec<usize> },

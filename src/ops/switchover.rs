@@ -17,6 +17,8 @@
 mod cluster;
 mod sentinel;
 
+pub use sentinel::lowered_priority;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -29,8 +29,9 @@ const SETTLE_WAIT: Duration = Duration::from_secs(5);
 
 impl<O: RedisOps> Run<'_, O> {
     /// `CONFIG GET replica-priority` then `CONFIG SET replica-priority 0` on `node`; the old
-    /// value is kept for the restore (and is in the audit record of the `CONFIG GET`).
-    pub(super) async fn lower_priority(&mut self, node: usize) -> OpsResult<String> {
+    /// value must be `planned`, the one the step's title journalled before anything was sent
+    /// (a console killed after the `CONFIG SET` leaves it in the audit log for the next run).
+    pub(super) async fn lower_priority(&mut self, node: usize, planned: u64) -> OpsResult<String> {
         let name = self.plan.name(node).to_string();
         let old = match self
             .send(node, Command::ConfigGet(ConfigParam::ReplicaPriority))
@@ -49,6 +50,12 @@ impl<O: RedisOps> Run<'_, O> {
                 )))
             }
         };
+        if old != planned.to_string() {
+            return Err(OpsError::failed(format!(
+                "{name}'s replica-priority is {old}, not {planned} as planned: look again and \
+                 re-plan"
+            )));
+        }
         self.st.priorities.insert(node, old.clone());
         let cmd = Command::ConfigSet(ConfigParam::ReplicaPriority, "0".to_string());
         match self.try_ok(node, cmd).await {

@@ -213,7 +213,7 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::StopScratch => self.stop_scratch().await,
-            StepKind::LowerPriority => self.lower_priority(node).await,
+            StepKind::LowerPriority { old } => self.lower_priority(node, *old).await,
             StepKind::RestorePriority => self.restore_priority(node).await,
             StepKind::SentinelSeesPriorities { master, lowered } => {
                 let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);

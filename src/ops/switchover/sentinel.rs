@@ -154,7 +154,7 @@ pub(super) fn build(
         .iter()
         .filter(|v| v.id.is_some_and(|id| id != p_id && id != target.id))
         .collect();
-    let mut peers = other_views.clone();
+    let mut peers = other_views;
     peers.push(primary);
     plan.checks
         .extend(target_ready(t_view, primary, &peers, group.lag.warn_bytes));
@@ -233,7 +233,8 @@ pub(super) fn build(
 struct Parts {
     p: usize,
     t: usize,
-    others: Vec<usize>,
+    /// The other replicas, each with its `replica-priority` as polled.
+    others: Vec<(usize, u64)>,
     sentinels: Vec<usize>,
     asked: usize,
     quorum: usize,
@@ -354,7 +355,7 @@ fn other_replicas(
     gt: &GroupTopology,
     p_id: NodeId,
     t_id: NodeId,
-) -> Vec<usize> {
+) -> Vec<(usize, u64)> {
     let mut out = Vec::new();
     for v in gt.nodes.iter().filter(|v| !v.unmanaged) {
         let Some(id) = v.id else { continue };
@@ -382,21 +383,51 @@ fn other_replicas(
             )));
             continue;
         }
-        out.push(plan.add_node(&cfg.name, &cfg.addr, id));
+        let Some(priority) = v.info.as_ref().and_then(|i| i.replication.priority) else {
+            plan.checks.push(Check::fail(format!(
+                "{}'s replica-priority is not in its INFO: it cannot be put back after the run",
+                v.name
+            )));
+            continue;
+        };
+        if priority == 0 {
+            plan.notes.push(format!(
+                "{} already has replica-priority 0: Sentinel never picks it; left as it is",
+                v.name
+            ));
+            continue;
+        }
+        out.push((plan.add_node(&cfg.name, &cfg.addr, id), priority));
     }
     out
+}
+
+/// The title of the step that lowers `node`'s priority: it journals the old value in the
+/// audit log before anything is sent ([`lowered_priority`] reads it back).
+fn lower_title(node: &str, old: u64) -> String {
+    format!("set {node}'s replica-priority to 0 (it was {old}; Sentinel must not pick it)")
+}
+
+/// The node and old value a [`lower_title`] names: what an interrupted run may have left at
+/// priority 0.
+#[must_use]
+pub fn lowered_priority(title: &str) -> Option<(String, u64)> {
+    let rest = title.strip_prefix("set ")?;
+    let (node, rest) = rest.split_once("'s replica-priority to 0 (it was ")?;
+    let (old, _) = rest.split_once(';')?;
+    Some((node.to_string(), old.parse().ok()?))
 }
 
 #[allow(clippy::too_many_lines)] // one step after the other, each a few lines.
 fn push_steps(plan: &mut Plan, x: &Parts) {
     let (pn, tn) = (plan.name(x.p).to_string(), plan.name(x.t).to_string());
     let b = plan.budgets;
-    for &o in &x.others {
+    for &(o, old) in &x.others {
         let on = plan.name(o).to_string();
         plan.steps.push(Step {
-            title: format!("set {on}'s replica-priority to 0 (Sentinel must not pick it)"),
+            title: lower_title(&on, old),
             node: o,
-            kind: StepKind::LowerPriority,
+            kind: StepKind::LowerPriority { old },
             commands: vec![
                 Command::ConfigGet(ConfigParam::ReplicaPriority),
                 Command::ConfigSet(ConfigParam::ReplicaPriority, "0".to_string()),
@@ -415,7 +446,7 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
             node: x.asked,
             kind: StepKind::SentinelSeesPriorities {
                 master: x.master.clone(),
-                lowered: x.others.clone(),
+                lowered: x.others.iter().map(|(o, _)| *o).collect(),
             },
             commands: vec![Command::SentinelReplicas(x.master.clone())],
             waits_for: Some(
@@ -541,15 +572,15 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         rollback: "none: the roles have changed; the report says which sentinel lags".to_string(),
         critical: true,
     });
-    for &o in &x.others {
+    for &(o, old) in &x.others {
         let on = plan.name(o).to_string();
         plan.steps.push(Step {
-            title: format!("put {on}'s replica-priority back"),
+            title: format!("put {on}'s replica-priority back to {old}"),
             node: o,
             kind: StepKind::RestorePriority,
             commands: vec![Command::ConfigSet(
                 ConfigParam::ReplicaPriority,
-                "<old value>".to_string(),
+                old.to_string(),
             )],
             waits_for: None,
             deadline: None,
@@ -559,7 +590,7 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         });
     }
     let mut replicas = vec![x.p];
-    replicas.extend(&x.others);
+    replicas.extend(x.others.iter().map(|(o, _)| *o));
     plan.steps.push(Step {
         title: format!("verify {tn} is the only primary and every replica follows it"),
         node: x.t,
@@ -588,4 +619,21 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         rollback: "none".to_string(),
         critical: false,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lower_title, lowered_priority};
+
+    /// The step's title journals the old value; the recovery reads it back.
+    #[test]
+    fn a_lowered_priority_is_read_back_from_its_title() {
+        let t = lower_title("cache-b", 77);
+        assert_eq!(lowered_priority(&t), Some(("cache-b".to_string(), 77)));
+        assert_eq!(lowered_priority("pause writes on n1"), None);
+        assert_eq!(
+            lowered_priority("set n2's replica-priority to 0 (it was x; …)"),
+            None
+        );
+    }
 }
