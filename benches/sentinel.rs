@@ -192,6 +192,7 @@ async fn redops_once(c: &Config, to: &str, old: &Addr) -> Duration {
         download_dir: None,
     };
     let mut plan = None;
+    let mut last = String::new();
     for _ in 0..100 {
         let topo = redops::cli::status::snapshot(c).await;
         let p = plan_switchover(c, &topo, &req).unwrap();
@@ -199,9 +200,11 @@ async fn redops_once(c: &Config, to: &str, old: &Addr) -> Duration {
             plan = Some(p);
             break;
         }
+        last = p.to_string();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let plan = plan.expect("the group did not settle for a new switchover");
+    let plan =
+        plan.unwrap_or_else(|| panic!("the group did not settle for a new switchover:\n{last}"));
     assert_eq!(plan.strategy, Some(Strategy::Sentinel));
     let ops = RealOps::new(
         c,

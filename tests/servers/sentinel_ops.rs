@@ -96,7 +96,7 @@ async fn switchover_and_failback_through_sentinel_lose_no_acknowledged_write() {
 }
 
 #[tokio::test]
-async fn native_strategy_on_a_sentinel_group_is_a_usage_error() {
+async fn a_hand_made_strategy_on_a_sentinel_group_is_a_usage_error() {
     let sb = sandbox().await;
     let c = config_of(&sb);
     let topo = redops::cli::status::snapshot(&c).await;
@@ -110,6 +110,49 @@ async fn native_strategy_on_a_sentinel_group_is_a_usage_error() {
     assert_eq!(e.kind, redops::ops::ErrorKind::Usage, "{e:?}");
     assert!(e.message.contains("Sentinel"), "{e:?}");
     assert!(e.hint.is_some(), "{e:?}");
+
+    // The binary: exit 2 with a hint for either hand-made strategy; the plan without one.
+    let cfg = sb.write_config().unwrap();
+    let cfg = cfg.to_str().unwrap();
+    for strategy in ["native", "manual"] {
+        let (code, _, err) = cli(&[
+            "-c",
+            cfg,
+            "switchover",
+            "--to",
+            "n2",
+            "--strategy",
+            strategy,
+            "--yes",
+        ])
+        .await;
+        assert_eq!(code, 2, "--strategy {strategy}: {err}");
+        assert!(
+            err.contains("watched by Sentinel") && err.contains("hint"),
+            "{err}"
+        );
+    }
+    let (code, out, err) = cli(&["-c", cfg, "switchover", "--to", "n2", "--dry-run"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("strategy: sentinel"), "{out}");
+    assert!(out.contains("SENTINEL FAILOVER sandbox"), "{out}");
+    assert_priorities(&c, "100", &[]).await;
+}
+
+/// The built binary, off the runtime's thread: exit code, stdout, stderr.
+async fn cli(args: &[&str]) -> (i32, String, String) {
+    let args: Vec<String> = args.iter().map(ToString::to_string).collect();
+    let out = tokio::task::spawn_blocking(move || {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        crate::common::bin::redops(&a)
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test]

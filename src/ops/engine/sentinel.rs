@@ -127,9 +127,16 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             {
                 Ok(Reply::Text(text)) => {
+                    // A replica Sentinel does not list (chained under another) is not one it
+                    // can pick.
                     let waiting: Vec<String> = lowered
                         .iter()
-                        .filter(|&&n| listed_priority(&text, &self.plan.nodes[n].addr) != Some(0))
+                        .filter(|&&n| {
+                            !matches!(
+                                listed_priority(&text, &self.plan.nodes[n].addr),
+                                Listed::No | Listed::Priority(0)
+                            )
+                        })
                         .map(|&n| self.plan.name(n).to_string())
                         .collect();
                     if waiting.is_empty() {
@@ -331,16 +338,26 @@ impl<O: RedisOps> Run<'_, O> {
     }
 }
 
-/// The priority `SENTINEL REPLICAS` (as [`Command::SentinelReplicas`] renders it) lists for
-/// `addr`.
-fn listed_priority(text: &str, addr: &crate::config::Addr) -> Option<u64> {
-    text.lines().find_map(|l| {
-        let (a, p) = l.split_once(' ')?;
-        let (h, port) = a.rsplit_once(':')?;
-        (port.parse::<u16>().ok()? == addr.port && same_host(h, &addr.host))
-            .then(|| p.trim().parse().ok())
-            .flatten()
-    })
+/// What `SENTINEL REPLICAS` says of one replica.
+#[derive(Debug, PartialEq, Eq)]
+enum Listed {
+    /// Not among the master's replicas: Sentinel cannot pick it.
+    No,
+    /// Listed without a priority Sentinel has read.
+    Unknown,
+    Priority(u64),
+}
+
+/// What `SENTINEL REPLICAS` (as [`Command::SentinelReplicas`] renders it) lists for `addr`.
+fn listed_priority(text: &str, addr: &crate::config::Addr) -> Listed {
+    text.lines()
+        .find_map(|l| {
+            let (a, p) = l.split_once(' ')?;
+            let (h, port) = a.rsplit_once(':')?;
+            (port.parse::<u16>().ok()? == addr.port && same_host(h, &addr.host))
+                .then(|| p.trim().parse().map_or(Listed::Unknown, Listed::Priority))
+        })
+        .unwrap_or(Listed::No)
 }
 
 /// `host port flags` (as [`Command::SentinelMaster`] renders it) names `addr`.
@@ -354,19 +371,21 @@ fn names(text: &str, addr: &crate::config::Addr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{listed_priority, names};
+    use super::{listed_priority, names, Listed};
     use crate::config::Addr;
 
     #[test]
     fn sentinel_replies_are_read_by_address() {
         let a = Addr::parse("127.0.0.1:7001").unwrap_or_else(|_| unreachable!());
         let text = "127.0.0.1:7002 100\n127.0.0.1:7001 0\nlocalhost:7003 ?";
-        assert_eq!(listed_priority(text, &a), Some(0));
+        assert_eq!(listed_priority(text, &a), Listed::Priority(0));
         let c = Addr::parse("127.0.0.1:7003").unwrap_or_else(|_| unreachable!());
+        assert_eq!(listed_priority(text, &c), Listed::Unknown, "not 0");
+        let d = Addr::parse("127.0.0.1:7009").unwrap_or_else(|_| unreachable!());
         assert_eq!(
-            listed_priority(text, &c),
-            None,
-            "an unknown priority is not 0"
+            listed_priority(text, &d),
+            Listed::No,
+            "chained: not a candidate"
         );
         assert!(names("127.0.0.1 7001 master", &a));
         assert!(names("localhost 7001", &a));

@@ -208,6 +208,18 @@ pub(super) fn build(
         plan.download_dir = Some(d.clone());
     }
     super::super::snapshot::note_no_persistence(&mut plan, pi, Some(primary));
+    let valkey_9 = primary.info.as_ref().is_some_and(|i| {
+        i.server.product == crate::info::Product::Valkey
+            && i.server.version_triple().is_some_and(|v| v.0 >= 9)
+    });
+    if valkey_9 {
+        plan.notes.push(
+            "Valkey 9+: Sentinel also has SENTINEL FAILOVER ... COORDINATED (the primary pauses \
+             and hands over itself); redops keeps its own pause and proof of catch-up, which \
+             work on every version"
+                .to_string(),
+        );
+    }
     plan.notes.push(format!(
         "Sentinel reconfigures the other replicas to follow {} by itself; the replica-priority \
          of each is put back to the value read before the run",

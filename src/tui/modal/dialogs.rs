@@ -202,7 +202,10 @@ impl PlanDialog {
                 self.reason_input = Some((ReasonFor::SkipSnapshot, LineInput::default()));
                 Outcome::Keep
             }
-            KeyCode::Char('t') if self.prepared.request.has_strategy() => {
+            KeyCode::Char('t')
+                if self.prepared.request.has_strategy()
+                    && !self.prepared.plan.through_sentinel() =>
+            {
                 let mut r = self.prepared.request.clone();
                 r.strategy = match r.strategy {
                     Strategy::Manual => Strategy::Native,
