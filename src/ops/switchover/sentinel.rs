@@ -395,6 +395,21 @@ fn other_replicas(
             )));
             continue;
         }
+        let p_addr = gt
+            .nodes
+            .iter()
+            .find(|n| n.id == Some(p_id))
+            .map(|n| n.addr.as_str());
+        if v.upstream.as_ref().map(|u| u.addr.as_str()) != p_addr {
+            // Sentinel picks among the master's own replicas only, and leaves this one where
+            // it is.
+            plan.notes.push(format!(
+                "{} replicates from {} (chained): Sentinel cannot pick it; left as it is",
+                v.name,
+                v.upstream.as_ref().map_or("?", |u| gt.upstream_name(u))
+            ));
+            continue;
+        }
         let Some(priority) = v.info.as_ref().and_then(|i| i.replication.priority) else {
             plan.checks.push(Check::fail(format!(
                 "{}'s replica-priority is not in its INFO: it cannot be put back after the run",
