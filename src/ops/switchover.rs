@@ -306,37 +306,21 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
                 rollback: format!("CLIENT UNPAUSE on {p_name}"),
                 critical: true,
             });
-            plan.steps.push(Step {
-                title: format!("wait until {t_name} has applied everything {p_name} wrote"),
-                node: ti,
-                kind: StepKind::WaitCaughtUp { primary: pi, target: ti },
-                commands: vec![Command::Info(InfoSection::Replication)],
-                waits_for: Some(format!(
-                    "{t_name}'s own slave_repl_offset == {p_name}'s master_repl_offset, read {p_name}, {t_name}, \
-                     {p_name}, all equal on one replid"
-                )),
-                deadline: Some(b.catch_up),
-                verify: "three equal reads".to_string(),
-                rollback: format!("CLIENT UNPAUSE on {p_name}; nothing else has changed"),
-                critical: true,
-            });
-            plan.steps.push(Step {
-                title: format!(
-                    "demote {p_name} to replicate from {t_name} (no node takes writes until {t_name} is promoted)"
-                ),
-                node: pi,
-                kind: StepKind::Demote { to: ti },
-                commands: vec![Command::ReplicaOf(Some(t_addr.clone()))],
-                waits_for: Some(format!(
-                    "+OK; unanswered: {p_name} is watched, its stale connection closed, and the demotion sent again"
-                )),
-                deadline: None,
-                verify: format!("+OK, or {p_name} read back as a replica of {t_name}"),
-                rollback: format!(
+            plan.steps.push(catch_up_step(
+                &plan,
+                pi,
+                ti,
+                format!("CLIENT UNPAUSE on {p_name}; nothing else has changed"),
+            ));
+            plan.steps.push(demote_step(
+                &plan,
+                pi,
+                ti,
+                &format!("{t_name} is promoted"),
+                format!(
                     "REPLICAOF NO ONE on {p_name} (it took no write: paused), then CLIENT UNPAUSE on {p_name}"
                 ),
-                critical: true,
-            });
+            ));
             plan.steps.push(Step {
                 title: format!("promote {t_name}"),
                 node: ti,
@@ -458,6 +442,49 @@ fn primary_checks(plan: &mut Plan, primary: &NodeView, t: &NodeView) {
             primary.version.as_deref().unwrap_or("an unknown version")
         ),
     ));
+}
+
+/// Waits until `ti` has applied everything `pi` wrote (writes paused), proven on `ti`'s own
+/// offset.
+fn catch_up_step(plan: &Plan, pi: usize, ti: usize, rollback: String) -> Step {
+    let (p, t) = (plan.name(pi), plan.name(ti));
+    Step {
+        title: format!("wait until {t} has applied everything {p} wrote"),
+        node: ti,
+        kind: StepKind::WaitCaughtUp {
+            primary: pi,
+            target: ti,
+        },
+        commands: vec![Command::Info(InfoSection::Replication)],
+        waits_for: Some(format!(
+            "{t}'s own slave_repl_offset == {p}'s master_repl_offset, read {p}, {t}, {p}, all \
+             equal on one replid"
+        )),
+        deadline: Some(plan.budgets.catch_up),
+        verify: "three equal reads".to_string(),
+        rollback,
+        critical: true,
+    }
+}
+
+/// `REPLICAOF ti` on the old primary `pi`, paused, before anything promotes `ti`: no node
+/// takes writes `until` then.
+fn demote_step(plan: &Plan, pi: usize, ti: usize, until: &str, rollback: String) -> Step {
+    let (p, t) = (plan.name(pi), plan.name(ti));
+    Step {
+        title: format!("demote {p} to replicate from {t} (no node takes writes until {until})"),
+        node: pi,
+        kind: StepKind::Demote { to: ti },
+        commands: vec![Command::ReplicaOf(Some(plan.nodes[ti].addr.clone()))],
+        waits_for: Some(format!(
+            "+OK; unanswered: {p} is watched, its stale connection closed, and the demotion sent \
+             again"
+        )),
+        deadline: None,
+        verify: format!("+OK, or {p} read back as a replica of {t}"),
+        rollback,
+        critical: true,
+    }
 }
 
 /// The old primary a primary, the target its replica: what the engine reads again before

@@ -150,13 +150,14 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::Unpause => {
-                // Idempotent, so tried again: Sentinel may have closed this connection (its
-                // `CLIENT KILL TYPE normal` when it reconfigures a node).
+                // Idempotent, so sent again when the connection broke: Sentinel may have closed
+                // it (its `CLIENT KILL TYPE normal` when it reconfigures a node). An error
+                // reply is final.
                 let mut tries = 0;
-                while let Err(e) = self.expect_ok(node, Command::ClientUnpause).await {
+                while let Err((e, broke)) = self.try_ok(node, Command::ClientUnpause).await {
                     tries += 1;
-                    if tries >= 3 {
-                        return Err(e);
+                    if !broke || tries >= 3 {
+                        return Err(OpsError::failed(e));
                     }
                 }
                 self.st.unpaused(node);

@@ -508,42 +508,22 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         ),
         critical: true,
     });
-    plan.steps.push(Step {
-        title: format!("wait until {tn} has applied everything {pn} wrote"),
-        node: x.t,
-        kind: StepKind::WaitCaughtUp {
-            primary: x.p,
-            target: x.t,
-        },
-        commands: vec![Command::Info(InfoSection::Replication)],
-        waits_for: Some(format!(
-            "{tn}'s own slave_repl_offset == {pn}'s master_repl_offset, read {pn}, {tn}, {pn}, all \
-             equal on one replid"
-        )),
-        deadline: Some(b.catch_up),
-        verify: "three equal reads".to_string(),
-        rollback: format!("CLIENT UNPAUSE on {pn}, priorities put back; nothing else has changed"),
-        critical: true,
-    });
-    plan.steps.push(Step {
-        title: format!(
-            "demote {pn} to replicate from {tn} (no node takes writes until Sentinel promotes {tn})"
-        ),
-        node: x.p,
-        kind: StepKind::Demote { to: x.t },
-        commands: vec![Command::ReplicaOf(Some(plan.nodes[x.t].addr.clone()))],
-        waits_for: Some(format!(
-            "+OK; unanswered: {pn} is watched, its stale connection closed, and the demotion sent \
-             again"
-        )),
-        deadline: None,
-        verify: format!("+OK, or {pn} read back as a replica of {tn}"),
-        rollback: format!(
+    plan.steps.push(super::catch_up_step(
+        plan,
+        x.p,
+        x.t,
+        format!("CLIENT UNPAUSE on {pn}, priorities put back; nothing else has changed"),
+    ));
+    plan.steps.push(super::demote_step(
+        plan,
+        x.p,
+        x.t,
+        &format!("Sentinel promotes {tn}"),
+        format!(
             "REPLICAOF NO ONE on {pn} (it took no write: paused), then CLIENT UNPAUSE, unless \
              Sentinel may still promote {tn}: then {pn} stays its replica"
         ),
-        critical: true,
-    });
+    ));
     let asked = plan.name(x.asked).to_string();
     plan.steps.push(Step {
         title: format!("ask Sentinel ({asked}) to fail over to {tn}"),
