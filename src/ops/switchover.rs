@@ -337,17 +337,11 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
                 ),
                 critical: true,
             });
-            plan.steps.push(Step {
-                title: format!("resume writes on {p_name} (paused writers now get READONLY)"),
-                node: pi,
-                kind: StepKind::Unpause,
-                commands: vec![Command::ClientUnpause],
-                waits_for: None,
-                deadline: None,
-                verify: "+OK".to_string(),
-                rollback: format!("none needed: the pause expires by itself after {ms} ms"),
-                critical: false,
-            });
+            plan.steps.push(unpause_step(
+                pi,
+                format!("resume writes on {p_name} (paused writers now get READONLY)"),
+                ms,
+            ));
             // After the unpause: a sibling that does not answer must not hold the writers.
             push_sibling_steps(&mut plan, &siblings, ti);
         }
@@ -484,6 +478,21 @@ fn demote_step(plan: &Plan, pi: usize, ti: usize, until: &str, rollback: String)
         verify: format!("+OK, or {p} read back as a replica of {t}"),
         rollback,
         critical: true,
+    }
+}
+
+/// `CLIENT UNPAUSE` on `pi`: not critical, the pause of `ms` expires by itself.
+fn unpause_step(pi: usize, title: String, ms: u64) -> Step {
+    Step {
+        title,
+        node: pi,
+        kind: StepKind::Unpause,
+        commands: vec![Command::ClientUnpause],
+        waits_for: None,
+        deadline: None,
+        verify: "+OK".to_string(),
+        rollback: format!("none needed: the pause expires by itself after {ms} ms"),
+        critical: false,
     }
 }
 

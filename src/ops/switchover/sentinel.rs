@@ -548,17 +548,11 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         ),
         critical: true,
     });
-    plan.steps.push(Step {
-        title: format!("resume writes on {pn} (paused writers get READONLY and ask Sentinel)"),
-        node: x.p,
-        kind: StepKind::Unpause,
-        commands: vec![Command::ClientUnpause],
-        waits_for: None,
-        deadline: None,
-        verify: "+OK".to_string(),
-        rollback: format!("none needed: the pause expires by itself after {ms} ms"),
-        critical: false,
-    });
+    plan.steps.push(super::unpause_step(
+        x.p,
+        format!("resume writes on {pn} (paused writers get READONLY and ask Sentinel)"),
+        ms,
+    ));
     plan.steps.push(Step {
         title: format!("wait until every sentinel names {tn} the master"),
         node: x.t,
