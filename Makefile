@@ -44,6 +44,7 @@ bench:
 	cargo bench --bench cluster_switchover
 	cargo bench --bench backups
 	cargo bench --bench restore
+	cargo bench --bench sentinel
 
 # The bulk fuzz run of the INFO byte path (10 million inputs; not part of `make test`, which runs
 # the same checks on a few thousand in tests/cli/hostile_bytes.rs).

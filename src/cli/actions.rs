@@ -17,6 +17,7 @@ mod context;
 mod events;
 mod progress;
 mod run;
+mod strategy;
 
 pub(crate) use run::confirm;
 

@@ -91,6 +91,10 @@ impl GroupPolicy {
         if (through_cluster || cut) && matches!(plan.ha_manager, Some(Refusal::Cluster { .. })) {
             plan.ha_manager = None;
         }
+        // Likewise a switchover or failback that goes through Sentinel asks Sentinel.
+        if plan.through_sentinel() && matches!(plan.ha_manager, Some(Refusal::Sentinel { .. })) {
+            plan.ha_manager = None;
+        }
     }
 }
 

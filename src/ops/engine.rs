@@ -49,6 +49,7 @@ mod journal;
 mod permissions;
 mod rollback;
 mod scratch;
+mod sentinel;
 mod state;
 mod steps;
 #[cfg(test)]

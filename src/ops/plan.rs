@@ -66,6 +66,10 @@ pub enum Strategy {
     Manual,
     /// The server's `FAILOVER TO ... TIMEOUT`, then repoint the siblings it leaves chained.
     Native,
+    /// Through Sentinel (a group with `sentinel = {...}`): the other replicas' priority set to
+    /// 0, writes paused, catch-up proven, `SENTINEL FAILOVER`, the old primary demoted to
+    /// the new one before the unpause, every sentinel waited on, the priorities restored.
+    Sentinel,
 }
 
 impl Strategy {
@@ -74,6 +78,7 @@ impl Strategy {
         match self {
             Self::Manual => "manual",
             Self::Native => "native",
+            Self::Sentinel => "sentinel",
         }
     }
 }
@@ -211,6 +216,31 @@ pub enum StepKind {
     VerifyClusterSlots {
         nodes: Vec<usize>,
         slots: Vec<(u16, u16)>,
+    },
+    /// `CONFIG SET replica-priority 0` on the step's node (a replica Sentinel must not pick),
+    /// once its value is read again and found to be `old` (as the plan saw it, and as the
+    /// step's title journals it); put back by [`RestorePriority`](Self::RestorePriority) or
+    /// the rollback.
+    LowerPriority { old: u64 },
+    /// Poll `SENTINEL REPLICAS` on the step's node (a sentinel) until it reads priority 0 on
+    /// every node of `lowered`: Sentinel picks by what it last read (every 10 s).
+    SentinelSeesPriorities { master: String, lowered: Vec<usize> },
+    /// `CONFIG SET replica-priority <old>` on the step's node: the value read before it was
+    /// lowered.
+    RestorePriority,
+    /// `SENTINEL FAILOVER master` on the step's node (a sentinel) while `primary`'s writes are
+    /// paused, then wait until `target` is a primary.
+    SentinelFailover {
+        master: String,
+        primary: usize,
+        target: usize,
+    },
+    /// Poll `SENTINEL MASTER` on each of `sentinels` until every one that answers, and at
+    /// least `quorum`, names the step's node, with no failover in progress.
+    SentinelConverge {
+        master: String,
+        sentinels: Vec<usize>,
+        quorum: usize,
     },
     /// Poll until `primary` is the only primary and every replica follows it, link up, same replid.
     Verify {
@@ -395,6 +425,10 @@ pub struct Plan {
     pub budgets: Budgets,
     /// Things the operator should know (what is left alone, what to do afterwards).
     pub notes: Notes,
+    /// The plan nodes that are sentinels (a switchover through Sentinel), not data nodes:
+    /// never read with INFO as one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sentinel_nodes: Vec<usize>,
     /// Facts the outcome of a run that ends done repeats, in the past tense (what a rejoin
     /// discarded): the done line is built from the steps, these are not in them.
     pub done_facts: Vec<String>,
@@ -450,6 +484,7 @@ impl Plan {
             sentinel_master: None,
             gate_skipped: None,
             done_facts: Vec::new(),
+            sentinel_nodes: Vec::new(),
             budgets,
             notes: Notes::default(),
         }
@@ -489,6 +524,14 @@ impl Plan {
     #[must_use]
     pub fn checks_pass(&self) -> bool {
         self.failures().next().is_none()
+    }
+
+    /// True when the plan goes through Sentinel (a switchover or failback of a group Sentinel
+    /// watches): Sentinel's connections on the nodes are expected, not a reason to refuse.
+    #[must_use]
+    pub fn through_sentinel(&self) -> bool {
+        matches!(self.action, ActionKind::Switchover | ActionKind::Failback)
+            && self.strategy == Some(Strategy::Sentinel)
     }
 
     /// True when a step changes a role or pauses writes.

@@ -22,15 +22,49 @@ pub struct Advice {
     /// Decided by [`next_step::decide`](super::next_step::decide), as for a failed run.
     pub next_step: NextStep,
     /// True when the group is consistent (one primary, every reachable replica follows it with
-    /// its link up): the run may be acknowledged.
+    /// its link up, no `replica-priority` the run lowered still 0): the run may be acknowledged.
     pub settled: bool,
+    /// What a switchover through Sentinel left to put back: one line per replica whose
+    /// `replica-priority` it set to 0 and that still reads 0.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub restore: Vec<String>,
 }
 
 /// Advice for `run` given its group as polled now. What the group shows decides it, not what
 /// the run was doing: a run may have died at any instant.
 #[must_use]
-pub fn advise(_run: &InterruptedRun, group: &GroupTopology) -> Advice {
-    advise_group(group, &[])
+pub fn advise(run: &InterruptedRun, group: &GroupTopology) -> Advice {
+    let mut a = advise_group(group, &[]);
+    a.restore = priorities_left(run, group);
+    if !a.restore.is_empty() {
+        a.settled = false;
+    }
+    a
+}
+
+/// The replicas whose `replica-priority` the interrupted run set to 0 (journalled in the
+/// title of the step that did it, before the command was sent) and whose INFO still says 0.
+fn priorities_left(run: &InterruptedRun, group: &GroupTopology) -> Vec<String> {
+    run.steps_started
+        .iter()
+        .filter_map(|t| super::switchover::lowered_priority(t))
+        .filter(|(node, _)| {
+            group.nodes.iter().any(|n| {
+                &n.name == node
+                    && n.info
+                        .as_ref()
+                        .and_then(|i| i.replication.priority)
+                        .is_some_and(|p| p == 0)
+            })
+        })
+        .map(|(node, old)| {
+            format!(
+                "{node}'s replica-priority is still 0 (set by the interrupted run, it was {old}): \
+                 put it back with CONFIG SET replica-priority {old} on {node} once Sentinel runs \
+                 no failover"
+            )
+        })
+        .collect()
 }
 
 /// The advice for a group as polled now, with old primaries known to need a rejoin (the
@@ -51,6 +85,7 @@ pub fn advise_group(group: &GroupTopology, rejoin: &[String]) -> Advice {
         state,
         next_step: d.next,
         settled: d.settled,
+        restore: Vec::new(),
     }
 }
 
@@ -101,6 +136,7 @@ pub fn check_interrupted(
                         r.group
                     )),
                     settled: false,
+                    restore: Vec::new(),
                 }
             } else {
                 advise(&r, &group)

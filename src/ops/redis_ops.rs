@@ -85,6 +85,22 @@ pub enum Command {
     },
     /// `CLUSTER NODES`: the node's view of the cluster, as text.
     ClusterNodes,
+    /// `SENTINEL FAILOVER name [COORDINATED]`, sent to a sentinel: Sentinel promotes the
+    /// replica it picks (the others' `replica-priority` set to 0 beforehand makes it the
+    /// target). `COORDINATED` (Valkey 9+) has the primary pause and hand over itself.
+    SentinelFailover {
+        master: String,
+        coordinated: bool,
+    },
+    /// `SENTINEL MASTER name`: the reply is `host port flags` as one text ([`Reply::Text`],
+    /// the flags comma-separated, `failover_in_progress` among them while one runs), or
+    /// [`Reply::Nil`] for a name the sentinel does not monitor.
+    SentinelMaster(String),
+    /// `SENTINEL CKQUORUM name`.
+    SentinelCkquorum(String),
+    /// `SENTINEL REPLICAS name`: the reply is one line per replica, `host:port priority`
+    /// (the `replica-priority` Sentinel last read from it; `?` when unknown).
+    SentinelReplicas(String),
     /// A harmless form of a command, to learn before the first step whether the ACL allows
     /// it: the server checks the ACL first (`NOPERM`), then refuses the arguments. Never a
     /// role change.
@@ -109,6 +125,9 @@ pub enum ConfigParam {
     ReplDisklessSync,
     /// `repl-diskless-sync-delay`: seconds a diskless sync waits before it forks (read only).
     ReplDisklessSyncDelay,
+    /// `replica-priority`: 0 means Sentinel never promotes the replica. Only a switchover
+    /// through Sentinel changes it, and puts the old value back.
+    ReplicaPriority,
 }
 
 impl ConfigParam {
@@ -123,6 +142,7 @@ impl ConfigParam {
             Self::TlsReplication => "tls-replication",
             Self::ReplDisklessSync => "repl-diskless-sync",
             Self::ReplDisklessSyncDelay => "repl-diskless-sync-delay",
+            Self::ReplicaPriority => "replica-priority",
         }
     }
 }
@@ -203,6 +223,19 @@ impl Command {
                 s(if *takeover { "TAKEOVER" } else { "FORCE" }),
             ],
             Self::ClusterNodes => vec![s("CLUSTER"), s("NODES")],
+            Self::SentinelFailover {
+                master,
+                coordinated,
+            } => {
+                let mut v = vec![s("SENTINEL"), s("FAILOVER"), master.clone()];
+                if *coordinated {
+                    v.push(s("COORDINATED"));
+                }
+                v
+            }
+            Self::SentinelMaster(m) => vec![s("SENTINEL"), s("MASTER"), m.clone()],
+            Self::SentinelCkquorum(m) => vec![s("SENTINEL"), s("CKQUORUM"), m.clone()],
+            Self::SentinelReplicas(m) => vec![s("SENTINEL"), s("REPLICAS"), m.clone()],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
             Self::ClientKill { id } => vec![s("CLIENT"), s("KILL"), s("ID"), id.to_string()],
@@ -232,6 +265,8 @@ impl Command {
                 | Self::FailoverAbort
                 | Self::ClusterFailover
                 | Self::ClusterFailoverForced { .. }
+                | Self::SentinelFailover { .. }
+                | Self::ConfigSet(ConfigParam::ReplicaPriority, _)
         )
     }
 }
@@ -431,6 +466,12 @@ pub fn action_client_name(user: &str, host: &str, pid: u32) -> String {
     )
 }
 
+/// The name a sentinel carries as a plan node (never a configured node's: it has a space).
+#[must_use]
+pub fn sentinel_node_name(addr: &Addr) -> String {
+    format!("sentinel {addr}")
+}
+
 /// [`RedisOps`] over real connections: one [`NodeClient`] per node, named
 /// [`action_client_name`], with the console's connect and read timeouts.
 pub struct RealOps {
@@ -474,6 +515,16 @@ impl RealOps {
                 tokio::sync::Mutex::new(NodeClient::new(node, timeouts, client_name)?),
             );
         }
+        // A group watched by Sentinel: its sentinels too, under their plan names.
+        if let Some(s) = config.groups.get(group).and_then(|g| g.sentinel.as_ref()) {
+            for addr in &s.addrs {
+                let node = crate::sentinel::poll::as_node(addr);
+                clients.insert(
+                    sentinel_node_name(addr),
+                    tokio::sync::Mutex::new(NodeClient::new(&node, timeouts, client_name)?),
+                );
+            }
+        }
         Ok(Self {
             clients,
             name: client_name.to_string(),
@@ -507,6 +558,25 @@ fn to_reply(v: redis::Value) -> Reply {
     }
 }
 
+/// `SENTINEL MASTER`'s field list as `host port flags` (flags comma-separated, `failover_in_progress`
+/// added while its failover state is not `none`), or its shape error as text.
+fn master_reply(v: &redis::Value) -> Reply {
+    match crate::sentinel::reply::master(v) {
+        Ok(m) => {
+            let mut flags = m.flags.clone();
+            if m.failover_in_progress() && !m.has_flag("failover_in_progress") {
+                flags.push("failover_in_progress".to_string());
+            }
+            let addr = m
+                .addr
+                .as_ref()
+                .map_or_else(|| "? ?".to_string(), |a| format!("{} {}", a.host, a.port));
+            Reply::Text(format!("{addr} {}", flags.join(",")))
+        }
+        Err(e) => Reply::Text(format!("unreadable SENTINEL MASTER reply: {e}")),
+    }
+}
+
 impl RedisOps for RealOps {
     async fn send(&self, node: &PlanNode, cmd: &Command) -> Result<Reply, NodeError> {
         let Some(client) = self.clients.get(&node.name) else {
@@ -524,6 +594,32 @@ impl RedisOps for RealOps {
             // Bytes, parsed lossily (node/reply.rs); the size is bounded while reading.
             let v: redis::Value = client.query(&rcmd).await?;
             return Ok(Reply::Info(Box::new(crate::node::reply::info(v)?)));
+        }
+        if let Command::SentinelMaster(_) = cmd {
+            return match client.query::<redis::Value>(&rcmd).await {
+                Err(NodeError::Reply(m)) if crate::sentinel::reply::is_unknown_master(&m) => {
+                    Ok(Reply::Nil)
+                }
+                Err(e) => Err(e),
+                Ok(v) => Ok(master_reply(&v)),
+            };
+        }
+        if let Command::SentinelReplicas(_) = cmd {
+            let v: redis::Value = client.query(&rcmd).await?;
+            let list = crate::sentinel::reply::replicas(&v)
+                .map_err(|e| NodeError::Other(e.to_string()))?;
+            let lines: Vec<String> = list
+                .iter()
+                .filter_map(|r| {
+                    let a = r.addr.as_ref()?;
+                    Some(format!(
+                        "{a} {}",
+                        r.priority
+                            .map_or_else(|| "?".to_string(), |p| p.to_string())
+                    ))
+                })
+                .collect();
+            return Ok(Reply::Text(lines.join("\n")));
         }
         if let Command::ConfigGet(_) = cmd {
             // `[name, value]`, or an empty array for a setting the server does not have.

@@ -255,10 +255,16 @@ pub fn standing(ctx: &Context<'_>, gi: usize, action: ActionKind) -> Option<Refu
     // Its promotion is CLUSTER FAILOVER FORCE|TAKEOVER (`promote/cluster.rs`).
     let cluster_switchover = matches!(action, ActionKind::Switchover | ActionKind::Promote)
         && matches!(policy.ha_manager, Some(Refusal::Cluster { .. }));
+    // A Sentinel group's switchover and failback go through Sentinel (`switchover/sentinel.rs`).
+    let sentinel_switchover = matches!(action, ActionKind::Switchover | ActionKind::Failback)
+        && matches!(policy.ha_manager, Some(Refusal::Sentinel { .. }));
     guard::standing(
         ctx.read_only,
         policy.read_only.as_ref(),
-        policy.ha_manager.as_ref().filter(|_| !cluster_switchover),
+        policy
+            .ha_manager
+            .as_ref()
+            .filter(|_| !cluster_switchover && !sentinel_switchover),
         changes_roles,
     )
 }

@@ -15,6 +15,9 @@
 //! never the writers.
 
 pub(crate) mod cluster;
+mod sentinel;
+
+pub use sentinel::lowered_priority;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -84,10 +87,22 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
     if gt.cluster.is_some() || group.cluster {
         return Ok(cluster::build(config, &gt, req, &target));
     }
+    if let Some(s) = &group.sentinel {
+        return sentinel::build(config, &gt, req, &target, s);
+    }
+    if req.strategy == Strategy::Sentinel {
+        return Err(OpsError::usage(format!(
+            "group '{}' is not watched by Sentinel: there is no Sentinel to switch over through",
+            group.name
+        ))
+        .hint(
+            "leave the strategy out, or configure sentinel = { addrs, master_name } for the group",
+        ));
+    }
     let mut plan = Plan::new(ActionKind::Switchover, &group.name, gi, req.budgets);
     plan.strategy = Some(req.strategy);
     plan.strategy_reason = Some(match req.strategy {
-        Strategy::Manual => "bounded CLIENT PAUSE WRITE and a catch-up proven on the target's own offset: \
+        Strategy::Manual | Strategy::Sentinel => "bounded CLIENT PAUSE WRITE and a catch-up proven on the target's own offset: \
                              the write stall is the catch-up plus a few round trips"
             .to_string(),
         Strategy::Native => "the server's FAILOVER TO: it waits for the target's once-a-second ACK, so the \
@@ -170,35 +185,7 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
         return Ok(Built::refused(plan));
     };
 
-    // The primary.
-    plan.checks.push(reachable(primary));
-    plan.checks.push(latency(primary, req.budgets.max_rtt));
-    plan.checks.push(latency(t_view, req.budgets.max_rtt));
-    if let Some(info) = &primary.info {
-        let fo = info
-            .replication
-            .failover_state
-            .as_deref()
-            .unwrap_or("no-failover");
-        plan.checks.push(Check::require(
-            fo == "no-failover",
-            format!("no failover in progress on {}", primary.name),
-            format!("{} reports master_failover_state:{fo}", primary.name),
-        ));
-        plan.checks.push(Check::require(
-            info.server.at_least(6, 2),
-            format!(
-                "{} runs {} (6.2+: CLIENT PAUSE WRITE, CLIENT UNPAUSE, FAILOVER)",
-                primary.name,
-                primary.version.as_deref().unwrap_or("?")
-            ),
-            format!(
-                "{} runs {}: a switchover needs 6.2+ (CLIENT PAUSE WRITE and CLIENT UNPAUSE)",
-                primary.name,
-                primary.version.as_deref().unwrap_or("an unknown version")
-            ),
-        ));
-    }
+    primary_checks(&mut plan, primary, t_view);
 
     // Siblings: the primary's other direct replicas. Chained ones follow their upstream.
     let mut siblings = Vec::new();
@@ -276,16 +263,7 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
         }
     }
 
-    plan.expects.push(Expect {
-        node: pi,
-        primary: true,
-        upstream: None,
-    });
-    plan.expects.push(Expect {
-        node: ti,
-        primary: false,
-        upstream: Some(pi),
-    });
+    expect_switch(&mut plan, pi, ti);
     for &s in &siblings {
         plan.expects.push(Expect {
             node: s,
@@ -312,7 +290,8 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
     let p_name = p_cfg.name.clone();
     let b = req.budgets;
     match req.strategy {
-        Strategy::Manual => {
+        // Sentinel's strategy was sent to `switchover/sentinel.rs` (or refused) above.
+        Strategy::Manual | Strategy::Sentinel => {
             // Paused: the primary and the target only (the siblings come after the unpause).
             let ms = pause_ms(&b, 2);
             plan.steps.push(Step {
@@ -327,37 +306,21 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
                 rollback: format!("CLIENT UNPAUSE on {p_name}"),
                 critical: true,
             });
-            plan.steps.push(Step {
-                title: format!("wait until {t_name} has applied everything {p_name} wrote"),
-                node: ti,
-                kind: StepKind::WaitCaughtUp { primary: pi, target: ti },
-                commands: vec![Command::Info(InfoSection::Replication)],
-                waits_for: Some(format!(
-                    "{t_name}'s own slave_repl_offset == {p_name}'s master_repl_offset, read {p_name}, {t_name}, \
-                     {p_name}, all equal on one replid"
-                )),
-                deadline: Some(b.catch_up),
-                verify: "three equal reads".to_string(),
-                rollback: format!("CLIENT UNPAUSE on {p_name}; nothing else has changed"),
-                critical: true,
-            });
-            plan.steps.push(Step {
-                title: format!(
-                    "demote {p_name} to replicate from {t_name} (no node takes writes until {t_name} is promoted)"
-                ),
-                node: pi,
-                kind: StepKind::Demote { to: ti },
-                commands: vec![Command::ReplicaOf(Some(t_addr.clone()))],
-                waits_for: Some(format!(
-                    "+OK; unanswered: {p_name} is watched, its stale connection closed, and the demotion sent again"
-                )),
-                deadline: None,
-                verify: format!("+OK, or {p_name} read back as a replica of {t_name}"),
-                rollback: format!(
+            plan.steps.push(catch_up_step(
+                &plan,
+                pi,
+                ti,
+                format!("CLIENT UNPAUSE on {p_name}; nothing else has changed"),
+            ));
+            plan.steps.push(demote_step(
+                &plan,
+                pi,
+                ti,
+                &format!("{t_name} is promoted"),
+                format!(
                     "REPLICAOF NO ONE on {p_name} (it took no write: paused), then CLIENT UNPAUSE on {p_name}"
                 ),
-                critical: true,
-            });
+            ));
             plan.steps.push(Step {
                 title: format!("promote {t_name}"),
                 node: ti,
@@ -374,17 +337,11 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
                 ),
                 critical: true,
             });
-            plan.steps.push(Step {
-                title: format!("resume writes on {p_name} (paused writers now get READONLY)"),
-                node: pi,
-                kind: StepKind::Unpause,
-                commands: vec![Command::ClientUnpause],
-                waits_for: None,
-                deadline: None,
-                verify: "+OK".to_string(),
-                rollback: format!("none needed: the pause expires by itself after {ms} ms"),
-                critical: false,
-            });
+            plan.steps.push(unpause_step(
+                pi,
+                format!("resume writes on {p_name} (paused writers now get READONLY)"),
+                ms,
+            ));
             // After the unpause: a sibling that does not answer must not hold the writers.
             push_sibling_steps(&mut plan, &siblings, ti);
         }
@@ -447,6 +404,111 @@ fn build(config: &Config, topology: &Topology, req: &SwitchoverRequest) -> OpsRe
         plan,
         target_is_primary: false,
     })
+}
+
+/// The primary answers quickly, runs 6.2+ (CLIENT PAUSE WRITE, CLIENT UNPAUSE) and runs no
+/// FAILOVER itself; the target answers quickly.
+fn primary_checks(plan: &mut Plan, primary: &NodeView, t: &NodeView) {
+    plan.checks.push(reachable(primary));
+    plan.checks.push(latency(primary, plan.budgets.max_rtt));
+    plan.checks.push(latency(t, plan.budgets.max_rtt));
+    let Some(info) = &primary.info else { return };
+    let fo = info
+        .replication
+        .failover_state
+        .as_deref()
+        .unwrap_or("no-failover");
+    plan.checks.push(Check::require(
+        fo == "no-failover",
+        format!("no failover in progress on {}", primary.name),
+        format!("{} reports master_failover_state:{fo}", primary.name),
+    ));
+    plan.checks.push(Check::require(
+        info.server.at_least(6, 2),
+        format!(
+            "{} runs {} (6.2+: CLIENT PAUSE WRITE, CLIENT UNPAUSE, FAILOVER)",
+            primary.name,
+            primary.version.as_deref().unwrap_or("?")
+        ),
+        format!(
+            "{} runs {}: a switchover needs 6.2+ (CLIENT PAUSE WRITE and CLIENT UNPAUSE)",
+            primary.name,
+            primary.version.as_deref().unwrap_or("an unknown version")
+        ),
+    ));
+}
+
+/// Waits until `ti` has applied everything `pi` wrote (writes paused), proven on `ti`'s own
+/// offset.
+fn catch_up_step(plan: &Plan, pi: usize, ti: usize, rollback: String) -> Step {
+    let (p, t) = (plan.name(pi), plan.name(ti));
+    Step {
+        title: format!("wait until {t} has applied everything {p} wrote"),
+        node: ti,
+        kind: StepKind::WaitCaughtUp {
+            primary: pi,
+            target: ti,
+        },
+        commands: vec![Command::Info(InfoSection::Replication)],
+        waits_for: Some(format!(
+            "{t}'s own slave_repl_offset == {p}'s master_repl_offset, read {p}, {t}, {p}, all \
+             equal on one replid"
+        )),
+        deadline: Some(plan.budgets.catch_up),
+        verify: "three equal reads".to_string(),
+        rollback,
+        critical: true,
+    }
+}
+
+/// `REPLICAOF ti` on the old primary `pi`, paused, before anything promotes `ti`: no node
+/// takes writes `until` then.
+fn demote_step(plan: &Plan, pi: usize, ti: usize, until: &str, rollback: String) -> Step {
+    let (p, t) = (plan.name(pi), plan.name(ti));
+    Step {
+        title: format!("demote {p} to replicate from {t} (no node takes writes until {until})"),
+        node: pi,
+        kind: StepKind::Demote { to: ti },
+        commands: vec![Command::ReplicaOf(Some(plan.nodes[ti].addr.clone()))],
+        waits_for: Some(format!(
+            "+OK; unanswered: {p} is watched, its stale connection closed, and the demotion sent \
+             again"
+        )),
+        deadline: None,
+        verify: format!("+OK, or {p} read back as a replica of {t}"),
+        rollback,
+        critical: true,
+    }
+}
+
+/// `CLIENT UNPAUSE` on `pi`: not critical, the pause of `ms` expires by itself.
+fn unpause_step(pi: usize, title: String, ms: u64) -> Step {
+    Step {
+        title,
+        node: pi,
+        kind: StepKind::Unpause,
+        commands: vec![Command::ClientUnpause],
+        waits_for: None,
+        deadline: None,
+        verify: "+OK".to_string(),
+        rollback: format!("none needed: the pause expires by itself after {ms} ms"),
+        critical: false,
+    }
+}
+
+/// The old primary a primary, the target its replica: what the engine reads again before
+/// the first step.
+fn expect_switch(plan: &mut Plan, pi: usize, ti: usize) {
+    plan.expects.push(Expect {
+        node: pi,
+        primary: true,
+        upstream: None,
+    });
+    plan.expects.push(Expect {
+        node: ti,
+        primary: false,
+        upstream: Some(pi),
+    });
 }
 
 impl Built {

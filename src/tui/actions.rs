@@ -554,6 +554,7 @@ impl App {
             let step = gi.map_or(advice.next_step.clone(), |gi| self.next_step_for(gi));
             let mut lines = vec![run.describe(), String::new(), "the group now:".to_string()];
             lines.extend(advice.state.iter().map(|s| format!("  {s}")));
+            lines.extend(advice.restore.iter().map(|s| format!("  put back: {s}")));
             lines.push(String::new());
             lines.push(format!("safe next step: {}", next_step::render(&step)));
             let offer = gi.and_then(|gi| self.offer(&step, gi));

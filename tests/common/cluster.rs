@@ -246,7 +246,7 @@ pub fn info_field(info: &str, field: &str) -> Option<String> {
         .map(|v| v.trim().to_string())
 }
 
-fn resp(args: &[&str]) -> String {
+pub fn resp(args: &[&str]) -> String {
     let mut s = format!("*{}\r\n", args.len());
     for a in args {
         s.push_str(&format!("${}\r\n{a}\r\n", a.len()));
@@ -254,7 +254,7 @@ fn resp(args: &[&str]) -> String {
     s
 }
 
-async fn read_reply(r: &mut BufReader<TcpStream>) -> Result<String, String> {
+pub async fn read_reply(r: &mut BufReader<TcpStream>) -> Result<String, String> {
     let mut line = String::new();
     r.read_line(&mut line).await.map_err(|e| e.to_string())?;
     let line = line.trim_end().to_string();

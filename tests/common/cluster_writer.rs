@@ -24,10 +24,13 @@ pub fn client(n: &Node) -> NodeClient {
     NodeClient::new(n, t, "redops-test").expect("client")
 }
 
+/// Every acknowledged `i` with the time it was acknowledged.
+pub type Acks = Arc<Mutex<Vec<(u64, Instant)>>>;
+
 /// The running writer.
 pub struct ClusterWriter {
     stop: Arc<AtomicBool>,
-    acks: Arc<Mutex<Vec<(u64, Instant)>>>,
+    acks: Acks,
     task: tokio::task::JoinHandle<()>,
     pub key: String,
 }
@@ -35,9 +38,19 @@ pub struct ClusterWriter {
 impl ClusterWriter {
     /// Starts writing `RPUSH key i` to `first` (a node of the key's shard).
     pub fn start(first: Node, key: String) -> Self {
+        let k = key.clone();
+        Self::spawn(key, move |stop, acks| run(first, k, stop, acks))
+    }
+
+    /// A writer of `key` whose loop is `run(stop, acks)`: it records each acknowledged `i`
+    /// with its time in `acks` until `stop` is set (another kind of client, same records).
+    pub fn spawn<F>(key: String, run: impl FnOnce(Arc<AtomicBool>, Acks) -> F) -> Self
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
         let stop = Arc::new(AtomicBool::new(false));
         let acks = Arc::new(Mutex::new(Vec::new()));
-        let task = tokio::spawn(run(first, key.clone(), stop.clone(), acks.clone()));
+        let task = tokio::spawn(run(stop.clone(), acks.clone()));
         Self {
             stop,
             acks,
@@ -62,8 +75,13 @@ impl ClusterWriter {
 
     /// Waits (10 s at most) until `n` more writes are acknowledged.
     pub async fn wait_more(&self, n: usize) {
+        self.wait_more_within(n, Duration::from_secs(10)).await;
+    }
+
+    /// Waits (`limit` at most) until `n` more writes are acknowledged.
+    pub async fn wait_more_within(&self, n: usize, limit: Duration) {
         let start = self.count();
-        let end = Instant::now() + Duration::from_secs(10);
+        let end = Instant::now() + limit;
         while self.count() < start + n {
             assert!(Instant::now() < end, "the writer made no progress");
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -17,4 +17,6 @@ pub mod files;
 pub mod fixtures;
 pub mod hostile;
 pub mod screen;
+pub mod sentinel_group;
+pub mod sentinel_writer;
 pub mod server;

@@ -616,7 +616,7 @@ fn read_only_greys_the_action_keys() {
 }
 
 #[test]
-fn sentinel_groups_refuse_role_changes_with_the_reason() {
+fn sentinel_groups_switch_over_through_sentinel_and_refuse_other_role_changes() {
     let fake = FakeOps::group(&["m1", "r1", "r2"]);
     let dir = tempfile::tempdir().unwrap();
     let mut app = app_on(&fake, dir.path(), Options::default(), 120, 35);
@@ -625,8 +625,20 @@ fn sentinel_groups_refuse_role_changes_with_the_reason() {
         master_name: "mymaster".into(),
     });
     select(&mut app, "r1");
+    // A switchover goes through Sentinel: its plan, with Sentinel's strategy.
     press(&mut app, KeyCode::Char('S'));
-    // Too long for the status line with its hint: shown whole in a notice, no plan.
+    let Some(Modal::Plan(d)) = app.modals.last() else {
+        panic!("{:?} {:?}", app.flash, app.modals.len());
+    };
+    assert_eq!(
+        d.prepared.plan.strategy,
+        Some(redops::ops::Strategy::Sentinel)
+    );
+    press(&mut app, KeyCode::Esc);
+    assert!(app.modals.is_empty());
+    // A promote by hand is refused. Too long for the status line with its hint: shown whole
+    // in a notice, no plan.
+    press(&mut app, KeyCode::Char('p'));
     let Some(Modal::Notice(n)) = app.modals.last() else {
         panic!("{:?}", app.flash);
     };

@@ -486,6 +486,10 @@ async fn refusals_send_no_role_change() {
             // A cluster's switchover is its CLUSTER FAILOVER, planned from the cluster's own
             // map: the simulated group has none, so a failed check refuses it.
             assert!(out.detail.contains("CLUSTER NODES"), "{}", out.detail);
+        } else if which == "sentinel" {
+            // A Sentinel group's switchover goes through Sentinel, planned from Sentinel's
+            // view: the simulated group has no sentinel, so a failed check refuses it.
+            assert!(out.detail.contains("Sentinel's view"), "{}", out.detail);
         } else {
             assert!(
                 out.hint.is_some() || which == "read_only",

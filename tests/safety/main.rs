@@ -16,3 +16,4 @@ mod safety_down_lock;
 mod safety_identity_alarms;
 mod safety_kill;
 mod safety_rejoin_guard;
+mod safety_sentinel_kill;

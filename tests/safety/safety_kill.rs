@@ -31,7 +31,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 const BIN: &str = env!("CARGO_BIN_EXE_redops");
 
-async fn redops(args: &[&str]) -> (i32, String, String) {
+pub(crate) async fn redops(args: &[&str]) -> (i32, String, String) {
     let out = tokio::process::Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
@@ -49,14 +49,14 @@ async fn redops(args: &[&str]) -> (i32, String, String) {
 /// rounds was a primary during every read in between (nothing here demotes and re-promotes a
 /// node within milliseconds): another node read as a primary in between was one at the same
 /// time. Records each such instant.
-struct Sampler {
+pub(crate) struct Sampler {
     stop: Arc<AtomicBool>,
     seen: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<u64>,
 }
 
 impl Sampler {
-    fn start(ports: Vec<u16>) -> Self {
+    pub(crate) fn start(ports: Vec<u16>) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let seen = Arc::new(Mutex::new(Vec::new()));
         let (st, sn) = (stop.clone(), seen.clone());
@@ -88,7 +88,7 @@ impl Sampler {
         Self { stop, seen, task }
     }
 
-    async fn stop(self) -> (u64, Vec<String>) {
+    pub(crate) async fn stop(self) -> (u64, Vec<String>) {
         self.stop.store(true, Ordering::SeqCst);
         let samples = self.task.await.unwrap_or(0);
         let seen = self.seen.lock().unwrap().clone();
@@ -112,7 +112,7 @@ async fn roles(ports: &[u16]) -> Vec<bool> {
 
 /// Runs `args` and SIGKILLs it once it reports the start of step `kill_at` (JSON events).
 /// Returns whether it was killed (false: it finished first) and the events seen.
-async fn run_and_kill(args: &[&str], kill_at: u64) -> (bool, Vec<String>) {
+pub(crate) async fn run_and_kill(args: &[&str], kill_at: u64) -> (bool, Vec<String>) {
     let mut child = tokio::process::Command::new(BIN)
         .args(args)
         .stdin(Stdio::null())
@@ -141,7 +141,7 @@ async fn run_and_kill(args: &[&str], kill_at: u64) -> (bool, Vec<String>) {
 }
 
 /// How many steps a plan has, from `--dry-run --json`.
-async fn step_count(args: &[&str]) -> u64 {
+pub(crate) async fn step_count(args: &[&str]) -> u64 {
     let mut a = args.to_vec();
     a.push("--dry-run");
     let (code, out, err) = redops(&a).await;

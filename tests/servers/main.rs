@@ -21,6 +21,7 @@ mod rdb_download;
 mod sandbox;
 mod sandbox_watchdog;
 mod sentinel;
+mod sentinel_ops;
 mod sentinel_promote;
 mod status_live;
 mod tls_status;

@@ -50,7 +50,11 @@ fn ops_for(config: &Config) -> RealOps {
     .unwrap()
 }
 
-async fn run_with<O: redops::ops::RedisOps>(config: &Config, plan: &Plan, ops: &O) -> RunOutcome {
+pub(crate) async fn run_with<O: redops::ops::RedisOps>(
+    config: &Config,
+    plan: &Plan,
+    ops: &O,
+) -> RunOutcome {
     let mut log = AuditLog::open(&config.console.audit_log).unwrap();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let name = match &plan.confirm {
@@ -577,7 +581,7 @@ async fn sibling_frozen_mid_run_never_holds_the_pause_both_strategies() {
         let ops = Hooked::new(ops_for(&config));
         let pid = c.server("r3").pid();
         let (at, after) = match strategy {
-            Strategy::Manual => ("CLIENT PAUSE", true),
+            Strategy::Manual | Strategy::Sentinel => ("CLIENT PAUSE", true),
             Strategy::Native => ("FAILOVER", true),
         };
         ops.hook("r0", at, after, move || signal_pid(pid, "STOP"));

@@ -132,6 +132,8 @@ pub enum StrategyArg {
     Manual,
     /// The server's FAILOVER TO command (6.2+), then repoint the siblings.
     Native,
+    /// Through Sentinel (the one way on a group Sentinel watches, and its default there).
+    Sentinel,
 }
 
 /// `redops switchover --to REPLICA`.
@@ -140,8 +142,9 @@ pub struct SwitchoverArgs {
     /// The replica to promote (name or address).
     #[arg(long, value_name = "NODE")]
     pub to: String,
-    #[arg(long, value_enum, default_value_t)]
-    pub strategy: StrategyArg,
+    /// manual by default; sentinel (the only one allowed) on a group Sentinel watches.
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
     /// Also download the old primary's RDB into this directory before it is demoted.
     #[arg(long, value_name = "DIR")]
     pub download: Option<PathBuf>,
@@ -154,8 +157,9 @@ pub struct SwitchoverArgs {
 /// `redops failback`.
 #[derive(Debug, Clone, Args)]
 pub struct FailbackArgs {
-    #[arg(long, value_enum, default_value_t)]
-    pub strategy: StrategyArg,
+    /// manual by default; sentinel (the only one allowed) on a group Sentinel watches.
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
     /// Also download the current primary's RDB into this directory before it is demoted.
     #[arg(long, value_name = "DIR")]
     pub download: Option<PathBuf>,
@@ -243,10 +247,14 @@ impl ActionArgs for SnapshotArgs {
 impl ActionArgs for SwitchoverArgs {
     fn request(&self) -> Request {
         Request {
-            strategy: self.strategy.into(),
+            strategy: self.strategy.map_or(Strategy::Manual, Into::into),
             download: download(self.download.as_ref()),
             ..Request::new(ActionKind::Switchover, Some(self.to.clone()))
         }
+    }
+
+    fn complete(&self, _req: &mut Request, config: &Config) -> Result<(), u8> {
+        super::strategy::check(self.strategy, Some(&self.to), config)
     }
 
     fn flags(&self) -> &ActionFlags {
@@ -261,10 +269,14 @@ impl ActionArgs for SwitchoverArgs {
 impl ActionArgs for FailbackArgs {
     fn request(&self) -> Request {
         Request {
-            strategy: self.strategy.into(),
+            strategy: self.strategy.map_or(Strategy::Manual, Into::into),
             download: download(self.download.as_ref()),
             ..Request::new(ActionKind::Failback, None)
         }
+    }
+
+    fn complete(&self, _req: &mut Request, config: &Config) -> Result<(), u8> {
+        super::strategy::check(self.strategy, None, config)
     }
 
     fn flags(&self) -> &ActionFlags {
@@ -409,6 +421,7 @@ impl From<StrategyArg> for Strategy {
         match s {
             StrategyArg::Manual => Self::Manual,
             StrategyArg::Native => Self::Native,
+            StrategyArg::Sentinel => Self::Sentinel,
         }
     }
 }

@@ -94,6 +94,9 @@ impl ActionContext {
                 for l in &advice.state {
                     output::note(&format!("  now: {l}"));
                 }
+                for l in &advice.restore {
+                    output::note(&format!("  put back: {l}"));
+                }
                 output::note(&format!(
                     "  next: {}",
                     crate::cli::next_step::render(&advice.next_step)

@@ -61,7 +61,10 @@ impl<O: RedisOps> Run<'_, O> {
                         ))
                         .hint("wait for it to finish, or ask its operator"));
                     }
-                    if plan.changes_roles() && plan.sentinel_master.is_none() {
+                    if plan.changes_roles()
+                        && plan.sentinel_master.is_none()
+                        && !plan.through_sentinel()
+                    {
                         if let Some(s) = actors.sentinels.first() {
                             return Err(OpsError::refused(format!(
                                 "Sentinel is connected to {name} ({}): it would undo or fight a manual role \

@@ -57,6 +57,13 @@ impl<O: RedisOps> Run<'_, O> {
                 }
                 // Demoted, and its target promoted: the group has its one primary.
                 Change::Demoted(_) if self.st.promoted().is_some() => {}
+                // Sentinel may still promote the target: the old primary stays its replica.
+                Change::Demoted(p) if self.st.sentinel_pending().is_some() => {
+                    undone.push(format!(
+                        "{} stays a replica: Sentinel may still promote its target",
+                        self.plan.name(p)
+                    ));
+                }
                 Change::Demoted(_) => {
                     undone.push(self.undo_demotion().await);
                     if let (Some(t), Some(p)) = (self.st.pending_promotion(), self.old_primary) {
@@ -76,7 +83,15 @@ impl<O: RedisOps> Run<'_, O> {
                          demotion"
                     ));
                 }
+                Change::Paused { node, .. } if self.keep_paused_for_sentinel() => {
+                    undone.push(self.still_paused_words(node));
+                }
                 Change::Paused { node, .. } => undone.push(self.lift_pause(node).await),
+                Change::SentinelFailoverPending(t) => {
+                    undone.push(self.settle_sentinel_failover(t).await);
+                }
+                Change::PriorityLowered(_) if self.st.sentinel_pending().is_some() => {}
+                Change::PriorityLowered(n) => undone.push(self.restore_priority_words(n).await),
                 // Detached by the run's own step: nothing to undo.
                 Change::FollowsScratch(_) if self.st.promoted().is_some() => {}
                 Change::FollowsScratch(n) => undone.push(self.detach_from_scratch(n).await),
@@ -208,6 +223,9 @@ impl<O: RedisOps> Run<'_, O> {
         let mut infos = Vec::new();
         let mut silent = Vec::new();
         for n in 0..self.plan.nodes.len() {
+            if self.plan.sentinel_nodes.contains(&n) {
+                continue;
+            }
             let name = self.plan.name(n).to_string();
             match self.send(n, Command::Info(InfoSection::Replication)).await {
                 Ok(Reply::Info(i)) => {

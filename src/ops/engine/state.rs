@@ -34,6 +34,12 @@ pub(super) enum Change {
     ScratchStarted(usize),
     /// The node was pointed at the scratch server (`REPLICAOF`, answered or not).
     FollowsScratch(usize),
+    /// The node's `replica-priority` was set to 0 (or the command went unanswered); its old
+    /// value is in [`RunState::priorities`].
+    PriorityLowered(usize),
+    /// `SENTINEL FAILOVER` accepted (or sent and unanswered) and the node, its target, not yet
+    /// seen a primary: Sentinel may still promote it.
+    SentinelFailoverPending(usize),
 }
 
 /// Mutable state of a run: what it changed, for the rollback, and what it read.
@@ -47,6 +53,8 @@ pub(super) struct RunState {
     pub(super) captured_offset: Option<u64>,
     /// INFO read before the first step, per plan node.
     pub(super) pre: HashMap<usize, Info>,
+    /// `replica-priority` as read before the run lowered it, per plan node.
+    pub(super) priorities: HashMap<usize, String>,
 }
 
 impl RunState {
@@ -100,6 +108,11 @@ impl RunState {
         self.find(|c| matches!(c, Change::PromotionPending(_)))
     }
 
+    /// A target Sentinel may still promote.
+    pub(super) fn sentinel_pending(&self) -> Option<usize> {
+        self.find(|c| matches!(c, Change::SentinelFailoverPending(_)))
+    }
+
     fn find(&self, which: impl Fn(&Change) -> bool) -> Option<usize> {
         self.changes.iter().find(|c| which(c)).map(Change::node)
     }
@@ -116,7 +129,9 @@ impl Change {
             | Self::DemotionPending(node)
             | Self::PromotionPending(node)
             | Self::ScratchStarted(node)
-            | Self::FollowsScratch(node) => node,
+            | Self::FollowsScratch(node)
+            | Self::PriorityLowered(node)
+            | Self::SentinelFailoverPending(node) => node,
         }
     }
 }

@@ -150,7 +150,16 @@ impl<O: RedisOps> Run<'_, O> {
                 .await
             }
             StepKind::Unpause => {
-                self.expect_ok(node, Command::ClientUnpause).await?;
+                // Idempotent, so sent again when the connection broke: Sentinel may have closed
+                // it (its `CLIENT KILL TYPE normal` when it reconfigures a node). An error
+                // reply is final.
+                let mut tries = 0;
+                while let Err((e, broke)) = self.try_ok(node, Command::ClientUnpause).await {
+                    tries += 1;
+                    if !broke || tries >= 3 {
+                        return Err(OpsError::failed(e));
+                    }
+                }
                 self.st.unpaused(node);
                 Ok(format!("writes on {name} resumed"))
             }
@@ -215,6 +224,31 @@ impl<O: RedisOps> Run<'_, O> {
             }
             StepKind::StopScratch => self.stop_scratch().await,
             StepKind::ClusterCut { shards, pause_ms } => self.cluster_cut(shards, *pause_ms).await,
+            StepKind::LowerPriority { old } => self.lower_priority(node, *old).await,
+            StepKind::RestorePriority => self.restore_priority(node).await,
+            StepKind::SentinelSeesPriorities { master, lowered } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.sentinel_sees_priorities(node, master, lowered, deadline)
+                    .await
+            }
+            StepKind::SentinelFailover {
+                master,
+                primary,
+                target,
+            } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.failover);
+                self.sentinel_failover(node, master, *primary, *target, deadline)
+                    .await
+            }
+            StepKind::SentinelConverge {
+                master,
+                sentinels,
+                quorum,
+            } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.sentinel_converge(node, master, sentinels, *quorum, deadline)
+                    .await
+            }
         }
     }
 

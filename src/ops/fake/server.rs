@@ -244,6 +244,13 @@ impl World {
                 self.nodes[i].failover = Some((to.clone(), polls, end));
                 ok()
             }
+            // The simulated nodes are data nodes: what one answers to a sentinel's command.
+            Command::SentinelFailover { .. }
+            | Command::SentinelMaster(_)
+            | Command::SentinelCkquorum(_)
+            | Command::SentinelReplicas(_) => Err(NodeError::Reply(
+                "ERR unknown command 'SENTINEL'".to_string(),
+            )),
             // The simulated group is not a cluster: what a standalone server answers.
             Command::ClusterFailover
             | Command::ClusterFailoverForced { .. }
@@ -280,6 +287,8 @@ impl World {
                 ConfigParam::TlsReplication => "no".to_string(),
                 ConfigParam::ReplDisklessSync => "yes".to_string(),
                 ConfigParam::ReplDisklessSyncDelay => "0".to_string(),
+                // Sentinel's steering is not simulated: every node has the default.
+                ConfigParam::ReplicaPriority => "100".to_string(),
             })),
             Command::ConfigSet(p, v) => {
                 let n = &mut self.nodes[i];
@@ -291,6 +300,7 @@ impl World {
                         ))
                     }
                     ConfigParam::DbFilename => n.dbfilename.clone_from(v),
+                    ConfigParam::ReplicaPriority => {}
                     ConfigParam::MasterAuth
                     | ConfigParam::MasterUser
                     | ConfigParam::TlsReplication

@@ -247,14 +247,16 @@ fn an_ha_manager_refuses_role_changes_with_one_text() {
             now: SystemTime::now(),
         };
         // A cluster's switchover is its CLUSTER FAILOVER and its promotion CLUSTER FAILOVER
-        // FORCE (not refused for the cluster); its other role changes are.
-        let action = if which == "cluster" {
-            assert_eq!(standing(&ctx, 0, ActionKind::Switchover), None);
-            assert_eq!(standing(&ctx, 0, ActionKind::Promote), None);
-            ActionKind::Repoint
-        } else {
-            ActionKind::Switchover
-        };
+        // FORCE; a Sentinel group's switchover and failback go through Sentinel, its promote
+        // and rejoin by Sentinel's view (not refused for the HA manager); a repoint is.
+        assert_eq!(standing(&ctx, 0, ActionKind::Switchover), None, "{which}");
+        assert_eq!(
+            standing(&ctx, 0, ActionKind::Failback).is_none(),
+            which == "sentinel",
+            "{which}"
+        );
+        assert_eq!(standing(&ctx, 0, ActionKind::Promote), None, "{which}");
+        let action = ActionKind::Repoint;
         let before = standing(&ctx, 0, action).unwrap_or_else(|| panic!("{which}"));
         let p = run_of(prepare(&ctx, &req(action, Some("r1")).from_source("p")));
         assert_eq!(

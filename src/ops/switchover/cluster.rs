@@ -12,7 +12,7 @@ use crate::config::{Config, Group};
 use crate::topology::{GroupTopology, NodeView};
 
 use super::super::checks::{group_guard, latency, reachable, target_ready};
-use super::super::plan::{ActionKind, Check, Confirm, Expect, Plan, Step, StepKind};
+use super::super::plan::{ActionKind, Check, Confirm, Plan, Step, StepKind};
 use super::super::redis_ops::Command;
 use super::super::NodeRef;
 use super::{Built, SwitchoverRequest};
@@ -105,16 +105,7 @@ pub(super) fn build(
         let cfg = &group.nodes[id.node];
         verifiers.push(plan.add_node(&cfg.name, &cfg.addr, id));
     }
-    plan.expects.push(Expect {
-        node: pi,
-        primary: true,
-        upstream: None,
-    });
-    plan.expects.push(Expect {
-        node: ti,
-        primary: false,
-        upstream: Some(pi),
-    });
+    super::expect_switch(&mut plan, pi, ti);
     plan.snapshots.push(pi);
     super::super::snapshot::note_no_persistence(&mut plan, pi, Some(p_view));
     push_steps(&mut plan, pi, ti, verifiers);

@@ -63,7 +63,7 @@ fn rejoin_of_a_node_whose_mark_is_settled_clears_the_mark() {
 }
 
 #[test]
-fn a_sentinel_group_greys_role_changes_with_the_cores_text() {
+fn a_sentinel_group_greys_the_role_changes_sentinel_does_not_carry_with_the_cores_text() {
     let fake = FakeOps::group(&["p", "r1"]);
     let mut app = app(&fake);
     app.config.groups[0].sentinel = Some(Sentinel {
@@ -74,16 +74,17 @@ fn a_sentinel_group_greys_role_changes_with_the_cores_text() {
         group: "g".into(),
         master_name: "mymaster".into(),
     };
+    assert_eq!(
+        app.action_blocked(ActionKind::Repoint),
+        Some(core.message()),
+        "a repoint by hand"
+    );
+    // A switchover and a failback go through Sentinel; a snapshot changes no role; promote
+    // (what Sentinel did) and rejoin (under the master the sentinels name) are decided by
+    // Sentinel's view when planned.
     for a in [
         ActionKind::Switchover,
         ActionKind::Failback,
-        ActionKind::Repoint,
-    ] {
-        assert_eq!(app.action_blocked(a), Some(core.message()), "{a:?}");
-    }
-    // Promote (what Sentinel did) and rejoin (under the master the sentinels name) are
-    // decided by Sentinel's view when planned.
-    for a in [
         ActionKind::Snapshot,
         ActionKind::Promote,
         ActionKind::Rejoin,
@@ -164,11 +165,11 @@ fn a_long_refusal_is_shown_whole_in_a_notice() {
         master_name: "mymaster".into(),
     });
     app.selected = Some("r1".into());
-    press(&mut app, 'S');
+    press(&mut app, 'p');
     let Some(Modal::Notice(n)) = app.modals.last() else {
         panic!("a notice, not a cut flash: {:?}", app.flash);
     };
-    assert_eq!(n.title, "switchover: not planned");
+    assert_eq!(n.title, "promote: not planned");
     assert!(n.lines[0].contains("watched by Sentinel"), "{:?}", n.lines);
     assert!(
         n.lines

@@ -202,11 +202,16 @@ impl PlanDialog {
                 self.reason_input = Some((ReasonFor::SkipSnapshot, LineInput::default()));
                 Outcome::Keep
             }
-            KeyCode::Char('t') if self.prepared.request.has_strategy() => {
+            KeyCode::Char('t')
+                if self.prepared.request.has_strategy()
+                    && !self.prepared.plan.through_sentinel() =>
+            {
                 let mut r = self.prepared.request.clone();
                 r.strategy = match r.strategy {
                     Strategy::Manual => Strategy::Native,
                     Strategy::Native => Strategy::Manual,
+                    // A Sentinel group has one way: through Sentinel.
+                    Strategy::Sentinel => Strategy::Sentinel,
                 };
                 Outcome::Replan(r)
             }

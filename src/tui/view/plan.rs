@@ -162,7 +162,12 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
         let why = plan.strategy_reason.as_deref().unwrap_or_default();
         b.push(
             "strategy ",
-            &format!("{}: {why} (t switches)", s.as_str()),
+            &if s == crate::ops::Strategy::Sentinel {
+                // The one way on a Sentinel group: nothing to switch to.
+                format!("{}: {why}", s.as_str())
+            } else {
+                format!("{}: {why} (t switches)", s.as_str())
+            },
             t.s(Ui::Muted),
         );
     }
@@ -357,7 +362,7 @@ fn plan_footer(t: &Theme, d: &PlanDialog) -> Vec<Line<'static>> {
     if d.can_proceed() && d.prepared.confirm_word().is_none() {
         hints.push_str(" · y runs");
     }
-    if d.prepared.request.has_strategy() {
+    if d.prepared.request.has_strategy() && !d.prepared.plan.through_sentinel() {
         hints.push_str(" · t strategy");
     }
     if d.prepared.request.has_download() {
