@@ -636,9 +636,9 @@ fn sentinel_groups_switch_over_through_sentinel_and_refuse_other_role_changes() 
     );
     press(&mut app, KeyCode::Esc);
     assert!(app.modals.is_empty());
-    // A promote by hand is refused. Too long for the status line with its hint: shown whole
+    // A repoint by hand is refused. Too long for the status line with its hint: shown whole
     // in a notice, no plan.
-    press(&mut app, KeyCode::Char('p'));
+    press(&mut app, KeyCode::Char('r'));
     let Some(Modal::Notice(n)) = app.modals.last() else {
         panic!("{:?}", app.flash);
     };

@@ -165,11 +165,11 @@ fn a_long_refusal_is_shown_whole_in_a_notice() {
         master_name: "mymaster".into(),
     });
     app.selected = Some("r1".into());
-    press(&mut app, 'p');
+    press(&mut app, 'r');
     let Some(Modal::Notice(n)) = app.modals.last() else {
         panic!("a notice, not a cut flash: {:?}", app.flash);
     };
-    assert_eq!(n.title, "promote: not planned");
+    assert_eq!(n.title, "repoint: not planned");
     assert!(n.lines[0].contains("watched by Sentinel"), "{:?}", n.lines);
     assert!(
         n.lines
