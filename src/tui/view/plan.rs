@@ -267,11 +267,11 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
         let pad = " ".repeat(lead.len());
         b.push(
             &lead,
-            &format!("{} [{}]", s.title, plan.name(s.node)),
+            &format!("{} [{}]", s.title, plan.step_nodes(s)),
             t.s(Ui::Text),
         );
-        for c in &s.commands {
-            b.push(&format!("{pad}› "), &c.to_string(), t.s(Ui::Key));
+        for c in plan.step_commands(s, |_| true) {
+            b.push(&format!("{pad}› "), &c, t.s(Ui::Key));
         }
         if let Some(w) = &s.waits_for {
             let dl = s.deadline.map_or_else(String::new, |d| {
