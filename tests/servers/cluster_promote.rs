@@ -225,6 +225,15 @@ async fn promote_forces_the_failover_of_a_dead_primary_and_loses_no_acknowledged
             .any(|(m, over)| !over && m.contains("n1 is up") && m.contains("switchover")),
         "{refusals:?}"
     );
+    // The step it would run does not call n1 down.
+    let titles: Vec<&str> = up.plan.steps.iter().map(|s| s.title.as_str()).collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("takes over from n1, up: refused")),
+        "{titles:?}"
+    );
+    assert!(!titles.iter().any(|t| t.contains("down")), "{titles:?}");
     assert_eq!(
         run(&config, &up.plan, "n4", Some("testing")).await.status,
         RunStatus::Refused
@@ -259,6 +268,11 @@ async fn promote_forces_the_failover_of_a_dead_primary_and_loses_no_acknowledged
         ),
         "{:?}",
         plan.steps
+    );
+    assert!(
+        plan.steps[0].title.contains("takes over from n1, down"),
+        "{}",
+        plan.steps[0].title
     );
     let loss = plan
         .checks

@@ -424,8 +424,14 @@ fn add_steps(
     super::super::snapshot::note_no_persistence(plan, ci, Some(cv));
     let (t, p) = (cand.name.clone(), shard.primary.name.clone());
     let mode = if takeover { "TAKEOVER" } else { "FORCE" };
+    // A plan refused because the primary is up still shows the step it would have run.
+    let state = if primary_down(gt, &shard.primary) {
+        "down"
+    } else {
+        "up: refused"
+    };
     plan.steps.push(Step {
-        title: format!("CLUSTER FAILOVER {mode} on {t} (takes over from {p}, down)"),
+        title: format!("CLUSTER FAILOVER {mode} on {t} (takes over from {p}, {state})"),
         node: ci,
         kind: StepKind::ClusterForceFailover { takeover },
         commands: vec![Command::ClusterFailoverForced { takeover }],
