@@ -127,11 +127,14 @@ pub(super) fn build(
     };
     plan.confirm = Confirm::TypeName(cand.name.clone());
     let takeover = primary_checks(&mut plan, gt, view, shard, &cand, &cands);
-    let loss = cands.loss(&cand);
+    let (loss, said) =
+        super::cluster_loss::from_cluster(gt, shard, &cands, &cand, cands.loss(&cand));
     let slots = crate::cluster::nodes::ranges_text(&shard.slots, RANGES_SHOWN);
     if primary_down(gt, &shard.primary) {
-        plan.checks
-            .push(super::loss_check(&loss, &cand.name, &p_name));
+        plan.checks.push(match said {
+            Some(text) => Check::warn(text),
+            None => super::loss_check(&loss, &cand.name, &p_name),
+        });
         let mode = if takeover { "TAKEOVER" } else { "FORCE" };
         plan.summary = format!(
             "promote {} in place of {p_name} (down), CLUSTER FAILOVER {mode}, slots {slots}",

@@ -1,0 +1,70 @@
+//! The loss statement of a cluster promote when this console never saw the old primary up (a
+//! one-shot CLI run after it died): the cluster's own figure, the offset the old primary last
+//! gossiped on the cluster bus as the nodes that answer report it (`CLUSTER SHARDS`, 7.0+),
+//! said as such. It is a lower bound of what the old primary wrote (it may have written more
+//! after that message), so it can prove a loss, never that none happened. Pure.
+
+use crate::cluster::Shard;
+use crate::topology::GroupTopology;
+
+use super::candidates::{Candidate, Candidates, Loss};
+
+/// The old primary's offset as the cluster last heard it: the highest any node that answers
+/// reports, and the node that reports it.
+#[must_use]
+pub fn gossiped(gt: &GroupTopology, primary_id: &str) -> Option<(u64, String)> {
+    gt.nodes
+        .iter()
+        .filter(|v| v.state.is_reachable() && !v.stale_info)
+        .filter_map(|v| {
+            let report = v.info.as_ref()?.cluster.as_ref()?;
+            let o = report.offsets.iter().find(|o| o.id == primary_id)?;
+            Some((o.offset, v.name.clone()))
+        })
+        .max_by_key(|(offset, _)| *offset)
+}
+
+/// `loss` (from the console's own polls) unless it is unknown for want of the old primary's
+/// offset and the cluster knows one: then the loss from the cluster's figure, with the words
+/// of the plan's check when they differ from [`super::candidates::describe_loss`]'s.
+#[must_use]
+pub fn from_cluster(
+    gt: &GroupTopology,
+    shard: &Shard,
+    cands: &Candidates,
+    cand: &Candidate,
+    loss: Loss,
+) -> (Loss, Option<String>) {
+    let never_seen = cands
+        .old_primary
+        .as_ref()
+        .is_some_and(|p| p.last_offset.is_none());
+    if !matches!(loss, Loss::Unknown { .. }) || !never_seen {
+        return (loss, None);
+    }
+    let (Some((g, by)), Some(c)) = (gossiped(gt, &shard.primary.id), cand.offset) else {
+        return (loss, None);
+    };
+    let (old, name) = (&shard.primary.name, &cand.name);
+    let source = format!(
+        "the cluster last heard offset {g} from {old} (CLUSTER SHARDS on {by}, as {old} \
+         gossiped it; this console never saw {old} up)"
+    );
+    if c < g {
+        let bytes = g - c;
+        let text = format!(
+            "{bytes} bytes of writes {old} acknowledged are missing on {name} (at least: \
+             {source}, {name} has applied {c}; {old} may have written more after)"
+        );
+        return (Loss::AtLeast { bytes }, Some(text));
+    }
+    (
+        Loss::Unknown {
+            why: format!(
+                "{source}; {name} has applied {c}, at least that, but what {old} wrote after \
+                 its last message on the cluster bus is not known"
+            ),
+        },
+        None,
+    )
+}
