@@ -166,3 +166,20 @@ fn enter_shows_the_cluster_manifest_and_v_runs_the_cluster_restore_test() {
     key(&mut app, KeyCode::Enter);
     insta::assert_snapshot!("backup_cluster_manifest_120x35", text(&app));
 }
+
+/// The newest backup is selected when the pane opens, a cluster backup too (it comes back
+/// just after the catalog).
+#[test]
+fn a_cluster_backup_newer_than_every_node_backup_is_selected_first() {
+    let mut app = tui_backups::app(false);
+    let mut newest = cluster_entry(false);
+    newest.manifest.taken_at_unix_ms = (T0 - 60) * 1000;
+    tui_backups::open_backups(&mut app);
+    app.update(Msg::ClustersRead {
+        entries: vec![newest],
+        problems: Vec::new(),
+    });
+    let view = app.backups.as_ref().unwrap();
+    assert_eq!(view.selected, 0);
+    assert_eq!(view.selected_row().map(|r| r.id()), Some("c0ffee42"));
+}

@@ -59,6 +59,9 @@ pub struct BackupsView {
     /// The manifest of the selected backup shown in full (Enter), scrolled by `scroll`.
     pub manifest: bool,
     pub scroll: u16,
+    /// The backup selected before the catalog was read again, until the cluster backups (read
+    /// just after it) are back: the selection goes back to it then.
+    was_selected: Option<String>,
 }
 
 /// The restore tests started from the pane: kept while it is closed, so that one running is
@@ -80,9 +83,9 @@ pub enum Row<'a> {
     Cluster(&'a ClusterEntry),
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
     #[must_use]
-    pub fn id(&self) -> &str {
+    pub fn id(&self) -> &'a str {
         match self {
             Self::Node(e) => &e.id,
             Self::Cluster(c) => &c.id,
@@ -181,6 +184,7 @@ impl App {
             selected: 0,
             manifest: false,
             scroll: 0,
+            was_selected: None,
         };
         let fx = self.read_catalog(&view);
         self.backups = Some(Box::new(view));
@@ -202,7 +206,8 @@ impl App {
         // Keep the selection on the same backup across a reload (a restore test rewrote it).
         let was = view.selected_row().map(|r| r.id().to_string());
         view.catalog = Some(catalog);
-        view.reselect(was);
+        view.reselect(was.clone());
+        view.was_selected = was;
     }
 
     /// The cluster backups came back (just after the catalog, from the same read).
@@ -210,7 +215,9 @@ impl App {
         let Some(view) = self.backups.as_mut() else {
             return;
         };
-        let was = view.selected_row().map(|r| r.id().to_string());
+        // Not the row selected now: on a first read it is the newest node backup's, which
+        // the cluster backups may push down.
+        let was = view.was_selected.take();
         view.clusters = clusters;
         if let Some(cat) = view.catalog.as_mut() {
             cat.problems.extend(problems);
