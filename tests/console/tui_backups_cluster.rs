@@ -144,7 +144,7 @@ fn enter_shows_the_cluster_manifest_and_v_runs_the_cluster_restore_test() {
         id: "c0ffee42".into(),
         passed: true,
         lines: vec![
-            "3 shards loaded into a scratch cluster by 7.2.4 in 1.2s".into(),
+            "3 shards loaded into a scratch cluster (7.2.4) in 1.2s".into(),
             "restore test passed".into(),
         ],
     }));

@@ -90,9 +90,11 @@ async fn verify(entry: &ClusterEntry, audit_log: &Path) -> Verified {
 fn report_lines(entry: &ClusterEntry, r: &ClusterReport) -> Vec<String> {
     let m = &entry.manifest;
     let mut lines = vec![format!(
-        "{} loaded into a scratch cluster by {} in {}",
+        "{} loaded into a scratch cluster ({}) in {}",
         crate::words::count(m.shards.len(), "shard"),
-        r.server_version.as_deref().unwrap_or("a local server"),
+        r.server_version
+            .as_deref()
+            .unwrap_or("server version unknown"),
         fmt::latency(r.elapsed)
     )];
     for ((s, loaded), i) in m.shards.iter().zip(&r.keys).zip(1..) {
