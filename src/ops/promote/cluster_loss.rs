@@ -45,7 +45,12 @@ pub fn from_cluster(
     let (Some((g, by)), Some(c)) = (gossiped(gt, &shard.primary.id), cand.offset) else {
         return (loss, None);
     };
-    let (old, name) = (&shard.primary.name, &cand.name);
+    statement(g, &by, c, &shard.primary.name, &cand.name)
+}
+
+/// The loss when the cluster last heard offset `g` from `old` (as `by` reports it) and
+/// candidate `name` has applied `c`.
+fn statement(g: u64, by: &str, c: u64, old: &str, name: &str) -> (Loss, Option<String>) {
     let source = format!(
         "the cluster last heard offset {g} from {old} (CLUSTER SHARDS on {by}, as {old} \
          gossiped it; this console never saw {old} up)"
@@ -67,4 +72,36 @@ pub fn from_cluster(
         },
         None,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cluster_figure_proves_a_loss_never_its_absence() {
+        let (loss, said) = statement(1_000, "n2", 900, "n1", "n4");
+        assert_eq!(loss, Loss::AtLeast { bytes: 100 });
+        let said = said.expect("its own words");
+        assert!(
+            said.starts_with("100 bytes of writes n1 acknowledged are missing on n4 (at least: "),
+            "{said}"
+        );
+        assert!(
+            said.contains("the cluster last heard offset 1000 from n1 (CLUSTER SHARDS on n2"),
+            "{said}"
+        );
+        for c in [1_000, 1_200] {
+            let (loss, said) = statement(1_000, "n2", c, "n1", "n4");
+            assert_eq!(said, None);
+            let Loss::Unknown { why } = loss else {
+                panic!("{loss:?}");
+            };
+            assert!(
+                why.contains(&format!("n4 has applied {c}, at least that")),
+                "{why}"
+            );
+            assert!(why.contains("this console never saw n1 up"), "{why}");
+        }
+    }
 }
