@@ -546,7 +546,8 @@ impl fmt::Display for Plan {
             }
             writeln!(f)?;
         }
-        if let Some(r) = &self.ha_manager {
+        // An HA manager refuses only what changes a role (`guard::refusal`): not a snapshot.
+        if let Some(r) = self.ha_manager.as_ref().filter(|_| self.changes_roles()) {
             writeln!(f, "REFUSED: {r}")?;
         }
         if let Some(r) = &self.read_only {

@@ -173,7 +173,9 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
         };
         b.push("download ", &dl, t.s(Ui::Muted));
     }
-    for r in [&plan.ha_manager, &plan.read_only].into_iter().flatten() {
+    // An HA manager refuses only what changes a role (`guard::refusal`): not a snapshot.
+    let ha_manager = plan.ha_manager.as_ref().filter(|_| plan.changes_roles());
+    for r in [ha_manager, plan.read_only.as_ref()].into_iter().flatten() {
         b.push("REFUSED: ", &r.to_string(), t.s(Ui::Danger));
     }
     if d.read_only {
