@@ -10,6 +10,7 @@ pub mod anomaly;
 pub mod discover;
 pub mod info;
 pub mod nodes;
+pub mod shards;
 pub mod slot;
 pub mod view;
 
@@ -28,22 +29,51 @@ pub struct NodeReport {
     pub nodes: NodesReply,
     /// Why the node's view could not be read (`NOPERM`, a timeout), when it could not.
     pub error: Option<String>,
+    /// Each node's replication offset as this node last heard it (`CLUSTER SHARDS`, 7.0+),
+    /// read only while a node of its map is failed, suspected or cut off; empty otherwise.
+    pub offsets: Vec<shards::GossipedOffset>,
 }
 
 /// Reads one node's view of the cluster. A failure is kept in the report (the node answered
 /// `INFO`, so it is alive: a refused `CLUSTER` command is not a down node).
 pub async fn read(client: &mut NodeClient) -> NodeReport {
     match read_both(client).await {
-        Ok((info, nodes)) => NodeReport {
-            info: info::parse(&info),
-            nodes: nodes::parse(&nodes),
-            error: None,
-        },
+        Ok((info, nodes)) => {
+            let nodes = nodes::parse(&nodes);
+            let offsets = if someone_unreachable(&nodes) {
+                read_offsets(client).await
+            } else {
+                Vec::new()
+            };
+            NodeReport {
+                info: info::parse(&info),
+                nodes,
+                error: None,
+                offsets,
+            }
+        }
         Err(e) => NodeReport {
             error: Some(e.to_string()),
             ..NodeReport::default()
         },
     }
+}
+
+/// A node of the map other than the reporter is failed, suspected, or its link is down.
+fn someone_unreachable(nodes: &NodesReply) -> bool {
+    nodes
+        .nodes
+        .iter()
+        .any(|n| !n.flags.myself && (n.flags.fail || n.flags.pfail || !n.connected))
+}
+
+/// `CLUSTER SHARDS`'s offsets; none on a server without it (before 7.0) or on any error.
+async fn read_offsets(client: &mut NodeClient) -> Vec<shards::GossipedOffset> {
+    client
+        .query::<redis::Value>(redis::cmd("CLUSTER").arg("SHARDS"))
+        .await
+        .map(|v| shards::parse(&v))
+        .unwrap_or_default()
 }
 
 async fn read_both(client: &mut NodeClient) -> Result<(String, String), NodeError> {

@@ -509,6 +509,36 @@ impl Plan {
         self.nodes.get(i).map_or("?", |n| n.name.as_str())
     }
 
+    /// The nodes step `s` acts on, for its title: every primary for a cluster cut.
+    #[must_use]
+    pub fn step_nodes(&self, s: &Step) -> String {
+        match &s.kind {
+            StepKind::ClusterCut { shards, .. } => shards
+                .iter()
+                .map(|c| self.name(c.node))
+                .collect::<Vec<_>>()
+                .join(", "),
+            _ => self.name(s.node).to_string(),
+        }
+    }
+
+    /// The commands of step `s` that `shown` keeps, as shown: a cluster cut's each with the
+    /// primary it goes to (`m2: CLIENT PAUSE 200 WRITE`), since it sends them to every one.
+    #[must_use]
+    pub fn step_commands(&self, s: &Step, shown: impl Fn(&Command) -> bool) -> Vec<String> {
+        let cmds = s.commands.iter().filter(|c| shown(c));
+        match &s.kind {
+            StepKind::ClusterCut { shards, .. } => cmds
+                .flat_map(|c| {
+                    shards
+                        .iter()
+                        .map(move |cut| format!("{}: {c}", self.name(cut.node)))
+                })
+                .collect(),
+            _ => cmds.map(ToString::to_string).collect(),
+        }
+    }
+
     /// Failed checks.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| c.status == CheckStatus::Fail)
@@ -559,7 +589,8 @@ impl fmt::Display for Plan {
             }
             writeln!(f)?;
         }
-        if let Some(r) = &self.ha_manager {
+        // An HA manager refuses only what changes a role (`guard::refusal`): not a snapshot.
+        if let Some(r) = self.ha_manager.as_ref().filter(|_| self.changes_roles()) {
             writeln!(f, "REFUSED: {r}")?;
         }
         if let Some(r) = &self.read_only {
@@ -616,8 +647,8 @@ impl fmt::Display for Plan {
             writeln!(f, "steps:")?;
         }
         for (i, s) in self.steps.iter().enumerate() {
-            let cmds: Vec<String> = s.commands.iter().map(ToString::to_string).collect();
-            write!(f, "  {}. {} [{}]", i + 1, s.title, self.name(s.node))?;
+            let cmds = self.step_commands(s, |_| true);
+            write!(f, "  {}. {} [{}]", i + 1, s.title, self.step_nodes(s))?;
             if !cmds.is_empty() {
                 write!(f, ": {}", cmds.join("; "))?;
             }

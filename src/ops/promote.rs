@@ -8,6 +8,7 @@
 
 pub mod candidates;
 pub mod cluster;
+pub mod cluster_loss;
 pub mod marks;
 pub mod sentinel;
 #[cfg(test)]

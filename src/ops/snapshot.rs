@@ -516,8 +516,11 @@ pub fn plan_snapshot(
         node.group_index,
         budgets,
     );
+    let mut cluster = false;
     if let Some(g) = config.groups.get(node.group_index) {
-        group_guard(&mut plan, g, &group_topology(topology, node.group_index));
+        let live = group_topology(topology, node.group_index);
+        cluster = g.cluster || live.cluster.is_some();
+        group_guard(&mut plan, g, &live);
     }
     let i = plan.add_node(&node.cfg.name, &node.cfg.addr, node.id);
     plan.summary = format!("verified BGSAVE of {} ({})", node.cfg.name, node.cfg.addr);
@@ -569,8 +572,16 @@ pub fn plan_snapshot(
         node.cfg.name
     ));
     note_no_persistence(&mut plan, i, node.view);
+    if cluster {
+        plan.notes.push(CLUSTER_NOTE.to_string());
+    }
     plan
 }
+
+/// On a cluster, a snapshot of one node holds its shard's keys only.
+pub const CLUSTER_NOTE: &str = "this is one node of a cluster: its snapshot holds only its \
+     shard's slots; for the whole cluster at one cut, every primary at once with one cluster \
+     manifest, run snapshot --all (in the console :snapshot-all [MS])";
 
 /// What an `appendonly yes` node reloads: its AOF, not this RDB. The manifest records
 /// `aof_enabled` too.

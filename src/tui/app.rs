@@ -50,7 +50,7 @@ mod practice;
 mod prompt;
 mod runs;
 
-pub use backups::{BackupsView, RestoreTests, Scope, Verified};
+pub use backups::{BackupsView, RestoreTests, Row, Scope, Verified};
 pub use check_data::{pause_for, CheckView, CONSOLE_PAUSE, MAX_PAUSE};
 pub use drill::{DrillPanel, FaultSeen, StepShown};
 pub use runs::RunsView;
@@ -84,6 +84,12 @@ pub enum Msg {
     },
     /// The backups catalog was read (the pane's scope).
     CatalogRead(crate::backup::Catalog),
+    /// The cluster backups in the pane's scope, sent just after `CatalogRead` by the same read,
+    /// with the cluster manifests that could not be read.
+    ClustersRead {
+        entries: Vec<crate::backup::cluster::ClusterEntry>,
+        problems: Vec<crate::backup::Problem>,
+    },
     /// A restore test started from the backups pane ended, recorded and audited.
     BackupVerified(Verified),
     /// A consistency check of one group ended (audited, unless `audit_error` says why not).
@@ -156,6 +162,12 @@ pub enum Effect {
     /// manifest and an audit record, answering with `Msg::BackupVerified`.
     VerifyBackup {
         entry: Box<crate::backup::Entry>,
+        audit_log: PathBuf,
+    },
+    /// The restore test of a cluster backup in a scratch cluster, its result written into the
+    /// cluster manifest and an audit record, answering with `Msg::BackupVerified`.
+    VerifyClusterBackup {
+        entry: Box<crate::backup::cluster::ClusterEntry>,
         audit_log: PathBuf,
     },
     /// The consistency check of a group (with a write pause of at most `allow_pause`, when
@@ -433,6 +445,7 @@ impl App {
             Msg::ExportExists(p) => self.export_pending = Some(p),
             Msg::RunsRead { steps, result } => self.runs_read(steps, result),
             Msg::CatalogRead(c) => self.catalog_read(c),
+            Msg::ClustersRead { entries, problems } => self.clusters_read(entries, problems),
             Msg::BackupVerified(v) => return self.backup_verified(v),
             Msg::DataChecked {
                 report,

@@ -19,6 +19,8 @@ use crate::topology::data_loss::thousands;
 use super::app::{Effect, Msg, Verified};
 use super::fmt;
 
+mod cluster;
+
 /// Carries out the backups pane's and the check's effects (reading the catalog, a restore
 /// test, a check), each on a task; any other effect is the runtime's own and ignored here.
 pub fn spawn(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
@@ -32,9 +34,13 @@ pub fn spawn(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                     &backups_dir,
                     &filter,
                 )));
+                let _ = tx.send(cluster::read(&backups_dir, &filter));
             });
         }
         Effect::VerifyBackup { entry, audit_log } => spawn_verify(*entry, audit_log, tx),
+        Effect::VerifyClusterBackup { entry, audit_log } => {
+            cluster::spawn_verify(*entry, audit_log, tx);
+        }
         Effect::CheckData {
             group,
             timeouts,

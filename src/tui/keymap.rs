@@ -372,6 +372,14 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
     ),
     ("", ":history (Enter: a run's steps)  :freeze  :help  :quit"),
     (
+        "",
+        ":snapshot-all [MS]  a cluster's every primary at one cut",
+    ),
+    (
+        "",
+        "                    (MS: a write pause on each while they fork)",
+    ),
+    (
         "plan",
         "Cancel focused · ←/→ choose · Enter · Esc cancels · ↑/↓ scroll",
     ),

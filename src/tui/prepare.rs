@@ -23,7 +23,7 @@ pub fn sections(p: &Prepared) -> Vec<SectionText> {
     p.sections
         .iter()
         .map(|s| match s {
-            Section::Candidates(c) => candidates(c),
+            Section::Candidates(c) => candidates(c, is_cluster(p)),
             Section::AtRisk(g) => at_risk(g),
         })
         .collect()
@@ -50,7 +50,16 @@ pub fn flash(r: &Refusal) -> String {
     }
 }
 
-fn candidates(c: &Candidates) -> SectionText {
+/// The plan's group is a cluster group (its promotion follows the cluster's rules).
+fn is_cluster(p: &Prepared) -> bool {
+    p.config
+        .groups
+        .iter()
+        .find(|g| g.name == p.plan.group)
+        .is_some_and(|g| g.cluster)
+}
+
+fn candidates(c: &Candidates, cluster: bool) -> SectionText {
     let mut lines: Vec<String> = Vec::new();
     for row in &c.rows {
         lines.extend(promote::table_line(row).lines().map(str::to_string));
@@ -59,7 +68,13 @@ fn candidates(c: &Candidates) -> SectionText {
         lines.push("no replica to choose from".to_string());
     }
     SectionText {
-        title: "Candidates (Sentinel's rules; ranked by priority, then offset)".to_string(),
+        title: if cluster {
+            "Candidates (the cluster's: the shard's replicas, not failed, not nofailover; \
+             ranked by offset)"
+        } else {
+            "Candidates (Sentinel's rules; ranked by priority, then offset)"
+        }
+        .to_string(),
         lines,
     }
 }
@@ -87,5 +102,26 @@ fn at_risk(g: &WipeGuard) -> SectionText {
     SectionText {
         title: "At risk (the wipe guard)".to_string(),
         lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster's candidates are ranked by the cluster's rules, not Sentinel's.
+    #[test]
+    fn the_candidates_heading_names_whose_rules_rank_them() {
+        let c = Candidates {
+            old_primary: None,
+            live_primaries: Vec::new(),
+            rows: Vec::new(),
+        };
+        let cluster = candidates(&c, true).title;
+        assert!(cluster.contains("the cluster's"), "{cluster}");
+        assert!(cluster.contains("not nofailover"), "{cluster}");
+        assert!(!cluster.contains("Sentinel"), "{cluster}");
+        let sentinel = candidates(&c, false).title;
+        assert!(sentinel.contains("Sentinel's rules"), "{sentinel}");
     }
 }

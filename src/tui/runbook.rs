@@ -167,14 +167,9 @@ impl Runbook {
                 .map(|s| Row {
                     kind: RowKind::Step,
                     title: s.title.clone(),
-                    node: plan.name(s.node).to_string(),
+                    node: plan.step_nodes(s),
                     // Reads (INFO) are how a step checks itself, not what it does.
-                    commands: s
-                        .commands
-                        .iter()
-                        .filter(|c| !matches!(c, Command::Info(_)))
-                        .map(ToString::to_string)
-                        .collect(),
+                    commands: plan.step_commands(s, |c| !matches!(c, Command::Info(_))),
                     state: StepState::Pending,
                 })
                 .collect(),

@@ -313,6 +313,7 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
         Effect::RunAction(job) => run::spawn(*job, tx),
         fx @ (Effect::ReadCatalog { .. }
         | Effect::VerifyBackup { .. }
+        | Effect::VerifyClusterBackup { .. }
         | Effect::CheckData { .. }) => {
             checks::spawn(fx, tx);
         }

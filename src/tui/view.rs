@@ -19,6 +19,7 @@
 //! 120 columns, the shared place unless the detail pane has the focus or an action runs).
 
 pub mod backups;
+pub mod backups_cluster;
 mod banner;
 mod check_data;
 mod cluster;

@@ -11,6 +11,7 @@ mod common;
 mod tui_actions;
 mod tui_actions_live;
 mod tui_backups;
+mod tui_backups_cluster;
 mod tui_backups_live;
 mod tui_cluster;
 mod tui_drill;

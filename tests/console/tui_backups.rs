@@ -189,7 +189,7 @@ pub fn checked(app: &mut App) {
     });
 }
 
-fn app(read_only: bool) -> App {
+pub fn app(read_only: bool) -> App {
     let config = Config {
         console: Console {
             audit_log: PathBuf::from("/var/lib/redops/audit.jsonl"),

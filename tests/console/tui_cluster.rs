@@ -131,6 +131,7 @@ fn info(me: usize, sec: u64, failed_over: bool) -> Info {
         )),
         nodes: cluster::nodes::parse(&map(me, failed_over)),
         error: None,
+        offsets: Vec::new(),
     }));
     i
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use ratatui::crossterm::event::KeyCode;
 
 use redops::sandbox::{ClusterShape, Sandbox, Spec};
-use redops::tui::{run, App, Effect, Msg};
+use redops::tui::{checks, run, App, Effect, Msg};
 
 use crate::common::console::{self, command, press};
 use crate::common::screen;
@@ -68,6 +68,7 @@ async fn snapshot_all_from_the_console_writes_one_cluster_manifest() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].manifest.shards.len(), 2);
     assert_eq!(entries[0].manifest.pause_bound_ms, Some(3000));
+    restore_test_from_the_backups_pane(&mut app, &entries[0].id).await;
 
     // The same group said not to be a cluster: refused, nothing to run.
     let mut plain = sb.config();
@@ -77,4 +78,74 @@ async fn snapshot_all_from_the_console_writes_one_cluster_manifest() {
     assert!(fx.is_empty(), "{fx:?}");
     let shown = screen::text(&screen::draw(&app));
     assert!(shown.contains("not a cluster group"), "{shown}");
+}
+
+/// Answers to `fx` as the runtime gives them, fed back, until `done` says so (bounded).
+async fn answer(app: &mut App, fx: Vec<Effect>, done: fn(&Msg) -> bool) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for f in fx {
+        checks::spawn(f, tx.clone());
+    }
+    let end = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let m = tokio::time::timeout_at(end, rx.recv())
+            .await
+            .expect("an answer within two minutes")
+            .expect("the task answers");
+        let last = done(&m);
+        app.update(m);
+        if last {
+            return;
+        }
+    }
+}
+
+/// `B` lists the cluster backup `id` as one row; `v` on it runs its restore test in a scratch
+/// cluster (`tui::checks`), whose result is shown, written into the cluster manifest and
+/// audited.
+async fn restore_test_from_the_backups_pane(app: &mut App, id: &str) {
+    let fx = press(app, KeyCode::Char('B'));
+    answer(app, fx, |m| matches!(m, Msg::ClustersRead { .. })).await;
+    let at = app
+        .backups
+        .as_ref()
+        .unwrap()
+        .row_list()
+        .iter()
+        .position(|r| r.id() == id)
+        .expect("the cluster backup is listed");
+    for _ in 0..at {
+        press(app, KeyCode::Down);
+    }
+    let view = app.backups.as_ref().unwrap();
+    assert_eq!(
+        view.selected_row().map(|r| r.id().to_string()).as_deref(),
+        Some(id),
+        "{at} {}",
+        view.selected
+    );
+    let shown = screen::text(&screen::draw(app));
+    let row = shown.lines().find(|l| l.contains(id)).expect("its row");
+    assert!(row.contains("cluster ×2") && row.contains("never"), "{row}");
+    let fx = press(app, KeyCode::Char('v'));
+    assert!(
+        matches!(fx.as_slice(), [Effect::VerifyClusterBackup { .. }]),
+        "{fx:?}"
+    );
+    answer(app, fx, |m| matches!(m, Msg::BackupVerified(_))).await;
+    let shown = screen::text(&screen::draw(app));
+    assert!(
+        shown.contains(&format!("restore test of {id}: passed")),
+        "{shown}"
+    );
+    assert!(shown.contains("16384 of 16384 slots served"), "{shown}");
+    let (entries, _) = redops::backup::cluster::load(&app.config.console.backups_dir, None);
+    let test = entries[0].manifest.restore_test.as_ref().expect("recorded");
+    assert!(test.passed, "{test:?}");
+    let audit = std::fs::read_to_string(&app.config.console.audit_log).unwrap_or_default();
+    assert!(
+        audit.lines().any(|l| l.contains("backup-verify")
+            && l.contains(&format!("cluster backup {id}: restore-tested"))),
+        "{audit}"
+    );
 }

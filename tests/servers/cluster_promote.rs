@@ -225,6 +225,15 @@ async fn promote_forces_the_failover_of_a_dead_primary_and_loses_no_acknowledged
             .any(|(m, over)| !over && m.contains("n1 is up") && m.contains("switchover")),
         "{refusals:?}"
     );
+    // The step it would run does not call n1 down.
+    let titles: Vec<&str> = up.plan.steps.iter().map(|s| s.title.as_str()).collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("takes over from n1, up: refused")),
+        "{titles:?}"
+    );
+    assert!(!titles.iter().any(|t| t.contains("down")), "{titles:?}");
     assert_eq!(
         run(&config, &up.plan, "n4", Some("testing")).await.status,
         RunStatus::Refused
@@ -259,6 +268,11 @@ async fn promote_forces_the_failover_of_a_dead_primary_and_loses_no_acknowledged
         ),
         "{:?}",
         plan.steps
+    );
+    assert!(
+        plan.steps[0].title.contains("takes over from n1, down"),
+        "{}",
+        plan.steps[0].title
     );
     let loss = plan
         .checks
@@ -377,4 +391,110 @@ async fn takeover_needs_an_override_when_no_majority_can_vote() {
     let audit = std::fs::read_to_string(&config.console.audit_log).expect("audit log");
     assert!(audit.contains(reason), "the override's reason is recorded");
     assert!(audit.contains("CLUSTER FAILOVER TAKEOVER"));
+}
+
+/// A one-shot run after the primary died, as the CLI makes (it never saw the primary up): the
+/// loss statement takes the old primary's offset the cluster last heard (`CLUSTER SHARDS`,
+/// as it was gossiped) and says where the figure comes from, never that no write was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_never_saw_the_primary_takes_its_offset_from_the_cluster() {
+    let mut sb = start(LONG_TIMEOUT).await;
+    let config = sb.config();
+    let nodes = config.groups[0].nodes.clone();
+    let mut m = Monitor::new(&config, SystemTime::now());
+    let tag = cluster::tag_in(0, 5460).expect("a tag on n1's shard");
+    let writer = ClusterWriter::start(nodes[0].clone(), format!("{tag}:log"));
+    writer.wait_more(200).await;
+    writer.stop().await;
+    let t = cycle_until(&mut m, &config, "n4 caught up with n1", |g| {
+        let off = |n: &str| g.nodes.iter().find(|v| v.name == n).and_then(|v| v.offset);
+        off("n1").is_some() && off("n1") == off("n4")
+    })
+    .await;
+    let last = t.groups[0]
+        .nodes
+        .iter()
+        .find(|v| v.name == "n1")
+        .and_then(|v| v.offset)
+        .expect("n1's offset");
+    let n1_id = myself_id(&nodes[0]).await;
+    // The cluster bus carries n1's offset in its next messages: wait until n2 has heard the
+    // last one (a few pings), so that the figure asserted below is known.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reply: redis::Value = client(&nodes[1])
+            .query(redis::cmd("CLUSTER").arg("SHARDS"))
+            .await
+            .expect("CLUSTER SHARDS");
+        let heard = cluster::shards::parse(&reply)
+            .into_iter()
+            .find(|o| o.id == n1_id)
+            .map(|o| o.offset);
+        // At least: n1's own pings to n4 (every 10 s) move its offset on.
+        if heard.is_some_and(|h| h >= last) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "n2 did not hear n1's offset {last} in 30s (heard {heard:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    sb.kill("n1").expect("kill n1");
+
+    // One snapshot per try, as a one-shot CLI run takes it (bounded).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (t, heard) = loop {
+        let t = redops::cli::status::snapshot(&config).await;
+        let g = &t.groups[0];
+        if down(g, "n1") {
+            if let Some(h) = redops::ops::promote::cluster_loss::gossiped(g, &n1_id) {
+                break (t, h);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "n1 down with its offset in CLUSTER SHARDS: not seen in 30s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let (gossip, by) = heard;
+    assert!(gossip >= last, "gossiped {gossip}, n1 had written {last}");
+    assert_ne!(by, "n1");
+    let pp = promote(&config, &t, "n4").expect("a plan");
+    let loss = pp
+        .plan
+        .checks
+        .iter()
+        .find(|c| c.message.contains("CLUSTER SHARDS"))
+        .unwrap_or_else(|| panic!("no loss statement from the cluster: {:?}", pp.plan.checks));
+    let m = &loss.message;
+    assert_eq!(loss.status, CheckStatus::Warn, "{m}");
+    assert!(
+        m.contains(&format!("the cluster last heard offset {gossip} from n1")),
+        "{m}"
+    );
+    assert!(m.contains(&format!("CLUSTER SHARDS on {by}")), "{m}");
+    assert!(m.contains("this console never saw n1 up"), "{m}");
+    // n4's own offset against the cluster's figure: at least that (and no more is claimed),
+    // or the bytes it misses (a replication ping of n1's it had not applied yet).
+    let n4 = t.groups[0]
+        .nodes
+        .iter()
+        .find(|v| v.name == "n4")
+        .and_then(|v| v.offset)
+        .expect("n4's offset");
+    if n4 >= gossip {
+        assert!(
+            m.contains(&format!("n4 has applied {n4}, at least that")),
+            "{m}"
+        );
+    } else {
+        let missing = format!(
+            "{} bytes of writes n1 acknowledged are missing on n4",
+            gossip - n4
+        );
+        assert!(m.starts_with(&missing), "{m}");
+    }
+    assert!(!m.contains("no acknowledged write"), "{m}");
 }

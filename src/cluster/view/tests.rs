@@ -29,6 +29,7 @@ fn node(name: &str, port: u16, me: &str, epoch: u64, lines: &[String]) -> NodeVi
         )),
         nodes: nodes::parse(&text.join("\n")),
         error: None,
+        offsets: Vec::new(),
     };
     let mut v = NodeView::new(None, name, &format!("127.0.0.1:{port}"));
     v.state = NodeState::Up;

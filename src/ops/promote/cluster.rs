@@ -127,11 +127,14 @@ pub(super) fn build(
     };
     plan.confirm = Confirm::TypeName(cand.name.clone());
     let takeover = primary_checks(&mut plan, gt, view, shard, &cand, &cands);
-    let loss = cands.loss(&cand);
+    let (loss, said) =
+        super::cluster_loss::from_cluster(gt, shard, &cands, &cand, cands.loss(&cand));
     let slots = crate::cluster::nodes::ranges_text(&shard.slots, RANGES_SHOWN);
     if primary_down(gt, &shard.primary) {
-        plan.checks
-            .push(super::loss_check(&loss, &cand.name, &p_name));
+        plan.checks.push(match said {
+            Some(text) => Check::warn(text),
+            None => super::loss_check(&loss, &cand.name, &p_name),
+        });
         let mode = if takeover { "TAKEOVER" } else { "FORCE" };
         plan.summary = format!(
             "promote {} in place of {p_name} (down), CLUSTER FAILOVER {mode}, slots {slots}",
@@ -424,8 +427,14 @@ fn add_steps(
     super::super::snapshot::note_no_persistence(plan, ci, Some(cv));
     let (t, p) = (cand.name.clone(), shard.primary.name.clone());
     let mode = if takeover { "TAKEOVER" } else { "FORCE" };
+    // A plan refused because the primary is up still shows the step it would have run.
+    let state = if primary_down(gt, &shard.primary) {
+        "down"
+    } else {
+        "up: refused"
+    };
     plan.steps.push(Step {
-        title: format!("CLUSTER FAILOVER {mode} on {t} (takes over from {p}, down)"),
+        title: format!("CLUSTER FAILOVER {mode} on {t} (takes over from {p}, {state})"),
         node: ci,
         kind: StepKind::ClusterForceFailover { takeover },
         commands: vec![Command::ClusterFailoverForced { takeover }],

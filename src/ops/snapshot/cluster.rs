@@ -279,3 +279,61 @@ fn push_cut(plan: &mut Plan, shards: Vec<CutShard>, pause_ms: Option<u64>) {
         critical: true,
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Addr;
+    use crate::observe::NodeId;
+
+    fn cut(pause_ms: Option<u64>) -> Plan {
+        let mut plan = Plan::new(ActionKind::Snapshot, "c", 0, Budgets::default());
+        let shards = ["m1", "m2", "m3"]
+            .iter()
+            .zip(0u16..)
+            .map(|(name, k)| {
+                let addr = Addr::parse(&format!("127.0.0.1:{}", 7001 + k)).unwrap();
+                let id = NodeId {
+                    group: 0,
+                    node: usize::from(k),
+                };
+                CutShard {
+                    node: plan.add_node(name, &addr, id),
+                    node_id: format!("{name}-id"),
+                    slots: vec![(k * 5000, k * 5000 + 4999)],
+                }
+            })
+            .collect();
+        push_cut(&mut plan, shards, pause_ms);
+        plan
+    }
+
+    /// The pause and the unpause go to every primary, and the plan says so on each.
+    #[test]
+    fn the_plan_shows_the_pause_and_unpause_on_every_primary() {
+        let plan = cut(Some(200));
+        let text = plan.to_string();
+        assert!(
+            text.contains("cut every primary at once [m1, m2, m3]"),
+            "{text}"
+        );
+        let shown = plan.step_commands(&plan.steps[0], |_| true);
+        assert_eq!(
+            shown,
+            [
+                "m1: CLIENT PAUSE 200 WRITE",
+                "m2: CLIENT PAUSE 200 WRITE",
+                "m3: CLIENT PAUSE 200 WRITE",
+                "m1: CLIENT UNPAUSE",
+                "m2: CLIENT UNPAUSE",
+                "m3: CLIENT UNPAUSE",
+            ]
+        );
+        for line in &shown {
+            assert!(text.contains(line.as_str()), "{line} not in {text}");
+        }
+        // Without a pause, nothing is sent but the transfers.
+        let plan = cut(None);
+        assert!(plan.step_commands(&plan.steps[0], |_| true).is_empty());
+    }
+}

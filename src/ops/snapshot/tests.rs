@@ -191,3 +191,29 @@ fn an_aof_node_is_told_apart_in_the_plan() {
         assert_eq!(said, aof, "{:?}", plan.notes);
     }
 }
+
+/// A node of a cluster group: the plan says how to take the whole cluster's cut.
+#[test]
+fn a_cluster_nodes_plan_points_to_snapshot_all() {
+    for cluster in [false, true] {
+        let fake = FakeOps::group(&["p", "r"]);
+        let (mut config, topo) = fake.config_and_topology("g");
+        config.groups[0].cluster = cluster;
+        let node = node_ref(&config, &topo, NodeId { group: 0, node: 0 }).unwrap();
+        let mut plan = plan_snapshot(&config, &topo, &node, None, Budgets::default());
+        let said = plan
+            .notes
+            .iter()
+            .any(|n| n.text.contains("snapshot --all") && n.text.contains(":snapshot-all [MS]"));
+        assert_eq!(said, cluster, "{:?}", plan.notes);
+        // The cluster owns the roles, and a snapshot changes none: it is not refused for it.
+        crate::ops::checks::GroupPolicy::of(&config.groups[0], &topo.groups[0]).apply(&mut plan);
+        assert_eq!(plan.ha_manager.is_some(), cluster);
+        let approval = Approval {
+            read_only: false,
+            ..Approval::default()
+        };
+        assert_eq!(crate::ops::guard::refusal(&plan, &approval), None);
+        assert!(!plan.to_string().contains("REFUSED"), "{plan}");
+    }
+}

@@ -6,7 +6,8 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent};
 
-use crate::backup::{Catalog, Entry, Filter};
+use crate::backup::cluster::ClusterEntry;
+use crate::backup::{Catalog, Entry, Filter, Problem};
 
 use super::super::modal::{Modal, Prompt, PromptKind};
 use super::runs::list_keys;
@@ -51,11 +52,16 @@ pub struct BackupsView {
     pub node: Option<String>,
     /// `None` while it is being read.
     pub catalog: Option<Catalog>,
+    /// The cluster backups (`snapshot --all`) in the scope, read with the catalog.
+    pub clusters: Vec<ClusterEntry>,
     /// Row in the catalog, newest first.
     pub selected: usize,
     /// The manifest of the selected backup shown in full (Enter), scrolled by `scroll`.
     pub manifest: bool,
     pub scroll: u16,
+    /// The backup selected before the catalog was read again, until the cluster backups (read
+    /// just after it) are back: the selection goes back to it then.
+    was_selected: Option<String>,
 }
 
 /// The restore tests started from the pane: kept while it is closed, so that one running is
@@ -66,17 +72,73 @@ pub struct RestoreTests {
     pub running: Option<String>,
     /// The last restore test's result.
     pub last: Option<Verified>,
+    /// The one running is a cluster backup's (a scratch cluster loads it).
+    pub cluster: bool,
+}
+
+/// One row of the pane: a node's backup or a cluster backup.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Row<'a> {
+    Node(&'a Entry),
+    Cluster(&'a ClusterEntry),
+}
+
+impl<'a> Row<'a> {
+    #[must_use]
+    pub fn id(&self) -> &'a str {
+        match self {
+            Self::Node(e) => &e.id,
+            Self::Cluster(c) => &c.id,
+        }
+    }
+
+    fn taken_ms(&self) -> u64 {
+        match self {
+            Self::Node(e) => e.manifest.taken_at_unix_ms,
+            Self::Cluster(c) => c.manifest.taken_at_unix_ms,
+        }
+    }
 }
 
 impl BackupsView {
-    /// The selected backup.
+    /// The selected backup, when it is a node's.
     #[must_use]
     pub fn selected_entry(&self) -> Option<&Entry> {
-        self.catalog.as_ref()?.entries.get(self.selected)
+        match self.selected_row()? {
+            Row::Node(e) => Some(e),
+            Row::Cluster(_) => None,
+        }
+    }
+
+    /// The selected row.
+    #[must_use]
+    pub fn selected_row(&self) -> Option<Row<'_>> {
+        self.row_list().get(self.selected).copied()
+    }
+
+    /// Every row, newest first (a cluster backup before node backups taken at the same time).
+    #[must_use]
+    pub fn row_list(&self) -> Vec<Row<'_>> {
+        let Some(cat) = &self.catalog else {
+            return Vec::new();
+        };
+        let mut rows: Vec<Row<'_>> = self.clusters.iter().map(Row::Cluster).collect();
+        rows.extend(cat.entries.iter().map(Row::Node));
+        // Stable: each list is newest first already, clusters first among equals.
+        rows.sort_by_key(|r| std::cmp::Reverse(r.taken_ms()));
+        rows
     }
 
     fn rows(&self) -> usize {
-        self.catalog.as_ref().map_or(0, |c| c.entries.len())
+        self.catalog
+            .as_ref()
+            .map_or(0, |c| c.entries.len() + self.clusters.len())
+    }
+
+    /// Puts the selection on the backup `id` when it is listed.
+    fn reselect(&mut self, id: Option<String>) {
+        let found = id.and_then(|id| self.row_list().iter().position(|r| r.id() == id));
+        self.selected = found.unwrap_or(0);
     }
 
     fn filter(&self) -> Filter {
@@ -118,9 +180,11 @@ impl App {
             group: group.unwrap_or_default(),
             node: self.selected_node().map(|n| n.name.clone()),
             catalog: None,
+            clusters: Vec::new(),
             selected: 0,
             manifest: false,
             scroll: 0,
+            was_selected: None,
         };
         let fx = self.read_catalog(&view);
         self.backups = Some(Box::new(view));
@@ -140,11 +204,25 @@ impl App {
             return;
         };
         // Keep the selection on the same backup across a reload (a restore test rewrote it).
-        let was = view.selected_entry().map(|e| e.id.clone());
-        view.selected = was
-            .and_then(|id| catalog.entries.iter().position(|e| e.id == id))
-            .unwrap_or(0);
+        let was = view.selected_row().map(|r| r.id().to_string());
         view.catalog = Some(catalog);
+        view.reselect(was.clone());
+        view.was_selected = was;
+    }
+
+    /// The cluster backups came back (just after the catalog, from the same read).
+    pub(super) fn clusters_read(&mut self, clusters: Vec<ClusterEntry>, problems: Vec<Problem>) {
+        let Some(view) = self.backups.as_mut() else {
+            return;
+        };
+        // Not the row selected now: on a first read it is the newest node backup's, which
+        // the cluster backups may push down.
+        let was = view.was_selected.take();
+        view.clusters = clusters;
+        if let Some(cat) = view.catalog.as_mut() {
+            cat.problems.extend(problems);
+        }
+        view.reselect(was);
     }
 
     /// A restore test ended (its result was written into the manifest and audited).
@@ -190,9 +268,7 @@ impl App {
                 &mut view.scroll,
                 rows,
             ) => {}
-            KeyCode::Enter | KeyCode::Right
-                if !view.manifest && view.selected_entry().is_some() =>
-            {
+            KeyCode::Enter | KeyCode::Right if !view.manifest && view.selected_row().is_some() => {
                 view.manifest = true;
                 view.scroll = 0;
             }
@@ -201,6 +277,7 @@ impl App {
                 view.scope = view.scope.next();
                 view.selected = 0;
                 view.catalog = None;
+                view.clusters.clear();
                 let view = view.clone();
                 return self.read_catalog(&view);
             }
@@ -225,13 +302,21 @@ impl App {
             self.flash_info(&msg);
             return Vec::new();
         }
-        let Some(entry) = view.selected_entry().cloned() else {
-            self.flash_error("no backup selected");
-            return Vec::new();
+        let entry = match view.selected_row() {
+            Some(Row::Node(e)) => e.clone(),
+            Some(Row::Cluster(c)) => {
+                let c = c.clone();
+                return self.verify_cluster(c, audit_log);
+            }
+            None => {
+                self.flash_error("no backup selected");
+                return Vec::new();
+            }
         };
         self.restore_tests = RestoreTests {
             running: Some(entry.id.clone()),
             last: None,
+            cluster: false,
         };
         let msg = format!(
             "restore test of {} started: a scratch server loads it",
@@ -239,6 +324,31 @@ impl App {
         );
         self.flash_info(&msg);
         vec![Effect::VerifyBackup {
+            entry: Box::new(entry),
+            audit_log,
+        }]
+    }
+}
+
+impl App {
+    /// `v` on a cluster backup: its restore test in a scratch cluster, as `backup verify` runs it.
+    fn verify_cluster(
+        &mut self,
+        entry: ClusterEntry,
+        audit_log: std::path::PathBuf,
+    ) -> Vec<Effect> {
+        self.restore_tests = RestoreTests {
+            running: Some(entry.id.clone()),
+            last: None,
+            cluster: true,
+        };
+        let msg = format!(
+            "restore test of cluster backup {} started: a scratch cluster of {} loads it",
+            entry.id,
+            crate::words::count(entry.manifest.shards.len(), "shard")
+        );
+        self.flash_info(&msg);
+        vec![Effect::VerifyClusterBackup {
             entry: Box::new(entry),
             audit_log,
         }]

@@ -25,9 +25,10 @@ use crate::datacheck;
 use crate::node::rdb::Manifest;
 use crate::topology::data_loss::thousands;
 
-use super::super::app::{App, BackupsView};
+use super::super::app::{App, BackupsView, Row};
 use super::super::fmt;
 use super::super::theme::Ui;
+use super::backups_cluster as cluster;
 
 /// The column heads of [`row`], most wanted first: a narrow pane leaves out the last ones.
 pub const HEADERS: [&str; 9] = [
@@ -55,13 +56,25 @@ pub fn keys_text(m: &Manifest) -> String {
 /// `restore-tested 14:05, 20,150 keys`, `restore test FAILED 14:05`, or `never`.
 #[must_use]
 pub fn restore_text(m: &Manifest) -> String {
-    match &m.restore_test {
+    tested_text(m.restore_test.as_ref().map(|t| {
+        (
+            t.at_unix_ms,
+            t.passed,
+            format!("{} keys", thousands(t.keys)),
+        )
+    }))
+}
+
+/// A restore test's cell from when it ran, whether it passed and what it found (`never`
+/// without one).
+pub(super) fn tested_text(test: Option<(u64, bool, String)>) -> String {
+    match test {
         None => "never".to_string(),
-        Some(t) => {
-            let at = SystemTime::UNIX_EPOCH + Duration::from_millis(t.at_unix_ms);
+        Some((at_unix_ms, passed, found)) => {
+            let at = SystemTime::UNIX_EPOCH + Duration::from_millis(at_unix_ms);
             let clock: String = fmt::clock(at).chars().take(5).collect();
-            if t.passed {
-                format!("restore-tested {clock}, {} keys", thousands(t.keys))
+            if passed {
+                format!("restore-tested {clock}, {found}")
             } else {
                 format!("restore test FAILED {clock}")
             }
@@ -100,10 +113,15 @@ pub(super) fn hints(app: &App, text: &'static str) -> Line<'static> {
 pub fn render(app: &App, view: &BackupsView, frame: &mut Frame, area: Rect) {
     let t = &app.theme;
     frame.render_widget(Clear, area);
-    let entry = view.selected_entry().filter(|_| view.manifest);
+    let entry = view.selected_row().filter(|_| view.manifest);
     let title = match (entry, &view.catalog) {
-        (Some(e), _) => format!(" backup {} · manifest ", e.id),
-        (None, Some(c)) => format!(" backups · {} · {} ", view.scope_words(), c.entries.len()),
+        (Some(Row::Node(e)), _) => format!(" backup {} · manifest ", e.id),
+        (Some(Row::Cluster(e)), _) => format!(" cluster backup {} · manifest ", e.id),
+        (None, Some(c)) => format!(
+            " backups · {} · {} ",
+            view.scope_words(),
+            c.entries.len() + view.clusters.len()
+        ),
         (None, None) => format!(" backups · {} · reading… ", view.scope_words()),
     };
     let keys = if entry.is_some() {
@@ -119,7 +137,7 @@ pub fn render(app: &App, view: &BackupsView, frame: &mut Frame, area: Rect) {
     let mut result = verify_lines(app, width);
     if let Some(e) = entry {
         // The last restore test above its manifest, when it is this backup's.
-        let about = |id: Option<&str>| id == Some(e.id.as_str());
+        let about = |id: Option<&str>| id == Some(e.id());
         let tests = &app.restore_tests;
         let mut lines = if about(tests.running.as_deref())
             || about(tests.last.as_ref().map(|v| v.id.as_str()))
@@ -129,7 +147,10 @@ pub fn render(app: &App, view: &BackupsView, frame: &mut Frame, area: Rect) {
         } else {
             Vec::new()
         };
-        lines.extend(manifest_lines(app, e, width));
+        lines.extend(match e {
+            Row::Node(e) => manifest_lines(app, e, width),
+            Row::Cluster(e) => cluster::manifest_lines(app, e, width),
+        });
         frame.render_widget(
             Paragraph::new(lines)
                 .style(t.s(Ui::Text))
@@ -166,7 +187,8 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
     };
     let mut lines = Vec::new();
     let width = usize::from(area.width);
-    if cat.entries.is_empty() {
+    let all = view.row_list();
+    if all.is_empty() {
         super::push_wrapped(
             &mut lines,
             width,
@@ -184,13 +206,18 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
             .max(1);
         let first = view.selected.saturating_sub(room - 1);
         // Only the rows on screen are put in words (a catalog may hold thousands).
-        let shown: Vec<(usize, &Entry, [String; 9])> = cat
-            .entries
+        let shown: Vec<(usize, &Row, [String; 9])> = all
             .iter()
             .enumerate()
             .skip(first)
             .take(room)
-            .map(|(i, e)| (i, e, row(e, app.now)))
+            .map(|(i, r)| {
+                let cells = match r {
+                    Row::Node(e) => row(e, app.now),
+                    Row::Cluster(c) => cluster::row(c, app.now),
+                };
+                (i, r, cells)
+            })
             .collect();
         let cols = super::Columns::new(
             &HEADERS,
@@ -200,7 +227,17 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
         lines.push(cols.head(&HEADERS, t.s(Ui::Title)));
         for (i, e, cells) in &shown {
             let selected = *i == view.selected;
-            let verifying = app.restore_tests.running.as_deref() == Some(e.id.as_str());
+            let verifying = app.restore_tests.running.as_deref() == Some(e.id());
+            let (restore, crc_ok) = match e {
+                Row::Node(e) => (
+                    restore_role(&e.manifest),
+                    e.manifest.crc_status == "verified",
+                ),
+                Row::Cluster(c) => (
+                    cluster::restore_role(&c.manifest),
+                    c.manifest.shards.iter().all(|s| s.crc_ok),
+                ),
+            };
             let spans: Vec<Span> = cols
                 .pad(cells)
                 .into_iter()
@@ -218,8 +255,8 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
                     let style = if selected {
                         t.s(Ui::Selection)
                     } else if k == 5 {
-                        t.s(restore_role(&e.manifest))
-                    } else if k == 6 && e.manifest.crc_status != "verified" {
+                        t.s(restore)
+                    } else if k == 6 && !crc_ok {
                         t.s(Ui::Warning)
                     } else if k == 2 || k >= 7 {
                         t.s(Ui::Muted)
@@ -245,10 +282,15 @@ fn list_lines(app: &App, view: &BackupsView, area: Rect) -> Vec<Line<'static>> {
 }
 
 fn restore_role(m: &Manifest) -> Ui {
-    match &m.restore_test {
+    tested_role(m.restore_test.as_ref().map(|t| t.passed))
+}
+
+/// The style of a restore test's cell: never run, passed, failed.
+pub(super) fn tested_role(passed: Option<bool>) -> Ui {
+    match passed {
         None => Ui::Muted,
-        Some(t) if t.passed => Ui::Up,
-        Some(_) => Ui::Danger,
+        Some(true) => Ui::Up,
+        Some(false) => Ui::Danger,
     }
 }
 
@@ -257,8 +299,13 @@ fn verify_lines(app: &App, width: usize) -> Vec<Line<'static>> {
     let t = &app.theme;
     let mut lines = Vec::new();
     if let Some(id) = &app.restore_tests.running {
+        let what = if app.restore_tests.cluster {
+            "cluster"
+        } else {
+            "server"
+        };
         lines.push(Line::styled(
-            format!("restore test of {id}: a scratch server is loading it…"),
+            format!("restore test of {id}: a scratch {what} is loading it…"),
             t.s(Ui::Info),
         ));
     } else if let Some(v) = &app.restore_tests.last {
@@ -313,18 +360,22 @@ fn manifest_lines(app: &App, e: &Entry, width: usize) -> Vec<Line<'static>> {
         );
     }
     lines.push(Line::raw(""));
-    // The manifest as stored, in full: JSON escapes every control character a hostile file
-    // could hold, so it is safe on a terminal.
+    json_lines(app, m, width, &mut lines);
+    lines
+}
+
+/// A manifest as stored, in full: JSON escapes every control character a hostile file could
+/// hold, so it is safe on a terminal.
+pub(super) fn json_lines<T: serde::Serialize>(
+    app: &App,
+    m: &T,
+    width: usize,
+    lines: &mut Vec<Line<'static>>,
+) {
+    let t = &app.theme;
     let json = serde_json::to_string_pretty(m).unwrap_or_else(|e| e.to_string());
     for l in json.lines() {
         let indent: String = l.chars().take_while(|c| *c == ' ').collect();
-        super::push_wrapped(
-            &mut lines,
-            width,
-            &indent,
-            &safe(l.trim_start()),
-            t.s(Ui::Text),
-        );
+        super::push_wrapped(lines, width, &indent, &safe(l.trim_start()), t.s(Ui::Text));
     }
-    lines
 }

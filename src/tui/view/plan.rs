@@ -178,7 +178,9 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
         };
         b.push("download ", &dl, t.s(Ui::Muted));
     }
-    for r in [&plan.ha_manager, &plan.read_only].into_iter().flatten() {
+    // An HA manager refuses only what changes a role (`guard::refusal`): not a snapshot.
+    let ha_manager = plan.ha_manager.as_ref().filter(|_| plan.changes_roles());
+    for r in [ha_manager, plan.read_only.as_ref()].into_iter().flatten() {
         b.push("REFUSED: ", &r.to_string(), t.s(Ui::Danger));
     }
     if d.read_only {
@@ -272,11 +274,11 @@ pub fn plan(app: &App, frame: &mut Frame, area: Rect, d: &PlanDialog) {
         let pad = " ".repeat(lead.len());
         b.push(
             &lead,
-            &format!("{} [{}]", s.title, plan.name(s.node)),
+            &format!("{} [{}]", s.title, plan.step_nodes(s)),
             t.s(Ui::Text),
         );
-        for c in &s.commands {
-            b.push(&format!("{pad}› "), &c.to_string(), t.s(Ui::Key));
+        for c in plan.step_commands(s, |_| true) {
+            b.push(&format!("{pad}› "), &c, t.s(Ui::Key));
         }
         if let Some(w) = &s.waits_for {
             let dl = s.deadline.map_or_else(String::new, |d| {
