@@ -31,6 +31,14 @@ fn succeeded(out: &std::process::Output) {
     );
 }
 
+/// The scratch cluster servers running now that were not in `before`.
+fn started_since(before: &[String]) -> Vec<String> {
+    scratch_cluster_servers()
+        .into_iter()
+        .filter(|s| !before.contains(s))
+        .collect()
+}
+
 /// Servers of a scratch cluster still running: a `redis-server` in cluster mode whose working
 /// directory (its `dir`; the process title no longer shows its arguments) is a sandbox's `sN`.
 fn scratch_cluster_servers() -> Vec<String> {
@@ -116,14 +124,14 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
         text(&out.stdout)
     );
 
+    // Other programs' scratch clusters may run meanwhile on a shared machine: only the ones
+    // this command started count.
+    let before = scratch_cluster_servers();
     let out = redops(&["-c", cfg, "backup", "verify", &id]);
     succeeded(&out);
     assert!(text(&out.stdout).contains("restore test passed"));
-    assert!(
-        scratch_cluster_servers().is_empty(),
-        "{:?}",
-        scratch_cluster_servers()
-    );
+    let left = started_since(&before);
+    assert!(left.is_empty(), "{left:?}");
     let out = redops(&["-c", cfg, "backup", "list", "--json"]);
     let recorded = text(&out.stdout)
         .lines()
@@ -146,6 +154,7 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
     let at = bytes.len() / 2;
     bytes[at] ^= 0xff;
     std::fs::write(file, bytes).unwrap();
+    let before = scratch_cluster_servers();
     let out = redops(&["-c", cfg, "backup", "verify", &id]);
     assert_eq!(
         code(&out),
@@ -159,7 +168,8 @@ async fn snapshot_all_then_list_and_verify_on_the_binary() {
         "{}",
         text(&out.stderr)
     );
-    assert!(scratch_cluster_servers().is_empty());
+    let left = started_since(&before);
+    assert!(left.is_empty(), "{left:?}");
     let audit = std::fs::read_to_string(&sb.config().console.audit_log).unwrap();
     assert!(audit.contains(&format!(
         "cluster backup {id}: restore test FAILED: shard 2"
