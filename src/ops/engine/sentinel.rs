@@ -275,6 +275,14 @@ impl<O: RedisOps> Run<'_, O> {
                     return self.demote_old_primary(t).await;
                 }
             }
+            if Instant::now() >= end && self.old_primary.is_none() {
+                // A promote: the primary is down, nothing is paused.
+                return format!(
+                    "Sentinel has not promoted {tn}: the failover may still run, so the other \
+                     replicas keep priority 0 (put them back once Sentinel's failover state is \
+                     none)"
+                );
+            }
             if Instant::now() >= end {
                 return format!(
                     "Sentinel has not promoted {tn}: the failover may still run, so the old \

@@ -173,22 +173,7 @@ pub(super) fn build(
     ));
 
     // The sentinels, as plan nodes: the failover goes to the first that answered.
-    let sentinels: Vec<usize> = sentinel
-        .addrs
-        .iter()
-        .enumerate()
-        .map(|(k, a)| {
-            plan.add_node(
-                &sentinel_node_name(a),
-                a,
-                NodeId {
-                    group: target.group_index,
-                    node: group.nodes.len() + k,
-                },
-            )
-        })
-        .collect();
-    plan.sentinel_nodes.clone_from(&sentinels);
+    let sentinels = sentinel_plan_nodes(&mut plan, sentinel, group);
     let asked = view
         .rows
         .iter()
@@ -445,11 +430,42 @@ pub fn lowered_priority(title: &str) -> Option<(String, u64)> {
     Some((node.to_string(), old.parse().ok()?))
 }
 
-#[allow(clippy::too_many_lines)] // one step after the other, each a few lines.
-fn push_steps(plan: &mut Plan, x: &Parts) {
-    let (pn, tn) = (plan.name(x.p).to_string(), plan.name(x.t).to_string());
-    let b = plan.budgets;
-    for &(o, old) in &x.others {
+/// The group's sentinels as plan nodes (numbered after its data nodes), kept as the plan's
+/// `sentinel_nodes`.
+pub(crate) fn sentinel_plan_nodes(
+    plan: &mut Plan,
+    sentinel: &Sentinel,
+    group: &Group,
+) -> Vec<usize> {
+    let gi = plan.group_index;
+    let sentinels: Vec<usize> = sentinel
+        .addrs
+        .iter()
+        .enumerate()
+        .map(|(k, a)| {
+            plan.add_node(
+                &sentinel_node_name(a),
+                a,
+                NodeId {
+                    group: gi,
+                    node: group.nodes.len() + k,
+                },
+            )
+        })
+        .collect();
+    plan.sentinel_nodes.clone_from(&sentinels);
+    sentinels
+}
+
+/// Sentinel steered away from `others` (each with the priority to put back): every one's
+/// `replica-priority` set to 0, then read by sentinel `asked`.
+pub(crate) fn push_lower_steps(
+    plan: &mut Plan,
+    others: &[(usize, u64)],
+    asked: usize,
+    master: &str,
+) {
+    for &(o, old) in others {
         let on = plan.name(o).to_string();
         plan.steps.push(Step {
             title: lower_title(&on, old),
@@ -466,26 +482,88 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
             critical: true,
         });
     }
-    if !x.others.is_empty() {
-        let asked = plan.name(x.asked).to_string();
+    if others.is_empty() {
+        return;
+    }
+    let an = plan.name(asked).to_string();
+    plan.steps.push(Step {
+        title: format!("wait until {an} reads priority 0 on the other replicas"),
+        node: asked,
+        kind: StepKind::SentinelSeesPriorities {
+            master: master.to_string(),
+            lowered: others.iter().map(|(o, _)| *o).collect(),
+        },
+        commands: vec![Command::SentinelReplicas(master.to_string())],
+        waits_for: Some(
+            "SENTINEL REPLICAS: Sentinel picks by the priority it last read (it reads every \
+             replica every 10 s, every second while the master is down)"
+                .to_string(),
+        ),
+        deadline: Some(SEE_PRIORITIES_WAIT),
+        verify: "slave-priority 0 for each of them".to_string(),
+        rollback: "the priorities put back; nothing else has changed".to_string(),
+        critical: true,
+    });
+}
+
+/// `SENTINEL FAILOVER master` on sentinel `asked`, waited on until `t` (of `(p, t)`, the
+/// primary it replaces and the target) is a primary.
+pub(crate) fn failover_step(
+    plan: &Plan,
+    asked: usize,
+    master: &str,
+    (p, t): (usize, usize),
+    rollback: String,
+) -> Step {
+    let (an, tn) = (plan.name(asked), plan.name(t));
+    Step {
+        title: format!("ask Sentinel ({an}) to fail over to {tn}"),
+        node: asked,
+        kind: StepKind::SentinelFailover {
+            master: master.to_string(),
+            primary: p,
+            target: t,
+        },
+        commands: vec![Command::SentinelFailover {
+            master: master.to_string(),
+            coordinated: false,
+        }],
+        waits_for: Some(format!(
+            "{tn} reports role master (Sentinel's SLAVEOF NO ONE: the only replica it may pick)"
+        )),
+        deadline: Some(PROMOTE_WAIT),
+        verify: format!("{tn} read back as a primary"),
+        rollback,
+        critical: true,
+    }
+}
+
+/// The priorities of `others` put back, once Sentinel's failover is over.
+pub(crate) fn push_restore_steps(plan: &mut Plan, others: &[(usize, u64)]) {
+    for &(o, old) in others {
+        let on = plan.name(o).to_string();
         plan.steps.push(Step {
-            title: format!("wait until {asked} reads priority 0 on the other replicas"),
-            node: x.asked,
-            kind: StepKind::SentinelSeesPriorities {
-                master: x.master.clone(),
-                lowered: x.others.iter().map(|(o, _)| *o).collect(),
-            },
-            commands: vec![Command::SentinelReplicas(x.master.clone())],
-            waits_for: Some(
-                "SENTINEL REPLICAS: Sentinel picks by the priority it last read (it reads every                  replica every 10 s)"
-                    .to_string(),
-            ),
-            deadline: Some(SEE_PRIORITIES_WAIT),
-            verify: "slave-priority 0 for each of them".to_string(),
-            rollback: "the priorities put back; nothing else has changed".to_string(),
-            critical: true,
+            title: format!("put {on}'s replica-priority back to {old}"),
+            node: o,
+            kind: StepKind::RestorePriority,
+            commands: vec![Command::ConfigSet(
+                ConfigParam::ReplicaPriority,
+                old.to_string(),
+            )],
+            waits_for: None,
+            deadline: None,
+            verify: "+OK".to_string(),
+            rollback: format!("none: the warning names {on} and its value"),
+            critical: false,
         });
     }
+}
+
+#[allow(clippy::too_many_lines)] // one step after the other, each a few lines.
+fn push_steps(plan: &mut Plan, x: &Parts) {
+    let (pn, tn) = (plan.name(x.p).to_string(), plan.name(x.t).to_string());
+    let b = plan.budgets;
+    push_lower_steps(plan, &x.others, x.asked, &x.master);
     // Paused: the catch-up, Sentinel's promotion, the demotion (each with its watch).
     let ms = super::pause_ms(&b, 2).max(
         u64::try_from(
@@ -524,30 +602,17 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
              Sentinel may still promote {tn}: then {pn} stays its replica"
         ),
     ));
-    let asked = plan.name(x.asked).to_string();
-    plan.steps.push(Step {
-        title: format!("ask Sentinel ({asked}) to fail over to {tn}"),
-        node: x.asked,
-        kind: StepKind::SentinelFailover {
-            master: x.master.clone(),
-            primary: x.p,
-            target: x.t,
-        },
-        commands: vec![Command::SentinelFailover {
-            master: x.master.clone(),
-            coordinated: false,
-        }],
-        waits_for: Some(format!(
-            "{tn} reports role master (Sentinel's SLAVEOF NO ONE: the only replica it may pick)"
-        )),
-        deadline: Some(PROMOTE_WAIT),
-        verify: format!("{tn} read back as a primary"),
-        rollback: format!(
-            "refused by Sentinel: {pn} a primary again and unpaused; unanswered or slow: {tn} \
-             watched, {pn} left a paused replica of it (Sentinel may still promote {tn})"
-        ),
-        critical: true,
-    });
+    let rollback = format!(
+        "refused by Sentinel: {pn} a primary again and unpaused; unanswered or slow: {tn} \
+         watched, {pn} left a paused replica of it (Sentinel may still promote {tn})"
+    );
+    plan.steps.push(failover_step(
+        plan,
+        x.asked,
+        &x.master,
+        (x.p, x.t),
+        rollback,
+    ));
     plan.steps.push(super::unpause_step(
         x.p,
         format!("resume writes on {pn} (paused writers get READONLY and ask Sentinel)"),
@@ -573,23 +638,7 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         rollback: "none: the roles have changed; the report says which sentinel lags".to_string(),
         critical: true,
     });
-    for &(o, old) in &x.others {
-        let on = plan.name(o).to_string();
-        plan.steps.push(Step {
-            title: format!("put {on}'s replica-priority back to {old}"),
-            node: o,
-            kind: StepKind::RestorePriority,
-            commands: vec![Command::ConfigSet(
-                ConfigParam::ReplicaPriority,
-                old.to_string(),
-            )],
-            waits_for: None,
-            deadline: None,
-            verify: "+OK".to_string(),
-            rollback: format!("none: the warning names {on} and its value"),
-            critical: false,
-        });
-    }
+    push_restore_steps(plan, &x.others);
     let mut replicas = vec![x.p];
     replicas.extend(x.others.iter().map(|(o, _)| *o));
     plan.steps.push(Step {
