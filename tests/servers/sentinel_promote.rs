@@ -397,6 +397,15 @@ async fn with_too_few_sentinels_promote_asks_sentinel_for_the_named_replica() {
             .is_some_and(|v| v.role == Role::Primary),
         "{t:#?}"
     );
+    // The primary answers: refused (a switchover is what is meant), nothing asked of Sentinel.
+    match prepare(&config, &t, ActionKind::Promote, Some("n3")) {
+        Ok(Preparation::Run(p)) => {
+            let r = p.refusal().expect("refused");
+            assert!(r.message().contains("n1 is up and a primary"), "{r}");
+            assert!(r.message().contains("switch over instead"), "{r}");
+        }
+        other => panic!("{other:?}"),
+    }
     sb.kill("n1").unwrap();
     let end = Instant::now() + WAIT;
     let t = loop {
