@@ -259,3 +259,189 @@ fn push_steps(
          replica when it comes back (its writes past {tn}'s offset are then discarded)"
     ));
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::super::{plan_promote, PromoteRequest};
+    use super::sentinel_can_by_itself;
+    use crate::config::{Addr, Config, Sentinel};
+    use crate::ops::fake::FakeOps;
+    use crate::ops::plan::{Budgets, CheckStatus, StepKind, Strategy};
+    use crate::ops::Plan;
+    use crate::sentinel::{GroupSentinel, SentinelRow};
+    use crate::topology::Topology;
+
+    fn row(i: u16, up: bool, quorum: u64) -> SentinelRow {
+        SentinelRow {
+            addr: format!("127.0.0.1:{}", 26_000 + i),
+            error: (!up).then(|| "connection refused".to_string()),
+            pending: false,
+            unknown_master: false,
+            master: up.then(|| "127.0.0.1:7000".to_string()),
+            master_node: up.then(|| "p".to_string()),
+            flags: vec!["master".into()],
+            quorum: up.then_some(quorum),
+            ckquorum: None,
+            failover_state: None,
+            epoch: Some(1),
+            tilt: false,
+            other_sentinels: None,
+        }
+    }
+
+    /// p down, r1 and r2 its replicas (links down, priorities 100 and 50), three sentinels of
+    /// which `up` answer, quorum `quorum`.
+    fn group(up: usize, quorum: u64) -> (Config, Topology) {
+        let fake = FakeOps::group(&["p", "r1", "r2"]);
+        fake.node("p", |n| n.down = true);
+        for r in ["r1", "r2"] {
+            fake.node(r, |n| n.link_up = false);
+        }
+        let (mut config, mut topo) = fake.config_and_topology("g");
+        let addrs: Vec<Addr> = (0..3u16)
+            .map(|i| {
+                Addr::parse(&format!("127.0.0.1:{}", 26_000 + i)).unwrap_or_else(|_| unreachable!())
+            })
+            .collect();
+        config.groups[0].sentinel = Some(Sentinel {
+            addrs,
+            master_name: "mymaster".into(),
+        });
+        let g = &mut topo.groups[0];
+        for (name, p) in [("r1", 100), ("r2", 50)] {
+            if let Some(v) = g.nodes.iter_mut().find(|v| v.name == name) {
+                if let Some(i) = v.info.as_mut() {
+                    std::sync::Arc::make_mut(i).replication.priority = Some(p);
+                }
+            }
+        }
+        g.sentinel = Some(GroupSentinel {
+            master_name: "mymaster".into(),
+            master_node: Some("p".into()),
+            rows: (0..3u16)
+                .map(|i| row(i, usize::from(i) < up, quorum))
+                .collect(),
+            ..Default::default()
+        });
+        (config, topo)
+    }
+
+    fn promote(config: &Config, topo: &Topology, node: &str) -> Plan {
+        let req = PromoteRequest {
+            node: Some(node.to_string()),
+            budgets: Budgets::default(),
+            max_extra_link_down: Duration::from_secs(60),
+            now: SystemTime::now(),
+        };
+        plan_promote(config, topo, &req)
+            .unwrap_or_else(|e| panic!("{e:?}"))
+            .plan
+    }
+
+    fn fails(plan: &Plan) -> Vec<String> {
+        plan.checks
+            .iter()
+            .filter(|c| c.status == CheckStatus::Fail)
+            .map(|c| c.message.clone())
+            .collect()
+    }
+
+    #[test]
+    fn sentinel_can_by_itself_with_the_quorum_and_a_majority() {
+        let can = |up, q| sentinel_can_by_itself(&group(up, q).1.groups[0]).is_some();
+        assert!(can(3, 2));
+        assert!(can(2, 2));
+        assert!(!can(1, 2), "no o_down");
+        assert!(!can(2, 3), "quorum 3, one sentinel down");
+        assert!(!can(1, 1), "o_down, but no majority to elect a leader");
+    }
+
+    #[test]
+    fn one_sentinel_is_asked_steered_to_the_named_replica() {
+        let (config, topo) = group(1, 2);
+        let plan = promote(&config, &topo, "r1");
+        assert_eq!(plan.strategy, Some(Strategy::Sentinel));
+        assert_eq!(plan.ha_manager, None, "it asks Sentinel");
+        assert!(fails(&plan).is_empty(), "{plan}");
+        let kinds: Vec<String> = plan
+            .steps
+            .iter()
+            .map(|s| format!("{} {:?}", plan.name(s.node), s.kind))
+            .collect();
+        let want = [
+            "r2 LowerPriority { old: 50 }",
+            "sentinel 127.0.0.1:26000 SentinelSeesPriorities",
+            "sentinel 127.0.0.1:26000 SentinelFailover",
+            "r1 SentinelConverge",
+            "r2 RestorePriority",
+            "r1 Verify",
+        ];
+        assert_eq!(kinds.len(), want.len(), "{kinds:#?}");
+        for (k, w) in kinds.iter().zip(want) {
+            assert!(k.starts_with(w), "{k} is not {w}");
+        }
+        assert!(
+            matches!(
+                plan.steps[3].kind,
+                StepKind::SentinelConverge { quorum: 1, .. }
+            ),
+            "at least the one that answers"
+        );
+        assert!(plan.snapshots.contains(&0), "the snapshot gate on r1");
+        assert!(
+            plan.checks.iter().any(|c| c.status == CheckStatus::Warn
+                && c.message
+                    .contains("1 of 3 sentinels answer, fewer than the quorum 2")),
+            "{plan}"
+        );
+        assert!(plan.through_sentinel());
+    }
+
+    #[test]
+    fn refused_with_the_reason() {
+        // Sentinel can do it: not raced, refused for Sentinel owning the group.
+        let (config, topo) = group(3, 2);
+        let plan = promote(&config, &topo, "r1");
+        assert!(plan.ha_manager.is_some(), "{plan}");
+        assert!(plan
+            .checks
+            .iter()
+            .any(|c| c.message.contains("Sentinel can fail over by itself")));
+        // No sentinel answers.
+        let (config, topo) = group(0, 2);
+        let plan = promote(&config, &topo, "r1");
+        assert!(
+            fails(&plan)
+                .iter()
+                .any(|m| m.contains("no sentinel answers")),
+            "{plan}"
+        );
+        assert!(plan.steps.is_empty(), "{plan}");
+        // A failover under way.
+        let (config, mut topo) = group(1, 2);
+        if let Some(s) = topo.groups[0].sentinel.as_mut() {
+            s.rows[0].failover_state = Some("wait_promotion".into());
+        }
+        let plan = promote(&config, &topo, "r1");
+        assert!(
+            fails(&plan)
+                .iter()
+                .any(|m| m.contains("failover in progress")),
+            "{plan}"
+        );
+        // Sentinel names another master than the primary that is down.
+        let (config, mut topo) = group(1, 2);
+        if let Some(s) = topo.groups[0].sentinel.as_mut() {
+            s.master_node = Some("r2".into());
+        }
+        let plan = promote(&config, &topo, "r1");
+        assert!(
+            fails(&plan)
+                .iter()
+                .any(|m| m.contains("Sentinel names r2 the master, not p")),
+            "{plan}"
+        );
+    }
+}

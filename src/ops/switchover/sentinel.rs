@@ -31,9 +31,12 @@ use crate::topology::{GroupTopology, NodeView, Role};
 use super::super::checks::{group_guard, target_ready, GroupPolicy};
 use super::super::error::{OpsError, OpsResult};
 use super::super::plan::{ActionKind, Check, Confirm, Plan, Step, StepKind, Strategy};
-use super::super::redis_ops::{sentinel_node_name, Command, ConfigParam, InfoSection};
+use super::super::redis_ops::{Command, InfoSection};
 use super::super::NodeRef;
 use super::{Built, SwitchoverRequest};
+
+mod steer;
+pub(crate) use steer::{failover_step, push_lower_steps, push_restore_steps, sentinel_plan_nodes};
 
 /// How long Sentinel may take to promote the target once asked (its failover state machine
 /// runs ten times a second; the promotion is one `SLAVEOF NO ONE`).
@@ -428,135 +431,6 @@ pub fn lowered_priority(title: &str) -> Option<(String, u64)> {
     let (node, rest) = rest.split_once("'s replica-priority to 0 (it was ")?;
     let (old, _) = rest.split_once(';')?;
     Some((node.to_string(), old.parse().ok()?))
-}
-
-/// The group's sentinels as plan nodes (numbered after its data nodes), kept as the plan's
-/// `sentinel_nodes`.
-pub(crate) fn sentinel_plan_nodes(
-    plan: &mut Plan,
-    sentinel: &Sentinel,
-    group: &Group,
-) -> Vec<usize> {
-    let gi = plan.group_index;
-    let sentinels: Vec<usize> = sentinel
-        .addrs
-        .iter()
-        .enumerate()
-        .map(|(k, a)| {
-            plan.add_node(
-                &sentinel_node_name(a),
-                a,
-                NodeId {
-                    group: gi,
-                    node: group.nodes.len() + k,
-                },
-            )
-        })
-        .collect();
-    plan.sentinel_nodes.clone_from(&sentinels);
-    sentinels
-}
-
-/// Sentinel steered away from `others` (each with the priority to put back): every one's
-/// `replica-priority` set to 0, then read by sentinel `asked`.
-pub(crate) fn push_lower_steps(
-    plan: &mut Plan,
-    others: &[(usize, u64)],
-    asked: usize,
-    master: &str,
-) {
-    for &(o, old) in others {
-        let on = plan.name(o).to_string();
-        plan.steps.push(Step {
-            title: lower_title(&on, old),
-            node: o,
-            kind: StepKind::LowerPriority { old },
-            commands: vec![
-                Command::ConfigGet(ConfigParam::ReplicaPriority),
-                Command::ConfigSet(ConfigParam::ReplicaPriority, "0".to_string()),
-            ],
-            waits_for: None,
-            deadline: None,
-            verify: "+OK; the old value is kept (and journalled) to be put back".to_string(),
-            rollback: format!("CONFIG SET replica-priority <old value> on {on}"),
-            critical: true,
-        });
-    }
-    if others.is_empty() {
-        return;
-    }
-    let an = plan.name(asked).to_string();
-    plan.steps.push(Step {
-        title: format!("wait until {an} reads priority 0 on the other replicas"),
-        node: asked,
-        kind: StepKind::SentinelSeesPriorities {
-            master: master.to_string(),
-            lowered: others.iter().map(|(o, _)| *o).collect(),
-        },
-        commands: vec![Command::SentinelReplicas(master.to_string())],
-        waits_for: Some(
-            "SENTINEL REPLICAS: Sentinel picks by the priority it last read (it reads every \
-             replica every 10 s, every second while the master is down)"
-                .to_string(),
-        ),
-        deadline: Some(SEE_PRIORITIES_WAIT),
-        verify: "slave-priority 0 for each of them".to_string(),
-        rollback: "the priorities put back; nothing else has changed".to_string(),
-        critical: true,
-    });
-}
-
-/// `SENTINEL FAILOVER master` on sentinel `asked`, waited on until `t` (of `(p, t)`, the
-/// primary it replaces and the target) is a primary.
-pub(crate) fn failover_step(
-    plan: &Plan,
-    asked: usize,
-    master: &str,
-    (p, t): (usize, usize),
-    rollback: String,
-) -> Step {
-    let (an, tn) = (plan.name(asked), plan.name(t));
-    Step {
-        title: format!("ask Sentinel ({an}) to fail over to {tn}"),
-        node: asked,
-        kind: StepKind::SentinelFailover {
-            master: master.to_string(),
-            primary: p,
-            target: t,
-        },
-        commands: vec![Command::SentinelFailover {
-            master: master.to_string(),
-            coordinated: false,
-        }],
-        waits_for: Some(format!(
-            "{tn} reports role master (Sentinel's SLAVEOF NO ONE: the only replica it may pick)"
-        )),
-        deadline: Some(PROMOTE_WAIT),
-        verify: format!("{tn} read back as a primary"),
-        rollback,
-        critical: true,
-    }
-}
-
-/// The priorities of `others` put back, once Sentinel's failover is over.
-pub(crate) fn push_restore_steps(plan: &mut Plan, others: &[(usize, u64)]) {
-    for &(o, old) in others {
-        let on = plan.name(o).to_string();
-        plan.steps.push(Step {
-            title: format!("put {on}'s replica-priority back to {old}"),
-            node: o,
-            kind: StepKind::RestorePriority,
-            commands: vec![Command::ConfigSet(
-                ConfigParam::ReplicaPriority,
-                old.to_string(),
-            )],
-            waits_for: None,
-            deadline: None,
-            verify: "+OK".to_string(),
-            rollback: format!("none: the warning names {on} and its value"),
-            critical: false,
-        });
-    }
 }
 
 #[allow(clippy::too_many_lines)] // one step after the other, each a few lines.
