@@ -4,7 +4,9 @@
 //! did and changes nothing; the restarted old primary is rejoined under the master every
 //! sentinel names, every acknowledged write kept; with too few sentinels left to fail over by
 //! themselves, rejoin is refused and promote asks the one left (`SENTINEL FAILOVER`), steered
-//! to the named replica, priorities put back, every write the replica had kept.
+//! to the named replica, priorities put back, every write the replica had kept; when Sentinel
+//! refuses it (no replica it may pick), the run fails with the priorities put back and no role
+//! changed.
 
 // Which way the rejoin went is printed for the record (`--nocapture`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
@@ -372,6 +374,84 @@ fn through_sentinel(p: &session::Prepared) -> String {
     loss
 }
 
+/// `CONFIG SET replica-priority` on the node at `port`.
+fn set_priority(port: u16, value: &str) {
+    let _: String = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("replica-priority")
+        .arg(value)
+        .query(&mut conn(port))
+        .unwrap();
+}
+
+/// Polls (bounded) until the first sentinel reads `value` as the priority of the replica at
+/// `port` (`SENTINEL REPLICAS`: Sentinel picks by what it last read).
+async fn sentinel_reads(config: &Config, port: u16, value: &str) {
+    let s = &config.groups[0].sentinel.as_ref().unwrap().addrs[0];
+    let end = Instant::now() + WAIT;
+    loop {
+        let replicas: Vec<Vec<String>> = redis::cmd("SENTINEL")
+            .arg("REPLICAS")
+            .arg("sandbox")
+            .query(&mut conn(s.port))
+            .unwrap();
+        let field = |r: &[String], f: &str| {
+            r.chunks(2)
+                .find(|kv| kv[0] == f)
+                .and_then(|kv| kv.get(1).cloned())
+        };
+        let read = replicas
+            .iter()
+            .find(|r| field(r, "port") == Some(port.to_string()))
+            .and_then(|r| field(r, "slave-priority"));
+        if read.as_deref() == Some(value) {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "the sentinel reads {read:?}, not {value}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A fault: n3 made one Sentinel never picks after the plan was made (priority 0, read by
+/// the sentinel). Sentinel refuses the failover (-NOGOODSLAVE); the run fails with n2's
+/// priority put back and no role changed; then n3's priority is put back too.
+async fn refused_by_sentinel(config: &Config, t: &Topology) {
+    let p = match prepare(config, t, ActionKind::Promote, Some("n3")) {
+        Ok(Preparation::Run(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let n3 = port(config, "n3");
+    set_priority(n3, "0");
+    sentinel_reads(config, n3, "0").await;
+    let approval = p.approval(Some("n3".into()), None, None);
+    let done = session::execute(&p, &approval, RealOps::new, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(done.outcome.status, RunStatus::Failed, "{:?}", done.outcome);
+    assert!(
+        done.outcome
+            .detail
+            .contains("No suitable replica to promote"),
+        "{:?}",
+        done.outcome
+    );
+    assert_eq!(priority(port(config, "n2")), "50", "put back");
+    let t = look(config).await;
+    for n in ["n2", "n3"] {
+        assert!(
+            t.groups[0]
+                .by_name(n)
+                .is_some_and(|v| v.role == Role::Replica),
+            "{n} is still a replica: {t:#?}"
+        );
+    }
+    set_priority(n3, "100");
+    sentinel_reads(config, n3, "100").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_too_few_sentinels_promote_asks_sentinel_for_the_named_replica() {
     use crate::common::sentinel_group::{assert_roles, assert_sentinels_name, writer};
@@ -439,6 +519,8 @@ async fn with_too_few_sentinels_promote_asks_sentinel_for_the_named_replica() {
         e.message
     );
 
+    refused_by_sentinel(&config, &t).await;
+    let t = look_again(&mut m, &config).await;
     let p = match prepare(&config, &t, ActionKind::Promote, Some("n3")) {
         Ok(Preparation::Run(p)) => p,
         other => panic!("{other:?}"),
