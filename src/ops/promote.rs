@@ -423,13 +423,14 @@ pub fn plan_promote(
     if let (Some(why), Some(_)) = (&by_itself, &group.sentinel) {
         plan.checks.push(Check::warn(why.clone()));
     }
-    if let (Some(s), None) = (&group.sentinel, &by_itself) {
+    let view = gt.sentinel.clone().filter(|v| !v.rows.is_empty());
+    if let (Some(s), Some(view), None) = (&group.sentinel, &view, &by_itself) {
         let nodes = through_sentinel::Nodes {
             target: ci,
             old: oi,
             siblings: &siblings,
         };
-        through_sentinel::steer(&mut plan, group, &gt, s, &nodes);
+        through_sentinel::steer(&mut plan, group, &gt, (s, view), &nodes);
         return Ok(PromotePlan {
             plan,
             chosen: Some(cand.name.clone()),

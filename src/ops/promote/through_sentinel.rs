@@ -49,12 +49,14 @@ pub(super) struct Nodes<'a> {
 }
 
 /// Turns the manual promote plan of a Sentinel group (checks, candidates, loss, snapshot
-/// gate, expectations already in it, no step yet) into one that goes through Sentinel.
+/// gate, expectations already in it, no step yet) into one that goes through Sentinel, by
+/// Sentinel's view `view` (polled: without it the plan stays refused for Sentinel owning the
+/// group).
 pub(super) fn steer(
     plan: &mut Plan,
     group: &Group,
     gt: &GroupTopology,
-    sentinel: &Sentinel,
+    (sentinel, view): (&Sentinel, &GroupSentinel),
     x: &Nodes<'_>,
 ) {
     plan.strategy = Some(Strategy::Sentinel);
@@ -66,14 +68,7 @@ pub(super) fn steer(
         plan.name(x.target)
     ));
     plan.summary = format!("{} through Sentinel", plan.summary);
-    let asked = if let Some(view) = gt.sentinel.as_ref() {
-        sentinel_checks(plan, view, x)
-    } else {
-        plan.checks.push(Check::fail(
-            "no sentinel of the group has been polled: Sentinel's view is not known",
-        ));
-        None
-    };
+    let asked = sentinel_checks(plan, view, x);
     let sentinels = sentinel_plan_nodes(plan, sentinel, group);
     let others = lowered(plan, gt, x);
     if let Some(asked) = asked.and_then(|k| sentinels.get(k).copied()) {
