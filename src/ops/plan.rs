@@ -556,12 +556,15 @@ impl Plan {
         self.failures().next().is_none()
     }
 
-    /// True when the plan goes through Sentinel (a switchover or failback of a group Sentinel
-    /// watches): Sentinel's connections on the nodes are expected, not a reason to refuse.
+    /// True when the plan goes through Sentinel (a switchover, failback or promote of a group
+    /// Sentinel watches): Sentinel's connections on the nodes are expected, not a reason to
+    /// refuse.
     #[must_use]
     pub fn through_sentinel(&self) -> bool {
-        matches!(self.action, ActionKind::Switchover | ActionKind::Failback)
-            && self.strategy == Some(Strategy::Sentinel)
+        matches!(
+            self.action,
+            ActionKind::Switchover | ActionKind::Failback | ActionKind::Promote
+        ) && self.strategy == Some(Strategy::Sentinel)
     }
 
     /// True when a step changes a role or pauses writes.

@@ -13,6 +13,7 @@ pub mod marks;
 pub mod sentinel;
 #[cfg(test)]
 mod tests;
+mod through_sentinel;
 
 pub use candidates::{assess, describe_loss, Candidate, Candidates, Loss, OldPrimary, Reason};
 pub use marks::{flags, load as load_marks, marks_path, Flag, RejoinMark};
@@ -419,6 +420,25 @@ pub fn plan_promote(
         cand.name
     ));
 
+    let by_itself = through_sentinel::sentinel_can_by_itself(&gt);
+    if let (Some(why), Some(_)) = (&by_itself, &group.sentinel) {
+        plan.checks.push(Check::warn(why.clone()));
+    }
+    let view = gt.sentinel.clone().filter(|v| !v.rows.is_empty());
+    if let (Some(s), Some(view), None) = (&group.sentinel, &view, &by_itself) {
+        let nodes = through_sentinel::Nodes {
+            target: ci,
+            old: oi,
+            siblings: &siblings,
+        };
+        through_sentinel::steer(&mut plan, group, &gt, (s, view), &nodes);
+        return Ok(PromotePlan {
+            plan,
+            chosen: Some(cand.name.clone()),
+            candidates: cands,
+            loss: Some(loss),
+        });
+    }
     let c_name = cand.name.clone();
     plan.steps.push(Step {
         title: format!("promote {c_name}"),

@@ -15,7 +15,7 @@
 //! never the writers.
 
 pub(crate) mod cluster;
-mod sentinel;
+pub(crate) mod sentinel;
 
 pub use sentinel::lowered_priority;
 

@@ -1,7 +1,7 @@
 //! `redops promote` and `redops sentinel reset` on a Sentinel group, from the built binary
 //! against real servers and three real sentinels: the reset's plan, usage errors and the
-//! read-only refusal; after Sentinel's own failover, promote's statement (exit 0, nothing
-//! changed) and its audit record.
+//! read-only refusal; promote refused while the primary answers (exit 3); after Sentinel's own
+//! failover, promote's statement (exit 0, nothing changed) and its audit record.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -55,6 +55,14 @@ async fn sentinel_reset_and_promote_from_the_command_line() {
         "--yes",
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    // The primary answers: promote is refused (a switchover is what is meant), nothing sent.
+    let out = redops(&["-c", c, "promote", "n3", "--yes"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("n1 is up and a primary"), "{said}");
+    assert!(said.contains("switch over instead"), "{said}");
+    assert!(!said.contains("SENTINEL FAILOVER sandbox"), "{said}");
 
     // Sentinel fails the killed primary over by itself; promote then says what it did.
     sb.kill("n1").unwrap();

@@ -191,7 +191,11 @@ impl<O: RedisOps> Run<'_, O> {
                 Ok(i) if i.replication.role == Some(InfoRole::Primary) => {
                     self.st.undid(Change::SentinelFailoverPending(t));
                     self.st.did(Change::Promoted(t));
-                    return Ok(format!("Sentinel promoted {tn}; {pn} replicates from it"));
+                    // A promote has no old primary to follow it: it is down.
+                    return Ok(match self.old_primary {
+                        Some(_) => format!("Sentinel promoted {tn}; {pn} replicates from it"),
+                        None => format!("Sentinel promoted {tn}"),
+                    });
                 }
                 Ok(i) => last = format!("{tn}: {}", info_line(&i)),
                 // Sentinel closes normal clients on the node it promotes: read again.
@@ -274,6 +278,14 @@ impl<O: RedisOps> Run<'_, O> {
                     }
                     return self.demote_old_primary(t).await;
                 }
+            }
+            if Instant::now() >= end && self.old_primary.is_none() {
+                // A promote: the primary is down, nothing is paused.
+                return format!(
+                    "Sentinel has not promoted {tn}: the failover may still run, so the other \
+                     replicas keep priority 0 (put them back once Sentinel's failover state is \
+                     none)"
+                );
             }
             if Instant::now() >= end {
                 return format!(

@@ -138,9 +138,9 @@ pub(super) fn build(
 }
 
 /// A promotion's plan with its candidates table; the old primary is marked for rejoin after
-/// the run, except in a cluster, which makes it a replica by itself.
+/// the run, except in a cluster or through Sentinel, which make it a replica by themselves.
 fn promoted(pp: promote::PromotePlan) -> Built {
-    let after = if pp.through_cluster() {
+    let after = if pp.through_cluster() || pp.plan.through_sentinel() {
         AfterRun::Nothing
     } else {
         AfterRun::MarkOldPrimary {

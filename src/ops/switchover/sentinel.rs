@@ -31,9 +31,12 @@ use crate::topology::{GroupTopology, NodeView, Role};
 use super::super::checks::{group_guard, target_ready, GroupPolicy};
 use super::super::error::{OpsError, OpsResult};
 use super::super::plan::{ActionKind, Check, Confirm, Plan, Step, StepKind, Strategy};
-use super::super::redis_ops::{sentinel_node_name, Command, ConfigParam, InfoSection};
+use super::super::redis_ops::{Command, InfoSection};
 use super::super::NodeRef;
 use super::{Built, SwitchoverRequest};
+
+mod steer;
+pub(crate) use steer::{failover_step, push_lower_steps, push_restore_steps, sentinel_plan_nodes};
 
 /// How long Sentinel may take to promote the target once asked (its failover state machine
 /// runs ten times a second; the promotion is one `SLAVEOF NO ONE`).
@@ -173,22 +176,7 @@ pub(super) fn build(
     ));
 
     // The sentinels, as plan nodes: the failover goes to the first that answered.
-    let sentinels: Vec<usize> = sentinel
-        .addrs
-        .iter()
-        .enumerate()
-        .map(|(k, a)| {
-            plan.add_node(
-                &sentinel_node_name(a),
-                a,
-                NodeId {
-                    group: target.group_index,
-                    node: group.nodes.len() + k,
-                },
-            )
-        })
-        .collect();
-    plan.sentinel_nodes.clone_from(&sentinels);
+    let sentinels = sentinel_plan_nodes(&mut plan, sentinel, group);
     let asked = view
         .rows
         .iter()
@@ -449,43 +437,7 @@ pub fn lowered_priority(title: &str) -> Option<(String, u64)> {
 fn push_steps(plan: &mut Plan, x: &Parts) {
     let (pn, tn) = (plan.name(x.p).to_string(), plan.name(x.t).to_string());
     let b = plan.budgets;
-    for &(o, old) in &x.others {
-        let on = plan.name(o).to_string();
-        plan.steps.push(Step {
-            title: lower_title(&on, old),
-            node: o,
-            kind: StepKind::LowerPriority { old },
-            commands: vec![
-                Command::ConfigGet(ConfigParam::ReplicaPriority),
-                Command::ConfigSet(ConfigParam::ReplicaPriority, "0".to_string()),
-            ],
-            waits_for: None,
-            deadline: None,
-            verify: "+OK; the old value is kept (and journalled) to be put back".to_string(),
-            rollback: format!("CONFIG SET replica-priority <old value> on {on}"),
-            critical: true,
-        });
-    }
-    if !x.others.is_empty() {
-        let asked = plan.name(x.asked).to_string();
-        plan.steps.push(Step {
-            title: format!("wait until {asked} reads priority 0 on the other replicas"),
-            node: x.asked,
-            kind: StepKind::SentinelSeesPriorities {
-                master: x.master.clone(),
-                lowered: x.others.iter().map(|(o, _)| *o).collect(),
-            },
-            commands: vec![Command::SentinelReplicas(x.master.clone())],
-            waits_for: Some(
-                "SENTINEL REPLICAS: Sentinel picks by the priority it last read (it reads every                  replica every 10 s)"
-                    .to_string(),
-            ),
-            deadline: Some(SEE_PRIORITIES_WAIT),
-            verify: "slave-priority 0 for each of them".to_string(),
-            rollback: "the priorities put back; nothing else has changed".to_string(),
-            critical: true,
-        });
-    }
+    push_lower_steps(plan, &x.others, x.asked, &x.master);
     // Paused: the catch-up, Sentinel's promotion, the demotion (each with its watch).
     let ms = super::pause_ms(&b, 2).max(
         u64::try_from(
@@ -524,30 +476,17 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
              Sentinel may still promote {tn}: then {pn} stays its replica"
         ),
     ));
-    let asked = plan.name(x.asked).to_string();
-    plan.steps.push(Step {
-        title: format!("ask Sentinel ({asked}) to fail over to {tn}"),
-        node: x.asked,
-        kind: StepKind::SentinelFailover {
-            master: x.master.clone(),
-            primary: x.p,
-            target: x.t,
-        },
-        commands: vec![Command::SentinelFailover {
-            master: x.master.clone(),
-            coordinated: false,
-        }],
-        waits_for: Some(format!(
-            "{tn} reports role master (Sentinel's SLAVEOF NO ONE: the only replica it may pick)"
-        )),
-        deadline: Some(PROMOTE_WAIT),
-        verify: format!("{tn} read back as a primary"),
-        rollback: format!(
-            "refused by Sentinel: {pn} a primary again and unpaused; unanswered or slow: {tn} \
-             watched, {pn} left a paused replica of it (Sentinel may still promote {tn})"
-        ),
-        critical: true,
-    });
+    let rollback = format!(
+        "refused by Sentinel: {pn} a primary again and unpaused; unanswered or slow: {tn} \
+         watched, {pn} left a paused replica of it (Sentinel may still promote {tn})"
+    );
+    plan.steps.push(failover_step(
+        plan,
+        x.asked,
+        &x.master,
+        (x.p, x.t),
+        rollback,
+    ));
     plan.steps.push(super::unpause_step(
         x.p,
         format!("resume writes on {pn} (paused writers get READONLY and ask Sentinel)"),
@@ -573,23 +512,7 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
         rollback: "none: the roles have changed; the report says which sentinel lags".to_string(),
         critical: true,
     });
-    for &(o, old) in &x.others {
-        let on = plan.name(o).to_string();
-        plan.steps.push(Step {
-            title: format!("put {on}'s replica-priority back to {old}"),
-            node: o,
-            kind: StepKind::RestorePriority,
-            commands: vec![Command::ConfigSet(
-                ConfigParam::ReplicaPriority,
-                old.to_string(),
-            )],
-            waits_for: None,
-            deadline: None,
-            verify: "+OK".to_string(),
-            rollback: format!("none: the warning names {on} and its value"),
-            critical: false,
-        });
-    }
+    push_restore_steps(plan, &x.others);
     let mut replicas = vec![x.p];
     replicas.extend(x.others.iter().map(|(o, _)| *o));
     plan.steps.push(Step {
