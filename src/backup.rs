@@ -6,6 +6,7 @@
 pub mod catalog;
 pub mod cluster;
 pub mod cluster_verify;
+pub mod prune;
 pub mod restore;
 pub mod restore_test;
 

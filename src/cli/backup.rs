@@ -275,15 +275,19 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
     let started = SystemTime::now();
     let cat = catalog::load(dir, filter);
     report_problems(&cat);
-    let mut gone = cat.prunable(retention, started);
-    cluster::keep_shards(dir, &mut gone);
+    let (gone, kept) = backup::prune::prunable(dir, &cat, retention, started);
+    if kept > 0 {
+        output::note(&format!(
+            "kept {} that belong to a cluster backup (snapshot --all)",
+            crate::words::count(kept, "backup")
+        ));
+    }
     if gone.is_empty() {
         output::line("nothing to prune");
         return EXIT_OK;
     }
     let now = SystemTime::now();
     let verb = if yes { "deleting" } else { "would delete" };
-    let mut failed = Vec::new();
     for e in &gone {
         let r = row(e, now);
         output::line(&format!(
@@ -295,21 +299,21 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
             r[4],
             e.rdb.display()
         ));
-        if yes {
-            if let Err(msg) = catalog::delete(e) {
-                output::error(&msg, None);
-                failed.push((e.id.clone(), msg));
-            }
-        }
     }
     let total: u64 = gone.iter().map(|e| e.manifest.bytes).sum();
-    if yes {
-        if let Err(e) = catalog::compact(dir) {
-            output::error(&format!("the catalog file was not compacted: {e}"), None);
+    let mut failed = Vec::new();
+    if let Some((audit_log, rule)) = delete {
+        let (f, notes) = backup::prune::delete(dir, &gone, rule, started, audit_log);
+        for (_, msg) in &f {
+            output::error(msg, None);
         }
+        for n in notes {
+            output::error(&n, None);
+        }
+        failed = f;
         output::line(&format!(
             "deleted {} ({})",
-            crate::words::count(gone.len(), "backup"),
+            crate::words::count(gone.len() - failed.len(), "backup"),
             fmt::bytes(total)
         ));
     } else {
@@ -318,11 +322,6 @@ fn prune(dir: &Path, filter: &Filter, retention: Retention, delete: Option<(&Pat
             crate::words::count(gone.len(), "backup"),
             fmt::bytes(total)
         ));
-    }
-    if let Some((audit_log, rule)) = delete {
-        for check in catalog::prune_audit(&gone, &failed, rule, started) {
-            audit(audit_log, &check);
-        }
     }
     if failed.is_empty() {
         EXIT_OK

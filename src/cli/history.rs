@@ -109,19 +109,8 @@ fn audit_log(targets: &TargetArgs, args: &HistoryArgs) -> Option<PathBuf> {
     }
 }
 
-/// A `--since` span: what the config accepts (`30m`, `1h`), or days (`7d`).
 pub(super) fn parse_since(s: &str) -> Result<Duration, String> {
-    if let Some(days) = s.trim().strip_suffix('d') {
-        let n: u64 = days
-            .trim()
-            .parse()
-            .map_err(|_| format!("'{s}' is not a number of days"))?;
-        return n
-            .checked_mul(86_400)
-            .map(Duration::from_secs)
-            .ok_or_else(|| format!("'{s}' is out of range"));
-    }
-    config::parse_duration(s)
+    crate::backup::prune::parse_age(s)
 }
 
 fn report_skipped(path: &Path, log: &RunLog) {

@@ -48,11 +48,13 @@ mod live;
 mod navigate;
 mod practice;
 mod prompt;
+mod prune;
 mod runs;
 
 pub use backups::{BackupsView, RestoreTests, Row, Scope, Verified};
 pub use check_data::{pause_for, CheckView, CONSOLE_PAUSE, MAX_PAUSE};
 pub use drill::{DrillPanel, FaultSeen, StepShown};
+pub use prune::{question as prune_question, PruneMsg, PrunePending};
 pub use runs::RunsView;
 
 use live::anomaly_key;
@@ -77,6 +79,8 @@ pub enum Msg {
     Exported(Result<PathBuf, String>),
     /// The export's file exists and overwriting was not asked for: the operator is asked.
     ExportExists(PathBuf),
+    /// `:prune`'s list read, or its deletion done.
+    Prune(PruneMsg),
     /// Runs read from the audit log: the list, or (`steps`) the one run asked for by id.
     RunsRead {
         steps: bool,
@@ -152,6 +156,15 @@ pub enum Effect {
     ReadRuns {
         audit_log: PathBuf,
         query: crate::audit::runs::Query,
+    },
+    /// List (or, with `delete`, delete and audit) the backups `retention` lets go, answering
+    /// with `Msg::Prune`.
+    Prune {
+        backups_dir: PathBuf,
+        audit_log: PathBuf,
+        retention: crate::backup::Retention,
+        rule: String,
+        delete: bool,
     },
     /// Read the backups catalog, answering with `Msg::CatalogRead`.
     ReadCatalog {
@@ -338,6 +351,8 @@ pub struct App {
     pub check: Option<Box<CheckView>>,
     /// An export waiting for y/N: its file exists.
     pub export_pending: Option<PathBuf>,
+    /// `:prune`'s list, waiting for y/N on the status line.
+    pub prune_pending: Option<PrunePending>,
     /// The detail pane fills the screen (Enter on a node).
     pub detail_zoom: bool,
     /// `q` was pressed once while an action runs; a second `q` quits.
@@ -393,6 +408,7 @@ impl App {
             restore_tests: RestoreTests::default(),
             check: None,
             export_pending: None,
+            prune_pending: None,
             detail_zoom: false,
             quit_armed: false,
             practice: practice::Practice::default(),
@@ -443,6 +459,7 @@ impl App {
             }
             Msg::Exported(Err(e)) => self.flash_error(&e),
             Msg::ExportExists(p) => self.export_pending = Some(p),
+            Msg::Prune(m) => return self.prune_msg(m),
             Msg::RunsRead { steps, result } => self.runs_read(steps, result),
             Msg::CatalogRead(c) => self.catalog_read(c),
             Msg::ClustersRead { entries, problems } => self.clusters_read(entries, problems),
@@ -589,6 +606,9 @@ impl App {
         }
         if let Some(path) = self.export_pending.take() {
             return self.export_answer(path, k);
+        }
+        if let Some(p) = self.prune_pending.take() {
+            return self.prune_answer(p, k);
         }
         if self.runs.is_some() {
             return self.runs_key(k);

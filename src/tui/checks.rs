@@ -20,6 +20,7 @@ use super::app::{Effect, Msg, Verified};
 use super::fmt;
 
 mod cluster;
+mod prune;
 
 /// Carries out the backups pane's and the check's effects (reading the catalog, a restore
 /// test, a check), each on a task; any other effect is the runtime's own and ignored here.
@@ -37,6 +38,7 @@ pub fn spawn(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
                 let _ = tx.send(cluster::read(&backups_dir, &filter));
             });
         }
+        fx @ Effect::Prune { .. } => prune::spawn(fx, tx),
         Effect::VerifyBackup { entry, audit_log } => spawn_verify(*entry, audit_log, tx),
         Effect::VerifyClusterBackup { entry, audit_log } => {
             cluster::spawn_verify(*entry, audit_log, tx);

@@ -22,6 +22,8 @@ pub enum Command {
     /// Every primary of the shown cluster group at one cut (`snapshot --all`), writes paused
     /// at most this many ms while the transfers begin (`None`: no pause).
     SnapshotAll(Option<u64>),
+    /// Retention: `keep N` or `older-than AGE`, as typed (read by `backup::prune`).
+    Prune(String),
     Help,
     Quit,
 }
@@ -48,6 +50,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "snapshot-all",
         "[MS]",
         "every primary of the cluster at one cut (MS: pause writes at most MS ms)",
+    ),
+    (
+        "prune",
+        "keep N|older-than AGE",
+        "delete old backups (the list first, then y/N; audited)",
     ),
     ("help", "", "key bindings"),
     ("quit", "", "leave the console"),
@@ -88,6 +95,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
                 )),
             },
         },
+        "prune" => need("a rule: keep N or older-than AGE").map(Command::Prune),
         "help" | "h" => Ok(Command::Help),
         "quit" | "q" | "q!" => Ok(Command::Quit),
         "" => Err("empty command; try :help".to_string()),

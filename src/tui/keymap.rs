@@ -380,6 +380,10 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
         "                    (MS: a write pause on each while they fork)",
     ),
     (
+        "",
+        ":prune keep N|older-than AGE  delete old backups (asks y/N)",
+    ),
+    (
         "plan",
         "Cancel focused · ←/→ choose · Enter · Esc cancels · ↑/↓ scroll",
     ),

@@ -312,6 +312,7 @@ fn spawn_effect(fx: Effect, tx: mpsc::UnboundedSender<Msg>) {
         }
         Effect::RunAction(job) => run::spawn(*job, tx),
         fx @ (Effect::ReadCatalog { .. }
+        | Effect::Prune { .. }
         | Effect::VerifyBackup { .. }
         | Effect::VerifyClusterBackup { .. }
         | Effect::CheckData { .. }) => {

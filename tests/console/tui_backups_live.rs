@@ -25,6 +25,7 @@ async fn carry_out(app: &mut App, fx: Vec<Effect>, done: fn(&Msg) -> bool) {
             Effect::RunAction(job) => run::spawn(*job, tx.clone()),
             fx @ (Effect::VerifyBackup { .. }
             | Effect::CheckData { .. }
+            | Effect::Prune { .. }
             | Effect::ReadCatalog { .. }) => checks::spawn(fx, tx.clone()),
             other => panic!("unexpected effect {other:?}"),
         }
@@ -115,6 +116,7 @@ async fn a_backup_is_restore_tested_and_the_group_checked_from_the_console() {
     );
     let entry = app.backups.as_ref().unwrap().selected_entry().unwrap();
     assert!(entry.manifest.restore_test.as_ref().unwrap().passed);
+    let rdb = entry.rdb.clone();
     let v = audit(&app, "backup-verify");
     assert_eq!(v.len(), 1, "{v:?}");
     assert_eq!(v[0]["outcome"], "done");
@@ -130,5 +132,55 @@ async fn a_backup_is_restore_tested_and_the_group_checked_from_the_console() {
     assert_eq!(d.len(), 1, "{d:?}");
     assert_eq!(d[0]["outcome"], "done");
     assert_eq!(d[0]["detail"], "n2 consistent");
+
+    prune_from_the_console(&mut app, &rdb).await;
     sandbox.stop();
+}
+
+fn flash(app: &App) -> String {
+    app.flash
+        .as_ref()
+        .map(|f| f.text.clone())
+        .unwrap_or_default()
+}
+
+/// `:prune` on the one backup `rdb`: refused read-only, a rule needed; then the list first,
+/// asked about; n keeps the backup, y deletes it (audited).
+async fn prune_from_the_console(app: &mut App, rdb: &std::path::Path) {
+    app.opts.read_only = true;
+    assert!(command(app, "prune keep 0").is_empty());
+    let said = flash(app);
+    assert!(said.contains("read-only"), "{said}");
+    app.opts.read_only = false;
+    assert!(command(app, "prune all").is_empty());
+    let said = flash(app);
+    assert!(said.contains("keep N or older-than AGE"), "{said}");
+    let fx = command(app, "prune keep 0");
+    carry_out(app, fx, |m| matches!(m, Msg::Prune(_))).await;
+    let t = screen::text(&screen::draw(app));
+    assert!(
+        t.contains("prune --keep 0: 1 backup") && t.contains("delete them? y/N"),
+        "{t}"
+    );
+    assert!(press(app, KeyCode::Char('n')).is_empty());
+    assert!(rdb.is_file(), "n keeps the backup");
+    let fx = command(app, "prune keep 0");
+    carry_out(app, fx, |m| matches!(m, Msg::Prune(_))).await;
+    let fx = press(app, KeyCode::Char('y'));
+    carry_out(app, fx, |m| {
+        matches!(m, Msg::Prune(redops::tui::app::PruneMsg::Done { .. }))
+    })
+    .await;
+    assert!(!rdb.exists(), "y deleted it");
+    let said = flash(app);
+    assert!(said.contains("deleted 1 backup"), "{said}");
+    let pruned = audit(app, "backup-prune");
+    assert_eq!(pruned.len(), 1, "{pruned:?}");
+    assert_eq!(pruned[0]["outcome"], "done");
+    assert!(
+        pruned[0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("deleted 1 backup")),
+        "{pruned:?}"
+    );
 }

@@ -75,26 +75,6 @@ fn entry_json(e: &ClusterEntry) -> serde_json::Value {
     })
 }
 
-/// Takes out of `gone` the node backups that are shards of a cluster backup: deleting one
-/// would leave that cluster backup unrestorable. Says how many were kept.
-pub(super) fn keep_shards(dir: &Path, gone: &mut Vec<&crate::backup::Entry>) {
-    let (entries, _) = cb::load(dir, None);
-    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let shards: std::collections::BTreeSet<std::path::PathBuf> = entries
-        .iter()
-        .flat_map(|e| e.manifest.shards.iter().map(|s| abs(&s.file)))
-        .collect();
-    let before = gone.len();
-    gone.retain(|e| !shards.contains(&abs(&e.rdb)));
-    let kept = before - gone.len();
-    if kept > 0 {
-        output::note(&format!(
-            "kept {} that belong to a cluster backup (snapshot --all)",
-            crate::words::count(kept, "backup")
-        ));
-    }
-}
-
 /// `backup verify` of a cluster backup: the exit code (0 passed, 1 failed or could not run),
 /// and the audit record of the test when it ran.
 pub(super) async fn verify(

@@ -191,7 +191,7 @@ impl App {
         fx
     }
 
-    fn read_catalog(&self, view: &BackupsView) -> Vec<Effect> {
+    pub(super) fn read_catalog(&self, view: &BackupsView) -> Vec<Effect> {
         vec![Effect::ReadCatalog {
             backups_dir: self.config.console.backups_dir.clone(),
             filter: view.filter(),

@@ -48,6 +48,7 @@ impl App {
             Ok(Command::Backups) => return self.open_backups(),
             Ok(Command::CheckData) => return self.start_check(None),
             Ok(Command::SnapshotAll(pause)) => return self.snapshot_all(pause),
+            Ok(Command::Prune(rule)) => return self.prune(&rule),
         }
         Vec::new()
     }

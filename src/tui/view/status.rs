@@ -59,6 +59,11 @@ pub fn render(app: &App, frame: &mut Frame, area: Rect) {
         ));
         return;
     }
+    if let Some(p) = &app.prune_pending {
+        let ask = crate::tui::app::prune_question(p);
+        frame.render_widget(Paragraph::new(Span::styled(ask, t.s(Ui::Warning))), area);
+        return;
+    }
     if let Some(path) = &app.export_pending {
         let ask = format!(" '{}' exists: overwrite it? y/N ", path.display());
         frame.render_widget(Paragraph::new(Span::styled(ask, t.s(Ui::Warning))), area);
