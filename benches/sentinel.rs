@@ -215,14 +215,21 @@ async fn redops_once(c: &Config, to: &str, old: &Addr) -> Duration {
     let mut log = AuditLog::open(&c.console.audit_log).unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let asked = tokio::spawn(async move {
+        let mut at = None;
         while let Some(e) = rx.recv().await {
-            if let ops::RunEvent::StepStarted { title, .. } = e {
-                if title.starts_with("ask Sentinel") {
-                    return Some(Instant::now());
+            match e {
+                ops::RunEvent::StepStarted { title, .. } if title.starts_with("ask Sentinel") => {
+                    at = Some(Instant::now());
                 }
+                ops::RunEvent::StepVerified { title, detail, .. }
+                    if title.starts_with("ask Sentinel") =>
+                {
+                    eprintln!("    {detail}");
+                }
+                _ => {}
             }
         }
-        None
+        at
     });
     let approval = Approval {
         confirmation: Some(to.into()),
@@ -307,7 +314,9 @@ async fn run_kind(
     out
 }
 
-fn row(label: &str, server: &str, s: &[Sample]) {
+/// One row; `sentinel` is plain `SENTINEL FAILOVER`'s converge median on the same server
+/// (Sentinel's time to converge, the issue's yardstick for the stall).
+fn row(label: &str, server: &str, s: &[Sample], sentinel: Duration) {
     let lost: usize = s.iter().map(|x| x.lost).sum();
     let mut lost_each: Vec<usize> = s.iter().map(|x| x.lost).collect();
     lost_each.sort_unstable();
@@ -315,14 +324,22 @@ fn row(label: &str, server: &str, s: &[Sample]) {
     let conv: Vec<Duration> = s.iter().map(|x| x.converge).collect();
     let (sm, cm) = (median(stall.clone()), median(conv.clone()));
     println!(
-        "| {label} | {server} | {} | {lost} | {} | {} | {} | {} | {} | {:.2} |",
+        "| {label} | {server} | {} | {lost} | {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} |",
         s.len(),
         lost_each.get(lost_each.len() / 2).copied().unwrap_or(0),
         ms(sm),
         ms(stall.iter().copied().max().unwrap_or_default()),
         ms(cm),
         ms(conv.iter().copied().max().unwrap_or_default()),
-        sm.as_secs_f64() / cm.as_secs_f64().max(1e-9)
+        sm.as_secs_f64() / cm.as_secs_f64().max(1e-9),
+        sm.as_secs_f64() / sentinel.as_secs_f64().max(1e-9),
+        stall
+            .iter()
+            .copied()
+            .max()
+            .unwrap_or_default()
+            .as_secs_f64()
+            / sentinel.as_secs_f64().max(1e-9)
     );
 }
 
@@ -389,12 +406,21 @@ fn main() {
          Sentinel-aware writer at full speed (ms)\n"
     );
     println!(
-        "| kind | server | runs | acked writes lost (total) | lost (median) | stall median | stall max | converge median | converge max | stall / converge (medians) |"
+        "| kind | server | runs | acked writes lost (total) | lost (median) | stall median | stall max | converge median | converge max | stall / own converge (medians) | stall median / Sentinel's converge | stall max / Sentinel's converge |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (server, rows) in &tables {
+        let sentinel = rows
+            .iter()
+            .find(|(k, _)| *k == Kind::Plain)
+            .map(|(_, s)| median(s.iter().map(|x| x.converge).collect()))
+            .unwrap_or_default();
         for (k, s) in rows {
-            row(k.label(), server, s);
+            row(k.label(), server, s, sentinel);
         }
     }
+    println!(
+        "\nSentinel's converge: plain SENTINEL FAILOVER's median on the same server, from asked to \
+         every sentinel naming the new master."
+    );
 }

@@ -225,6 +225,10 @@ pub enum StepKind {
     /// Poll `SENTINEL REPLICAS` on the step's node (a sentinel) until it reads priority 0 on
     /// every node of `lowered`: Sentinel picks by what it last read (every 10 s).
     SentinelSeesPriorities { master: String, lowered: Vec<usize> },
+    /// Poll `SENTINEL REPLICAS` on the step's node (a sentinel) until its last read of
+    /// `target`'s `INFO` is recent, then wait until the pause is best started after it
+    /// (`engine/sentinel_phase.rs`): only reads; never fails.
+    SentinelInfoPhase { master: String, target: usize },
     /// `CONFIG SET replica-priority <old>` on the step's node: the value read before it was
     /// lowered.
     RestorePriority,

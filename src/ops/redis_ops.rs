@@ -98,8 +98,9 @@ pub enum Command {
     SentinelMaster(String),
     /// `SENTINEL CKQUORUM name`.
     SentinelCkquorum(String),
-    /// `SENTINEL REPLICAS name`: the reply is one line per replica, `host:port priority`
-    /// (the `replica-priority` Sentinel last read from it; `?` when unknown).
+    /// `SENTINEL REPLICAS name`: the reply is one line per replica, `host:port priority
+    /// refresh` (the `replica-priority` Sentinel last read from it, and how many milliseconds
+    /// ago it read the replica's `INFO`; `?` when unknown).
     SentinelReplicas(String),
     /// A harmless form of a command, to learn before the first step whether the ACL allows
     /// it: the server checks the ACL first (`NOPERM`), then refuses the arguments. Never a
@@ -612,10 +613,12 @@ impl RedisOps for RealOps {
                 .iter()
                 .filter_map(|r| {
                     let a = r.addr.as_ref()?;
+                    let or_unknown =
+                        |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
                     Some(format!(
-                        "{a} {}",
-                        r.priority
-                            .map_or_else(|| "?".to_string(), |p| p.to_string())
+                        "{a} {} {}",
+                        or_unknown(r.priority),
+                        or_unknown(r.info_refresh_ms)
                     ))
                 })
                 .collect();

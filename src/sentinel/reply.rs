@@ -67,6 +67,8 @@ pub struct ReplicaEntry {
     /// Where the replica says it replicates from (`master-host`, `master-port`).
     pub upstream: Option<Addr>,
     pub offset: Option<u64>,
+    /// `info-refresh`: milliseconds since this sentinel last read the replica's `INFO`.
+    pub info_refresh_ms: Option<u64>,
 }
 
 impl ReplicaEntry {
@@ -218,6 +220,7 @@ pub fn replicas(v: &redis::Value) -> Result<Vec<ReplicaEntry>, ShapeError> {
         priority: num(f, "slave-priority").or_else(|| num(f, "replica-priority")),
         upstream: addr(f, "master-host", "master-port"),
         offset: num(f, "slave-repl-offset"),
+        info_refresh_ms: num(f, "info-refresh"),
     })
 }
 

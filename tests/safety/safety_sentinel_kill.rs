@@ -1,5 +1,5 @@
 //! DESIGN invariant 10 on a Sentinel group: the console (the CLI binary) running a switchover
-//! through Sentinel is `SIGKILLed` at every step boundary, against real servers and sentinels,
+//! through Sentinel, and the failback after one, is `SIGKILLed` at every step boundary, against real servers and sentinels,
 //! with a Sentinel-aware writer recording every acknowledged write and a sampler reading every
 //! node's role.
 //!
@@ -45,17 +45,48 @@ async fn settled_master(c: &Config, label: &str) -> String {
     }
 }
 
-async fn kill_case(k: u64) {
-    let label = format!("sentinel switchover, killed at step {k}");
+/// The action killed: a switchover from n1 to n2, or the failback from n2 to n1 after one.
+#[derive(Clone, Copy, PartialEq)]
+enum Action {
+    Switchover,
+    Failback,
+}
+
+impl Action {
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Self::Switchover => &["switchover", "--to", "n2", "--json"],
+            Self::Failback => &["failback", "--json"],
+        }
+    }
+}
+
+/// A switchover to n2 run to its end, so that a failback has one to undo.
+async fn switched_over(cfg: &str) {
+    let (code, out, err) = redops(&["-c", cfg, "switchover", "--to", "n2", "--yes"]).await;
+    assert_eq!(code, 0, "the switchover before the failback: {out}{err}");
+}
+
+async fn kill_case(action: Action, k: u64) {
+    let name = match action {
+        Action::Switchover => "switchover",
+        Action::Failback => "failback",
+    };
+    let label = format!("sentinel {name}, killed at step {k}");
     let sb = sandbox().await;
     let c = sb.config();
     let cfg = sb.write_config().unwrap();
     let cfg = cfg.to_str().unwrap().to_string();
+    if action == Action::Failback {
+        switched_over(&cfg).await;
+    }
     let w = writer(&c);
     w.wait_more(100).await;
     let ports: Vec<u16> = c.groups[0].nodes.iter().map(|n| n.addr.port).collect();
     let sampler = Sampler::start(ports.clone());
-    let args = ["-c", &cfg, "switchover", "--to", "n2", "--yes", "--json"];
+    let mut args = vec!["-c", cfg.as_str()];
+    args.extend_from_slice(action.args());
+    args.push("--yes");
     let (killed, seen) = run_and_kill(&args, k).await;
     assert!(killed, "{label}: step {k} never started: {seen:#?}");
     // The pause's expiry, brought forward.
@@ -65,6 +96,18 @@ async fn kill_case(k: u64) {
     let master = settled_master(&c, &label).await;
     eprintln!("{label}: {master} is the master after the kill");
     assert!(["n1", "n2"].contains(&master.as_str()), "{label}: {master}");
+    if !started(&seen, "demote ") {
+        // Killed before the demotion: no role was touched; the first primary still is.
+        let first = if action == Action::Switchover {
+            "n1"
+        } else {
+            "n2"
+        };
+        assert_eq!(
+            master, first,
+            "{label}: Sentinel never asked, yet {master} is primary"
+        );
+    }
     assert_roles(&c, &master, &[]).await;
     assert_sentinels_name(&c, &master, &[]).await;
     w.wait_more_within(100, Duration::from_secs(60)).await;
@@ -73,7 +116,13 @@ async fn kill_case(k: u64) {
     assert!(both.is_empty(), "{label}: {both:?}");
 
     // The next run reads the journal: every priority still 0, with the value to put back.
-    let (_, _, err) = redops(&["-c", &cfg, "failback", "--dry-run"]).await;
+    let next: &[&str] = match action {
+        Action::Switchover => &["failback", "--dry-run"],
+        Action::Failback => &["switchover", "--to", "n3", "--dry-run"],
+    };
+    let mut args = vec!["-c", cfg.as_str()];
+    args.extend_from_slice(next);
+    let (_, _, err) = redops(&args).await;
     let n3 = port(&c, "n3");
     let now = raw_priority(n3).await;
     if now == "0" {
@@ -95,28 +144,46 @@ async fn kill_case(k: u64) {
     assert_no_loss(&c, &master, w).await;
 }
 
+/// Whether a step whose title starts with `title` started before the kill.
+fn started(seen: &[String], title: &str) -> bool {
+    seen.iter().any(|l| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        v["event"] == "step_started" && v["title"].as_str().is_some_and(|t| t.starts_with(title))
+    })
+}
+
 /// `replica-priority` of the node at `port`, read from its INFO (replicas list it).
 async fn raw_priority(port: u16) -> String {
     let info = raw_cmd(port, &["INFO", "replication"]).await.unwrap();
     info_field(&info, "slave_priority").unwrap_or_default()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sentinel_switchover_killed_at_every_step_keeps_one_primary_and_every_write() {
+/// Every step boundary of `action`, each on a fresh group.
+async fn kill_at_every_step(action: Action) {
     let sb = sandbox().await;
     let cfg = sb.write_config().unwrap();
-    let steps = step_count(&[
-        "-c",
-        cfg.to_str().unwrap(),
-        "switchover",
-        "--to",
-        "n2",
-        "--json",
-    ])
-    .await;
+    let cfg = cfg.to_str().unwrap().to_string();
+    if action == Action::Failback {
+        switched_over(&cfg).await;
+    }
+    let mut args = vec!["-c", cfg.as_str()];
+    args.extend_from_slice(action.args());
+    let steps = step_count(&args).await;
     drop(sb);
     assert!(steps >= 10, "{steps} steps");
     for k in 0..steps {
-        kill_case(k).await;
+        kill_case(action, k).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_switchover_killed_at_every_step_keeps_one_primary_and_every_write() {
+    kill_at_every_step(Action::Switchover).await;
+}
+
+/// The failback (n2 back to n1, after a switchover) goes the same way through Sentinel; killed
+/// at each of its steps, the same invariants hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentinel_failback_killed_at_every_step_keeps_one_primary_and_every_write() {
+    kill_at_every_step(Action::Failback).await;
 }

@@ -172,6 +172,7 @@ impl<O: RedisOps> Run<'_, O> {
             master: master.to_string(),
             coordinated: false,
         };
+        let after_read = self.asked_after_read();
         if let Err((error, pending)) = self.try_ok(s, cmd).await {
             if pending {
                 // It may still run: never "nothing changed".
@@ -192,10 +193,16 @@ impl<O: RedisOps> Run<'_, O> {
                     self.st.undid(Change::SentinelFailoverPending(t));
                     self.st.did(Change::Promoted(t));
                     // A promote has no old primary to follow it: it is down.
-                    return Ok(match self.old_primary {
+                    let mut words = match self.old_primary {
                         Some(_) => format!("Sentinel promoted {tn}; {pn} replicates from it"),
                         None => format!("Sentinel promoted {tn}"),
-                    });
+                    };
+                    if let Some(ms) = after_read {
+                        words.push_str(&format!(
+                            " (asked {ms} ms after its last read of {tn}'s INFO)"
+                        ));
+                    }
+                    return Ok(words);
                 }
                 Ok(i) => last = format!("{tn}: {}", info_line(&i)),
                 // Sentinel closes normal clients on the node it promotes: read again.
@@ -360,16 +367,31 @@ enum Listed {
     Priority(u64),
 }
 
-/// What `SENTINEL REPLICAS` (as [`Command::SentinelReplicas`] renders it) lists for `addr`.
+/// The words after the address on `addr`'s line of `SENTINEL REPLICAS` (as
+/// [`Command::SentinelReplicas`] renders it): its priority and the age of the last read.
+fn listed_line<'a>(text: &'a str, addr: &crate::config::Addr) -> Option<Vec<&'a str>> {
+    text.lines().find_map(|l| {
+        let mut words = l.split_whitespace();
+        let (h, port) = words.next()?.rsplit_once(':')?;
+        (port.parse::<u16>().ok()? == addr.port && same_host(h, &addr.host))
+            .then(|| words.collect())
+    })
+}
+
+/// What `SENTINEL REPLICAS` lists for `addr`.
 fn listed_priority(text: &str, addr: &crate::config::Addr) -> Listed {
-    text.lines()
-        .find_map(|l| {
-            let (a, p) = l.split_once(' ')?;
-            let (h, port) = a.rsplit_once(':')?;
-            (port.parse::<u16>().ok()? == addr.port && same_host(h, &addr.host))
-                .then(|| p.trim().parse().map_or(Listed::Unknown, Listed::Priority))
-        })
-        .unwrap_or(Listed::No)
+    match listed_line(text, addr) {
+        None => Listed::No,
+        Some(w) => w
+            .first()
+            .and_then(|p| p.parse().ok())
+            .map_or(Listed::Unknown, Listed::Priority),
+    }
+}
+
+/// How many milliseconds ago the sentinel read `addr`'s `INFO`, as `SENTINEL REPLICAS` lists it.
+pub(super) fn listed_refresh(text: &str, addr: &crate::config::Addr) -> Option<u64> {
+    listed_line(text, addr)?.get(1)?.parse().ok()
 }
 
 /// `host port flags` (as [`Command::SentinelMaster`] renders it) names `addr`.
@@ -383,14 +405,17 @@ fn names(text: &str, addr: &crate::config::Addr) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{listed_priority, names, Listed};
+    use super::{listed_priority, listed_refresh, names, Listed};
     use crate::config::Addr;
 
     #[test]
     fn sentinel_replies_are_read_by_address() {
         let a = Addr::parse("127.0.0.1:7001").unwrap_or_else(|_| unreachable!());
-        let text = "127.0.0.1:7002 100\n127.0.0.1:7001 0\nlocalhost:7003 ?";
+        let text = "127.0.0.1:7002 100 20\n127.0.0.1:7001 0 4410\nlocalhost:7003 ? ?";
         assert_eq!(listed_priority(text, &a), Listed::Priority(0));
+        assert_eq!(listed_refresh(text, &a), Some(4410));
+        let b = Addr::parse("127.0.0.1:7002").unwrap_or_else(|_| unreachable!());
+        assert_eq!(listed_refresh(text, &b), Some(20));
         let c = Addr::parse("127.0.0.1:7003").unwrap_or_else(|_| unreachable!());
         assert_eq!(listed_priority(text, &c), Listed::Unknown, "not 0");
         let d = Addr::parse("127.0.0.1:7009").unwrap_or_else(|_| unreachable!());

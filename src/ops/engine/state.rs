@@ -55,6 +55,8 @@ pub(super) struct RunState {
     pub(super) pre: HashMap<usize, Info>,
     /// `replica-priority` as read before the run lowered it, per plan node.
     pub(super) priorities: HashMap<usize, String>,
+    /// When the asked sentinel last read the target's `INFO`, as the pause was timed on it.
+    pub(super) sentinel_read: Option<tokio::time::Instant>,
 }
 
 impl RunState {

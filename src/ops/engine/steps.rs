@@ -231,6 +231,11 @@ impl<O: RedisOps> Run<'_, O> {
                 self.sentinel_sees_priorities(node, master, lowered, deadline)
                     .await
             }
+            StepKind::SentinelInfoPhase { master, target } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.sentinel_info_phase(node, master, *target, deadline)
+                    .await
+            }
             StepKind::SentinelFailover {
                 master,
                 primary,

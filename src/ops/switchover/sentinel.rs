@@ -48,6 +48,9 @@ pub const SEE_PRIORITIES_WAIT: Duration = Duration::from_secs(25);
 /// How long every sentinel may take to name the new master (hello messages every 2 s, a
 /// replica reconfigured per second).
 pub const CONVERGE_WAIT: Duration = Duration::from_secs(30);
+/// How long the pause waits for the asked sentinel's next read of the target (it reads every
+/// replica every 10 s): timed on it, the writers wait a few hundred milliseconds, not a second.
+pub const INFO_PHASE_WAIT: Duration = Duration::from_secs(11);
 
 /// The plan of a switchover to `target` in Sentinel group `group`.
 ///
@@ -438,6 +441,23 @@ fn push_steps(plan: &mut Plan, x: &Parts) {
     let (pn, tn) = (plan.name(x.p).to_string(), plan.name(x.t).to_string());
     let b = plan.budgets;
     push_lower_steps(plan, &x.others, x.asked, &x.master);
+    let (an, asked_t) = (plan.name(x.asked).to_string(), x.t);
+    plan.steps.push(Step {
+        title: format!("time the pause on {an}'s reads of {tn}"),
+        node: x.asked,
+        kind: StepKind::SentinelInfoPhase {
+            master: x.master.clone(),
+            target: asked_t,
+        },
+        commands: vec![Command::SentinelReplicas(x.master.clone())],
+        waits_for: Some(format!(
+            "SENTINEL REPLICAS: {an} names the new master only once it reads {tn}'s INFO after              promoting it, and reads it once a second during a failover; paused just after a              read, its next read follows the promotion and the writers wait a few hundred              milliseconds, not a second"
+        )),
+        deadline: Some(INFO_PHASE_WAIT),
+        verify: "only reads: not seen in time, the switchover goes on".to_string(),
+        rollback: "none: nothing has been sent but reads".to_string(),
+        critical: false,
+    });
     // Paused: the catch-up, Sentinel's promotion, the demotion (each with its watch).
     let ms = super::pause_ms(&b, 2).max(
         u64::try_from(

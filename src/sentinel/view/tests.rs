@@ -32,6 +32,7 @@ fn replica(port: u16) -> ReplicaEntry {
         priority: Some(100),
         upstream: Some(addr(7001)),
         offset: Some(1),
+        info_refresh_ms: Some(500),
     }
 }
 
