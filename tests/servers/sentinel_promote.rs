@@ -221,17 +221,22 @@ async fn after_sentinel_fails_over_promote_states_it_and_rejoin_follows_sentinel
     // n1 back with its old data, as a primary: rejoined under the master Sentinel names.
     sb.restart("n1").await.unwrap();
     // Up, and past the dump it restarted from: Sentinel's hellos reach it every 2 s.
-    let t = until(&config, "n1 answering, past its dump", |t| {
-        t.groups[0].by_name("n1").is_some_and(|v| {
-            v.state.is_reachable()
-                && !v.stale_info
-                && v.info.as_ref().is_some_and(|i| {
-                    let r = &i.replication;
-                    let dump = r.second_offset.and_then(|o| u64::try_from(o).ok());
-                    dump.is_some_and(|d| r.offset.is_some_and(|o| o >= d))
+    let t = until(
+        &config,
+        "n1 answering, past its dump, every sentinel agreeing",
+        |t| {
+            named_master(t).is_some()
+                && t.groups[0].by_name("n1").is_some_and(|v| {
+                    v.state.is_reachable()
+                        && !v.stale_info
+                        && v.info.as_ref().is_some_and(|i| {
+                            let r = &i.replication;
+                            let dump = r.second_offset.and_then(|o| u64::try_from(o).ok());
+                            dump.is_some_and(|d| r.offset.is_some_and(|o| o >= d))
+                        })
                 })
-        })
-    })
+        },
+    )
     .await;
     // On a loaded machine Sentinel may have failed over a second time (a new master slow to
     // answer its PINGs): the rejoin goes under the master the sentinels name now.
