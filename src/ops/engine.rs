@@ -50,6 +50,7 @@ mod permissions;
 mod rollback;
 mod scratch;
 mod sentinel;
+mod sentinel_reset;
 mod state;
 mod steps;
 #[cfg(test)]

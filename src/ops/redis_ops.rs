@@ -98,6 +98,10 @@ pub enum Command {
     SentinelMaster(String),
     /// `SENTINEL CKQUORUM name`.
     SentinelCkquorum(String),
+    /// `SENTINEL MASTER name`, read for what the sentinel knows of the master: the reply is
+    /// `replicas N sentinels M` ([`Reply::Text`]: its `num-slaves` and `num-other-sentinels`),
+    /// or [`Reply::Nil`] for a name it does not monitor (after `SENTINEL RESET`).
+    SentinelKnows(String),
     /// `SENTINEL REPLICAS name`: the reply is one line per replica, `host:port priority`
     /// (the `replica-priority` Sentinel last read from it; `?` when unknown).
     SentinelReplicas(String),
@@ -235,6 +239,7 @@ impl Command {
             }
             Self::SentinelMaster(m) => vec![s("SENTINEL"), s("MASTER"), m.clone()],
             Self::SentinelCkquorum(m) => vec![s("SENTINEL"), s("CKQUORUM"), m.clone()],
+            Self::SentinelKnows(m) => vec![s("SENTINEL"), s("MASTER"), m.clone()],
             Self::SentinelReplicas(m) => vec![s("SENTINEL"), s("REPLICAS"), m.clone()],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
@@ -577,6 +582,20 @@ fn master_reply(v: &redis::Value) -> Reply {
     }
 }
 
+/// `SENTINEL MASTER`'s field list as `replicas N sentinels M`, or its shape error as text.
+fn knows_reply(v: &redis::Value) -> Reply {
+    match crate::sentinel::reply::master(v) {
+        Ok(m) => Reply::Text(format!(
+            "replicas {} sentinels {}",
+            m.num_replicas
+                .map_or_else(|| "?".to_string(), |n| n.to_string()),
+            m.num_other_sentinels
+                .map_or_else(|| "?".to_string(), |n| n.to_string())
+        )),
+        Err(e) => Reply::Text(format!("unreadable SENTINEL MASTER reply: {e}")),
+    }
+}
+
 impl RedisOps for RealOps {
     async fn send(&self, node: &PlanNode, cmd: &Command) -> Result<Reply, NodeError> {
         let Some(client) = self.clients.get(&node.name) else {
@@ -595,12 +614,13 @@ impl RedisOps for RealOps {
             let v: redis::Value = client.query(&rcmd).await?;
             return Ok(Reply::Info(Box::new(crate::node::reply::info(v)?)));
         }
-        if let Command::SentinelMaster(_) = cmd {
+        if let Command::SentinelMaster(_) | Command::SentinelKnows(_) = cmd {
             return match client.query::<redis::Value>(&rcmd).await {
                 Err(NodeError::Reply(m)) if crate::sentinel::reply::is_unknown_master(&m) => {
                     Ok(Reply::Nil)
                 }
                 Err(e) => Err(e),
+                Ok(v) if matches!(cmd, Command::SentinelKnows(_)) => Ok(knows_reply(&v)),
                 Ok(v) => Ok(master_reply(&v)),
             };
         }

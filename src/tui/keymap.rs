@@ -353,6 +353,7 @@ pub const fn short(a: ActionKind) -> &'static str {
         ActionKind::Repoint => "repoint",
         ActionKind::Rejoin => "rejoin",
         ActionKind::Restore => "restore",
+        ActionKind::SentinelReset => "reset",
     }
 }
 

@@ -55,6 +55,10 @@ pub(super) struct RunState {
     pub(super) pre: HashMap<usize, Info>,
     /// `replica-priority` as read before the run lowered it, per plan node.
     pub(super) priorities: HashMap<usize, String>,
+    /// The sentinels sent `SENTINEL RESET` (answered, or possibly run), in order.
+    pub(super) reset: Vec<usize>,
+    /// The reset sentinels seen to know the group again.
+    pub(super) rediscovered: Vec<usize>,
 }
 
 impl RunState {
