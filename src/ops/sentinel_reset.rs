@@ -148,9 +148,10 @@ fn push_steps(
 ) {
     let master = master.to_string();
     let sn = plan.name(s).to_string();
+    let addr = plan.nodes[s].addr.to_string();
     let others: Vec<usize> = knowing.iter().copied().filter(|&o| o != s).collect();
     plan.steps.push(Step {
-        title: format!("reset {sn}"),
+        title: format!("reset {addr}"),
         node: s,
         kind: StepKind::SentinelReset {
             master: master.clone(),
@@ -168,7 +169,7 @@ fn push_steps(
         critical: true,
     });
     plan.steps.push(Step {
-        title: format!("{sn} finds the group again"),
+        title: format!("{addr} rediscovers"),
         node: s,
         kind: StepKind::SentinelRediscovered {
             master: master.clone(),

@@ -385,6 +385,10 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
         ":prune keep N|older-than AGE  delete old backups (asks y/N)",
     ),
     (
+        "",
+        ":sentinel-reset  SENTINEL RESET on each sentinel in turn",
+    ),
+    (
         "plan",
         "Cancel focused · ←/→ choose · Enter · Esc cancels · ↑/↓ scroll",
     ),

@@ -285,8 +285,7 @@ async fn the_guard_failing_mid_run_stops_it_and_says_which_sentinels_were_reset(
     // one other sentinel knowing the master (the third is down): it was not reset.
     assert_eq!(resets, ["sentinel 127.0.0.1:26000"]);
     assert!(
-        out.detail
-            .contains("step 3 (reset sentinel 127.0.0.1:26001) failed"),
+        out.detail.contains("step 3 (reset 127.0.0.1:26001) failed"),
         "{}",
         out.detail
     );
