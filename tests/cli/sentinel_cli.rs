@@ -3,7 +3,8 @@
 //! read-only refusal, then the reset run (exit 0, one JSON line per engine event, every
 //! sentinel knowing the replicas and its peers after, the run in the audit log); promote
 //! refused while the primary answers (exit 3); after Sentinel's own failover, promote's
-//! statement (exit 0, nothing changed) and its audit record.
+//! statement (exit 0, nothing changed) and its audit record; with a sentinel down, the reset
+//! refused (exit 3) with nothing sent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -142,5 +143,28 @@ async fn sentinel_reset_and_promote_from_the_command_line() {
             .unwrap()
             .contains("Sentinel has already failed over"),
         "{statement}"
+    );
+
+    // A sentinel down: resetting another would leave fewer than the quorum knowing the
+    // master. Refused (exit 3) before anything is sent, and the refusal audited.
+    sb.kill("s3").unwrap();
+    let out = redops(&["-c", c, "sentinel", "reset", "sandbox", "--yes"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("fewer than the quorum 2"), "{said}");
+    let audit = std::fs::read_to_string(sb.config().console.audit_log).unwrap();
+    let resets: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["action"] == "sentinel-reset")
+        .collect();
+    let refused = resets.last().unwrap();
+    assert_eq!(refused["outcome"], "refused", "{refused}");
+    let run_id = &refused["run_id"];
+    assert!(
+        !resets
+            .iter()
+            .any(|r| r["run_id"] == *run_id && r["event"] == "StepStarted"),
+        "nothing sent: {resets:#?}"
     );
 }
