@@ -3,7 +3,8 @@
 //! retired replica is forgotten by every sentinel, one sentinel at a time, each finding the
 //! remaining replica and its peers again before the next is reset, no role moved and every
 //! acknowledged write kept, each step in the audit log; with a sentinel down, the plan is
-//! refused and nothing is sent.
+//! refused and nothing is sent; a sentinel frozen once the first is reset stops the run before
+//! the others are reset, the outcome naming them, no role moved, no write lost.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -155,4 +156,68 @@ async fn sentinel_reset_forgets_a_retired_replica_one_sentinel_at_a_time() {
         "nothing sent: {recs:#?}"
     );
     assert_eq!(recs.last().unwrap()["outcome"], "refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_frozen_mid_run_stops_the_reset_and_the_rest_is_not_reset() {
+    let sb = Arc::new(sandbox().await);
+    let config = fast(sb.config());
+    let acked = write_acknowledged(port(&config, "n1"), 200, 2);
+    let t = until(&config, "every sentinel up", |t| {
+        t.groups[0]
+            .sentinel
+            .as_ref()
+            .is_some_and(|s| s.rows.iter().filter(|r| r.is_up()).count() == 3)
+    })
+    .await;
+    let before = roles(&t);
+    let mut p = prepared(&config, &t);
+    assert!(p.refusal().is_none(), "{}", p.plan);
+    // A shorter wait than in production, so that a sentinel that cannot find its frozen peer
+    // again stops the run quickly.
+    for s in &mut p.plan.steps {
+        if matches!(s.kind, StepKind::SentinelRediscovered { .. }) {
+            s.deadline = Some(std::time::Duration::from_secs(5));
+        }
+    }
+    let s3 = p.plan.nodes[p.plan.sentinel_nodes[2]].name.clone();
+    // Once the first sentinel is reset, the third freezes: either the first cannot find it
+    // again (it sends no hello), or the second's guard cannot read it. Either way the run
+    // stops before the second or the third is reset.
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&events);
+    let frozen = Arc::clone(&sb);
+    let approval = p.approval(Some("yes".into()), None, None);
+    let done = session::execute(&p, &approval, RealOps::new, move |e| {
+        if matches!(e, RunEvent::StepVerified { index: 0, .. }) {
+            frozen.freeze("s3").unwrap();
+        }
+        seen.lock().unwrap().push(e);
+    })
+    .await
+    .unwrap();
+    sb.thaw("s3").unwrap();
+    let out = done.outcome;
+    assert_eq!(out.status, RunStatus::Failed, "{out:#?}");
+    let events = events.lock().unwrap().clone();
+    let verified: Vec<usize> = events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::StepVerified { index, .. } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    assert!(verified == [0] || verified == [0, 1], "{events:#?}");
+    let said = events
+        .iter()
+        .find_map(|e| match e {
+            RunEvent::RolledBack { what, .. } => Some(what.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let s2 = p.plan.name(p.plan.sentinel_nodes[1]).to_string();
+    assert!(said.contains(&format!("not reset: {s2}, {s3}")), "{said}");
+    assert!(said.contains("nothing to roll back"), "{said}");
+    assert_eq!(roles(&look(&config).await), before, "no role moved");
+    assert_eq!(missing(port(&config, "n1"), &acked), 0);
 }
