@@ -12,7 +12,7 @@ use super::super::error::{OpsError, OpsResult};
 use super::super::next_step::NextStep;
 use super::super::plan::{ActionKind, StepKind};
 use super::super::redis_ops::{Command, RedisOps, Reply};
-use super::{ms, Run};
+use super::Run;
 
 /// Polls of a reset sentinel's view: the hello channel speaks every 2 s.
 const REDISCOVERY_POLL: Duration = Duration::from_millis(250);
@@ -92,8 +92,7 @@ impl<O: RedisOps> Run<'_, O> {
         deadline: Duration,
     ) -> OpsResult<String> {
         let sn = self.plan.name(s).to_string();
-        let started = Instant::now();
-        let end = started + deadline;
+        let end = Instant::now() + deadline;
         let mut last: String;
         loop {
             let cmd = Command::SentinelKnows(master.to_string());
@@ -102,8 +101,7 @@ impl<O: RedisOps> Run<'_, O> {
                     Some((r, p)) if r >= replicas && p >= peers => {
                         self.st.rediscovered.push(s);
                         return Ok(format!(
-                            "{sn} knows {r} replica(s) and {p} other sentinel(s) again after {} ms",
-                            ms(started.elapsed())
+                            "{sn} knows {r} replica(s) and {p} other sentinel(s) again"
                         ));
                     }
                     Some((r, p)) => last = format!("{r} replica(s), {p} other sentinel(s)"),
@@ -176,14 +174,13 @@ impl<O: RedisOps> Run<'_, O> {
 
     /// The next step after a reset run that stopped.
     pub(super) fn reset_next_step(&self) -> Option<NextStep> {
-        self.reset_stop_words().map(|w| NextStep {
+        self.reset_stop_words().map(|_| NextStep {
             action: None,
             node: None,
             source: None,
-            why: format!(
-                "{w}. Look at the sentinels (redops status), deal with the cause above, then \
-                 reset again: the ones already reset are reset once more, harmlessly"
-            ),
+            why: "look at the sentinels (redops status) and deal with the cause above, then \
+                  reset again: a sentinel already reset is reset once more, harmlessly"
+                .to_string(),
         })
     }
 }
