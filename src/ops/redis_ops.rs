@@ -72,7 +72,9 @@ pub enum Command {
     /// the snapshot gate does it (a BGSAVE under another file name, put back at once).
     ConfigSet(ConfigParam, String),
     /// `SENTINEL RESET name`, sent to a sentinel (never to a data node): it forgets the
-    /// master's replicas and the other sentinels, and finds them again.
+    /// master's replicas and the other sentinels, and finds them again. Sentinel reads the
+    /// name as a glob pattern: its `*?[]\\` are sent escaped, so that it matches this master
+    /// alone.
     SentinelReset(String),
     /// `CLUSTER FAILOVER` (default mode: the primary pauses its clients until the replica has
     /// its offset, then the replica wins an election), sent to the replica.
@@ -219,7 +221,7 @@ impl Command {
                 v
             }
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
-            Self::SentinelReset(name) => vec![s("SENTINEL"), s("RESET"), name.clone()],
+            Self::SentinelReset(name) => vec![s("SENTINEL"), s("RESET"), glob_literal(name)],
             Self::ClusterFailover => vec![s("CLUSTER"), s("FAILOVER")],
             Self::ClusterFailoverForced { takeover } => vec![
                 s("CLUSTER"),
@@ -274,6 +276,19 @@ impl Command {
                 | Self::ConfigSet(ConfigParam::ReplicaPriority, _)
         )
     }
+}
+
+/// `name` as a glob pattern that matches only itself (Redis's `stringmatchlen`: a backslash
+/// makes the next character literal).
+fn glob_literal(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl fmt::Display for Command {
@@ -777,5 +792,13 @@ mod tests {
                 assert!(!args[1].eq_ignore_ascii_case("no"), "{args:?}");
             }
         }
+    }
+
+    /// `SENTINEL RESET` takes a glob: a master name with `*` in it must not reset the others.
+    #[test]
+    fn a_sentinel_reset_matches_its_master_name_alone() {
+        let args = Command::SentinelReset("cache*[1]?\\x".to_string()).args();
+        assert_eq!(args[2], "cache\\*\\[1\\]\\?\\\\x");
+        assert_eq!(Command::SentinelReset("m-1".into()).args()[2], "m-1");
     }
 }
