@@ -276,10 +276,13 @@ pub enum StepKind {
     },
     /// Stop the scratch server (by PID).
     StopScratch,
-    /// `SENTINEL RESET master` on the step's node (a sentinel), once at least `quorum` of
-    /// `others` (sentinels) are read again and still know the master.
+    /// `SENTINEL RESET master` on the step's node (a sentinel), once it and `others`
+    /// (sentinels) are read again: none with a failover under way, none naming another master
+    /// than `at`, and at least `quorum` of the others naming it.
     SentinelReset {
         master: String,
+        #[serde(serialize_with = "ser_display")]
+        at: Addr,
         others: Vec<usize>,
         quorum: usize,
     },

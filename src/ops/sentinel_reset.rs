@@ -12,6 +12,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::sentinel::GroupSentinel;
 use crate::topology::{Role, Topology};
 
 use super::error::{OpsError, OpsResult};
@@ -69,23 +70,7 @@ pub fn plan_reset(
         )));
         return Ok(plan);
     };
-    plan.checks.push(Check::require(
-        !view.failover_in_progress(),
-        format!("no Sentinel failover of '{name}' is under way"),
-        format!("a Sentinel failover of '{name}' is under way: a reset would abort it (wait for it to end)"),
-    ));
-    let master_node = match super::repoint::sentinel::agreed_master(view, &group.name) {
-        Ok(m) => {
-            plan.checks.push(Check::pass(format!(
-                "the sentinels agree: {m} is the master"
-            )));
-            Some(m)
-        }
-        Err(e) => {
-            plan.checks.push(Check::fail(e.message));
-            None
-        }
-    };
+    let master_node = agreement(&mut plan, view, &name);
     let knows = |addr: &str| {
         view.rows
             .iter()
@@ -125,27 +110,74 @@ pub fn plan_reset(
         .and_then(|v| v.info.as_ref())
         .map_or(0, |i| i.replication.replicas.len() as u64);
     let peers = knowing.len().saturating_sub(1) as u64;
+    // Where the sentinels say the master is, as they say it (the steps' guard compares it).
+    let at = view
+        .rows
+        .iter()
+        .filter(|r| r.is_up())
+        .find_map(|r| r.master.as_deref())
+        .and_then(|a| crate::config::Addr::parse(a).ok());
     if let Some(m) = &master_node {
         plan.summary = format!(
             "SENTINEL RESET {name} on {} sentinel(s), one at a time (master {m})",
             knowing.len()
         );
     }
-    for &s in &knowing {
-        push_steps(&mut plan, &name, s, &knowing, (quorum, replicas, peers));
+    if let (Some(at), true) = (at, master_node.is_some()) {
+        for &s in &knowing {
+            let guard = Guard {
+                at: at.clone(),
+                quorum,
+            };
+            push_steps(&mut plan, &name, s, &knowing, &guard, (replicas, peers));
+        }
     }
     Ok(plan)
 }
 
-/// The reset of sentinel `s` (its guard: `quorum` of the others in `knowing`), then its wait
-/// until it knows `replicas` replicas and `peers` other sentinels again.
+/// The checks of Sentinel's agreement: no failover under way, every answering sentinel
+/// naming one master of the group. Returns that master's node name.
+fn agreement(plan: &mut Plan, view: &GroupSentinel, name: &str) -> Option<String> {
+    plan.checks.push(Check::require(
+        !view.failover_in_progress(),
+        format!("no Sentinel failover of '{name}' is under way"),
+        format!(
+            "a Sentinel failover of '{name}' is under way: a reset would abort it (wait for it \
+             to end)"
+        ),
+    ));
+    match super::repoint::sentinel::agreed_master(view, &plan.group) {
+        Ok(m) => {
+            plan.checks.push(Check::pass(format!(
+                "the sentinels agree: {m} is the master"
+            )));
+            Some(m)
+        }
+        Err(e) => {
+            plan.checks.push(Check::fail(e.message));
+            None
+        }
+    }
+}
+
+/// What each reset's guard reads again: the master where the sentinels named it, and how
+/// many of the others must still name it.
+struct Guard {
+    at: crate::config::Addr,
+    quorum: usize,
+}
+
+/// The reset of sentinel `s` (its guard on the others in `knowing`), then its wait until it
+/// knows `replicas` replicas and `peers` other sentinels again.
 fn push_steps(
     plan: &mut Plan,
     master: &str,
     s: usize,
     knowing: &[usize],
-    (quorum, replicas, peers): (usize, u64, u64),
+    guard: &Guard,
+    (replicas, peers): (u64, u64),
 ) {
+    let quorum = guard.quorum;
     let master = master.to_string();
     let sn = plan.name(s).to_string();
     let addr = plan.nodes[s].addr.to_string();
@@ -155,13 +187,15 @@ fn push_steps(
         node: s,
         kind: StepKind::SentinelReset {
             master: master.clone(),
+            at: guard.at.clone(),
             others,
             quorum,
         },
         commands: vec![Command::SentinelReset(master.clone())],
         waits_for: Some(format!(
-            "first: at least {quorum} other sentinel(s) still know the master (SENTINEL MASTER \
-             on each, read now)"
+            "first, read now (SENTINEL MASTER on each): no failover under way, at least {quorum} \
+             other sentinel(s) still name {}",
+            guard.at
         )),
         deadline: None,
         verify: "1 (one master reset)".to_string(),

@@ -13,6 +13,7 @@ use super::super::next_step::NextStep;
 use super::super::plan::{ActionKind, StepKind};
 use super::super::redis_ops::{Command, RedisOps, Reply};
 use super::Run;
+use crate::config::Addr;
 
 /// Polls of a reset sentinel's view: the hello channel speaks every 2 s.
 const REDISCOVERY_POLL: Duration = Duration::from_millis(250);
@@ -30,30 +31,56 @@ pub(super) fn known(reply: &Reply) -> Option<(u64, u64)> {
     }
 }
 
+/// `host port flags` (as [`Command::SentinelMaster`] renders it) names `addr`.
+fn names(text: &str, addr: &Addr) -> bool {
+    let mut words = text.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(h), Some(p)) => {
+            p.parse::<u16>().ok() == Some(addr.port) && super::same_host(h, &addr.host)
+        }
+        _ => false,
+    }
+}
+
 impl<O: RedisOps> Run<'_, O> {
-    /// The guard, read live: at least `quorum` of `others` still know `master`; then
+    /// The guard, read live on `s` and `others`: no failover under way, no sentinel naming
+    /// another master than `at`, at least `quorum` of `others` naming it; then
     /// `SENTINEL RESET master` on sentinel `s`.
     pub(super) async fn sentinel_reset(
         &mut self,
         s: usize,
         master: &str,
+        at: &Addr,
         others: &[usize],
         quorum: usize,
     ) -> OpsResult<String> {
         let sn = self.plan.name(s).to_string();
         let mut knowing = 0;
         let mut not = Vec::new();
-        for &o in others {
-            let cmd = Command::SentinelKnows(master.to_string());
+        for &o in std::iter::once(&s).chain(others) {
+            let on = self.plan.name(o).to_string();
+            let cmd = Command::SentinelMaster(master.to_string());
             match self.ops.send(&self.plan.nodes[o], &cmd).await {
-                Ok(r) if known(&r).is_some() => knowing += 1,
-                Ok(r) => not.push(format!("{} answered {}", self.plan.name(o), r.summary())),
-                Err(e) => not.push(format!("{}: {e}", self.plan.name(o))),
+                Ok(Reply::Text(t)) if t.contains("failover_in_progress") => {
+                    return Err(OpsError::failed(format!(
+                        "{on} has a failover of '{master}' under way: a reset would abort it, so \
+                         {sn} is not reset"
+                    )))
+                }
+                Ok(Reply::Text(t)) if names(&t, at) => knowing += usize::from(o != s),
+                Ok(Reply::Text(t)) if !t.starts_with("unreadable") => {
+                    return Err(OpsError::failed(format!(
+                        "{on} names {t} as the master of '{master}', not {at} as planned: {sn} is \
+                         not reset (look again and re-plan)"
+                    )))
+                }
+                Ok(r) => not.push(format!("{on} answered {}", r.summary())),
+                Err(e) => not.push(format!("{on}: {e}")),
             }
         }
         if knowing < quorum {
             return Err(OpsError::failed(format!(
-                "only {knowing} other sentinel(s) know the master now, fewer than the quorum \
+                "only {knowing} other sentinel(s) name the master now, fewer than the quorum \
                  {quorum} ({}): {sn} is not reset",
                 not.join("; ")
             )));
@@ -63,7 +90,7 @@ impl<O: RedisOps> Run<'_, O> {
             Ok(Reply::Int(1)) => {
                 self.st.reset.push(s);
                 Ok(format!(
-                    "{knowing} other sentinel(s) know the master; {sn} reset"
+                    "{knowing} other sentinel(s) name {at}, no failover under way; {sn} reset"
                 ))
             }
             Ok(r) => Err(OpsError::failed(format!(

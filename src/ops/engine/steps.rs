@@ -251,9 +251,10 @@ impl<O: RedisOps> Run<'_, O> {
             }
             StepKind::SentinelReset {
                 master,
+                at,
                 others,
                 quorum,
-            } => self.sentinel_reset(node, master, others, *quorum).await,
+            } => self.sentinel_reset(node, master, at, others, *quorum).await,
             StepKind::SentinelRediscovered {
                 master,
                 replicas,

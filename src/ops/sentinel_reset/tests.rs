@@ -66,8 +66,9 @@ fn every_answering_sentinel_one_at_a_time_with_what_it_must_find_again() {
     for (k, pair) in p.steps.chunks(2).enumerate() {
         assert_eq!(pair[0].node, p.sentinel_nodes[k]);
         assert!(
-            matches!(&pair[0].kind, StepKind::SentinelReset { master, others, quorum }
-                if master == "m" && others.len() == 2 && *quorum == 2),
+            matches!(&pair[0].kind, StepKind::SentinelReset { master, at, others, quorum }
+                if master == "m" && at.to_string() == "127.0.0.1:7000" && others.len() == 2
+                    && *quorum == 2),
             "{:?}",
             pair[0].kind
         );
@@ -150,6 +151,8 @@ struct SentinelWorld {
     /// Per sentinel plan name: what it knows, reads left until it knows it again, down.
     known: std::collections::HashMap<String, ((u64, u64), u32, bool)>,
     dies: Option<String>,
+    /// Every sentinel reports a failover under way.
+    failover: bool,
     /// Every SENTINEL RESET received, by sentinel.
     resets: Vec<String>,
 }
@@ -169,6 +172,7 @@ impl crate::ops::RedisOps for Sentinels {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dies = w.dies.clone();
+        let failover = w.failover;
         let Some(entry) = w.known.get_mut(&node.name) else {
             return Err(crate::observe::NodeError::Refused(
                 "no such sentinel".into(),
@@ -185,6 +189,10 @@ impl crate::ops::RedisOps for Sentinels {
                 w.resets.push(node.name.clone());
                 Ok(Reply::Int(1))
             }
+            Command::SentinelMaster(_) if failover => Ok(Reply::Text(
+                "127.0.0.1 7000 master,failover_in_progress".into(),
+            )),
+            Command::SentinelMaster(_) => Ok(Reply::Text("127.0.0.1 7000 master".into())),
             Command::SentinelKnows(_) if entry.1 > 0 => {
                 entry.1 -= 1;
                 Ok(Reply::Text("replicas 0 sentinels 0".into()))
@@ -212,6 +220,7 @@ impl crate::ops::RedisOps for Sentinels {
 
 async fn run_reset(
     dies: Option<&str>,
+    failover: bool,
 ) -> (
     crate::ops::RunOutcome,
     Vec<crate::ops::RunEvent>,
@@ -229,6 +238,7 @@ async fn run_reset(
                 .map(|&s| (plan.name(s).to_string(), ((2, 2), 0, false)))
                 .collect(),
             dies: dies.map(str::to_string),
+            failover,
             resets: Vec::new(),
         }),
     };
@@ -255,7 +265,7 @@ async fn run_reset(
 
 #[tokio::test]
 async fn every_sentinel_is_reset_one_after_the_other_through_the_engine() {
-    let (out, events, records, resets) = run_reset(None).await;
+    let (out, events, records, resets) = run_reset(None, false).await;
     assert_eq!(out.status, crate::ops::RunStatus::Done, "{out:#?}");
     assert_eq!(
         resets,
@@ -278,7 +288,7 @@ async fn every_sentinel_is_reset_one_after_the_other_through_the_engine() {
 
 #[tokio::test]
 async fn the_guard_failing_mid_run_stops_it_and_says_which_sentinels_were_reset() {
-    let (out, events, records, resets) = run_reset(Some("sentinel 127.0.0.1:26002")).await;
+    let (out, events, records, resets) = run_reset(Some("sentinel 127.0.0.1:26002"), false).await;
     assert_eq!(out.status, crate::ops::RunStatus::Failed, "{out:#?}");
     assert_eq!(out.exit_code(), 1);
     // The first sentinel was reset and found the group again; the second's guard read only
@@ -319,4 +329,16 @@ async fn the_guard_failing_mid_run_stops_it_and_says_which_sentinels_were_reset(
     assert!(records
         .iter()
         .any(|r| r.event == "RunFinished" && r.action == "sentinel-reset"));
+}
+
+#[tokio::test]
+async fn a_failover_seen_by_the_guard_stops_the_reset_before_anything_is_sent() {
+    let (out, _, _, resets) = run_reset(None, true).await;
+    assert_eq!(out.status, crate::ops::RunStatus::Failed, "{out:#?}");
+    assert!(resets.is_empty(), "{resets:?}");
+    assert!(
+        out.detail.contains("a reset would abort it"),
+        "{}",
+        out.detail
+    );
 }
