@@ -68,10 +68,11 @@ impl<O: RedisOps> Run<'_, O> {
                     )))
                 }
                 Ok(Reply::Text(t)) if names(&t, at) => knowing += usize::from(o != s),
-                Ok(Reply::Text(t)) if !t.starts_with("unreadable") => {
+                Ok(r @ Reply::Text(_)) if !r.summary().starts_with("unreadable") => {
                     return Err(OpsError::failed(format!(
-                        "{on} names {t} as the master of '{master}', not {at} as planned: {sn} is \
-                         not reset (look again and re-plan)"
+                        "{on} names {} as the master of '{master}', not {at} as planned: {sn} \
+                         is not reset (look again and re-plan)",
+                        r.summary()
                     )))
                 }
                 Ok(r) => not.push(format!("{on} answered {}", r.summary())),
@@ -98,12 +99,22 @@ impl<O: RedisOps> Run<'_, O> {
                 r.summary()
             ))),
             Err(e) => {
-                // Not answered is not "not run": it may have reset all the same.
-                if e.state().is_silent() || matches!(e, crate::observe::NodeError::Other(_)) {
+                // Not answered is not "not run": it may have reset all the same (as `try_ok`).
+                let maybe = matches!(
+                    e,
+                    crate::observe::NodeError::Unresponsive(_)
+                        | crate::observe::NodeError::Other(_)
+                );
+                if maybe {
                     self.st.reset.push(s);
                 }
                 Err(OpsError::failed(format!(
-                    "{cmd} on {sn} failed: {e} (it may still have run)"
+                    "{cmd} on {sn} failed: {e}{}",
+                    if maybe {
+                        " (it may still have run)"
+                    } else {
+                        ""
+                    }
                 )))
             }
         }

@@ -146,13 +146,23 @@ struct Sentinels {
     state: std::sync::Mutex<SentinelWorld>,
 }
 
+/// What else goes wrong in [`Sentinels`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Fault {
+    #[default]
+    None,
+    /// Every sentinel reports a failover under way.
+    Failover,
+    /// `SENTINEL RESET` gets no answer (it reaches the sentinel all the same).
+    SilentReset,
+}
+
 #[derive(Default)]
 struct SentinelWorld {
     /// Per sentinel plan name: what it knows, reads left until it knows it again, down.
     known: std::collections::HashMap<String, ((u64, u64), u32, bool)>,
     dies: Option<String>,
-    /// Every sentinel reports a failover under way.
-    failover: bool,
+    fault: Fault,
     /// Every SENTINEL RESET received, by sentinel.
     resets: Vec<String>,
 }
@@ -172,7 +182,7 @@ impl crate::ops::RedisOps for Sentinels {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let dies = w.dies.clone();
-        let failover = w.failover;
+        let fault = w.fault;
         let Some(entry) = w.known.get_mut(&node.name) else {
             return Err(crate::observe::NodeError::Refused(
                 "no such sentinel".into(),
@@ -184,12 +194,18 @@ impl crate::ops::RedisOps for Sentinels {
             ));
         }
         match cmd {
+            Command::SentinelReset(_) if fault == Fault::SilentReset => {
+                w.resets.push(node.name.clone());
+                Err(crate::observe::NodeError::Unresponsive(
+                    std::time::Duration::from_secs(1),
+                ))
+            }
             Command::SentinelReset(_) => {
                 entry.1 = 2;
                 w.resets.push(node.name.clone());
                 Ok(Reply::Int(1))
             }
-            Command::SentinelMaster(_) if failover => Ok(Reply::Text(
+            Command::SentinelMaster(_) if fault == Fault::Failover => Ok(Reply::Text(
                 "127.0.0.1 7000 master,failover_in_progress".into(),
             )),
             Command::SentinelMaster(_) => Ok(Reply::Text("127.0.0.1 7000 master".into())),
@@ -220,7 +236,7 @@ impl crate::ops::RedisOps for Sentinels {
 
 async fn run_reset(
     dies: Option<&str>,
-    failover: bool,
+    fault: Fault,
 ) -> (
     crate::ops::RunOutcome,
     Vec<crate::ops::RunEvent>,
@@ -238,7 +254,7 @@ async fn run_reset(
                 .map(|&s| (plan.name(s).to_string(), ((2, 2), 0, false)))
                 .collect(),
             dies: dies.map(str::to_string),
-            failover,
+            fault,
             resets: Vec::new(),
         }),
     };
@@ -265,7 +281,7 @@ async fn run_reset(
 
 #[tokio::test]
 async fn every_sentinel_is_reset_one_after_the_other_through_the_engine() {
-    let (out, events, records, resets) = run_reset(None, false).await;
+    let (out, events, records, resets) = run_reset(None, Fault::None).await;
     assert_eq!(out.status, crate::ops::RunStatus::Done, "{out:#?}");
     assert_eq!(
         resets,
@@ -288,7 +304,8 @@ async fn every_sentinel_is_reset_one_after_the_other_through_the_engine() {
 
 #[tokio::test]
 async fn the_guard_failing_mid_run_stops_it_and_says_which_sentinels_were_reset() {
-    let (out, events, records, resets) = run_reset(Some("sentinel 127.0.0.1:26002"), false).await;
+    let (out, events, records, resets) =
+        run_reset(Some("sentinel 127.0.0.1:26002"), Fault::None).await;
     assert_eq!(out.status, crate::ops::RunStatus::Failed, "{out:#?}");
     assert_eq!(out.exit_code(), 1);
     // The first sentinel was reset and found the group again; the second's guard read only
@@ -333,12 +350,35 @@ async fn the_guard_failing_mid_run_stops_it_and_says_which_sentinels_were_reset(
 
 #[tokio::test]
 async fn a_failover_seen_by_the_guard_stops_the_reset_before_anything_is_sent() {
-    let (out, _, _, resets) = run_reset(None, true).await;
+    let (out, _, _, resets) = run_reset(None, Fault::Failover).await;
     assert_eq!(out.status, crate::ops::RunStatus::Failed, "{out:#?}");
     assert!(resets.is_empty(), "{resets:?}");
     assert!(
         out.detail.contains("a reset would abort it"),
         "{}",
         out.detail
+    );
+}
+
+#[tokio::test]
+async fn an_unanswered_reset_is_said_to_be_possibly_done_and_stops_the_run() {
+    let (out, events, _, resets) = run_reset(None, Fault::SilentReset).await;
+    assert_eq!(out.status, crate::ops::RunStatus::Failed, "{out:#?}");
+    assert_eq!(resets, ["sentinel 127.0.0.1:26000"]);
+    assert!(
+        out.detail.contains("it may still have run"),
+        "{}",
+        out.detail
+    );
+    let said = events
+        .iter()
+        .find_map(|e| match e {
+            crate::ops::RunEvent::RolledBack { what, .. } => Some(what.clone()),
+            _ => None,
+        })
+        .unwrap_or_default();
+    assert!(
+        said.contains("reset, still finding the group: sentinel 127.0.0.1:26000"),
+        "{said}"
     );
 }
