@@ -279,6 +279,17 @@ async fn run_reset(
     (out, events, log.records(), resets)
 }
 
+/// What the run's rollback line says (a reset has one: what was reset, nothing to undo).
+fn rolled_back(events: &[crate::ops::RunEvent]) -> String {
+    events
+        .iter()
+        .find_map(|e| match e {
+            crate::ops::RunEvent::RolledBack { what, .. } => Some(what.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn every_sentinel_is_reset_one_after_the_other_through_the_engine() {
     let (out, events, records, resets) = run_reset(None, Fault::None).await;
@@ -321,13 +332,7 @@ async fn the_guard_failing_mid_run_stops_it_and_says_which_sentinels_were_reset(
         "{}",
         out.detail
     );
-    let said = events
-        .iter()
-        .find_map(|e| match e {
-            crate::ops::RunEvent::RolledBack { what, .. } => Some(what.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let said = rolled_back(&events);
     assert!(
         said.contains("reset and caught up: sentinel 127.0.0.1:26000"),
         "{said}"
@@ -370,13 +375,7 @@ async fn an_unanswered_reset_is_said_to_be_possibly_done_and_stops_the_run() {
         "{}",
         out.detail
     );
-    let said = events
-        .iter()
-        .find_map(|e| match e {
-            crate::ops::RunEvent::RolledBack { what, .. } => Some(what.clone()),
-            _ => None,
-        })
-        .unwrap_or_default();
+    let said = rolled_back(&events);
     assert!(
         said.contains("reset, still finding the group: sentinel 127.0.0.1:26000"),
         "{said}"
