@@ -26,6 +26,7 @@ pub fn command(step: &NextStep) -> Option<String> {
         ),
         ActionKind::Rejoin => format!("redops rejoin {node}"),
         ActionKind::Restore => format!("redops restore {node} --from ID"),
+        ActionKind::SentinelReset => "redops sentinel reset GROUP".to_string(),
     })
 }
 

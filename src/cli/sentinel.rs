@@ -1,14 +1,15 @@
-//! `redops sentinel reset GROUP`: the plan (`ops::sentinel_reset`), a y/N confirmation (or
-//! `--yes`), then one line (or JSON line) per sentinel as it is reset and has found the
-//! replicas and its peers again. Exit 0 done, 1 stopped half-way (the line says where), 2
-//! usage, 3 refused (read-only, the guard, not confirmed).
+//! `redops sentinel reset GROUP`: an action like the others (`actions::act`): the plan with
+//! its checks (`ops::sentinel_reset`), a y/N confirmation (or `--yes`), then one line (or
+//! JSON line) per engine event as each sentinel is reset and has found the replicas and its
+//! peers again, all in the audit log. Exit 0 done, 1 stopped half-way (the outcome says which
+//! sentinels were reset), 2 usage, 3 refused (read-only, the guard, not confirmed).
 
 use clap::{Args, Subcommand};
 
-use super::{output, status, Global, TargetArgs, EXIT_OK, EXIT_PROBLEM, EXIT_REFUSED};
-use crate::node::Timeouts;
-use crate::ops::sentinel_reset::{self, ResetEvent};
-use crate::ops::Confirm;
+use super::actions::{self, ActionArgs, ActionFlags};
+use super::{output, Global, TargetArgs, EXIT_USAGE};
+use crate::config::Config;
+use crate::ops::Request;
 
 /// `redops sentinel ...`.
 #[derive(Debug, Clone, Args)]
@@ -22,7 +23,7 @@ pub struct SentinelArgs {
 pub enum SentinelCommand {
     /// SENTINEL RESET on each sentinel of the group, one at a time, each waiting until it has
     /// found the replicas and the other sentinels again; refused when fewer than a quorum
-    /// would remain knowing the master.
+    /// would remain knowing the master. Planned, confirmed and audited like every action.
     Reset(ResetArgs),
 }
 
@@ -43,94 +44,47 @@ pub struct ResetArgs {
     pub json: bool,
 }
 
-/// Runs `redops sentinel ...`.
-pub async fn run(targets: &TargetArgs, global: &Global, args: SentinelArgs) -> u8 {
-    let SentinelCommand::Reset(args) = args.command;
-    let config = match targets.resolve_or_report().await {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let topology = status::snapshot(&config).await;
-    let plan = match sentinel_reset::plan(&config, &topology, &args.group) {
-        Ok(p) => p,
-        Err(e) => {
-            output::error(&e.message, e.hint.as_deref());
-            return super::next_step::exit_code(e.kind);
-        }
-    };
-    if args.json {
-        output::json(&serde_json::json!({"event": "plan", "plan": plan}).to_string());
-    } else {
-        for l in plan.to_string().lines() {
-            output::line(l);
-        }
+/// The reset as an action's arguments: its three flags are the actions' flags (no override:
+/// a refused reset has nothing an operator's reason could make safe).
+struct Reset {
+    group: String,
+    flags: ActionFlags,
+}
+
+impl ActionArgs for Reset {
+    fn request(&self) -> Request {
+        Request::new(crate::ops::ActionKind::SentinelReset, None)
     }
-    if args.dry_run {
-        output::line("dry run: nothing was changed");
-        return EXIT_OK;
+
+    fn flags(&self) -> &ActionFlags {
+        &self.flags
     }
-    let read_only = global.read_only
-        || config.console.read_only
-        || config
-            .groups
-            .iter()
-            .any(|g| g.name == args.group && g.read_only);
-    if read_only {
+
+    fn complete(&self, req: &mut Request, config: &Config) -> Result<(), u8> {
+        if let Some(gi) = config.groups.iter().position(|g| g.name == self.group) {
+            *req = Request::sentinel_reset(gi);
+            return Ok(());
+        }
+        let names: Vec<&str> = config.groups.iter().map(|g| g.name.as_str()).collect();
         output::error(
-            "read-only: redops resets no sentinel here",
-            Some(
-                "the group or the console is read-only (the command line, [console] or the group)",
-            ),
+            &format!("no group '{}' in the config", self.group),
+            Some(&format!("groups: {}", names.join(", "))),
         );
-        return EXIT_REFUSED;
-    }
-    if let Err(code) = super::actions::confirm(&Confirm::Yes, args.yes) {
-        return code;
-    }
-    let json = args.json;
-    let done = sentinel_reset::run(
-        &plan,
-        Timeouts::from(&config.console),
-        &config.console.audit_log,
-        |e| show(&e, json),
-    )
-    .await;
-    match done {
-        Ok(true) => EXIT_OK,
-        Ok(false) => EXIT_PROBLEM,
-        Err(e) => {
-            output::error(&e.message, e.hint.as_deref());
-            super::next_step::exit_code(e.kind)
-        }
+        Err(EXIT_USAGE)
     }
 }
 
-fn show(e: &ResetEvent, json: bool) {
-    if json {
-        output::json(&serde_json::to_string(e).unwrap_or_default());
-        return;
-    }
-    output::line(&match e {
-        ResetEvent::ResetSent { step, sentinel } => {
-            format!("step {}: SENTINEL RESET sent to {sentinel}", step + 1)
-        }
-        ResetEvent::Rediscovered {
-            step,
-            sentinel,
-            replicas,
-            peers,
-            ms,
-        } => format!(
-            "step {} ok ({ms} ms): {sentinel} knows {replicas} replica(s) and {peers} other \
-             sentinel(s) again",
-            step + 1
-        ),
-        ResetEvent::Stopped { step, why } => format!("step {} stopped: {why}", step + 1),
-        ResetEvent::Finished { done: true } => "done: every sentinel was reset".to_string(),
-        ResetEvent::Finished { done: false } => {
-            "failed: the reset stopped (see the step above); the sentinels reset so far keep \
-             finding the group by themselves"
-                .to_string()
-        }
-    });
+/// Runs `redops sentinel ...`.
+pub async fn run(targets: &TargetArgs, global: &Global, args: SentinelArgs) -> u8 {
+    let SentinelCommand::Reset(args) = args.command;
+    let reset = Reset {
+        group: args.group,
+        flags: ActionFlags {
+            yes: args.yes,
+            dry_run: args.dry_run,
+            json: args.json,
+            ..ActionFlags::default()
+        },
+    };
+    actions::act(targets, global, &reset).await
 }

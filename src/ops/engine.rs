@@ -51,6 +51,7 @@ mod rollback;
 mod scratch;
 mod sentinel;
 mod sentinel_phase;
+mod sentinel_reset;
 mod state;
 mod steps;
 #[cfg(test)]

@@ -32,6 +32,8 @@ pub enum ActionKind {
     Rejoin,
     /// Load a backup into a node through a scratch server it replicates from.
     Restore,
+    /// `SENTINEL RESET` on each sentinel of a group, one at a time (`ops::sentinel_reset`).
+    SentinelReset,
 }
 
 impl ActionKind {
@@ -39,7 +41,7 @@ impl ActionKind {
     /// group refuses it before any plan is built.
     #[must_use]
     pub fn changes_roles(self) -> bool {
-        self != Self::Snapshot
+        !matches!(self, Self::Snapshot | Self::SentinelReset)
     }
 
     /// The word used in the CLI, JSON and the audit log.
@@ -53,6 +55,7 @@ impl ActionKind {
             Self::Repoint => "repoint",
             Self::Rejoin => "rejoin",
             Self::Restore => "restore",
+            Self::SentinelReset => "sentinel-reset",
         }
     }
 }
@@ -277,6 +280,23 @@ pub enum StepKind {
     },
     /// Stop the scratch server (by PID).
     StopScratch,
+    /// `SENTINEL RESET master` on the step's node (a sentinel), once it and `others`
+    /// (sentinels) are read again: none with a failover under way, none naming another master
+    /// than `at`, and at least `quorum` of the others naming it.
+    SentinelReset {
+        master: String,
+        #[serde(serialize_with = "ser_display")]
+        at: Addr,
+        others: Vec<usize>,
+        quorum: usize,
+    },
+    /// Poll `SENTINEL MASTER` on the step's node (a sentinel just reset) until it knows at
+    /// least `replicas` replicas and `peers` other sentinels again.
+    SentinelRediscovered {
+        master: String,
+        replicas: u64,
+        peers: u64,
+    },
     /// Every primary of a cluster downloaded at once (optionally under a bounded write pause
     /// on all of them), then one cluster manifest (`ops::snapshot::cluster`).
     ClusterCut {

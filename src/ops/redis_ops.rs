@@ -72,7 +72,9 @@ pub enum Command {
     /// the snapshot gate does it (a BGSAVE under another file name, put back at once).
     ConfigSet(ConfigParam, String),
     /// `SENTINEL RESET name`, sent to a sentinel (never to a data node): it forgets the
-    /// master's replicas and the other sentinels, and finds them again.
+    /// master's replicas and the other sentinels, and finds them again. Sentinel reads the
+    /// name as a glob pattern: its `*?[]\\` are sent escaped, so that it matches this master
+    /// alone.
     SentinelReset(String),
     /// `CLUSTER FAILOVER` (default mode: the primary pauses its clients until the replica has
     /// its offset, then the replica wins an election), sent to the replica.
@@ -98,6 +100,10 @@ pub enum Command {
     SentinelMaster(String),
     /// `SENTINEL CKQUORUM name`.
     SentinelCkquorum(String),
+    /// `SENTINEL MASTER name`, read for what the sentinel knows of the master: the reply is
+    /// `replicas N sentinels M` ([`Reply::Text`]: its `num-slaves` and `num-other-sentinels`),
+    /// or [`Reply::Nil`] for a name it does not monitor (after `SENTINEL RESET`).
+    SentinelKnows(String),
     /// `SENTINEL REPLICAS name`: the reply is one line per replica, `host:port priority
     /// refresh` (the `replica-priority` Sentinel last read from it, and how many milliseconds
     /// ago it read the replica's `INFO`; `?` when unknown).
@@ -216,7 +222,7 @@ impl Command {
                 v
             }
             Self::FailoverAbort => vec![s("FAILOVER"), s("ABORT")],
-            Self::SentinelReset(name) => vec![s("SENTINEL"), s("RESET"), name.clone()],
+            Self::SentinelReset(name) => vec![s("SENTINEL"), s("RESET"), glob_literal(name)],
             Self::ClusterFailover => vec![s("CLUSTER"), s("FAILOVER")],
             Self::ClusterFailoverForced { takeover } => vec![
                 s("CLUSTER"),
@@ -236,6 +242,7 @@ impl Command {
             }
             Self::SentinelMaster(m) => vec![s("SENTINEL"), s("MASTER"), m.clone()],
             Self::SentinelCkquorum(m) => vec![s("SENTINEL"), s("CKQUORUM"), m.clone()],
+            Self::SentinelKnows(m) => vec![s("SENTINEL"), s("MASTER"), m.clone()],
             Self::SentinelReplicas(m) => vec![s("SENTINEL"), s("REPLICAS"), m.clone()],
             Self::ConfigRewrite => vec![s("CONFIG"), s("REWRITE")],
             Self::ClientList => vec![s("CLIENT"), s("LIST")],
@@ -270,6 +277,19 @@ impl Command {
                 | Self::ConfigSet(ConfigParam::ReplicaPriority, _)
         )
     }
+}
+
+/// `name` as a glob pattern that matches only itself (Redis's `stringmatchlen`: a backslash
+/// makes the next character literal).
+fn glob_literal(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl fmt::Display for Command {
@@ -578,6 +598,20 @@ fn master_reply(v: &redis::Value) -> Reply {
     }
 }
 
+/// `SENTINEL MASTER`'s field list as `replicas N sentinels M`, or its shape error as text.
+fn knows_reply(v: &redis::Value) -> Reply {
+    match crate::sentinel::reply::master(v) {
+        Ok(m) => Reply::Text(format!(
+            "replicas {} sentinels {}",
+            m.num_replicas
+                .map_or_else(|| "?".to_string(), |n| n.to_string()),
+            m.num_other_sentinels
+                .map_or_else(|| "?".to_string(), |n| n.to_string())
+        )),
+        Err(e) => Reply::Text(format!("unreadable SENTINEL MASTER reply: {e}")),
+    }
+}
+
 impl RedisOps for RealOps {
     async fn send(&self, node: &PlanNode, cmd: &Command) -> Result<Reply, NodeError> {
         let Some(client) = self.clients.get(&node.name) else {
@@ -596,12 +630,13 @@ impl RedisOps for RealOps {
             let v: redis::Value = client.query(&rcmd).await?;
             return Ok(Reply::Info(Box::new(crate::node::reply::info(v)?)));
         }
-        if let Command::SentinelMaster(_) = cmd {
+        if let Command::SentinelMaster(_) | Command::SentinelKnows(_) = cmd {
             return match client.query::<redis::Value>(&rcmd).await {
                 Err(NodeError::Reply(m)) if crate::sentinel::reply::is_unknown_master(&m) => {
                     Ok(Reply::Nil)
                 }
                 Err(e) => Err(e),
+                Ok(v) if matches!(cmd, Command::SentinelKnows(_)) => Ok(knows_reply(&v)),
                 Ok(v) => Ok(master_reply(&v)),
             };
         }
@@ -760,5 +795,13 @@ mod tests {
                 assert!(!args[1].eq_ignore_ascii_case("no"), "{args:?}");
             }
         }
+    }
+
+    /// `SENTINEL RESET` takes a glob: a master name with `*` in it must not reset the others.
+    #[test]
+    fn a_sentinel_reset_matches_its_master_name_alone() {
+        let args = Command::SentinelReset("cache*[1]?\\x".to_string()).args();
+        assert_eq!(args[2], "cache\\*\\[1\\]\\?\\\\x");
+        assert_eq!(Command::SentinelReset("m-1".into()).args()[2], "m-1");
     }
 }

@@ -79,6 +79,12 @@ impl Request {
         }
     }
 
+    /// `SENTINEL RESET` on the sentinels of group `index`, one at a time.
+    #[must_use]
+    pub fn sentinel_reset(index: usize) -> Self {
+        Self::new(ActionKind::SentinelReset, None).in_group(index)
+    }
+
     /// The same request scoped to group `index`.
     #[must_use]
     pub fn in_group(mut self, index: usize) -> Self {

@@ -191,6 +191,7 @@ impl Prepared {
             (ActionKind::Repoint, _) => {
                 format!("repoint {node} to {}", r.source.as_deref().unwrap_or("?"))
             }
+            (ActionKind::SentinelReset, _) => "sentinel reset".to_string(),
             // `rejoin n1`, and any action on one node.
             (action, _) => format!("{} {node}", action.as_str()),
         }

@@ -42,6 +42,13 @@ pub fn done(plan: &Plan) -> String {
         (ActionKind::Repoint, _, Some((n, to))) => {
             format!("{} now replicates from {}", name(n), name(to))
         }
+        (ActionKind::SentinelReset, ..) => format!(
+            "{} sentinel(s) reset one at a time; each knows the replicas and its peers again",
+            plan.steps
+                .iter()
+                .filter(|s| matches!(s.kind, StepKind::SentinelReset { .. }))
+                .count()
+        ),
         (ActionKind::Restore, ..) => {
             let n = plan
                 .steps

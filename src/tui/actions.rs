@@ -134,6 +134,8 @@ impl App {
             }
             // A snapshot, and any action on the selected node.
             ActionKind::Snapshot => Some(need()?),
+            // The shown group's sentinels (`:sentinel-reset`), no node.
+            ActionKind::SentinelReset => return Ok(Some(Request::sentinel_reset(gi))),
             ActionKind::Restore => {
                 let n = need()?;
                 if role(&n) == Some(Role::Replica) {

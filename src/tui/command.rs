@@ -24,6 +24,8 @@ pub enum Command {
     SnapshotAll(Option<u64>),
     /// Retention: `keep N` or `older-than AGE`, as typed (read by `backup::prune`).
     Prune(String),
+    /// `SENTINEL RESET` on the shown group's sentinels, one at a time (`sentinel reset`).
+    SentinelReset,
     Help,
     Quit,
 }
@@ -55,6 +57,11 @@ pub const COMMANDS: &[(&str, &str, &str)] = &[
         "prune",
         "keep N|older-than AGE",
         "delete old backups (the list first, then y/N; audited)",
+    ),
+    (
+        "sentinel-reset",
+        "",
+        "SENTINEL RESET on the group's sentinels, one at a time (plan, y/N; audited)",
     ),
     ("help", "", "key bindings"),
     ("quit", "", "leave the console"),
@@ -96,6 +103,7 @@ pub fn parse(line: &str) -> Result<Command, String> {
             },
         },
         "prune" => need("a rule: keep N or older-than AGE").map(Command::Prune),
+        "sentinel-reset" => Ok(Command::SentinelReset),
         "help" | "h" => Ok(Command::Help),
         "quit" | "q" | "q!" => Ok(Command::Quit),
         "" => Err("empty command; try :help".to_string()),

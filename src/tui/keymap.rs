@@ -353,6 +353,7 @@ pub const fn short(a: ActionKind) -> &'static str {
         ActionKind::Repoint => "repoint",
         ActionKind::Rejoin => "rejoin",
         ActionKind::Restore => "restore",
+        ActionKind::SentinelReset => "reset",
     }
 }
 
@@ -382,6 +383,10 @@ pub const MODAL_BINDINGS: &[(&str, &str)] = &[
     (
         "",
         ":prune keep N|older-than AGE  delete old backups (asks y/N)",
+    ),
+    (
+        "",
+        ":sentinel-reset  SENTINEL RESET on each sentinel in turn",
     ),
     (
         "plan",

@@ -65,7 +65,8 @@ pub fn offer(step: &NextStep, group: usize) -> Option<(String, Request)> {
         ActionKind::Snapshot
         | ActionKind::Switchover
         | ActionKind::Failback
-        | ActionKind::Restore => None,
+        | ActionKind::Restore
+        | ActionKind::SentinelReset => None,
     }
 }
 

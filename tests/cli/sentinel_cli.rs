@@ -1,7 +1,10 @@
 //! `redops promote` and `redops sentinel reset` on a Sentinel group, from the built binary
 //! against real servers and three real sentinels: the reset's plan, usage errors and the
-//! read-only refusal; promote refused while the primary answers (exit 3); after Sentinel's own
-//! failover, promote's statement (exit 0, nothing changed) and its audit record.
+//! read-only refusal, then the reset run (exit 0, one JSON line per engine event, every
+//! sentinel knowing the replicas and its peers after, the run in the audit log); promote
+//! refused while the primary answers (exit 3); after Sentinel's own failover, promote's
+//! statement (exit 0, nothing changed) and its audit record; with a sentinel down, the reset
+//! refused (exit 3) with nothing sent.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -17,6 +20,46 @@ fn text(out: &std::process::Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// `sentinel reset --yes --json` on the sandbox's group: a plan, then one event per step, then
+/// the outcome; every sentinel knows the two replicas and its two peers after; the run audited.
+async fn reset_through_the_engine(sb: &Sandbox, c: &str) {
+    // The reset, through the engine: a plan, then one event per step, then the outcome.
+    let out = redops(&["-c", c, "sentinel", "reset", "sandbox", "--yes", "--json"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["event"], "plan", "{said}");
+    assert_eq!(lines[0]["plan"]["action"], "sentinel_reset", "{said}");
+    let verified = lines
+        .iter()
+        .filter(|l| l["event"] == "step_verified")
+        .count();
+    assert_eq!(verified, 6, "{said}");
+    let outcome = lines.last().unwrap();
+    assert_eq!(outcome["outcome"]["status"], "done", "{said}");
+    let s = sb.config().groups[0].sentinel.clone().unwrap();
+    let timeouts = redops::node::Timeouts::from(&sb.config().console);
+    for r in redops::sentinel::poll::poll_group(0, &s, timeouts).await {
+        let m = r.seen.unwrap().master.unwrap();
+        assert_eq!((m.num_replicas, m.num_other_sentinels), (Some(2), Some(2)));
+    }
+    let audit = std::fs::read_to_string(sb.config().console.audit_log).unwrap();
+    let run_id = outcome["outcome"]["run_id"].as_str().unwrap();
+    let run: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["run_id"] == run_id)
+        .collect();
+    assert!(
+        run.iter().all(|r| r["action"] == "sentinel-reset"),
+        "{run:#?}"
+    );
+    assert_eq!(run.last().unwrap()["outcome"], "done", "{run:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,10 +82,11 @@ async fn sentinel_reset_and_promote_from_the_command_line() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let said = text(&out);
     assert_eq!(
-        said.matches("SENTINEL RESET sandbox on").count(),
+        said.matches("]: SENTINEL RESET sandbox").count(),
         3,
         "{said}"
     );
+    assert!(said.contains("snapshot gate: none needed"), "{said}");
     assert!(said.contains("dry run: nothing was changed"), "{said}");
 
     let out = redops(&[
@@ -55,6 +99,9 @@ async fn sentinel_reset_and_promote_from_the_command_line() {
         "--yes",
     ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("read-only"), "{}", text(&out));
+
+    reset_through_the_engine(&sb, c).await;
 
     // The primary answers: promote is refused (a switchover is what is meant), nothing sent.
     let out = redops(&["-c", c, "promote", "n3", "--yes"]);
@@ -96,5 +143,28 @@ async fn sentinel_reset_and_promote_from_the_command_line() {
             .unwrap()
             .contains("Sentinel has already failed over"),
         "{statement}"
+    );
+
+    // A sentinel down: resetting another would leave fewer than the quorum knowing the
+    // master. Refused (exit 3) before anything is sent, and the refusal audited.
+    sb.kill("s3").unwrap();
+    let out = redops(&["-c", c, "sentinel", "reset", "sandbox", "--yes"]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("fewer than the quorum 2"), "{said}");
+    let audit = std::fs::read_to_string(sb.config().console.audit_log).unwrap();
+    let resets: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["action"] == "sentinel-reset")
+        .collect();
+    let refused = resets.last().unwrap();
+    assert_eq!(refused["outcome"], "refused", "{refused}");
+    let run_id = &refused["run_id"];
+    assert!(
+        !resets
+            .iter()
+            .any(|r| r["run_id"] == *run_id && r["event"] == "StepStarted"),
+        "nothing sent: {resets:#?}"
     );
 }

@@ -34,3 +34,27 @@ pub fn app(config: Config) -> App {
     app.update(Msg::Tick(SystemTime::now() + Duration::from_secs(60)));
     app
 }
+
+/// Carries out the action `fx` opens (`Effect::RunAction`) as the runtime does, feeding every
+/// message back until the run has ended (bounded: `within`).
+pub async fn run_to_end(app: &mut App, fx: Vec<Effect>, within: Duration) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for f in fx {
+        match f {
+            Effect::RunAction(job) => redops::tui::run::spawn(*job, tx.clone()),
+            other => panic!("not an action's run: {other:?}"),
+        }
+    }
+    let end = tokio::time::Instant::now() + within;
+    loop {
+        let m = tokio::time::timeout_at(end, rx.recv())
+            .await
+            .expect("the run ends in time")
+            .expect("the task answers");
+        let last = matches!(m, Msg::RunEnded(_));
+        app.update(m);
+        if last {
+            return;
+        }
+    }
+}

@@ -19,5 +19,6 @@ mod tui_e2e;
 mod tui_history;
 mod tui_practice;
 mod tui_sentinel;
+mod tui_sentinel_reset;
 mod tui_snapshot_all;
 mod tui_snapshots;

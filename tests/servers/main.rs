@@ -23,5 +23,6 @@ mod sandbox_watchdog;
 mod sentinel;
 mod sentinel_ops;
 mod sentinel_promote;
+mod sentinel_reset;
 mod status_live;
 mod tls_status;

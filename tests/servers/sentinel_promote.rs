@@ -23,7 +23,7 @@ use redops::topology::{Role, Topology};
 /// How long any wait on Sentinel or a server may take.
 const WAIT: Duration = Duration::from_secs(45);
 
-async fn sandbox() -> Sandbox {
+pub(super) async fn sandbox() -> Sandbox {
     Sandbox::start(&Spec {
         replicas: 2,
         sentinels: 3,
@@ -33,14 +33,14 @@ async fn sandbox() -> Sandbox {
     .expect("sandbox with sentinels")
 }
 
-fn fast(mut config: Config) -> Config {
+pub(super) fn fast(mut config: Config) -> Config {
     config.console.timeout = Duration::from_secs(2);
     config.console.connect_timeout = Duration::from_secs(2);
     config
 }
 
 /// What `status` (and every CLI action) sees: every node and every sentinel polled once.
-async fn look(config: &Config) -> Topology {
+pub(super) async fn look(config: &Config) -> Topology {
     let mut m = Monitor::one_shot(config, SystemTime::now());
     m.observe_once(config).await;
     m.cycle(SystemTime::now(), |_| Lookup::Later);
@@ -48,7 +48,11 @@ async fn look(config: &Config) -> Topology {
 }
 
 /// Polls (bounded) until `pred` holds; returns that topology.
-async fn until(config: &Config, what: &str, pred: impl Fn(&Topology) -> bool) -> Topology {
+pub(super) async fn until(
+    config: &Config,
+    what: &str,
+    pred: impl Fn(&Topology) -> bool,
+) -> Topology {
     let end = Instant::now() + WAIT;
     loop {
         let t = look(config).await;
@@ -86,7 +90,7 @@ fn sentinels_name(t: &Topology, node: &str) -> bool {
     named && primaries == [node]
 }
 
-fn roles(t: &Topology) -> Vec<(String, Role, bool)> {
+pub(super) fn roles(t: &Topology) -> Vec<(String, Role, bool)> {
     t.groups[0]
         .nodes
         .iter()
@@ -100,14 +104,19 @@ fn prepare(
     action: ActionKind,
     node: Option<&str>,
 ) -> redops::ops::OpsResult<Preparation> {
-    let ctx = Context {
+    let req = Request::new(action, node.map(str::to_string));
+    session::prepare(&context(config, t), &req)
+}
+
+/// What the session prepares against: `t`, no rejoin marks, not read-only, now.
+pub(super) fn context<'a>(config: &'a Config, t: &'a Topology) -> Context<'a> {
+    Context {
         config,
         topology: t,
         marks: &[],
         read_only: false,
         now: SystemTime::now(),
-    };
-    session::prepare(&ctx, &Request::new(action, node.map(str::to_string)))
+    }
 }
 
 fn conn(port: u16) -> redis::Connection {
@@ -119,7 +128,7 @@ fn conn(port: u16) -> redis::Connection {
 
 /// `n` writes to the primary at `port`, each acknowledged, then until every replica holds them
 /// (`WAIT`, on the writing connection: it proves the replicas received them).
-fn write_acknowledged(port: u16, n: u64, replicas: i64) -> Vec<u64> {
+pub(super) fn write_acknowledged(port: u16, n: u64, replicas: i64) -> Vec<u64> {
     let mut c = conn(port);
     let acked: Vec<u64> = (0..n)
         .filter(|i| {
@@ -139,7 +148,7 @@ fn write_acknowledged(port: u16, n: u64, replicas: i64) -> Vec<u64> {
     acked
 }
 
-fn missing(port: u16, acked: &[u64]) -> usize {
+pub(super) fn missing(port: u16, acked: &[u64]) -> usize {
     let mut c = conn(port);
     acked
         .iter()
@@ -153,7 +162,7 @@ fn missing(port: u16, acked: &[u64]) -> usize {
         .count()
 }
 
-fn port(config: &Config, node: &str) -> u16 {
+pub(super) fn port(config: &Config, node: &str) -> u16 {
     config.groups[0]
         .nodes
         .iter()
@@ -568,111 +577,5 @@ async fn with_too_few_sentinels_promote_asks_sentinel_for_the_named_replica() {
             .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
             .any(|r| r["action"] == "promote" && r["outcome"] == "done"),
         "{audit}"
-    );
-}
-
-/// `SENTINEL MASTER` on every sentinel of the config: (replicas, other sentinels) each knows.
-async fn known_by_each(config: &Config) -> Vec<(u64, u64)> {
-    let s = config.groups[0].sentinel.as_ref().unwrap();
-    let mut out = Vec::new();
-    for r in redops::sentinel::poll::poll_group(0, s, redops::node::Timeouts::from(&config.console))
-        .await
-    {
-        let m = r
-            .seen
-            .expect("the sentinel answers")
-            .master
-            .expect("it knows the master");
-        out.push((m.num_replicas.unwrap(), m.num_other_sentinels.unwrap()));
-    }
-    out
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sentinel_reset_forgets_a_retired_replica_one_sentinel_at_a_time() {
-    use redops::ops::sentinel_reset::{self, ResetEvent};
-    let mut sb = sandbox().await;
-    let config = fast(sb.config());
-    let acked = write_acknowledged(port(&config, "n1"), 300, 2);
-    // n3 retired for good: every sentinel still lists it (down).
-    sb.kill("n3").unwrap();
-    until(&config, "n3 seen down", |t| {
-        t.groups[0]
-            .by_name("n3")
-            .is_some_and(|v| !v.state.is_reachable())
-    })
-    .await;
-    assert!(known_by_each(&config).await.iter().all(|k| *k == (2, 2)));
-    let t = look(&config).await;
-    let before = roles(&t);
-    let plan = sentinel_reset::plan(&config, &t, "sandbox").unwrap();
-    assert_eq!(
-        (plan.replicas, plan.peers, plan.quorum),
-        (1, 2, 2),
-        "{plan}"
-    );
-    assert_eq!(plan.sentinels.len(), 3);
-    let mut events = Vec::new();
-    let done = sentinel_reset::run(
-        &plan,
-        redops::node::Timeouts::from(&config.console),
-        &config.console.audit_log,
-        |e| events.push(e),
-    )
-    .await
-    .unwrap();
-    assert!(done, "{events:?}");
-    // One at a time: each reset is followed by its rediscovery before the next is sent.
-    let order: Vec<&str> = events
-        .iter()
-        .map(|e| match e {
-            ResetEvent::ResetSent { .. } => "sent",
-            ResetEvent::Rediscovered { .. } => "found",
-            ResetEvent::Stopped { .. } => "stopped",
-            ResetEvent::Finished { .. } => "finished",
-        })
-        .collect();
-    assert_eq!(
-        order,
-        ["sent", "found", "sent", "found", "sent", "found", "finished"]
-    );
-    assert!(
-        known_by_each(&config).await.iter().all(|k| *k == (1, 2)),
-        "n3 forgotten"
-    );
-    assert_eq!(roles(&look(&config).await), before, "no role moved");
-    assert_eq!(missing(port(&config, "n1"), &acked), 0);
-    let audit = std::fs::read_to_string(&config.console.audit_log).unwrap();
-    let records: Vec<serde_json::Value> = audit
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|r: &serde_json::Value| r["action"] == "sentinel-reset")
-        .collect();
-    assert_eq!(records.first().unwrap()["event"], "RunStarted");
-    assert_eq!(records.last().unwrap()["outcome"], "done");
-    assert_eq!(
-        records
-            .iter()
-            .filter(|r| r["event"] == "StepVerified")
-            .count(),
-        3
-    );
-
-    // A sentinel down: resetting any other would leave fewer than the quorum knowing the
-    // master. Refused before anything is sent.
-    sb.kill("s3").unwrap();
-    let t = until(&config, "s3 seen down", |t| {
-        t.groups[0]
-            .sentinel
-            .as_ref()
-            .is_some_and(|s| s.rows.iter().filter(|r| r.is_up()).count() == 2)
-    })
-    .await;
-    let e = sentinel_reset::plan(&config, &t, "sandbox").unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Refused, "{e:?}");
-    assert!(
-        e.message.contains("fewer than the quorum 2"),
-        "{}",
-        e.message
     );
 }

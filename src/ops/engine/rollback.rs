@@ -98,6 +98,7 @@ impl<O: RedisOps> Run<'_, O> {
                 Change::ScratchStarted(_) => undone.push(self.stop_scratch_words().await),
             }
         }
+        undone.extend(self.reset_stop_words());
         for what in undone {
             self.event(RunEvent::RolledBack { step, what });
         }
@@ -105,6 +106,7 @@ impl<O: RedisOps> Run<'_, O> {
         let next = self
             .cluster_next_step()
             .or_else(|| self.cut_next_step())
+            .or_else(|| self.reset_next_step())
             .unwrap_or_else(|| self.next_step(&infos, &silent, pending));
         let title = &self.plan.steps[step].title;
         self.finish(

@@ -57,6 +57,10 @@ pub(super) struct RunState {
     pub(super) priorities: HashMap<usize, String>,
     /// When the asked sentinel last read the target's `INFO`, as the pause was timed on it.
     pub(super) sentinel_read: Option<tokio::time::Instant>,
+    /// The sentinels sent `SENTINEL RESET` (answered, or possibly run), in order.
+    pub(super) reset: Vec<usize>,
+    /// The reset sentinels seen to know the group again.
+    pub(super) rediscovered: Vec<usize>,
 }
 
 impl RunState {

@@ -254,6 +254,21 @@ impl<O: RedisOps> Run<'_, O> {
                 self.sentinel_converge(node, master, sentinels, *quorum, deadline)
                     .await
             }
+            StepKind::SentinelReset {
+                master,
+                at,
+                others,
+                quorum,
+            } => self.sentinel_reset(node, master, at, others, *quorum).await,
+            StepKind::SentinelRediscovered {
+                master,
+                replicas,
+                peers,
+            } => {
+                let deadline = step.deadline.unwrap_or(self.plan.budgets.verify);
+                self.sentinel_rediscovered(node, master, (*replicas, *peers), deadline)
+                    .await
+            }
         }
     }
 

@@ -247,6 +247,7 @@ impl World {
             // The simulated nodes are data nodes: what one answers to a sentinel's command.
             Command::SentinelFailover { .. }
             | Command::SentinelMaster(_)
+            | Command::SentinelKnows(_)
             | Command::SentinelCkquorum(_)
             | Command::SentinelReplicas(_) => Err(NodeError::Reply(
                 "ERR unknown command 'SENTINEL'".to_string(),

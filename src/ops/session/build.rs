@@ -117,6 +117,16 @@ pub(super) fn build(
             let name = rp.plan.nodes.first().map_or(node, |n| n.name.clone());
             guarded(rp, AfterRun::ClearMark { node: name })
         }
+        // Scoped to its group (`Request::sentinel_reset`): group 0 of the scoped config.
+        ActionKind::SentinelReset => match req.group {
+            Some(_) => Built::plain(crate::ops::sentinel_reset::plan_reset(
+                config, topology, 0, budgets,
+            )?),
+            None => {
+                return Err(OpsError::usage("sentinel reset needs a group")
+                    .hint("name the group whose sentinels are reset"))
+            }
+        },
         ActionKind::Restore => {
             let name = need(req, "the node to restore")?;
             let node = find_node(config, topology, &name)?;

@@ -49,6 +49,10 @@ impl App {
             Ok(Command::CheckData) => return self.start_check(None),
             Ok(Command::SnapshotAll(pause)) => return self.snapshot_all(pause),
             Ok(Command::Prune(rule)) => return self.prune(&rule),
+            // The same plan, confirm and run as an action key; refused read-only.
+            Ok(Command::SentinelReset) => {
+                return self.action_key(crate::ops::ActionKind::SentinelReset)
+            }
         }
         Vec::new()
     }
