@@ -252,17 +252,38 @@ fn reachability(s: &GroupSentinel, out: &mut Vec<Anomaly>) {
             Some(Err(w)) => crate::sanitize::visible(w).into_owned(),
             _ => String::new(),
         };
-        push(
-            out,
-            AnomalyKind::SentinelQuorum,
-            Severity::Critical,
-            &[],
-            format!(
-                "sentinel {} cannot reach the quorum for '{name}' ({words}): a failed primary \
-                 would not be replaced",
-                r.addr
-            ),
-        );
+        // Any sentinel that reaches the quorum can lead a failover: one that cannot on its own
+        // (just reset, still finding its peers) leaves the group covered.
+        let passing: Vec<&str> = s
+            .rows
+            .iter()
+            .filter(|r| matches!(&r.ckquorum, Some(Ok(_))))
+            .map(|r| r.addr.as_str())
+            .collect();
+        let (severity, message) = if passing.is_empty() {
+            (
+                Severity::Critical,
+                format!(
+                    "sentinel {} cannot reach the quorum for '{name}' ({words}): a failed \
+                     primary would not be replaced",
+                    r.addr
+                ),
+            )
+        } else {
+            (
+                Severity::Warning,
+                format!(
+                    "sentinel {} cannot reach the quorum for '{name}' on its own ({words}; it \
+                     knows {} other sentinel(s)): {} can, so a failed primary is still replaced \
+                     (a sentinel just reset finds its peers within seconds)",
+                    r.addr,
+                    r.other_sentinels
+                        .map_or_else(|| "?".to_string(), |n| n.to_string()),
+                    passing.join(", ")
+                ),
+            )
+        };
+        push(out, AnomalyKind::SentinelQuorum, severity, &[], message);
     }
 }
 

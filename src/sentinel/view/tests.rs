@@ -239,6 +239,40 @@ fn unreachable_sentinels_and_quorum() {
     assert!(k.contains(&(AnomalyKind::SentinelQuorum, Severity::Critical)));
 }
 
+/// One sentinel failing CKQUORUM (just reset: it knows no peer yet) while another passes
+/// leaves the group able to fail over: a warning; none passing is critical.
+#[test]
+fn one_sentinel_short_of_the_quorum_is_a_warning_while_another_reaches_it() {
+    let short = |port| {
+        let mut s = seen(7001, 0);
+        s.quorum = Some(Err("NOQUORUM 1 usable Sentinels".into()));
+        report(port, Ok(s))
+    };
+    let mut t = topo(three_nodes(), Vec::new());
+    let k = run(
+        &mut t,
+        vec![
+            short(26001),
+            report(26002, Ok(seen(7001, 0))),
+            report(26003, Ok(seen(7001, 0))),
+        ],
+    );
+    assert!(
+        k.contains(&(AnomalyKind::SentinelQuorum, Severity::Warning)),
+        "{k:?}"
+    );
+    assert!(
+        !k.contains(&(AnomalyKind::SentinelQuorum, Severity::Critical)),
+        "{k:?}"
+    );
+    let mut t = topo(three_nodes(), Vec::new());
+    let k = run(&mut t, vec![short(26001), short(26002), short(26003)]);
+    assert!(
+        k.contains(&(AnomalyKind::SentinelQuorum, Severity::Critical)),
+        "{k:?}"
+    );
+}
+
 #[test]
 fn a_demoted_primary_sentinel_reaches_is_not_a_split_brain() {
     let split = || Anomaly {
