@@ -103,7 +103,11 @@ pub fn parse(line: &str) -> Result<Command, String> {
             },
         },
         "prune" => need("a rule: keep N or older-than AGE").map(Command::Prune),
-        "sentinel-reset" => Ok(Command::SentinelReset),
+        // The shown group's: a word after it (a group name?) would be ignored, so it is refused.
+        "sentinel-reset" if arg.is_empty() => Ok(Command::SentinelReset),
+        "sentinel-reset" => Err(format!(
+            "':sentinel-reset' takes no argument, not '{arg}': it resets the shown group (g picks one)"
+        )),
         "help" | "h" => Ok(Command::Help),
         "quit" | "q" | "q!" => Ok(Command::Quit),
         "" => Err("empty command; try :help".to_string()),
@@ -166,6 +170,10 @@ mod tests {
         assert_eq!(parse("history"), Ok(Command::History));
         assert_eq!(parse("backups"), Ok(Command::Backups));
         assert_eq!(parse("check-data"), Ok(Command::CheckData));
+        assert_eq!(parse("sentinel-reset"), Ok(Command::SentinelReset));
+        assert!(parse("sentinel-reset cache")
+            .unwrap_err()
+            .contains("takes no argument"));
         assert_eq!(parse("snapshot-all"), Ok(Command::SnapshotAll(None)));
         assert_eq!(
             parse("snapshot-all 500"),

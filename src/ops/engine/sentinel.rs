@@ -395,7 +395,7 @@ pub(super) fn listed_refresh(text: &str, addr: &crate::config::Addr) -> Option<u
 }
 
 /// `host port flags` (as [`Command::SentinelMaster`] renders it) names `addr`.
-fn names(text: &str, addr: &crate::config::Addr) -> bool {
+pub(super) fn names(text: &str, addr: &crate::config::Addr) -> bool {
     let mut words = text.split_whitespace();
     match (words.next(), words.next()) {
         (Some(h), Some(p)) => p.parse::<u16>().ok() == Some(addr.port) && same_host(h, &addr.host),

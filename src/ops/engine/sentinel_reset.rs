@@ -12,6 +12,7 @@ use super::super::error::{OpsError, OpsResult};
 use super::super::next_step::NextStep;
 use super::super::plan::{ActionKind, StepKind};
 use super::super::redis_ops::{Command, RedisOps, Reply};
+use super::sentinel::names;
 use super::Run;
 use crate::config::Addr;
 
@@ -28,17 +29,6 @@ pub(super) fn known(reply: &Reply) -> Option<(u64, u64)> {
             Some((r.parse().ok()?, s.parse().ok()?))
         }
         _ => None,
-    }
-}
-
-/// `host port flags` (as [`Command::SentinelMaster`] renders it) names `addr`.
-fn names(text: &str, addr: &Addr) -> bool {
-    let mut words = text.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some(h), Some(p)) => {
-            p.parse::<u16>().ok() == Some(addr.port) && super::same_host(h, &addr.host)
-        }
-        _ => false,
     }
 }
 
